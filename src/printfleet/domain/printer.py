@@ -1,0 +1,241 @@
+"""Printers as printfleet sees them: kinds, normalised states, configuration and live status.
+
+Everything here is pure Python. Adapters (``printfleet.printers.*``) turn each wire format into a
+:class:`PrinterStatus`; everything downstream (tracking, API, WebSocket) reads only this shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class PrinterKind(StrEnum):
+    """The protocol family a printer speaks."""
+
+    BAMBU = "bambu"
+    PRUSALINK = "prusalink"
+    OCTOPRINT = "octoprint"
+
+
+class PrinterState(StrEnum):
+    """Normalised printer state, the same for every kind.
+
+    ``finished``, ``failed`` and ``cancelled`` describe the last print and stay until the next print starts
+    (Bambu keeps ``FINISH``/``FAILED``, PrusaLink ``FINISHED``/``STOPPED``).
+    """
+
+    OFFLINE = "offline"
+    IDLE = "idle"
+    PREPARING = "preparing"
+    PRINTING = "printing"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    @property
+    def is_active(self) -> bool:
+        """True while a print is under way (preparing, printing or paused)."""
+        return self in _ACTIVE
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the state reports how the last print ended."""
+        return self in _TERMINAL
+
+
+_ACTIVE = frozenset({PrinterState.PREPARING, PrinterState.PRINTING, PrinterState.PAUSED})
+_TERMINAL = frozenset({PrinterState.FINISHED, PrinterState.FAILED, PrinterState.CANCELLED})
+
+
+class OfflineReason(StrEnum):
+    """Why a printer is ``offline``."""
+
+    CONNECTING = "connecting"  # not reached yet since start-up
+    UNREACHABLE = "unreachable"  # connection refused, no route, DNS failure
+    TIMEOUT = "timeout"  # connected, then silent past the watchdog, or HTTP timeout
+    AUTH_FAILED = "auth_failed"  # wrong access code, password or API key
+    TLS_FAILED = "tls_failed"  # certificate not trusted, or CN is not the serial
+    PROTOCOL_ERROR = "protocol_error"  # the printer answered something we cannot read
+    NOT_OPERATIONAL = "not_operational"  # OctoPrint up, but its serial link to the printer is down
+
+
+class Secret:
+    """A write-only value (access code, password, API key).
+
+    ``str()``, ``repr()`` and f-strings show ``'**********'``; only :meth:`reveal` gives the value, so a secret
+    that ends up in a log line or an exception message does not leak.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call only where it goes onto the wire."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrinterConfig:
+    """How to reach one printer. Which fields apply depends on ``kind``.
+
+    - bambu: ``host``, ``port`` (default 8883), ``serial``, ``access_code``, ``ca_file`` or ``tls_insecure``.
+    - prusalink: ``host``, ``port`` (default 80), ``username`` + ``password`` (HTTP Digest) or ``api_key``,
+      ``poll_interval`` (seconds).
+    - octoprint: ``url``, ``api_key``, ``poll_interval`` (seconds).
+
+    ``auto_create_jobs`` is the per-printer override of job auto-creation (None: follow the global setting).
+    """
+
+    id: str
+    name: str
+    kind: PrinterKind
+    host: str | None = None
+    port: int | None = None
+    serial: str | None = None
+    access_code: Secret | None = None
+    ca_file: str | None = None
+    tls_insecure: bool = False
+    username: str | None = None
+    password: Secret | None = None
+    api_key: Secret | None = None
+    url: str | None = None
+    poll_interval: float = 5.0
+    auto_create_jobs: bool | None = None
+
+    def replace(self, **changes: object) -> PrinterConfig:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def effective_port(self) -> int:
+        """The TCP port used: the configured one, else the kind's default (8883 Bambu, 80 PrusaLink)."""
+        if self.port is not None:
+            return self.port
+        return 8883 if self.kind is PrinterKind.BAMBU else 80
+
+
+@dataclass(frozen=True, slots=True)
+class AmsTray:
+    """One filament slot of a Bambu AMS (or the external spool, ``ams_id`` 255, ``tray_id`` 254).
+
+    ``color`` is ``RRGGBBAA`` hex as the printer sends it; ``remain_percent`` is None when the printer does not
+    know (it sends -1). Source: OpenBambuAPI mqtt.md, ``print.ams.ams[].tray[]``.
+    """
+
+    ams_id: int
+    tray_id: int
+    tray_type: str | None = None
+    color: str | None = None
+    remain_percent: int | None = None
+    tray_info_idx: str | None = None
+    tag_uid: str | None = None
+
+    @property
+    def slot(self) -> int:
+        """Global slot number as Bambu's ``tray_now`` counts it: ``ams_id * 4 + tray_id``."""
+        return self.ams_id * 4 + self.tray_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrinterStatus:
+    """A normalised snapshot of one printer.
+
+    Units: ``progress`` in % (0-100), ``remaining_seconds``/``elapsed_seconds`` in seconds, temperatures in °C.
+    ``file_name`` is the printer's own name for the file (path prefixes kept; cleaning is the job tracker's
+    business). ``job_name`` is a display name when the printer gives one (Bambu ``subtask_name``, PrusaLink
+    ``display_name``). ``print_start_time`` is set only when the printer reports a start time or elapsed seconds:
+    never estimated from progress. ``raw_state`` is the printer's own state word (``RUNNING``, ``PRINTING``,
+    ``Operational``) for display and debugging.
+    """
+
+    state: PrinterState
+    raw_state: str | None = None
+    file_name: str | None = None
+    job_name: str | None = None
+    progress: float | None = None
+    remaining_seconds: int | None = None
+    elapsed_seconds: int | None = None
+    print_start_time: datetime | None = None
+    nozzle_temp: float | None = None
+    nozzle_target: float | None = None
+    bed_temp: float | None = None
+    bed_target: float | None = None
+    chamber_temp: float | None = None
+    layer: int | None = None
+    total_layers: int | None = None
+    native_job_id: str | None = None
+    stage: str | None = None
+    ams_trays: tuple[AmsTray, ...] = ()
+    active_tray: int | None = None
+    error_codes: tuple[str, ...] = ()
+    last_seen: datetime | None = None
+    offline_reason: OfflineReason | None = None
+    offline_detail: str | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def lifecycle_key(self) -> tuple[object, ...]:
+        """The fields whose change is a *state change* (persisted, pushed at once).
+
+        Everything else (temperatures, progress, remaining time, layer, AMS levels, last_seen) is telemetry,
+        pushed at most once a second per printer.
+        """
+        return (
+            self.state,
+            self.file_name,
+            self.native_job_id,
+            self.offline_reason,
+            self.error_codes,
+            self.stage,
+        )
+
+    def replace(self, **changes: object) -> PrinterStatus:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def offline(
+        cls, reason: OfflineReason, *, detail: str | None = None, last_seen: datetime | None = None
+    ) -> PrinterStatus:
+        """An ``offline`` snapshot with its reason and a short human detail (never a secret)."""
+        return cls(
+            state=PrinterState.OFFLINE, offline_reason=reason, offline_detail=detail, last_seen=last_seen
+        )
+
+
+class PrinterError(Exception):
+    """Base class of printer errors; ``printer_id`` names the printer."""
+
+    def __init__(self, printer_id: str, message: str) -> None:
+        super().__init__(f"printer {printer_id!r}: {message}")
+        self.printer_id = printer_id
+        self.message = message
+
+
+class PrinterNotConnected(PrinterError):
+    """A command was sent to a printer that is offline."""
+
+
+class PrinterCommandRejected(PrinterError):
+    """The printer refused a command (for example pause when nothing prints: OctoPrint 409)."""

@@ -1,0 +1,39 @@
+"""Domain-level errors the services raise; the API maps each to one HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class; ``message`` is safe to show to a user (never holds a secret)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    """The thing asked for does not exist (HTTP 404)."""
+
+
+class PrinterNotFound(NotFound):
+    """No printer has this id."""
+
+    def __init__(self, printer_id: str) -> None:
+        super().__init__(f"no printer with id {printer_id!r}")
+        self.printer_id = printer_id
+
+
+class Conflict(ServiceError):
+    """The request conflicts with the current state (HTTP 409)."""
+
+
+class PrinterAlreadyExists(Conflict):
+    """A printer with this id exists already."""
+
+    def __init__(self, printer_id: str) -> None:
+        super().__init__(f"a printer with id {printer_id!r} exists already")
+        self.printer_id = printer_id
+
+
+class InvalidInput(ServiceError):
+    """The request is well-formed but its values do not make sense (HTTP 422)."""
