@@ -128,6 +128,34 @@ class PrinterConfig:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    def problems(self) -> list[tuple[str, str]]:
+        """What is missing or wrong for this kind, as ``(field, message)`` pairs; empty when usable."""
+        found: list[tuple[str, str]] = []
+        if not self.id.strip():
+            found.append(("id", "must not be empty"))
+        if self.kind is PrinterKind.BAMBU:
+            if not self.host:
+                found.append(("host", "is required for a Bambu Lab printer"))
+            if not self.serial:
+                found.append(("serial", "is required for a Bambu Lab printer (shown under Settings > Device)"))
+            if not self.access_code:
+                found.append(("access_code", "is required for a Bambu Lab printer (LAN access code)"))
+        elif self.kind is PrinterKind.PRUSALINK:
+            if not self.host:
+                found.append(("host", "is required for a PrusaLink printer"))
+            if not self.api_key and not (self.username and self.password):
+                found.append(("password", "give username and password (HTTP Digest) or api_key"))
+        elif self.kind is PrinterKind.OCTOPRINT:
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                found.append(("url", "is required for OctoPrint and must start with http:// or https://"))
+            if not self.api_key:
+                found.append(("api_key", "is required for OctoPrint (a user's application key)"))
+        if self.port is not None and not 0 < self.port < 65536:
+            found.append(("port", "must be between 1 and 65535"))
+        if not 0.5 <= self.poll_interval <= 3600:
+            found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
+        return found
+
     @property
     def effective_port(self) -> int:
         """The TCP port used: the configured one, else the kind's default (8883 Bambu, 80 PrusaLink)."""

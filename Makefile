@@ -1,0 +1,46 @@
+# printfleet — the two commands: `make demo` and `make test`. `make bench` prints the performance figures.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+OCTOPRINT_VENV := .cache/octoprint/venv
+
+.PHONY: demo test bench lint typecheck octoprint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.runtime-installed
+
+## demo: run printfleet on SQLite (./data/) with a simulated farm at http://127.0.0.1:8000
+demo: $(VENV)/.runtime-installed
+	$(BIN)/printfleet demo
+
+## octoprint: a real OctoPrint in its own virtual environment, for the integration tests
+octoprint:
+	bash scripts/octoprint-env.sh $(OCTOPRINT_VENV)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test: lint, types (strict on src/), the import-layer contract, and the whole pytest suite
+test: $(VENV)/.dev-installed octoprint lint typecheck
+	$(BIN)/pytest -q
+
+## bench: run the benchmarks and print their figures
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

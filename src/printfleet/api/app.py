@@ -1,0 +1,65 @@
+"""FastAPI application factory: routers, error mapping, health and metrics. OpenAPI at ``/docs``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from printfleet import __version__
+from printfleet.api import printers, ws
+from printfleet.api.context import ContextDep
+from printfleet.api.schemas import Health
+from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
+from printfleet.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+
+_STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (PrinterNotConnected, 409),
+    (PrinterCommandRejected, 409),
+)
+
+
+def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
+    """Build the application. ``lifespan`` (from the composition root) sets ``app.state.context``."""
+    app = FastAPI(
+        title="printfleet",
+        version=__version__,
+        description="Self-hosted print-farm manager: live printers, jobs, queue.",
+        lifespan=lifespan,
+    )
+
+    async def service_error(_request: Request, exc: Exception) -> JSONResponse:
+        for error_type, code in _STATUS_BY_ERROR:
+            if isinstance(exc, error_type):
+                message = exc.message if isinstance(exc, ServiceError) else str(exc)
+                return JSONResponse({"detail": message}, status_code=code)
+        raise exc  # pragma: no cover - registered only for the types above
+
+    for error_type, _ in _STATUS_BY_ERROR:
+        app.add_exception_handler(error_type, service_error)
+
+    app.include_router(printers.router)
+    app.include_router(ws.router)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"])
+    async def healthz(context: ContextDep) -> Health:
+        """Liveness: the server runs; how many printers are watched and reachable."""
+        watched = context.monitoring.watched()
+        connected = sum(1 for _, live in watched if live.state is not PrinterState.OFFLINE)
+        return Health(status="ok", printers=len(watched), printers_connected=connected, checked_at=datetime.now(UTC))
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics(context: ContextDep) -> Response:
+        """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected."""
+        body, content_type = context.render_metrics()
+        return Response(content=body, media_type=content_type)
+
+    return app
+
+

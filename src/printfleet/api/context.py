@@ -1,0 +1,32 @@
+"""What the API layer is handed by the composition root, and typed dependencies to reach it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from printfleet.services.events import EventBus
+from printfleet.services.monitoring import MonitoringService
+from printfleet.services.printers import PrinterService
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiContext:
+    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``."""
+
+    printers: PrinterService
+    monitoring: MonitoringService
+    bus: EventBus
+    render_metrics: Callable[[], tuple[bytes, str]]
+
+
+def get_context(request: Request) -> ApiContext:
+    """The context stored on the application at start-up."""
+    context: ApiContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]

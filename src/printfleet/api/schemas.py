@@ -1,0 +1,228 @@
+"""Wire shapes of the REST API and WebSocket frames (``XCreate`` / ``XUpdate`` / ``XPublic``).
+
+Secrets are write-only: ``PrinterCreate``/``PrinterUpdate`` accept them, ``PrinterPublic`` only says whether
+one is set (``has_access_code``, ``has_password``, ``has_api_key``). Times are ISO 8601 with offset (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
+
+from printfleet.domain.printer import (
+    AmsTray,
+    OfflineReason,
+    PrinterConfig,
+    PrinterKind,
+    PrinterState,
+    PrinterStatus,
+    Secret,
+)
+
+PrinterId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["x1c-left"])]
+
+
+class AmsTrayPublic(BaseModel):
+    """One AMS tray: ``color`` is RRGGBBAA hex, ``remain_percent`` 0-100 or null when unknown."""
+
+    ams_id: int
+    tray_id: int
+    slot: int
+    tray_type: str | None
+    color: str | None
+    remain_percent: int | None
+
+    @classmethod
+    def from_domain(cls, tray: AmsTray) -> AmsTrayPublic:
+        """Map a domain tray."""
+        return cls(
+            ams_id=tray.ams_id,
+            tray_id=tray.tray_id,
+            slot=tray.slot,
+            tray_type=tray.tray_type,
+            color=tray.color,
+            remain_percent=tray.remain_percent,
+        )
+
+
+class PrinterStatusPublic(BaseModel):
+    """Live status. Units: progress %, times in seconds, temperatures °C."""
+
+    state: PrinterState
+    raw_state: str | None = None
+    file_name: str | None = None
+    job_name: str | None = None
+    progress: float | None = None
+    remaining_seconds: int | None = None
+    elapsed_seconds: int | None = None
+    print_start_time: datetime | None = None
+    nozzle_temp: float | None = None
+    nozzle_target: float | None = None
+    bed_temp: float | None = None
+    bed_target: float | None = None
+    chamber_temp: float | None = None
+    layer: int | None = None
+    total_layers: int | None = None
+    native_job_id: str | None = None
+    stage: str | None = None
+    ams_trays: list[AmsTrayPublic] = Field(default_factory=list)
+    active_tray: int | None = None
+    error_codes: list[str] = Field(default_factory=list)
+    last_seen: datetime | None = None
+    offline_reason: OfflineReason | None = None
+    offline_detail: str | None = None
+
+    @classmethod
+    def from_domain(cls, status: PrinterStatus) -> PrinterStatusPublic:
+        """Map a domain status."""
+        return cls(
+            state=status.state,
+            raw_state=status.raw_state,
+            file_name=status.file_name,
+            job_name=status.job_name,
+            progress=status.progress,
+            remaining_seconds=status.remaining_seconds,
+            elapsed_seconds=status.elapsed_seconds,
+            print_start_time=status.print_start_time,
+            nozzle_temp=status.nozzle_temp,
+            nozzle_target=status.nozzle_target,
+            bed_temp=status.bed_temp,
+            bed_target=status.bed_target,
+            chamber_temp=status.chamber_temp,
+            layer=status.layer,
+            total_layers=status.total_layers,
+            native_job_id=status.native_job_id,
+            stage=status.stage,
+            ams_trays=[AmsTrayPublic.from_domain(tray) for tray in status.ams_trays],
+            active_tray=status.active_tray,
+            error_codes=list(status.error_codes),
+            last_seen=status.last_seen,
+            offline_reason=status.offline_reason,
+            offline_detail=status.offline_detail,
+        )
+
+
+class PrinterPublic(BaseModel):
+    """A printer as the API returns it: configuration without secrets, plus live ``status``."""
+
+    id: str
+    name: str
+    type: PrinterKind
+    host: str | None
+    port: int | None
+    serial: str | None
+    ca_file: str | None
+    tls_insecure: bool
+    username: str | None
+    url: str | None
+    poll_interval: float
+    auto_create_jobs: bool | None
+    has_access_code: bool
+    has_password: bool
+    has_api_key: bool
+    status: PrinterStatusPublic
+
+    @classmethod
+    def from_domain(cls, config: PrinterConfig, status: PrinterStatus | None) -> PrinterPublic:
+        """Map a configuration and its live status; a printer not yet watched shows ``offline``."""
+        return cls(
+            id=config.id,
+            name=config.name,
+            type=config.kind,
+            host=config.host,
+            port=config.port,
+            serial=config.serial,
+            ca_file=config.ca_file,
+            tls_insecure=config.tls_insecure,
+            username=config.username,
+            url=config.url,
+            poll_interval=config.poll_interval,
+            auto_create_jobs=config.auto_create_jobs,
+            has_access_code=bool(config.access_code),
+            has_password=bool(config.password),
+            has_api_key=bool(config.api_key),
+            status=PrinterStatusPublic.from_domain(
+                status or PrinterStatus.offline(OfflineReason.CONNECTING)
+            ),
+        )
+
+
+class PrinterList(BaseModel):
+    """``GET /api/v1/printers``."""
+
+    printers: list[PrinterPublic]
+
+
+class _PrinterFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    host: str | None = Field(default=None, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    serial: str | None = Field(default=None, max_length=64)
+    access_code: SecretStr | None = None
+    ca_file: str | None = None
+    tls_insecure: bool | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    poll_interval: float | None = Field(default=None, ge=0.5, le=3600)
+    auto_create_jobs: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, secrets wrapped in domain ``Secret``."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = Secret(value.get_secret_value())
+            out[name] = value
+        return out
+
+
+class PrinterCreate(_PrinterFields):
+    """``POST /api/v1/printers``. Which fields are required depends on ``type`` (see the README)."""
+
+    id: PrinterId
+    type: PrinterKind
+
+    def to_domain(self) -> PrinterConfig:
+        """A domain configuration with kind defaults applied."""
+        fields = self.changes()
+        fields.pop("id", None)
+        fields.pop("type", None)
+        fields = {k: v for k, v in fields.items() if v is not None}
+        fields.setdefault("name", self.id)
+        if "url" in fields:
+            fields["url"] = str(fields["url"]).rstrip("/")
+        return PrinterConfig(id=self.id, kind=self.type, **fields)
+
+
+class PrinterUpdate(_PrinterFields):
+    """``PATCH /api/v1/printers/{id}``: only the fields sent change. A secret sent as ``""`` is cleared."""
+
+
+class Frame(BaseModel):
+    """A WebSocket frame: ``{"type": <event name>, "data": {...}}``."""
+
+    type: str
+    data: dict[str, Any]
+
+
+class Health(BaseModel):
+    """``GET /healthz``."""
+
+    status: Literal["ok"]
+    printers: int
+    printers_connected: int
+    checked_at: AwareDatetime
+
+
+class CommandAccepted(BaseModel):
+    """A printer command was sent."""
+
+    status: Literal["sent"] = "sent"
+    command: str

@@ -1,0 +1,64 @@
+"""WebSocket ``/ws``: a snapshot of every printer on connect, then domain events as they happen.
+
+Each client has its own bounded buffer (an event-bus subscription), so a slow client only loses its own oldest
+frames and never delays the others or the printers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from printfleet.api.context import ApiContext
+from printfleet.api.schemas import PrinterPublic
+from printfleet.domain.events import DomainEvent, PrinterRemoved, PrinterStatusUpdated
+
+router = APIRouter()
+
+CLIENT_BUFFER = 500
+"""Frames buffered per client before its oldest are dropped (about 2 minutes of a 4-printer farm's telemetry)."""
+
+
+def event_frame(event: DomainEvent) -> str:
+    """Encode a domain event as a frame ``{"type": name, "data": {...}}``."""
+    if isinstance(event, PrinterStatusUpdated):
+        data = PrinterPublic.from_domain(event.printer, event.status).model_dump(mode="json")
+    elif isinstance(event, PrinterRemoved):
+        data = {"id": event.printer_id}
+    return json.dumps({"type": event.name, "data": data}, separators=(",", ":"))
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Stream events to one client until it goes away."""
+    context: ApiContext = websocket.app.state.context
+    subscription = context.bus.subscribe(maxsize=CLIENT_BUFFER)
+    await websocket.accept()
+    receiver = asyncio.create_task(_drain(websocket), name="ws-receive")
+    try:
+        for config, live in context.monitoring.watched():
+            await websocket.send_text(event_frame(PrinterStatusUpdated(printer=config, status=live)))
+        while not receiver.done():
+            getter = asyncio.ensure_future(subscription.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            await websocket.send_text(event_frame(getter.result()))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        subscription.close()
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            await receiver
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a close is noticed."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

@@ -1,0 +1,100 @@
+"""Composition root: the only place that knows the concrete store, adapters and metrics, and wires them.
+
+``build_app(settings)`` returns the FastAPI application; its lifespan migrates the database, seeds the
+configuration file's printers, starts one connection per printer and stops everything on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from fastapi import FastAPI
+
+from printfleet.api.app import create_api
+from printfleet.api.context import ApiContext
+from printfleet.config import Settings
+from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.observability.metrics import PrometheusMetrics
+from printfleet.printers.bambu.client import BambuConnection
+from printfleet.printers.base import ConnectionObserver
+from printfleet.printers.octoprint.client import OctoPrintConnection
+from printfleet.printers.prusalink.client import PrusaLinkConnection
+from printfleet.services.events import EventBus
+from printfleet.services.monitoring import MonitoringService
+from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
+from printfleet.services.printers import PrinterService
+from printfleet.store.database import Database, migrate
+from printfleet.store.printers import SqlPrinterRepository
+
+log = structlog.get_logger("printfleet.app")
+
+
+def connection_factory(observer: ConnectionObserver) -> ConnectionFactory:
+    """Build the adapter for a printer's kind, reporting to ``observer``'s metrics."""
+
+    def build(config: PrinterConfig, sink: StatusCallback) -> PrinterConnection:
+        if config.kind is PrinterKind.BAMBU:
+            return BambuConnection(config, sink=sink, observer=observer)
+        if config.kind is PrinterKind.PRUSALINK:
+            return PrusaLinkConnection(config, sink=sink, observer=observer)
+        return OctoPrintConnection(config, sink=sink, observer=observer)
+
+    return build
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The running parts, reachable from tests and the CLI through ``app.state.runtime``."""
+
+    database: Database
+    bus: EventBus
+    metrics: PrometheusMetrics
+    monitoring: MonitoringService
+    printers: PrinterService
+
+
+def _warn_about_tls(configs: list[PrinterConfig]) -> None:
+    for config in configs:
+        if config.kind is PrinterKind.BAMBU and config.tls_insecure:
+            log.warning(
+                "printer.tls_insecure",
+                printer_id=config.id,
+                hint="the printer's certificate is not verified; set ca_file to verify it",
+            )
+
+
+def build_app(settings: Settings, *, factory: ConnectionFactory | None = None) -> FastAPI:
+    """The whole application for ``settings``. ``factory`` replaces the adapters (tests only)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(settings.database_url)
+        async with Database(settings.database_url) as database:
+            metrics = PrometheusMetrics()
+            bus = EventBus()
+            repository = SqlPrinterRepository(database)
+            monitoring = MonitoringService(
+                repository=repository,
+                bus=bus,
+                connection_factory=factory or connection_factory(metrics),
+                metrics=metrics,
+            )
+            printers = PrinterService(repository=repository, monitoring=monitoring)
+            seeded = settings.printer_configs()
+            _warn_about_tls(seeded)
+            await printers.seed(seeded)
+            app.state.runtime = Runtime(
+                database=database, bus=bus, metrics=metrics, monitoring=monitoring, printers=printers
+            )
+            app.state.context = ApiContext(
+                printers=printers, monitoring=monitoring, bus=bus, render_metrics=metrics.render
+            )
+            async with monitoring:
+                log.info("printfleet.started", printers=len(monitoring.watched()))
+                yield
+            log.info("printfleet.stopped")
+
+    return create_api(lifespan)

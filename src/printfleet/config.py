@@ -1,0 +1,291 @@
+"""Configuration: one YAML file plus ``PRINTFLEET_*`` environment variables, validated at start-up.
+
+Precedence (highest first): environment (``PRINTFLEET_DATABASE_URL``, nested ``PRINTFLEET_HTTP__PORT``, ...),
+then the YAML file (``--config FILE`` or ``PRINTFLEET_CONFIG``), then defaults. A problem raises
+:class:`ConfigError` whose message names the file, the key and what is wrong; nothing starts half-configured.
+
+Example::
+
+    database_url: sqlite+aiosqlite:///data/printfleet.db
+    http: {host: 127.0.0.1, port: 8000}
+    job_creation: {auto_create: true}
+    printers:
+      - {id: x1c-left, name: X1C Left, type: bambu, host: 192.168.1.50, serial: 01S00C123456789,
+         access_code: "12345678"}
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
+
+_PRINTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_YAML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("printfleet_yaml_data", default={})
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str()`` is the message for the operator, one problem per line."""
+
+
+class HttpSettings(BaseModel):
+    """Where the web server listens."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class JobCreationSettings(BaseModel):
+    """Automatic job creation (initial value; changed at run time through the settings API)."""
+
+    model_config = ConfigDict(extra="forbid")
+    auto_create: bool = True
+
+
+class LoggingSettings(BaseModel):
+    """Log level and format (``console`` for people, ``json`` for log collectors)."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+
+class _PrinterBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(pattern=_PRINTER_ID)]
+    name: str = ""
+    auto_create_jobs: bool | None = None
+
+
+class BambuPrinterSettings(_PrinterBase):
+    """A Bambu Lab printer in LAN mode (MQTT over TLS, port 8883)."""
+
+    type: Literal["bambu"]
+    host: str
+    port: int = Field(default=8883, ge=1, le=65535)
+    serial: Annotated[str, Field(min_length=1)]
+    access_code: SecretStr
+    ca_file: str | None = None
+    tls_insecure: bool = False
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"file {value!r} does not exist")
+        return value
+
+
+class PrusaLinkPrinterSettings(_PrinterBase):
+    """A Prusa printer through PrusaLink (HTTP Digest or X-Api-Key)."""
+
+    type: Literal["prusalink"]
+    host: str
+    port: int = Field(default=80, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    poll_interval: float = Field(default=5.0, ge=0.5, le=3600)
+
+
+class OctoPrintPrinterSettings(_PrinterBase):
+    """A printer behind OctoPrint (per-user API key)."""
+
+    type: Literal["octoprint"]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    api_key: SecretStr
+    poll_interval: float = Field(default=5.0, ge=0.5, le=3600)
+
+
+PrinterSettings = Annotated[
+    BambuPrinterSettings | PrusaLinkPrinterSettings | OctoPrintPrinterSettings, Field(discriminator="type")
+]
+
+
+def _secret(value: SecretStr | None) -> Secret | None:
+    return Secret(value.get_secret_value()) if value is not None else None
+
+
+def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
+    """Turn one validated ``printers:`` entry into the domain's :class:`PrinterConfig`."""
+    common: dict[str, Any] = {
+        "id": entry.id,
+        "name": entry.name or entry.id,
+        "auto_create_jobs": entry.auto_create_jobs,
+    }
+    if isinstance(entry, BambuPrinterSettings):
+        return PrinterConfig(
+            kind=PrinterKind.BAMBU,
+            host=entry.host,
+            port=entry.port,
+            serial=entry.serial,
+            access_code=_secret(entry.access_code),
+            ca_file=entry.ca_file,
+            tls_insecure=entry.tls_insecure,
+            **common,
+        )
+    if isinstance(entry, PrusaLinkPrinterSettings):
+        return PrinterConfig(
+            kind=PrinterKind.PRUSALINK,
+            host=entry.host,
+            port=entry.port,
+            username=entry.username,
+            password=_secret(entry.password),
+            api_key=_secret(entry.api_key),
+            poll_interval=entry.poll_interval,
+            **common,
+        )
+    return PrinterConfig(
+        kind=PrinterKind.OCTOPRINT,
+        url=entry.url.rstrip("/"),
+        api_key=_secret(entry.api_key),
+        poll_interval=entry.poll_interval,
+        **common,
+    )
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``--config`` / ``PRINTFLEET_CONFIG``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """The one settings object, built at start-up by :func:`load_settings` and passed in.
+
+    ``monitoring_interval`` (seconds) is the default poll interval of polled printers.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PRINTFLEET_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///data/printfleet.db"
+    http: HttpSettings = HttpSettings()
+    job_creation: JobCreationSettings = JobCreationSettings()
+    logging: LoggingSettings = LoggingSettings()
+    monitoring_interval: float = Field(default=5.0, ge=0.5, le=3600)
+    printers: list[PrinterSettings] = Field(default_factory=list)
+    config_file: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment over YAML over defaults; init kwargs (tests, CLI flags) over everything."""
+        return (init_settings, env_settings, _YamlSource(settings_cls, _YAML_DATA.get()))
+
+    @field_validator("printers")
+    @classmethod
+    def _unique_ids(cls, value: list[PrinterSettings]) -> list[PrinterSettings]:
+        seen: set[str] = set()
+        for entry in value:
+            if entry.id in seen:
+                raise ValueError(f"printer id {entry.id!r} is used twice")
+            seen.add(entry.id)
+        return value
+
+    def printer_configs(self) -> list[PrinterConfig]:
+        """The configuration file's printers as domain objects."""
+        return [printer_config_from_settings(entry) for entry in self.printers]
+
+
+def _format_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                printer_id = node[item].get("id")
+                if printer_id:
+                    label = f"[{item}] (id {printer_id})"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            if item in ("bambu", "prusalink", "octoprint"):  # the discriminator's branch name, not a key
+                continue
+            parts.append(f".{item}" if parts else item)
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"config file {path}: not valid YAML{where}: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of keys, not {type(loaded).__name__}")
+    return loaded
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from ``config_file`` (or ``PRINTFLEET_CONFIG``), the environment and ``overrides``.
+
+    Raises :class:`ConfigError` naming the file, each bad key and the problem.
+    """
+    path_text = config_file if config_file is not None else os.environ.get("PRINTFLEET_CONFIG")
+    data: dict[str, Any] = {}
+    source = "environment"
+    if path_text:
+        path = Path(path_text)
+        data = _read_yaml(path)
+        source = f"config file {path}"
+    data.pop("config_file", None)
+    token = _YAML_DATA.set(data)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        lines = [f"{source}: {len(exc.errors())} problem(s)"]
+        for error in exc.errors():
+            location = _format_location(tuple(error["loc"]), data)
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif error["type"] == "union_tag_invalid":
+                message = "type must be one of: bambu, prusalink, octoprint"
+            lines.append(f"  {location}: {message}")
+        raise ConfigError("\n".join(lines)) from None
+    finally:
+        _YAML_DATA.reset(token)
+    settings.config_file = str(path_text) if path_text else None
+    auto_env = os.environ.get("JOB_CREATION_AUTO_CREATE")
+    if auto_env is not None and "job_creation" not in overrides:
+        lowered = auto_env.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"environment JOB_CREATION_AUTO_CREATE: {auto_env!r} is not true or false")
+        settings.job_creation.auto_create = lowered in ("true", "1", "yes")
+    return settings

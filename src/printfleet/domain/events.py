@@ -1,0 +1,30 @@
+"""Domain events: what happened, as frozen dataclasses. Their ``name`` is the public WebSocket frame type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from printfleet.domain.printer import PrinterConfig, PrinterStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatusUpdated:
+    """A printer's status changed. ``telemetry`` is True when only telemetry changed (temperatures, progress,
+    remaining time, AMS levels): those are coalesced to one per printer per second; state changes are not."""
+
+    name: ClassVar[str] = "printer_status_update"
+    printer: PrinterConfig
+    status: PrinterStatus
+    telemetry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterRemoved:
+    """A printer was deleted; clients drop it from their views."""
+
+    name: ClassVar[str] = "printer_removed"
+    printer_id: str
+
+
+DomainEvent = PrinterStatusUpdated | PrinterRemoved

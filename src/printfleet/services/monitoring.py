@@ -1,0 +1,209 @@
+"""Live monitoring: one connection task per printer, the latest status of each, state transitions persisted.
+
+Statuses arrive from adapters through :meth:`MonitoringService.on_status`. A change of the lifecycle fields
+(state, file, native job id, offline reason, errors, stage) is a *state change*: when the state itself changed it
+is written as a transition row first, then published at once. Anything else is telemetry, published at most once
+per printer per ``telemetry_interval_s`` (1 s), always ending on the newest values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+from printfleet.domain.events import PrinterRemoved, PrinterStatusUpdated
+from printfleet.domain.printer import (
+    OfflineReason,
+    PrinterConfig,
+    PrinterKind,
+    PrinterState,
+    PrinterStatus,
+)
+from printfleet.services.events import EventBus
+from printfleet.services.ports import (
+    ConnectionFactory,
+    MonitoringMetrics,
+    PrinterConnection,
+    PrinterRepository,
+)
+
+StatusListener = Callable[[PrinterConfig, PrinterStatus | None, PrinterStatus], Awaitable[None]]
+"""``await listener(printer, previous, current)`` for every state change, after it was persisted (job tracking)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Watched:
+    """Bookkeeping for one printer."""
+
+    __slots__ = ("config", "connection", "last_published", "last_recorded_state", "pending", "status", "task")
+
+    def __init__(self, config: PrinterConfig, connection: PrinterConnection, recorded: PrinterState | None) -> None:
+        self.config = config
+        self.connection = connection
+        self.status: PrinterStatus = connection.status
+        self.last_recorded_state = recorded
+        self.last_published = 0.0
+        self.pending: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+
+class MonitoringService:
+    """Owns the printer connections and the live status of every printer.
+
+    Use as an async context manager (or ``start``/``stop``): on exit every connection task is cancelled.
+    """
+
+    def __init__(
+        self,
+        *,
+        repository: PrinterRepository,
+        bus: EventBus,
+        connection_factory: ConnectionFactory,
+        metrics: MonitoringMetrics | None = None,
+        telemetry_interval_s: float = 1.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._repository = repository
+        self._bus = bus
+        self._factory = connection_factory
+        self._metrics = metrics
+        self._telemetry_interval_s = telemetry_interval_s
+        self._clock = clock
+        self._watched: dict[str, _Watched] = {}
+        self._listeners: list[StatusListener] = []
+        self._recorded: dict[str, PrinterState] = {}
+
+    def add_listener(self, listener: StatusListener) -> None:
+        """Call ``listener`` on every state change (after it was persisted, before it is published)."""
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        """Connect to every printer in the store."""
+        self._recorded = await self._repository.last_transition_states()
+        for config in await self._repository.list_printers():
+            self.watch(config)
+
+    async def stop(self) -> None:
+        """Cancel every connection task and wait for them."""
+        watched = list(self._watched.values())
+        self._watched.clear()
+        await self._cancel(watched)
+
+    async def __aenter__(self) -> MonitoringService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @staticmethod
+    async def _cancel(watched: Iterable[_Watched]) -> None:
+        tasks = []
+        for entry in watched:
+            if entry.pending is not None:
+                entry.pending.cancel()
+            if entry.task is not None:
+                entry.task.cancel()
+                tasks.append(entry.task)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def watch(self, config: PrinterConfig) -> None:
+        """Start a connection to ``config`` (replacing none: call :meth:`unwatch` first for an edit)."""
+        connection = self._factory(config, self.on_status)
+        entry = _Watched(config, connection, self._recorded.get(config.id))
+        self._watched[config.id] = entry
+        entry.task = asyncio.get_running_loop().create_task(connection.run(), name=f"printer:{config.id}")
+        self._update_connected_gauge()
+
+    async def unwatch(self, printer_id: str, *, removed: bool = False) -> None:
+        """Close the connection to a printer; publish ``printer_removed`` when it was deleted."""
+        entry = self._watched.pop(printer_id, None)
+        if entry is not None:
+            await self._cancel([entry])
+        self._update_connected_gauge()
+        if removed:
+            self._recorded.pop(printer_id, None)
+            self._bus.publish(PrinterRemoved(printer_id=printer_id))
+
+    async def rewatch(self, config: PrinterConfig) -> None:
+        """Reconnect with a changed configuration (an API edit)."""
+        entry = self._watched.get(config.id)
+        if entry is not None:
+            self._recorded[config.id] = entry.last_recorded_state or PrinterState.OFFLINE
+        await self.unwatch(config.id)
+        self.watch(config)
+
+    def status(self, printer_id: str) -> PrinterStatus | None:
+        """The latest status of a printer, or None when it is not watched."""
+        entry = self._watched.get(printer_id)
+        return entry.status if entry is not None else None
+
+    def connection(self, printer_id: str) -> PrinterConnection | None:
+        """The live connection of a printer (for commands), or None."""
+        entry = self._watched.get(printer_id)
+        return entry.connection if entry is not None else None
+
+    def watched(self) -> list[tuple[PrinterConfig, PrinterStatus]]:
+        """Every watched printer with its latest status, ordered by id."""
+        return [(e.config, e.status) for _, e in sorted(self._watched.items())]
+
+    async def on_status(self, printer_id: str, status: PrinterStatus) -> None:
+        """Receive a snapshot from an adapter (the sink every connection is built with)."""
+        entry = self._watched.get(printer_id)
+        if entry is None:  # a late report from a connection being closed
+            return
+        previous = entry.status
+        entry.status = status
+        if previous.state is PrinterState.OFFLINE or status.state is PrinterState.OFFLINE:
+            self._update_connected_gauge()
+        if previous.lifecycle_key() == status.lifecycle_key():
+            self._publish_telemetry(entry)
+            return
+        if status.state is not entry.last_recorded_state and status.offline_reason is not OfflineReason.CONNECTING:
+            await self._repository.record_transition(
+                printer_id=printer_id, from_state=entry.last_recorded_state, status=status, at=self._clock()
+            )
+            entry.last_recorded_state = status.state
+        for listener in self._listeners:
+            await listener(entry.config, previous, status)
+        self._publish_now(entry)
+
+    def _publish_now(self, entry: _Watched) -> None:
+        if entry.pending is not None:
+            entry.pending.cancel()
+            entry.pending = None
+        entry.last_published = time.monotonic()
+        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=entry.status))
+
+    def _publish_telemetry(self, entry: _Watched) -> None:
+        if entry.pending is not None:
+            return  # a publish is already scheduled; it will carry the newest status
+        wait = entry.last_published + self._telemetry_interval_s - time.monotonic()
+        if wait <= 0:
+            entry.last_published = time.monotonic()
+            self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=entry.status, telemetry=True))
+            return
+        entry.pending = asyncio.get_running_loop().call_later(wait, self._flush_telemetry, entry.config.id)
+
+    def _flush_telemetry(self, printer_id: str) -> None:
+        entry = self._watched.get(printer_id)
+        if entry is None:
+            return
+        entry.pending = None
+        entry.last_published = time.monotonic()
+        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=entry.status, telemetry=True))
+
+    def _update_connected_gauge(self) -> None:
+        if self._metrics is None:
+            return
+        counts = dict.fromkeys(PrinterKind, 0)
+        for entry in self._watched.values():
+            if entry.status.state is not PrinterState.OFFLINE:
+                counts[entry.config.kind] += 1
+        for kind, count in counts.items():
+            self._metrics.set_connected(kind, count)

@@ -1,0 +1,194 @@
+"""The database: one async engine and its session factory, plus programmatic Alembic migrations.
+
+SQLite (the default, ``sqlite+aiosqlite:///data/printfleet.db``, relative to the working directory) and
+PostgreSQL (``postgresql+asyncpg://user@host/db``) are supported. Every SQLite connection gets WAL journaling
+(readers never block the writer), ``foreign_keys=ON`` (SQLite's default is off, which would silently skip
+``ON DELETE CASCADE``) and a busy timeout.
+
+SQLite transactions start with ``BEGIN IMMEDIATE``: SQLite has one writer, and a deferred transaction that
+reads and then writes fails at once with ``SQLITE_BUSY`` when another connection committed in between (the busy
+timeout cannot retry a stale read snapshot). Taking the write lock up front makes every read-modify-write
+transaction serialisable, at the cost of queueing read-only transactions behind a writer for the few
+milliseconds a transaction lasts here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+DEFAULT_URL = "sqlite+aiosqlite:///data/printfleet.db"
+"""The default database: a SQLite file under ``data/`` in the working directory."""
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+"""How long a SQLite connection waits for the write lock before failing with ``database is locked``."""
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+"""The Alembic script directory shipped inside the package (works from an installed wheel too)."""
+
+
+def _is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _ensure_sqlite_directory(url: URL) -> None:
+    """Create the parent directory of a file-backed SQLite database."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str | URL, *, foreign_keys: bool = True, pooled: bool = True, echo: bool = False) -> AsyncEngine:
+    """Build an async engine for ``url``, with the SQLite per-connection settings when it is SQLite.
+
+    ``foreign_keys=False`` is for migrations only: SQLite batch migrations recreate tables, and dropping a
+    parent table with enforcement on would cascade-delete its children.
+    """
+    parsed = make_url(url)
+    if _is_sqlite(parsed):
+        _ensure_sqlite_directory(parsed)
+    engine = create_async_engine(parsed, echo=echo, **({} if pooled else {"poolclass": NullPool}))
+    if _is_sqlite(parsed):
+        _install_sqlite_listeners(engine, foreign_keys=foreign_keys)
+    return engine
+
+
+def _install_sqlite_listeners(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    pragmas = (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # The driver's own transaction handling would emit BEGIN lazily before the first write only; switch
+        # it off so the "begin" listener below decides, and so the PRAGMAs run outside any transaction (WAL
+        # and foreign_keys cannot be changed inside one).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Owner of the async engine and session factory for one database URL.
+
+    Use as an async context manager: entering builds the engine (and creates a SQLite file's directory),
+    leaving disposes of every pooled connection::
+
+        async with Database("sqlite+aiosqlite:///data/printfleet.db") as database:
+            async with database.transaction() as session:
+                ...
+
+    The schema is not created here; run :func:`migrate` first.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+        self._url = make_url(url)
+        self._echo = echo
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def url(self) -> URL:
+        """The database URL (its ``str()`` hides the password)."""
+        return self._url
+
+    @property
+    def dialect_name(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._url.get_backend_name()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine; only while the database is open."""
+        if self._engine is None:
+            raise RuntimeError("the database is not open; use 'async with Database(...)'")
+        return self._engine
+
+    async def __aenter__(self) -> Self:
+        if self._engine is not None:
+            raise RuntimeError("the database is open already")
+        self._engine = create_engine(self._url, echo=self._echo)
+        # expire_on_commit=False: repositories map rows to domain objects after commit without reloading.
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    def session(self) -> AsyncSession:
+        """A new session (the caller owns it and its transactions)."""
+        if self._sessions is None:
+            raise RuntimeError("the database is not open; use 'async with Database(...)'")
+        return self._sessions()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed when the block ends, rolled back if it raises."""
+        async with self.session() as session, session.begin():
+            yield session
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at the packaged migrations (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+async def migrate(url: str = DEFAULT_URL, *, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision`` (``head``: the newest); a no-op when it is there already.
+
+    Runs in one transaction on both databases (both have transactional DDL). On PostgreSQL, ``env.py`` takes
+    an advisory lock first so that two processes starting together migrate one after the other.
+    """
+    engine = create_engine(url, foreign_keys=False, pooled=False)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade, revision)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+    if connection.dialect.name == "sqlite":
+        # Foreign keys were off while tables were rebuilt; refuse to commit a migration that broke them.
+        violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if violations:
+            raise RuntimeError(f"migration left {len(violations)} foreign-key violations: {violations[:5]}")
+
+
+def migrate_sync(url: str = DEFAULT_URL, *, revision: str = "head") -> None:
+    """:func:`migrate` for synchronous callers (the CLI); must not be called from a running event loop."""
+    asyncio.run(migrate(url, revision=revision))
