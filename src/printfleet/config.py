@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 
 _PRINTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_YAML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("printfleet_yaml_data", default={})
+_YAML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("printfleet_yaml_data")
 
 
 class ConfigError(Exception):
@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment over YAML over defaults; init kwargs (tests, CLI flags) over everything."""
-        return (init_settings, env_settings, _YamlSource(settings_cls, _YAML_DATA.get()))
+        return (init_settings, env_settings, _YamlSource(settings_cls, _YAML_DATA.get({})))
 
     @field_validator("printers")
     @classmethod
@@ -281,6 +281,13 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
         raise ConfigError("\n".join(lines)) from None
     finally:
         _YAML_DATA.reset(token)
+    problems = [
+        f"  printers[{index}] (id {config.id}).{field}: {message}"
+        for index, config in enumerate(settings.printer_configs())
+        for field, message in config.problems()
+    ]
+    if problems:
+        raise ConfigError("\n".join([f"{source}: {len(problems)} problem(s)", *problems]))
     settings.config_file = str(path_text) if path_text else None
     auto_env = os.environ.get("JOB_CREATION_AUTO_CREATE")
     if auto_env is not None and "job_creation" not in overrides:

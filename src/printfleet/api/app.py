@@ -61,5 +61,3 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         return Response(content=body, media_type=content_type)
 
     return app
-
-

@@ -143,9 +143,7 @@ class PrinterPublic(BaseModel):
             has_access_code=bool(config.access_code),
             has_password=bool(config.password),
             has_api_key=bool(config.api_key),
-            status=PrinterStatusPublic.from_domain(
-                status or PrinterStatus.offline(OfflineReason.CONNECTING)
-            ),
+            status=PrinterStatusPublic.from_domain(status or PrinterStatus.offline(OfflineReason.CONNECTING)),
         )
 
 

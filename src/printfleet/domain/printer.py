@@ -133,6 +133,8 @@ class PrinterConfig:
         found: list[tuple[str, str]] = []
         if not self.id.strip():
             found.append(("id", "must not be empty"))
+        if not (self.name or "").strip():
+            found.append(("name", "must not be empty"))
         if self.kind is PrinterKind.BAMBU:
             if not self.host:
                 found.append(("host", "is required for a Bambu Lab printer"))
@@ -247,9 +249,7 @@ class PrinterStatus:
         cls, reason: OfflineReason, *, detail: str | None = None, last_seen: datetime | None = None
     ) -> PrinterStatus:
         """An ``offline`` snapshot with its reason and a short human detail (never a secret)."""
-        return cls(
-            state=PrinterState.OFFLINE, offline_reason=reason, offline_detail=detail, last_seen=last_seen
-        )
+        return cls(state=PrinterState.OFFLINE, offline_reason=reason, offline_detail=detail, last_seen=last_seen)
 
 
 class PrinterError(Exception):

@@ -10,9 +10,7 @@ import structlog
 _SECRET_KEYS = frozenset({"access_code", "password", "api_key", "token", "authorization"})
 
 
-def _drop_secrets(
-    _logger: object, _method: str, event_dict: structlog.typing.EventDict
-) -> structlog.typing.EventDict:
+def _drop_secrets(_logger: object, _method: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
     """Last line of defence: a secret passed as a log field by mistake is masked."""
     for key in _SECRET_KEYS.intersection(event_dict):
         event_dict[key] = "**********"

@@ -8,6 +8,7 @@ enums on read.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -38,7 +39,7 @@ class Base(DeclarativeBase):
     """Declarative base of every printfleet table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class PrinterRow(Base):

@@ -61,9 +61,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_printer_state_transitions")),
     )
-    op.create_index(
-        "ix_printer_state_transitions_printer_id_at", "printer_state_transitions", ["printer_id", "at"]
-    )
+    op.create_index("ix_printer_state_transitions_printer_id_at", "printer_state_transitions", ["printer_id", "at"])
     op.create_table(
         "settings",
         sa.Column("key", sa.String(), nullable=False),

@@ -1,0 +1,5 @@
+"""``python -m printfleet``."""
+
+from printfleet.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""Command line: ``printfleet serve | demo | sim | migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from printfleet.config import ConfigError, Settings, load_settings
+from printfleet.observability.logging import configure_logging
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="printfleet: a self-hosted print-farm manager.")
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML configuration file (or PRINTFLEET_CONFIG).", show_default=False),
+]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        err.print(f"[bold red]printfleet: configuration error[/]\n{exc}", highlight=False, markup=True)
+        raise typer.Exit(code=2) from None
+
+
+def _http_overrides(settings_source: Settings, host: str | None, port: int | None) -> dict[str, Any]:
+    http = settings_source.http.model_copy()
+    if host is not None:
+        http.host = host
+    if port is not None:
+        http.port = port
+    return {"http": http}
+
+
+def _serve(settings: Settings) -> None:
+    from printfleet.app import build_app
+
+    configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
+    uvicorn.run(
+        build_app(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        log_level="warning",
+        ws="websockets",
+        lifespan="on",
+    )
+
+
+@cli.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (overrides http.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (overrides http.port).")] = None,
+) -> None:
+    """Run the server: web UI, API, WebSocket and one connection per configured printer."""
+    base = _settings(config)
+    settings = _settings(config, **_http_overrides(base, host, port))
+    err.print(f"printfleet listening on http://{settings.http.host}:{settings.http.port}", highlight=False)
+    _serve(settings)
+
+
+@cli.command("migrate")
+def migrate_command(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date (``serve`` also does this at start-up)."""
+    from printfleet.store.database import migrate
+
+    settings = _settings(config)
+    asyncio.run(migrate(settings.database_url))
+    err.print(f"database at {settings.database_url} is up to date", highlight=False)
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8000,
+    database_url: Annotated[str, typer.Option(help="Database URL.")] = "sqlite+aiosqlite:///data/printfleet.db",
+) -> None:
+    """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing."""
+    from printfleet.sim.farm import run_demo
+
+    configure_logging(level="INFO")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(host=host, port=port, database_url=database_url))
+
+
+@cli.command()
+def sim(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Simulator file (see docs/sim.md).")],
+) -> None:
+    """Run simulated printers on their own and print the printer entries to paste into a printfleet config."""
+    from printfleet.sim.farm import SimConfigError, run_simulators
+
+    configure_logging(level="INFO")
+    try:
+        asyncio.run(run_simulators(config))
+    except SimConfigError as exc:
+        err.print(f"[bold red]printfleet sim: configuration error[/]\n{exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    """Entry point of the ``printfleet`` script."""
+    cli(prog_name="printfleet")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

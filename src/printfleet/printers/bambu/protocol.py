@@ -1,0 +1,512 @@
+"""Bambu Lab LAN MQTT: parse, merge and normalise reports; build commands. Pure: no I/O, no client.
+
+Source of the facts: /work/shared/PROTOCOLS.md (Bambu section), Doridian/OpenBambuAPI ``mqtt.md``, and the
+behaviour of greghesp/ha-bambulab (pybambu). Reports arrive on ``device/<serial>/report`` as one JSON object per
+message with a type envelope. A full ``push_status`` (the answer to ``pushall``) looks like this, shortened::
+
+    {"print": {"command": "push_status", "sequence_id": "2021", "gcode_state": "RUNNING",
+               "mc_percent": 37, "mc_remaining_time": 52, "layer_num": 41, "total_layer_num": 112,
+               "gcode_file": "benchy.gcode.3mf", "subtask_name": "benchy", "gcode_start_time": "0",
+               "stg_cur": 0, "print_error": 0, "print_type": "local", "task_id": "0", "subtask_id": "0",
+               "nozzle_temper": 219.8, "nozzle_target_temper": 220.0, "bed_temper": 59.9,
+               "bed_target_temper": 60.0, "chamber_temper": 31.0, "hms": [],
+               "ams": {"ams": [{"id": "0", "humidity": "4", "temp": "27.1",
+                                "tray": [{"id": "0", "tray_type": "PLA", "tray_color": "FF6A13FF",
+                                          "remain": 85, "tray_info_idx": "GFA00", "tag_uid": "0000000000000000",
+                                          "tray_uuid": "00000000000000000000000000000000"}, ...]}],
+                       "tray_now": "0", "tray_tar": "0", "ams_exist_bits": "1", "tray_exist_bits": "f"},
+               "wifi_signal": "-45dBm"}}
+
+P1/A1 printers (and X1 in cloud mode) then send only what changed, for example
+``{"print": {"command": "push_status", "sequence_id": "2022", "nozzle_temper": 220.1}}`` or an ``ams`` block naming
+one tray: ``{"print": {"ams": {"ams": [{"id": "0", "tray": [{"id": "2", "remain": 40}]}]}}}``. Hence one kept
+``state`` dict per printer and :func:`apply_report` deep-merging each ``print`` object into it.
+
+Units on the wire: ``mc_remaining_time`` in **minutes**, ``mc_percent`` in %, temperatures in °C,
+``gcode_start_time`` epoch seconds as a string (``"0"`` when none; absent on current firmware).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from printfleet.domain.printer import AmsTray, PrinterState, PrinterStatus
+
+__all__ = [
+    "CANCELLED_PRINT_ERROR",
+    "BambuCommands",
+    "BambuPayloadError",
+    "apply_report",
+    "encode_command",
+    "is_placeholder",
+    "normalise",
+    "parse_payload",
+    "report_topic",
+    "request_topic",
+    "stage_word",
+]
+
+CANCELLED_PRINT_ERROR: Final = 50348044
+"""``print_error`` of a print the user stopped (0x0300400C); with ``gcode_state`` FAILED it means cancelled."""
+
+_GCODE_STATES: Final[dict[str, PrinterState]] = {
+    "IDLE": PrinterState.IDLE,
+    "INIT": PrinterState.PREPARING,
+    "SLICING": PrinterState.PREPARING,
+    "PREPARE": PrinterState.PREPARING,
+    "RUNNING": PrinterState.PRINTING,
+    "PAUSE": PrinterState.PAUSED,
+    "FINISH": PrinterState.FINISHED,
+    "FAILED": PrinterState.FAILED,
+}
+_ACTIVE_GCODE_STATES: Final = frozenset({"INIT", "SLICING", "PREPARE", "RUNNING", "PAUSE"})
+
+# stg_cur: the detailed stage (OpenBambuAPI, pybambu). Words are ours; the numbers are the printer's.
+_STAGES: Final[dict[int, str]] = {
+    -1: "idle",
+    0: "printing",
+    1: "auto_bed_leveling",
+    2: "heatbed_preheating",
+    3: "vibration_compensation",
+    4: "changing_filament",
+    5: "m400_pause",
+    6: "paused_filament_runout",
+    7: "heating_hotend",
+    8: "calibrating_extrusion",
+    9: "scanning_bed_surface",
+    10: "inspecting_first_layer",
+    11: "identifying_build_plate",
+    12: "calibrating_micro_lidar",
+    13: "homing_toolhead",
+    14: "cleaning_nozzle_tip",
+    15: "checking_extruder_temperature",
+    16: "paused_by_user",
+    17: "paused_front_cover_falling",
+    18: "calibrating_micro_lidar",
+    19: "calibrating_extrusion_flow",
+    20: "paused_nozzle_temperature_malfunction",
+    21: "paused_heatbed_temperature_malfunction",
+    22: "filament_unloading",
+    23: "paused_skipped_step",
+    24: "filament_loading",
+    25: "calibrating_motor_noise",
+    26: "paused_ams_lost",
+    27: "paused_low_fan_speed_heat_break",
+    28: "paused_chamber_temperature_control_error",
+    29: "cooling_chamber",
+    30: "paused_by_gcode",
+    31: "motor_noise_showoff",
+    32: "paused_nozzle_filament_covered",
+    33: "paused_cutter_error",
+    34: "paused_first_layer_error",
+    35: "paused_nozzle_clog",
+    255: "idle",
+}
+
+# Envelope fields that change on every message without saying anything about the printer.
+_NOT_STATE: Final = frozenset({"command", "sequence_id", "msg", "result", "reason"})
+_NO_CHANGE: Final[frozenset[str]] = frozenset()
+_MISSING: Final = object()
+
+
+class BambuPayloadError(ValueError):
+    """A report that is not a JSON object (or whose ``print`` member is not an object)."""
+
+
+def report_topic(serial: str) -> str:
+    """``device/<serial>/report``: the only topic a client subscribes to."""
+    return f"device/{serial}/report"
+
+
+def request_topic(serial: str) -> str:
+    """``device/<serial>/request``: where commands go (never subscribe to it: P1 printers drop the client)."""
+    return f"device/{serial}/request"
+
+
+def parse_payload(raw: bytes | bytearray | str) -> dict[str, Any]:
+    """Decode one MQTT message body into its envelope object.
+
+    Raises :class:`BambuPayloadError` for invalid UTF-8/JSON or a JSON value that is not an object. The message
+    text is not echoed into the error (it could be large); only its length and the decoder's complaint.
+    """
+    try:
+        payload = json.loads(raw)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BambuPayloadError(f"not JSON ({len(raw)} bytes): {exc}") from None
+    if type(payload) is not dict:
+        raise BambuPayloadError(f"not a JSON object but {type(payload).__name__}")
+    return payload
+
+
+def _report_is_placeholder(state: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
+    """A post-reconnect placeholder: an unknown/empty ``gcode_state``, or an emptied ``subtask_name`` (with no
+    new ``gcode_file``) while the kept state says a named print is active."""
+    gcode_state = report.get("gcode_state", _MISSING)
+    if gcode_state is not _MISSING and (type(gcode_state) is not str or gcode_state not in _GCODE_STATES):
+        return True
+    if report.get("subtask_name", _MISSING) == "" and not report.get("gcode_file"):
+        effective = state.get("gcode_state") if gcode_state is _MISSING else gcode_state
+        return effective in _ACTIVE_GCODE_STATES and bool(state.get("subtask_name"))
+    return False
+
+
+def is_placeholder(state: Mapping[str, Any]) -> bool:
+    """True when ``state`` (a kept state or one ``print`` object) cannot be shown as the printer's state.
+
+    That is: ``gcode_state`` missing, empty or unknown (``"UNKNOWN"``, ``""``), or an active ``gcode_state``
+    with neither a ``subtask_name`` nor a ``gcode_file`` (no real print lacks both). Some firmwares send such
+    values right after a reconnect, before the first real push (PROTOCOLS.md); they must not read as a print
+    ending, so the client keeps its previous status instead.
+    """
+    gcode_state = state.get("gcode_state")
+    if type(gcode_state) is not str or gcode_state not in _GCODE_STATES:
+        return True
+    return (
+        gcode_state in _ACTIVE_GCODE_STATES and not state.get("subtask_name") and not state.get("gcode_file")
+    )
+
+
+def _merge_dict(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Deep-merge ``new`` into ``old`` in place (objects merged, lists and scalars replaced); True if changed."""
+    changed = False
+    for key, value in new.items():
+        current = old.get(key, _MISSING)
+        if type(value) is dict and type(current) is dict:
+            changed = _merge_dict(current, value) or changed
+        elif current != value:
+            old[key] = value
+            changed = True
+    return changed
+
+
+def _merge_by_id(old: list[Any], new: list[Any], *, child: str | None) -> bool:
+    """Merge a list of ``{"id": ...}`` objects (AMS units, or trays when ``child`` is None) into ``old``.
+
+    Entries are matched by ``id``; unnamed entries keep their value; new ids are appended. A tray that arrives as
+    only ``{"id": "2"}`` is an empty slot (that is how a full push shows it), so its old fields are dropped.
+    """
+    index = {entry.get("id"): entry for entry in old if type(entry) is dict}
+    changed = False
+    for entry in new:
+        if type(entry) is not dict:
+            continue
+        current = index.get(entry.get("id"))
+        if current is None:
+            old.append(entry)
+            index[entry.get("id")] = entry
+            changed = True
+            continue
+        if child is None and len(entry) == 1 and len(current) > 1:
+            current.clear()
+            current.update(entry)
+            changed = True
+            continue
+        for key, value in entry.items():
+            existing = current.get(key, _MISSING)
+            if key == child and type(value) is list and type(existing) is list:
+                changed = _merge_by_id(existing, value, child=None) or changed
+            elif type(value) is dict and type(existing) is dict:
+                changed = _merge_dict(existing, value) or changed
+            elif existing != value:
+                current[key] = value
+                changed = True
+    return changed
+
+
+def _merge_ams(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in new.items():
+        current = old.get(key, _MISSING)
+        if key == "ams" and type(value) is list and type(current) is list:
+            changed = _merge_by_id(current, value, child="tray") or changed
+        elif type(value) is dict and type(current) is dict:
+            changed = _merge_dict(current, value) or changed
+        elif current != value:
+            old[key] = value
+            changed = True
+    return changed
+
+
+def apply_report(state: dict[str, Any], payload: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+    """Deep-merge the ``print`` object of one report into ``state``; return ``(state, changed top-level keys)``.
+
+    ``state`` is updated in place and returned (a partial report costs only its own fields; the kept state is
+    never copied). Absent fields keep their value; nested objects merge; lists such as ``hms`` are replaced; a
+    partial ``ams`` block updates only the units and trays it names, matched by ``id``. Nested objects from
+    ``payload`` may become part of ``state``: do not reuse the payload afterwards.
+
+    Returns no changes for: envelopes without ``print`` (``info``, ``mc_print``, ...), command replies (a
+    ``print`` whose ``command`` is not ``push_status``), and placeholder reports (see :func:`is_placeholder`),
+    which are dropped so they cannot overwrite what the printer said before a reconnect. The envelope fields
+    ``command``, ``sequence_id``, ``msg``, ``result`` and ``reason`` are never merged.
+
+    Raises :class:`BambuPayloadError` when ``payload`` or its ``print`` member is not an object.
+    """
+    if type(payload) is not dict:
+        raise BambuPayloadError(f"not a JSON object but {type(payload).__name__}")
+    report = payload.get("print")
+    if report is None:
+        return state, _NO_CHANGE
+    if type(report) is not dict:
+        raise BambuPayloadError(f"'print' is not an object but {type(report).__name__}")
+    command = report.get("command")
+    if (command is not None and command != "push_status") or _report_is_placeholder(state, report):
+        return state, _NO_CHANGE
+    changed: list[str] = []
+    for key, value in report.items():
+        if key in _NOT_STATE:
+            continue
+        current = state.get(key, _MISSING)
+        if type(value) is dict and type(current) is dict:
+            merged = _merge_ams(current, value) if key == "ams" else _merge_dict(current, value)
+            if merged:
+                changed.append(key)
+        elif current != value:
+            state[key] = value
+            changed.append(key)
+    return state, frozenset(changed) if changed else _NO_CHANGE
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _non_zero_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return None if text in ("", "0") else text
+
+
+def stage_word(stg_cur: Any) -> str | None:
+    """The stage word for ``stg_cur`` (``0`` → ``printing``, ``2`` → ``heatbed_preheating``, -1/255 → ``idle``).
+
+    Unknown numbers give ``stage_<n>``; a missing value gives None.
+    """
+    number = _as_int(stg_cur)
+    if number is None:
+        return None
+    return _STAGES.get(number) or f"stage_{number}"
+
+
+def _tray(ams_id: int, raw: Mapping[str, Any]) -> AmsTray | None:
+    tray_id = _as_int(raw.get("id"))
+    if tray_id is None:
+        return None
+    remain = _as_int(raw.get("remain"))
+    return AmsTray(
+        ams_id=ams_id,
+        tray_id=tray_id,
+        tray_type=raw.get("tray_type") or None,
+        color=raw.get("tray_color") or None,
+        remain_percent=None if remain is None or remain < 0 else remain,
+        tray_info_idx=raw.get("tray_info_idx") or None,
+        tag_uid=raw.get("tag_uid") or None,
+    )
+
+
+def _ams_trays(state: Mapping[str, Any]) -> tuple[AmsTray, ...]:
+    trays: list[AmsTray] = []
+    ams = state.get("ams")
+    if type(ams) is dict:
+        for unit in ams.get("ams") or ():
+            if type(unit) is not dict:
+                continue
+            ams_id = _as_int(unit.get("id"))
+            if ams_id is None:
+                continue
+            for raw in unit.get("tray") or ():
+                if type(raw) is dict and (tray := _tray(ams_id, raw)) is not None:
+                    trays.append(tray)
+    external = state.get("vt_tray")
+    if type(external) is dict and external.get("tray_type"):
+        tray = _tray(255, external)
+        if tray is not None:
+            trays.append(tray)
+    return tuple(trays)
+
+
+def _hms_code(entry: Any) -> str | None:
+    if type(entry) is not dict:
+        return None
+    attr, code = _as_int(entry.get("attr")), _as_int(entry.get("code"))
+    if attr is None or code is None:
+        return None
+    return f"HMS_{attr >> 16:04X}_{attr & 0xFFFF:04X}_{code >> 16:04X}_{code & 0xFFFF:04X}"
+
+
+def normalise(state: Mapping[str, Any], *, last_seen: datetime) -> PrinterStatus:
+    """Turn a kept (merged) ``print`` state into a :class:`PrinterStatus`.
+
+    - ``gcode_state``: IDLE → idle; PREPARE/SLICING/INIT → preparing; RUNNING → printing; PAUSE → paused;
+      FINISH → finished; FAILED → failed, or cancelled when ``print_error`` is 50348044 (0x0300400C, a user
+      stop). Unknown words give ``error`` (check :func:`is_placeholder` first: the client never shows those).
+    - ``mc_percent`` % → ``progress``; ``mc_remaining_time`` minutes → ``remaining_seconds``; ``layer_num`` /
+      ``total_layer_num``; ``gcode_file`` → ``file_name``; ``subtask_name`` → ``job_name``.
+    - ``gcode_start_time`` (epoch seconds; ``"0"``/absent = none) → ``print_start_time`` only when non-zero:
+      start times are never estimated.
+    - ``native_job_id``: ``task_id``, else ``subtask_id``, when non-zero (LAN prints send ``"0"`` or ``""``).
+    - ``stg_cur`` → ``stage`` word; temperatures °C; AMS trays (``remain`` -1 → None) plus the external spool
+      (``vt_tray``, ams_id 255) when loaded; ``ams.tray_now`` → ``active_tray`` (``"255"`` → None).
+    - ``error_codes``: ``print_error`` as 8 hex digits when non-zero (not the user-stop code of a cancelled print),
+      then ``hms`` entries as ``HMS_AAAA_AAAA_CCCC_CCCC``.
+
+    ``last_seen`` must be timezone-aware UTC (when the report arrived).
+    """
+    raw_state = state.get("gcode_state")
+    print_error = _as_int(state.get("print_error")) or 0
+    printer_state = _GCODE_STATES.get(raw_state, PrinterState.ERROR) if type(raw_state) is str else None
+    if printer_state is None:
+        printer_state = PrinterState.ERROR
+    elif printer_state is PrinterState.FAILED and print_error == CANCELLED_PRINT_ERROR:
+        printer_state = PrinterState.CANCELLED
+
+    error_codes: tuple[str, ...] = ()
+    hms = state.get("hms")
+    if (print_error and printer_state is not PrinterState.CANCELLED) or hms:
+        codes = [f"{print_error:08X}"] if print_error and printer_state is not PrinterState.CANCELLED else []
+        if type(hms) is list:
+            codes.extend(code for entry in hms if (code := _hms_code(entry)) is not None)
+        error_codes = tuple(codes)
+
+    start = _as_int(state.get("gcode_start_time"))
+    remaining = _as_int(state.get("mc_remaining_time"))
+    tray_now = _as_int(state.get("ams", {}).get("tray_now")) if type(state.get("ams")) is dict else None
+    print_type = state.get("print_type")
+
+    return PrinterStatus(
+        state=printer_state,
+        raw_state=raw_state if type(raw_state) is str else None,
+        file_name=state.get("gcode_file") or None,
+        job_name=state.get("subtask_name") or None,
+        progress=_as_float(state.get("mc_percent")),
+        remaining_seconds=None if remaining is None or remaining < 0 else remaining * 60,
+        print_start_time=datetime.fromtimestamp(start, UTC) if start else None,
+        nozzle_temp=_as_float(state.get("nozzle_temper")),
+        nozzle_target=_as_float(state.get("nozzle_target_temper")),
+        bed_temp=_as_float(state.get("bed_temper")),
+        bed_target=_as_float(state.get("bed_target_temper")),
+        chamber_temp=_as_float(state.get("chamber_temper")),
+        layer=_as_int(state.get("layer_num")),
+        total_layers=_as_int(state.get("total_layer_num")),
+        native_job_id=_non_zero_id(state.get("task_id")) or _non_zero_id(state.get("subtask_id")),
+        stage=stage_word(state.get("stg_cur")),
+        ams_trays=_ams_trays(state),
+        active_tray=None if tray_now is None or tray_now == 255 else tray_now,
+        error_codes=error_codes,
+        last_seen=last_seen,
+        extra={"print_type": print_type} if type(print_type) is str and print_type else {},
+    )
+
+
+class BambuCommands:
+    """Builds request payloads with increasing ``sequence_id`` strings (``"1"``, ``"2"``, ...).
+
+    One instance per connection. Shapes follow OpenBambuAPI ``mqtt.md`` and PROTOCOLS.md; publish them with
+    QoS 1 to :func:`request_topic`. The printer's reply echoes ``command`` and ``sequence_id`` and adds
+    ``"result": "success"`` (any case) or a ``reason``.
+    """
+
+    def __init__(self, *, start: int = 0) -> None:
+        self._sequence = start
+
+    def next_sequence_id(self) -> str:
+        """Count and return the next ``sequence_id``."""
+        self._sequence += 1
+        return str(self._sequence)
+
+    def pushall(self) -> dict[str, Any]:
+        """``{"pushing": {"command": "pushall"}}``: ask for a full ``push_status`` (at most every 5 minutes)."""
+        return {"pushing": {"sequence_id": self.next_sequence_id(), "command": "pushall"}}
+
+    def get_version(self) -> dict[str, Any]:
+        """``{"info": {"command": "get_version"}}``: a cheap request whose reply proves the link is alive."""
+        return {"info": {"sequence_id": self.next_sequence_id(), "command": "get_version"}}
+
+    def _print(self, command: str) -> dict[str, Any]:
+        return {"print": {"sequence_id": self.next_sequence_id(), "command": command, "param": ""}}
+
+    def pause(self) -> dict[str, Any]:
+        """Pause the current print."""
+        return self._print("pause")
+
+    def resume(self) -> dict[str, Any]:
+        """Resume a paused print."""
+        return self._print("resume")
+
+    def stop(self) -> dict[str, Any]:
+        """Stop the current print (the printer then reports FAILED with print_error 50348044)."""
+        return self._print("stop")
+
+    def project_file(
+        self,
+        file_name: str,
+        *,
+        plate: int = 1,
+        use_ams: bool = False,
+        ams_mapping: Sequence[int] = (),
+        timelapse: bool = False,
+        bed_leveling: bool = True,
+    ) -> dict[str, Any]:
+        """Start ``file_name``, a 3MF already on the printer's SD card, printing plate ``plate`` (1-based).
+
+        ``url`` is ``ftp:///<file_name>`` (PROTOCOLS.md); ids are ``"0"`` as for every LAN print. Bed levelling
+        is sent under both spellings seen in the sources (``bed_leveling``, ``bed_levelling``).
+        """
+        if plate < 1:
+            raise ValueError(f"plate is 1-based, got {plate}")
+        path = file_name.lstrip("/")
+        name = path.rsplit("/", 1)[-1]
+        for suffix in (".gcode.3mf", ".3mf", ".gcode"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        return {
+            "print": {
+                "sequence_id": self.next_sequence_id(),
+                "command": "project_file",
+                "param": f"Metadata/plate_{plate}.gcode",
+                "url": f"ftp:///{path}",
+                "file": path,
+                "subtask_name": name,
+                "project_id": "0",
+                "profile_id": "0",
+                "task_id": "0",
+                "subtask_id": "0",
+                "md5": "",
+                "bed_type": "auto",
+                "timelapse": timelapse,
+                "bed_leveling": bed_leveling,
+                "bed_levelling": bed_leveling,
+                "flow_cali": False,
+                "vibration_cali": False,
+                "layer_inspect": False,
+                "use_ams": use_ams,
+                "ams_mapping": list(ams_mapping),
+            }
+        }
+
+
+def encode_command(command: Mapping[str, Any]) -> bytes:
+    """The wire form of a command: compact UTF-8 JSON."""
+    return json.dumps(command, separators=(",", ":")).encode()

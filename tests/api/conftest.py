@@ -1,0 +1,58 @@
+"""A real printfleet server on a loopback port, with real adapters, for API and WebSocket tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from printfleet.app import Runtime, build_app
+from printfleet.config import load_settings
+from tests.support import free_port
+
+
+@dataclass
+class RunningServer:
+    """A server under test: its base URL, an HTTP client, and its runtime parts."""
+
+    base_url: str
+    client: httpx.AsyncClient
+    runtime: Runtime
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/ws"
+
+
+async def start_server(database_url: str, **settings: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    port = free_port()
+    app_settings = load_settings(None, database_url=database_url, **settings)
+    app = build_app(app_settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    assert server.started, "server did not start"
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A printfleet server on SQLite in ``tmp_path`` with no printers configured."""
+    uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+    uv.should_exit = True
+    await asyncio.wait_for(task, 15)
