@@ -12,13 +12,13 @@ PostgreSQL comes from ``PRINTFLEET_TEST_POSTGRES_URL`` (for example
 beside the one in the URL, migrate it once per session, empty its tables before each test, and drop it at the
 end. Without the variable, or when the server does not answer, the PostgreSQL tests are skipped (they fail
 under ``PRINTFLEET_REQUIRE_SERVICES=1``).
+
+The fixtures that prepare databases are synchronous and run their coroutines with ``asyncio.run``: they are
+set up before the test's event loop runs, so a session-scoped database never holds connections bound to the
+loop of whichever test happened to create it.
 """
 
 from __future__ import annotations
-
-# The fixtures that prepare databases are synchronous and run their coroutines with asyncio.run: they are set
-# up before the test's event loop runs, so a session-scoped database never holds connections bound to the
-# loop of whichever test happened to create it.
 
 import asyncio
 import os
@@ -37,7 +37,10 @@ from printfleet.store.database import Database, migrate
 from tests.support import need_service
 
 POSTGRES_URL_VARIABLE = "PRINTFLEET_TEST_POSTGRES_URL"
-BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
 
 
 def _render(url: str, *, database: str) -> str:

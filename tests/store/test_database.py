@@ -70,10 +70,14 @@ async def test_transaction_commits_on_success_and_rolls_back_on_error(database: 
     at = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
     async with database.transaction() as session:
         await session.execute(insert, {"key": "kept", "at": at})
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def insert_then_fail() -> None:
         async with database.transaction() as session:
             await session.execute(insert, {"key": "lost", "at": at})
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await insert_then_fail()
 
     async with database.transaction() as session:
         keys = (await session.execute(text("SELECT key FROM settings"))).scalars().all()

@@ -1,0 +1,345 @@
+"""OctoPrint adapter: polls the REST API, listens on the push socket, and sends pause/resume/cancel/start.
+
+Protocol facts (OctoPrint 1.11 docs ``docs/api/*.rst``, ``docs/events/index.rst``; checked against 1.11.8):
+
+- Auth: a user's API key in ``X-Api-Key``. A wrong or missing key is a 403 (401 behind some proxies).
+- Each poll reads ``GET /api/printer`` (409 while OctoPrint has no serial link to its printer) then
+  ``GET /api/job`` (always 200). See :mod:`printfleet.printers.octoprint.protocol` for the mapping.
+- Push: ``POST /api/login {"passive": true}`` with the API key answers ``{"name", "session", ...}``; the
+  websocket ``/sockjs/websocket`` (SockJS's raw websocket: one JSON object per text frame, no SockJS framing)
+  takes ``{"auth": "<name>:<session>"}`` and then sends ``connected``, ``history``, ``current`` (at most every
+  500 ms) and ``event`` messages; ``reauthRequired`` asks for a new login.
+- ``POST /api/job`` ``{"command": "pause", "action": "pause"|"resume"}`` or ``{"command": "cancel"}``: 204, or
+  409 when no print is active. ``POST /api/files/local/{path}`` ``{"command": "select", "print": true}``: 204,
+  404 when the file does not exist, 409 when the printer is not operational or already printing.
+
+Polling runs all the time at ``config.poll_interval``; the push socket is an addition that catches prints
+shorter than a poll interval and tells a finish from a cancel by its events. When the socket fails it is
+retried every poll interval, and the polls go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Generator
+from urllib.parse import quote
+
+import httpx
+import websockets
+
+from printfleet.domain.printer import (
+    OfflineReason,
+    PrinterCommandRejected,
+    PrinterConfig,
+    PrinterKind,
+    PrinterNotConnected,
+    Secret,
+)
+from printfleet.printers.base import (
+    Backoff,
+    ConnectionFailed,
+    ConnectionObserver,
+    PrinterConnectionBase,
+    StatusSink,
+    utcnow,
+)
+from printfleet.printers.octoprint.protocol import (
+    OctoPrintPayloadError,
+    OctoPrintState,
+    apply_current,
+    apply_event,
+    apply_poll,
+    decode_body,
+    to_status,
+)
+
+MAX_BAD_POLLS = 3
+"""Unreadable polls in a row before the printer is shown offline (``protocol_error``); a single bad body is
+logged and counted and the last good status stands."""
+
+
+class _ApiKeyAuth(httpx.Auth):
+    """Adds ``X-Api-Key`` to every request, so the key sits in no header dict that could be logged."""
+
+    def __init__(self, api_key: Secret | None) -> None:
+        self._api_key = api_key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._api_key is not None:
+            request.headers["X-Api-Key"] = self._api_key.reveal()
+        yield request
+
+
+class OctoPrintConnection(PrinterConnectionBase):
+    """One OctoPrint server and the printer behind it.
+
+    ``config`` needs ``url`` (``http://host:port``, a path prefix is kept for OctoPrint behind a reverse proxy)
+    and ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request and the websocket opening,
+    in seconds. ``push=False`` polls only. A snapshot goes to ``sink`` only when it differs from the last one in
+    something but ``last_seen``. Wrong API key → offline ``auth_failed``; refused → ``unreachable``; no answer
+    in time → ``timeout``; OctoPrint up without its printer → ``not_operational``; :data:`MAX_BAD_POLLS`
+    unreadable polls in a row → ``protocol_error``. Each is retried with the backoff.
+    """
+
+    kind = PrinterKind.OCTOPRINT
+
+    def __init__(
+        self,
+        config: PrinterConfig,
+        *,
+        sink: StatusSink,
+        observer: ConnectionObserver | None = None,
+        backoff: Backoff | None = None,
+        timeout_s: float = 10.0,
+        push: bool = True,
+    ) -> None:
+        if not config.url:
+            raise ValueError(f"OctoPrint printer {config.id!r} needs a url")
+        if not config.api_key:
+            raise ValueError(f"OctoPrint printer {config.id!r} needs an api_key")
+        super().__init__(config, sink=sink, observer=observer, backoff=backoff)
+        self.timeout_s = timeout_s
+        self.push = push
+        self.base_url = config.url.rstrip("/")
+        self._client: httpx.AsyncClient | None = None
+        self._state = OctoPrintState()
+        self._lock = asyncio.Lock()  # polls and push messages update one state, in order
+        self._poll_now = asyncio.Event()
+        self._bad_polls = 0
+
+    # --- session ---------------------------------------------------------------------------------------------
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=_ApiKeyAuth(self.config.api_key),
+            timeout=httpx.Timeout(self.timeout_s),
+            headers={"Accept": "application/json"},
+        )
+
+    async def _session(self) -> None:
+        async with self._new_client() as client:
+            self._client = client
+            self._bad_polls = 0
+            push_task: asyncio.Task[None] | None = None
+            try:
+                await self._poll(client)
+                if self.push:
+                    push_task = asyncio.create_task(self._push_loop(), name=f"octoprint-push:{self.printer_id}")
+                while True:
+                    await self._wait_for_next_poll()
+                    await self._poll(client)
+            finally:
+                self._client = None
+                if push_task is not None:
+                    push_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await push_task
+
+    async def _wait_for_next_poll(self) -> None:
+        # A command sets _poll_now so its effect shows at once rather than up to poll_interval later.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.poll_interval):
+                await self._poll_now.wait()
+        self._poll_now.clear()
+
+    async def _poll(self, client: httpx.AsyncClient) -> None:
+        observed_at = asyncio.get_running_loop().time()
+        printer_response = await self._get(client, "/api/printer")
+        job_response = await self._get(client, "/api/job")
+        try:
+            printer_body = None if printer_response.status_code == 409 else self._body(printer_response)
+            job_body = self._body(job_response)
+            async with self._lock:
+                state = apply_poll(self._state, printer_body, job_body, observed_at=observed_at, now=utcnow())
+                await self._publish(state)
+        except OctoPrintPayloadError as exc:
+            self._unreadable(str(exc))
+            return
+        self._bad_polls = 0
+        self._observer.report_received(self.kind)
+        self._backoff.reset()
+
+    async def _get(self, client: httpx.AsyncClient, path: str) -> httpx.Response:
+        try:
+            response = await client.get(path)
+        except httpx.ConnectTimeout as exc:
+            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"no connection within {self.timeout_s} s") from exc
+        except httpx.TimeoutException as exc:
+            raise ConnectionFailed(OfflineReason.TIMEOUT, f"no answer within {self.timeout_s} s") from exc
+        except httpx.ConnectError as exc:
+            raise ConnectionFailed(OfflineReason.UNREACHABLE, "connection refused or no route") from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"connection lost ({type(exc).__name__})") from exc
+        if response.status_code in (401, 403):
+            self.log.error(
+                "octoprint.auth_rejected",
+                http_status=response.status_code,
+                hint="OctoPrint rejected the API key; create one under Settings > Application Keys",
+            )
+            raise ConnectionFailed(
+                OfflineReason.AUTH_FAILED, f"OctoPrint rejected the API key (HTTP {response.status_code})"
+            )
+        return response
+
+    @staticmethod
+    def _body(response: httpx.Response) -> dict[str, object]:
+        path = response.request.url.path
+        if response.status_code != 200:
+            raise OctoPrintPayloadError(f"{path} answered HTTP {response.status_code}")
+        try:
+            return decode_body(response.content)
+        except OctoPrintPayloadError as exc:
+            raise OctoPrintPayloadError(f"{path}: {exc}") from exc
+
+    def _unreadable(self, detail: str) -> None:
+        self._bad_polls += 1
+        self._observer.parse_error(self.kind)
+        self.log.warning("octoprint.unreadable_response", detail=detail, bad_polls_in_a_row=self._bad_polls)
+        if self._bad_polls >= MAX_BAD_POLLS:
+            raise ConnectionFailed(OfflineReason.PROTOCOL_ERROR, detail)
+
+    async def _publish(self, state: OctoPrintState) -> None:
+        """Keep ``state``; emit its status when it differs from the last one in more than ``last_seen``."""
+        self._state = state
+        status = to_status(state, now=utcnow())
+        previous = self._status
+        if previous.replace(last_seen=None) == status.replace(last_seen=None):
+            self._status = status  # nothing new but the time: keep last_seen fresh without waking anyone
+            return
+        if previous.state != status.state or previous.file_name != status.file_name:
+            self.log.info(
+                "octoprint.state", state=status.state.value, raw_state=status.raw_state, file=status.file_name
+            )
+        await self._emit(status)
+
+    # --- push ------------------------------------------------------------------------------------------------
+
+    async def _push_loop(self) -> None:
+        """Keep one push socket open; on any failure wait a poll interval and open a new one."""
+        while True:
+            try:
+                await self._push_once()
+                self.log.info("octoprint.push_closed")
+            except (OSError, TimeoutError, httpx.HTTPError, websockets.WebSocketException, _PushRefused) as exc:
+                self.log.info("octoprint.push_unavailable", error=type(exc).__name__, detail=str(exc))
+            await asyncio.sleep(self.config.poll_interval)
+
+    async def _login(self) -> str:
+        """``POST /api/login {"passive": true}`` on a cookie-less client; return ``"<name>:<session>"``."""
+        # A separate client: the session cookie the login sets must not ride on the API-key requests, where
+        # OctoPrint would then apply its CSRF check to our POSTs.
+        async with self._new_client() as login_client:
+            response = await login_client.post("/api/login", json={"passive": True})
+        if response.status_code != 200:
+            raise _PushRefused(f"passive login answered HTTP {response.status_code}")
+        try:
+            body = decode_body(response.content)
+        except OctoPrintPayloadError as exc:
+            raise _PushRefused(f"passive login: {exc}") from exc
+        name, session = body.get("name"), body.get("session")
+        if not isinstance(name, str) or not isinstance(session, str):
+            raise _PushRefused("passive login answered without name and session")
+        return f"{name}:{session}"
+
+    @property
+    def push_url(self) -> str:
+        """The raw SockJS websocket: ``ws://host:port/sockjs/websocket`` (``wss://`` for ``https://``)."""
+        scheme, _, rest = self.base_url.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/sockjs/websocket"
+
+    async def _push_once(self) -> None:
+        auth = await self._login()
+        async with websockets.connect(
+            self.push_url, open_timeout=self.timeout_s, max_size=2**22, compression=None
+        ) as socket:
+            await socket.send(json.dumps({"auth": auth}))
+            self.log.info("octoprint.push_open")
+            async for frame in socket:
+                if not await self._on_push_message(frame):
+                    return
+
+    async def _on_push_message(self, frame: str | bytes) -> bool:
+        """Apply one push frame; return False when the socket must be reopened (``reauthRequired``)."""
+        loop_time = asyncio.get_running_loop().time()
+        try:
+            message = decode_body(frame)
+            async with self._lock:
+                state = self._state
+                for key, payload in message.items():
+                    if key == "reauthRequired":
+                        return False
+                    if key in ("current", "history"):
+                        state = apply_current(state, _mapping(payload), observed_at=loop_time, now=utcnow())
+                    elif key == "event":
+                        state = apply_event(state, _mapping(payload), observed_at=loop_time, now=utcnow())
+                    else:
+                        continue  # connected, plugin, timelapse...: "clients must ignore unknown messages"
+                    self._observer.report_received(self.kind)
+                if state is not self._state:
+                    await self._publish(state)
+        except OctoPrintPayloadError as exc:
+            self._observer.parse_error(self.kind)
+            self.log.warning("octoprint.unreadable_push_message", detail=str(exc))
+        return True
+
+    # --- commands --------------------------------------------------------------------------------------------
+
+    async def pause(self) -> None:
+        """Pause the current print: ``POST /api/job {"command": "pause", "action": "pause"}``.
+
+        Raises PrinterNotConnected when offline (including OctoPrint without its printer),
+        PrinterCommandRejected when OctoPrint answers 409 (nothing printing) or anything but 204.
+        """
+        await self._command("pause", "/api/job", {"command": "pause", "action": "pause"})
+
+    async def resume(self) -> None:
+        """Resume the paused print: ``POST /api/job {"command": "pause", "action": "resume"}``. Raises as pause."""
+        await self._command("resume", "/api/job", {"command": "pause", "action": "resume"})
+
+    async def stop(self) -> None:
+        """Cancel the current print: ``POST /api/job {"command": "cancel"}``. Raises as :meth:`pause`."""
+        await self._command("stop", "/api/job", {"command": "cancel"})
+
+    async def start_print(self, path: str, *, origin: str = "local") -> None:
+        """Select and print a file already stored in OctoPrint: ``POST /api/files/{origin}/{path}``.
+
+        ``path`` is the file's path in the storage (``file_name`` of a status), ``origin`` ``local`` or
+        ``sdcard``. Raises PrinterNotConnected when offline, PrinterCommandRejected when OctoPrint has no such
+        file (404) or is busy or not operational (409).
+        """
+        url = f"/api/files/{quote(origin, safe='')}/{quote(path.lstrip('/'), safe='/')}"
+        await self._command("start print", url, {"command": "select", "print": True})
+
+    async def _command(self, action: str, url: str, body: dict[str, object]) -> None:
+        client = self._client
+        if client is None or not self.connected:
+            raise PrinterNotConnected(self.printer_id, f"cannot {action}: the printer is offline")
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TransportError as exc:
+            raise PrinterNotConnected(self.printer_id, f"{action} failed: {type(exc).__name__}") from exc
+        code = response.status_code
+        self.log.info("octoprint.command", action=action, http_status=code)
+        if code in (200, 204):
+            self._poll_now.set()
+            return
+        reason = {
+            409: "OctoPrint refused it in the printer's current state",
+            404: "no such file on OctoPrint",
+            401: "the API key was rejected",
+            403: "the API key was rejected or lacks the PRINT permission",
+        }.get(code, "unexpected answer")
+        raise PrinterCommandRejected(self.printer_id, f"{action}: {reason} (HTTP {code})")
+
+
+class _PushRefused(Exception):
+    """The push socket cannot be opened (login refused or unreadable); polling goes on."""
+
+
+def _mapping(value: object) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise OctoPrintPayloadError(f"push payload is {type(value).__name__}, expected an object")
+    return value

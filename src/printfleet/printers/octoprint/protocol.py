@@ -1,0 +1,376 @@
+"""OctoPrint wire format → :class:`~printfleet.domain.printer.PrinterStatus`. Pure: no I/O, no clock.
+
+Sources: OctoPrint 1.11 docs ``docs/api/printer.rst``, ``docs/api/job.rst``, ``docs/api/datamodel.rst``,
+``docs/api/push.rst``, ``docs/events/index.rst``; payloads checked against OctoPrint 1.11.8 with its virtual
+printer.
+
+A poll reads two bodies. ``GET /api/printer`` (409 ``{"error": "Printer is not operational"}`` while
+OctoPrint has no serial link to its printer)::
+
+    {"state": {"text": "Printing", "error": "",
+               "flags": {"operational": true, "printing": true, "paused": false, "pausing": false,
+                         "cancelling": false, "resuming": false, "finishing": false, "ready": false,
+                         "error": false, "closedOrError": false, "sdReady": true}},
+     "temperature": {"tool0": {"actual": 214.8, "target": 215.0, "offset": 0},
+                     "bed": {"actual": 59.9, "target": 60.0, "offset": 0}},
+     "sd": {"ready": true}}
+
+``GET /api/job`` (always 200; ``state`` is ``"Offline"`` when not operational, and every field is null when no
+file is selected)::
+
+    {"job": {"file": {"name": "whistle_v2.gcode", "path": "whistle_v2.gcode", "origin": "local",
+                      "size": 1468987, "date": 1378847754},
+             "estimatedPrintTime": 8811, "filament": {"length": 810, "volume": 5.36}},
+     "progress": {"completion": 0.2298468264184775, "filepos": 337942, "printTime": 276, "printTimeLeft": 912},
+     "state": "Printing"}
+
+The push socket (SockJS, ``/sockjs/websocket``) sends ``{"current": {...}}`` (the same ``state``, ``job`` and
+``progress`` objects, temperatures as a list ``temps: [{"time": ..., "tool0": {"actual", "target"}, ...}]``;
+at most every 500 ms) and ``{"event": {"type": "PrintDone", "payload": {"name", "path", "origin", "time"}}}``.
+
+**How a print ends, as OctoPrint shows it.** The flags have no "finished": after any end OctoPrint is
+``Operational`` again and the file stays selected. What differs (measured on 1.11.8):
+
+- done: ``progress.completion`` stays ``100.0`` and ``printTime`` stays set, until another file is selected or a
+  print starts; the ``PrintDone`` event fires.
+- cancelled: ``progress`` is reset to all-null at once; ``PrintCancelled`` fires, then ``PrintFailed`` with
+  ``reason: "cancelled"``.
+- failed: the serial link dropped or the firmware reported an error mid-print: OctoPrint leaves the operational
+  states (so ``/api/printer`` answers 409) and fires ``PrintFailed`` with ``reason: "error"``.
+
+So the adapter decides, in this order: a lifecycle **event** says it outright; failing that (no push socket),
+a print **seen active** that is now operational without being active ended ``finished`` when completion is 100 %
+and ``cancelled`` otherwise, and one seen active when OctoPrint stops being operational ``failed`` (OctoPrint
+fails every print whose link drops); failing that (we were not watching while it printed), a selected file at
+100 % with a ``printTime`` is ``finished``. A cancelled print that nobody watched looks exactly like a file
+selected and never printed, so it shows ``idle``: the tracker closes such a job as ``unknown``. A terminal state
+stays while the ended print's file is still the selected one, the way Bambu keeps ``FINISH``.
+
+**Not operational** (409 on ``/api/printer``, or ``flags.operational`` false on the socket): ``offline`` with
+reason ``not_operational`` and the job's state text as detail (``"Offline"``, ``"Offline after error"``): the
+server answers but cannot reach its printer, so nothing it says about a print is current.
+
+**Events beat reports for a moment.** ``current`` messages are rate-limited and one generated before an event
+can arrive after it (seen: a ``Printing``/100 % ``current`` right after ``PrintDone``), and a poll sent before an
+event can be answered after it. For :data:`EVENT_AUTHORITY_S` seconds after a lifecycle event a report only
+updates telemetry (temperatures, progress, times), never the phase; later reports win again, so a missed event
+is corrected by the next poll.
+
+State mapping from flags (never the ``text``): ``paused`` or ``pausing`` → ``paused``; ``printing``,
+``cancelling``, ``resuming`` or ``finishing`` → ``printing``; the transient flag (``pausing``, ``cancelling``,
+``resuming``, ``finishing``) becomes ``stage``; ``error`` while operational → ``error``. OctoPrint has no job id,
+so ``native_job_id`` stays None; ``file_name`` is the file's ``path`` in its storage (folders kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
+
+EVENT_AUTHORITY_S = 2.0
+"""Seconds after a lifecycle event during which reports cannot change the phase (4 ``current`` intervals)."""
+
+LIFECYCLE_EVENTS = frozenset(
+    {"PrintStarted", "PrintDone", "PrintFailed", "PrintCancelled", "PrintPaused", "PrintResumed"}
+)
+"""The push ``event`` types the adapter reads (docs/events/index.rst, "Printing")."""
+
+_TRANSIENT_FLAGS = ("pausing", "cancelling", "resuming", "finishing")
+_ACTIVE_FLAGS = frozenset({"printing", "paused", *_TRANSIENT_FLAGS})
+
+
+class OctoPrintPayloadError(ValueError):
+    """An OctoPrint body or push message that cannot be read (not JSON, or not the documented shape)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OctoPrintState:
+    """Everything the adapter knows about one OctoPrint instance, merged from polls, ``current`` and events.
+
+    Telemetry mirrors the last report: ``flags`` (names of the true flags), ``completion`` (%), ``print_time_s``
+    and ``print_time_left_s`` (seconds), temperatures (°C). An absent field keeps its value.
+    Lifecycle memory: ``phase`` (idle, printing, paused, finished, failed, cancelled, error), ``print_path`` and
+    ``print_name`` (the file of the current or last print), ``print_started_at`` (aware UTC, from the
+    ``PrintStarted`` event or ``now - printTime``), ``events_rule_until`` (the reporter's monotonic seconds up to
+    which the last event's phase stands, see :data:`EVENT_AUTHORITY_S`).
+    """
+
+    operational: bool | None = None
+    state_text: str | None = None
+    flags: frozenset[str] = frozenset()
+    selected_name: str | None = None
+    selected_path: str | None = None
+    selected_origin: str | None = None
+    completion: float | None = None
+    print_time_s: int | None = None
+    print_time_left_s: int | None = None
+    nozzle_temp: float | None = None
+    nozzle_target: float | None = None
+    bed_temp: float | None = None
+    bed_target: float | None = None
+    phase: PrinterState = PrinterState.IDLE
+    stage: str | None = None
+    print_path: str | None = None
+    print_name: str | None = None
+    print_started_at: datetime | None = None
+    events_rule_until: float = float("-inf")
+
+
+def decode_body(raw: bytes | str) -> dict[str, object]:
+    """Decode a JSON object body. Raises :class:`OctoPrintPayloadError` when it is not a JSON object."""
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OctoPrintPayloadError(f"body is not JSON ({type(exc).__name__})") from exc
+    if not isinstance(value, dict):
+        raise OctoPrintPayloadError(f"body is a JSON {type(value).__name__}, expected an object")
+    return value
+
+
+def _object(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise OctoPrintPayloadError(f"{where} is {type(value).__name__}, expected an object")
+    return value
+
+
+def _number(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OctoPrintPayloadError(f"{where} is {type(value).__name__}, expected a number")
+    return float(value)
+
+
+def _seconds(value: object, where: str) -> int | None:
+    number = _number(value, where)
+    return None if number is None else round(number)
+
+
+def _text(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OctoPrintPayloadError(f"{where} is {type(value).__name__}, expected a string")
+    return value
+
+
+def _flags(state_obj: Mapping[str, object]) -> frozenset[str]:
+    flags = _object(state_obj.get("flags"), "state.flags")
+    if not isinstance(flags.get("operational"), bool):
+        raise OctoPrintPayloadError("state.flags.operational is missing")
+    return frozenset(name for name, value in flags.items() if value is True)
+
+
+def _temperatures(state: OctoPrintState, sample: Mapping[str, object], where: str) -> OctoPrintState:
+    changes: dict[str, float | None] = {}
+    for heater, actual_field, target_field in (
+        ("tool0", "nozzle_temp", "nozzle_target"),
+        ("bed", "bed_temp", "bed_target"),
+    ):
+        if heater not in sample:
+            continue
+        reading = _object(sample[heater], f"{where}.{heater}")
+        if "actual" in reading:
+            changes[actual_field] = _number(reading["actual"], f"{where}.{heater}.actual")
+        if "target" in reading:
+            changes[target_field] = _number(reading["target"], f"{where}.{heater}.target")
+    return dataclasses.replace(state, **changes) if changes else state  # type: ignore[arg-type]
+
+
+def _job_fields(state: OctoPrintState, payload: Mapping[str, object]) -> OctoPrintState:
+    job = _object(payload.get("job"), "job")
+    file = _object(job.get("file") or {}, "job.file")
+    progress = _object(payload.get("progress") or {}, "progress")
+    name = _text(file.get("name"), "job.file.name")
+    return dataclasses.replace(
+        state,
+        selected_name=name,
+        selected_path=_text(file.get("path"), "job.file.path") or name,
+        selected_origin=_text(file.get("origin"), "job.file.origin"),
+        completion=_number(progress.get("completion"), "progress.completion"),
+        print_time_s=_seconds(progress.get("printTime"), "progress.printTime"),
+        print_time_left_s=_seconds(progress.get("printTimeLeft"), "progress.printTimeLeft"),
+    )
+
+
+def _settle(state: OctoPrintState, *, observed_at: float, now: datetime) -> OctoPrintState:
+    """Derive the phase from freshly merged flags and job fields (module docstring, "How a print ends")."""
+    if observed_at < state.events_rule_until:
+        return state  # an event newer than this report decided the phase
+    if state.operational is False:
+        if state.phase.is_active:
+            return dataclasses.replace(state, phase=PrinterState.FAILED, stage=None)
+        return state
+    flags = state.flags
+    if flags & _ACTIVE_FLAGS:
+        phase = PrinterState.PAUSED if flags & {"paused", "pausing"} else PrinterState.PRINTING
+        stage = next((flag for flag in _TRANSIENT_FLAGS if flag in flags), None)
+        same_print = state.phase.is_active and state.print_path == state.selected_path
+        started_at = state.print_started_at if same_print else None
+        if started_at is None and state.print_time_s is not None:
+            started_at = now - timedelta(seconds=state.print_time_s)
+        return dataclasses.replace(
+            state,
+            phase=phase,
+            stage=stage,
+            print_path=state.selected_path,
+            print_name=state.selected_name,
+            print_started_at=started_at,
+        )
+    if "error" in flags:
+        return dataclasses.replace(state, phase=PrinterState.ERROR, stage=None)
+    done = state.completion is not None and state.completion >= 100.0 and state.print_time_s is not None
+    if state.phase.is_active:
+        ended = PrinterState.FINISHED if done else PrinterState.CANCELLED
+        return dataclasses.replace(state, phase=ended, stage=None)
+    if state.phase.is_terminal and state.selected_path == state.print_path:
+        return state
+    if done and state.selected_path is not None:
+        return dataclasses.replace(
+            state,
+            phase=PrinterState.FINISHED,
+            stage=None,
+            print_path=state.selected_path,
+            print_name=state.selected_name,
+            print_started_at=None,
+        )
+    return dataclasses.replace(state, phase=PrinterState.IDLE, stage=None)
+
+
+def apply_poll(
+    state: OctoPrintState,
+    printer: Mapping[str, object] | None,
+    job: Mapping[str, object],
+    *,
+    observed_at: float,
+    now: datetime,
+) -> OctoPrintState:
+    """Merge one poll: the ``/api/printer`` body (None when it answered 409) and the ``/api/job`` body.
+
+    ``observed_at`` is the monotonic time (seconds) the poll was *sent*; ``now`` is aware UTC.
+    Raises :class:`OctoPrintPayloadError` when a body is not the documented shape.
+    """
+    state = _job_fields(state, job)
+    job_state = _text(job.get("state"), "state")
+    if printer is None:
+        state = dataclasses.replace(state, operational=False, state_text=job_state, flags=frozenset())
+    else:
+        state_obj = _object(printer.get("state"), "state")
+        state = dataclasses.replace(
+            state,
+            operational=True,
+            state_text=_text(state_obj.get("text"), "state.text"),
+            flags=_flags(state_obj),
+        )
+        state = _temperatures(state, _object(printer.get("temperature") or {}, "temperature"), "temperature")
+    return _settle(state, observed_at=observed_at, now=now)
+
+
+def apply_current(
+    state: OctoPrintState, current: Mapping[str, object], *, observed_at: float, now: datetime
+) -> OctoPrintState:
+    """Merge one push ``current`` (or ``history``) payload; the latest ``temps`` sample gives temperatures.
+
+    ``observed_at`` is the monotonic time (seconds) it was received. Raises :class:`OctoPrintPayloadError`.
+    """
+    state_obj = _object(current.get("state"), "current.state")
+    flags = _flags(state_obj)
+    state = _job_fields(state, current)
+    state = dataclasses.replace(
+        state,
+        operational="operational" in flags,
+        state_text=_text(state_obj.get("text"), "current.state.text"),
+        flags=flags,
+    )
+    temps = current.get("temps") or []
+    if not isinstance(temps, list):
+        raise OctoPrintPayloadError("current.temps is not a list")
+    if temps:
+        state = _temperatures(state, _object(temps[-1], "current.temps[-1]"), "current.temps[-1]")
+    return _settle(state, observed_at=observed_at, now=now)
+
+
+def apply_event(
+    state: OctoPrintState, event: Mapping[str, object], *, observed_at: float, now: datetime
+) -> OctoPrintState:
+    """Apply one push ``event`` payload (``{"type": ..., "payload": {...}}``); other event types change nothing.
+
+    ``PrintFailed`` with ``reason: "cancelled"`` is a cancel (OctoPrint fires it after ``PrintCancelled``).
+    Raises :class:`OctoPrintPayloadError` when a lifecycle event lacks its payload.
+    """
+    kind = event.get("type")
+    if kind not in LIFECYCLE_EVENTS:
+        return state
+    payload = _object(event.get("payload"), f"event {kind} payload")
+    name = _text(payload.get("name"), f"{kind}.name")
+    path = _text(payload.get("path"), f"{kind}.path") or name or state.print_path
+    ruled = dataclasses.replace(state, events_rule_until=observed_at + EVENT_AUTHORITY_S, stage=None)
+    if kind == "PrintStarted":
+        return dataclasses.replace(
+            ruled,
+            operational=True,
+            phase=PrinterState.PRINTING,
+            print_path=path,
+            print_name=name,
+            print_started_at=now,
+            selected_name=name,
+            selected_path=path,
+            selected_origin=_text(payload.get("origin"), f"{kind}.origin"),
+            completion=0.0,
+            print_time_s=0,
+            print_time_left_s=None,
+        )
+    if kind in ("PrintPaused", "PrintResumed"):
+        phase = PrinterState.PAUSED if kind == "PrintPaused" else PrinterState.PRINTING
+        return dataclasses.replace(ruled, phase=phase, print_path=path, print_name=name or state.print_name)
+    elapsed = _seconds(payload.get("time"), f"{kind}.time")
+    completion: float | None
+    if kind == "PrintDone":
+        phase, completion = PrinterState.FINISHED, 100.0
+    elif kind == "PrintCancelled" or payload.get("reason") == "cancelled":
+        phase, completion = PrinterState.CANCELLED, state.completion
+    else:
+        phase, completion = PrinterState.FAILED, state.completion
+    return dataclasses.replace(
+        ruled,
+        phase=phase,
+        print_path=path,
+        print_name=name or state.print_name,
+        completion=completion,
+        print_time_s=elapsed if elapsed is not None else state.print_time_s,
+    )
+
+
+def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
+    """Render the merged state as a :class:`PrinterStatus` seen at ``now`` (aware UTC)."""
+    if state.operational is False:
+        return PrinterStatus.offline(
+            OfflineReason.NOT_OPERATIONAL,
+            detail=f"OctoPrint reports {state.state_text or 'not operational'!r}",
+            last_seen=now,
+        )
+    in_print = state.phase.is_active or state.phase.is_terminal
+    extra = {"origin": state.selected_origin} if state.selected_origin else {}
+    if state.selected_path and not in_print:
+        extra["selected_file"] = state.selected_path
+    return PrinterStatus(
+        state=state.phase,
+        raw_state=state.state_text,
+        file_name=state.print_path if in_print else None,
+        progress=state.completion if in_print else None,
+        remaining_seconds=state.print_time_left_s if state.phase.is_active else None,
+        elapsed_seconds=state.print_time_s if in_print else None,
+        print_start_time=state.print_started_at if in_print else None,
+        nozzle_temp=state.nozzle_temp,
+        nozzle_target=state.nozzle_target,
+        bed_temp=state.bed_temp,
+        bed_target=state.bed_target,
+        stage=state.stage,
+        last_seen=now,
+        extra=extra,
+    )
