@@ -169,10 +169,13 @@ class PrinterConnectionBase:
                 self.log.exception("printer.session_crashed")
                 reason, detail = OfflineReason.PROTOCOL_ERROR, type(exc).__name__
             delay = self._backoff.next_delay()
-            level = "error" if reason in (OfflineReason.AUTH_FAILED, OfflineReason.TLS_FAILED) else "warning"
-            getattr(self.log, level)(
-                "printer.offline", reason=reason.value, detail=detail, retry_in_s=round(delay, 2)
-            )
+            if self._status.offline_reason is reason:
+                level = "debug"  # the same failure again: one line per change of reason is enough
+            elif reason in (OfflineReason.AUTH_FAILED, OfflineReason.TLS_FAILED):
+                level = "error"
+            else:
+                level = "warning"
+            getattr(self.log, level)("printer.offline", reason=reason.value, detail=detail, retry_in_s=round(delay, 2))
             await self._mark_offline(reason, detail)
             await asyncio.sleep(delay)
             self._observer.reconnect(self.kind)

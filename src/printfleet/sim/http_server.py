@@ -106,12 +106,16 @@ class LoopbackHttpServer:
         )
         server = _EmbeddedServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http-server:{self._port}")
-        while not server.started:
-            if task.done():
-                sock.close()
-                task.result()  # re-raise the start-up failure
-                raise RuntimeError("uvicorn stopped during start-up")
-            await asyncio.sleep(0.005)
+        try:
+            while not server.started:
+                if task.done():
+                    sock.close()
+                    task.result()  # re-raise the start-up failure
+                    raise RuntimeError("uvicorn stopped during start-up")
+                await asyncio.sleep(0.005)
+        except asyncio.CancelledError:
+            server.should_exit = True  # cancelled mid-start: let the server wind down rather than leak it
+            raise
         self._server, self._task = server, task
 
     async def stop(self) -> None:

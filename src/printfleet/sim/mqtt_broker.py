@@ -53,10 +53,7 @@ def password_line(username: str, password: str, *, salt: bytes | None = None) ->
     """One mosquitto 2 password-file line: ``user:$7$<iterations>$<b64 salt>$<b64 PBKDF2-SHA512 hash>``."""
     salt = salt if salt is not None else secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _PBKDF2_ITERATIONS, dklen=64)
-    return (
-        f"{username}:$7${_PBKDF2_ITERATIONS}$"
-        f"{base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-    )
+    return f"{username}:$7${_PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def pick_free_port(host: str = "127.0.0.1") -> int:

@@ -35,7 +35,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 from starlette.applications import Starlette
@@ -44,7 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
-from printfleet.sim.base import SimPhase, SimPrint
+from printfleet.sim.base import SimPhase, SimPrint, SimulatedPrinter
 from printfleet.sim.http_server import LoopbackHttpServer
 
 StorageShape = Literal["buddy", "pi"]
@@ -210,7 +210,7 @@ class SimulatedPrusaLinkPrinter:
         self.current: SimPrint | None = None
         self._next_job_id = first_job_id
         self._error = False
-        self._malformed = False
+        self._malformed = 0
         self._reconnect_task: asyncio.Task[None] | None = None
         self.requests_served = 0
         self._server = LoopbackHttpServer(self._build_app(), port=port)
@@ -221,6 +221,11 @@ class SimulatedPrusaLinkPrinter:
     def port(self) -> int:
         """The TCP port (after the first :meth:`start` when it was chosen by the OS)."""
         return self._server.port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return self._server.url
 
     @property
     def online(self) -> bool:
@@ -271,9 +276,24 @@ class SimulatedPrusaLinkPrinter:
         """
         if self.current is not None and self.current.active:
             raise RuntimeError(f"{self.printer_id}: already printing {self.current.file_name}")
-        path = file_name.lstrip("/")
-        self.files.setdefault(path, SimFile(path.rsplit("/", 1)[-1], 1_048_576, int(time.time())))
+        path = self.add_file(file_name)
         self._begin(path, duration_s=duration_s, total_layers=total_layers)
+
+    def add_file(self, file_name: str, *, size: int = 1_048_576) -> str:
+        """Put ``file_name`` (a path inside the storage) on the storage if missing; return its path."""
+        path = file_name.strip("/")
+        self.files.setdefault(path, SimFile(path.rsplit("/", 1)[-1], size, int(time.time())))
+        return path
+
+    def _find_file(self, path: str) -> str | None:
+        # Buddy accepts the long name and the 8.3 name a job reports (``BENCHY~1.BGC``).
+        if path in self.files:
+            return path
+        folder, _, name = path.rpartition("/")
+        for known, file in self.files.items():
+            if known.rpartition("/")[0] == folder and short_name(file.display_name) == name.upper():
+                return known
+        return None
 
     def _begin(self, path: str, *, duration_s: float, total_layers: int) -> SimPrint:
         self._error = False
@@ -318,27 +338,39 @@ class SimulatedPrusaLinkPrinter:
 
     async def _come_back(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        await self._server.start()
+        # Someone may have taken the port meanwhile; a real printer would keep trying too.
+        for attempt in range(50):
+            try:
+                await self._server.start()
+                break
+            except OSError as exc:
+                log.warning("sim.prusalink.port_busy", printer_id=self.printer_id, port=self.port, error=str(exc))
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
         self._reconnect_task = None
 
     async def restart(self) -> None:
         """Reboot: off the network for ``reboot_s``, the print is lost, back idle. Returns once back online."""
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            self._reconnect_task = None
         await self._server.stop()
         self.current = None
         self._error = False
         await asyncio.sleep(self.reboot_s)
         await self._server.start()
 
-    def set_malformed(self, enabled: bool = True) -> None:
-        """Serve the next ``/api/v1/status`` body cut off mid-way (once), then normal bodies again."""
-        self._malformed = enabled
+    def set_malformed(self, enabled: bool = True, *, times: int = 1) -> None:
+        """Serve the next ``times`` ``/api/v1/status`` bodies cut off mid-way, then normal bodies again."""
+        self._malformed = times if enabled else 0
 
     # --- rendering -------------------------------------------------------------------------------------------
 
     def raw_state(self) -> str:
         """``printer.state`` as the printer would report it now."""
+        if self._error:
+            return "ERROR"
         if self.current is None:
-            return "ERROR" if self._error else "IDLE"
+            return "IDLE"
         return _RAW_STATE[self.current.tick()]
 
     def _job_visible(self) -> bool:
@@ -468,8 +500,8 @@ class SimulatedPrusaLinkPrinter:
         )
 
     async def _status(self, request: Request) -> Response:
-        if self._malformed:
-            self._malformed = False
+        if self._malformed > 0:
+            self._malformed -= 1
             return Response(MALFORMED_BODY, media_type="application/json")
         return JSONResponse(self.status_body())
 
@@ -527,11 +559,12 @@ class SimulatedPrusaLinkPrinter:
                     return _error(409, "Conflict", "Printer is busy.")
                 self._begin(path, duration_s=self.remote_print_duration_s, total_layers=100)
             return Response(status_code=201)
-        if path not in self.files:
+        found = self._find_file(path)
+        if found is None:
             return _error(404, "Not Found", f"No file {path!r}.")
         if self.current is not None and self.current.active:
             return _error(409, "Conflict", "Printer is busy.")
-        self._begin(path, duration_s=self.remote_print_duration_s, total_layers=100)
+        self._begin(found, duration_s=self.remote_print_duration_s, total_layers=100)
         return Response(status_code=204)
 
     async def _legacy_printer(self, request: Request) -> Response:
@@ -577,3 +610,7 @@ class SimulatedPrusaLinkPrinter:
                 },
             }
         )
+
+
+if TYPE_CHECKING:  # mypy proves the simulator offers the whole scenario surface
+    _conforms: SimulatedPrinter = SimulatedPrusaLinkPrinter()

@@ -92,9 +92,7 @@ class SimCertificateAuthority:
         """Write the CA certificate (PEM) to ``path``; this is the ``ca_file`` clients verify against."""
         return _write(path, self.ca_pem)
 
-    def issue(
-        self, common_name: str, *, directory: Path, name: str, dns_names: Sequence[str] = ()
-    ) -> CertificateFiles:
+    def issue(self, common_name: str, *, directory: Path, name: str, dns_names: Sequence[str] = ()) -> CertificateFiles:
         """Issue a server certificate with CN ``common_name`` and write ``<name>.crt``/``<name>.key`` (0600).
 
         Without ``dns_names`` the certificate has no subjectAltName, like a real printer's, so a client's host
@@ -114,9 +112,7 @@ class SimCertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
         )
         if dns_names:
             builder = builder.add_extension(

@@ -170,9 +170,7 @@ def is_placeholder(state: Mapping[str, Any]) -> bool:
     gcode_state = state.get("gcode_state")
     if type(gcode_state) is not str or gcode_state not in _GCODE_STATES:
         return True
-    return (
-        gcode_state in _ACTIVE_GCODE_STATES and not state.get("subtask_name") and not state.get("gcode_file")
-    )
+    return gcode_state in _ACTIVE_GCODE_STATES and not state.get("subtask_name") and not state.get("gcode_file")
 
 
 def _merge_dict(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -60,6 +60,11 @@ MAX_BAD_POLLS = 3
 logged and counted and the last good status stands."""
 
 
+PUSH_RETRY_MAX_S = 300.0
+"""Longest wait, in seconds, between attempts to open the push socket (OctoPrint without it, or a proxy that
+does not pass websockets, would otherwise be asked every poll interval)."""
+
+
 class _ApiKeyAuth(httpx.Auth):
     """Adds ``X-Api-Key`` to every request, so the key sits in no header dict that could be logged."""
 
@@ -108,6 +113,7 @@ class OctoPrintConnection(PrinterConnectionBase):
         self._lock = asyncio.Lock()  # polls and push messages update one state, in order
         self._poll_now = asyncio.Event()
         self._bad_polls = 0
+        self._push_open = False
 
     # --- session ---------------------------------------------------------------------------------------------
 
@@ -218,14 +224,25 @@ class OctoPrintConnection(PrinterConnectionBase):
     # --- push ------------------------------------------------------------------------------------------------
 
     async def _push_loop(self) -> None:
-        """Keep one push socket open; on any failure wait a poll interval and open a new one."""
+        """Keep one push socket open. After a failure wait, from one poll interval doubling up to
+        :data:`PUSH_RETRY_MAX_S`, and open a new one; the polls cover the gap."""
+        delay = self.config.poll_interval
+        failures = 0
         while True:
+            self._push_open = False
             try:
                 await self._push_once()
-                self.log.info("octoprint.push_closed")
+                detail = "closed by the server"
             except (OSError, TimeoutError, httpx.HTTPError, websockets.WebSocketException, _PushRefused) as exc:
-                self.log.info("octoprint.push_unavailable", error=type(exc).__name__, detail=str(exc))
-            await asyncio.sleep(self.config.poll_interval)
+                detail = f"{type(exc).__name__}: {exc}"
+            if self._push_open:
+                delay, failures = self.config.poll_interval, 0
+            failures += 1
+            # The first failure in a row is worth a line; a server without the socket would repeat it forever.
+            level = "info" if failures == 1 else "debug"
+            getattr(self.log, level)("octoprint.push_unavailable", detail=detail, retry_in_s=round(delay, 1))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, PUSH_RETRY_MAX_S)
 
     async def _login(self) -> str:
         """``POST /api/login {"passive": true}`` on a cookie-less client; return ``"<name>:<session>"``."""
@@ -256,6 +273,7 @@ class OctoPrintConnection(PrinterConnectionBase):
             self.push_url, open_timeout=self.timeout_s, max_size=2**22, compression=None
         ) as socket:
             await socket.send(json.dumps({"auth": auth}))
+            self._push_open = True
             self.log.info("octoprint.push_open")
             async for frame in socket:
                 if not await self._on_push_message(frame):
@@ -272,7 +290,7 @@ class OctoPrintConnection(PrinterConnectionBase):
                     if key == "reauthRequired":
                         return False
                     if key in ("current", "history"):
-                        state = apply_current(state, _mapping(payload), observed_at=loop_time, now=utcnow())
+                        state = apply_current(state, _mapping(payload))
                     elif key == "event":
                         state = apply_event(state, _mapping(payload), observed_at=loop_time, now=utcnow())
                     else:

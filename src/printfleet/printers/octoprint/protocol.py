@@ -50,11 +50,16 @@ stays while the ended print's file is still the selected one, the way Bambu keep
 reason ``not_operational`` and the job's state text as detail (``"Offline"``, ``"Offline after error"``): the
 server answers but cannot reach its printer, so nothing it says about a print is current.
 
-**Events beat reports for a moment.** ``current`` messages are rate-limited and one generated before an event
-can arrive after it (seen: a ``Printing``/100 % ``current`` right after ``PrintDone``), and a poll sent before an
-event can be answered after it. For :data:`EVENT_AUTHORITY_S` seconds after a lifecycle event a report only
-updates telemetry (temperatures, progress, times), never the phase; later reports win again, so a missed event
-is corrected by the next poll.
+**Who decides the phase.** Lifecycle events, when the push socket is up, then polls. ``current`` messages only
+bring telemetry (temperatures, and progress of the print under way): they are rate-limited and one generated
+before an event can arrive after it (seen on 1.11.8: a ``Printing``/100 % ``current`` after ``PrintDone``, and a
+``Printing`` one after a poll already showed ``Pausing``). A poll sent less than :data:`EVENT_AUTHORITY_S`
+seconds after a lifecycle event cannot change the phase either: OctoPrint fires ``PrintDone`` while its state is
+still ``Finishing`` and a poll then would reopen the print. Later polls win again, so a missed event is
+corrected by the next poll.
+
+The progress and elapsed time of a ``cancelled`` or ``failed`` print are the last ones seen while it was active
+(OctoPrint resets them to null on cancel); a ``finished`` print shows 100 %.
 
 State mapping from flags (never the ``text``): ``paused`` or ``pausing`` → ``paused``; ``printing``,
 ``cancelling``, ``resuming`` or ``finishing`` → ``printing``; the transient flag (``pausing``, ``cancelling``,
@@ -73,7 +78,8 @@ from datetime import datetime, timedelta
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
 
 EVENT_AUTHORITY_S = 2.0
-"""Seconds after a lifecycle event during which reports cannot change the phase (4 ``current`` intervals)."""
+"""Seconds after a lifecycle event during which a poll cannot change the phase (the ``Finishing`` state after
+``PrintDone`` lasts as long as the ``afterPrintDone`` G-code script; about 0.1 s on the virtual printer)."""
 
 LIFECYCLE_EVENTS = frozenset(
     {"PrintStarted", "PrintDone", "PrintFailed", "PrintCancelled", "PrintPaused", "PrintResumed"}
@@ -81,6 +87,13 @@ LIFECYCLE_EVENTS = frozenset(
 """The push ``event`` types the adapter reads (docs/events/index.rst, "Printing")."""
 
 _TRANSIENT_FLAGS = ("pausing", "cancelling", "resuming", "finishing")
+_STATE_TEXT_AFTER = {
+    "PrintStarted": "Printing",
+    "PrintPaused": "Paused",
+    "PrintResumed": "Printing",
+    "PrintDone": "Operational",
+    "PrintCancelled": "Operational",
+}
 _ACTIVE_FLAGS = frozenset({"printing", "paused", *_TRANSIENT_FLAGS})
 
 
@@ -96,7 +109,8 @@ class OctoPrintState:
     and ``print_time_left_s`` (seconds), temperatures (°C). An absent field keeps its value.
     Lifecycle memory: ``phase`` (idle, printing, paused, finished, failed, cancelled, error), ``print_path`` and
     ``print_name`` (the file of the current or last print), ``print_started_at`` (aware UTC, from the
-    ``PrintStarted`` event or ``now - printTime``), ``events_rule_until`` (the reporter's monotonic seconds up to
+    ``PrintStarted`` event or ``now - printTime``), ``end_progress`` (%) and ``end_elapsed_s`` (seconds) of the
+    print that ended, ``events_rule_until`` (the reporter's monotonic seconds up to
     which the last event's phase stands, see :data:`EVENT_AUTHORITY_S`).
     """
 
@@ -118,6 +132,8 @@ class OctoPrintState:
     print_path: str | None = None
     print_name: str | None = None
     print_started_at: datetime | None = None
+    end_progress: float | None = None
+    end_elapsed_s: int | None = None
     events_rule_until: float = float("-inf")
 
 
@@ -198,14 +214,24 @@ def _job_fields(state: OctoPrintState, payload: Mapping[str, object]) -> OctoPri
     )
 
 
-def _settle(state: OctoPrintState, *, observed_at: float, now: datetime) -> OctoPrintState:
-    """Derive the phase from freshly merged flags and job fields (module docstring, "How a print ends")."""
+def _ended(state: OctoPrintState, before: OctoPrintState, phase: PrinterState) -> OctoPrintState:
+    """``state`` with the print ended as ``phase``, its last progress and elapsed time kept from ``before``."""
+    done = phase is PrinterState.FINISHED
+    return dataclasses.replace(
+        state,
+        phase=phase,
+        stage=None,
+        end_progress=100.0 if done else before.completion,
+        end_elapsed_s=(state.print_time_s if done else None) or before.print_time_s,
+    )
+
+
+def _settle(before: OctoPrintState, state: OctoPrintState, *, observed_at: float, now: datetime) -> OctoPrintState:
+    """Derive the phase of a freshly merged poll (module docstring, "How a print ends")."""
     if observed_at < state.events_rule_until:
-        return state  # an event newer than this report decided the phase
+        return state  # an event newer than, or as new as, this report decided the phase
     if state.operational is False:
-        if state.phase.is_active:
-            return dataclasses.replace(state, phase=PrinterState.FAILED, stage=None)
-        return state
+        return _ended(state, before, PrinterState.FAILED) if state.phase.is_active else state
     flags = state.flags
     if flags & _ACTIVE_FLAGS:
         phase = PrinterState.PAUSED if flags & {"paused", "pausing"} else PrinterState.PRINTING
@@ -226,19 +252,14 @@ def _settle(state: OctoPrintState, *, observed_at: float, now: datetime) -> Octo
         return dataclasses.replace(state, phase=PrinterState.ERROR, stage=None)
     done = state.completion is not None and state.completion >= 100.0 and state.print_time_s is not None
     if state.phase.is_active:
-        ended = PrinterState.FINISHED if done else PrinterState.CANCELLED
-        return dataclasses.replace(state, phase=ended, stage=None)
+        return _ended(state, before, PrinterState.FINISHED if done else PrinterState.CANCELLED)
     if state.phase.is_terminal and state.selected_path == state.print_path:
         return state
     if done and state.selected_path is not None:
-        return dataclasses.replace(
-            state,
-            phase=PrinterState.FINISHED,
-            stage=None,
-            print_path=state.selected_path,
-            print_name=state.selected_name,
-            print_started_at=None,
+        seen_done = dataclasses.replace(
+            state, print_path=state.selected_path, print_name=state.selected_name, print_started_at=None
         )
+        return _ended(seen_done, state, PrinterState.FINISHED)
     return dataclasses.replace(state, phase=PrinterState.IDLE, stage=None)
 
 
@@ -255,6 +276,7 @@ def apply_poll(
     ``observed_at`` is the monotonic time (seconds) the poll was *sent*; ``now`` is aware UTC.
     Raises :class:`OctoPrintPayloadError` when a body is not the documented shape.
     """
+    before = state
     state = _job_fields(state, job)
     job_state = _text(job.get("state"), "state")
     if printer is None:
@@ -268,31 +290,31 @@ def apply_poll(
             flags=_flags(state_obj),
         )
         state = _temperatures(state, _object(printer.get("temperature") or {}, "temperature"), "temperature")
-    return _settle(state, observed_at=observed_at, now=now)
+    return _settle(before, state, observed_at=observed_at, now=now)
 
 
-def apply_current(
-    state: OctoPrintState, current: Mapping[str, object], *, observed_at: float, now: datetime
-) -> OctoPrintState:
-    """Merge one push ``current`` (or ``history``) payload; the latest ``temps`` sample gives temperatures.
+def apply_current(state: OctoPrintState, current: Mapping[str, object]) -> OctoPrintState:
+    """Merge the telemetry of one push ``current`` (or ``history``) payload; the phase is left alone.
 
-    ``observed_at`` is the monotonic time (seconds) it was received. Raises :class:`OctoPrintPayloadError`.
+    Temperatures come from the latest ``temps`` sample; progress and times only while a print is active and the
+    message is about that print's file (a late message about the print that just ended is ignored). Raises
+    :class:`OctoPrintPayloadError` when the payload is not the documented shape.
     """
-    state_obj = _object(current.get("state"), "current.state")
-    flags = _flags(state_obj)
-    state = _job_fields(state, current)
-    state = dataclasses.replace(
-        state,
-        operational="operational" in flags,
-        state_text=_text(state_obj.get("text"), "current.state.text"),
-        flags=flags,
-    )
+    flags = _flags(_object(current.get("state"), "current.state"))
     temps = current.get("temps") or []
     if not isinstance(temps, list):
         raise OctoPrintPayloadError("current.temps is not a list")
     if temps:
         state = _temperatures(state, _object(temps[-1], "current.temps[-1]"), "current.temps[-1]")
-    return _settle(state, observed_at=observed_at, now=now)
+    reported = _job_fields(OctoPrintState(), current)
+    if state.phase.is_active and flags & _ACTIVE_FLAGS and reported.selected_path == state.print_path:
+        state = dataclasses.replace(
+            state,
+            completion=reported.completion,
+            print_time_s=reported.print_time_s,
+            print_time_left_s=reported.print_time_left_s,
+        )
+    return state
 
 
 def apply_event(
@@ -309,7 +331,13 @@ def apply_event(
     payload = _object(event.get("payload"), f"event {kind} payload")
     name = _text(payload.get("name"), f"{kind}.name")
     path = _text(payload.get("path"), f"{kind}.path") or name or state.print_path
-    ruled = dataclasses.replace(state, events_rule_until=observed_at + EVENT_AUTHORITY_S, stage=None)
+    ruled = dataclasses.replace(
+        state,
+        events_rule_until=observed_at + EVENT_AUTHORITY_S,
+        stage=None,
+        # What OctoPrint's state text becomes; a failure (link lost) is followed by a poll that knows better.
+        state_text=_STATE_TEXT_AFTER.get(kind, state.state_text),
+    )
     if kind == "PrintStarted":
         return dataclasses.replace(
             ruled,
@@ -329,21 +357,17 @@ def apply_event(
         phase = PrinterState.PAUSED if kind == "PrintPaused" else PrinterState.PRINTING
         return dataclasses.replace(ruled, phase=phase, print_path=path, print_name=name or state.print_name)
     elapsed = _seconds(payload.get("time"), f"{kind}.time")
-    completion: float | None
     if kind == "PrintDone":
-        phase, completion = PrinterState.FINISHED, 100.0
+        phase = PrinterState.FINISHED
     elif kind == "PrintCancelled" or payload.get("reason") == "cancelled":
-        phase, completion = PrinterState.CANCELLED, state.completion
+        phase = PrinterState.CANCELLED
     else:
-        phase, completion = PrinterState.FAILED, state.completion
-    return dataclasses.replace(
-        ruled,
-        phase=phase,
-        print_path=path,
-        print_name=name or state.print_name,
-        completion=completion,
-        print_time_s=elapsed if elapsed is not None else state.print_time_s,
-    )
+        phase = PrinterState.FAILED
+    if state.phase.is_terminal and state.print_path == path:
+        # PrintFailed (reason cancelled) follows PrintCancelled: keep what the first one recorded.
+        return dataclasses.replace(ruled, phase=phase)
+    ended = _ended(dataclasses.replace(ruled, print_path=path, print_name=name or state.print_name), state, phase)
+    return ended if elapsed is None else dataclasses.replace(ended, end_elapsed_s=elapsed)
 
 
 def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
@@ -354,7 +378,8 @@ def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
             detail=f"OctoPrint reports {state.state_text or 'not operational'!r}",
             last_seen=now,
         )
-    in_print = state.phase.is_active or state.phase.is_terminal
+    active = state.phase.is_active
+    in_print = active or state.phase.is_terminal
     extra = {"origin": state.selected_origin} if state.selected_origin else {}
     if state.selected_path and not in_print:
         extra["selected_file"] = state.selected_path
@@ -362,9 +387,9 @@ def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
         state=state.phase,
         raw_state=state.state_text,
         file_name=state.print_path if in_print else None,
-        progress=state.completion if in_print else None,
-        remaining_seconds=state.print_time_left_s if state.phase.is_active else None,
-        elapsed_seconds=state.print_time_s if in_print else None,
+        progress=state.completion if active else (state.end_progress if in_print else None),
+        remaining_seconds=state.print_time_left_s if active else None,
+        elapsed_seconds=state.print_time_s if active else (state.end_elapsed_s if in_print else None),
         print_start_time=state.print_started_at if in_print else None,
         nozzle_temp=state.nozzle_temp,
         nozzle_target=state.nozzle_target,

@@ -1,0 +1,639 @@
+"""Simulated Bambu Lab printers speaking the LAN MQTT protocol through a real mosquitto broker.
+
+A real printer is its own TLS MQTT broker; here each :class:`SimulatedBambuPrinter` is a mosquitto process (its own
+port, certificate CN = serial, access code) plus an MQTT client playing the printer's firmware: it listens on
+``device/<serial>/request`` and publishes on ``device/<serial>/report``. Like a P1/A1 it answers ``pushall`` with a
+full ``push_status`` and otherwise publishes only the fields that changed, about once a second while printing.
+Facts: PROTOCOLS.md (Bambu section), OpenBambuAPI ``mqtt.md``.
+
+Start a farm and get the configs printfleet needs::
+
+    async with BambuFarm(3, report_interval_s=0.2) as farm:
+        configs = farm.printer_configs()          # PrinterConfig with host, port, serial, access_code, ca_file
+        await farm.printers[0].start_print("benchy.gcode.3mf", duration_s=30)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import random
+import secrets
+import ssl
+import tempfile
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiomqtt
+import structlog
+
+from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
+from printfleet.printers.bambu.protocol import CANCELLED_PRINT_ERROR, report_topic, request_topic
+from printfleet.sim.base import SimPhase, SimPrint
+from printfleet.sim.mqtt_broker import MosquittoBroker
+from printfleet.sim.tls import SimCertificateAuthority
+
+__all__ = ["FAILURE_PRINT_ERROR", "BambuFarm", "SimulatedBambuPrinter"]
+
+log = structlog.get_logger("printfleet.sim.bambu")
+
+FAILURE_PRINT_ERROR = 0x0300800A
+"""The ``print_error`` :meth:`SimulatedBambuPrinter.fail` reports (a made-up but well-formed code)."""
+
+_GCODE_STATE = {
+    SimPhase.PREPARING: "PREPARE",
+    SimPhase.PRINTING: "RUNNING",
+    SimPhase.PAUSED: "PAUSE",
+    SimPhase.FINISHED: "FINISH",
+    SimPhase.FAILED: "FAILED",
+    SimPhase.CANCELLED: "FAILED",
+}
+_TRAYS = (("PLA", "FFFFFFFF", "GFA00"), ("PLA", "000000FF", "GFA01"), ("PETG", "FF6A13FF", "GFG00"), ("", "", ""))
+_ROOM_C = 25.0
+
+
+@dataclass
+class _Tray:
+    kind: str  # tray_type; "" = empty slot
+    color: str
+    info_idx: str
+    remain: int
+
+
+def _diff(old: Any, new: Any) -> Any:
+    """What a P1 would send: changed keys of objects, per-``id`` changes of lists of ``{"id"}`` objects."""
+    if type(old) is dict and type(new) is dict:
+        out = {}
+        for key, value in new.items():
+            if key not in old:
+                out[key] = value
+            elif old[key] != value:
+                out[key] = _diff(old[key], value)
+        return out
+    if (
+        type(old) is list
+        and type(new) is list
+        and new
+        and all(type(item) is dict and "id" in item for item in (*old, *new))
+    ):
+        before = {item["id"]: item for item in old}
+        changed = []
+        for item in new:
+            previous = before.get(item["id"])
+            if previous == item:
+                continue
+            if previous is None or len(item) == 1:  # new entry, or an emptied slot: send it whole
+                changed.append(item)
+            else:
+                changed.append({"id": item["id"], **_diff(previous, item)})
+        return changed
+    return new
+
+
+def _stem(file_name: str) -> str:
+    name = file_name.rsplit("/", 1)[-1]
+    for suffix in (".gcode.3mf", ".3mf", ".gcode"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+class SimulatedBambuPrinter:
+    """One simulated Bambu printer (implements :class:`printfleet.sim.base.SimulatedPrinter`).
+
+    ``broker`` is the printer's own broker (started and stopped with the printer), or None when the printer
+    shares a broker its owner runs. ``report_interval_s`` is the partial-report period in seconds;
+    ``default_duration_s`` the printing time of prints started by a ``project_file`` command; ``prepare_s`` the
+    PREPARE phase before RUNNING. ``send_start_time`` adds ``gcode_start_time`` (absent on current firmware).
+    """
+
+    def __init__(
+        self,
+        *,
+        printer_id: str,
+        serial: str,
+        access_code: str,
+        port: int,
+        ca_file: Path,
+        broker: MosquittoBroker | None = None,
+        host: str = "127.0.0.1",
+        name: str | None = None,
+        report_interval_s: float = 1.0,
+        default_duration_s: float = 60.0,
+        prepare_s: float = 1.0,
+        send_start_time: bool = False,
+    ) -> None:
+        self.printer_id = printer_id
+        self.serial = serial
+        self.access_code = access_code
+        self.host = host
+        self.port = port
+        self.ca_file = ca_file
+        self.name = name or f"Simulated Bambu {serial[-4:]}"
+        self.broker = broker
+        self.report_interval_s = report_interval_s
+        self.default_duration_s = default_duration_s
+        self.prepare_s = prepare_s
+        self.send_start_time = send_start_time
+        self.print: SimPrint | None = None
+        self._print_error = 0
+        self._hms: list[dict[str, int]] = []
+        self._trays = [
+            _Tray(kind=t, color=c, info_idx=i, remain=100 - 15 * n if t else -1) for n, (t, c, i) in enumerate(_TRAYS)
+        ]
+        self._published: dict[str, Any] | None = None
+        self._push_sequence = 0
+        self._rng = random.Random(serial)
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._link_task: asyncio.Task[None] | None = None
+        self._report_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.commands_received: deque[dict[str, Any]] = deque(maxlen=100)
+        self.log = log.bind(serial=serial)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def printer_config(self) -> PrinterConfig:
+        """How printfleet reaches this printer: host 127.0.0.1, its port, serial, access code, the sim CA."""
+        return PrinterConfig(
+            id=self.printer_id,
+            name=self.name,
+            kind=PrinterKind.BAMBU,
+            host=self.host,
+            port=self.port,
+            serial=self.serial,
+            access_code=Secret(self.access_code),
+            ca_file=str(self.ca_file),
+        )
+
+    async def start(self, *, timeout_s: float = 10.0) -> None:
+        """Start the broker (if owned) and the firmware client; return once the printer is on its broker."""
+        if self.broker is not None:
+            await self.broker.start()
+        self._link_task = asyncio.create_task(self._link(), name=f"sim-bambu-link-{self.serial}")
+        self._report_task = asyncio.create_task(self._report_loop(), name=f"sim-bambu-report-{self.serial}")
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    async def stop(self) -> None:
+        """Stop reporting, leave the broker, and stop the broker if owned."""
+        for task in (self._report_task, self._link_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._report_task = self._link_task = None
+        if self.broker is not None:
+            await self.broker.stop()
+
+    async def wait_connected(self, timeout_s: float = 10.0) -> None:
+        """Wait until the firmware client is (again) connected to the broker."""
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # the printer talking to itself: nothing to verify
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def _link(self) -> None:
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    username="bblp",
+                    password=self.access_code,
+                    identifier=f"sim-{self.serial}",
+                    tls_context=self._tls(),
+                    keepalive=30,
+                ) as client:
+                    await client.subscribe(request_topic(self.serial), qos=1)
+                    self._client = client
+                    self._connected.set()
+                    if self._published is None:  # just booted: announce everything once
+                        await self._publish_full()
+                    async for message in client.messages:
+                        await self._on_request(message.payload)
+            except aiomqtt.MqttError:
+                pass
+            finally:
+                self._client = None
+                self._connected.clear()
+            await asyncio.sleep(0.1)
+
+    async def _report_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.report_interval_s)
+            await self._publish_changes()
+
+    # -- rendering -------------------------------------------------------------------------------------------
+
+    def _render(self) -> dict[str, Any]:
+        """The full ``print`` object as the firmware would push it now."""
+        now = time.monotonic()
+        job = self.print
+        phase = job.tick(now) if job is not None else SimPhase.IDLE
+        active = phase in (SimPhase.PREPARING, SimPhase.PRINTING, SimPhase.PAUSED)
+        nozzle_target, bed_target = (220.0, 60.0) if active else (0.0, 0.0)
+        if phase is SimPhase.PREPARING and job is not None:
+            warm = min(1.0, (now - job.started_at - job.paused_total) / max(job.prepare_s, 0.001))
+            nozzle = _ROOM_C + (nozzle_target - _ROOM_C) * warm
+            bed = _ROOM_C + (bed_target - _ROOM_C) * warm
+            stage = 2 if warm < 0.5 else 1
+        elif active:
+            nozzle = nozzle_target + self._rng.uniform(-0.3, 0.3)
+            bed = bed_target + self._rng.uniform(-0.2, 0.2)
+            stage = 16 if phase is SimPhase.PAUSED else 0
+        else:
+            nozzle = bed = _ROOM_C
+            stage = -1
+        # float residue makes a finished print 99.99999 %; the printer shows 100
+        progress = 100.0 if phase is SimPhase.FINISHED else job.progress(now) if job is not None else 0.0
+        used = int(progress / 10) if active or phase is SimPhase.FINISHED else 0
+        trays: list[dict[str, Any]] = []
+        for index, tray in enumerate(self._trays):
+            if not tray.kind:
+                trays.append({"id": str(index)})
+                continue
+            remain = tray.remain - used if index == 0 and tray.remain >= 0 else tray.remain
+            trays.append(
+                {
+                    "id": str(index),
+                    "tray_type": tray.kind,
+                    "tray_sub_brands": f"{tray.kind} Basic",
+                    "tray_color": tray.color,
+                    "tray_info_idx": tray.info_idx,
+                    "remain": remain,
+                    "tag_uid": f"{index:016X}",
+                    "tray_uuid": f"{index:032X}",
+                    "tray_weight": "1000",
+                    "tray_diameter": "1.75",
+                    "nozzle_temp_min": "190",
+                    "nozzle_temp_max": "230",
+                }
+            )
+        report: dict[str, Any] = {
+            "gcode_state": _GCODE_STATE.get(phase, "IDLE"),
+            "mc_percent": int(progress) if job is not None else 0,
+            "mc_remaining_time": math.ceil(job.remaining_s(now) / 60) if job is not None and active else 0,
+            "layer_num": job.layer(now) if job is not None and phase is not SimPhase.PREPARING else 0,
+            "total_layer_num": job.total_layers if job is not None else 0,
+            "gcode_file": job.file_name if job is not None else "",
+            "subtask_name": _stem(job.file_name) if job is not None else "",
+            "gcode_file_prepare_percent": "100" if job is not None else "0",
+            "stg_cur": stage,
+            "mc_print_stage": "2" if active else "1",
+            "print_type": "local" if job is not None else "idle",
+            "print_error": self._print_error,
+            "hms": list(self._hms),
+            "task_id": "0",
+            "subtask_id": "0",
+            "project_id": "0",
+            "profile_id": "0",
+            "nozzle_temper": round(nozzle, 1),
+            "nozzle_target_temper": nozzle_target,
+            "bed_temper": round(bed, 1),
+            "bed_target_temper": bed_target,
+            "chamber_temper": 28.0 if active else _ROOM_C,
+            "spd_lvl": 2,
+            "spd_mag": 100,
+            "wifi_signal": "-45dBm",
+            "sdcard": True,
+            "lights_report": [{"node": "chamber_light", "mode": "on"}],
+            "ams": {
+                "ams": [{"id": "0", "humidity": "4", "temp": "24.5", "tray": trays}],
+                "ams_exist_bits": "1",
+                "tray_exist_bits": "7",
+                "tray_now": "0" if phase in (SimPhase.PRINTING, SimPhase.PAUSED) else "255",
+                "tray_tar": "0" if active else "255",
+                "version": 4,
+            },
+            "vt_tray": {"id": "254", "tray_type": "", "tray_color": "00000000", "remain": 0},
+        }
+        if self.send_start_time:
+            report["gcode_start_time"] = str(int(job.started_wall)) if job is not None else "0"
+        return report
+
+    # -- publishing ------------------------------------------------------------------------------------------
+
+    async def _publish(self, payload: dict[str, Any] | bytes) -> None:
+        client = self._client
+        if client is None:
+            return  # like a printer whose network is down: nobody hears it
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.publish(report_topic(self.serial), body, qos=0)
+
+    def _envelope(self, fields: dict[str, Any]) -> dict[str, Any]:
+        self._push_sequence += 1
+        return {"print": {"command": "push_status", "msg": 1, "sequence_id": str(self._push_sequence), **fields}}
+
+    async def _publish_full(self) -> None:
+        async with self._lock:
+            self._published = self._render()
+            envelope = self._envelope(self._published)
+            envelope["print"]["msg"] = 0
+            await self._publish(envelope)
+
+    async def _publish_changes(self) -> None:
+        """Publish what changed since the last report (even unheard: the printer does not know who listens)."""
+        async with self._lock:
+            if self._published is None:
+                return  # booting: the link announces the full state once it is connected
+            current = self._render()
+            changes = _diff(self._published, current)
+            self._published = current
+            if changes:
+                await self._publish(self._envelope(changes))
+
+    # -- requests from clients -------------------------------------------------------------------------------
+
+    async def _reply(self, kind: str, body: dict[str, Any], *, ok: bool, reason: str = "") -> None:
+        reply = {**body, "result": "success" if ok else "failed"}
+        if reason:
+            reply["reason"] = reason
+        await self._publish({kind: reply})
+
+    async def _on_request(self, raw: Any) -> None:
+        try:
+            request = json.loads(raw)
+        except (TypeError, ValueError):
+            self.log.debug("sim.bambu_bad_request")
+            return
+        if type(request) is not dict:
+            return
+        self.commands_received.append(request)
+        if type(pushing := request.get("pushing")) is dict and pushing.get("command") == "pushall":
+            await self._publish_full()
+        elif type(info := request.get("info")) is dict and info.get("command") == "get_version":
+            module = [{"name": "ota", "sw_ver": "01.08.02.00", "hw_ver": "", "sn": self.serial}]
+            await self._reply("info", {**info, "module": module}, ok=True)
+        elif type(body := request.get("print")) is dict:
+            ok, reason = self._act(body)
+            await self._reply("print", body, ok=ok, reason=reason)
+            await self._publish_changes()
+
+    def _act(self, body: dict[str, Any]) -> tuple[bool, str]:
+        command = body.get("command")
+        job = self.print
+        if command == "pause":
+            return (job is not None and job.pause(), "nothing to pause")
+        if command == "resume":
+            return (job is not None and job.resume(), "not paused")
+        if command == "stop":
+            return (self._end(SimPhase.CANCELLED), "nothing to stop")
+        if command == "project_file":
+            if job is not None and job.active:
+                return False, "printer is busy"
+            url = str(body.get("url") or body.get("file") or "")
+            for prefix in ("ftp:///", "ftp://", "file:///sdcard/", "file:///mnt/sdcard/", "file://"):
+                if url.startswith(prefix):
+                    url = url[len(prefix) :]
+                    break
+            if not url:
+                return False, "no file"
+            self._begin(url, duration_s=self.default_duration_s, total_layers=100, prepare_s=self.prepare_s)
+            return True, ""
+        return False, f"unsupported command {command!r}"
+
+    def _begin(self, file_name: str, *, duration_s: float, total_layers: int, prepare_s: float) -> None:
+        self._print_error = 0
+        self._hms = []
+        self.print = SimPrint(
+            file_name=file_name, duration_s=duration_s, prepare_s=prepare_s, total_layers=total_layers
+        )
+
+    def _end(self, phase: SimPhase) -> bool:
+        if self.print is None or not self.print.end(phase):
+            return False
+        if phase is SimPhase.CANCELLED:
+            self._print_error = CANCELLED_PRINT_ERROR
+        else:
+            self._print_error = FAILURE_PRINT_ERROR
+            self._hms = [{"attr": 0x03000200, "code": 0x0001000A}]
+        return True
+
+    # -- scenario controls (SimulatedPrinter protocol) -------------------------------------------------------
+
+    async def start_print(
+        self, file_name: str, *, duration_s: float = 60.0, total_layers: int = 100, prepare_s: float | None = None
+    ) -> None:
+        """Start ``file_name`` as if from the printer's screen: PREPARE for ``prepare_s``, RUNNING, FINISH."""
+        self._begin(
+            file_name,
+            duration_s=duration_s,
+            total_layers=total_layers,
+            prepare_s=self.prepare_s if prepare_s is None else prepare_s,
+        )
+        await self._publish_changes()
+
+    async def pause(self) -> None:
+        """Pause from the screen (PAUSE, stg_cur 16)."""
+        if self.print is not None:
+            self.print.pause()
+        await self._publish_changes()
+
+    async def resume(self) -> None:
+        """Resume from the screen."""
+        if self.print is not None:
+            self.print.resume()
+        await self._publish_changes()
+
+    async def cancel(self) -> None:
+        """Cancel from the screen: FAILED with print_error 50348044, as a real stop shows."""
+        self._end(SimPhase.CANCELLED)
+        await self._publish_changes()
+
+    async def fail(self) -> None:
+        """Fail the print: FAILED with :data:`FAILURE_PRINT_ERROR` and one HMS entry."""
+        self._end(SimPhase.FAILED)
+        await self._publish_changes()
+
+    async def set_ams_tray(
+        self, tray_id: int, *, tray_type: str | None = None, color: str | None = None, remain: int | None = None
+    ) -> None:
+        """Change AMS 0 slot ``tray_id`` (0-3); the next report names only that tray's changed fields."""
+        tray = self._trays[tray_id]
+        if tray_type is not None:
+            tray.kind = tray_type
+        if color is not None:
+            tray.color = color
+        if remain is not None:
+            tray.remain = remain
+        await self._publish_changes()
+
+    async def disconnect(self, seconds: float) -> None:
+        """Drop off the network for ``seconds`` and come back; returns when back. Printing goes on meanwhile.
+
+        With its own broker, the broker goes down (connections cut, new ones refused). On a shared broker only
+        this printer's firmware client leaves, so clients see silence (their watchdog's case) instead.
+        """
+        if self.broker is not None:
+            await self.broker.restart(down_s=seconds)
+            await self.wait_connected()
+            return
+        if self._link_task is not None:
+            self._link_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._link_task
+        await asyncio.sleep(seconds)
+        self._link_task = asyncio.create_task(self._link(), name=f"sim-bambu-link-{self.serial}")
+        await self.wait_connected()
+
+    async def restart(self, *, boot_s: float = 0.0) -> None:
+        """Reboot: the print is lost, the printer comes back IDLE and pushes its full state once."""
+        async with self._lock:
+            self.print = None
+            self._print_error = 0
+            self._hms = []
+            self._published = None
+        if self.broker is not None:
+            await self.broker.restart(down_s=boot_s)
+        elif self._client is not None:
+            await self._publish_full()
+        await self.wait_connected()
+
+    async def send_raw(self, payload: bytes) -> None:
+        """Publish ``payload`` unchanged on the report topic (malformed-message tests)."""
+        await self._publish(payload)
+
+    async def send_placeholder(self) -> None:
+        """Publish what some firmwares send right after a reconnect: empty ``gcode_state`` and ``subtask_name``."""
+        await self._publish(self._envelope({"gcode_state": "", "subtask_name": "", "gcode_file": "", "mc_percent": 0}))
+
+
+class BambuFarm:
+    """Starts ``count`` simulated Bambu printers as an async context manager (demo, tests, benchmarks).
+
+    Faithful mode (default): one mosquitto per printer, own port, certificate CN = serial, own 8-digit access
+    code. ``shared_broker=True``: one mosquitto for all, one access code, one certificate naming every serial in
+    subjectAltName (so strict clients still pass their serial check). Files go to ``workdir`` or a temporary
+    directory removed on exit. Serials are ``01S00C000000001`` upwards; ids ``<id_prefix>-1`` upwards.
+    Raises :class:`printfleet.sim.mqtt_broker.BrokerError` when mosquitto is missing or does not start.
+    """
+
+    def __init__(
+        self,
+        count: int = 1,
+        *,
+        workdir: Path | None = None,
+        shared_broker: bool = False,
+        report_interval_s: float = 1.0,
+        default_duration_s: float = 60.0,
+        prepare_s: float = 1.0,
+        id_prefix: str = "sim-bambu",
+        mosquitto: str | None = None,
+    ) -> None:
+        self.count = count
+        self.shared_broker = shared_broker
+        self._workdir = workdir
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self.report_interval_s = report_interval_s
+        self.default_duration_s = default_duration_s
+        self.prepare_s = prepare_s
+        self._id_prefix = id_prefix
+        self._mosquitto = mosquitto
+        self.printers: list[SimulatedBambuPrinter] = []
+        self.shared: MosquittoBroker | None = None
+        self.ca_file = Path()
+
+    def printer_configs(self) -> list[PrinterConfig]:
+        """One bambu :class:`PrinterConfig` per simulated printer, verifying against the farm's CA."""
+        return [printer.printer_config() for printer in self.printers]
+
+    def __getitem__(self, index: int) -> SimulatedBambuPrinter:
+        return self.printers[index]
+
+    def __len__(self) -> int:
+        return len(self.printers)
+
+    def _build(self, root: Path) -> None:
+        authority = SimCertificateAuthority.create()
+        self.ca_file = authority.write_ca(root / "ca.pem")
+        serials = [f"01S00C{n:09d}" for n in range(1, self.count + 1)]
+        shared_code = f"{secrets.randbelow(10**8):08d}"
+        if self.shared_broker:
+            files = authority.issue("printfleet-sim-shared", directory=root / "certs", name="shared", dns_names=serials)
+            self.shared = MosquittoBroker(
+                workdir=root / "shared",
+                cert_file=files.cert_file,
+                key_file=files.key_file,
+                users={"bblp": shared_code},
+                binary=self._mosquitto,
+            )
+        for n, serial in enumerate(serials, start=1):
+            code = shared_code if self.shared else f"{secrets.randbelow(10**8):08d}"
+            broker = self.shared
+            own: MosquittoBroker | None = None
+            if broker is None:
+                files = authority.issue(serial, directory=root / "certs", name=serial)
+                own = broker = MosquittoBroker(
+                    workdir=root / serial,
+                    cert_file=files.cert_file,
+                    key_file=files.key_file,
+                    users={"bblp": code},
+                    binary=self._mosquitto,
+                )
+            self.printers.append(
+                SimulatedBambuPrinter(
+                    printer_id=f"{self._id_prefix}-{n}",
+                    serial=serial,
+                    access_code=code,
+                    port=broker.port,
+                    ca_file=self.ca_file,
+                    broker=own,
+                    report_interval_s=self.report_interval_s,
+                    default_duration_s=self.default_duration_s,
+                    prepare_s=self.prepare_s,
+                )
+            )
+
+    async def __aenter__(self) -> BambuFarm:
+        if self._workdir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="printfleet-bambu-")
+            root = Path(self._tempdir.name)
+        else:
+            root = self._workdir
+            root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._build(root)
+            if self.shared is not None:
+                await self.shared.start()
+            await asyncio.gather(*(printer.start() for printer in self.printers))
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def _close(self) -> None:
+        await asyncio.gather(*(printer.stop() for printer in self.printers), return_exceptions=True)
+        if self.shared is not None:
+            await self.shared.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._close()
+
+    def by_serial(self, serial: str) -> SimulatedBambuPrinter:
+        """The printer with ``serial``; KeyError when none."""
+        for printer in self.printers:
+            if printer.serial == serial:
+                return printer
+        raise KeyError(serial)
+
+    @property
+    def serials(self) -> Sequence[str]:
+        """Serials of the farm's printers, in order."""
+        return [printer.serial for printer in self.printers]

@@ -1,0 +1,1 @@
+"""Bambu adapter tests."""
