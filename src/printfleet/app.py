@@ -6,7 +6,7 @@ configuration file's printers, starts one connection per printer and stops every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -66,8 +66,17 @@ def _warn_about_tls(configs: list[PrinterConfig]) -> None:
             )
 
 
-def build_app(settings: Settings, *, factory: ConnectionFactory | None = None) -> FastAPI:
-    """The whole application for ``settings``. ``factory`` replaces the adapters (tests only)."""
+def build_app(
+    settings: Settings,
+    *,
+    extra_printers: Sequence[PrinterConfig] = (),
+    factory: ConnectionFactory | None = None,
+) -> FastAPI:
+    """The whole application for ``settings``.
+
+    ``extra_printers`` are seeded like the configuration file's (the demo's simulated farm); ``factory`` replaces
+    the adapters.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +92,7 @@ def build_app(settings: Settings, *, factory: ConnectionFactory | None = None) -
                 metrics=metrics,
             )
             printers = PrinterService(repository=repository, monitoring=monitoring)
-            seeded = settings.printer_configs()
+            seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
             app.state.runtime = Runtime(

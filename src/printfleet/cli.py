@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,11 +84,29 @@ def demo(
     database_url: Annotated[str, typer.Option(help="Database URL.")] = "sqlite+aiosqlite:///data/printfleet.db",
 ) -> None:
     """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing."""
-    from printfleet.sim.farm import run_demo
-
-    configure_logging(level="INFO")
+    settings = _settings(None, database_url=database_url, http={"host": host, "port": port})
+    configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(host=host, port=port, database_url=database_url))
+        asyncio.run(_run_demo(settings))
+
+
+async def _run_demo(settings: Settings) -> None:
+    from printfleet.app import build_app
+    from printfleet.sim.farm import SimulatedFarm
+
+    async with SimulatedFarm(workdir=Path("data") / "sim") as farm:
+        app = build_app(settings, extra_printers=farm.printer_configs())
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning", ws="websockets")
+        )
+        url = f"http://{settings.http.host}:{settings.http.port}"
+        err.print(
+            f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
+            f"  printers  {url}/api/v1/printers\n  API docs  {url}/docs\n  live      ws://{settings.http.host}:"
+            f"{settings.http.port}/ws\nPress Ctrl+C to stop.\n",
+            highlight=False,
+        )
+        await server.serve()
 
 
 @cli.command()
@@ -97,16 +114,16 @@ def sim(
     config: Annotated[Path, typer.Option("--config", "-c", help="Simulator file (see docs/sim.md).")],
 ) -> None:
     """Run simulated printers on their own and print the printer entries to paste into a printfleet config."""
-    from printfleet.sim.farm import SimConfigError, run_simulators
+    from printfleet.sim.farm import SimConfigError, load_sim_options, run_simulators
 
     configure_logging(level="INFO")
     try:
-        asyncio.run(run_simulators(config))
+        options = load_sim_options(config)
     except SimConfigError as exc:
         err.print(f"[bold red]printfleet sim: configuration error[/]\n{exc}", highlight=False)
         raise typer.Exit(code=2) from None
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_simulators(options, workdir=config.absolute().parent / ".printfleet-sim"))
 
 
 def main() -> None:
@@ -115,4 +132,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
