@@ -49,7 +49,7 @@ def _serve(settings: Settings) -> None:
         host=settings.http.host,
         port=settings.http.port,
         log_level="warning",
-        ws="websockets",
+        ws="websockets-sansio",
         lifespan="on",
     )
 
@@ -97,7 +97,9 @@ async def _run_demo(settings: Settings) -> None:
     async with SimulatedFarm(workdir=Path("data") / "sim") as farm:
         app = build_app(settings, extra_printers=farm.printer_configs())
         server = uvicorn.Server(
-            uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level="warning", ws="websockets")
+            uvicorn.Config(
+                app, host=settings.http.host, port=settings.http.port, log_level="warning", ws="websockets-sansio"
+            )
         )
         url = f"http://{settings.http.host}:{settings.http.port}"
         err.print(

@@ -35,7 +35,7 @@ async def start_server(database_url: str, **settings: Any) -> tuple[uvicorn.Serv
     app_settings = load_settings(None, database_url=database_url, **settings)
     app = build_app(app_settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )
     task = asyncio.create_task(server.serve())
     for _ in range(200):

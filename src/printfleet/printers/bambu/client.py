@@ -284,29 +284,44 @@ class BambuConnection(PrinterConnectionBase):
         last_heard = now
         probe_sent_at: float | None = None
         messages = client.messages
-        while True:
-            now = loop.time()
-            if pushall_due is not None and now >= pushall_due:
-                await self._pushall(client, now)
-                pushall_due = None
-            if probe_sent_at is None and now - last_heard >= self._watchdog_s:
-                self.log.info("bambu.watchdog_probe", silent_s=round(now - last_heard, 1))
-                await client.publish(request_topic(self._serial), encode_command(self._commands.get_version()), qos=0)
-                probe_sent_at = now
-            if probe_sent_at is not None and now - probe_sent_at >= self._watchdog_grace_s:
-                raise ConnectionFailed(
-                    OfflineReason.TIMEOUT, f"printer silent for {now - last_heard:.0f} s, also after a probe"
-                )
-            wake = probe_sent_at + self._watchdog_grace_s if probe_sent_at else last_heard + self._watchdog_s
-            if pushall_due is not None:
-                wake = min(wake, pushall_due)
-            try:
-                message = await asyncio.wait_for(anext(messages), max(0.0, wake - now))
-            except TimeoutError:
-                continue
-            last_heard = loop.time()
-            probe_sent_at = None
-            await self._handle(message.payload)
+        # One long-lived "next message" task: cancelling a wait_for() on a timer could drop a message that
+        # arrived in the same instant.
+        incoming: asyncio.Task[aiomqtt.Message] | None = None
+        try:
+            while True:
+                now = loop.time()
+                if pushall_due is not None and now >= pushall_due:
+                    await self._pushall(client, now)
+                    pushall_due = None
+                if probe_sent_at is None and now - last_heard >= self._watchdog_s:
+                    self.log.info("bambu.watchdog_probe", silent_s=round(now - last_heard, 1))
+                    probe = encode_command(self._commands.get_version())
+                    await client.publish(request_topic(self._serial), probe, qos=0)
+                    probe_sent_at = now
+                if probe_sent_at is not None and now - probe_sent_at >= self._watchdog_grace_s:
+                    raise ConnectionFailed(
+                        OfflineReason.TIMEOUT, f"printer silent for {now - last_heard:.0f} s, also after a probe"
+                    )
+                if probe_sent_at is not None:
+                    wake = probe_sent_at + self._watchdog_grace_s
+                else:
+                    wake = last_heard + self._watchdog_s
+                if pushall_due is not None:
+                    wake = min(wake, pushall_due)
+                if incoming is None:
+                    incoming = asyncio.ensure_future(anext(messages))
+                done, _ = await asyncio.wait((incoming,), timeout=max(0.0, wake - now))
+                if not done:
+                    continue
+                message, incoming = incoming.result(), None
+                last_heard = loop.time()
+                probe_sent_at = None
+                await self._handle(message.payload)
+        finally:
+            if incoming is not None:
+                if incoming.done() and not incoming.cancelled():
+                    incoming.exception()  # retrieved: the connection is ending anyway
+                incoming.cancel()
 
     async def _handle(self, raw: Any) -> None:
         try:

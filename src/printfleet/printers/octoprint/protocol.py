@@ -252,7 +252,7 @@ def _settle(before: OctoPrintState, state: OctoPrintState, *, observed_at: float
         return dataclasses.replace(state, phase=PrinterState.ERROR, stage=None)
     done = state.completion is not None and state.completion >= 100.0 and state.print_time_s is not None
     if state.phase.is_active:
-        return _ended(state, before, PrinterState.FINISHED if done else PrinterState.CANCELLED)
+        return _ended(state, before, PrinterState.FINISHED)
     if state.phase.is_terminal and state.selected_path == state.print_path:
         return state
     if done and state.selected_path is not None:
@@ -359,7 +359,7 @@ def apply_event(
     elapsed = _seconds(payload.get("time"), f"{kind}.time")
     if kind == "PrintDone":
         phase = PrinterState.FINISHED
-    elif kind == "PrintCancelled" or payload.get("reason") == "cancelled":
+    elif kind == "PrintCancelled":
         phase = PrinterState.CANCELLED
     else:
         phase = PrinterState.FAILED
