@@ -20,6 +20,7 @@ printers:
     host: 192.168.1.50
     serial: 01S00C123456789
     access_code: "12345678"
+    tls_insecure: true
   - id: mk4-1
     type: prusalink
     host: 192.168.1.60
@@ -73,6 +74,10 @@ def test_config_file_from_environment_variable(tmp_path: Path, monkeypatch: pyte
         ("http: {port: 99999}\n", "http.port: Input should be less than or equal to 65535"),
         ("htp: {port: 80}\n", "htp: unknown key"),
         ("printers:\n  - {id: a, type: prusalink, host: h}\n", "printers[0] (id a).password: give username"),
+        (
+            "printers:\n  - {id: a, type: bambu, host: h, serial: s, access_code: c}\n",
+            "printers[0] (id a).ca_file: set ca_file to verify",
+        ),
         (
             "printers:\n  - {id: a, type: octoprint, url: http://x, api_key: k}\n"
             "  - {id: a, type: octoprint, url: http://y, api_key: k}\n",

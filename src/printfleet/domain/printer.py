@@ -142,6 +142,14 @@ class PrinterConfig:
                 found.append(("serial", "is required for a Bambu Lab printer (shown under Settings > Device)"))
             if not self.access_code:
                 found.append(("access_code", "is required for a Bambu Lab printer (LAN access code)"))
+            if not self.ca_file and not self.tls_insecure:
+                found.append(
+                    (
+                        "ca_file",
+                        "set ca_file to verify the printer's certificate, or tls_insecure: true to accept any "
+                        "certificate (the access code is sent over this connection)",
+                    )
+                )
         elif self.kind is PrinterKind.PRUSALINK:
             if not self.host:
                 found.append(("host", "is required for a PrusaLink printer"))
