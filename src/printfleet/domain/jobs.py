@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class JobStatus(StrEnum):
@@ -76,3 +79,93 @@ def clean_job_name(file_name: str | None, subtask_name: str | None = None) -> st
             name = name[: -len(suffix)]
             break
     return name or (subtask_name or "").strip() or "Unnamed print"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One print (or a manual job waiting for its print).
+
+    Times are aware UTC. ``created_at`` is when printfleet created the job (for an auto-created job: when it
+    discovered the print). ``start_time`` is the printer-reported start when the printer gives one (a start
+    timestamp, or discovery time minus printer-reported elapsed seconds, computed once), else the discovery time;
+    ``printer_start_time`` is that printer-reported value or None. ``duration_seconds`` is ``end_time - start_time``
+    once ended. ``progress`` in %. ``elapsed_seconds`` is the printer's last reported printing time (continuity).
+    ``customer_info`` holds the user's customer fields; :meth:`public_customer_info` adds the auto-creation keys.
+    ``deleted`` jobs are hidden from users; an active deleted job still holds its print so it is not re-created.
+    """
+
+    id: int
+    printer_id: str
+    printer_type: str
+    job_name: str
+    filename: str | None
+    status: JobStatus
+    progress: float | None
+    created_at: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_seconds: int | None
+    is_business: bool = False
+    customer_info: dict[str, Any] = field(default_factory=dict)
+    file_id: str | None = None
+    native_job_id: str | None = None
+    end_reason: str | None = None
+    notes: str | None = None
+    auto_created: bool = False
+    discovered_on_startup: bool = False
+    printer_start_time: datetime | None = None
+    elapsed_seconds: int | None = None
+    deleted: bool = False
+
+    def public_customer_info(self) -> dict[str, Any]:
+        """``customer_info`` as the API shows it: the user's fields plus, for an auto-created job,
+        ``auto_created``, ``discovery_time``, ``printer_start_time`` and ``discovered_on_startup``."""
+        info = dict(self.customer_info)
+        if self.auto_created:
+            info |= {
+                "auto_created": True,
+                "discovery_time": self.created_at.isoformat(),
+                "printer_start_time": self.printer_start_time.isoformat() if self.printer_start_time else None,
+                "discovered_on_startup": self.discovered_on_startup,
+            }
+        return info
+
+
+AUTO_CREATION_KEYS = frozenset({"auto_created", "discovery_time", "printer_start_time", "discovered_on_startup"})
+"""Keys of ``customer_info`` that printfleet owns; user edits of them are ignored."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewJob:
+    """A job to create. ``status`` is ``running`` (a print seen starting) or ``pending`` (a manual job)."""
+
+    printer_id: str
+    printer_type: str
+    job_name: str
+    filename: str | None
+    status: JobStatus
+    created_at: datetime
+    start_time: datetime | None = None
+    progress: float | None = None
+    native_job_id: str | None = None
+    auto_created: bool = False
+    discovered_on_startup: bool = False
+    printer_start_time: datetime | None = None
+    elapsed_seconds: int | None = None
+    is_business: bool = False
+    customer_info: dict[str, Any] = field(default_factory=dict)
+    notes: str | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFilter:
+    """Filters of the job list. ``since``/``until`` bound ``created_at`` (aware UTC)."""
+
+    printer_id: str | None = None
+    status: JobStatus | None = None
+    auto_created: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0

@@ -37,3 +37,19 @@ class PrinterAlreadyExists(Conflict):
 
 class InvalidInput(ServiceError):
     """The request is well-formed but its values do not make sense (HTTP 422)."""
+
+
+class JobNotFound(NotFound):
+    """No (visible) job has this id."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"no job with id {job_id}")
+        self.job_id = job_id
+
+
+class ActiveJobExists(Conflict):
+    """The printer already has an active job (the store's one-active-job-per-printer rule)."""
+
+    def __init__(self, printer_id: str) -> None:
+        super().__init__(f"printer {printer_id!r} already has an active job")
+        self.printer_id = printer_id

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from printfleet.domain.jobs import Job, JobFilter, NewJob
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus
 
 
@@ -120,4 +121,61 @@ class MonitoringMetrics(Protocol):
 
     def set_connected(self, kind: PrinterKind, count: int) -> None:
         """Printers of ``kind`` currently reachable."""
+        ...
+
+
+class JobRepository(Protocol):
+    """Jobs in the store. Each method is one transaction.
+
+    The store enforces one active (running or paused) job per printer with a partial unique index, across
+    processes sharing one database (DESIGN.md invariant 1): :meth:`create_job` raises ``ActiveJobExists`` when the
+    printer already has one. Deleted jobs are soft-deleted: hidden from :meth:`get_job` and :meth:`list_jobs`, but
+    an active deleted job is still returned by :meth:`active_job` (so its print is not re-created).
+    """
+
+    async def active_job(self, printer_id: str) -> Job | None:
+        """The printer's running or paused job (deleted or not), or None. Served by the partial index."""
+        ...
+
+    async def create_job(self, job: NewJob) -> Job:
+        """Insert; raises ActiveJobExists when ``job`` is active and the printer has an active job."""
+        ...
+
+    async def start_pending_job(
+        self,
+        *,
+        printer_id: str,
+        filename: str,
+        job_name: str,
+        start_time: datetime,
+        native_job_id: str | None,
+        printer_start_time: datetime | None,
+        elapsed_seconds: int | None,
+        progress: float | None,
+    ) -> Job | None:
+        """Turn the oldest pending manual job of ``printer_id`` whose filename equals ``filename`` or whose
+        job_name equals ``job_name`` into the running job; None when there is none. Raises ActiveJobExists."""
+        ...
+
+    async def update_job(self, job_id: int, **changes: Any) -> Job:
+        """Set columns (``status``, ``progress``, ``elapsed_seconds``, ``end_time``, ``duration_seconds``,
+        ``end_reason``, ``job_name``, ``is_business``, ``customer_info``, ``notes``, ``auto_created``); raises
+        JobNotFound."""
+        ...
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """One job that is not deleted, or None."""
+        ...
+
+    async def list_jobs(self, job_filter: JobFilter) -> tuple[list[Job], int]:
+        """Jobs matching the filter, newest first (``created_at`` then id), and the total count ignoring
+        limit/offset. Deleted jobs are left out."""
+        ...
+
+    async def delete_job(self, job_id: int) -> Job:
+        """Soft-delete; returns the job as it was; raises JobNotFound."""
+        ...
+
+    async def active_jobs(self) -> list[Job]:
+        """Every active job (all printers), for start-up reconciliation."""
         ...

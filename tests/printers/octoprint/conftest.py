@@ -10,7 +10,9 @@ printer on and quick to connect) and a user made with ``octoprint user add``, wh
 into ``users.yaml`` (OctoPrint 1.11 reads a user's key from there; no appkeys round trip is needed). Each server
 copies the template, runs ``octoprint --basedir DIR serve --host 127.0.0.1 --port N --iknowwhatimdoing``, waits
 for ``/api/version`` and connects the virtual printer with ``POST /api/connection``. Measured on 1.11.8: the user
-takes 0.6 s, the server answers 0.8 s after spawn and the printer is operational 0.1 s after connect.
+takes 0.6 s; spawn to operational printer takes 0.9 s with this config against 3.0 s with only the first-run and
+online checks off (the disabled plugins and the skipped web-asset bundling make the difference); SIGTERM to exit
+0.1 s.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -97,9 +100,9 @@ class OctoPrintServer:
         """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One REST call with the API key."""
-        return httpx.request(method, self.url + path, headers={"X-Api-Key": self.api_key}, timeout=10.0, **kwargs)  # type: ignore[arg-type]
+        return httpx.request(method, self.url + path, headers={"X-Api-Key": self.api_key}, timeout=10.0, **kwargs)
 
     def start(self, *, timeout_s: float = 60.0) -> None:
         """Spawn the server and wait until it answers; then connect the virtual printer."""

@@ -182,6 +182,14 @@ def test_adapter_started_after_a_cancel_cannot_tell_it_from_a_selected_file() ->
     assert to_status(state, now=NOW).state is PrinterState.IDLE
 
 
+def test_print_whose_file_is_no_longer_selected_ended_unknown_and_shows_idle() -> None:
+    # OctoPrint restarted while the adapter could not reach it: nothing is selected any more.
+    state = poll(printing_state(), printer_body("ready"), IDLE_JOB, at=200.0)
+    status = to_status(state, now=NOW)
+    assert status.state is PrinterState.IDLE
+    assert status.file_name is None
+
+
 def test_409_is_offline_not_operational_with_the_job_state_text() -> None:
     state = poll(OctoPrintState(), None, job_body(None, completion=None, print_time=None, state="Offline"))
     status = to_status(state, now=NOW)

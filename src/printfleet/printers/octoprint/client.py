@@ -235,6 +235,11 @@ class OctoPrintConnection(PrinterConnectionBase):
                 detail = "closed by the server"
             except (OSError, TimeoutError, httpx.HTTPError, websockets.WebSocketException, _PushRefused) as exc:
                 detail = f"{type(exc).__name__}: {exc}"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug here must not end the push for good: polls go on, retry later
+                self.log.exception("octoprint.push_crashed")
+                detail = type(exc).__name__
             if self._push_open:
                 delay, failures = self.config.poll_interval, 0
             failures += 1
@@ -246,8 +251,8 @@ class OctoPrintConnection(PrinterConnectionBase):
 
     async def _login(self) -> str:
         """``POST /api/login {"passive": true}`` on a cookie-less client; return ``"<name>:<session>"``."""
-        # A separate client: the session cookie the login sets must not ride on the API-key requests, where
-        # OctoPrint would then apply its CSRF check to our POSTs.
+        # Its own short-lived client, so that no login cookie can ever ride along with the API-key requests
+        # (OctoPrint applies its CSRF check to cookie sessions; 1.11.8 sets no cookie for an API-key login).
         async with self._new_client() as login_client:
             response = await login_client.post("/api/login", json={"passive": True})
         if response.status_code != 200:

@@ -42,13 +42,16 @@ So the adapter decides, in this order: a lifecycle **event** says it outright; f
 a print **seen active** that is now operational without being active ended ``finished`` when completion is 100 %
 and ``cancelled`` otherwise, and one seen active when OctoPrint stops being operational ``failed`` (OctoPrint
 fails every print whose link drops); failing that (we were not watching while it printed), a selected file at
-100 % with a ``printTime`` is ``finished``. A cancelled print that nobody watched looks exactly like a file
-selected and never printed, so it shows ``idle``: the tracker closes such a job as ``unknown``. A terminal state
-stays while the ended print's file is still the selected one, the way Bambu keeps ``FINISH``.
+100 % with a ``printTime`` is ``finished``. A print seen active whose file is no longer selected (OctoPrint
+restarted meanwhile) is ``idle``: how it ended is unknown. A cancelled print that nobody watched looks exactly
+like a file selected and never printed, so it shows ``idle``: the tracker closes such a job as ``unknown``. A
+terminal state stays while the ended print's file is still the selected one, the way Bambu keeps ``FINISH``.
 
-**Not operational** (409 on ``/api/printer``, or ``flags.operational`` false on the socket): ``offline`` with
-reason ``not_operational`` and the job's state text as detail (``"Offline"``, ``"Offline after error"``): the
-server answers but cannot reach its printer, so nothing it says about a print is current.
+**Not operational** (409 on ``/api/printer``): ``offline`` with reason ``not_operational`` and the job's state
+text as detail (``"Offline"``, ``"Offline after error: ..."``), not ``error``: the server answers but cannot reach
+its printer, so nothing it says about a print is current, and commands are refused like for an unreachable
+printer. A print under way when that happens is ``failed`` (from ``PrintFailed`` at once, or from the poll);
+OctoPrint keeps the file selected, so ``failed`` is what shows once the link is back.
 
 **Who decides the phase.** Lifecycle events, when the push socket is up, then polls. ``current`` messages only
 bring telemetry (temperatures, and progress of the print under way): they are rate-limited and one generated
@@ -251,8 +254,12 @@ def _settle(before: OctoPrintState, state: OctoPrintState, *, observed_at: float
     if "error" in flags:
         return dataclasses.replace(state, phase=PrinterState.ERROR, stage=None)
     done = state.completion is not None and state.completion >= 100.0 and state.print_time_s is not None
+    if state.phase.is_active and state.selected_path == state.print_path:
+        return _ended(state, before, PrinterState.FINISHED if done else PrinterState.CANCELLED)
     if state.phase.is_active:
-        return _ended(state, before, PrinterState.FINISHED)
+        # The file is no longer selected: OctoPrint restarted (or the user chose another file) while we were
+        # not looking. How the print ended is unknown; the tracker closes it as such.
+        return dataclasses.replace(state, phase=PrinterState.IDLE, stage=None)
     if state.phase.is_terminal and state.selected_path == state.print_path:
         return state
     if done and state.selected_path is not None:
@@ -359,7 +366,7 @@ def apply_event(
     elapsed = _seconds(payload.get("time"), f"{kind}.time")
     if kind == "PrintDone":
         phase = PrinterState.FINISHED
-    elif kind == "PrintCancelled":
+    elif kind == "PrintCancelled" or payload.get("reason") == "cancelled":
         phase = PrinterState.CANCELLED
     else:
         phase = PrinterState.FAILED
