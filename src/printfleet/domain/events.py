@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from printfleet.domain.jobs import Job
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 
 
@@ -27,4 +28,28 @@ class PrinterRemoved:
     printer_id: str
 
 
-DomainEvent = PrinterStatusUpdated | PrinterRemoved
+@dataclass(frozen=True, slots=True)
+class JobAutoCreated:
+    """A print was seen starting (or found running) and its job was created and committed."""
+
+    name: ClassVar[str] = "job_auto_created"
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
+class JobUpdated:
+    """A job's status changed (started, paused, resumed, ended), or a user edited it; sent after the commit."""
+
+    name: ClassVar[str] = "job_updated"
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsUpdated:
+    """Run-time settings changed; ``settings`` is the whole new set."""
+
+    name: ClassVar[str] = "settings_updated"
+    settings: dict[str, object]
+
+
+DomainEvent = PrinterStatusUpdated | PrinterRemoved | JobAutoCreated | JobUpdated | SettingsUpdated

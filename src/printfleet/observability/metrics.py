@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from printfleet.domain.printer import PrinterKind
 
@@ -37,8 +37,48 @@ class PrometheusMetrics:
         self.connected = Gauge(
             "printfleet_printers_connected", "Printers currently reachable", ["kind"], registry=self.registry
         )
+        self.jobs_created = Counter("auto_jobs_created", "Jobs created automatically", ["kind"], registry=self.registry)
+        self.jobs_duplicate_prevented = Counter(
+            "auto_jobs_duplicate_prevented",
+            "Prints seen again (restart, reconnect, second process) that adopted their job instead of a duplicate",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.jobs_startup_detected = Counter(
+            "auto_jobs_startup_detected", "Prints found running at start-up", ["kind"], registry=self.registry
+        )
+        self.jobs_with_start_time = Counter(
+            "auto_jobs_with_start_time",
+            "Auto jobs whose printer reported a start time",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.jobs_without_start_time = Counter(
+            "auto_jobs_without_start_time",
+            "Auto jobs whose start time is the discovery time",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.job_creation_duration = Histogram(
+            "auto_job_creation_duration_seconds",
+            "State change received to auto job committed, seconds",
+            ["kind"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
         for kind in PrinterKind:
-            for series in (self.reports, self.parse_errors, self.reconnects, self.connected):
+            for series in (
+                self.reports,
+                self.parse_errors,
+                self.reconnects,
+                self.connected,
+                self.jobs_created,
+                self.jobs_duplicate_prevented,
+                self.jobs_startup_detected,
+                self.jobs_with_start_time,
+                self.jobs_without_start_time,
+                self.job_creation_duration,
+            ):
                 series.labels(kind=kind.value)
 
     def report_received(self, kind: PrinterKind) -> None:
@@ -56,6 +96,18 @@ class PrometheusMetrics:
     def set_connected(self, kind: PrinterKind, count: int) -> None:
         """Set how many printers of ``kind`` are reachable."""
         self.connected.labels(kind=kind.value).set(count)
+
+    def job_created(self, kind: str, *, seconds: float, with_start_time: bool, on_startup: bool) -> None:
+        """Count one auto-created job and how long it took from report to commit."""
+        self.jobs_created.labels(kind=kind).inc()
+        self.job_creation_duration.labels(kind=kind).observe(seconds)
+        (self.jobs_with_start_time if with_start_time else self.jobs_without_start_time).labels(kind=kind).inc()
+        if on_startup:
+            self.jobs_startup_detected.labels(kind=kind).inc()
+
+    def duplicate_prevented(self, kind: str) -> None:
+        """Count one duplicate job prevented."""
+        self.jobs_duplicate_prevented.labels(kind=kind).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type, for ``GET /metrics``."""

@@ -179,3 +179,27 @@ class JobRepository(Protocol):
     async def active_jobs(self) -> list[Job]:
         """Every active job (all printers), for start-up reconciliation."""
         ...
+
+
+class SettingsRepository(Protocol):
+    """Run-time settings (key → JSON value) in the store."""
+
+    async def get_all(self) -> dict[str, object]:
+        """Every stored setting."""
+        ...
+
+    async def set(self, key: str, value: object) -> None:
+        """Store one setting (insert or overwrite)."""
+        ...
+
+
+class JobMetrics(Protocol):
+    """Counters of automatic job creation, labelled by printer kind."""
+
+    def job_created(self, kind: str, *, seconds: float, with_start_time: bool, on_startup: bool) -> None:
+        """An auto job was created in ``seconds`` (report → commit)."""
+        ...
+
+    def duplicate_prevented(self, kind: str) -> None:
+        """A second active job for one print was refused (by the tracker or the store's unique index)."""
+        ...

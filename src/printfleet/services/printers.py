@@ -5,7 +5,7 @@ Every change is persisted first, then the live connection is started, restarted 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 
 import structlog
@@ -40,9 +40,16 @@ class PrinterService:
     """Use cases on printers. Raises PrinterNotFound, PrinterAlreadyExists, InvalidInput (services.errors),
     and PrinterNotConnected / PrinterCommandRejected (domain) for commands."""
 
-    def __init__(self, *, repository: PrinterRepository, monitoring: MonitoringService) -> None:
+    def __init__(
+        self,
+        *,
+        repository: PrinterRepository,
+        monitoring: MonitoringService,
+        on_removed: Sequence[Callable[[str], Awaitable[None]]] = (),
+    ) -> None:
         self._repository = repository
         self._monitoring = monitoring
+        self._on_removed = tuple(on_removed)
 
     async def seed(self, configs: Sequence[PrinterConfig]) -> None:
         """Insert or overwrite the configuration file's printers (before monitoring starts)."""
@@ -89,6 +96,8 @@ class PrinterService:
         """Disconnect and delete a printer; raises PrinterNotFound."""
         await self._repository.delete_printer(printer_id)
         await self._monitoring.unwatch(printer_id, removed=True)
+        for listener in self._on_removed:
+            await listener(printer_id)
         log.info("printer.deleted", printer_id=printer_id)
 
     async def command(self, printer_id: str, command: PrinterCommand) -> None:

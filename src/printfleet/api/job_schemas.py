@@ -1,0 +1,122 @@
+"""Wire shapes of jobs and settings (compatible with the job API documentation printfleet follows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from printfleet.domain.jobs import Job, JobStatus
+
+
+class JobPublic(BaseModel):
+    """A job. Times ISO 8601 UTC; ``progress`` %; ``duration_seconds`` once ended.
+
+    ``customer_info`` of an auto-created job carries ``auto_created``, ``discovery_time``, ``printer_start_time``
+    (null when the printer gives none) and ``discovered_on_startup``.
+    """
+
+    id: int
+    printer_id: str
+    printer_type: str
+    job_name: str
+    filename: str | None
+    status: JobStatus
+    progress: float | None
+    created_at: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_seconds: int | None
+    is_business: bool
+    customer_info: dict[str, Any]
+    file_id: str | None
+    native_job_id: str | None
+    end_reason: str | None
+    notes: str | None
+
+    @classmethod
+    def from_domain(cls, job: Job) -> JobPublic:
+        """Map a domain job."""
+        return cls(
+            id=job.id,
+            printer_id=job.printer_id,
+            printer_type=job.printer_type,
+            job_name=job.job_name,
+            filename=job.filename,
+            status=job.status,
+            progress=job.progress,
+            created_at=job.created_at,
+            start_time=job.start_time,
+            end_time=job.end_time,
+            duration_seconds=job.duration_seconds,
+            is_business=job.is_business,
+            customer_info=job.public_customer_info(),
+            file_id=job.file_id,
+            native_job_id=job.native_job_id,
+            end_reason=job.end_reason,
+            notes=job.notes,
+        )
+
+
+class JobList(BaseModel):
+    """``GET /api/v1/jobs``: newest first."""
+
+    jobs: list[JobPublic]
+    total: int
+
+
+class JobCreate(BaseModel):
+    """``POST /api/v1/jobs``: a manual job, ``pending`` until its print starts on ``printer_id``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    printer_id: str
+    job_name: str | None = Field(default=None, max_length=300)
+    filename: str | None = Field(default=None, max_length=500)
+    is_business: bool = False
+    customer_info: dict[str, Any] = Field(default_factory=dict)
+    notes: str | None = Field(default=None, max_length=10_000)
+    file_id: str | None = None
+
+
+class JobUpdate(BaseModel):
+    """``PATCH``/``PUT /api/v1/jobs/{id}``: the fields sent change. ``printer_id`` and ``filename`` are read-only
+    for auto-created jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_name: str | None = Field(default=None, max_length=300)
+    is_business: bool | None = None
+    customer_info: dict[str, Any] | None = None
+    notes: str | None = Field(default=None, max_length=10_000)
+    printer_id: str | None = None
+    filename: str | None = None
+    file_id: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class SettingsPublic(BaseModel):
+    """``GET /api/v1/settings``."""
+
+    job_creation_auto_create: bool
+    monitoring_interval: float
+
+
+class SettingsUpdate(BaseModel):
+    """``PUT /api/v1/settings``: the settings sent change, at once and persisted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_creation_auto_create: bool | None = None
+    monitoring_interval: float | None = Field(default=None, ge=0.5, le=3600)
+
+
+class SettingsSaved(BaseModel):
+    """The answer to a settings update."""
+
+    status: Literal["success"] = "success"
+    message: str = "Settings updated successfully"
