@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -128,7 +127,7 @@ class ServerProcess:
                 sort_keys=False,
             )
         )
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
 
     @property
     def pid(self) -> int:
@@ -148,18 +147,21 @@ class ServerProcess:
         """Start the server and wait until ``/healthz`` answers. Raises RuntimeError with the log tail."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("PRINTFLEET_")}
         with self.log_file.open("wb") as log:
-            self.process = subprocess.Popen(
-                [*_printfleet_command(), "serve", "--config", str(self.config_file)],
-                stdin=subprocess.DEVNULL,
+            self.process = await asyncio.create_subprocess_exec(
+                *_printfleet_command(),
+                "serve",
+                "--config",
+                str(self.config_file),
+                stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.STDOUT,
+                stderr=asyncio.subprocess.STDOUT,
                 env=env,
                 cwd=self.workdir,
             )
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
             while True:
-                if self.process.poll() is not None:
+                if self.process.returncode is not None:
                     raise RuntimeError(f"printfleet exited with {self.process.returncode}:\n{self.log_tail()}")
                 try:
                     if (await client.get("/healthz")).status_code == 200:
@@ -193,7 +195,7 @@ class ServerProcess:
         started = time.monotonic()
         connected = 0
         while time.monotonic() - started < timeout_s:
-            if self.process is not None and self.process.poll() is not None:
+            if self.process is not None and self.process.returncode is not None:
                 raise RuntimeError(f"printfleet exited with {self.process.returncode}:\n{self.log_tail()}")
             connected = int((await self.health())["printers_connected"])
             if connected >= count:
@@ -204,15 +206,14 @@ class ServerProcess:
     async def stop(self) -> None:
         """SIGINT (uvicorn's graceful shutdown), then SIGKILL after 15 s."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None or process.returncode is not None:
             return
         process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15.0
-        while process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        if process.poll() is None:
+        try:
+            await asyncio.wait_for(process.wait(), 15.0)
+        except TimeoutError:
             process.kill()
-            process.wait()
+            await process.wait()
 
     async def __aenter__(self) -> ServerProcess:
         try:

@@ -134,7 +134,8 @@ async def _sample(
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f}"
+    millis = seconds * 1000
+    return f"{millis:.1f}" if millis < 100 else f"{millis:,.0f}"
 
 
 async def _measure(workdir: Path) -> list[Figure]:

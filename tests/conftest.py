@@ -9,6 +9,8 @@ import pytest
 
 from tests.support import need_service
 
+pytest_plugins = ["tests.database_fixtures"]
+
 
 @pytest.fixture
 def mosquitto_binary() -> str:

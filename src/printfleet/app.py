@@ -23,11 +23,14 @@ from printfleet.printers.base import ConnectionObserver
 from printfleet.printers.octoprint.client import OctoPrintConnection
 from printfleet.printers.prusalink.client import PrusaLinkConnection
 from printfleet.services.events import EventBus
+from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
+from printfleet.services.settings import SettingsService
 from printfleet.store.database import Database, migrate
-from printfleet.store.printers import SqlPrinterRepository
+from printfleet.store.jobs import SqlJobRepository
+from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 
 log = structlog.get_logger("printfleet.app")
 
@@ -54,6 +57,8 @@ class Runtime:
     metrics: PrometheusMetrics
     monitoring: MonitoringService
     printers: PrinterService
+    jobs: JobService
+    settings: SettingsService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -85,21 +90,46 @@ def build_app(
             metrics = PrometheusMetrics()
             bus = EventBus()
             repository = SqlPrinterRepository(database)
+            settings_service = SettingsService(
+                repository=SqlSettingsRepository(database),
+                bus=bus,
+                auto_create=settings.job_creation.auto_create,
+                monitoring_interval=settings.monitoring_interval,
+            )
+            await settings_service.load()
+            jobs = JobService(
+                repository=SqlJobRepository(database), settings=settings_service, bus=bus, metrics=metrics
+            )
             monitoring = MonitoringService(
                 repository=repository,
                 bus=bus,
                 connection_factory=factory or connection_factory(metrics),
                 metrics=metrics,
             )
-            printers = PrinterService(repository=repository, monitoring=monitoring)
+            monitoring.add_listener(jobs.on_printer_change)
+            jobs.attach(monitoring.watched)
+            printers = PrinterService(
+                repository=repository, monitoring=monitoring, on_removed=[jobs.close_for_removed_printer]
+            )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
             app.state.runtime = Runtime(
-                database=database, bus=bus, metrics=metrics, monitoring=monitoring, printers=printers
+                database=database,
+                bus=bus,
+                metrics=metrics,
+                monitoring=monitoring,
+                printers=printers,
+                jobs=jobs,
+                settings=settings_service,
             )
             app.state.context = ApiContext(
-                printers=printers, monitoring=monitoring, bus=bus, render_metrics=metrics.render
+                printers=printers,
+                monitoring=monitoring,
+                jobs=jobs,
+                settings=settings_service,
+                bus=bus,
+                render_metrics=metrics.render,
             )
             async with monitoring:
                 log.info("printfleet.started", printers=len(monitoring.watched()))

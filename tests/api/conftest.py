@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import uvicorn
 
 from printfleet.app import Runtime, build_app
 from printfleet.config import load_settings
+from printfleet.domain.printer import PrinterConfig
 from tests.support import free_port
 
 
@@ -30,10 +31,12 @@ class RunningServer:
         return self.base_url.replace("http://", "ws://") + "/ws"
 
 
-async def start_server(database_url: str, **settings: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+async def start_server(
+    database_url: str, *, extra_printers: Sequence[PrinterConfig] = (), **settings: Any
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
     app_settings = load_settings(None, database_url=database_url, **settings)
-    app = build_app(app_settings)
+    app = build_app(app_settings, extra_printers=extra_printers)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from printfleet import __version__
-from printfleet.api import printers, ws
+from printfleet.api import jobs, printers, ws
 from printfleet.api.context import ContextDep
 from printfleet.api.schemas import Health
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
@@ -45,6 +45,7 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         app.add_exception_handler(error_type, service_error)
 
     app.include_router(printers.router)
+    app.include_router(jobs.router)
     app.include_router(ws.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])

@@ -9,8 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from printfleet.services.events import EventBus
+from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.printers import PrinterService
+from printfleet.services.settings import SettingsService
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,6 +21,8 @@ class ApiContext:
 
     printers: PrinterService
     monitoring: MonitoringService
+    jobs: JobService
+    settings: SettingsService
     bus: EventBus
     render_metrics: Callable[[], tuple[bytes, str]]
 

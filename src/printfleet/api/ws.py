@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from printfleet.api.context import ApiContext
+from printfleet.api.job_schemas import JobPublic
 from printfleet.api.schemas import PrinterPublic
-from printfleet.domain.events import DomainEvent, PrinterRemoved, PrinterStatusUpdated
+from printfleet.domain.events import DomainEvent, JobAutoCreated, JobUpdated, PrinterRemoved, PrinterStatusUpdated
 
 router = APIRouter()
 
@@ -22,13 +24,20 @@ CLIENT_BUFFER = 500
 """Frames buffered per client before its oldest are dropped (about 2 minutes of a 4-printer farm's telemetry)."""
 
 
+def event_data(event: DomainEvent) -> dict[str, Any]:
+    """The ``data`` of an event's frame."""
+    if isinstance(event, PrinterStatusUpdated):
+        return PrinterPublic.from_domain(event.printer, event.status).model_dump(mode="json")
+    if isinstance(event, PrinterRemoved):
+        return {"id": event.printer_id}
+    if isinstance(event, JobAutoCreated | JobUpdated):
+        return JobPublic.from_domain(event.job).model_dump(mode="json")
+    return dict(event.settings)
+
+
 def event_frame(event: DomainEvent) -> str:
     """Encode a domain event as a frame ``{"type": name, "data": {...}}``."""
-    if isinstance(event, PrinterStatusUpdated):
-        data = PrinterPublic.from_domain(event.printer, event.status).model_dump(mode="json")
-    elif isinstance(event, PrinterRemoved):
-        data = {"id": event.printer_id}
-    return json.dumps({"type": event.name, "data": data}, separators=(",", ":"))
+    return json.dumps({"type": event.name, "data": event_data(event)}, separators=(",", ":"))
 
 
 @router.websocket("/ws")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Float,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,4 +93,70 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+ACTIVE_JOB_CONDITION = "status IN ('running', 'paused')"
+"""The SQL predicate of an active job: the partial unique index's WHERE clause, and the literal text queries must
+repeat for the planners to use that index (neither SQLite nor PostgreSQL's generic plans match a partial index's
+predicate against bound parameters)."""
+
+PENDING_JOB_CONDITION = "status = 'pending'"
+"""The SQL predicate of a manual job waiting for its print (the partial index ``ix_jobs_pending_printer_id``)."""
+
+
+class JobRow(Base):
+    """One print, or a manual job waiting for its print.
+
+    ``printer_id`` has no foreign key on purpose: a job's history outlives a deleted printer. The partial unique
+    index ``uq_jobs_active_printer_id`` allows one active (running or paused) job per printer, across restarts and
+    processes (DESIGN.md invariant 1). ``deleted_at`` marks a soft delete.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index(
+            "uq_jobs_active_printer_id",
+            "printer_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_JOB_CONDITION),
+            postgresql_where=text(ACTIVE_JOB_CONDITION),
+        ),
+        # The default listing (newest first) and its per-printer and auto-created filters, in index order.
+        Index("ix_jobs_created_at_id", "created_at", "id"),
+        Index("ix_jobs_printer_id_created_at", "printer_id", "created_at"),
+        Index("ix_jobs_auto_created_created_at", "auto_created", "created_at"),
+        # Every print start looks for a pending manual job of its printer; without this index that scans the
+        # printer's whole history (1,000 rows per printer in bench/store_jobs.py), with it only the few pending.
+        Index(
+            "ix_jobs_pending_printer_id",
+            "printer_id",
+            "created_at",
+            sqlite_where=text(PENDING_JOB_CONDITION),
+            postgresql_where=text(PENDING_JOB_CONDITION),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    printer_id: Mapped[str] = mapped_column(String)
+    printer_type: Mapped[str] = mapped_column(String)
+    job_name: Mapped[str] = mapped_column(String)
+    filename: Mapped[str | None] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    progress: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    is_business: Mapped[bool] = mapped_column(Boolean)
+    customer_info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    file_id: Mapped[str | None] = mapped_column(String)
+    native_job_id: Mapped[str | None] = mapped_column(String)
+    end_reason: Mapped[str | None] = mapped_column(String)
+    notes: Mapped[str | None] = mapped_column(Text)
+    auto_created: Mapped[bool] = mapped_column(Boolean)
+    discovered_on_startup: Mapped[bool] = mapped_column(Boolean)
+    printer_start_time: Mapped[datetime | None]
+    elapsed_seconds: Mapped[int | None] = mapped_column(Integer)
+    deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]

@@ -61,6 +61,13 @@ USERNAME = "bblp"
 PUSHALL_MIN_INTERVAL_S = 300.0
 """PROTOCOLS.md: no pushall more often than every 5 minutes (the P1P stutters under it)."""
 
+RECONNECT_PUSHALL_MIN_INTERVAL_S = 10.0
+"""After a reconnect the kept state may be stale: P1/A1 firmware sends each change once, so a report published
+during the outage (RUNNING after PREPARE, FINISH) is never repeated and the state would stay wrong until the next
+periodic pushall, up to 5 minutes later. Each new connection therefore asks once, at most every 10 s; the reconnect
+backoff keeps connections rare, so the printer is not polled (measured: a 3 s broker outage left a printer shown
+``preparing`` for the rest of the 5-minute gap)."""
+
 # CONNACK refusals meaning "wrong credentials": MQTT 3.1.1 codes 4 and 5, and the MQTT 5 reason codes paho maps
 # them to (134 bad user name or password, 135 not authorised).
 _AUTH_REFUSED = frozenset({4, 5, 134, 135})
@@ -131,8 +138,9 @@ class BambuConnection(PrinterConnectionBase):
 
     - ``watchdog_s``: silence after which a cheap ``get_version`` request is sent; ``watchdog_grace_s`` later,
       still silent, the connection is dropped as ``timeout`` and re-established.
-    - ``pushall_min_interval_s``: the minimum gap between two ``pushall`` requests (5 minutes, PROTOCOLS.md); a
-      reconnect inside that gap schedules the pushall for when it is allowed and goes on with the kept state.
+    - ``pushall_min_interval_s``: the minimum gap between two periodic ``pushall`` requests (5 minutes,
+      PROTOCOLS.md). A new connection asks once at most every ``reconnect_pushall_min_interval_s`` (10 s), since
+      reports sent during an outage are never repeated.
     - ``command_timeout_s``: how long a command waits for the printer's reply before returning anyway.
 
     Raises ``ValueError`` at construction when the config is not a usable bambu config.
@@ -150,6 +158,7 @@ class BambuConnection(PrinterConnectionBase):
         watchdog_s: float = 60.0,
         watchdog_grace_s: float = 15.0,
         pushall_min_interval_s: float = PUSHALL_MIN_INTERVAL_S,
+        reconnect_pushall_min_interval_s: float = RECONNECT_PUSHALL_MIN_INTERVAL_S,
         command_timeout_s: float = 5.0,
         connect_timeout_s: float = 10.0,
     ) -> None:
@@ -164,6 +173,7 @@ class BambuConnection(PrinterConnectionBase):
         self._watchdog_s = watchdog_s
         self._watchdog_grace_s = watchdog_grace_s
         self._pushall_min_interval_s = pushall_min_interval_s
+        self._reconnect_pushall_min_interval_s = reconnect_pushall_min_interval_s
         self._command_timeout_s = command_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._state: dict[str, Any] = {}
@@ -280,7 +290,7 @@ class BambuConnection(PrinterConnectionBase):
         now = loop.time()
         pushall_due: float | None = now
         if self._last_pushall is not None:
-            pushall_due = max(now, self._last_pushall + self._pushall_min_interval_s)
+            pushall_due = max(now, self._last_pushall + self._reconnect_pushall_min_interval_s)
         last_heard = now
         probe_sent_at: float | None = None
         messages = client.messages

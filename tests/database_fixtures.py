@@ -1,6 +1,6 @@
 """Database fixtures: a migrated SQLite file and a migrated PostgreSQL database, behind one parametrised URL.
 
-Written for reuse by any test package (they may move to ``tests/conftest.py``):
+Loaded for every test package by ``tests/conftest.py``:
 
 - ``database_url``: a migrated, empty database, once per backend (``sqlite``, ``postgresql``);
 - ``database``: an open :class:`~printfleet.store.database.Database` on ``database_url``;

@@ -1,0 +1,114 @@
+"""``/api/v1/jobs`` and ``/api/v1/settings``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from printfleet.api.context import ContextDep
+from printfleet.api.job_schemas import (
+    JobCreate,
+    JobList,
+    JobPublic,
+    JobUpdate,
+    SettingsPublic,
+    SettingsSaved,
+    SettingsUpdate,
+)
+from printfleet.domain.jobs import JobFilter, JobStatus
+from printfleet.services.errors import InvalidInput
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.get("/api/v1/jobs", response_model=JobList)
+async def list_jobs(
+    context: ContextDep,
+    printer_id: str | None = None,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    auto_created: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    """Jobs, newest first, with the total matching the filters. ``since``/``until`` need an offset (ISO 8601)."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name}: give a time with an offset, e.g. 2026-11-21T08:00:00Z")
+    jobs, total = await context.jobs.list(
+        JobFilter(
+            printer_id=printer_id,
+            status=status_,
+            auto_created=auto_created,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+    )
+    return JobList(jobs=[JobPublic.from_domain(job) for job in jobs], total=total)
+
+
+@router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
+async def create_job(body: JobCreate, context: ContextDep) -> JobPublic:
+    """A manual job: ``pending`` until a print of its file starts on its printer (then it becomes ``running``)."""
+    printer, _ = await context.printers.get(body.printer_id)
+    job = await context.jobs.create_manual(
+        printer_id=printer.id,
+        printer_type=printer.kind.value,
+        job_name=body.job_name,
+        filename=body.filename,
+        is_business=body.is_business,
+        customer_info=body.customer_info,
+        notes=body.notes,
+        file_id=body.file_id,
+    )
+    return JobPublic.from_domain(job)
+
+
+@router.get("/api/v1/jobs/{job_id}", response_model=JobPublic)
+async def get_job(job_id: int, context: ContextDep) -> JobPublic:
+    """One job; 404 when unknown or deleted."""
+    return JobPublic.from_domain(await context.jobs.get(job_id))
+
+
+@router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic)
+@router.put("/api/v1/jobs/{job_id}", response_model=JobPublic)
+async def update_job(job_id: int, body: JobUpdate, context: ContextDep) -> JobPublic:
+    """Edit ``job_name``, ``is_business``, ``customer_info``, ``notes`` (auto-creation keys are kept)."""
+    return JobPublic.from_domain(await context.jobs.edit(job_id, body.changes()))
+
+
+@router.delete("/api/v1/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_job(job_id: int, context: ContextDep) -> None:
+    """Delete a job. Deleting an auto-created job while its print runs does not make the print create another."""
+    await context.jobs.delete(job_id)
+
+
+@router.post("/api/v1/jobs/{job_id}/convert-to-manual", response_model=JobPublic)
+async def convert_to_manual(job_id: int, context: ContextDep) -> JobPublic:
+    """Drop the auto-created flag."""
+    return JobPublic.from_domain(await context.jobs.convert_to_manual(job_id))
+
+
+@router.get("/api/v1/settings", response_model=SettingsPublic, tags=["settings"])
+async def get_settings(context: ContextDep) -> SettingsPublic:
+    """Run-time settings."""
+    values = context.settings.snapshot()
+    return SettingsPublic(
+        job_creation_auto_create=values["job_creation_auto_create"],
+        monitoring_interval=values["monitoring_interval"],
+    )
+
+
+@router.put("/api/v1/settings", response_model=SettingsSaved, tags=["settings"])
+async def put_settings(body: SettingsUpdate, context: ContextDep) -> SettingsSaved:
+    """Change settings; persisted and effective at once (switching auto-creation on picks up running prints)."""
+    changes = {name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None}
+    if not changes:
+        raise InvalidInput("give at least one setting")
+    await context.settings.update(changes)
+    return SettingsSaved()

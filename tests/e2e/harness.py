@@ -1,0 +1,114 @@
+"""A printfleet server (in-process, restartable on the same database) beside simulated printers, for job tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+
+from printfleet.domain.printer import PrinterConfig
+from tests.api.conftest import start_server
+
+Job = dict[str, Any]
+
+
+class Server:
+    """One printfleet server process-equivalent: start, stop (graceful) and start again on one database."""
+
+    def __init__(self, database_url: str, printers: Sequence[PrinterConfig], **settings: Any) -> None:
+        self.database_url = database_url
+        self.printers = list(printers)
+        self.settings = settings
+        self._uv: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.base_url = ""
+        self.client = httpx.AsyncClient(timeout=10)
+
+    async def start(self) -> None:
+        self._uv, self._task, self.base_url = await start_server(
+            self.database_url, extra_printers=self.printers, **self.settings
+        )
+        self.client = httpx.AsyncClient(base_url=self.base_url, timeout=10)
+
+    async def wait_online(self, *, timeout: float = 15.0) -> None:
+        """Wait until every printer has reported once (so a print started next is seen starting, not discovered)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            printers = (await self.client.get("/api/v1/printers")).json()["printers"]
+            if all(p["status"]["state"] != "offline" for p in printers):
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"printers never came online: {[p['status'] for p in printers]}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._uv is not None and self._task is not None:
+            self._uv.should_exit = True
+            await asyncio.wait_for(self._task, 15)
+        await self.client.aclose()
+        self._uv = self._task = None
+
+    @property
+    def runtime(self) -> Any:
+        assert self._uv is not None
+        return self._uv.config.app.state.runtime
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/ws"
+
+    async def jobs(self, **params: Any) -> list[Job]:
+        response = await self.client.get("/api/v1/jobs", params={"limit": 500, **params})
+        assert response.status_code == 200, response.text
+        return list(reversed(response.json()["jobs"]))  # oldest first reads better in assertions
+
+    async def wait_jobs(
+        self, predicate: Callable[[list[Job]], bool], *, timeout: float = 15.0, **params: Any
+    ) -> list[Job]:
+        """Poll the jobs API until ``predicate(jobs)`` holds; fail with the last list after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            jobs = await self.jobs(**params)
+            if predicate(jobs):
+                return jobs
+            if loop.time() > deadline:
+                raise AssertionError(f"jobs never matched: {json.dumps(jobs, indent=1, default=str)}")
+            await asyncio.sleep(0.1)
+
+    async def wait_printer(self, printer_id: str, state: str, *, timeout: float = 15.0) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            body = (await self.client.get(f"/api/v1/printers/{printer_id}")).json()
+            if body["status"]["state"] == state:
+                return body
+            if loop.time() > deadline:
+                raise AssertionError(f"{printer_id} never became {state}: {body['status']}")
+            await asyncio.sleep(0.05)
+
+
+def statuses(jobs: list[Job]) -> list[str]:
+    return [job["status"] for job in jobs]
+
+
+async def collect_frames(url: str, types: set[str], seconds: float) -> list[dict[str, Any]]:
+    """Frames of the given types received on /ws within ``seconds``."""
+    frames: list[dict[str, Any]] = []
+    async with websockets.connect(url) as ws:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            try:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), left))
+            except TimeoutError:
+                break
+            if frame["type"] in types:
+                frames.append(frame)
+    return frames
