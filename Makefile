@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OCTOPRINT_VENV := .cache/octoprint/venv
 
-.PHONY: demo test bench lint typecheck octoprint clean
+.PHONY: demo test bench chaos lint typecheck octoprint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(VENV)/.dev-installed octoprint lint typecheck
 ## bench: run the benchmarks and print their figures
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
+
+## chaos: 500 simulated prints on 20 printers with pauses, disconnects and server kills; prints the job counts
+chaos: $(VENV)/.dev-installed
+	$(BIN)/python -m bench chaos
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -6,9 +6,10 @@ configuration file's printers, starts one connection per printer and stops every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from fastapi import FastAPI
@@ -76,11 +77,12 @@ def build_app(
     *,
     extra_printers: Sequence[PrinterConfig] = (),
     factory: ConnectionFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The whole application for ``settings``.
 
     ``extra_printers`` are seeded like the configuration file's (the demo's simulated farm); ``factory`` replaces
-    the adapters.
+    the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps).
     """
 
     @asynccontextmanager
@@ -98,7 +100,11 @@ def build_app(
             )
             await settings_service.load()
             jobs = JobService(
-                repository=SqlJobRepository(database), settings=settings_service, bus=bus, metrics=metrics
+                repository=SqlJobRepository(database),
+                settings=settings_service,
+                bus=bus,
+                metrics=metrics,
+                **({"clock": clock} if clock is not None else {}),
             )
             monitoring = MonitoringService(
                 repository=repository,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,15 @@ class RunningServer:
 
 
 async def start_server(
-    database_url: str, *, extra_printers: Sequence[PrinterConfig] = (), **settings: Any
+    database_url: str,
+    *,
+    extra_printers: Sequence[PrinterConfig] = (),
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
     app_settings = load_settings(None, database_url=database_url, **settings)
-    app = build_app(app_settings, extra_printers=extra_printers)
+    app = build_app(app_settings, extra_printers=extra_printers, clock=clock)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )

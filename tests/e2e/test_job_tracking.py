@@ -7,8 +7,9 @@ Digest) to a real printfleet server on SQLite and on PostgreSQL; assertions read
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,60 @@ async def test_job_api_edits_and_errors(server: Server, farm: BambuFarm) -> None
         "/api/v1/jobs", params={"auto_created": "false", "printer_id": printer.printer_id}
     )
     assert filtered.json()["total"] == 1
+
+
+async def test_bambu_mid_print_stages_stay_one_job(server: Server, farm: BambuFarm) -> None:
+    printer = farm[0]
+    await printer.start_print("multicolour.gcode.3mf", duration_s=60)
+    await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+    # stg_cur 4 changing filament, 2 heatbed preheating, 8 calibrating extrusion (OpenBambuAPI stage table)
+    for stage in (4, 2, 8, 0):
+        await printer.send_raw(json.dumps({"print": {"command": "push_status", "stg_cur": stage}}).encode())
+        await asyncio.sleep(0.2)
+    await printer.pause()  # a filament run-out shows as PAUSE
+    await printer.resume()
+    await asyncio.sleep(0.3)
+    assert statuses(await server.jobs()) == ["running"]
+
+
+async def test_clock_jumps_during_a_print_keep_one_job(database_url: str, farm: BambuFarm) -> None:
+    offset = timedelta(0)
+
+    def jumpy_clock() -> datetime:
+        return datetime.now(UTC) + offset
+
+    server = Server(database_url, farm.printer_configs(), clock=jumpy_clock)
+    await server.start()
+    try:
+        await server.wait_online()
+        printer = farm[0]
+        await printer.start_print("clock.gcode.3mf", duration_s=60)
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+        for jump in (timedelta(minutes=10), timedelta(minutes=-10), timedelta(minutes=-20)):
+            offset += jump
+            await printer.pause()
+            await printer.resume()
+            await asyncio.sleep(0.3)
+        await printer.cancel()
+        [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["cancelled"])
+        assert job["duration_seconds"] == 0  # the clock went back past the start: never negative
+    finally:
+        await server.stop()
+
+
+async def test_two_processes_on_one_database_make_one_job(database_url: str, farm: BambuFarm) -> None:
+    first = Server(database_url, farm.printer_configs())
+    second = Server(database_url, farm.printer_configs())
+    await first.start()
+    await second.start()
+    try:
+        await first.wait_online()
+        await second.wait_online()
+        await asyncio.gather(*(p.start_print("shared.gcode.3mf", duration_s=1.5) for p in farm.printers))
+        jobs = await first.wait_jobs(lambda jobs: statuses(jobs) == ["completed", "completed"])
+        await asyncio.sleep(0.5)
+        assert len(await second.jobs()) == 2
+        assert sorted(job["printer_id"] for job in jobs) == sorted(p.printer_id for p in farm.printers)
+    finally:
+        await first.stop()
+        await second.stop()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import secrets
 import socket
 import ssl
 from collections.abc import Mapping
@@ -120,12 +121,14 @@ def _insecure_context() -> ssl.SSLContext:
 
 
 def _client_identifier(printer_id: str, serial: str) -> str:
-    """A client id unique per process and printer, stable across reconnects, at most 23 characters.
+    """A client id unique per connection object, stable across its reconnects, at most 23 characters.
 
     Stable: a reconnect then takes over the broker's stale session for us instead of holding one more of the
-    printer's ~5 client slots. 23 characters is what MQTT 3.1.1 obliges a broker to accept.
+    printer's ~5 client slots. Unique per connection object (not only per process): two printfleet instances in
+    one process, or an old and a new connection during a printer edit, must not take over each other's session.
+    23 characters is what MQTT 3.1.1 obliges a broker to accept.
     """
-    seed = f"{socket.gethostname()}:{os.getpid()}:{printer_id}:{serial}".encode()
+    seed = f"{socket.gethostname()}:{os.getpid()}:{printer_id}:{serial}:{secrets.token_hex(8)}".encode()
     return "pf-" + hashlib.sha256(seed).hexdigest()[:20]
 
 
