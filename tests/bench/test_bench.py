@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from bench.__main__ import format_table, main
-from bench.ingest import PARTIALS_PER_FULL, build_messages, ingest_all, json_loads_all
 
 from bench import Figure, percentile
+from bench.__main__ import format_table, main
+from bench.ingest import PARTIALS_PER_FULL, build_messages, ingest_all, json_loads_all
 
 
 def test_message_mix_is_one_full_report_per_hundred_partials_of_real_fields() -> None:
