@@ -21,6 +21,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "latency": ("bench.latency:run", "printer state change → /ws frame, Bambu (push) and PrusaLink (poll)"),
     "farm": ("bench.farm:run", "one server, 200 Bambu printers reporting every second: CPU and RSS"),
     "store": ("bench.store_jobs:figures", "jobs store create / active-job lookup with 1,000,000 jobs"),
+    "detection": ("bench.detection:run", "print start → job committed → job_auto_created frame, Bambu and PrusaLink"),
+    "chaos": ("bench.chaos:run", "500 prints on 20 printers with pauses, disconnects and server kills: job counts"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one
 benchmark's import error is reported as its crash and does not stop the others."""

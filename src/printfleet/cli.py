@@ -86,8 +86,18 @@ def demo(
     """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing."""
     settings = _settings(None, database_url=database_url, http={"host": host, "port": port})
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_demo(settings))
+    from printfleet.sim.mqtt_broker import BrokerError
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run_demo(settings))
+    except BrokerError as exc:
+        err.print(
+            f"[bold red]printfleet demo: the simulated Bambu Lab printers need mosquitto[/]\n{exc}\n"
+            "Install it with: apt-get install mosquitto",
+            highlight=False,
+        )
+        raise typer.Exit(code=2) from None
 
 
 async def _run_demo(settings: Settings) -> None:

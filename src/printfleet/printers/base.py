@@ -97,6 +97,10 @@ class Backoff:
         return self._attempt
 
 
+MAX_BAD_POLLS = 3
+"""Unreadable responses in a row after which a polled printer is taken offline as ``protocol_error``."""
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -124,6 +128,7 @@ class PrinterConnectionBase:
         self._observer: ConnectionObserver = observer or NullObserver()
         self._backoff = backoff or Backoff()
         self._status = PrinterStatus.offline(OfflineReason.CONNECTING)
+        self._bad_polls = 0
         self.log = structlog.get_logger("printfleet.printers").bind(
             printer_id=config.id, printer_kind=config.kind.value
         )
@@ -151,6 +156,15 @@ class PrinterConnectionBase:
         if self._status.state is PrinterState.OFFLINE and self._status.offline_reason is reason:
             return
         await self._emit(PrinterStatus.offline(reason, detail=detail, last_seen=self._status.last_seen))
+
+    def _unreadable(self, detail: str) -> None:
+        """Count one unreadable response (logged, ``parse_error`` metric); the :data:`MAX_BAD_POLLS`-th in a row
+        raises ConnectionFailed(PROTOCOL_ERROR). A single bad body never takes a printer offline."""
+        self._bad_polls += 1
+        self._observer.parse_error(self.kind)
+        self.log.warning(f"{self.kind.value}.unreadable_response", detail=detail, bad_polls_in_a_row=self._bad_polls)
+        if self._bad_polls >= MAX_BAD_POLLS:
+            raise ConnectionFailed(OfflineReason.PROTOCOL_ERROR, detail)
 
     async def _session(self) -> None:
         raise NotImplementedError

@@ -20,8 +20,8 @@ from printfleet.domain.printer import (
     PrinterStatus,
     Secret,
 )
-from printfleet.printers.base import Backoff
-from printfleet.printers.prusalink.client import MAX_BAD_POLLS, PrusaLinkConnection
+from printfleet.printers.base import MAX_BAD_POLLS, Backoff
+from printfleet.printers.prusalink.client import PrusaLinkConnection
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter, StorageShape
 from tests.support import free_port
 

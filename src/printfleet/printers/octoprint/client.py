@@ -55,11 +55,6 @@ from printfleet.printers.octoprint.protocol import (
     to_status,
 )
 
-MAX_BAD_POLLS = 3
-"""Unreadable polls in a row before the printer is shown offline (``protocol_error``); a single bad body is
-logged and counted and the last good status stands."""
-
-
 PUSH_RETRY_MAX_S = 300.0
 """Longest wait, in seconds, between attempts to open the push socket (OctoPrint without it, or a proxy that
 does not pass websockets, would otherwise be asked every poll interval)."""
@@ -84,7 +79,8 @@ class OctoPrintConnection(PrinterConnectionBase):
     and ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request and the websocket opening,
     in seconds. ``push=False`` polls only. A snapshot goes to ``sink`` only when it differs from the last one in
     something but ``last_seen``. Wrong API key → offline ``auth_failed``; refused → ``unreachable``; no answer
-    in time → ``timeout``; OctoPrint up without its printer → ``not_operational``; :data:`MAX_BAD_POLLS`
+    in time → ``timeout``; OctoPrint up without its printer → ``not_operational``;
+    :data:`~printfleet.printers.base.MAX_BAD_POLLS`
     unreadable polls in a row → ``protocol_error``. Each is retried with the backoff.
     """
 
@@ -199,13 +195,6 @@ class OctoPrintConnection(PrinterConnectionBase):
             return decode_body(response.content)
         except OctoPrintPayloadError as exc:
             raise OctoPrintPayloadError(f"{path}: {exc}") from exc
-
-    def _unreadable(self, detail: str) -> None:
-        self._bad_polls += 1
-        self._observer.parse_error(self.kind)
-        self.log.warning("octoprint.unreadable_response", detail=detail, bad_polls_in_a_row=self._bad_polls)
-        if self._bad_polls >= MAX_BAD_POLLS:
-            raise ConnectionFailed(OfflineReason.PROTOCOL_ERROR, detail)
 
     async def _publish(self, state: OctoPrintState) -> None:
         """Keep ``state``; emit its status when it differs from the last one in more than ``last_seen``."""

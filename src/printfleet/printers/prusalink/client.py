@@ -48,10 +48,6 @@ from printfleet.printers.base import (
 )
 from printfleet.printers.prusalink.protocol import PrusaLinkPayloadError, decode_body, parse_status
 
-MAX_BAD_POLLS = 3
-"""Unreadable polls in a row before the printer is shown offline (``protocol_error``). One bad body, a
-truncated frame or a firmware hiccup, is logged and counted, and the last good status stands."""
-
 
 class _ApiKeyAuth(httpx.Auth):
     """Adds ``X-Api-Key`` to every request (PrusaLink on a Raspberry Pi, older Buddy firmware)."""
@@ -71,7 +67,8 @@ class PrusaLinkConnection(PrinterConnectionBase):
     ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, in seconds. A snapshot goes
     to ``sink`` only when it differs from the last one in something but ``last_seen`` (``status`` keeps
     ``last_seen`` fresh regardless). Wrong credentials → offline ``auth_failed``; refused or unroutable →
-    ``unreachable``; no answer in time → ``timeout``; HTTP 503 → ``not_operational``; :data:`MAX_BAD_POLLS`
+    ``unreachable``; no answer in time → ``timeout``; HTTP 503 → ``not_operational``;
+    :data:`~printfleet.printers.base.MAX_BAD_POLLS`
     unreadable polls in a row → ``protocol_error``. Each is retried with the backoff.
     """
 
@@ -193,13 +190,6 @@ class PrusaLinkConnection(PrinterConnectionBase):
             return decode_body(response.content)
         except PrusaLinkPayloadError as exc:
             raise PrusaLinkPayloadError(f"{path}: {exc}") from exc
-
-    def _unreadable(self, detail: str) -> None:
-        self._bad_polls += 1
-        self._observer.parse_error(self.kind)
-        self.log.warning("prusalink.unreadable_response", detail=detail, bad_polls_in_a_row=self._bad_polls)
-        if self._bad_polls >= MAX_BAD_POLLS:
-            raise ConnectionFailed(OfflineReason.PROTOCOL_ERROR, detail)
 
     async def _publish(self, status: PrinterStatus) -> None:
         previous = self._status
