@@ -127,6 +127,9 @@ class Counters:
     holds: int = 0
     hold_timeouts: int = 0
     close_timeouts: int = 0
+    slow_closes: int = 0
+    """Next prints that waited more than 2 s for the server to close the previous print's job."""
+    longest_close_wait_s: float = 0.0
 
 
 def _sim_print(sim: SimulatedBambuPrinter | SimulatedPrusaLinkPrinter) -> SimPrint | None:
@@ -254,8 +257,27 @@ class Chaos:
         A print the server has not seen is paused on the printer just before it would end, and resumed once its
         job exists. Returns False when the print has ended.
         """
+        # The server is asked in a task of its own: a slow answer (a server starting up) must not keep this loop
+        # from pausing the print in time.
+        watcher = None if run.seen else asyncio.create_task(self._watch_seen(run), name="chaos-seen")
+        try:
+            return await self._proceed(sim, run, until, seen=seen)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+    async def _watch_seen(self, run: SimRun) -> None:
+        while True:
+            if await self.is_seen(run):
+                return
+            await asyncio.sleep(0.2)
+
+    async def _proceed(
+        self, sim: SimulatedBambuPrinter | SimulatedPrusaLinkPrinter, run: SimRun, until: float, *, seen: bool
+    ) -> bool:
         hold_started: float | None = None
-        last_check = 0.0
         while True:
             job = _sim_print(sim)
             assert job is not None
@@ -263,9 +285,6 @@ class Chaos:
             if not job.active:
                 return False
             now = time.monotonic()
-            if not run.seen and now - last_check >= 0.2:
-                last_check = now
-                await self.is_seen(run)
             gave_up = hold_started is not None and now - hold_started > SEEN_TIMEOUT_S
             if hold_started is not None and (run.seen or gave_up):
                 if gave_up:
@@ -297,7 +316,8 @@ class Chaos:
         if previous is None:
             return
         assert previous.ended_at is not None
-        deadline = time.monotonic() + CLOSED_TIMEOUT_S
+        began = time.monotonic()
+        deadline = began + CLOSED_TIMEOUT_S
         while time.monotonic() < deadline:
             blind = self.blind_since(printer_id)
             if blind is not None and previous.ended_at >= blind:
@@ -306,6 +326,11 @@ class Chaos:
             if jobs is not None:
                 mine = [job for job in jobs if _job_key(job) == previous.key]
                 if mine and all(job["status"] not in ACTIVE for job in mine):
+                    waited = time.monotonic() - began
+                    self.counters.longest_close_wait_s = max(self.counters.longest_close_wait_s, waited)
+                    if waited > 2.0:
+                        self.counters.slow_closes += 1
+                        previous.events.append((time.monotonic(), f"job closed after a {waited:.1f} s wait"))
                     return
             await asyncio.sleep(0.1)
         self.counters.close_timeouts += 1
@@ -595,13 +620,31 @@ def _report(chaos: Chaos, jobs: list[dict[str, Any]], still_active: int, driven_
         print(f"chaos: {len(stray)} job(s) matching no print:")
         for job in stray:
             print(f"  job {job['id']} on {job['printer_id']}: {job['filename']} {job['status']} {job['end_reason']!r}")
+    slow = [run for run in chaos.runs if any(what.startswith("job closed after") for _, what in run.events)]
+    if slow:
+        after_disconnect = [run for run in slow if any(what.startswith("disconnect") for _, what in run.events)]
+        near_outage = [
+            run
+            for run in slow
+            if run not in after_disconnect
+            and any(o.killed_at - 1 <= (run.ended_at or 0) <= max(o.seen_at.values(), default=0) for o in chaos.outages)
+        ]
+        by_kind: defaultdict[str, int] = defaultdict(int)
+        for run in after_disconnect:
+            by_kind[run.printer_id.rsplit("-", 1)[0]] += 1
+        print(
+            f"chaos: {len(slow)} print(s) whose job the server closed > 2 s after the end: {len(after_disconnect)} "
+            f"had a network disconnect ({dict(by_kind)}), {len(near_outage)} ended around a server kill, "
+            f"{len(slow) - len(after_disconnect) - len(near_outage)} other"
+        )
     sys.stdout.flush()
     plan = (
         f"seed {chaos.seed}, {driven_s:.0f} s, {len(chaos.outages)} server kills, {counters.pauses} pauses, "
         f"{counters.disconnects} disconnects, {counters.cancels} cancels, {counters.fails} fails; "
         f"ends {outcomes['completed']} completed / {outcomes['cancelled']} cancelled / {outcomes['failed']} failed; "
         f"{counters.holds} holds until seen ({counters.hold_timeouts} gave up), "
-        f"{counters.close_timeouts} next prints started before the job closed"
+        f"{counters.close_timeouts} next prints started before the job closed, {counters.slow_closes} waited > 2 s "
+        f"for it (longest {counters.longest_close_wait_s:.1f} s)"
     )
     left = len(result["left_running"])
     figures = [
