@@ -35,6 +35,7 @@ from printfleet.domain.printer import (
     PrinterConfig,
     PrinterKind,
     PrinterNotConnected,
+    PrinterState,
 )
 from printfleet.printers.bambu.protocol import (
     BambuCommands,
@@ -61,6 +62,11 @@ __all__ = ["BambuConnection"]
 USERNAME = "bblp"
 PUSHALL_MIN_INTERVAL_S = 300.0
 """PROTOCOLS.md: no pushall more often than every 5 minutes (the P1P stutters under it)."""
+
+PUSHALL_ANSWER_TIMEOUT_S = 3.0
+"""A pushall with no usable answer after this long (seconds) is sent again, at most twice per connection: a lost
+request would otherwise leave the printer shown offline until its next change (seen in the chaos run when a
+broker restart and our reconnect raced)."""
 
 RECONNECT_PUSHALL_MIN_INTERVAL_S = 10.0
 """After a reconnect the kept state may be stale: P1/A1 firmware sends each change once, so a report published
@@ -296,6 +302,8 @@ class BambuConnection(PrinterConnectionBase):
             pushall_due = max(now, self._last_pushall + self._reconnect_pushall_min_interval_s)
         last_heard = now
         probe_sent_at: float | None = None
+        answer_due: float | None = None
+        retries_left = 2
         messages = client.messages
         # One long-lived "next message" task: cancelling a wait_for() on a timer could drop a message that
         # arrived in the same instant.
@@ -306,6 +314,14 @@ class BambuConnection(PrinterConnectionBase):
                 if pushall_due is not None and now >= pushall_due:
                     await self._pushall(client, now)
                     pushall_due = None
+                    answer_due = now + PUSHALL_ANSWER_TIMEOUT_S
+                if answer_due is not None and now >= answer_due:
+                    answer_due = None
+                    if self._status.state is PrinterState.OFFLINE and retries_left > 0:
+                        retries_left -= 1
+                        self.log.info("bambu.pushall_unanswered", retries_left=retries_left)
+                        await self._pushall(client, now)
+                        answer_due = now + PUSHALL_ANSWER_TIMEOUT_S
                 if probe_sent_at is None and now - last_heard >= self._watchdog_s:
                     self.log.info("bambu.watchdog_probe", silent_s=round(now - last_heard, 1))
                     probe = encode_command(self._commands.get_version())
@@ -321,6 +337,8 @@ class BambuConnection(PrinterConnectionBase):
                     wake = last_heard + self._watchdog_s
                 if pushall_due is not None:
                     wake = min(wake, pushall_due)
+                if answer_due is not None:
+                    wake = min(wake, answer_due)
                 if incoming is None:
                     incoming = asyncio.ensure_future(anext(messages))
                 done, _ = await asyncio.wait((incoming,), timeout=max(0.0, wake - now))
