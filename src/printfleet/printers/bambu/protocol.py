@@ -1,6 +1,6 @@
 """Bambu Lab LAN MQTT: parse, merge and normalise reports; build commands. Pure: no I/O, no client.
 
-Source of the facts: /work/shared/PROTOCOLS.md (Bambu section), Doridian/OpenBambuAPI ``mqtt.md``, and the
+Source of the facts: the project's printer protocol notes (Bambu section), Doridian/OpenBambuAPI ``mqtt.md``, and the
 behaviour of greghesp/ha-bambulab (pybambu). Reports arrive on ``device/<serial>/report`` as one JSON object per
 message with a type envelope. A full ``push_status`` (the answer to ``pushall``) looks like this, shortened::
 
