@@ -22,8 +22,9 @@ import contextlib
 import socket
 from collections.abc import Generator
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
+import structlog
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -146,3 +147,77 @@ class LoopbackHttpServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+class HttpSimulatorNetwork:
+    """The network side every HTTP printer simulator shares: on and off the network, on one port.
+
+    Subclasses call :meth:`_init_network` at the end of their ``__init__`` with their ASGI app. ``disconnect``
+    drops the printer off the network and brings it back on the same port later, as a printer losing Wi-Fi does.
+    """
+
+    printer_id: str
+    _server: LoopbackHttpServer
+    _reconnect_task: asyncio.Task[None] | None
+
+    def _init_network(self, app: ASGIApp, *, port: int | None) -> None:
+        self._reconnect_task = None
+        self._server = LoopbackHttpServer(app, port=port)
+
+    @property
+    def port(self) -> int:
+        """The TCP port (after the first :meth:`start` when it was chosen by the OS)."""
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return self._server.url
+
+    @property
+    def online(self) -> bool:
+        """True while the HTTP server accepts connections."""
+        return self._server.running
+
+    async def start(self) -> None:
+        """Put the printer on the network."""
+        await self._server.start()
+
+    async def stop(self) -> None:
+        """Take the printer off the network for good (cancels a pending reconnect)."""
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            self._reconnect_task = None
+        await self._server.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def disconnect(self, seconds: float) -> None:
+        """Drop off the network now and come back on the same port after ``seconds``; printing goes on.
+
+        Returns once the printer is unreachable; the reconnect runs in a background task.
+        """
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+        await self._server.stop()
+        self._reconnect_task = asyncio.create_task(self._come_back(seconds), name=f"sim-reconnect:{self.port}")
+
+    async def _come_back(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        for attempt in range(50):
+            try:
+                await self._server.start()
+                break
+            except OSError as exc:  # someone took the port meanwhile; a real printer would keep trying too
+                structlog.get_logger("printfleet.sim").warning(
+                    "sim.port_busy", printer_id=self.printer_id, port=self.port, error=str(exc)
+                )
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+        self._reconnect_task = None

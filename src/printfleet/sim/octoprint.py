@@ -31,7 +31,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from types import TracebackType
 
 import structlog
 from starlette.applications import Starlette
@@ -41,7 +40,7 @@ from starlette.routing import Route
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.sim.base import SimPhase, SimPrint
-from printfleet.sim.http_server import LoopbackHttpServer
+from printfleet.sim.http_server import HttpSimulatorNetwork
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -84,7 +83,7 @@ def _error(status: int, text: str) -> JSONResponse:
     return JSONResponse({"error": text}, status_code=status)
 
 
-class SimulatedOctoPrintPrinter:
+class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
     """OctoPrint on ``127.0.0.1:<port>`` implementing :class:`printfleet.sim.base.SimulatedPrinter`.
 
     ``port=None`` takes a free port at :meth:`start`, kept across :meth:`disconnect` and :meth:`restart`.
@@ -120,48 +119,17 @@ class SimulatedOctoPrintPrinter:
         self.link_error: str | None = None
         self._malformed = 0
         self._background: set[asyncio.Task[None]] = set()
-        self._reconnect_task: asyncio.Task[None] | None = None
         self.requests_served = 0
-        self._server = LoopbackHttpServer(self._build_app(), port=port)
+        self._init_network(self._build_app(), port=port)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        """The TCP port (after the first :meth:`start` when it was chosen by the OS)."""
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return self._server.url
-
-    @property
-    def online(self) -> bool:
-        """True while the HTTP server accepts connections."""
-        return self._server.running
-
-    async def start(self) -> None:
-        """Put the server on the network."""
-        await self._server.start()
-
     async def stop(self) -> None:
-        """Take the server off the network for good (cancels pending reconnects)."""
-        for task in (*self._background, self._reconnect_task):
-            if task is not None:
-                task.cancel()
+        """Take the server off the network for good (cancels pending reconnects and background work)."""
+        for task in self._background:
+            task.cancel()
         self._background.clear()
-        self._reconnect_task = None
-        await self._server.stop()
-
-    async def __aenter__(self) -> SimulatedOctoPrintPrinter:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        await super().stop()
 
     def printer_config(self, *, poll_interval: float | None = None) -> PrinterConfig:
         """How printfleet reaches this server: ``url`` http://127.0.0.1:PORT and its API key."""
@@ -241,27 +209,6 @@ class SimulatedOctoPrintPrinter:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def disconnect(self, seconds: float) -> None:
-        """Drop off the network now and come back on the same port after ``seconds``; printing goes on.
-
-        Returns once the server is unreachable; the reconnect runs in a background task.
-        """
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-        await self._server.stop()
-        self._reconnect_task = asyncio.create_task(self._come_back(seconds), name=f"sim-reconnect:{self.port}")
-
-    async def _come_back(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        for attempt in range(50):
-            try:
-                await self._server.start()
-                break
-            except OSError as exc:  # the port was taken meanwhile; a real server would keep trying too
-                log.warning("sim.octoprint.port_busy", printer_id=self.printer_id, port=self.port, error=str(exc))
-                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
-        self._reconnect_task = None
 
     async def restart(self) -> None:
         """Restart OctoPrint: off the network for ``reboot_s``; back with no print, nothing selected, the

@@ -34,7 +34,6 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 import structlog
@@ -45,7 +44,7 @@ from starlette.routing import Route
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.sim.base import SimPhase, SimPrint, SimulatedPrinter
-from printfleet.sim.http_server import LoopbackHttpServer
+from printfleet.sim.http_server import HttpSimulatorNetwork
 
 StorageShape = Literal["buddy", "pi"]
 AuthMode = Literal["digest", "api_key"]
@@ -161,7 +160,7 @@ def short_name(display_name: str) -> str:
     return f"{clean[:6]}~1" + (f".{ext[:3].upper()}" if ext else "")
 
 
-class SimulatedPrusaLinkPrinter:
+class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
     """A PrusaLink printer on ``127.0.0.1:<port>`` implementing :class:`printfleet.sim.base.SimulatedPrinter`.
 
     ``port=None`` takes a free port at :meth:`start`; it is kept across :meth:`disconnect` and :meth:`restart`.
@@ -211,46 +210,10 @@ class SimulatedPrusaLinkPrinter:
         self._next_job_id = first_job_id
         self._error = False
         self._malformed = 0
-        self._reconnect_task: asyncio.Task[None] | None = None
         self.requests_served = 0
-        self._server = LoopbackHttpServer(self._build_app(), port=port)
+        self._init_network(self._build_app(), port=port)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The TCP port (after the first :meth:`start` when it was chosen by the OS)."""
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return self._server.url
-
-    @property
-    def online(self) -> bool:
-        """True while the HTTP server accepts connections."""
-        return self._server.running
-
-    async def start(self) -> None:
-        """Put the printer on the network."""
-        await self._server.start()
-
-    async def stop(self) -> None:
-        """Take the printer off the network for good (cancels a pending reconnect)."""
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            self._reconnect_task = None
-        await self._server.stop()
-
-    async def __aenter__(self) -> SimulatedPrusaLinkPrinter:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def printer_config(self, *, poll_interval: float | None = None) -> PrinterConfig:
         """How printfleet reaches this printer: host 127.0.0.1, its port, ``maker`` + password or an API key."""
@@ -325,28 +288,6 @@ class SimulatedPrusaLinkPrinter:
         self._error = True
         if self.current is not None:
             self.current.end(SimPhase.FAILED)
-
-    async def disconnect(self, seconds: float) -> None:
-        """Drop off the network now and come back on the same port after ``seconds``; printing goes on.
-
-        Returns once the printer is unreachable; the reconnect runs in a background task.
-        """
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-        await self._server.stop()
-        self._reconnect_task = asyncio.create_task(self._come_back(seconds), name=f"sim-reconnect:{self.port}")
-
-    async def _come_back(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        # Someone may have taken the port meanwhile; a real printer would keep trying too.
-        for attempt in range(50):
-            try:
-                await self._server.start()
-                break
-            except OSError as exc:
-                log.warning("sim.prusalink.port_busy", printer_id=self.printer_id, port=self.port, error=str(exc))
-                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
-        self._reconnect_task = None
 
     async def restart(self) -> None:
         """Reboot: off the network for ``reboot_s``, the print is lost, back idle. Returns once back online."""
