@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Generator
 from urllib.parse import quote
 
 import httpx
@@ -35,13 +34,11 @@ from printfleet.domain.printer import (
     PrinterConfig,
     PrinterKind,
     PrinterNotConnected,
-    Secret,
 )
 from printfleet.printers.base import (
     Backoff,
     ConnectionFailed,
     ConnectionObserver,
-    PrinterConnectionBase,
     StatusSink,
     utcnow,
 )
@@ -54,25 +51,14 @@ from printfleet.printers.octoprint.protocol import (
     decode_body,
     to_status,
 )
+from printfleet.printers.polling import ApiKeyAuth, PolledConnectionBase
 
 PUSH_RETRY_MAX_S = 300.0
 """Longest wait, in seconds, between attempts to open the push socket (OctoPrint without it, or a proxy that
 does not pass websockets, would otherwise be asked every poll interval)."""
 
 
-class _ApiKeyAuth(httpx.Auth):
-    """Adds ``X-Api-Key`` to every request, so the key sits in no header dict that could be logged."""
-
-    def __init__(self, api_key: Secret | None) -> None:
-        self._api_key = api_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._api_key is not None:
-            request.headers["X-Api-Key"] = self._api_key.reveal()
-        yield request
-
-
-class OctoPrintConnection(PrinterConnectionBase):
+class OctoPrintConnection(PolledConnectionBase):
     """One OctoPrint server and the printer behind it.
 
     ``config`` needs ``url`` (``http://host:port``, a path prefix is kept for OctoPrint behind a reverse proxy)
@@ -101,14 +87,14 @@ class OctoPrintConnection(PrinterConnectionBase):
         if not config.api_key:
             raise ValueError(f"OctoPrint printer {config.id!r} needs an api_key")
         super().__init__(config, sink=sink, observer=observer, backoff=backoff)
+        self._api_key = config.api_key
         self.timeout_s = timeout_s
         self.push = push
         self.base_url = config.url.rstrip("/")
         self._client: httpx.AsyncClient | None = None
         self._state = OctoPrintState()
         self._lock = asyncio.Lock()  # polls and push messages update one state, in order
-        self._poll_now = asyncio.Event()
-        self._bad_polls = 0
+        self._init_polling()
         self._push_open = False
 
     # --- session ---------------------------------------------------------------------------------------------
@@ -116,7 +102,7 @@ class OctoPrintConnection(PrinterConnectionBase):
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.base_url,
-            auth=_ApiKeyAuth(self.config.api_key),
+            auth=ApiKeyAuth(self._api_key),
             timeout=httpx.Timeout(self.timeout_s),
             headers={"Accept": "application/json"},
         )
@@ -139,13 +125,6 @@ class OctoPrintConnection(PrinterConnectionBase):
                     push_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await push_task
-
-    async def _wait_for_next_poll(self) -> None:
-        # A command sets _poll_now so its effect shows at once rather than up to poll_interval later.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.config.poll_interval):
-                await self._poll_now.wait()
-        self._poll_now.clear()
 
     async def _poll(self, client: httpx.AsyncClient) -> None:
         observed_at = asyncio.get_running_loop().time()
@@ -336,7 +315,7 @@ class OctoPrintConnection(PrinterConnectionBase):
         code = response.status_code
         self.log.info("octoprint.command", action=action, http_status=code)
         if code in (200, 204):
-            self._poll_now.set()
+            self._poll_soon()
             return
         reason = {
             409: "OctoPrint refused it in the printer's current state",

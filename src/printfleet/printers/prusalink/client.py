@@ -21,9 +21,6 @@ a stale nonce (one extra round trip), so the short Buddy nonce lifetime needs no
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Generator
 from urllib.parse import quote
 
 import httpx
@@ -36,31 +33,19 @@ from printfleet.domain.printer import (
     PrinterKind,
     PrinterNotConnected,
     PrinterStatus,
-    Secret,
 )
 from printfleet.printers.base import (
     Backoff,
     ConnectionFailed,
     ConnectionObserver,
-    PrinterConnectionBase,
     StatusSink,
     utcnow,
 )
+from printfleet.printers.polling import ApiKeyAuth, PolledConnectionBase
 from printfleet.printers.prusalink.protocol import PrusaLinkPayloadError, decode_body, parse_status
 
 
-class _ApiKeyAuth(httpx.Auth):
-    """Adds ``X-Api-Key`` to every request (PrusaLink on a Raspberry Pi, older Buddy firmware)."""
-
-    def __init__(self, api_key: Secret) -> None:
-        self._api_key = api_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["X-Api-Key"] = self._api_key.reveal()
-        yield request
-
-
-class PrusaLinkConnection(PrinterConnectionBase):
+class PrusaLinkConnection(PolledConnectionBase):
     """One PrusaLink printer, polled every ``config.poll_interval`` seconds.
 
     ``config`` needs ``host`` (``port`` defaults to 80) and either ``username`` + ``password`` (HTTP Digest) or
@@ -90,8 +75,7 @@ class PrusaLinkConnection(PrinterConnectionBase):
         super().__init__(config, sink=sink, observer=observer, backoff=backoff)
         self.timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
-        self._poll_now = asyncio.Event()
-        self._bad_polls = 0
+        self._init_polling()
 
     @property
     def base_url(self) -> str:
@@ -106,7 +90,7 @@ class PrusaLinkConnection(PrinterConnectionBase):
 
     def _make_auth(self) -> httpx.Auth:
         if self.config.api_key is not None:
-            return _ApiKeyAuth(self.config.api_key)
+            return ApiKeyAuth(self.config.api_key)
         # Both checked in __init__.
         assert self.config.username is not None
         assert self.config.password is not None
@@ -130,13 +114,6 @@ class PrusaLinkConnection(PrinterConnectionBase):
                     await self._wait_for_next_poll()
             finally:
                 self._client = None
-
-    async def _wait_for_next_poll(self) -> None:
-        # A command sets _poll_now so its effect is seen at once rather than up to poll_interval later.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.config.poll_interval):
-                await self._poll_now.wait()
-        self._poll_now.clear()
 
     async def _poll(self, client: httpx.AsyncClient) -> None:
         status_response = await self._get(client, "/api/v1/status")
@@ -255,7 +232,7 @@ class PrusaLinkConnection(PrinterConnectionBase):
         code = response.status_code
         self.log.info("prusalink.command", action=action, http_status=code)
         if code in (200, 201, 204):
-            self._poll_now.set()
+            self._poll_soon()
             return
         reason = {
             409: "the printer refused it in its current state",
