@@ -32,6 +32,7 @@ from printfleet.services.settings import SettingsService
 from printfleet.store.database import Database, migrate
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
+from printfleet.web import mount_web
 
 log = structlog.get_logger("printfleet.app")
 
@@ -142,4 +143,6 @@ def build_app(
                 yield
             log.info("printfleet.stopped")
 
-    return create_api(lifespan)
+    app = create_api(lifespan)
+    mount_web(app)
+    return app

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
@@ -43,6 +44,14 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
 
     for error_type, _ in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, service_error)
+
+    @app.middleware("http")
+    async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """``Server-Timing: app;dur=<ms>`` on every response: the server's own time, as browsers show it."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
 
     app.include_router(printers.router)
     app.include_router(jobs.router)

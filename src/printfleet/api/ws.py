@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -17,6 +18,7 @@ from printfleet.api.context import ApiContext
 from printfleet.api.job_schemas import JobPublic
 from printfleet.api.schemas import PrinterPublic
 from printfleet.domain.events import DomainEvent, JobAutoCreated, JobUpdated, PrinterRemoved, PrinterStatusUpdated
+from printfleet.services.events import EventBus
 
 router = APIRouter()
 
@@ -40,23 +42,33 @@ def event_frame(event: DomainEvent) -> str:
     return json.dumps({"type": event.name, "data": event_data(event)}, separators=(",", ":"))
 
 
-@router.websocket("/ws")
-async def websocket_endpoint(websocket: WebSocket) -> None:
-    """Stream events to one client until it goes away."""
-    context: ApiContext = websocket.app.state.context
-    subscription = context.bus.subscribe(maxsize=CLIENT_BUFFER)
+async def stream(
+    websocket: WebSocket,
+    bus: EventBus,
+    *,
+    initial: Callable[[], Awaitable[Iterable[str]]],
+    encode: Callable[[DomainEvent], str],
+    buffer: int = CLIENT_BUFFER,
+) -> None:
+    """Accept ``websocket``, send the ``initial()`` messages, then ``encode(event)`` of every event on ``bus`` (an
+    empty message is skipped) until the client goes away. Subscribes before ``initial()`` runs, so nothing that
+    happens meanwhile is lost; ``buffer`` events are kept for a slow client before its oldest are dropped."""
+    subscription = bus.subscribe(maxsize=buffer)
     await websocket.accept()
     receiver = asyncio.create_task(_drain(websocket), name="ws-receive")
     try:
-        for config, live in context.monitoring.watched():
-            await websocket.send_text(event_frame(PrinterStatusUpdated(printer=config, status=live)))
+        for message in await initial():
+            if message:
+                await websocket.send_text(message)
         while not receiver.done():
             getter = asyncio.ensure_future(subscription.get())
             done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 break
-            await websocket.send_text(event_frame(getter.result()))
+            message = encode(getter.result())
+            if message:
+                await websocket.send_text(message)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -64,6 +76,20 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await receiver
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Stream events to one client until it goes away: first a ``printer_status_update`` per printer."""
+    context: ApiContext = websocket.app.state.context
+
+    async def snapshot() -> list[str]:
+        return [
+            event_frame(PrinterStatusUpdated(printer=config, status=live))
+            for config, live in context.monitoring.watched()
+        ]
+
+    await stream(websocket, context.bus, initial=snapshot, encode=event_frame)
 
 
 async def _drain(websocket: WebSocket) -> None:

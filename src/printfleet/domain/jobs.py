@@ -169,3 +169,15 @@ class JobFilter:
     until: datetime | None = None
     limit: int = 50
     offset: int = 0
+
+    def matches(self, job: Job) -> bool:
+        """Whether ``job`` passes the filters (``since`` inclusive, ``until`` exclusive; limit/offset ignored).
+        Deleted jobs never match."""
+        return not (
+            job.deleted
+            or (self.printer_id is not None and job.printer_id != self.printer_id)
+            or (self.status is not None and job.status is not self.status)
+            or (self.auto_created is not None and job.auto_created is not self.auto_created)
+            or (self.since is not None and job.created_at < self.since)
+            or (self.until is not None and job.created_at >= self.until)
+        )

@@ -1,0 +1,171 @@
+"""``/ui/ws``: the web UI's live connection, HTML fragments for htmx's WebSocket extension.
+
+The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters). On connect the server sends the current
+state of the view (every printer card, or the page of job rows), then one message per domain event: a message
+is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a card or a row, add a
+row at the top, add a toast). The session remembers which cards and rows the page shows, so an update never
+targets an element the page lacks and a row is never added twice.
+
+Each client has its own bounded event-bus subscription: a slow browser loses its own oldest events only.
+A printer card rendered for one event is shared by every client in the same language.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+
+from fastapi import APIRouter, WebSocket
+
+from printfleet.api.context import ApiContext
+from printfleet.api.ws import stream
+from printfleet.domain.events import (
+    DomainEvent,
+    JobAutoCreated,
+    JobUpdated,
+    PrinterRemoved,
+    PrinterStatusUpdated,
+    SettingsUpdated,
+)
+from printfleet.domain.jobs import Job, JobFilter
+from printfleet.domain.printer import PrinterConfig, PrinterStatus
+from printfleet.web.i18n import COOKIE, LOCALES, negotiate
+from printfleet.web.jobs_view import JobsQuery
+from printfleet.web.pages import renderer, toast
+
+router = APIRouter()
+
+CLIENT_BUFFER = 500
+"""Events buffered per browser before its oldest are dropped."""
+
+VIEWS = ("printers", "jobs", "settings", "toasts")
+
+
+class _CardCache:
+    """Printer cards rendered per (event, language), shared by all clients; holds the newest ``size`` entries."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[int, str], tuple[PrinterStatusUpdated, str]] = OrderedDict()
+
+    def card(self, event: PrinterStatusUpdated, locale: str) -> str:
+        key = (id(event), locale)
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        body = renderer().render("_printer_card.html", locale, printer=event.printer, status=event.status, oob="")
+        self._entries[key] = (event, body)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return body
+
+
+_cards = _CardCache()
+
+
+class LiveSession:
+    """What one browser page shows, and the fragments that bring it up to date."""
+
+    def __init__(self, context: ApiContext, *, view: str, locale: str, query: JobsQuery | None) -> None:
+        self._context = context
+        self.view = view
+        self.locale = locale
+        self._filter: JobFilter | None = query.job_filter() if query is not None else None
+        self._names: dict[str, str] = {}
+        self._cards: set[str] = set()
+        self._rows: set[int] = set()
+        self._newest: datetime | None = None
+
+    async def snapshot(self) -> str:
+        """The view's current state (sent first, so nothing that happened since the page was rendered is missed)."""
+        rows = await self._context.printers.list()
+        self._names = {config.id: config.name for config, _ in rows}
+        if self.view == "printers":
+            cards = [self._card(config, status) for config, status in rows]
+            self._cards = {config.id for config, _ in rows}
+            return '<div id="printer-grid" hx-swap-oob="innerHTML">' + "".join(cards) + "</div>"
+        if self.view == "jobs" and self._filter is not None:
+            jobs, _ = await self._context.jobs.list(self._filter)
+            self._rows = {job.id for job in jobs}
+            self._newest = max((job.created_at for job in jobs), default=None)
+            body = "".join(self._row(job) for job in jobs)
+            return f'<tbody id="job-rows" hx-swap-oob="innerHTML">{body}</tbody>'
+        return ""
+
+    def _card(self, config: PrinterConfig, status: PrinterStatus | None) -> str:
+        return renderer().render("_printer_card.html", self.locale, printer=config, status=status, oob="")
+
+    def _row(self, job: Job, *, oob: str = "") -> str:
+        return renderer().render("_job_row.html", self.locale, job=job, printer_names=self._names, oob=oob)
+
+    def fragments(self, event: DomainEvent) -> str:
+        """The message for ``event`` ("" when this page shows nothing of it)."""
+        if isinstance(event, PrinterStatusUpdated):
+            self._names[event.printer.id] = event.printer.name
+            if self.view != "printers":
+                return ""
+            card = _cards.card(event, self.locale)
+            if event.printer.id in self._cards:
+                return card.replace("<article ", '<article hx-swap-oob="true" ', 1)
+            self._cards.add(event.printer.id)
+            return f'<div hx-swap-oob="beforeend:#printer-grid">{card}</div>'
+        if isinstance(event, PrinterRemoved):
+            if self.view == "printers" and event.printer_id in self._cards:
+                self._cards.discard(event.printer_id)
+                return f'<article id="printer-{event.printer_id}" hx-swap-oob="delete"></article>'
+            return ""
+        if isinstance(event, JobAutoCreated):
+            return self._job_row(event.job) + self._job_toast(event.job)
+        if isinstance(event, JobUpdated):
+            return self._job_row(event.job)
+        if isinstance(event, SettingsUpdated) and self.view == "settings":
+            return renderer().render("_auto_create_toggle.html", self.locale, settings=event.settings, oob="true")
+        return ""
+
+    def _job_row(self, job: Job) -> str:
+        if self.view != "jobs" or self._filter is None:
+            return ""
+        if job.id in self._rows:
+            if job.deleted:
+                self._rows.discard(job.id)
+                return f'<tr id="job-{job.id}" hx-swap-oob="delete"></tr>'
+            return "<template>" + self._row(job, oob="true") + "</template>"
+        fresh = self._newest is None or job.created_at >= self._newest
+        if self._filter.offset == 0 and fresh and self._filter.matches(job):
+            self._rows.add(job.id)
+            self._newest = job.created_at
+            return f'<tbody hx-swap-oob="afterbegin:#job-rows">{self._row(job)}</tbody>'
+        return ""
+
+    def _job_toast(self, job: Job) -> str:
+        gettext = renderer().gettext
+        values = {"job": job.job_name, "printer": self._names.get(job.printer_id, job.printer_id)}
+        if job.discovered_on_startup:
+            text = gettext(self.locale, "⚡ Job discovered — %(job)s on %(printer)s (on startup)") % values
+        else:
+            text = gettext(self.locale, "⚡ Job auto-created — %(job)s on %(printer)s") % values
+        return toast(self.locale, text, level="auto")
+
+
+@router.websocket("/ui/ws")
+async def live(websocket: WebSocket) -> None:
+    """Stream a page's updates until the browser leaves it."""
+    context: ApiContext = websocket.app.state.context
+    params = websocket.query_params
+    view = params.get("view", "toasts")
+    if view not in VIEWS:
+        await websocket.close(code=1008, reason=f"unknown view {view!r}")
+        return
+    lang = params.get("lang", "")
+    locale = (
+        lang
+        if lang in LOCALES
+        else negotiate(cookie=websocket.cookies.get(COOKIE), accept_language=websocket.headers.get("accept-language"))
+    )
+    query = JobsQuery.parse(params) if view == "jobs" else None
+    session = LiveSession(context, view=view, locale=locale, query=query)
+
+    async def initial() -> list[str]:
+        return [await session.snapshot()]
+
+    await stream(websocket, context.bus, initial=initial, encode=session.fragments, buffer=CLIENT_BUFFER)

@@ -1,0 +1,94 @@
+"""Shared plumbing of the web UI's routes: language, the page frame, HTML responses with security headers, toasts.
+
+Every HTML response carries a Content-Security-Policy that allows scripts and styles from printfleet itself only,
+so even a name that slipped past escaping could not run script. State-changing requests (``POST /ui/...``) from
+another site are refused (``Sec-Fetch-Site`` / ``Origin``), since the UI has no login yet.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from printfleet.api.context import ApiContext, get_context
+from printfleet.web.i18n import COOKIE, negotiate
+from printfleet.web.render import Renderer
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@functools.cache
+def renderer() -> Renderer:
+    """The process's renderer (templates are parsed once, on first use)."""
+    return Renderer()
+
+
+def request_locale(request: Request) -> str:
+    """The UI language of a request (cookie, then Accept-Language, then English)."""
+    return negotiate(cookie=request.cookies.get(COOKIE), accept_language=request.headers.get("accept-language"))
+
+
+def same_site(request: Request) -> None:
+    """Refuse a state-changing request sent by another site's page (403)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(status_code=403, detail="cross-site request refused")
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(status_code=403, detail="cross-site request refused")
+
+
+Locale = Annotated[str, Depends(request_locale)]
+SameSite = Depends(same_site)
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def html(body: str, *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """An HTML response with the security headers."""
+    return HTMLResponse(body, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def live_url(view: str, locale: str, **params: str | int | None) -> str:
+    """The ``/ui/ws`` address a page's live connection opens (view, language and the view's filters)."""
+    query = {"view": view, "lang": locale, **{k: str(v) for k, v in params.items() if v not in (None, "")}}
+    return "/ui/ws?" + urlencode(query)
+
+
+def page(request: Request, locale: str, template: str, *, page_name: str, title: str, **context: Any) -> str:
+    """Render a full page in ``template`` with the frame's variables (navigation, language switch, live URL)."""
+    context.setdefault("live_url", live_url("toasts", locale))
+    return renderer().render(
+        template,
+        locale,
+        page=page_name,
+        title=title,
+        request_path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        **context,
+    )
+
+
+def toast(locale: str, text: str, *, level: str = "info") -> str:
+    """An out-of-band toast fragment (``level``: info, success or error)."""
+    return renderer().render("_toast.html", locale, text=text, level=level)
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (else it is a plain form post or link)."""
+    return request.headers.get("hx-request") == "true"
+
+
+async def printer_names(context: ApiContext) -> dict[str, str]:
+    """Printer id → display name, ordered by id."""
+    return {config.id: config.name for config, _ in await context.printers.list()}

@@ -1,0 +1,175 @@
+"""The Settings page's printer forms: add, edit, remove and test a printer connection.
+
+The forms post plain text fields. They are checked with the REST API's own schemas (``PrinterCreate`` /
+``PrinterUpdate``), so the web and the API accept exactly the same values. Secrets are write-only: the page shows
+only whether one is set; an empty secret field keeps the stored value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from printfleet.api.context import ApiContext
+from printfleet.api.schemas import PrinterCreate, PrinterUpdate
+from printfleet.services.errors import Conflict, NotFound, ServiceError
+from printfleet.web.pages import Context, Locale, SameSite, html, is_htmx, renderer, toast
+
+TEXT_FIELDS = ("name", "host", "serial", "ca_file", "username", "url")
+NUMBER_FIELDS = ("port", "poll_interval")
+SECRET_FIELDS = ("access_code", "password", "api_key")
+TEST_TIMEOUT_S = 8.0
+"""How long a connection test waits for the printer's first answer, seconds."""
+
+
+def _form_fields(form: FormData, *, creating: bool) -> dict[str, Any]:
+    """The form as schema input. Creating: empty fields are left out. Editing: an emptied text field is cleared,
+    an empty number or secret keeps its value."""
+    fields: dict[str, Any] = {}
+    if creating:
+        fields["id"] = str(form.get("id") or "").strip()
+        fields["type"] = str(form.get("type") or "")
+    for name in TEXT_FIELDS:
+        value = str(form.get(name) or "").strip()
+        if value:
+            fields[name] = value
+        elif not creating and name != "name":
+            fields[name] = None
+    for name in (*NUMBER_FIELDS, *SECRET_FIELDS):
+        value = str(form.get(name) or "").strip()
+        if value:
+            fields[name] = value.replace(",", ".") if name in NUMBER_FIELDS else value
+    fields["tls_insecure"] = form.get("tls_insecure") == "1"
+    fields["auto_create_jobs"] = {"on": True, "off": False}.get(str(form.get("auto_create_jobs") or ""))
+    return fields
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+
+
+async def printers_admin(
+    context: ApiContext, *, open_id: str | None = None, values: dict[str, Any] | None = None, errors: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Template variables of the printers section (``open_id``: the form to show open, with ``values`` typed and
+    ``errors`` to show)."""
+    return {
+        "printers": await context.printers.list(),
+        "open_id": open_id,
+        "values": values or {},
+        "errors": list(errors),
+    }
+
+
+async def _admin_response(
+    context: ApiContext, locale: str, *, note: str = "", status_code: int = 200, **state: Any
+) -> Response:
+    body = renderer().render("_printers_admin.html", locale, **await printers_admin(context, **state))
+    if note:
+        body += toast(locale, note, level="success")
+    return html(body, status_code=status_code)
+
+
+def _typed(form: FormData) -> dict[str, str]:
+    """What the user typed, to put back into a refused form (never the secrets)."""
+    return {key: str(value) for key, value in form.items() if key not in SECRET_FIELDS}
+
+
+def register_printer_routes(router: APIRouter) -> None:
+    """Add the printer form routes to the web router."""
+
+    @router.post("/ui/printers", dependencies=[SameSite])
+    async def add_printer(request: Request, context: Context, locale: Locale) -> Response:
+        """Add a printer; 422 with the form and its problems when a value is missing or wrong."""
+        form = await request.form()
+        try:
+            config = PrinterCreate.model_validate(_form_fields(form, creating=True)).to_domain()
+            await context.printers.add(config)
+        except ValidationError as exc:
+            return await _admin_response(
+                context, locale, status_code=422, open_id="new", values=_typed(form), errors=_problems(exc)
+            )
+        except ServiceError as exc:
+            return await _admin_response(
+                context, locale, status_code=exc_status(exc), open_id="new", values=_typed(form), errors=[exc.message]
+            )
+        if not is_htmx(request):
+            return RedirectResponse("/settings#printers", status_code=303)
+        return await _admin_response(context, locale, note=renderer().gettext(locale, "Printer added"))
+
+    @router.post("/ui/printers/test", dependencies=[SameSite])
+    async def test_new_printer(request: Request, context: Context, locale: Locale) -> Response:
+        """Try the add form's values once, without saving them."""
+        form = await request.form()
+        fields = _form_fields(form, creating=True)
+        fields["id"] = fields.get("id") or "connection-test"
+        try:
+            config = PrinterCreate.model_validate(fields).to_domain()
+            result = await context.printers.test_connection(config, timeout=TEST_TIMEOUT_S)
+        except ValidationError as exc:
+            return html(renderer().render("_text.html", locale, text="; ".join(_problems(exc))), status_code=422)
+        except ServiceError as exc:
+            return html(renderer().render("_text.html", locale, text=exc.message), status_code=exc_status(exc))
+        return html(renderer().render("_test_result.html", locale, result=result))
+
+    @router.post("/ui/printers/{printer_id}/test", dependencies=[SameSite])
+    async def test_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
+        """Try a printer's stored settings with the edit form's changes (empty secrets keep the stored ones)."""
+        form = await request.form()
+        try:
+            changes = PrinterUpdate.model_validate(_form_fields(form, creating=False)).changes()
+            result = await context.printers.test_existing(printer_id, changes, timeout=TEST_TIMEOUT_S)
+        except ValidationError as exc:
+            return html(renderer().render("_text.html", locale, text="; ".join(_problems(exc))), status_code=422)
+        except ServiceError as exc:
+            return html(renderer().render("_text.html", locale, text=exc.message), status_code=exc_status(exc))
+        return html(renderer().render("_test_result.html", locale, result=result))
+
+    @router.post("/ui/printers/{printer_id}", dependencies=[SameSite])
+    async def edit_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
+        """Save a printer's edit form and reconnect."""
+        form = await request.form()
+        try:
+            changes = PrinterUpdate.model_validate(_form_fields(form, creating=False)).changes()
+            await context.printers.update(printer_id, changes)
+        except ValidationError as exc:
+            return await _admin_response(
+                context, locale, status_code=422, open_id=printer_id, values=_typed(form), errors=_problems(exc)
+            )
+        except ServiceError as exc:
+            return await _admin_response(
+                context,
+                locale,
+                status_code=exc_status(exc),
+                open_id=printer_id,
+                values=_typed(form),
+                errors=[exc.message],
+            )
+        if not is_htmx(request):
+            return RedirectResponse("/settings#printers", status_code=303)
+        return await _admin_response(context, locale, note=renderer().gettext(locale, "Printer saved"))
+
+    @router.post("/ui/printers/{printer_id}/delete", dependencies=[SameSite])
+    async def remove_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
+        """Remove a printer (the page asked for confirmation); its jobs stay."""
+        try:
+            await context.printers.delete(printer_id)
+        except NotFound as exc:
+            return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+        if not is_htmx(request):
+            return RedirectResponse("/settings#printers", status_code=303)
+        return await _admin_response(context, locale, note=renderer().gettext(locale, "Printer removed"))
+
+
+def exc_status(exc: ServiceError) -> int:
+    """The HTTP status of a service error (404 not found, 409 conflict, 422 otherwise)."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 422

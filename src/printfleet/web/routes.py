@@ -1,0 +1,281 @@
+"""Pages of the web UI (``/``, ``/jobs``, ``/jobs/{id}``, ``/settings``) and the htmx actions under ``/ui``.
+
+Pages are rendered on the server; htmx posts forms and swaps the fragments these routes return. Actions answer
+htmx with a fragment and an out-of-band toast, and a plain form post (no script) with a redirect back to the page.
+Errors become a 4xx with the reason, shown in the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from printfleet.domain.jobs import JobStatus
+from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected
+from printfleet.services.errors import InvalidInput, NotFound, ServiceError
+from printfleet.services.printers import PrinterCommand
+from printfleet.web.i18n import COOKIE, LOCALES
+from printfleet.web.jobs_view import PAGE_SIZE, JobsQuery, page_count
+from printfleet.web.pages import (
+    Context,
+    Locale,
+    SameSite,
+    html,
+    is_htmx,
+    live_url,
+    page,
+    printer_names,
+    renderer,
+    toast,
+)
+from printfleet.web.printer_forms import printers_admin, register_printer_routes
+
+router = APIRouter(include_in_schema=False)
+
+
+def _back(request: Request, fallback: str) -> RedirectResponse:
+    """Where a plain form post returns to: the page it came from (same site only)."""
+    referer = request.headers.get("referer", "")
+    host = request.headers.get("host", "")
+    target = fallback
+    if referer.split("/", 3)[2:3] == [host]:
+        target = "/" + referer.split("/", 3)[3] if referer.count("/") >= 3 else fallback
+    return RedirectResponse(target, status_code=303)
+
+
+# --- printers -------------------------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def printers_page(request: Request, context: Context, locale: Locale) -> Response:
+    """Home: a live card per printer."""
+    rows = await context.printers.list()
+    body = page(
+        request,
+        locale,
+        "printers.html",
+        page_name="printers",
+        title=renderer().gettext(locale, "Printers"),
+        printers=rows,
+        live_url=live_url("printers", locale),
+    )
+    return html(body)
+
+
+@router.post("/ui/printers/{printer_id}/command/{command}", dependencies=[SameSite])
+async def printer_command(
+    request: Request, printer_id: str, command: PrinterCommand, context: Context, locale: Locale
+) -> Response:
+    """Pause, resume or stop a print (the page asked for confirmation first)."""
+    gettext = renderer().gettext
+    try:
+        await context.printers.command(printer_id, command)
+    except (NotFound, PrinterNotConnected, PrinterCommandRejected) as exc:
+        status = 404 if isinstance(exc, NotFound) else 409
+        text = gettext(locale, "The printer did not take the command") + f": {exc}"
+        return html(toast(locale, text, level="error"), status_code=status, headers={"HX-Reswap": "none"})
+    if not is_htmx(request):
+        return _back(request, "/")
+    sent = {
+        PrinterCommand.PAUSE: gettext(locale, "Pause sent"),
+        PrinterCommand.RESUME: gettext(locale, "Resume sent"),
+        PrinterCommand.STOP: gettext(locale, "Stop sent"),
+    }[command]
+    return html(toast(locale, sent, level="success"))
+
+
+# --- jobs -------------------------------------------------------------------------------------------------------
+
+
+@router.get("/jobs")
+async def jobs_page(request: Request, context: Context, locale: Locale) -> Response:
+    """Jobs, newest first, filtered and paginated; the results part alone for an htmx filter change."""
+    query = JobsQuery.parse(request.query_params)
+    jobs, total = await context.jobs.list(query.job_filter())
+    names = await printer_names(context)
+
+    def page_url(number: int) -> str:
+        params = query.params(page=number)
+        return "/jobs" + (f"?{urlencode(params)}" if params else "")
+
+    values: dict[str, Any] = {
+        "jobs": jobs,
+        "total": total,
+        "offset": (query.page - 1) * PAGE_SIZE,
+        "pages": page_count(total),
+        "page_number": query.page,
+        "page_url": page_url,
+        "printer_names": names,
+        "filters": query,
+        "statuses": [status.value for status in JobStatus],
+        "live_url": live_url("jobs", locale, **query.params()),
+        "filter_errors": query.errors,
+    }
+    status_code = 400 if query.errors else 200
+    if is_htmx(request) and request.headers.get("hx-target") == "jobs-results":
+        return html(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
+    title = renderer().gettext(locale, "Jobs")
+    return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
+
+
+async def _job_detail(context: Context, locale: str, job_id: int, *, errors: list[str] | None = None) -> str:
+    job = await context.jobs.get(job_id)
+    return renderer().render(
+        "_job_detail.html", locale, job=job, printer_names=await printer_names(context), errors=errors or []
+    )
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+    """One job with its edit form."""
+    try:
+        job = await context.jobs.get(job_id)
+    except NotFound as exc:
+        return _error_page(request, locale, 404, renderer().gettext(locale, "Job not found"), exc.message)
+    body = page(
+        request,
+        locale,
+        "job.html",
+        page_name="jobs",
+        title=job.job_name,
+        job=job,
+        printer_names=await printer_names(context),
+        errors=[],
+    )
+    return html(body)
+
+
+def _job_changes(form: FormData, customer_info: dict[str, Any], auto_created: bool) -> dict[str, Any]:
+    """The edit form as service changes: text fields trimmed, the checkbox as a bool, customer fields merged."""
+    info = dict(customer_info)
+    for field, key in (("customer_name", "name"), ("customer_order", "order")):
+        value = str(form.get(field) or "").strip()
+        if value:
+            info[key] = value
+        else:
+            info.pop(key, None)
+    notes = str(form.get("notes") or "").strip()
+    changes: dict[str, Any] = {
+        "job_name": str(form.get("job_name") or "").strip(),
+        "is_business": form.get("is_business") == "1",
+        "customer_info": info,
+        "notes": notes or None,
+    }
+    if not auto_created:
+        if form.get("printer_id"):
+            changes["printer_id"] = str(form.get("printer_id"))
+        changes["filename"] = str(form.get("filename") or "").strip() or None
+    return changes
+
+
+@router.post("/ui/jobs/{job_id}", dependencies=[SameSite])
+async def save_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+    """Save the job form; 422 with the form and its errors when a value is refused."""
+    try:
+        job = await context.jobs.get(job_id)
+    except NotFound as exc:
+        return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+    form = await request.form()
+    try:
+        await context.jobs.edit(job_id, _job_changes(form, job.customer_info, job.auto_created))
+    except InvalidInput as exc:
+        return html(await _job_detail(context, locale, job_id, errors=[exc.message]), status_code=422)
+    if not is_htmx(request):
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+    saved = toast(locale, renderer().gettext(locale, "Job saved"), level="success")
+    return html(await _job_detail(context, locale, job_id) + saved)
+
+
+@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite])
+async def convert_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+    """Convert an auto-created job to a manual one."""
+    try:
+        await context.jobs.convert_to_manual(job_id)
+    except NotFound as exc:
+        return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+    if not is_htmx(request):
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+    converted = toast(locale, renderer().gettext(locale, "Converted to a manual job"), level="success")
+    return html(await _job_detail(context, locale, job_id) + converted)
+
+
+@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite])
+async def delete_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+    """Delete a job (the page asked for confirmation) and go back to the list."""
+    try:
+        await context.jobs.delete(job_id)
+    except NotFound as exc:
+        return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+    if not is_htmx(request):
+        return RedirectResponse("/jobs", status_code=303)
+    return Response(status_code=204, headers={"HX-Redirect": "/jobs"})
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+
+@router.get("/settings")
+async def settings_page(request: Request, context: Context, locale: Locale) -> Response:
+    """Job creation toggle, monitoring interval, printers with add / edit / remove and a connection test."""
+    body = page(
+        request,
+        locale,
+        "settings.html",
+        page_name="settings",
+        title=renderer().gettext(locale, "Settings"),
+        settings=context.settings.snapshot(),
+        **await printers_admin(context),
+    )
+    return html(body)
+
+
+@router.post("/ui/settings", dependencies=[SameSite])
+async def save_settings(request: Request, context: Context, locale: Locale) -> Response:
+    """Save the settings a form sent (the toggle saves on change)."""
+    form = await request.form()
+    changes: dict[str, Any] = {}
+    toggles = form.getlist("job_creation_auto_create")
+    if toggles:
+        changes["job_creation_auto_create"] = toggles[-1] == "1"
+    if "monitoring_interval" in form:
+        raw = str(form.get("monitoring_interval") or "").replace(",", ".")
+        try:
+            changes["monitoring_interval"] = float(raw)
+        except ValueError:
+            changes["monitoring_interval"] = raw  # the service names the problem
+    gettext = renderer().gettext
+    try:
+        if not changes:
+            raise InvalidInput("give at least one setting")
+        await context.settings.update(changes)
+    except ServiceError as exc:
+        text = gettext(locale, "Not saved") + f": {exc.message}"
+        return html(toast(locale, text, level="error"), status_code=422, headers={"HX-Reswap": "none"})
+    if not is_htmx(request):
+        return RedirectResponse("/settings", status_code=303)
+    return html(toast(locale, gettext(locale, "Saved"), level="success"))
+
+
+# --- language and errors ----------------------------------------------------------------------------------------
+
+
+@router.get("/ui/lang/{code}")
+async def switch_language(code: str, next: str = "/") -> Response:
+    """Remember the chosen language for a year and go back to the page (local paths only)."""
+    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
+    response = RedirectResponse(target, status_code=303)
+    if code in LOCALES:
+        response.set_cookie(COOKIE, code, max_age=365 * 86_400, samesite="lax", httponly=True)
+    return response
+
+
+def _error_page(request: Request, locale: str, status_code: int, heading: str, message: str) -> Response:
+    body = page(request, locale, "error.html", page_name="", title=heading, heading=heading, message=message)
+    return html(body, status_code=status_code)
+
+
+register_printer_routes(router)
