@@ -31,7 +31,7 @@ from printfleet.domain.jobs import Job, JobFilter
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.web.i18n import COOKIE, LOCALES, negotiate
 from printfleet.web.jobs_view import JobsQuery
-from printfleet.web.pages import renderer, toast
+from printfleet.web.pages import renderer, toast, translate
 
 router = APIRouter()
 
@@ -138,12 +138,11 @@ class LiveSession:
         return ""
 
     def _job_toast(self, job: Job) -> str:
-        gettext = renderer().gettext
         values = {"job": job.job_name, "printer": self._names.get(job.printer_id, job.printer_id)}
         if job.discovered_on_startup:
-            text = gettext(self.locale, "⚡ Job discovered — %(job)s on %(printer)s (on startup)") % values
+            text = translate(self.locale, "⚡ Job discovered — %(job)s on %(printer)s (on startup)") % values
         else:
-            text = gettext(self.locale, "⚡ Job auto-created — %(job)s on %(printer)s") % values
+            text = translate(self.locale, "⚡ Job auto-created — %(job)s on %(printer)s") % values
         return toast(self.locale, text, level="auto")
 
 

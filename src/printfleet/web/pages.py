@@ -84,6 +84,11 @@ def toast(locale: str, text: str, *, level: str = "info") -> str:
     return renderer().render("_toast.html", locale, text=text, level=level)
 
 
+def translate(locale: str, message: str) -> str:
+    """``message`` (an English message id) in ``locale``; texts built outside templates, such as toasts."""
+    return renderer().translate(locale, message)
+
+
 def is_htmx(request: Request) -> bool:
     """Whether htmx sent the request (else it is a plain form post or link)."""
     return request.headers.get("hx-request") == "true"

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from printfleet.api.context import ApiContext
 from printfleet.api.schemas import PrinterCreate, PrinterUpdate
 from printfleet.services.errors import Conflict, NotFound, ServiceError
-from printfleet.web.pages import Context, Locale, SameSite, html, is_htmx, renderer, toast
+from printfleet.web.pages import Context, Locale, SameSite, html, is_htmx, renderer, toast, translate
 
 TEXT_FIELDS = ("name", "host", "serial", "ca_file", "username", "url")
 NUMBER_FIELDS = ("port", "poll_interval")
@@ -100,7 +100,7 @@ def register_printer_routes(router: APIRouter) -> None:
             )
         if not is_htmx(request):
             return RedirectResponse("/settings#printers", status_code=303)
-        return await _admin_response(context, locale, note=renderer().gettext(locale, "Printer added"))
+        return await _admin_response(context, locale, note=translate(locale, "Printer added"))
 
     @router.post("/ui/printers/test", dependencies=[SameSite])
     async def test_new_printer(request: Request, context: Context, locale: Locale) -> Response:
@@ -152,7 +152,7 @@ def register_printer_routes(router: APIRouter) -> None:
             )
         if not is_htmx(request):
             return RedirectResponse("/settings#printers", status_code=303)
-        return await _admin_response(context, locale, note=renderer().gettext(locale, "Printer saved"))
+        return await _admin_response(context, locale, note=translate(locale, "Printer saved"))
 
     @router.post("/ui/printers/{printer_id}/delete", dependencies=[SameSite])
     async def remove_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
@@ -163,7 +163,7 @@ def register_printer_routes(router: APIRouter) -> None:
             return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
         if not is_htmx(request):
             return RedirectResponse("/settings#printers", status_code=303)
-        return await _admin_response(context, locale, note=renderer().gettext(locale, "Printer removed"))
+        return await _admin_response(context, locale, note=translate(locale, "Printer removed"))
 
 
 def exc_status(exc: ServiceError) -> int:

@@ -101,6 +101,6 @@ class Renderer:
         locale and jinja2 errors for a template bug (a missing variable is an error, not an empty string)."""
         return self._environments[locale].get_template(template).render(**context)
 
-    def gettext(self, locale: str, message: str) -> str:
+    def translate(self, locale: str, message: str) -> str:
         """One message in ``locale`` (for texts built outside templates, such as error toasts)."""
         return _translations(self._environments[locale]).gettext(message)

@@ -31,6 +31,7 @@ from printfleet.web.pages import (
     printer_names,
     renderer,
     toast,
+    translate,
 )
 from printfleet.web.printer_forms import printers_admin, register_printer_routes
 
@@ -59,7 +60,7 @@ async def printers_page(request: Request, context: Context, locale: Locale) -> R
         locale,
         "printers.html",
         page_name="printers",
-        title=renderer().gettext(locale, "Printers"),
+        title=translate(locale, "Printers"),
         printers=rows,
         live_url=live_url("printers", locale),
     )
@@ -71,19 +72,18 @@ async def printer_command(
     request: Request, printer_id: str, command: PrinterCommand, context: Context, locale: Locale
 ) -> Response:
     """Pause, resume or stop a print (the page asked for confirmation first)."""
-    gettext = renderer().gettext
     try:
         await context.printers.command(printer_id, command)
     except (NotFound, PrinterNotConnected, PrinterCommandRejected) as exc:
         status = 404 if isinstance(exc, NotFound) else 409
-        text = gettext(locale, "The printer did not take the command") + f": {exc}"
+        text = translate(locale, "The printer did not take the command") + f": {exc}"
         return html(toast(locale, text, level="error"), status_code=status, headers={"HX-Reswap": "none"})
     if not is_htmx(request):
         return _back(request, "/")
     sent = {
-        PrinterCommand.PAUSE: gettext(locale, "Pause sent"),
-        PrinterCommand.RESUME: gettext(locale, "Resume sent"),
-        PrinterCommand.STOP: gettext(locale, "Stop sent"),
+        PrinterCommand.PAUSE: translate(locale, "Pause sent"),
+        PrinterCommand.RESUME: translate(locale, "Resume sent"),
+        PrinterCommand.STOP: translate(locale, "Stop sent"),
     }[command]
     return html(toast(locale, sent, level="success"))
 
@@ -118,7 +118,7 @@ async def jobs_page(request: Request, context: Context, locale: Locale) -> Respo
     status_code = 400 if query.errors else 200
     if is_htmx(request) and request.headers.get("hx-target") == "jobs-results":
         return html(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
-    title = renderer().gettext(locale, "Jobs")
+    title = translate(locale, "Jobs")
     return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
 
 
@@ -135,7 +135,7 @@ async def job_page(request: Request, job_id: int, context: Context, locale: Loca
     try:
         job = await context.jobs.get(job_id)
     except NotFound as exc:
-        return _error_page(request, locale, 404, renderer().gettext(locale, "Job not found"), exc.message)
+        return _error_page(request, locale, 404, translate(locale, "Job not found"), exc.message)
     body = page(
         request,
         locale,
@@ -186,7 +186,7 @@ async def save_job(request: Request, job_id: int, context: Context, locale: Loca
         return html(await _job_detail(context, locale, job_id, errors=[exc.message]), status_code=422)
     if not is_htmx(request):
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
-    saved = toast(locale, renderer().gettext(locale, "Job saved"), level="success")
+    saved = toast(locale, translate(locale, "Job saved"), level="success")
     return html(await _job_detail(context, locale, job_id) + saved)
 
 
@@ -199,7 +199,7 @@ async def convert_job(request: Request, job_id: int, context: Context, locale: L
         return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
     if not is_htmx(request):
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
-    converted = toast(locale, renderer().gettext(locale, "Converted to a manual job"), level="success")
+    converted = toast(locale, translate(locale, "Converted to a manual job"), level="success")
     return html(await _job_detail(context, locale, job_id) + converted)
 
 
@@ -226,7 +226,7 @@ async def settings_page(request: Request, context: Context, locale: Locale) -> R
         locale,
         "settings.html",
         page_name="settings",
-        title=renderer().gettext(locale, "Settings"),
+        title=translate(locale, "Settings"),
         settings=context.settings.snapshot(),
         **await printers_admin(context),
     )
@@ -247,17 +247,16 @@ async def save_settings(request: Request, context: Context, locale: Locale) -> R
             changes["monitoring_interval"] = float(raw)
         except ValueError:
             changes["monitoring_interval"] = raw  # the service names the problem
-    gettext = renderer().gettext
     try:
         if not changes:
             raise InvalidInput("give at least one setting")
         await context.settings.update(changes)
     except ServiceError as exc:
-        text = gettext(locale, "Not saved") + f": {exc.message}"
+        text = translate(locale, "Not saved") + f": {exc.message}"
         return html(toast(locale, text, level="error"), status_code=422, headers={"HX-Reswap": "none"})
     if not is_htmx(request):
         return RedirectResponse("/settings", status_code=303)
-    return html(toast(locale, gettext(locale, "Saved"), level="success"))
+    return html(toast(locale, translate(locale, "Saved"), level="success"))
 
 
 # --- language and errors ----------------------------------------------------------------------------------------
