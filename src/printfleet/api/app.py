@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from printfleet import __version__
@@ -44,6 +45,17 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
 
     for error_type, _ in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, service_error)
+
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        """422 naming each bad field and why, without echoing the input (it may hold an access code or key)."""
+        assert isinstance(exc, RequestValidationError)
+        detail = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.middleware("http")
     async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -1,20 +1,33 @@
-"""``/api/v1/printers``: list, read, add, edit, delete printers and send them commands."""
+"""``/api/v1/printers``: list, read, add, edit, delete printers, test a connection, and send them commands.
+
+The test routes are declared before ``/{printer_id}/{command}`` so ``POST /{printer_id}/test`` is never taken
+for a command.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from printfleet.api.context import ContextDep
 from printfleet.api.schemas import (
     CommandAccepted,
+    ConnectionTestResult,
     PrinterCreate,
     PrinterList,
     PrinterPublic,
+    PrinterTest,
     PrinterUpdate,
 )
-from printfleet.services.printers import PrinterCommand
+from printfleet.services.printers import MAX_TEST_TIMEOUT_S, PrinterCommand
 
 router = APIRouter(prefix="/api/v1/printers", tags=["printers"])
+
+ConnectionTestTimeout = Annotated[
+    float,
+    Query(alias="timeout", gt=0, le=MAX_TEST_TIMEOUT_S, description="Seconds to wait for the printer's first answer."),
+]
 
 
 @router.get("", response_model=PrinterList)
@@ -37,6 +50,30 @@ async def add_printer(body: PrinterCreate, context: ContextDep) -> PrinterPublic
     config = await context.printers.add(body.to_domain())
     _, live = await context.printers.get(config.id)
     return PrinterPublic.from_domain(config, live)
+
+
+@router.post("/test", response_model=ConnectionTestResult)
+async def connection_test_new(
+    body: PrinterTest, context: ContextDep, timeout_s: ConnectionTestTimeout = 10.0
+) -> ConnectionTestResult:
+    """Try a configuration without saving it (the add form's "Test connection").
+
+    200 with ``ok`` false and ``offline_reason`` when the printer cannot be reached or refuses the credentials;
+    422 when fields are missing for its type. Nothing is stored or published.
+    """
+    check = await context.printers.test_connection(body.to_domain(), timeout=timeout_s)
+    return ConnectionTestResult.from_domain(check)
+
+
+@router.post("/{printer_id}/test", response_model=ConnectionTestResult)
+async def connection_test_existing(
+    printer_id: str, context: ContextDep, body: PrinterUpdate | None = None, timeout_s: ConnectionTestTimeout = 10.0
+) -> ConnectionTestResult:
+    """Try a stored printer's configuration with the fields in ``body`` changed, without saving it (the edit
+    form's "Test connection"); secrets omitted keep their stored value. 404 for an unknown id, 422 as PATCH."""
+    changes = body.changes() if body is not None else {}
+    check = await context.printers.test_existing(printer_id, changes, timeout=timeout_s)
+    return ConnectionTestResult.from_domain(check)
 
 
 @router.patch("/{printer_id}", response_model=PrinterPublic)

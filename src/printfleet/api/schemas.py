@@ -20,6 +20,7 @@ from printfleet.domain.printer import (
     PrinterStatus,
     Secret,
 )
+from printfleet.services.printers import ConnectionCheck
 
 PrinterId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["x1c-left"])]
 
@@ -201,6 +202,42 @@ class PrinterCreate(_PrinterFields):
 
 class PrinterUpdate(_PrinterFields):
     """``PATCH /api/v1/printers/{id}``: only the fields sent change. A secret sent as ``""`` is cleared."""
+
+
+class PrinterTest(PrinterCreate):
+    """``POST /api/v1/printers/test``: a printer as for ``POST /api/v1/printers``, tried but not saved.
+
+    ``id`` may be left out (``connection-test``); it only names the attempt in the server's log.
+    """
+
+    id: PrinterId = "connection-test"
+
+
+class ConnectionTestResult(BaseModel):
+    """The outcome of a connection test. Never holds a secret.
+
+    ``ok`` is true when the printer answered and accepted the credentials; then ``state`` is its live state
+    (``idle``, ``printing``, ...). Otherwise ``state`` is ``offline`` and ``offline_reason`` says why
+    (``unreachable``, ``auth_failed``, ``tls_failed``, ``timeout``, ``protocol_error``, ``not_operational``),
+    with a short human ``detail``. ``seconds`` is how long the test took.
+    """
+
+    ok: bool
+    state: PrinterState
+    offline_reason: OfflineReason | None
+    detail: str | None
+    seconds: float
+
+    @classmethod
+    def from_domain(cls, check: ConnectionCheck) -> ConnectionTestResult:
+        """Map a service result."""
+        return cls(
+            ok=check.ok,
+            state=check.state,
+            offline_reason=check.offline_reason,
+            detail=check.detail,
+            seconds=check.seconds,
+        )
 
 
 class Frame(BaseModel):

@@ -1,18 +1,23 @@
-"""Printer management: add, edit and remove printers at run time, seed from the configuration file, commands.
+"""Printer management: add, edit and remove printers at run time, seed from the configuration file, commands,
+and connection tests of a configuration before it is saved.
 
 Every change is persisted first, then the live connection is started, restarted or closed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
 
 from printfleet.domain.printer import (
+    OfflineReason,
     PrinterConfig,
     PrinterNotConnected,
+    PrinterState,
     PrinterStatus,
 )
 from printfleet.services.errors import InvalidInput, PrinterNotFound
@@ -30,10 +35,52 @@ class PrinterCommand(StrEnum):
     STOP = "stop"
 
 
+MAX_TEST_TIMEOUT_S = 60.0
+"""The longest a connection test may wait for the printer, in seconds."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionCheck:
+    """The outcome of a connection test; never holds a secret.
+
+    ``ok`` is True when the printer answered with a live state (so the credentials were accepted); then ``state``
+    is that state (``idle``, ``printing``, ...) and ``offline_reason``/``detail`` are None. Otherwise ``state`` is
+    ``offline``, ``offline_reason`` says why and ``detail`` is a short human explanation. ``seconds`` is how long
+    the test took.
+    """
+
+    ok: bool
+    state: PrinterState
+    offline_reason: OfflineReason | None
+    detail: str | None
+    seconds: float
+
+    @classmethod
+    def from_status(cls, status: PrinterStatus, *, seconds: float) -> ConnectionCheck:
+        """The check for a probe's answer ``status`` that took ``seconds``."""
+        return cls(
+            ok=status.state is not PrinterState.OFFLINE,
+            state=status.state,
+            offline_reason=status.offline_reason,
+            detail=status.offline_detail,
+            seconds=seconds,
+        )
+
+
 def _check(config: PrinterConfig) -> None:
     problems = config.problems()
     if problems:
         raise InvalidInput("; ".join(f"{name}: {message}" for name, message in problems))
+
+
+def _edited(current: PrinterConfig, changes: dict[str, object]) -> PrinterConfig:
+    """``current`` with ``changes`` applied and checked; InvalidInput for a change of id or kind, or a problem."""
+    for frozen in ("id", "kind"):
+        if frozen in changes and changes[frozen] != getattr(current, frozen):
+            raise InvalidInput(f"{frozen}: cannot be changed; delete the printer and add it again")
+    updated = current.replace(**{k: v for k, v in changes.items() if k not in ("id", "kind")})
+    _check(updated)
+    return updated
 
 
 class PrinterService:
@@ -82,15 +129,57 @@ class PrinterService:
         Raises PrinterNotFound, InvalidInput (also for an attempt to change ``id`` or ``kind``).
         """
         current, _ = await self.get(printer_id)
-        for frozen in ("id", "kind"):
-            if frozen in changes and changes[frozen] != getattr(current, frozen):
-                raise InvalidInput(f"{frozen}: cannot be changed; delete the printer and add it again")
-        updated = current.replace(**{k: v for k, v in changes.items() if k not in ("id", "kind")})
-        _check(updated)
+        updated = _edited(current, changes)
         await self._repository.update_printer(updated)
         await self._monitoring.rewatch(updated)
         log.info("printer.updated", printer_id=printer_id, fields=sorted(changes))
         return updated
+
+    async def test_connection(
+        self,
+        config: PrinterConfig,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - expiry is an answer, not an error
+    ) -> ConnectionCheck:
+        """Try ``config`` without saving it: connect once and report the printer's first answer.
+
+        Nothing is stored, published or tracked as a job, and no printer is added; ``config.id`` need not be
+        new (a watched printer with that id keeps its own connection). ``timeout`` is in seconds, at most
+        :data:`MAX_TEST_TIMEOUT_S`; without an answer by then the result is ``offline``/``timeout``.
+        Raises InvalidInput when ``config`` has problems (as :meth:`add`) or ``timeout`` is out of range.
+        """
+        _check(config)
+        if not 0 < timeout <= MAX_TEST_TIMEOUT_S:
+            raise InvalidInput(f"timeout: must be more than 0 and at most {MAX_TEST_TIMEOUT_S:g} seconds")
+        started = time.monotonic()
+        status = await self._monitoring.probe(config, timeout=timeout)
+        check = ConnectionCheck.from_status(status, seconds=round(time.monotonic() - started, 3))
+        log.info(
+            "printer.connection_tested",
+            printer_id=config.id,
+            printer_kind=config.kind.value,
+            ok=check.ok,
+            state=check.state.value,
+            offline_reason=check.offline_reason.value if check.offline_reason else None,
+            seconds=check.seconds,
+        )
+        return check
+
+    async def test_existing(
+        self,
+        printer_id: str,
+        changes: dict[str, object] | None = None,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - expiry is an answer, not an error
+    ) -> ConnectionCheck:
+        """Test a stored printer's configuration with ``changes`` applied (as :meth:`update` takes them), unsaved.
+
+        This is the edit form's test: secrets not in ``changes`` keep their stored value. The stored printer and
+        its live connection are left alone. Raises PrinterNotFound, and InvalidInput as :meth:`update` and
+        :meth:`test_connection`.
+        """
+        current, _ = await self.get(printer_id)
+        return await self.test_connection(_edited(current, changes or {}), timeout=timeout)
 
     async def delete(self, printer_id: str) -> None:
         """Disconnect and delete a printer; raises PrinterNotFound."""
