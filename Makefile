@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 OCTOPRINT_VENV := .cache/octoprint/venv
+LOCALE_DIR := src/printfleet/web/locale
+MESSAGES_POT := .cache/messages.pot
 
-.PHONY: demo test bench chaos lint typecheck octoprint clean
+.PHONY: demo test bench chaos lint typecheck octoprint messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +47,14 @@ bench: $(VENV)/.dev-installed
 ## chaos: 500 simulated prints on 20 printers with pauses, disconnects and server kills; prints the job counts
 chaos: $(VENV)/.dev-installed
 	$(BIN)/python -m bench chaos
+
+## messages: extract the web UI's strings (babel.cfg) into the German catalog; then translate the new, empty ones
+messages: $(VENV)/.runtime-installed
+	mkdir -p $(dir $(MESSAGES_POT))
+	$(BIN)/pybabel -q extract -F babel.cfg -k translate:2 -k gettext -k _ --no-location --sort-output --omit-header \
+		-o $(MESSAGES_POT) .
+	$(BIN)/pybabel update -i $(MESSAGES_POT) -d $(LOCALE_DIR) -l de --ignore-obsolete --ignore-pot-creation-date
+	rm -f $(MESSAGES_POT)
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

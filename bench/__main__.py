@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "store": ("bench.store_jobs:figures", "jobs store create / active-job lookup with 1,000,000 jobs"),
     "detection": ("bench.detection:run", "print start → job committed → job_auto_created frame, Bambu and PrusaLink"),
     "chaos": ("bench.chaos:run", "500 prints on 20 printers with pauses, disconnects and server kills: job counts"),
+    "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one
 benchmark's import error is reported as its crash and does not stop the others."""

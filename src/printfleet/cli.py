@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
+import webbrowser
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,20 +80,38 @@ def migrate_command(config: ConfigOption = None) -> None:
     err.print(f"database at {settings.database_url} is up to date", highlight=False)
 
 
+def _has_screen() -> bool:
+    """Whether a graphical browser can open here (a desktop session, macOS or Windows); never a text browser."""
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+async def _open_when_ready(server: uvicorn.Server, url: str) -> None:
+    """Open ``url`` in the desktop's browser once ``server`` accepts connections (given up after 60 s)."""
+    for _ in range(600):
+        if server.started:
+            await asyncio.to_thread(webbrowser.open, url)
+            return
+        await asyncio.sleep(0.1)
+
+
 @cli.command()
 def demo(
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Listen port.")] = 8000,
     database_url: Annotated[str, typer.Option(help="Database URL.")] = "sqlite+aiosqlite:///data/printfleet.db",
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the live printers page in the desktop's browser.")
+    ] = True,
 ) -> None:
-    """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing."""
+    """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing,
+    and open the live printers page."""
     settings = _settings(None, database_url=database_url, http={"host": host, "port": port})
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     from printfleet.sim.mqtt_broker import BrokerError
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run_demo(settings))
+            asyncio.run(_run_demo(settings, open_browser=open_browser and _has_screen()))
     except BrokerError as exc:
         err.print(
             f"[bold red]printfleet demo: the simulated Bambu Lab printers need mosquitto[/]\n{exc}\n"
@@ -100,7 +121,7 @@ def demo(
         raise typer.Exit(code=2) from None
 
 
-async def _run_demo(settings: Settings) -> None:
+async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
     from printfleet.app import build_app
     from printfleet.sim.farm import SimulatedFarm
 
@@ -114,11 +135,17 @@ async def _run_demo(settings: Settings) -> None:
         url = f"http://{settings.http.host}:{settings.http.port}"
         err.print(
             f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
-            f"  printers  {url}/api/v1/printers\n  API docs  {url}/docs\n  live      ws://{settings.http.host}:"
-            f"{settings.http.port}/ws\nPress Ctrl+C to stop.\n",
+            f"  open      {url}/   (live printers; jobs at {url}/jobs, settings at {url}/settings)\n"
+            f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
+            "Press Ctrl+C to stop.\n",
             highlight=False,
         )
-        await server.serve()
+        opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
+        try:
+            await server.serve()
+        finally:
+            if opener is not None:
+                opener.cancel()
 
 
 @cli.command()

@@ -129,7 +129,7 @@ class LiveSession:
             if job.deleted:
                 self._rows.discard(job.id)
                 return f'<tr id="job-{job.id}" hx-swap-oob="delete"></tr>'
-            return "<template>" + self._row(job, oob="true") + "</template>"
+            return self._row(job, oob="true")
         fresh = self._newest is None or job.created_at >= self._newest
         if self._filter.offset == 0 and fresh and self._filter.matches(job):
             self._rows.add(job.id)

@@ -76,7 +76,7 @@ async def printer_command(
         await context.printers.command(printer_id, command)
     except (NotFound, PrinterNotConnected, PrinterCommandRejected) as exc:
         status = 404 if isinstance(exc, NotFound) else 409
-        text = translate(locale, "The printer did not take the command") + f": {exc}"
+        text = translate(locale, "The printer did not take the command: %(reason)s") % {"reason": exc}
         return html(toast(locale, text, level="error"), status_code=status, headers={"HX-Reswap": "none"})
     if not is_htmx(request):
         return _back(request, "/")
@@ -252,7 +252,7 @@ async def save_settings(request: Request, context: Context, locale: Locale) -> R
             raise InvalidInput("give at least one setting")
         await context.settings.update(changes)
     except ServiceError as exc:
-        text = translate(locale, "Not saved") + f": {exc.message}"
+        text = translate(locale, "Not saved: %(reason)s") % {"reason": exc.message}
         return html(toast(locale, text, level="error"), status_code=422, headers={"HX-Reswap": "none"})
     if not is_htmx(request):
         return RedirectResponse("/settings", status_code=303)

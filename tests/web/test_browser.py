@@ -1,0 +1,272 @@
+"""The web UI in a real browser: Chromium against a live server watching simulated Bambu Lab printers.
+
+Each test does what an operator does and checks what they would see: live cards and rows without reloading,
+toasts, the ⚡ Auto badge and its tooltip, the settings toggle, the job form, escaping of hostile file names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from printfleet.sim.bambu import BambuFarm
+from tests.e2e.harness import Server, statuses
+from tests.web.conftest import Browsing, open_page, screenshot_path
+
+expect.set_options(timeout=10_000)
+
+INJECTION = "<img src=x onerror=alert(1)>.gcode"
+
+
+async def mark(page: Page) -> None:
+    """Leave a marker in the page's window: it survives only if the page is never reloaded."""
+    await page.evaluate("window.__noReload = 'still here'")
+
+
+async def assert_not_reloaded(page: Page) -> None:
+    assert await page.evaluate("window.__noReload") == "still here", "the page was reloaded"
+
+
+async def wait_live(page: Page) -> None:
+    """Wait until the page's live connection is open (the header shows Live)."""
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-live", "on")
+
+
+async def test_a_print_started_on_a_printer_shows_a_toast_and_a_badged_row_without_reload(
+    browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    page = browsing.page
+    await page.goto(server.base_url + "/jobs")
+    await wait_live(page)
+    await expect(page.locator("#job-rows tr")).to_have_count(0)
+    await mark(page)
+
+    printer = farm[0]
+    await printer.start_print("benchy.gcode.3mf", duration_s=3)
+
+    toast = page.locator("#toasts .toast")
+    await expect(toast).to_contain_text(f"⚡ Job auto-created — benchy on {printer.name}")
+    row = page.locator("#job-rows tr")
+    await expect(row).to_have_count(1)
+    await expect(row.locator(".job-name")).to_have_text("benchy")
+    await expect(row.locator(".badge.auto")).to_have_text("⚡ Auto")
+    await expect(row.locator(".status-badge")).to_have_text("Running")
+
+    job = (await server.jobs())[0]
+    tooltip = row.locator("[role=tooltip]")
+    await expect(tooltip).to_be_hidden()
+    await row.locator(".badge.auto").hover()
+    await expect(tooltip).to_be_visible()
+    await expect(tooltip).to_contain_text("Discovered")
+    if job["customer_info"]["printer_start_time"] is None:
+        await expect(tooltip).to_contain_text("Print start time unknown")
+    else:
+        await expect(tooltip).to_contain_text("Printer start time")
+    await expect(tooltip).not_to_contain_text("discovered on startup")
+
+    # The print ends on the printer: the same row turns Completed, still without a reload.
+    await expect(row.locator(".status-badge")).to_have_text("Completed", timeout=15_000)
+    await expect(page.locator("#job-rows tr")).to_have_count(1)
+    await assert_not_reloaded(page)
+
+
+async def test_printer_cards_follow_the_printer_and_pause_asks_first(
+    browser: Browser, server: Server, farm: BambuFarm
+) -> None:
+    opened = await open_page(browser, accept_dialogs=False)
+    page = opened.page
+    printer = farm[1]
+    await page.goto(server.base_url + "/")
+    await wait_live(page)
+    await mark(page)
+    card = page.locator(f"#printer-{printer.printer_id}")
+    await expect(card.locator(".state-badge")).to_have_text("Idle")
+    await expect(card.locator(".tray")).to_have_count(4)
+
+    await printer.start_print("gear.gcode.3mf", duration_s=60)
+    await expect(card.locator(".state-badge")).to_have_text("Printing")
+    await expect(card.locator(".file")).to_have_text("gear.gcode.3mf")
+    await expect(card.locator("progress")).to_be_visible()
+
+    # Dismissing the confirmation sends nothing.
+    await card.get_by_role("button", name="Pause").click()
+    assert opened.watched.dialogs == [f"Pause the print on {printer.name}?"]
+    await asyncio.sleep(0.5)
+    assert printer.print is not None
+    assert printer.print.active
+    await expect(card.locator(".state-badge")).to_have_text("Printing")
+    await opened.context.close()
+
+    # Accepting it pauses the printer, and the card says so.
+    opened = await open_page(browser)
+    page = opened.page
+    await page.goto(server.base_url + "/")
+    await wait_live(page)
+    card = page.locator(f"#printer-{printer.printer_id}")
+    await card.get_by_role("button", name="Pause").click()
+    await expect(page.locator("#toasts .toast")).to_contain_text("Pause sent")
+    await expect(card.locator(".state-badge")).to_have_text("Paused")
+    await expect(card.get_by_role("button", name="Resume")).to_be_visible()
+    await server.wait_jobs(lambda jobs: statuses(jobs) == ["paused"])
+    await opened.context.close()
+    assert opened.watched.errors == []
+
+
+async def test_switching_auto_creation_off_means_the_next_print_makes_no_job(
+    browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    page = browsing.page
+    await page.goto(server.base_url + "/settings")
+    toggle = page.get_by_role("switch", name="Automatically create jobs when prints start")
+    await expect(toggle).to_be_checked()
+    await toggle.click()
+    await expect(page.locator("#toasts .toast")).to_contain_text("Saved")
+    settings = (await server.client.get("/api/v1/settings")).json()
+    assert settings["job_creation_auto_create"] is False
+
+    await page.reload()  # saved for real: the page comes back with the toggle off
+    await expect(page.get_by_role("switch", name="Automatically create jobs when prints start")).not_to_be_checked()
+
+    await page.goto(server.base_url + "/jobs")
+    await wait_live(page)
+    await farm[0].start_print("untracked.gcode.3mf", duration_s=60)
+    await server.wait_printer(farm[0].printer_id, "printing")
+    await asyncio.sleep(1.0)
+    assert await server.jobs() == []
+    await expect(page.locator("#job-rows tr")).to_have_count(0)
+    await expect(page.locator("#toasts .toast")).to_have_count(0)
+
+
+async def test_editing_a_job_from_its_page(browsing: Browsing, server: Server, farm: BambuFarm) -> None:
+    await farm[0].start_print("bracket.gcode.3mf", duration_s=60)
+    jobs = await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+    job_id = jobs[0]["id"]
+    page = browsing.page
+    await page.goto(f"{server.base_url}/jobs/{job_id}")
+
+    # Printer and file of an auto-created job are read-only: the form has no fields for them.
+    form = page.locator("#job-form")
+    await expect(form.locator("[name=printer_id]")).to_have_count(0)
+    await expect(form.locator("[name=filename]")).to_have_count(0)
+
+    await form.get_by_label("Job name").fill("Bracket for ACME")
+    await form.get_by_label("Business job (for a customer)").check()
+    await form.get_by_label("Customer", exact=True).fill("ACME Ltd")
+    await form.get_by_label("Order or reference").fill("PO-1042")
+    await form.get_by_label("Notes").fill("PETG, 4 walls")
+    await form.get_by_role("button", name="Save").click()
+    await expect(page.locator("#toasts .toast")).to_contain_text("Job saved")
+    await expect(page.locator("#job-detail h1")).to_have_text("Bracket for ACME")
+
+    saved = (await server.client.get(f"/api/v1/jobs/{job_id}")).json()
+    assert saved["job_name"] == "Bracket for ACME"
+    assert saved["is_business"] is True
+    assert saved["notes"] == "PETG, 4 walls"
+    assert saved["customer_info"]["name"] == "ACME Ltd"
+    assert saved["customer_info"]["order"] == "PO-1042"
+    assert saved["customer_info"]["auto_created"] is True
+
+    # An empty name is refused with the reason, and nothing changes.
+    await form.get_by_label("Job name").fill(" ")
+    await page.locator("#job-form").get_by_role("button", name="Save").click()
+    await expect(page.locator("#job-form .errors")).to_contain_text("job_name")
+    assert (await server.client.get(f"/api/v1/jobs/{job_id}")).json()["job_name"] == "Bracket for ACME"
+
+    await page.get_by_role("button", name="Convert to manual").click()
+    await expect(page.locator("#job-detail .badge.auto")).to_have_count(0)
+    assert (await server.client.get(f"/api/v1/jobs/{job_id}")).json()["customer_info"].get("auto_created") is None
+
+    await page.get_by_role("button", name="Delete").click()
+    assert browsing.watched.dialogs[-1] == "Delete the job Bracket for ACME?"
+    await expect(page).to_have_url(re.compile(r"/jobs$"))
+    assert (await server.client.get(f"/api/v1/jobs/{job_id}")).status_code == 404
+    await expect(page.locator(f"#job-{job_id}")).to_have_count(0)
+
+
+async def test_a_hostile_file_name_renders_as_text_everywhere(
+    browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    page = browsing.page
+    await page.goto(server.base_url + "/jobs")
+    await wait_live(page)
+    await farm[0].start_print(INJECTION, duration_s=60)
+
+    row = page.locator("#job-rows tr")
+    await expect(row).to_have_count(1)
+    await expect(row.locator(".file")).to_have_text(INJECTION)
+    await expect(page.locator("#toasts .toast")).to_contain_text("<img src=x onerror=alert(1)>")
+    assert await page.locator("main img, #toasts img").count() == 0
+
+    job_id = (await server.jobs())[0]["id"]
+    await page.goto(f"{server.base_url}/jobs/{job_id}")
+    await expect(page.locator("#job-detail .file")).to_have_text(INJECTION)
+    await page.goto(server.base_url + "/")
+    await expect(page.locator(f"#printer-{farm[0].printer_id} .file")).to_have_text(INJECTION)
+    assert await page.locator("main img").count() == 0
+    await asyncio.sleep(0.3)
+    assert browsing.watched.dialogs == [], "script from a file name ran"
+
+
+async def farm_at_work(server: Server, farm: BambuFarm) -> None:
+    """Five printers in five situations: printing, paused, finished, failed, idle."""
+    await farm[2].start_print("lid.gcode.3mf", duration_s=0.5)
+    await farm[3].start_print("warp_test.gcode.3mf", duration_s=60)
+    await farm[0].start_print("phone_stand.gcode.3mf", duration_s=40)
+    await farm[1].start_print("cable_clip.gcode.3mf", duration_s=600)
+    await server.wait_jobs(lambda jobs: sorted(statuses(jobs)) == ["completed", "running", "running", "running"])
+    await farm[1].pause()
+    await farm[3].fail()
+    await server.wait_jobs(lambda jobs: sorted(statuses(jobs)) == ["completed", "failed", "paused", "running"])
+    await asyncio.sleep(2)  # some progress on the running print
+
+
+@pytest.mark.printers(5)
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1920, 1080)])
+async def test_layout_on_a_phone_and_a_wall_screen(
+    browser: Browser, server: Server, farm: BambuFarm, width: int, height: int
+) -> None:
+    await farm_at_work(server, farm)
+    opened = await open_page(browser, width=width, height=height)
+    page = opened.page
+
+    await page.goto(server.base_url + "/")
+    await wait_live(page)
+    cards = page.locator(".card")
+    await expect(cards).to_have_count(5)
+    await expect(page.locator(f"#printer-{farm[1].printer_id} .state-badge")).to_have_text("Paused")
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the printers page scrolls sideways by {overflow}px at {width}px"
+    boxes = [box for i in range(5) if (box := await cards.nth(i).bounding_box()) is not None]
+    lefts = {round(box["x"]) for box in boxes}
+    if width < 600:
+        assert len(lefts) == 1, "cards should stack in one column on a phone"
+    else:
+        assert len(lefts) >= 4, f"a wall screen should show the farm side by side, got {len(lefts)} columns"
+    await page.screenshot(path=str(screenshot_path("printers", width)))
+
+    await page.goto(server.base_url + "/jobs")
+    await expect(page.locator("#job-rows tr")).to_have_count(4)
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the jobs page scrolls sideways by {overflow}px at {width}px"
+    header_visible = await page.locator("table.jobs thead").is_visible()
+    assert header_visible is (width >= 600), "phones show each job as a labelled block, wide screens a table"
+    await page.screenshot(path=str(screenshot_path("jobs", width)))
+    await opened.context.close()
+    assert opened.watched.errors == []
+
+
+async def test_the_ui_speaks_german_when_the_browser_asks_and_switches_back(browser: Browser, server: Server) -> None:
+    opened = await open_page(browser, locale="de-DE")
+    page = opened.page
+    await page.goto(server.base_url + "/settings")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.get_by_role("switch", name="Automatische Auftrags-Erstellung")).to_be_checked()
+    await page.get_by_role("link", name="EN", exact=True).click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page).to_have_url(re.compile(r"/settings$"))
+    await expect(page.get_by_role("switch", name="Automatically create jobs when prints start")).to_be_visible()
+    await opened.context.close()
+    assert opened.watched.errors == []
