@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from printfleet.sim.bambu import BambuFarm
+from tests.api.conftest import RunningServer, start_server
 from tests.e2e.harness import Server
 from tests.support import need_service
 
@@ -59,6 +62,16 @@ async def server(tmp_path: Path, farm: BambuFarm) -> AsyncIterator[Server]:
     await running.wait_online()
     yield running
     await running.stop()
+
+
+@pytest.fixture
+async def bare_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A printfleet server on SQLite with no printers, for page tests that need no browser and no farm."""
+    uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+    uv.should_exit = True
+    await asyncio.wait_for(task, 15)
 
 
 @dataclass

@@ -7,14 +7,11 @@ target, so these tests check the same extraction a developer runs with ``make me
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -23,7 +20,7 @@ from jinja2 import Environment
 
 from printfleet.web.i18n import COOKIE, negotiate, translations
 from printfleet.web.render import Renderer, duration
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer
 
 REPO = Path(__file__).resolve().parents[2]
 BABEL_CFG = REPO / "babel.cfg"
@@ -250,16 +247,6 @@ def test_duration_filter_speaks_both_languages(seconds: float | None, english: s
 
 
 # --- the running app --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def bare_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """A printfleet server on SQLite with no printers (tests/api's ``server``; this package's needs a farm)."""
-    uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
-    uv.should_exit = True
-    await asyncio.wait_for(task, 15)
 
 
 async def test_settings_page_follows_accept_language(bare_server: RunningServer) -> None:
