@@ -13,12 +13,14 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 from tests.e2e.harness import Server, statuses
 from tests.web.conftest import Browsing, open_page, screenshot_path
 
 expect.set_options(timeout=10_000)
 
 INJECTION = "<img src=x onerror=alert(1)>.gcode"
+MK4_PASSWORD = "k7Qm2pXv9w"
 
 
 async def mark(page: Page) -> None:
@@ -270,3 +272,47 @@ async def test_the_ui_speaks_german_when_the_browser_asks_and_switches_back(brow
     await expect(page.get_by_role("switch", name="Automatically create jobs when prints start")).to_be_visible()
     await opened.context.close()
     assert opened.watched.errors == []
+
+
+async def test_adding_testing_and_removing_a_printer_in_settings(browsing: Browsing, server: Server) -> None:
+    page = browsing.page
+    async with SimulatedPrusaLinkPrinter("mk4-web", name="MK4 Web", password=MK4_PASSWORD) as mk4:
+        await page.goto(server.base_url + "/settings")
+        await page.get_by_text("Add a printer", exact=True).click()
+        form = page.locator("#printer-form-new")
+        await form.get_by_label("ID", exact=True).fill("mk4-web")
+        await form.get_by_label("Type").select_option("prusalink")
+        await expect(form.get_by_label("Serial number")).to_be_hidden()  # Bambu Lab only
+        await form.get_by_label("Name", exact=True).fill("MK4 Web")
+        await form.get_by_label("Host").fill("127.0.0.1")
+        await form.get_by_label("Port", exact=True).fill(str(mk4.port))
+        await form.get_by_label("User name").fill("maker")
+
+        await form.locator("[name=password]").fill("wrong-password")
+        await form.get_by_role("button", name="Test connection").click()
+        await expect(form.locator(".test-result")).to_contain_text("Could not connect")
+        await expect(form.locator(".test-result")).to_contain_text("rejected")
+
+        await form.locator("[name=password]").fill(MK4_PASSWORD)
+        await form.get_by_role("button", name="Test connection").click()
+        await expect(form.locator(".test-result")).to_contain_text("Connected — Idle")
+        assert (await server.client.get("/api/v1/printers/mk4-web")).status_code == 404  # a test saves nothing
+
+        await form.get_by_role("button", name="Add printer").click()
+        await expect(page.locator("#toasts .toast")).to_contain_text("Printer added")
+        admin = page.locator("#admin-mk4-web")
+        await expect(admin).to_contain_text("MK4 Web")
+        await expect(admin.locator('[data-secret="password"]')).to_have_text("set")
+        assert MK4_PASSWORD not in await page.content()
+        assert (await server.client.get("/api/v1/printers/mk4-web")).json()["has_password"] is True
+
+        await page.goto(server.base_url + "/")
+        await expect(page.locator("#printer-mk4-web .state-badge")).to_have_text("Idle")
+
+        await page.goto(server.base_url + "/settings")
+        await page.locator("#admin-mk4-web summary").click()
+        await page.locator("#admin-mk4-web").get_by_role("button", name="Remove").click()
+        assert browsing.watched.dialogs[-1] == "Remove the printer MK4 Web? Its jobs stay."
+        await expect(page.locator("#toasts .toast")).to_contain_text("Printer removed")
+        await expect(page.locator("#admin-mk4-web")).to_have_count(0)
+        assert (await server.client.get("/api/v1/printers/mk4-web")).status_code == 404
