@@ -46,6 +46,9 @@ def test_file_printers_become_domain_configs_with_defaults(tmp_path: Path) -> No
     assert (bambu.kind, bambu.port, bambu.access_code) == (PrinterKind.BAMBU, 8883, Secret("12345678"))
     assert (prusa.port, prusa.poll_interval, prusa.name) == (80, 2.0, "mk4-1")
     assert octo.url == "http://192.168.1.70:5000"
+    assert octo.poll_interval is None  # not given: follows the global monitoring_interval
+    assert bambu.poll_interval is None
+    assert settings.monitoring_interval == 5.0
     assert settings.http.port == 8100
     assert settings.job_creation.auto_create is False
 
@@ -83,6 +86,15 @@ def test_config_file_from_environment_variable(tmp_path: Path, monkeypatch: pyte
             "  - {id: a, type: octoprint, url: http://y, api_key: k}\n",
             "printer id 'a' is used twice",
         ),
+        (
+            "printers:\n  - {id: a, type: prusalink, host: h, api_key: k, poll_interval: 0.1}\n",
+            "printers[0] (id a).poll_interval: Input should be greater than or equal to 0.5",
+        ),
+        (
+            "printers:\n  - {id: a, type: octoprint, url: http://x, api_key: k, poll_interval: 7200}\n",
+            "printers[0] (id a).poll_interval: Input should be less than or equal to 3600",
+        ),
+        ("monitoring_interval: 0\n", "monitoring_interval: Input should be greater than or equal to 0.5"),
         ("printers: [1, 2\n", "not valid YAML at line"),
         ("- a\n- b\n", "the top level must be a mapping"),
     ],

@@ -1,7 +1,9 @@
 """Composition root: the only place that knows the concrete store, adapters and metrics, and wires them.
 
 ``build_app(settings)`` returns the FastAPI application; its lifespan migrates the database, seeds the
-configuration file's printers, starts one connection per printer and stops everything on shutdown.
+configuration file's printers, starts one connection per printer and stops everything on shutdown. Polled printers
+without their own ``poll_interval`` poll at the ``monitoring_interval`` setting, and are reconnected when it
+changes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -28,7 +31,7 @@ from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
-from printfleet.services.settings import SettingsService
+from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
 from printfleet.store.database import Database, migrate
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
@@ -73,6 +76,16 @@ def _warn_about_tls(configs: list[PrinterConfig]) -> None:
             )
 
 
+def _follow_monitoring_interval(settings: SettingsService, monitoring: MonitoringService) -> None:
+    """Make the ``monitoring_interval`` setting the poll interval of every polled printer without its own, at once."""
+
+    async def on_settings_changed(old: dict[str, Any], new: dict[str, Any]) -> None:
+        if old[MONITORING_INTERVAL] != new[MONITORING_INTERVAL]:
+            await monitoring.apply_default_poll_interval()
+
+    settings.add_listener(on_settings_changed)
+
+
 def build_app(
     settings: Settings,
     *,
@@ -112,7 +125,9 @@ def build_app(
                 bus=bus,
                 connection_factory=factory or connection_factory(metrics),
                 metrics=metrics,
+                default_poll_interval=lambda: settings_service.monitoring_interval,
             )
+            _follow_monitoring_interval(settings_service, monitoring)
             monitoring.add_listener(jobs.on_printer_change)
             jobs.attach(monitoring.watched)
             printers = PrinterService(

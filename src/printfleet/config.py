@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
+from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, PrinterConfig, PrinterKind, Secret
 
 _PRINTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _YAML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("printfleet_yaml_data")
@@ -85,7 +85,8 @@ class BambuPrinterSettings(_PrinterBase):
 
 
 class PrusaLinkPrinterSettings(_PrinterBase):
-    """A Prusa printer through PrusaLink (HTTP Digest or X-Api-Key)."""
+    """A Prusa printer through PrusaLink (HTTP Digest or X-Api-Key); without ``poll_interval`` it is polled at the
+    global ``monitoring_interval``."""
 
     type: Literal["prusalink"]
     host: str
@@ -93,16 +94,17 @@ class PrusaLinkPrinterSettings(_PrinterBase):
     username: str | None = None
     password: SecretStr | None = None
     api_key: SecretStr | None = None
-    poll_interval: float = Field(default=5.0, ge=0.5, le=3600)
+    poll_interval: float | None = Field(default=None, ge=0.5, le=3600)
 
 
 class OctoPrintPrinterSettings(_PrinterBase):
-    """A printer behind OctoPrint (per-user API key)."""
+    """A printer behind OctoPrint (per-user API key); without ``poll_interval`` it is polled at the global
+    ``monitoring_interval``."""
 
     type: Literal["octoprint"]
     url: Annotated[str, Field(pattern=r"^https?://")]
     api_key: SecretStr
-    poll_interval: float = Field(default=5.0, ge=0.5, le=3600)
+    poll_interval: float | None = Field(default=None, ge=0.5, le=3600)
 
 
 PrinterSettings = Annotated[
@@ -169,7 +171,9 @@ class _YamlSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """The one settings object, built at start-up by :func:`load_settings` and passed in.
 
-    ``monitoring_interval`` (seconds) is the default poll interval of polled printers.
+    ``monitoring_interval`` (seconds) is the default poll interval of polled printers (PrusaLink, OctoPrint): the
+    interval of every such printer without its own ``poll_interval``. It is the initial value of the run-time
+    setting of the same name (``PUT /api/v1/settings``), which takes over once saved.
     """
 
     model_config = SettingsConfigDict(
@@ -180,7 +184,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     job_creation: JobCreationSettings = JobCreationSettings()
     logging: LoggingSettings = LoggingSettings()
-    monitoring_interval: float = Field(default=5.0, ge=0.5, le=3600)
+    monitoring_interval: float = Field(default=DEFAULT_POLL_INTERVAL_S, ge=0.5, le=3600)
     printers: list[PrinterSettings] = Field(default_factory=list)
     config_file: str | None = None
 

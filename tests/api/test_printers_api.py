@@ -131,6 +131,19 @@ async def test_edit_and_delete_at_run_time(server: RunningServer) -> None:
     assert server.runtime.monitoring.status("x1c-1") is None
 
 
+async def test_patch_with_null_clears_what_has_a_fallback_and_refuses_a_flag(server: RunningServer) -> None:
+    body = {"id": "mk4", "type": "prusalink", "host": "127.0.0.1", "port": free_port(), "api_key": API_KEY}
+    created = await server.client.post("/api/v1/printers", json={**body, "poll_interval": 2})
+    assert created.json()["poll_interval"] == 2.0
+    followed = await server.client.patch("/api/v1/printers/mk4", json={"poll_interval": None})
+    assert followed.status_code == 200, followed.text
+    assert followed.json()["poll_interval"] is None  # follows the global monitoring_interval again
+    assert (await server.client.get("/api/v1/printers/mk4")).json()["poll_interval"] is None
+    refused = await server.client.patch("/api/v1/printers/mk4", json={"tls_insecure": None})
+    assert refused.status_code == 422  # not a 500 from the store's NOT NULL
+    assert "tls_insecure" in refused.text
+
+
 async def test_printers_added_through_the_api_survive_a_restart(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/printfleet.db"
     for attempt in range(2):

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from printfleet.domain.events import PrinterStatusUpdated
-from printfleet.domain.printer import OfflineReason, PrinterConfig, PrinterKind, PrinterState, PrinterStatus, Secret
+from printfleet.domain.printer import (
+    DEFAULT_POLL_INTERVAL_S,
+    OfflineReason,
+    PrinterConfig,
+    PrinterKind,
+    PrinterState,
+    PrinterStatus,
+    Secret,
+)
 from printfleet.services.events import EventBus
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import StatusCallback
@@ -19,15 +27,29 @@ from printfleet.store.printers import SqlPrinterRepository
 
 
 class ScriptedConnection:
-    """A connection whose reports the test pushes by hand (the adapters are tested against simulators)."""
+    """A connection whose reports the test pushes by hand (the adapters are tested against simulators).
+
+    :meth:`report` calls the sink from the test's task; :meth:`push` has the connection's own ``run()`` task
+    deliver it, as an adapter does (so cancelling the connection interrupts the handling of its report).
+    """
 
     def __init__(self, config: PrinterConfig, sink: StatusCallback) -> None:
         self.config = config
         self.sink = sink
         self.status = PrinterStatus.offline(OfflineReason.CONNECTING)
+        self.queue: asyncio.Queue[PrinterStatus] = asyncio.Queue()
+        self.cancelled = False
 
     async def run(self) -> None:
-        await asyncio.Event().wait()
+        try:
+            while True:
+                await self.report(await self.queue.get())
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+    def push(self, status: PrinterStatus) -> None:
+        self.queue.put_nowait(status)
 
     async def report(self, status: PrinterStatus) -> None:
         self.status = status
@@ -133,3 +155,167 @@ async def test_slow_subscriber_loses_only_its_own_oldest_events() -> None:
     assert [e.status.progress for e in drain(slow)] == [7.0, 8.0, 9.0]
     assert slow.dropped == 7
     assert len(drain(fast)) == 10
+
+
+# --- poll intervals: a polled printer without its own follows the global setting ------------------------------
+
+
+def polled(printer_id: str, poll_interval: float | None = None) -> PrinterConfig:
+    return PrinterConfig(
+        id=printer_id,
+        name=printer_id,
+        kind=PrinterKind.PRUSALINK,
+        host="h",
+        api_key=Secret("k"),
+        poll_interval=poll_interval,
+    )
+
+
+def idle() -> PrinterStatus:
+    return PrinterStatus(state=PrinterState.IDLE, nozzle_temp=24.0, last_seen=datetime.now(UTC))
+
+
+class Built:
+    """A factory that keeps every connection it built, per printer, in order."""
+
+    def __init__(self) -> None:
+        self.connections: dict[str, list[ScriptedConnection]] = {}
+
+    def __call__(self, config: PrinterConfig, sink: StatusCallback) -> ScriptedConnection:
+        connection = ScriptedConnection(config, sink)
+        self.connections.setdefault(config.id, []).append(connection)
+        return connection
+
+    def last(self, printer_id: str) -> ScriptedConnection:
+        return self.connections[printer_id][-1]
+
+
+async def settle(service: MonitoringService, printer_id: str, state: PrinterState) -> None:
+    async with asyncio.timeout(2):
+        while (current := service.status(printer_id)) is None or current.state is not state:
+            await asyncio.sleep(0.005)
+
+
+async def test_connections_get_the_effective_interval_and_the_service_keeps_the_printers_own(
+    repository: SqlPrinterRepository,
+) -> None:
+    await repository.add_printer(polled("mk4"))
+    await repository.add_printer(polled("mk4-own", 2.0))
+    interval = 7.5
+    built = Built()
+    service = MonitoringService(
+        repository=repository, bus=EventBus(), connection_factory=built, default_poll_interval=lambda: interval
+    )
+    await service.start()
+    try:
+        assert built.last("mk4").config.poll_interval == 7.5  # follows the global setting
+        assert built.last("mk4-own").config.poll_interval == 2.0  # its own
+        assert built.last("p1").config.poll_interval is None  # Bambu pushes: nothing to fill in
+        assert {config.id: config.poll_interval for config, _ in service.watched()} == {
+            "mk4": None,  # what the API shows: "follows the global setting"
+            "mk4-own": 2.0,
+            "p1": None,
+        }
+        probe = await service.probe(polled("other"), timeout=0.05)  # a connection test polls at it too
+        assert probe.offline_reason is OfflineReason.TIMEOUT
+        assert built.last("other").config.poll_interval == 7.5
+    finally:
+        await service.stop()
+
+    default = MonitoringService(repository=repository, bus=EventBus(), connection_factory=Built())
+    default.watch(polled("x"))
+    try:
+        assert default.connection("x").config.poll_interval == DEFAULT_POLL_INTERVAL_S  # type: ignore[union-attr]
+    finally:
+        await default.stop()
+
+
+async def test_a_new_global_interval_reconnects_only_the_followers_keeping_their_status(
+    repository: SqlPrinterRepository,
+) -> None:
+    await repository.add_printer(polled("mk4"))
+    await repository.add_printer(polled("mk4-own", 2.0))
+    interval = 5.0
+    bus = EventBus()
+    built = Built()
+    service = MonitoringService(
+        repository=repository, bus=bus, connection_factory=built, default_poll_interval=lambda: interval
+    )
+    await service.start()
+    try:
+        built.last("mk4").push(idle())
+        await settle(service, "mk4", PrinterState.IDLE)
+        assert await service.apply_default_poll_interval() == []  # nothing changed: nothing to do
+
+        interval = 0.5
+        events = bus.subscribe()
+        assert await service.apply_default_poll_interval() == ["mk4"]
+
+        first, second = built.connections["mk4"]
+        assert first.cancelled
+        assert second.config.poll_interval == 0.5
+        assert second.config.id == "mk4"
+        assert [len(built.connections[i]) for i in ("mk4-own", "p1")] == [1, 1]  # own interval, pushed: untouched
+        assert [t.get_name() for t in asyncio.all_tasks()].count("printer:mk4") == 1
+        assert service.status("mk4").state is PrinterState.IDLE  # type: ignore[union-attr]  # no "connecting"
+        assert service.watched()[0][0].poll_interval is None  # still follows the global setting
+
+        second.push(idle())  # the new connection's first poll finds the printer as it was
+        second.push(printing(1.0))
+        await settle(service, "mk4", PrinterState.PRINTING)
+        assert [(t.from_state, t.to_state) for t in await repository.list_transitions("mk4")] == [
+            (PrinterState.IDLE, PrinterState.PRINTING),
+            (None, PrinterState.IDLE),  # once: the reconnect wrote no second row
+        ]
+        assert [e.status.state for e in drain(events) if not e.telemetry] == [PrinterState.PRINTING]
+        events.close()
+        assert await service.apply_default_poll_interval() == []
+    finally:
+        await service.stop()
+
+
+async def test_a_report_cut_short_by_the_reconnect_is_handled_again_without_a_second_row(
+    repository: SqlPrinterRepository,
+) -> None:
+    await repository.add_printer(polled("mk4"))
+    interval = 5.0
+    built = Built()
+    service = MonitoringService(
+        repository=repository, bus=EventBus(), connection_factory=built, default_poll_interval=lambda: interval
+    )
+    seen: list[tuple[PrinterState | None, PrinterState]] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def job_tracker(_config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus) -> None:
+        seen.append((previous.state if previous else None, current.state))
+        if current.state is PrinterState.PRINTING:
+            entered.set()
+            await release.wait()  # slow: still handling the print start when the interval changes
+
+    service.add_listener(job_tracker)
+    await service.start()
+    try:
+        built.last("mk4").push(idle())
+        await settle(service, "mk4", PrinterState.IDLE)
+        built.last("mk4").push(printing(1.0))
+        await asyncio.wait_for(entered.wait(), 2)
+
+        interval = 1.0
+        assert await service.apply_default_poll_interval() == ["mk4"]  # cancels the listener half way
+        assert service.status("mk4").state is PrinterState.IDLE  # type: ignore[union-attr]  # the settled status
+
+        release.set()
+        built.last("mk4").push(printing(2.0))
+        await settle(service, "mk4", PrinterState.PRINTING)
+        await asyncio.sleep(0.05)
+        assert seen == [
+            (PrinterState.OFFLINE, PrinterState.IDLE),
+            (PrinterState.IDLE, PrinterState.PRINTING),  # cut short
+            (PrinterState.IDLE, PrinterState.PRINTING),  # handled again, in full
+        ]
+        assert [t.to_state for t in await repository.list_transitions("mk4")] == [
+            PrinterState.PRINTING,
+            PrinterState.IDLE,
+        ]
+    finally:
+        await service.stop()

@@ -6,13 +6,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
-from printfleet.store.database import Database, alembic_config, migrate
+from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
+from printfleet.store.database import Database, alembic_config, create_engine, migrate
+from printfleet.store.printers import SqlPrinterRepository
 from printfleet.store.tables import Base
 from printfleet.store.types import UTCDateTime
 
@@ -113,3 +117,93 @@ def test_utc_datetime_refuses_naive_values() -> None:
     naive = datetime(2026, 11, 21, 12, 0)  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError, match="naive"):
         UTCDateTime().process_bind_param(naive, sqlite.dialect())
+
+
+# --- 0003: printers.poll_interval nullable (NULL follows the global monitoring_interval) ----------------------
+
+_PRINTER_ROW = text(
+    "INSERT INTO printers (id, name, kind, host, tls_insecure, poll_interval, source, created_at, updated_at)"
+    " VALUES (:id, :id, :kind, 'h', false, :poll_interval, :source, :at, :at)"
+)
+_TRANSITION_ROW = text(
+    "INSERT INTO printer_state_transitions (printer_id, to_state, at) VALUES (:printer_id, 'idle', :at)"
+)
+_ROWS_AT_0002 = [
+    {"id": "mk4-own", "kind": "prusalink", "poll_interval": 2.5, "source": "api"},
+    {"id": "mk4-default", "kind": "prusalink", "poll_interval": 5.0, "source": "api"},
+    {"id": "octo-file", "kind": "octoprint", "poll_interval": 5.0, "source": "config"},
+    {"id": "x1c", "kind": "bambu", "poll_interval": 5.0, "source": "api"},
+]
+
+
+async def _poll_intervals(database: Database) -> dict[str, float | None]:
+    async with database.transaction() as session:
+        rows = (await session.execute(text("SELECT id, poll_interval FROM printers ORDER BY id"))).all()
+    return {str(printer_id): interval for printer_id, interval in rows}
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    engine = create_engine(url, foreign_keys=False, pooled=False)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def test_0003_upgrades_printer_rows_keeping_polled_intervals_and_clearing_bambu(empty_database_url: str) -> None:
+    await migrate(empty_database_url, revision="0002")
+    at = datetime(2026, 11, 1, tzinfo=UTC).replace(tzinfo=None)
+    async with Database(empty_database_url) as database, database.transaction() as session:
+        for row in _ROWS_AT_0002:
+            await session.execute(_PRINTER_ROW, {**row, "at": at})
+        await session.execute(_TRANSITION_ROW, {"printer_id": "mk4-own", "at": at})
+
+    await migrate(empty_database_url, revision="0003")
+
+    async with Database(empty_database_url) as database:
+        assert await _version(database) == ["0003"]
+        # Polled printers keep their number (a 5.0 may have been chosen); Bambu never polled, so NULL.
+        assert await _poll_intervals(database) == {"mk4-default": 5.0, "mk4-own": 2.5, "octo-file": 5.0, "x1c": None}
+        repository = SqlPrinterRepository(database)
+        bambu = await repository.get_printer("x1c")
+        assert bambu is not None
+        assert bambu.poll_interval is None
+        mk4 = await repository.get_printer("mk4-own")
+        assert mk4 is not None
+        await repository.update_printer(mk4.replace(poll_interval=None))  # NULL is accepted now
+        assert (await _poll_intervals(database))["mk4-own"] is None
+        # The rebuilt table (SQLite batch mode) kept its check constraint and the transitions' foreign key.
+        assert [t.to_state.value for t in await repository.list_transitions("mk4-own")] == ["idle"]
+        with pytest.raises(IntegrityError):
+            async with database.transaction() as session:
+                await session.execute(_PRINTER_ROW, {**_ROWS_AT_0002[0], "id": "bad", "source": "other", "at": at})
+        await repository.delete_printer("mk4-own")
+        assert await repository.last_transition_states() == {}  # cascaded
+
+
+async def test_0003_downgrade_gives_null_intervals_the_old_default(empty_database_url: str) -> None:
+    await migrate(empty_database_url, revision="0003")
+    async with Database(empty_database_url) as database:
+        repository = SqlPrinterRepository(database)
+        await repository.add_printer(
+            PrinterConfig(id="mk4", name="MK4", kind=PrinterKind.PRUSALINK, host="h", api_key=Secret("k"))
+        )
+        await repository.add_printer(
+            PrinterConfig(id="mk4-fast", name="MK4", kind=PrinterKind.PRUSALINK, host="h", poll_interval=1.0)
+        )
+
+    await _downgrade(empty_database_url, "0002")
+
+    async with Database(empty_database_url) as database:
+        assert await _version(database) == ["0002"]
+        assert await _poll_intervals(database) == {"mk4": 5.0, "mk4-fast": 1.0}
+        with pytest.raises(IntegrityError):  # NOT NULL again
+            async with database.transaction() as session:
+                await session.execute(text("UPDATE printers SET poll_interval = NULL"))
+    await migrate(empty_database_url)  # and up again

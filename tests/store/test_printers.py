@@ -126,7 +126,12 @@ async def test_update_replaces_configuration_and_keeps_source(
 ) -> None:
     await printers.add_printer(PRUSA)
     changed = PRUSA.replace(
-        name="MK4 renamed", password=None, api_key=Secret("new-key"), port=None, auto_create_jobs=None
+        name="MK4 renamed",
+        password=None,
+        api_key=Secret("new-key"),
+        port=None,
+        auto_create_jobs=None,
+        poll_interval=None,  # back to following the global monitoring_interval: NULL
     )
 
     await printers.update_printer(changed)

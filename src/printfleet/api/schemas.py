@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from printfleet.domain.printer import (
     AmsTray,
@@ -106,7 +106,11 @@ class PrinterStatusPublic(BaseModel):
 
 
 class PrinterPublic(BaseModel):
-    """A printer as the API returns it: configuration without secrets, plus live ``status``."""
+    """A printer as the API returns it: configuration without secrets, plus live ``status``.
+
+    ``poll_interval`` (seconds) is the printer's own poll interval; null means it follows the global
+    ``monitoring_interval`` setting (``GET /api/v1/settings``), and Bambu printers, which push, ignore it.
+    """
 
     id: str
     name: str
@@ -118,7 +122,9 @@ class PrinterPublic(BaseModel):
     tls_insecure: bool
     username: str | None
     url: str | None
-    poll_interval: float
+    poll_interval: float | None = Field(
+        description="Seconds between polls; null: follows the global monitoring_interval setting."
+    )
     auto_create_jobs: bool | None
     has_access_code: bool
     has_password: bool
@@ -183,7 +189,8 @@ class _PrinterFields(BaseModel):
 
 
 class PrinterCreate(_PrinterFields):
-    """``POST /api/v1/printers``. Which fields are required depends on ``type`` (see the README)."""
+    """``POST /api/v1/printers``. Which fields are required depends on ``type`` (see the README). Without
+    ``poll_interval`` (or with null) a polled printer follows the global ``monitoring_interval`` setting."""
 
     id: PrinterId
     type: PrinterKind
@@ -201,7 +208,17 @@ class PrinterCreate(_PrinterFields):
 
 
 class PrinterUpdate(_PrinterFields):
-    """``PATCH /api/v1/printers/{id}``: only the fields sent change. A secret sent as ``""`` is cleared."""
+    """``PATCH /api/v1/printers/{id}``: only the fields sent change. A secret sent as ``""`` is cleared;
+    ``poll_interval`` sent as null makes the printer follow the global ``monitoring_interval`` again."""
+
+    @field_validator("tls_insecure")
+    @classmethod
+    def _flag_not_null(cls, value: bool | None) -> bool | None:
+        # Sent as null it would reach the store as NULL (a 500); null means "unset" only where a field has a
+        # global fallback (poll_interval, auto_create_jobs) or can be empty.
+        if value is None:
+            raise ValueError("must be true or false")
+        return value
 
 
 class PrinterTest(PrinterCreate):

@@ -19,6 +19,16 @@ class PrinterKind(StrEnum):
     PRUSALINK = "prusalink"
     OCTOPRINT = "octoprint"
 
+    @property
+    def is_polled(self) -> bool:
+        """True for kinds printfleet polls over HTTP (PrusaLink, OctoPrint); Bambu pushes its reports."""
+        return self in (PrinterKind.PRUSALINK, PrinterKind.OCTOPRINT)
+
+
+DEFAULT_POLL_INTERVAL_S = 5.0
+"""The poll interval, seconds, when nothing else says: the initial global ``monitoring_interval``, and what a polled
+adapter uses for a configuration that follows the global setting but was not resolved against it."""
+
 
 class PrinterState(StrEnum):
     """Normalised printer state, the same for every kind.
@@ -105,6 +115,8 @@ class PrinterConfig:
       ``poll_interval`` (seconds).
     - octoprint: ``url``, ``api_key``, ``poll_interval`` (seconds).
 
+    ``poll_interval`` is the per-printer override of the global ``monitoring_interval`` (None: follow the global
+    setting, see :meth:`with_default_poll_interval`); Bambu printers push their reports and ignore it.
     ``auto_create_jobs`` is the per-printer override of job auto-creation (None: follow the global setting).
     """
 
@@ -121,12 +133,19 @@ class PrinterConfig:
     password: Secret | None = None
     api_key: Secret | None = None
     url: str | None = None
-    poll_interval: float = 5.0
+    poll_interval: float | None = None
     auto_create_jobs: bool | None = None
 
     def replace(self, **changes: object) -> PrinterConfig:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_default_poll_interval(self, default: float) -> PrinterConfig:
+        """This configuration as its connection uses it: a polled printer that follows the global setting
+        (``poll_interval`` None) polls every ``default`` seconds; anything else is returned unchanged."""
+        if self.poll_interval is not None or not self.kind.is_polled:
+            return self
+        return self.replace(poll_interval=default)
 
     def problems(self) -> list[tuple[str, str]]:
         """What is missing or wrong for this kind, as ``(field, message)`` pairs; empty when usable."""
@@ -162,7 +181,7 @@ class PrinterConfig:
                 found.append(("api_key", "is required for OctoPrint (a user's application key)"))
         if self.port is not None and not 0 < self.port < 65536:
             found.append(("port", "must be between 1 and 65535"))
-        if not 0.5 <= self.poll_interval <= 3600:
+        if self.poll_interval is not None and not 0.5 <= self.poll_interval <= 3600:
             found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
         return found
 

@@ -8,7 +8,7 @@ from collections.abc import Generator
 
 import httpx
 
-from printfleet.domain.printer import Secret
+from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, Secret
 from printfleet.printers.base import PrinterConnectionBase
 
 
@@ -28,10 +28,21 @@ class ApiKeyAuth(httpx.Auth):
 
 
 class PolledConnectionBase(PrinterConnectionBase):
-    """A connection that polls every ``config.poll_interval`` seconds; :meth:`_poll_soon` polls at once."""
+    """A connection that polls every :attr:`poll_interval_s` seconds; :meth:`_poll_soon` polls at once."""
 
     def _init_polling(self) -> None:
         self._poll_now = asyncio.Event()
+
+    @property
+    def poll_interval_s(self) -> float:
+        """Seconds between polls: ``config.poll_interval``.
+
+        The monitoring service builds every connection with the effective interval filled in (the printer's own,
+        else the global ``monitoring_interval``), so None is seen only when a connection is built from a stored
+        configuration directly (a script, a test); it then polls at the default, 5 s.
+        """
+        interval = self.config.poll_interval
+        return DEFAULT_POLL_INTERVAL_S if interval is None else interval
 
     def _poll_soon(self) -> None:
         """Poll now instead of at the next interval (after a command, so its effect shows at once)."""
@@ -39,6 +50,6 @@ class PolledConnectionBase(PrinterConnectionBase):
 
     async def _wait_for_next_poll(self) -> None:
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.config.poll_interval):
+            async with asyncio.timeout(self.poll_interval_s):
                 await self._poll_now.wait()
         self._poll_now.clear()

@@ -7,6 +7,12 @@ per printer per ``telemetry_interval_s`` (1 s), always ending on the newest valu
 
 :meth:`MonitoringService.probe` is the exception: a throw-away connection for a "test connection" button, whose
 reports go nowhere but to its caller.
+
+Poll intervals: a polled printer (PrusaLink, OctoPrint) whose configuration has no ``poll_interval`` follows the
+global ``monitoring_interval`` setting. The service resolves it when it builds a connection (the adapter gets a
+configuration with the current global interval filled in, and knows nothing of settings), while the configuration
+it keeps, lists and publishes still says None. When the setting changes, :meth:`MonitoringService.
+apply_default_poll_interval` reconnects the printers that follow it.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
+import structlog
+
 from printfleet.domain.events import PrinterRemoved, PrinterStatusUpdated
 from printfleet.domain.printer import (
+    DEFAULT_POLL_INTERVAL_S,
     OfflineReason,
     PrinterConfig,
     PrinterKind,
@@ -30,7 +39,10 @@ from printfleet.services.ports import (
     MonitoringMetrics,
     PrinterConnection,
     PrinterRepository,
+    StatusCallback,
 )
+
+log = structlog.get_logger("printfleet.monitoring")
 
 StatusListener = Callable[[PrinterConfig, PrinterStatus | None, PrinterStatus], Awaitable[None]]
 """``await listener(printer, previous, current)`` for every state change, after it was persisted (job tracking)."""
@@ -41,14 +53,27 @@ def _utcnow() -> datetime:
 
 
 class _Watched:
-    """Bookkeeping for one printer."""
+    """Bookkeeping for one printer. ``config`` is the printer's own configuration (``poll_interval`` None when it
+    follows the global setting); ``connection.config`` is the one the connection was built with. ``status`` is
+    the newest report, ``settled`` the newest one whose handling (transition row, listeners, publication) is
+    complete: they differ only while :meth:`MonitoringService.on_status` awaits the store or a listener."""
 
-    __slots__ = ("config", "connection", "last_published", "last_recorded_state", "pending", "status", "task")
+    __slots__ = (
+        "config",
+        "connection",
+        "last_published",
+        "last_recorded_state",
+        "pending",
+        "settled",
+        "status",
+        "task",
+    )
 
     def __init__(self, config: PrinterConfig, connection: PrinterConnection, recorded: PrinterState | None) -> None:
         self.config = config
         self.connection = connection
         self.status: PrinterStatus = connection.status
+        self.settled: PrinterStatus = connection.status
         self.last_recorded_state = recorded
         self.last_published = 0.0
         self.pending: asyncio.TimerHandle | None = None
@@ -70,13 +95,17 @@ class MonitoringService:
         metrics: MonitoringMetrics | None = None,
         telemetry_interval_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
+        default_poll_interval: Callable[[], float] = lambda: DEFAULT_POLL_INTERVAL_S,
     ) -> None:
+        """``default_poll_interval()`` is the current global poll interval in seconds (the composition root wires
+        the ``monitoring_interval`` setting), read whenever a connection is built."""
         self._repository = repository
         self._bus = bus
         self._factory = connection_factory
         self._metrics = metrics
         self._telemetry_interval_s = telemetry_interval_s
         self._clock = clock
+        self._default_poll_interval = default_poll_interval
         self._watched: dict[str, _Watched] = {}
         self._listeners: list[StatusListener] = []
         self._recorded: dict[str, PrinterState] = {}
@@ -115,12 +144,19 @@ class MonitoringService:
                 tasks.append(entry.task)
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _connect(self, config: PrinterConfig, sink: StatusCallback) -> PrinterConnection:
+        """Build a connection with the effective poll interval: the printer's own, else the global one now."""
+        return self._factory(config.with_default_poll_interval(self._default_poll_interval()), sink)
+
+    def _start(self, config: PrinterConfig, recorded: PrinterState | None) -> _Watched:
+        entry = _Watched(config, self._connect(config, self.on_status), recorded)
+        self._watched[config.id] = entry
+        entry.task = asyncio.get_running_loop().create_task(entry.connection.run(), name=f"printer:{config.id}")
+        return entry
+
     def watch(self, config: PrinterConfig) -> None:
         """Start a connection to ``config`` (replacing none: call :meth:`unwatch` first for an edit)."""
-        connection = self._factory(config, self.on_status)
-        entry = _Watched(config, connection, self._recorded.get(config.id))
-        self._watched[config.id] = entry
-        entry.task = asyncio.get_running_loop().create_task(connection.run(), name=f"printer:{config.id}")
+        self._start(config, self._recorded.get(config.id))
         self._update_connected_gauge()
 
     async def unwatch(self, printer_id: str, *, removed: bool = False) -> None:
@@ -140,6 +176,45 @@ class MonitoringService:
             self._recorded[config.id] = entry.last_recorded_state or PrinterState.OFFLINE
         await self.unwatch(config.id)
         self.watch(config)
+
+    async def apply_default_poll_interval(self) -> list[str]:
+        """Reconnect every watched polled printer that follows the global poll interval (``poll_interval`` None)
+        and whose connection polls at another one than ``default_poll_interval()`` now; return their ids.
+
+        Called when the ``monitoring_interval`` setting changed. The configuration is unchanged, so unlike
+        :meth:`rewatch` this keeps the printer's live status (the API and the connected gauge show no
+        ``connecting`` in between) and its last recorded state: the new connection's first report is compared
+        with what was known, so an unchanged printer writes no transition row, calls no listener and is
+        published as telemetry only. What is carried over is the last *settled* status: should the old
+        connection be cancelled while its report was being handled (a listener half way), the new connection's
+        first report is handled again in full. Old and new connections are swapped with no ``await`` in
+        between, so a concurrent edit or removal of the printer never finds it missing or doubled.
+        """
+        interval = self._default_poll_interval()
+        stale = [
+            entry
+            for entry in self._watched.values()
+            if entry.config.kind.is_polled
+            and entry.config.poll_interval is None
+            and entry.connection.config.poll_interval != interval
+        ]
+        for old in stale:
+            new = self._start(old.config, old.last_recorded_state)
+            new.status = new.settled = old.settled
+            new.last_published = old.last_published
+        await self._cancel(stale)  # each old task is cancelled before it can report again, then awaited
+        for old in stale:
+            current = self._watched.get(old.config.id)
+            if old.pending is not None and current is not None:  # its telemetry frame was cancelled with it
+                self._publish_telemetry(current)
+        self._update_connected_gauge()
+        if stale:
+            log.info(
+                "monitoring.poll_interval_applied",
+                poll_interval_s=interval,
+                printer_ids=[entry.config.id for entry in stale],
+            )
+        return [entry.config.id for entry in stale]
 
     async def probe(
         self,
@@ -171,7 +246,7 @@ class MonitoringService:
             if not connecting and not answer.done():
                 answer.set_result(status)
 
-        connection = self._factory(config, sink)
+        connection = self._connect(config, sink)
         task = loop.create_task(connection.run(), name=f"probe:{config.id}")
         try:
             await asyncio.wait((answer, task), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -211,6 +286,7 @@ class MonitoringService:
             self._update_connected_gauge()
         if previous.lifecycle_key() == status.lifecycle_key():
             self._publish_telemetry(entry)
+            entry.settled = status
             return
         if status.state is not entry.last_recorded_state and status.offline_reason is not OfflineReason.CONNECTING:
             await self._repository.record_transition(
@@ -220,6 +296,7 @@ class MonitoringService:
         for listener in self._listeners:
             await listener(entry.config, previous, status)
         self._publish_now(entry)
+        entry.settled = status
 
     def _publish_now(self, entry: _Watched) -> None:
         if entry.pending is not None:

@@ -45,7 +45,10 @@ class Base(DeclarativeBase):
 
 
 class PrinterRow(Base):
-    """One configured printer. Secrets are plain columns: the adapters need the values to connect."""
+    """One configured printer. Secrets are plain columns: the adapters need the values to connect.
+
+    ``poll_interval`` NULL means the printer follows the global ``monitoring_interval`` setting.
+    """
 
     __tablename__ = "printers"
     __table_args__ = (CheckConstraint("source IN ('config', 'api')", name="source"),)
@@ -63,7 +66,7 @@ class PrinterRow(Base):
     password: Mapped[str | None] = mapped_column(String)
     api_key: Mapped[str | None] = mapped_column(String)
     url: Mapped[str | None] = mapped_column(String)
-    poll_interval: Mapped[float] = mapped_column(Float)
+    poll_interval: Mapped[float | None] = mapped_column(Float)  # None: follows the global monitoring_interval
     auto_create_jobs: Mapped[bool | None] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime]

@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from printfleet.domain.printer import (
+    DEFAULT_POLL_INTERVAL_S,
     OfflineReason,
     PrinterCommandRejected,
     PrinterConfig,
@@ -342,6 +343,14 @@ async def test_a_status_change_is_seen_within_the_poll_interval() -> None:
         seen_after = time.monotonic() - started
 
     assert seen_after < poll_interval + 0.3
+
+
+def test_the_poll_interval_is_the_configured_one_else_the_default() -> None:
+    # The monitoring service fills in the global interval before building a connection; built directly from a
+    # configuration that follows the global setting (None), the adapter polls at the 5 s default.
+    config = PrinterConfig(id="mk4", name="MK4", kind=PrinterKind.PRUSALINK, host="h", api_key=Secret("k"))
+    assert PrusaLinkConnection(config.replace(poll_interval=2.0), sink=Recorder()).poll_interval_s == 2.0
+    assert PrusaLinkConnection(config, sink=Recorder()).poll_interval_s == DEFAULT_POLL_INTERVAL_S
 
 
 async def test_an_unchanged_printer_is_not_re_reported_but_last_seen_stays_fresh() -> None:

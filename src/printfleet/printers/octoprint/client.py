@@ -194,7 +194,7 @@ class OctoPrintConnection(PolledConnectionBase):
     async def _push_loop(self) -> None:
         """Keep one push socket open. After a failure wait, from one poll interval doubling up to
         :data:`PUSH_RETRY_MAX_S`, and open a new one; the polls cover the gap."""
-        delay = self.config.poll_interval
+        delay = self.poll_interval_s
         failures = 0
         while True:
             self._push_open = False
@@ -209,7 +209,7 @@ class OctoPrintConnection(PolledConnectionBase):
                 self.log.exception("octoprint.push_crashed")
                 detail = type(exc).__name__
             if self._push_open:
-                delay, failures = self.config.poll_interval, 0
+                delay, failures = self.poll_interval_s, 0
             failures += 1
             # The first failure in a row is worth a line; a server without the socket would repeat it forever.
             level = "info" if failures == 1 else "debug"

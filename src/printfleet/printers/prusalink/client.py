@@ -46,7 +46,7 @@ from printfleet.printers.prusalink.protocol import PrusaLinkPayloadError, decode
 
 
 class PrusaLinkConnection(PolledConnectionBase):
-    """One PrusaLink printer, polled every ``config.poll_interval`` seconds.
+    """One PrusaLink printer, polled every ``config.poll_interval`` seconds (:attr:`poll_interval_s`).
 
     ``config`` needs ``host`` (``port`` defaults to 80) and either ``username`` + ``password`` (HTTP Digest) or
     ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, in seconds. A snapshot goes
