@@ -105,7 +105,8 @@ def demo(
 ) -> None:
     """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing,
     and open the live printers page."""
-    settings = _settings(None, database_url=database_url, http={"host": host, "port": port})
+    # The simulated PrusaLink and OctoPrint printers follow the global poll interval (2 s here; Settings page).
+    settings = _settings(None, database_url=database_url, http={"host": host, "port": port}, monitoring_interval=2.0)
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     from printfleet.sim.mqtt_broker import BrokerError
 
@@ -126,7 +127,8 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
     from printfleet.sim.farm import SimulatedFarm
 
     async with SimulatedFarm(workdir=Path("data") / "sim") as farm:
-        app = build_app(settings, extra_printers=farm.printer_configs())
+        printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
+        app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
             uvicorn.Config(
                 app, host=settings.http.host, port=settings.http.port, log_level="warning", ws="websockets-sansio"

@@ -28,8 +28,9 @@ TEST_TIMEOUT_S = 8.0
 
 
 def _form_fields(form: FormData, *, creating: bool) -> dict[str, Any]:
-    """The form as schema input. Creating: empty fields are left out. Editing: an emptied text field is cleared,
-    an empty number or secret keeps its value."""
+    """The form as schema input. Creating: empty fields are left out. Editing: an emptied text or number field is
+    cleared (the port then is the kind's usual one, the poll interval the global setting); an empty secret keeps
+    its value."""
     fields: dict[str, Any] = {}
     if creating:
         fields["id"] = str(form.get("id") or "").strip()
@@ -40,10 +41,16 @@ def _form_fields(form: FormData, *, creating: bool) -> dict[str, Any]:
             fields[name] = value
         elif not creating and name != "name":
             fields[name] = None
-    for name in (*NUMBER_FIELDS, *SECRET_FIELDS):
+    for name in NUMBER_FIELDS:
+        value = str(form.get(name) or "").strip().replace(",", ".")
+        if value:
+            fields[name] = value
+        elif not creating:
+            fields[name] = None  # emptied: the kind's usual port, the global poll interval
+    for name in SECRET_FIELDS:
         value = str(form.get(name) or "").strip()
         if value:
-            fields[name] = value.replace(",", ".") if name in NUMBER_FIELDS else value
+            fields[name] = value
     fields["tls_insecure"] = form.get("tls_insecure") == "1"
     fields["auto_create_jobs"] = {"on": True, "off": False}.get(str(form.get("auto_create_jobs") or ""))
     return fields
