@@ -84,6 +84,11 @@ def toast(locale: str, text: str, *, level: str = "info") -> str:
     return renderer().render("_toast.html", locale, text=text, level=level)
 
 
+def error_toast(locale: str, message: str, *, status_code: int) -> HTMLResponse:
+    """A 4xx answer to an htmx action that shows ``message`` as an error toast and leaves the page as it is."""
+    return html(toast(locale, message, level="error"), status_code=status_code, headers={"HX-Reswap": "none"})
+
+
 def translate(locale: str, message: str) -> str:
     """``message`` (an English message id) in ``locale``; texts built outside templates, such as toasts."""
     return renderer().translate(locale, message)

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from printfleet.api.context import ApiContext
 from printfleet.api.schemas import PrinterCreate, PrinterUpdate
 from printfleet.services.errors import Conflict, NotFound, ServiceError
-from printfleet.web.pages import Context, Locale, SameSite, html, is_htmx, renderer, toast, translate
+from printfleet.web.pages import Context, Locale, SameSite, error_toast, html, is_htmx, renderer, toast, translate
 
 TEXT_FIELDS = ("name", "host", "serial", "ca_file", "username", "url")
 NUMBER_FIELDS = ("port", "poll_interval")
@@ -167,7 +167,7 @@ def register_printer_routes(router: APIRouter) -> None:
         try:
             await context.printers.delete(printer_id)
         except NotFound as exc:
-            return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+            return error_toast(locale, exc.message, status_code=404)
         if not is_htmx(request):
             return RedirectResponse("/settings#printers", status_code=303)
         return await _admin_response(context, locale, note=translate(locale, "Printer removed"))

@@ -24,6 +24,7 @@ from printfleet.web.pages import (
     Context,
     Locale,
     SameSite,
+    error_toast,
     html,
     is_htmx,
     live_url,
@@ -77,7 +78,7 @@ async def printer_command(
     except (NotFound, PrinterNotConnected, PrinterCommandRejected) as exc:
         status = 404 if isinstance(exc, NotFound) else 409
         text = translate(locale, "The printer did not take the command: %(reason)s") % {"reason": exc}
-        return html(toast(locale, text, level="error"), status_code=status, headers={"HX-Reswap": "none"})
+        return error_toast(locale, text, status_code=status)
     if not is_htmx(request):
         return _back(request, "/")
     sent = {
@@ -178,7 +179,7 @@ async def save_job(request: Request, job_id: int, context: Context, locale: Loca
     try:
         job = await context.jobs.get(job_id)
     except NotFound as exc:
-        return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+        return error_toast(locale, exc.message, status_code=404)
     form = await request.form()
     try:
         await context.jobs.edit(job_id, _job_changes(form, job.customer_info, job.auto_created))
@@ -196,7 +197,7 @@ async def convert_job(request: Request, job_id: int, context: Context, locale: L
     try:
         await context.jobs.convert_to_manual(job_id)
     except NotFound as exc:
-        return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+        return error_toast(locale, exc.message, status_code=404)
     if not is_htmx(request):
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     converted = toast(locale, translate(locale, "Converted to a manual job"), level="success")
@@ -209,7 +210,7 @@ async def delete_job(request: Request, job_id: int, context: Context, locale: Lo
     try:
         await context.jobs.delete(job_id)
     except NotFound as exc:
-        return html(toast(locale, exc.message, level="error"), status_code=404, headers={"HX-Reswap": "none"})
+        return error_toast(locale, exc.message, status_code=404)
     if not is_htmx(request):
         return RedirectResponse("/jobs", status_code=303)
     return Response(status_code=204, headers={"HX-Redirect": "/jobs"})
@@ -253,7 +254,7 @@ async def save_settings(request: Request, context: Context, locale: Locale) -> R
         await context.settings.update(changes)
     except ServiceError as exc:
         text = translate(locale, "Not saved: %(reason)s") % {"reason": exc.message}
-        return html(toast(locale, text, level="error"), status_code=422, headers={"HX-Reswap": "none"})
+        return error_toast(locale, text, status_code=422)
     if not is_htmx(request):
         return RedirectResponse("/settings", status_code=303)
     return html(toast(locale, translate(locale, "Saved"), level="success"))
