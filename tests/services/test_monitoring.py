@@ -319,3 +319,42 @@ async def test_a_report_cut_short_by_the_reconnect_is_handled_again_without_a_se
         ]
     finally:
         await service.stop()
+
+
+async def test_a_print_under_way_gets_progress_checkpoints_without_a_state_change(
+    repository: SqlPrinterRepository,
+) -> None:
+    connections: dict[str, ScriptedConnection] = {}
+
+    def factory(config: PrinterConfig, sink: StatusCallback) -> ScriptedConnection:
+        connections[config.id] = ScriptedConnection(config, sink)
+        return connections[config.id]
+
+    seen: list[tuple[PrinterState, float | None]] = []
+
+    async def listener(_config: PrinterConfig, _previous: PrinterStatus | None, current: PrinterStatus) -> None:
+        seen.append((current.state, current.progress))
+
+    service = MonitoringService(
+        repository=repository, bus=EventBus(), connection_factory=factory, checkpoint_interval_s=0.2
+    )
+    service.add_listener(listener)
+    await service.start()
+    try:
+        await connections["p1"].report(printing(1.0))
+        for step in range(2, 22):  # telemetry only, for ~0.5 s
+            await connections["p1"].report(printing(float(step)))
+            await asyncio.sleep(0.025)
+        checkpoints = seen[1:]
+        assert 1 <= len(checkpoints) <= 3, seen  # about one per 0.2 s, not one per report
+        assert all(state is PrinterState.PRINTING for state, _ in checkpoints)
+        assert checkpoints == sorted(checkpoints, key=lambda item: item[1] or 0.0)
+        seen.clear()
+        idle = PrinterStatus(state=PrinterState.IDLE, last_seen=datetime.now(UTC))
+        await connections["p1"].report(idle)
+        for temperature in range(10):  # an idle printer's telemetry is no checkpoint
+            await connections["p1"].report(idle.replace(nozzle_temp=30.0 + temperature))
+            await asyncio.sleep(0.05)
+        assert seen == [(PrinterState.IDLE, None)]
+    finally:
+        await service.stop()

@@ -3,7 +3,8 @@
 Statuses arrive from adapters through :meth:`MonitoringService.on_status`. A change of the lifecycle fields
 (state, file, native job id, offline reason, errors, stage) is a *state change*: when the state itself changed it
 is written as a transition row first, then published at once. Anything else is telemetry, published at most once
-per printer per ``telemetry_interval_s`` (1 s), always ending on the newest values.
+per printer per ``telemetry_interval_s`` (1 s), always ending on the newest values. While a print is under way,
+the listeners also get a checkpoint every ``checkpoint_interval_s`` (5 s) without a state change.
 
 :meth:`MonitoringService.probe` is the exception: a throw-away connection for a "test connection" button, whose
 reports go nowhere but to its caller.
@@ -45,7 +46,9 @@ from printfleet.services.ports import (
 log = structlog.get_logger("printfleet.monitoring")
 
 StatusListener = Callable[[PrinterConfig, PrinterStatus | None, PrinterStatus], Awaitable[None]]
-"""``await listener(printer, previous, current)`` for every state change, after it was persisted (job tracking)."""
+"""``await listener(printer, previous, current)`` for every state change, after it was persisted, and every
+``checkpoint_interval_s`` while a print is under way (so job tracking stores progress and elapsed time, by which it
+tells a print seen again after a restart from a new print of the same file)."""
 
 
 def _utcnow() -> datetime:
@@ -61,6 +64,7 @@ class _Watched:
     __slots__ = (
         "config",
         "connection",
+        "last_checkpoint",
         "last_published",
         "last_recorded_state",
         "pending",
@@ -74,6 +78,7 @@ class _Watched:
         self.connection = connection
         self.status: PrinterStatus = connection.status
         self.settled: PrinterStatus = connection.status
+        self.last_checkpoint = 0.0
         self.last_recorded_state = recorded
         self.last_published = 0.0
         self.pending: asyncio.TimerHandle | None = None
@@ -94,6 +99,7 @@ class MonitoringService:
         connection_factory: ConnectionFactory,
         metrics: MonitoringMetrics | None = None,
         telemetry_interval_s: float = 1.0,
+        checkpoint_interval_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
         default_poll_interval: Callable[[], float] = lambda: DEFAULT_POLL_INTERVAL_S,
     ) -> None:
@@ -104,6 +110,7 @@ class MonitoringService:
         self._factory = connection_factory
         self._metrics = metrics
         self._telemetry_interval_s = telemetry_interval_s
+        self._checkpoint_interval_s = checkpoint_interval_s
         self._clock = clock
         self._default_poll_interval = default_poll_interval
         self._watched: dict[str, _Watched] = {}
@@ -287,12 +294,17 @@ class MonitoringService:
         if previous.lifecycle_key() == status.lifecycle_key():
             self._publish_telemetry(entry)
             entry.settled = status
+            if status.state.is_active and time.monotonic() - entry.last_checkpoint >= self._checkpoint_interval_s:
+                entry.last_checkpoint = time.monotonic()
+                for listener in self._listeners:  # a progress checkpoint of the running print
+                    await listener(entry.config, previous, status)
             return
         if status.state is not entry.last_recorded_state and status.offline_reason is not OfflineReason.CONNECTING:
             await self._repository.record_transition(
                 printer_id=printer_id, from_state=entry.last_recorded_state, status=status, at=self._clock()
             )
             entry.last_recorded_state = status.state
+        entry.last_checkpoint = time.monotonic()
         for listener in self._listeners:
             await listener(entry.config, previous, status)
         self._publish_now(entry)
