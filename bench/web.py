@@ -32,7 +32,8 @@ p99, max of arrival → in DOM against p99 < 100 ms (and no misses); as context 
 from the request being sent to the row in the DOM (wall clocks of the two processes on one host).
 
 Then the same page instrumentation on ``/`` (printer cards): the four simulators start long prints, and for 6 s one
-printer every 0.4 s is paused or resumed (round-robin, so each printer changes every 1.6 s, beyond its 0.5 s poll).
+printer every 0.5 s is paused or resumed (round-robin, so each printer changes every 2 s, four of its 0.5 s polls,
+and a poll delayed by a loaded machine does not skip a state).
 Every card message after the first (the snapshot) is a sample: state changes are sent at once, progress and
 temperatures at most once a second per printer. A pause/resume counts as a miss unless its printer's card showed the
 new state before the printer's next change. Same figures and target. Console messages and page errors are collected
@@ -427,8 +428,10 @@ async def time_printer_cards(
     paused = dict.fromkeys((printer.printer_id for printer in printers), False)
     deadline = time.monotonic() + seconds
     index = 0
+    # Each printer changes at most every 4 polls, so a poll delayed by a loaded machine never skips a state.
+    step = max(CARD_TOGGLE_S, 4 * POLL_S / len(printers))
     while time.monotonic() < deadline:
-        await asyncio.sleep(CARD_TOGGLE_S)
+        await asyncio.sleep(step)
         printer = printers[index % len(printers)]
         index += 1
         if paused[printer.printer_id]:
