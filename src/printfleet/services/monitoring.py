@@ -4,7 +4,7 @@ Statuses arrive from adapters through :meth:`MonitoringService.on_status`. A cha
 (state, file, native job id, offline reason, errors, stage) is a *state change*: when the state itself changed it
 is written as a transition row first, then published at once. Anything else is telemetry, published at most once
 per printer per ``telemetry_interval_s`` (1 s), always ending on the newest values. While a print is under way,
-the listeners also get a checkpoint every ``checkpoint_interval_s`` (5 s) without a state change.
+the listeners also get a checkpoint every ``checkpoint_interval_s`` (15 s) without a state change.
 
 :meth:`MonitoringService.probe` is the exception: a throw-away connection for a "test connection" button, whose
 reports go nowhere but to its caller.
@@ -99,7 +99,7 @@ class MonitoringService:
         connection_factory: ConnectionFactory,
         metrics: MonitoringMetrics | None = None,
         telemetry_interval_s: float = 1.0,
-        checkpoint_interval_s: float = 5.0,
+        checkpoint_interval_s: float = 15.0,
         clock: Callable[[], datetime] = _utcnow,
         default_poll_interval: Callable[[], float] = lambda: DEFAULT_POLL_INTERVAL_S,
     ) -> None:
