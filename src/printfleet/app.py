@@ -21,6 +21,7 @@ from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
 from printfleet.config import Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.domain.queue_commands import RateLimit
 from printfleet.observability.metrics import PrometheusMetrics
 from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import ConnectionObserver
@@ -31,10 +32,12 @@ from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
+from printfleet.services.queue import QueueService
 from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
 from printfleet.store.database import Database, migrate
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
+from printfleet.store.queue import SqlQueueRepository
 from printfleet.web import mount_web
 
 log = structlog.get_logger("printfleet.app")
@@ -64,6 +67,7 @@ class Runtime:
     printers: PrinterService
     jobs: JobService
     settings: SettingsService
+    queue: QueueService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -130,8 +134,21 @@ def build_app(
             _follow_monitoring_interval(settings_service, monitoring)
             monitoring.add_listener(jobs.on_printer_change)
             jobs.attach(monitoring.watched)
+            queue = QueueService(
+                repository=SqlQueueRepository(database),
+                jobs=SqlJobRepository(database),
+                bus=bus,
+                printers=monitoring.watched,
+                policy=settings.queue.policy(),
+                rate_limit=RateLimit(capacity=settings.queue.rate_limit.burst, interval=settings.queue.rate_limit.per),
+                startup_grace=settings.queue.startup_grace,
+                **({"clock": clock} if clock is not None else {}),
+            )
+            monitoring.add_listener(queue.on_printer_change)  # after the job tracker: the print's job exists
             printers = PrinterService(
-                repository=repository, monitoring=monitoring, on_removed=[jobs.close_for_removed_printer]
+                repository=repository,
+                monitoring=monitoring,
+                on_removed=[jobs.close_for_removed_printer, queue.on_printer_removed],
             )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
@@ -144,16 +161,18 @@ def build_app(
                 printers=printers,
                 jobs=jobs,
                 settings=settings_service,
+                queue=queue,
             )
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
                 jobs=jobs,
                 settings=settings_service,
+                queue=queue,
                 bus=bus,
                 render_metrics=metrics.render,
             )
-            async with monitoring:
+            async with queue, monitoring:
                 log.info("printfleet.started", printers=len(monitoring.watched()))
                 yield
             log.info("printfleet.stopped")

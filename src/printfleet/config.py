@@ -9,6 +9,8 @@ Example::
     database_url: sqlite+aiosqlite:///data/printfleet.db
     http: {host: 127.0.0.1, port: 8000}
     job_creation: {auto_create: true}
+    queue: {claim_window: 10m, start_window: 15m, max_missed_offers: 2, max_active_per_user: 1}
+    discord: {token: "...", guild_id: 123, queue_channel_id: 456, admin_role: Print Admin}
     printers:
       - {id: x1c-left, name: X1C Left, type: bambu, host: 192.168.1.50, serial: 01S00C123456789,
          access_code: "12345678"}
@@ -18,14 +20,18 @@ from __future__ import annotations
 
 import contextvars
 import os
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from printfleet.domain.durations import QueueInputError, parse_duration
 from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, PrinterConfig, PrinterKind, Secret
+from printfleet.domain.queue import QueuePolicy
 
 _PRINTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _YAML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("printfleet_yaml_data")
@@ -56,6 +62,82 @@ class LoggingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
+
+
+def _window(value: Any, *, maximum: timedelta = timedelta(days=1)) -> Any:
+    """A window written as text (``90s``, ``10m``, ``1h30m``, ``2:15``) or as a bare number of seconds (``90``,
+    from YAML or the environment alike), as a timedelta."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = f"{value}s"
+    elif isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        value = f"{value.strip()}s"
+    if isinstance(value, str):
+        try:
+            return parse_duration(value, maximum=maximum)
+        except QueueInputError as error:
+            raise ValueError(error.message) from None
+    return value
+
+
+Window = Annotated[timedelta, BeforeValidator(_window)]
+"""A duration setting: ``90s``, ``10m``, ``1h30m``, ``2:15`` (hours:minutes) or a bare number of seconds."""
+
+
+class RateLimitSettings(BaseModel):
+    """Per-user command rate limit of the queue: ``burst`` commands at once, then one more every ``per``."""
+
+    model_config = ConfigDict(extra="forbid")
+    burst: int = Field(default=5, ge=1, le=1000)
+    per: Window = timedelta(seconds=10)
+
+
+class QueueSettings(BaseModel):
+    """The fair shared queue. ``claim_window``: time to claim an offered printer; ``start_window``: time for a print
+    to start on a claimed printer. ``max_missed_offers``: missed windows in a row that remove an entry (null:
+    never). ``max_active_per_user``: entries a user may have at once. ``max_estimate``: longest estimate accepted.
+    ``startup_grace``: after a restart, how long a reservation whose start window ran out meanwhile waits for its
+    printer's first report (a print that started in time is then still linked)."""
+
+    model_config = ConfigDict(extra="forbid")
+    claim_window: Window = timedelta(minutes=10)
+    start_window: Window = timedelta(minutes=15)
+    max_missed_offers: int | None = Field(default=2, ge=1, le=100)
+    requeue_on_start_miss: bool = True
+    max_active_per_user: int = Field(default=1, ge=1, le=100)
+    max_estimate: Annotated[timedelta, BeforeValidator(partial(_window, maximum=timedelta(days=30)))] = timedelta(
+        hours=72
+    )
+    startup_grace: Window = timedelta(seconds=30)
+    rate_limit: RateLimitSettings = RateLimitSettings()
+
+    def policy(self) -> QueuePolicy:
+        """The domain's :class:`QueuePolicy` of these settings."""
+        return QueuePolicy(
+            claim_window=self.claim_window,
+            start_window=self.start_window,
+            max_missed_offers=self.max_missed_offers,
+            requeue_on_start_miss=self.requeue_on_start_miss,
+            max_active_per_user=self.max_active_per_user,
+            max_estimate=self.max_estimate,
+        )
+
+
+class DiscordSettings(BaseModel):
+    """The Discord bot. It runs inside ``printfleet serve`` when ``token``, ``guild_id`` and ``queue_channel_id``
+    are all set. ``admin_role`` is the name or id of the role allowed the admin commands; ``dm_offers`` also sends
+    offers as direct messages. ``token`` is a secret: never logged, never shown."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: SecretStr | None = None
+    guild_id: int | None = Field(default=None, ge=1)
+    queue_channel_id: int | None = Field(default=None, ge=1)
+    admin_role: str = "Print Admin"
+    dm_offers: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """True when the bot has what it needs to run."""
+        return bool(self.token and self.token.get_secret_value()) and bool(self.guild_id and self.queue_channel_id)
 
 
 class _PrinterBase(BaseModel):
@@ -186,6 +268,8 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     monitoring_interval: float = Field(default=DEFAULT_POLL_INTERVAL_S, ge=0.5, le=3600)
     printers: list[PrinterSettings] = Field(default_factory=list)
+    queue: QueueSettings = QueueSettings()
+    discord: DiscordSettings = DiscordSettings()
     config_file: str | None = None
 
     @classmethod

@@ -12,6 +12,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.printers import PrinterService
+from printfleet.services.queue import QueueService
 from printfleet.services.settings import SettingsService
 
 
@@ -23,6 +24,7 @@ class ApiContext:
     monitoring: MonitoringService
     jobs: JobService
     settings: SettingsService
+    queue: QueueService
     bus: EventBus
     render_metrics: Callable[[], tuple[bytes, str]]
 

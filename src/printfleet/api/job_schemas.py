@@ -14,7 +14,8 @@ class JobPublic(BaseModel):
     """A job. Times ISO 8601 UTC; ``progress`` %; ``duration_seconds`` once ended.
 
     ``customer_info`` of an auto-created job carries ``auto_created``, ``discovery_time``, ``printer_start_time``
-    (null when the printer gives none) and ``discovered_on_startup``.
+    (null when the printer gives none) and ``discovered_on_startup``. ``queue_entry_id``, ``queue_user_id`` and
+    ``queue_user_name`` name the queue entry and user whose reserved printer the print started on.
     """
 
     id: int
@@ -34,6 +35,9 @@ class JobPublic(BaseModel):
     native_job_id: str | None
     end_reason: str | None
     notes: str | None
+    queue_entry_id: int | None = None
+    queue_user_id: str | None = None
+    queue_user_name: str | None = None
 
     @classmethod
     def from_domain(cls, job: Job) -> JobPublic:
@@ -56,6 +60,9 @@ class JobPublic(BaseModel):
             native_job_id=job.native_job_id,
             end_reason=job.end_reason,
             notes=job.notes,
+            queue_entry_id=job.queue_entry_id,
+            queue_user_id=job.queue_user_id,
+            queue_user_name=job.queue_user_name,
         )
 
 

@@ -16,8 +16,16 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from printfleet.api.context import ApiContext
 from printfleet.api.job_schemas import JobPublic
+from printfleet.api.queue_schemas import queue_event_data
 from printfleet.api.schemas import PrinterPublic
-from printfleet.domain.events import DomainEvent, JobAutoCreated, JobUpdated, PrinterRemoved, PrinterStatusUpdated
+from printfleet.domain.events import (
+    DomainEvent,
+    JobAutoCreated,
+    JobUpdated,
+    PrinterRemoved,
+    PrinterStatusUpdated,
+    SettingsUpdated,
+)
 from printfleet.services.events import EventBus
 
 router = APIRouter()
@@ -34,7 +42,9 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return {"id": event.printer_id}
     if isinstance(event, JobAutoCreated | JobUpdated):
         return JobPublic.from_domain(event.job).model_dump(mode="json")
-    return dict(event.settings)
+    if isinstance(event, SettingsUpdated):
+        return dict(event.settings)
+    return queue_event_data(event)
 
 
 def event_frame(event: DomainEvent) -> str:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from printfleet.domain.jobs import Job
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
+from printfleet.domain.queue import QueueEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +53,89 @@ class SettingsUpdated:
     settings: dict[str, object]
 
 
-DomainEvent = PrinterStatusUpdated | PrinterRemoved | JobAutoCreated | JobUpdated | SettingsUpdated
+@dataclass(frozen=True, slots=True)
+class QueueUpdated:
+    """The queue changed: an entry joined, moved, changed its estimate, ended, or the queue was paused or resumed,
+    or a printer held or released. ``entry`` is the entry changed (None for a pause or hold); ``reason`` one word
+    (``joined``, ``claimed``, ``cancelled``, ``removed``, ``moved``, ``estimate_changed``, ``linked``, ``done``,
+    ``withdrawn``, ``paused``, ``resumed``, ``held``, ``released``). Clients re-read the queue."""
+
+    name: ClassVar[str] = "queue_updated"
+    reason: str
+    entry: QueueEntry | None = None
+    printer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOffered:
+    """A printer was offered to ``entry`` (status ``offered``): its user may claim it until ``entry.deadline``."""
+
+    name: ClassVar[str] = "claim_offered"
+    entry: QueueEntry
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimExpired:
+    """``entry``'s offer of ``printer_id`` ran out unclaimed. ``entry`` is its new state: ``waiting`` at the back
+    of the queue, or ``expired`` (too many missed windows in a row)."""
+
+    name: ClassVar[str] = "claim_expired"
+    entry: QueueEntry
+    printer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationReleased:
+    """The reservation of ``printer_id`` by ``entry`` ended without a print: ``reason`` is ``start_missed`` (no print
+    in the start window; ``entry`` back of the queue or ``expired``), ``cancelled`` (by its user) or ``removed``
+    (by an admin)."""
+
+    name: ClassVar[str] = "reservation_released"
+    entry: QueueEntry
+    printer_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePrintStarted:
+    """A print started on the printer ``entry`` reserved and is linked to it (``entry`` is ``printing``); ``job``
+    is the job tracking it (None when automatic job creation is off); ``remaining_seconds`` the printer-reported
+    remaining time when known."""
+
+    name: ClassVar[str] = "queue_print_started"
+    entry: QueueEntry
+    job: Job | None
+    remaining_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntryFinished:
+    """The print linked to ``entry`` ended; ``entry`` is ``done`` with its ``outcome`` and ``actual_duration``."""
+
+    name: ClassVar[str] = "queue_entry_finished"
+    entry: QueueEntry
+
+
+@dataclass(frozen=True, slots=True)
+class UnqueuedPrint:
+    """A print started on ``printer_id`` that nobody claimed through the queue. ``job`` tracks it when auto-creation
+    is on; ``withdrawn`` is the entry whose open offer of that printer was taken back (it keeps its place)."""
+
+    name: ClassVar[str] = "unqueued_print"
+    printer_id: str
+    file_name: str | None
+    job: Job | None = None
+    withdrawn: QueueEntry | None = None
+
+
+QueueEvent = (
+    QueueUpdated
+    | ClaimOffered
+    | ClaimExpired
+    | ReservationReleased
+    | QueuePrintStarted
+    | QueueEntryFinished
+    | UnqueuedPrint
+)
+
+DomainEvent = PrinterStatusUpdated | PrinterRemoved | JobAutoCreated | JobUpdated | SettingsUpdated | QueueEvent

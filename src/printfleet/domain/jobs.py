@@ -92,6 +92,8 @@ class Job:
     once ended. ``progress`` in %. ``elapsed_seconds`` is the printer's last reported printing time (continuity).
     ``customer_info`` holds the user's customer fields; :meth:`public_customer_info` adds the auto-creation keys.
     ``deleted`` jobs are hidden from users; an active deleted job still holds its print so it is not re-created.
+    ``queue_entry_id``, ``queue_user_id`` and ``queue_user_name`` name the queue entry (and its user) whose claimed
+    printer this print started on, when it did.
     """
 
     id: int
@@ -116,6 +118,9 @@ class Job:
     printer_start_time: datetime | None = None
     elapsed_seconds: int | None = None
     deleted: bool = False
+    queue_entry_id: int | None = None
+    queue_user_id: str | None = None
+    queue_user_name: str | None = None
 
     def public_customer_info(self) -> dict[str, Any]:
         """``customer_info`` as the API shows it: the user's fields plus, for an auto-created job,

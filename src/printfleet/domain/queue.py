@@ -508,8 +508,9 @@ class PrintStart:
     entry: QueueEntry | None = None
 
 
-def print_started(entries: Sequence[QueueEntry], *, printer_id: str, job_id: int, now: datetime) -> PrintStart:
-    """What the print ``job_id`` starting on ``printer_id`` at ``now`` means for the queue.
+def print_started(entries: Sequence[QueueEntry], *, printer_id: str, job_id: int | None, now: datetime) -> PrintStart:
+    """What the print ``job_id`` (None: no job tracks it, auto-creation is off) starting on ``printer_id`` at
+    ``now`` (the printer-reported start when known) means for the queue.
 
     A claimed entry on that printer inside its start window is linked (``printing``, ``started_at=now``). A print
     on a printer nobody claimed bypassed the queue: it is unqueued, and an open offer of that printer is withdrawn

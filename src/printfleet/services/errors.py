@@ -53,3 +53,24 @@ class ActiveJobExists(Conflict):
     def __init__(self, printer_id: str) -> None:
         super().__init__(f"printer {printer_id!r} already has an active job")
         self.printer_id = printer_id
+
+
+class QueueEntryNotFound(NotFound):
+    """No queue entry has this id (or the user has no entry the command could act on)."""
+
+    def __init__(self, entry_id: int | None, message: str | None = None) -> None:
+        super().__init__(message or f"no queue entry #{entry_id}")
+        self.entry_id = entry_id
+
+
+class QueueConflict(Conflict):
+    """The store refused a queue change: a printer or a user would be held twice (another process got there
+    first). The service re-reads the queue; the caller may try again."""
+
+
+class RateLimited(ServiceError):
+    """Too many commands from one user (HTTP 429); ``retry_after`` is the wait in seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Too many commands; try again in {max(1, round(retry_after))} s.")
+        self.retry_after = retry_after

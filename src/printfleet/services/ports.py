@@ -12,6 +12,9 @@ from typing import Any, Protocol
 
 from printfleet.domain.jobs import Job, JobFilter, NewJob
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus
+from printfleet.domain.queue import NewQueueEntry, QueueEntry
+from printfleet.domain.queue_history import HistoryRecord
+from printfleet.domain.queue_predict import DurationSample
 
 
 class PrinterConnection(Protocol):
@@ -202,4 +205,61 @@ class JobMetrics(Protocol):
 
     def duplicate_prevented(self, kind: str) -> None:
         """A second active job for one print was refused (by the tracker or the store's unique index)."""
+        ...
+
+
+class QueueRepository(Protocol):
+    """The queue in the store: entries (active and ended), their history, printer holds and the pause flag.
+
+    Each method is one transaction. The store refuses an entry change that would let one printer be held by two
+    entries or one user hold two printers (partial unique indexes): :meth:`save` raises ``QueueConflict`` then.
+    """
+
+    async def active_entries(self) -> list[QueueEntry]:
+        """Every entry still in the queue (waiting, offered, claimed, printing), first in line first."""
+        ...
+
+    async def add_entry(self, entry: NewQueueEntry, history: HistoryRecord) -> QueueEntry:
+        """Insert ``entry`` (``waiting``) and its ``joined`` record (whose ``entry_id`` the store fills in)."""
+        ...
+
+    async def save(
+        self, entries: Sequence[QueueEntry], history: Sequence[HistoryRecord], *, link: QueueEntry | None = None
+    ) -> Job | None:
+        """Write the changed ``entries`` and the ``history`` records together. With ``link`` (a ``printing`` entry
+        with a ``job_id``), also mark that job with the entry and its user and return the job. Raises
+        ``QueueConflict``."""
+        ...
+
+    async def get_entry(self, entry_id: int) -> QueueEntry | None:
+        """One entry, active or ended, or None."""
+        ...
+
+    async def ended_entries(self, *, user_id: str | None = None, limit: int = 20) -> list[QueueEntry]:
+        """Ended entries (of ``user_id`` when given), the latest to end first."""
+        ...
+
+    async def history(self, *, entry_id: int | None = None, limit: int = 100) -> list[HistoryRecord]:
+        """History records (of ``entry_id`` when given), newest first."""
+        ...
+
+    async def duration_samples(self, *, limit: int = 5000) -> list[DurationSample]:
+        """The latest ``limit`` completed prints (jobs of every printer) with their actual durations; those linked to
+        a queue entry carry its user and estimate."""
+        ...
+
+    async def holds(self) -> set[str]:
+        """The printers held out of rotation."""
+        ...
+
+    async def set_hold(self, printer_id: str, *, held: bool, by: str | None, at: datetime) -> None:
+        """Hold ``printer_id`` (or release it)."""
+        ...
+
+    async def paused(self) -> bool:
+        """Whether the queue is paused (no new offers)."""
+        ...
+
+    async def set_paused(self, paused: bool) -> None:
+        """Pause or resume the queue."""
         ...

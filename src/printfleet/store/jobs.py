@@ -1,6 +1,6 @@
 """The job repository: :class:`SqlJobRepository`.
 
-Each public method is one transaction. Rows are mapped to domain jobs by :func:`_job_from_row`. The store's share
+Each public method is one transaction. Rows are mapped to domain jobs by :func:`job_from_row`. The store's share
 of DESIGN.md invariant 1 is the partial unique index ``uq_jobs_active_printer_id``: a second active job for a
 printer fails at the database, whichever process inserts it, and that failure becomes ``ActiveJobExists``.
 """
@@ -64,7 +64,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-def _job_from_row(row: JobRow) -> Job:
+def job_from_row(row: JobRow) -> Job:
     """The domain job of a ``jobs`` row, times in UTC."""
     return Job(
         id=row.id,
@@ -89,6 +89,9 @@ def _job_from_row(row: JobRow) -> Job:
         printer_start_time=_utc(row.printer_start_time),
         elapsed_seconds=row.elapsed_seconds,
         deleted=row.deleted_at is not None,
+        queue_entry_id=row.queue_entry_id,
+        queue_user_id=row.queue_user_id,
+        queue_user_name=row.queue_user_name,
     )
 
 
@@ -176,13 +179,13 @@ class SqlJobRepository:
         """The printer's running or paused job (deleted or not), or None; one probe of the partial unique index."""
         async with self._database.transaction() as session:
             row = await session.scalar(select(JobRow).where(JobRow.printer_id == printer_id, _is_active))
-            return None if row is None else _job_from_row(row)
+            return None if row is None else job_from_row(row)
 
     async def active_jobs(self) -> list[Job]:
         """Every active job (deleted or not) of every printer, ordered by printer id."""
         async with self._database.transaction() as session:
             rows = await session.scalars(select(JobRow).where(_is_active).order_by(JobRow.printer_id))
-            return [_job_from_row(row) for row in rows]
+            return [job_from_row(row) for row in rows]
 
     async def create_job(self, job: NewJob) -> Job:
         """Insert a job; raises ActiveJobExists when ``job`` is active and its printer has an active job already.
@@ -195,7 +198,7 @@ class SqlJobRepository:
             async with self._database.transaction() as session:
                 session.add(row)
                 await session.flush()
-                return _job_from_row(row)
+                return job_from_row(row)
         except IntegrityError as error:
             if _is_active_job_conflict(error):
                 raise ActiveJobExists(job.printer_id) from error
@@ -240,7 +243,7 @@ class SqlJobRepository:
                 row.progress = progress
                 row.updated_at = self._clock()
                 await session.flush()
-                return _job_from_row(row)
+                return job_from_row(row)
         except IntegrityError as error:
             if _is_active_job_conflict(error):
                 raise ActiveJobExists(printer_id) from error
@@ -269,7 +272,7 @@ class SqlJobRepository:
                     setattr(row, column, value)
                 row.updated_at = self._clock()
                 await session.flush()
-                return _job_from_row(row)
+                return job_from_row(row)
         except IntegrityError as error:
             if _is_active_job_conflict(error):
                 raise ActiveJobExists(str(printer_id)) from error
@@ -279,7 +282,7 @@ class SqlJobRepository:
         """One job that is not deleted, or None."""
         async with self._database.transaction() as session:
             row = await session.get(JobRow, job_id)
-            return None if row is None or row.deleted_at is not None else _job_from_row(row)
+            return None if row is None or row.deleted_at is not None else job_from_row(row)
 
     async def list_jobs(self, job_filter: JobFilter) -> tuple[list[Job], int]:
         """The jobs matching ``job_filter`` (``since`` inclusive, ``until`` exclusive, on ``created_at``), newest
@@ -298,7 +301,7 @@ class SqlJobRepository:
         async with self._database.transaction() as session:
             total = await session.scalar(select(func.count()).select_from(JobRow).where(and_(*conditions)))
             rows = await session.scalars(page)
-            return [_job_from_row(row) for row in rows], int(total or 0)
+            return [job_from_row(row) for row in rows], int(total or 0)
 
     async def delete_job(self, job_id: int) -> Job:
         """Soft-delete a job; returns it as it was before. Raises JobNotFound (also when deleted already)."""
@@ -306,6 +309,6 @@ class SqlJobRepository:
             row = await session.get(JobRow, job_id, with_for_update=True)
             if row is None or row.deleted_at is not None:
                 raise JobNotFound(job_id)
-            before = _job_from_row(row)
+            before = job_from_row(row)
             row.deleted_at = row.updated_at = self._clock()
             return before

@@ -163,3 +163,110 @@ class JobRow(Base):
     elapsed_seconds: Mapped[int | None] = mapped_column(Integer)
     deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    queue_entry_id: Mapped[int | None] = mapped_column(Integer)
+    queue_user_id: Mapped[str | None] = mapped_column(String)
+    queue_user_name: Mapped[str | None] = mapped_column(String)
+
+
+QUEUE_HOLDING_CONDITION = "status IN ('offered', 'claimed', 'printing')"
+"""The SQL predicate of an entry holding a printer: the WHERE of the two partial unique indexes."""
+
+QUEUE_ACTIVE_CONDITION = "status IN ('waiting', 'offered', 'claimed', 'printing')"
+"""The SQL predicate of an entry still in the queue (the partial index the start-up load reads)."""
+
+
+class QueueEntryRow(Base):
+    """One queue entry, active or ended (ended entries are the queue's history of prints).
+
+    The partial unique indexes ``uq_queue_entries_holding_printer_id`` and ``uq_queue_entries_holding_user_id`` keep
+    the queue's invariants in the store, whichever process writes: a printer is held by at most one entry, a user
+    holds at most one printer. ``printer_ids`` is a JSON list (empty: any printer). ``deadline`` is the running
+    window's end; ``estimate_seconds`` and ``actual_seconds`` are seconds.
+    """
+
+    __tablename__ = "queue_entries"
+    __table_args__ = (
+        Index(
+            "uq_queue_entries_holding_printer_id",
+            "printer_id",
+            unique=True,
+            sqlite_where=text(QUEUE_HOLDING_CONDITION),
+            postgresql_where=text(QUEUE_HOLDING_CONDITION),
+        ),
+        Index(
+            "uq_queue_entries_holding_user_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text(QUEUE_HOLDING_CONDITION),
+            postgresql_where=text(QUEUE_HOLDING_CONDITION),
+        ),
+        Index(
+            "ix_queue_entries_active_queue_key",
+            "queue_key",
+            "id",
+            sqlite_where=text(QUEUE_ACTIVE_CONDITION),
+            postgresql_where=text(QUEUE_ACTIVE_CONDITION),
+        ),
+        Index("ix_queue_entries_user_id_id", "user_id", "id"),
+        Index("ix_queue_entries_ended_at", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String)
+    user_name: Mapped[str] = mapped_column(String)
+    job_name: Mapped[str] = mapped_column(String)
+    estimate_seconds: Mapped[int] = mapped_column(Integer)
+    printer_ids: Mapped[list[str]] = mapped_column(JSON)
+    queue_key: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String)
+    printer_id: Mapped[str | None] = mapped_column(String)
+    deadline: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    queued_at: Mapped[datetime]
+    offered_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    missed_offers: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String)
+    actual_seconds: Mapped[int | None] = mapped_column(Integer)
+    end_reason: Mapped[str | None] = mapped_column(String)
+    updated_at: Mapped[datetime]
+
+
+class QueueHistoryRow(Base):
+    """One event of the queue (``domain.queue_history.HistoryRecord``); deleted with its entry."""
+
+    __tablename__ = "queue_history"
+    __table_args__ = (Index("ix_queue_history_entry_id_id", "entry_id", "id"), Index("ix_queue_history_at", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime]
+    entry_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("queue_entries.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(String)
+    printer_id: Mapped[str | None] = mapped_column(String)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String)
+
+
+class QueuePrinterHoldRow(Base):
+    """A printer an admin took out of the queue's rotation (no printer foreign key: a hold may name a printer
+    that is being re-added)."""
+
+    __tablename__ = "queue_printer_holds"
+
+    printer_id: Mapped[str] = mapped_column(String, primary_key=True)
+    held_by: Mapped[str | None] = mapped_column(String)
+    held_at: Mapped[datetime]
+
+
+class QueueStateRow(Base):
+    """One flag of the queue (``paused``), a JSON value."""
+
+    __tablename__ = "queue_state"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
