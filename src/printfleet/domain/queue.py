@@ -151,6 +151,7 @@ class QueueEntry:
     running window's end (claim deadline when offered, start deadline when claimed, else None). ``missed_offers``
     counts missed windows in a row. ``job_id`` is the linked print's job; ``outcome`` its ending and
     ``actual_duration`` its length once done. ``end_reason`` says why an entry was removed or expired.
+    ``version`` is the store's row version (optimistic concurrency: a change based on an older version is refused).
     """
 
     id: int
@@ -174,6 +175,7 @@ class QueueEntry:
     outcome: JobStatus | None = None
     actual_duration: timedelta | None = None
     end_reason: str | None = None
+    version: int = 0
 
     def can_use(self, printer_id: str) -> bool:
         """Whether the entry may print on ``printer_id``."""

@@ -151,8 +151,10 @@ class QueueService:
             self._wake.clear()
             wake_at = self._next_wake()
             timeout = None if wake_at is None else max(0.0, (wake_at - self._clock()).total_seconds())
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that arrives as the event is set.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             try:
                 await self.run_due()
             except Exception:  # one bad round must not stop the scheduler; the next round retries
@@ -327,6 +329,10 @@ class QueueService:
             return None
         return estimate_waits(list(self._entries.values()), self._queue_printers(), now=self._clock()).get(entry.id)
 
+    def _latest(self, entry: QueueEntry) -> QueueEntry:
+        """``entry`` as stored after :meth:`_commit` (with its new version)."""
+        return self._entries.get(entry.id) or replace(entry, version=entry.version + 1)
+
     def _own_entry(self, user_id: str, entry_id: int | None, *, prefer_holding: bool) -> QueueEntry:
         if entry_id is not None:
             entry = self._entries.get(entry_id)
@@ -354,6 +360,7 @@ class QueueService:
             record = self._record(HistoryKind.CLAIMED, claimed, now)
             await self._commit([claimed], [record])
             log.info("queue.claimed", entry_id=entry.id, user_id=user_id, printer_id=claimed.printer_id)
+            claimed = self._latest(claimed)
             self._bus.publish(QueueUpdated("claimed", claimed, claimed.printer_id))
             return claimed
 
@@ -368,6 +375,7 @@ class QueueService:
                 return entry
             await self._commit([cancelled], [self._record(HistoryKind.CANCELLED, entry, now)])
             log.info("queue.cancelled", entry_id=entry.id, user_id=user_id, was=entry.status.value)
+            cancelled = self._latest(cancelled)
             self._released(entry, cancelled, "cancelled")
             await self._offer_locked()
             return cancelled
@@ -387,6 +395,7 @@ class QueueService:
                 return entry
             detail = f"{round(entry.estimate.total_seconds())}s -> {round(estimate.total_seconds())}s"
             await self._commit([updated], [self._record(HistoryKind.ESTIMATE_CHANGED, updated, now, detail)])
+            updated = self._latest(updated)
             self._bus.publish(QueueUpdated("estimate_changed", updated))
             return updated
 
@@ -406,6 +415,7 @@ class QueueService:
                 return entry
             await self._commit([removed], [self._record(HistoryKind.REMOVED, entry, now, text)])
             log.info("queue.removed", entry_id=entry_id, by=by)
+            removed = self._latest(removed)
             self._released(entry, removed, "removed")
             await self._offer_locked()
             return removed
@@ -423,6 +433,7 @@ class QueueService:
                 HistoryKind.MOVED, moved, now, f"to position {position}" + (f" by {by}" if by else "")
             )
             await self._commit(changed, [record])
+            moved = self._latest(moved)
             self._bus.publish(QueueUpdated("moved", moved))
             await self._offer_locked()
             return moved
@@ -669,7 +680,7 @@ class QueueService:
             raise
         for entry in entries:
             if entry.status.is_active:
-                self._entries[entry.id] = entry
+                self._entries[entry.id] = replace(entry, version=entry.version + 1)
             else:
                 self._entries.pop(entry.id, None)
         self._wake.set()

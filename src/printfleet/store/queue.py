@@ -69,6 +69,7 @@ def entry_from_row(row: QueueEntryRow) -> QueueEntry:
         outcome=JobStatus(row.outcome) if row.outcome else None,
         actual_duration=None if row.actual_seconds is None else timedelta(seconds=row.actual_seconds),
         end_reason=row.end_reason,
+        version=row.version,
     )
 
 
@@ -92,6 +93,7 @@ def _write(row: QueueEntryRow, entry: QueueEntry, now: datetime) -> None:
     row.outcome = entry.outcome.value if entry.outcome else None
     row.actual_seconds = _seconds(entry.actual_duration)
     row.end_reason = entry.end_reason
+    row.version = entry.version + 1
     row.updated_at = now
 
 
@@ -155,6 +157,7 @@ class SqlQueueRepository:
             created_at=entry.created_at,
             queued_at=entry.created_at,
             missed_offers=0,
+            version=0,
             updated_at=now,
         )
         async with self._database.transaction() as session:
@@ -168,26 +171,26 @@ class SqlQueueRepository:
     ) -> Job | None:
         """Write ``entries`` and ``history`` in one transaction; with ``link``, mark its job with the entry and user.
 
-        Rows are updated in id order (two writers lock them in the same order). Raises QueueConflict when a holding
-        index refuses a change; nothing is written then.
+        Each entry's ``version`` must be the stored one (optimistic concurrency: a change computed from an older
+        state, by another process, is refused); the stored version goes up by one. Rows are locked in id order.
+        Raises QueueConflict when a version differs or a holding index refuses a change; nothing is written then.
         """
         now = self._clock()
         try:
             async with self._database.transaction() as session:
                 ordered = sorted(entries, key=lambda e: e.id)
                 if ordered:
-                    rows = {
-                        row.id: row
-                        for row in await session.scalars(
-                            select(QueueEntryRow).where(QueueEntryRow.id.in_([e.id for e in ordered]))
-                        )
-                    }
+                    query = select(QueueEntryRow).where(QueueEntryRow.id.in_([e.id for e in ordered]))
+                    # FOR UPDATE: on PostgreSQL a second writer waits here, then reads the committed version.
+                    rows = {row.id: row for row in await session.scalars(query.with_for_update())}
                     # Free a printer or a user before another row takes it: rows that stop holding go first, so the
                     # unique indexes (checked per statement) never see a hand-over as two holders.
                     for entry in sorted(ordered, key=lambda e: (e.status.holds_printer, e.id)):
                         row = rows.get(entry.id)
                         if row is None:
                             raise QueueConflict(f"queue entry #{entry.id} is gone")
+                        if row.version != entry.version:
+                            raise QueueConflict(f"queue entry #{entry.id} was changed meanwhile")
                         _write(row, entry, now)
                         await session.flush()
                 session.add_all(_history_row(record) for record in history)

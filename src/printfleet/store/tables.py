@@ -181,7 +181,8 @@ class QueueEntryRow(Base):
     The partial unique indexes ``uq_queue_entries_holding_printer_id`` and ``uq_queue_entries_holding_user_id`` keep
     the queue's invariants in the store, whichever process writes: a printer is held by at most one entry, a user
     holds at most one printer. ``printer_ids`` is a JSON list (empty: any printer). ``deadline`` is the running
-    window's end; ``estimate_seconds`` and ``actual_seconds`` are seconds.
+    window's end; ``estimate_seconds`` and ``actual_seconds`` are seconds. ``version`` goes up by one with every
+    change: a change written from an older version is refused (another process changed the entry meanwhile).
     """
 
     __tablename__ = "queue_entries"
@@ -232,6 +233,7 @@ class QueueEntryRow(Base):
     outcome: Mapped[str | None] = mapped_column(String)
     actual_seconds: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str | None] = mapped_column(String)
+    version: Mapped[int] = mapped_column(Integer, server_default="0")
     updated_at: Mapped[datetime]
 
 

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(), nullable=True),
         sa.Column("actual_seconds", sa.Integer(), nullable=True),
         sa.Column("end_reason", sa.String(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_entries")),
     )
