@@ -484,10 +484,10 @@ class QueueService:
         async with self._lock:
             holder = rules.holder_of(self._entries.values(), config.id)
             if current.state.is_active:
-                if holder is None or holder.status is not EntryStatus.PRINTING:
-                    started = previous is None or not previous.state.is_active or first_report
+                started = previous is None or not previous.state.is_active or first_report
+                if (holder is None and started) or (holder is not None and holder.status is not EntryStatus.PRINTING):
                     await self._print_started_locked(config, current, holder, report=started)
-                elif holder.job_id is None:
+                elif holder is not None and holder.job_id is None:
                     await self._attach_job_locked(holder)
             elif holder is not None and holder.status is EntryStatus.PRINTING:
                 await self._finish_locked(holder, current)
@@ -641,8 +641,12 @@ class QueueService:
 
     async def _offer_locked(self) -> None:
         now = self._clock()
+        printers = self._queue_printers()
+        taken = {e.printer_id for e in self._entries.values() if e.status.holds_printer}
+        if self._paused or not any(p.ready and not p.held and p.id not in taken for p in printers):
+            return  # nothing to offer: skip sorting the whole queue
         offers = rules.next_offers(
-            list(self._entries.values()), self._queue_printers(), now=now, policy=self.policy, paused=self._paused
+            list(self._entries.values()), printers, now=now, policy=self.policy, paused=self._paused
         )
         if not offers:
             return
