@@ -9,7 +9,7 @@ changes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,8 @@ from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
-from printfleet.config import Settings
+from printfleet.bot import DiscordBot
+from printfleet.config import DiscordSettings, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
 from printfleet.domain.queue_commands import RateLimit
 from printfleet.observability.metrics import PrometheusMetrics
@@ -88,6 +89,16 @@ def _follow_monitoring_interval(settings: SettingsService, monitoring: Monitorin
             await monitoring.apply_default_poll_interval()
 
     settings.add_listener(on_settings_changed)
+
+
+def discord_bot(
+    settings: DiscordSettings, *, queue: QueueService, bus: EventBus
+) -> AbstractAsyncContextManager[object]:
+    """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing. Entering it never waits for
+    Discord; a refused token or an unreachable Discord is logged and the server runs on without the bot."""
+    if not settings.enabled:
+        return nullcontext()
+    return DiscordBot(settings, queue=queue, bus=bus)
 
 
 def build_app(
@@ -172,7 +183,8 @@ def build_app(
                 bus=bus,
                 render_metrics=metrics.render,
             )
-            async with queue, monitoring:
+            # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
+            async with discord_bot(settings.discord, queue=queue, bus=bus), queue, monitoring:
                 log.info("printfleet.started", printers=len(monitoring.watched()))
                 yield
             log.info("printfleet.stopped")

@@ -59,7 +59,7 @@ class QueueEntryNotFound(NotFound):
     """No queue entry has this id (or the user has no entry the command could act on)."""
 
     def __init__(self, entry_id: int | None, message: str | None = None) -> None:
-        super().__init__(message or f"no queue entry #{entry_id}")
+        super().__init__(message or f"No queue entry #{entry_id}.")
         self.entry_id = entry_id
 
 

@@ -13,7 +13,9 @@ partial unique indexes refuse a printer held twice or a user holding two printer
 Deadlines are data (invariant 5): one scheduler task sleeps until the earliest claim or start deadline and expires
 what is due. After a restart it runs at once (overdue windows are handled first) and re-arms from the store. A
 reservation whose start window ran out while the server was down waits up to ``startup_grace`` for its printer's
-first report: a print the printer says began inside the window is still linked.
+first report: a print the printer says began inside the window is still linked. The grace is measured on the
+monotonic clock from :meth:`start` (not on the injected ``clock``); tests with a manual clock pass
+``startup_grace=timedelta(0)`` or let the printer report.
 
 The queue follows the printers through the monitoring service's listener (:meth:`on_printer_change`, registered
 after the job tracker's, so a print's job exists when the queue links it): a ready printer (idle, finished, failed,
