@@ -484,3 +484,15 @@ async def test_predict_uses_completed_prints(setup: Setup) -> None:
     assert prediction.suggested == timedelta(minutes=60)
     with pytest.raises(PrinterNotFound):
         await service.predict("benchy", printer_id="nope")
+
+
+async def test_a_user_last_in_line_is_counted_once_against_the_limit(setup: Setup) -> None:
+    service = setup.build(policy=QueuePolicy(max_active_per_user=2))
+    await service.reload()
+    await service.join(user_id="u1", user_name="A", job_name="One", estimate="1h")
+    second = await service.join(user_id="u1", user_name="A", job_name="Two", estimate="1h")
+    assert second.created
+    assert second.position == 2
+    with pytest.raises(QueueRefusal) as refused:
+        await service.join(user_id="u1", user_name="A", job_name="Three", estimate="1h")
+    assert refused.value.message.startswith("You have 2 job(s)")

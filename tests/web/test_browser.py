@@ -316,3 +316,77 @@ async def test_adding_testing_and_removing_a_printer_in_settings(browsing: Brows
         await expect(page.locator("#toasts .toast")).to_contain_text("Printer removed")
         await expect(page.locator("#admin-mk4-web")).to_have_count(0)
         assert (await server.client.get("/api/v1/printers/mk4-web")).status_code == 404
+
+
+@pytest.mark.printers(1)
+async def test_the_queue_page_offers_a_free_printer_live_and_follows_the_print(
+    browser: Browser, browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    printer = farm[0]
+    # Someone else watches the queue page: everything they see arrives over the live connection.
+    watcher = await open_page(browser)
+    await watcher.page.goto(server.base_url + "/queue")
+    await wait_live(watcher.page)
+    await mark(watcher.page)
+    await expect(watcher.page.locator("#queue-live")).to_contain_text("Nobody is in the queue.")
+
+    page = browsing.page
+    await page.goto(server.base_url + "/queue")
+    await wait_live(page)
+    await mark(page)
+    form = page.locator("#queue-join form")
+    await form.get_by_label("Your name").fill("Ada")
+    await form.get_by_label("Job name").fill("benchy")
+    await form.get_by_label("Estimate").fill("30m")
+    await form.get_by_role("button", name="Join the queue").click()
+    await expect(page.locator("#toasts .toast", has_text="a printer is free for you, claim it now")).to_have_count(1)
+    await expect(form.get_by_label("Job name")).to_have_value("")  # a fresh form, the name kept
+    await expect(form.get_by_label("Your name")).to_have_value("Ada")
+
+    # The idle printer is offered at once; the watcher sees the offer and its claim countdown appear.
+    for seen in (page, watcher.page):
+        row = seen.locator("#entry-1")
+        await expect(row.locator(".entry-status")).to_have_text("Offered")
+        await expect(row).to_contain_text(f"on {printer.name}")
+        await expect(row.locator(".countdown")).to_have_text(re.compile(r"^(9|10):\d\d$"))
+    await expect(watcher.page.locator("#toasts .toast")).to_contain_text(
+        f"{printer.name} is free for Ada (benchy): claim it now."
+    )
+
+    await page.locator("#entry-1").get_by_role("button", name="Claim").click()
+    await expect(page.locator("#toasts .toast", has_text=f"{printer.name} is reserved for benchy")).to_have_count(1)
+    for seen in (page, watcher.page):
+        row = seen.locator("#entry-1")
+        await expect(row.locator(".entry-status")).to_have_text("Claimed")
+        await expect(row.locator(".deadline")).to_contain_text("Start by")
+        await expect(seen.locator(f"#queue-printer-{printer.printer_id} .holder")).to_contain_text("Ada · benchy")
+
+    # A second job waits behind; then the print starts on the printer and the entry follows, without a reload.
+    await form.get_by_label("Your name").fill("Bea")
+    await form.get_by_label("Job name").fill("lid")
+    await form.get_by_label("Estimate").fill("45")
+    await form.get_by_role("button", name="Join the queue").click()
+    await expect(watcher.page.locator("#entry-2 .entry-status")).to_have_text("Waiting")
+    await printer.start_print("benchy.gcode.3mf", duration_s=120)
+    for seen in (page, watcher.page):
+        await expect(seen.locator("#entry-1 .entry-status")).to_have_text("Printing")
+        await expect(seen.locator("#entry-1 .eta")).to_contain_text("left")
+        await expect(seen.locator("#entry-1 .row-actions button")).to_have_count(0)
+        await expect(seen.locator("#entry-2 td").first).to_have_text("1")
+        await assert_not_reloaded(seen)
+    entry = (await server.client.get("/api/v1/queue/1")).json()["entry"]
+    assert entry["status"] == "printing"
+    assert entry["job_id"] is not None
+
+    await page.evaluate("document.querySelectorAll('#toasts .toast').forEach((toast) => toast.remove())")
+    await page.screenshot(path=str(screenshot_path("queue", 1280).with_name("queue.png")), full_page=True)
+    await watcher.context.close()
+    assert watcher.watched.errors == []
+
+    phone = await open_page(browser, width=390, height=844)
+    await phone.page.goto(server.base_url + "/queue")
+    await expect(phone.page.locator("#entry-1 .entry-status")).to_have_text("Printing")
+    overflow = await phone.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the queue page scrolls sideways by {overflow}px on a phone"
+    await phone.context.close()
+    assert phone.watched.errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -12,11 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from printfleet import __version__
-from printfleet.api import jobs, printers, ws
+from printfleet.api import jobs, printers, queue, ws
 from printfleet.api.context import ContextDep
 from printfleet.api.schemas import Health
+from printfleet.domain.durations import QueueInputError
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
-from printfleet.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from printfleet.domain.queue import QueueRefusal, Refusal
+from printfleet.services.errors import Conflict, InvalidInput, NotFound, RateLimited, ServiceError
 
 _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
@@ -57,6 +60,27 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
 
     app.add_exception_handler(RequestValidationError, invalid_request)
 
+    async def queue_input(_request: Request, exc: Exception) -> JSONResponse:
+        """422 with the queue's sentence and the input it concerns (``field``); never the value sent."""
+        assert isinstance(exc, QueueInputError)
+        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=422)
+
+    async def queue_refusal(_request: Request, exc: Exception) -> JSONResponse:
+        """A queue rule refused: 403 for someone else's entry, else 409; ``reason`` says which rule."""
+        assert isinstance(exc, QueueRefusal)
+        code = 403 if exc.reason is Refusal.NOT_YOURS else 409
+        return JSONResponse({"detail": exc.message, "reason": exc.reason.value}, status_code=code)
+
+    async def rate_limited(_request: Request, exc: Exception) -> JSONResponse:
+        """429 with ``Retry-After`` (whole seconds, at least 1)."""
+        assert isinstance(exc, RateLimited)
+        retry = str(max(1, math.ceil(exc.retry_after)))
+        return JSONResponse({"detail": exc.message}, status_code=429, headers={"Retry-After": retry})
+
+    app.add_exception_handler(QueueInputError, queue_input)
+    app.add_exception_handler(QueueRefusal, queue_refusal)
+    app.add_exception_handler(RateLimited, rate_limited)
+
     @app.middleware("http")
     async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """``Server-Timing: app;dur=<ms>`` on every response: the server's own time, as browsers show it."""
@@ -67,6 +91,7 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
 
     app.include_router(printers.router)
     app.include_router(jobs.router)
+    app.include_router(queue.router)
     app.include_router(ws.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])

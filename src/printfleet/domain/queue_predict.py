@@ -33,7 +33,7 @@ from printfleet.domain.queue import EntryStatus, QueueEntry
 SIMILARITY_THRESHOLD = 0.5
 """Least Jaccard overlap of two names' token sets for them to count as similar."""
 
-_EXTENSIONS = (".gcode.3mf", ".bgcode", ".gcode", ".3mf", ".stl", ".step", ".obj")
+_EXTENSIONS = (".gcode.3mf", ".bgcode", ".gcode", ".3mf", ".stl", ".step", ".obj", ".bgc", ".gco")  # 8.3 names too
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _NOISE = re.compile(
     r"\d+"  # numbers: copies, plates, dates

@@ -301,7 +301,7 @@ class QueueService:
             tail = max(self._entries.values(), key=lambda e: (e.queue_key, e.id), default=None)
             try:  # the rule reads only the user's entries and the last in line
                 new = rules.join(
-                    [*mine, *([tail] if tail is not None else [])],
+                    [*mine, *([tail] if tail is not None and tail.user_id != user_id else [])],
                     user_id=user_id,
                     user_name=user_name.strip() or user_id,
                     job_name=job_name,

@@ -1,10 +1,12 @@
 """``/ui/ws``: the web UI's live connection, HTML fragments for htmx's WebSocket extension.
 
 The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters). On connect the server sends the current
-state of the view (every printer card, or the page of job rows), then one message per domain event: a message
-is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a card or a row, add a
-row at the top, add a toast). The session remembers which cards and rows the page shows, so an update never
-targets an element the page lacks and a row is never added twice.
+state of the view (every printer card, the page of job rows, or the Queue page's fragment), then one message per
+domain event: a message is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a
+card or a row, add a row at the top, replace the queue fragment, add a toast). The Queue page's fragment is rendered
+again from the queue's current view after every queue event and every printer state change: the queue is short,
+and a whole fragment can never leave the page half updated. The session remembers which cards and rows the page
+shows, so an update never targets an element the page lacks and a row is never added twice.
 
 Each client has its own bounded event-bus subscription: a slow browser loses its own oldest events only.
 A printer card rendered for one event is shared by every client in the same language.
@@ -20,25 +22,44 @@ from fastapi import APIRouter, WebSocket
 from printfleet.api.context import ApiContext
 from printfleet.api.ws import stream
 from printfleet.domain.events import (
+    ClaimExpired,
+    ClaimOffered,
     DomainEvent,
     JobAutoCreated,
     JobUpdated,
     PrinterRemoved,
     PrinterStatusUpdated,
+    QueueEntryFinished,
+    QueuePrintStarted,
+    QueueUpdated,
+    ReservationReleased,
     SettingsUpdated,
+    UnqueuedPrint,
 )
 from printfleet.domain.jobs import Job, JobFilter
-from printfleet.domain.printer import PrinterConfig, PrinterStatus
+from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
 from printfleet.web.i18n import COOKIE, LOCALES, negotiate
 from printfleet.web.jobs_view import JobsQuery
 from printfleet.web.pages import renderer, toast, translate
+from printfleet.web.queue_page import queue_fragment
 
 router = APIRouter()
 
 CLIENT_BUFFER = 500
 """Events buffered per browser before its oldest are dropped."""
 
-VIEWS = ("printers", "jobs", "settings", "toasts")
+VIEWS = ("printers", "jobs", "settings", "queue", "toasts")
+
+QUEUE_EVENTS = (
+    QueueUpdated,
+    ClaimOffered,
+    ClaimExpired,
+    ReservationReleased,
+    QueuePrintStarted,
+    QueueEntryFinished,
+    UnqueuedPrint,
+)
+"""Events after which the Queue page's fragment is rendered again."""
 
 
 class _CardCache:
@@ -75,6 +96,7 @@ class LiveSession:
         self._cards: set[str] = set()
         self._rows: set[int] = set()
         self._newest: datetime | None = None
+        self._states: dict[str, PrinterState] = {}
 
     async def snapshot(self) -> str:
         """The view's current state (sent first, so nothing that happened since the page was rendered is missed)."""
@@ -90,6 +112,9 @@ class LiveSession:
             self._newest = max((job.created_at for job in jobs), default=None)
             body = "".join(self._row(job) for job in jobs)
             return f'<tbody id="job-rows" hx-swap-oob="innerHTML">{body}</tbody>'
+        if self.view == "queue":
+            self._states = {config.id: status.state for config, status in rows if status is not None}
+            return queue_fragment(self._context.queue, self.locale, oob=True)
         return ""
 
     def _card(self, config: PrinterConfig, status: PrinterStatus | None) -> str:
@@ -100,6 +125,10 @@ class LiveSession:
 
     def fragments(self, event: DomainEvent) -> str:
         """The message for ``event`` ("" when this page shows nothing of it)."""
+        if self.view == "queue":
+            if isinstance(event, JobAutoCreated):
+                return self._job_toast(event.job)
+            return self._queue(event)
         if isinstance(event, PrinterStatusUpdated):
             self._names[event.printer.id] = event.printer.name
             if self.view != "printers":
@@ -121,6 +150,31 @@ class LiveSession:
         if isinstance(event, SettingsUpdated) and self.view == "settings":
             return renderer().render("_auto_create_toggle.html", self.locale, settings=event.settings, oob="true")
         return ""
+
+    def _queue(self, event: DomainEvent) -> str:
+        """The Queue page's whole fragment, rendered again from the queue's current view after any queue event, a
+        printer's state change (not its telemetry) and a printer's removal; "" for anything else."""
+        if isinstance(event, PrinterStatusUpdated):
+            self._names[event.printer.id] = event.printer.name
+            previous = self._states.get(event.printer.id)
+            self._states[event.printer.id] = event.status.state
+            if previous is event.status.state:
+                return ""
+        elif isinstance(event, PrinterRemoved):
+            self._states.pop(event.printer_id, None)
+        elif not isinstance(event, QUEUE_EVENTS):
+            return ""
+        fragment = queue_fragment(self._context.queue, self.locale, oob=True)
+        if isinstance(event, ClaimOffered):
+            entry = event.entry
+            values = {
+                "printer": self._names.get(entry.printer_id or "", entry.printer_id or ""),
+                "user": entry.user_name,
+                "job": entry.job_name,
+            }
+            text = translate(self.locale, "%(printer)s is free for %(user)s (%(job)s): claim it now.") % values
+            fragment += toast(self.locale, text, level="info")
+        return fragment
 
     def _job_row(self, job: Job) -> str:
         if self.view != "jobs" or self._filter is None:

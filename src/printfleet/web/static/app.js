@@ -64,6 +64,24 @@
     if (event.target.matches && event.target.matches("[data-kind-select]")) kindFields(event.target.form.parentNode);
   });
 
+  /* <span data-countdown="…UTC…"> counts down to that moment every second: "9:41", "1:02:05", then "0:00". */
+  function pad(value) { return value < 10 ? "0" + value : String(value); }
+  function countdowns() {
+    var nodes = document.querySelectorAll("[data-countdown]");
+    var now = Date.now();
+    for (var i = 0; i < nodes.length; i++) {
+      var end = new Date(nodes[i].getAttribute("data-countdown")).getTime();
+      if (isNaN(end)) continue;
+      var left = Math.max(0, Math.round((end - now) / 1000));
+      var hours = Math.floor(left / 3600);
+      var minutes = Math.floor((left % 3600) / 60);
+      var text = (hours ? hours + ":" + pad(minutes) : String(minutes)) + ":" + pad(left % 60);
+      if (nodes[i].textContent !== text) nodes[i].textContent = text;
+      nodes[i].classList.toggle("over", left === 0);
+    }
+  }
+  setInterval(countdowns, 1000);
+
   function live(state) {
     var indicator = document.getElementById("live-indicator");
     if (indicator) indicator.setAttribute("data-live", state);
@@ -76,6 +94,7 @@
     armToasts(root);
     timeZone(root);
     kindFields(root);
+    countdowns();
   }
 
   /* Everything new in the page (a swap, a WebSocket message) gets the same treatment. */
