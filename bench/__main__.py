@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "latency": ("bench.latency:run", "printer state change → /ws frame, Bambu (push) and PrusaLink (poll)"),
     "farm": ("bench.farm:run", "one server, 200 Bambu printers reporting every second: CPU and RSS"),
     "store": ("bench.store_jobs:figures", "jobs store create / active-job lookup with 1,000,000 jobs"),
+    "queue": ("bench.queue:run", "queue join / claim with 10,000 entries queued; claim deadline → expiry lateness"),
     "detection": ("bench.detection:run", "print start → job committed → job_auto_created frame, Bambu and PrusaLink"),
     "chaos": ("bench.chaos:run", "500 prints on 20 printers with pauses, disconnects and server kills: job counts"),
     "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
