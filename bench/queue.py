@@ -84,6 +84,7 @@ class Sizes:
 @dataclass(slots=True)
 class _Results:
     joins: list[float] = field(default_factory=list)
+    cold_joins: list[float] = field(default_factory=list)
     claims: list[float] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)
     rounds: list[float] = field(default_factory=list)
@@ -185,13 +186,18 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def _joins(service: QueueService, count: int, results: _Results) -> None:
-    for n in range(count):
+async def _joins(service: QueueService, count: int, results: _Results, *, cold: bool = False) -> None:
+    """``count`` timed joins. ``cold``: each right after a queue change, as the first join after an offer, a claim
+    or a printer's state change is (the service then simulates the whole queue again for the new entry's wait)."""
+    first = len(results.joins) + len(results.cold_joins)
+    for n in range(first, first + count):
+        if cold:
+            service._tail = None  # what any change of the queue or of a printer's state does
         started = time.perf_counter()
         joined = await service.join(
             user_id=f"joiner-{n:04}", user_name=f"Joiner {n}", job_name=f"bracket v{n}", estimate=timedelta(hours=2)
         )
-        results.joins.append(_ms(started))
+        (results.cold_joins if cold else results.joins).append(_ms(started))
         if not joined.created or joined.entry.status is not EntryStatus.WAITING:
             raise RuntimeError(f"join {n} gave {joined!r}: nothing should be offered while every printer prints")
         await asyncio.sleep(GAP_S)
@@ -278,6 +284,7 @@ async def _measure_on(url: str, sizes: Sizes) -> _Results:
             if len(service.view().waiting) != sizes.queued:
                 raise RuntimeError(f"{len(service.view().waiting)} entries waiting, not {sizes.queued}")
             await _joins(service, sizes.joins, results)
+            await _joins(service, max(1, sizes.joins // 10), results, cold=True)
             await _claims(service, farm, subscription, sizes.claims, results)
             await _rounds(service, 20, results)
         subscription.close()
@@ -301,6 +308,11 @@ def _figures(dialect: str, sizes: Sizes, results: _Results) -> list[Figure]:
             f"p50 {join_p50:.1f} ms  p99 {join_p99:.1f} ms  ({len(results.joins)} joins)",
             f"p99 ≤ {TARGET_MS:g} ms",
             join_p99 <= TARGET_MS,
+        ),
+        Figure(
+            f"  queue join right after a change ({dialect})",
+            f"p50 {percentile(results.cold_joins, 0.50):.1f} ms  p99 {percentile(results.cold_joins, 0.99):.1f} ms  "
+            f"({len(results.cold_joins)} joins; the wait is simulated over the whole queue)",
         ),
         Figure(
             f"queue claim ({dialect}, {queued})",

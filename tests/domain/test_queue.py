@@ -839,3 +839,32 @@ def test_under_random_traffic_no_printer_has_two_entries_and_no_user_two_printer
             farm.check()
         seen |= {e.status for e in farm.entries.values()}
     assert seen == set(EntryStatus), "the traffic should reach every status"
+
+
+def test_the_simulation_tail_places_a_joiner_exactly_as_the_whole_simulation_does() -> None:
+    from printfleet.domain.queue_eta import simulate
+
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    rng = random.Random(7)
+    printers = [QueuePrinter(id=f"p{i}", ready=i == 0, remaining_seconds=None if i == 0 else 600 * i) for i in range(4)]
+    entries = [
+        QueueEntry(
+            id=n,
+            user_id=f"u{rng.randrange(6)}",
+            user_name="x",
+            job_name="j",
+            estimate=timedelta(minutes=rng.randrange(5, 120)),
+            queue_key=n,
+            created_at=now,
+            queued_at=now,
+            printer_ids=frozenset(rng.sample(["p0", "p1", "p2", "p3"], rng.randrange(0, 3))),
+        )
+        for n in range(1, 40)
+    ]
+    for split in (0, 1, 20, 38):
+        _, tail = simulate(entries[:split], printers, now=now)
+        placed = {}
+        for entry in entries[split:]:
+            placed[entry.id], tail = tail.place(entry)
+        full, _ = simulate(entries, printers, now=now)
+        assert placed == {entry.id: full[entry.id] for entry in entries[split:]}

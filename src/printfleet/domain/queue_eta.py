@@ -65,8 +65,50 @@ def printer_free_at(
     return free_at
 
 
-def estimate_waits(entries: Sequence[QueueEntry], printers: Iterable[QueuePrinter], *, now: datetime) -> dict[int, Eta]:
-    """The :class:`Eta` of every waiting entry of ``entries`` (all active entries), by entry id."""
+@dataclass(frozen=True, slots=True)
+class EtaTail:
+    """The FIFO simulation's state after its last waiting entry, at ``now``: when each printer (``free_at``) and
+    each user with a print ahead (``user_free_at``) is next free, and how many entries wait (``waiting``).
+
+    An entry joining at the back needs only this, not the whole queue: :meth:`place` gives its :class:`Eta` in
+    O(printers) and the state after it. The state is only as fresh as ``now``: recompute it when the queue or the
+    printers change."""
+
+    now: datetime
+    free_at: dict[str, datetime]
+    user_free_at: dict[str, datetime]
+    waiting: int
+
+    def place(self, entry: QueueEntry) -> tuple[Eta, EtaTail]:
+        """The :class:`Eta` of ``entry`` waiting behind everyone simulated, and the state with it placed."""
+        free_at, user_free_at = dict(self.free_at), dict(self.user_free_at)
+        eta = _place(entry, self.waiting + 1, free_at, user_free_at, self.now)
+        return eta, EtaTail(self.now, free_at, user_free_at, self.waiting + 1)
+
+
+def _place(
+    entry: QueueEntry,
+    position: int,
+    free_at: dict[str, datetime],
+    user_free_at: dict[str, datetime],
+    now: datetime,
+) -> Eta:
+    """One step of the simulation: ``entry`` takes the suitable printer it can start on earliest (updating the two
+    maps in place)."""
+    user_free = user_free_at.get(entry.user_id, now)
+    starts = [(max(at, user_free), printer_id) for printer_id, at in free_at.items() if entry.can_use(printer_id)]
+    if not starts:
+        return Eta(position, None, None)
+    start, printer_id = min(starts)
+    free_at[printer_id] = user_free_at[entry.user_id] = start + entry.estimate
+    return Eta(position, start - now, printer_id)
+
+
+def simulate(
+    entries: Sequence[QueueEntry], printers: Iterable[QueuePrinter], *, now: datetime
+) -> tuple[dict[int, Eta], EtaTail]:
+    """The :class:`Eta` of every waiting entry of ``entries`` (all active entries), by entry id, and the
+    :class:`EtaTail` after the last of them."""
     free_at = printer_free_at(entries, printers, now=now)
     order = in_queue_order(entries)
     user_free_at: dict[str, datetime] = {}
@@ -76,12 +118,10 @@ def estimate_waits(entries: Sequence[QueueEntry], printers: Iterable[QueuePrinte
     etas: dict[int, Eta] = {}
     waiting = [e for e in order if e.status is EntryStatus.WAITING]
     for position, entry in enumerate(waiting, start=1):
-        user_free = user_free_at.get(entry.user_id, now)
-        starts = [(max(at, user_free), printer_id) for printer_id, at in free_at.items() if entry.can_use(printer_id)]
-        if not starts:
-            etas[entry.id] = Eta(position, None, None)
-            continue
-        start, printer_id = min(starts)
-        free_at[printer_id] = user_free_at[entry.user_id] = start + entry.estimate
-        etas[entry.id] = Eta(position, start - now, printer_id)
-    return etas
+        etas[entry.id] = _place(entry, position, free_at, user_free_at, now)
+    return etas, EtaTail(now, free_at, user_free_at, len(waiting))
+
+
+def estimate_waits(entries: Sequence[QueueEntry], printers: Iterable[QueuePrinter], *, now: datetime) -> dict[int, Eta]:
+    """The :class:`Eta` of every waiting entry of ``entries`` (all active entries), by entry id."""
+    return simulate(entries, printers, now=now)[0]

@@ -52,7 +52,7 @@ from printfleet.domain.events import (
 from printfleet.domain.jobs import Job, JobStatus
 from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
 from printfleet.domain.queue import EntryStatus, QueueEntry, QueuePolicy, QueueRefusal, Refusal
-from printfleet.domain.queue_eta import Eta, estimate_waits, printer_free_at
+from printfleet.domain.queue_eta import Eta, EtaTail, estimate_waits, printer_free_at, simulate
 from printfleet.domain.queue_history import HistoryKind, HistoryRecord
 from printfleet.domain.queue_predict import Prediction, predict
 from printfleet.services.errors import PrinterNotFound, QueueConflict, QueueEntryNotFound, RateLimited
@@ -64,6 +64,9 @@ log = structlog.get_logger("printfleet.queue")
 
 LivePrinters = Callable[[], Iterable[tuple[PrinterConfig, PrinterStatus]]]
 """The watched printers with their latest status (``MonitoringService.watched``)."""
+
+TAIL_MAX_AGE = timedelta(seconds=30)
+"""How long the ETA simulation's end state serves joins while nothing changes (a wait shown may be this stale)."""
 
 _OUTCOME_OF_STATE = {
     PrinterState.FINISHED: JobStatus.COMPLETED,
@@ -113,6 +116,7 @@ class QueueService:
         self._task: asyncio.Task[None] | None = None
         self._started = time.monotonic()
         self._reported: set[str] = set()  # printers that reported since start-up
+        self._tail: EtaTail | None = None  # the ETA simulation's end state, for joins (None: to recompute)
 
     # --- life cycle ---------------------------------------------------------------------------------------------
 
@@ -146,6 +150,7 @@ class QueueService:
         self._entries = {e.id: e for e in entries}
         self._held = await self._repository.holds()
         self._paused = await self._repository.paused()
+        self._tail = None
         self._wake.set()
 
     async def _run(self) -> None:
@@ -157,6 +162,8 @@ class QueueService:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
+            if not self._due(self._clock()):
+                continue  # woken to re-arm (the queue changed): nothing is due yet
             try:
                 await self.run_due()
             except Exception:  # one bad round must not stop the scheduler; the next round retries
@@ -169,6 +176,12 @@ class QueueService:
             entry.status is EntryStatus.CLAIMED
             and entry.printer_id not in self._reported
             and time.monotonic() - self._started < self._startup_grace.total_seconds()
+        )
+
+    def _due(self, now: datetime) -> bool:
+        """Whether a window is over at ``now`` (and not waiting out the start-up grace)."""
+        return any(
+            e.deadline is not None and now >= e.deadline and not self._in_grace(e) for e in self._entries.values()
         )
 
     def _next_wake(self) -> datetime | None:
@@ -316,6 +329,7 @@ class QueueService:
                     raise
                 entry = self._entries[refusal.entry_id]
                 return JoinResult(entry=entry, created=False, eta=self._eta(entry))
+            eta_tail = self._current_tail(now)  # before the entry is added: it joins behind everyone simulated
             entry = await self._repository.add_entry(
                 new, HistoryRecord(kind=HistoryKind.JOINED, at=now, user_id=user_id, detail=new.job_name)
             )
@@ -324,7 +338,21 @@ class QueueService:
             self._bus.publish(QueueUpdated("joined", entry))
             await self._offer_locked()
             entry = self._entries[entry.id]
-            return JoinResult(entry=entry, created=True, eta=self._eta(entry))
+            if entry.status is not EntryStatus.WAITING:
+                return JoinResult(entry=entry, created=True, eta=None)
+            if self._tail is not eta_tail:  # an offer changed the queue meanwhile: simulate it all again
+                return JoinResult(entry=entry, created=True, eta=self._eta(entry))
+            eta, self._tail = eta_tail.place(entry)
+            return JoinResult(entry=entry, created=True, eta=eta)
+
+    def _current_tail(self, now: datetime) -> EtaTail:
+        """The ETA simulation's end state: kept from the last join while nothing else changed (and for at most
+        :data:`TAIL_MAX_AGE`: printers' remaining times move on), else simulated over the whole queue."""
+        tail = self._tail
+        if tail is None or not timedelta(0) <= now - tail.now <= TAIL_MAX_AGE:
+            _, tail = simulate(list(self._entries.values()), self._queue_printers(), now=now)
+            self._tail = tail
+        return tail
 
     def _eta(self, entry: QueueEntry) -> Eta | None:
         if entry.status is not EntryStatus.WAITING:
@@ -450,6 +478,7 @@ class QueueService:
             if held == (printer_id in self._held):
                 return
             await self._repository.set_hold(printer_id, held=held, by=by, at=now)
+            self._tail = None
             if held:
                 self._held.add(printer_id)
                 withdrawn = rules.withdraw_offers(self._entries.values(), printer_id)
@@ -468,6 +497,7 @@ class QueueService:
                 return
             await self._repository.set_paused(paused)
             self._paused = paused
+            self._tail = None
             log.info("queue.paused" if paused else "queue.resumed", by=by)
             self._bus.publish(QueueUpdated("paused" if paused else "resumed"))
             await self._offer_locked()
@@ -484,6 +514,8 @@ class QueueService:
         first_report = config.id not in self._reported
         self._reported.add(config.id)
         async with self._lock:
+            if previous is None or previous.state is not current.state:
+                self._tail = None  # a printer started, ended or came back: the waits change
             holder = rules.holder_of(self._entries.values(), config.id)
             if current.state.is_active:
                 started = previous is None or not previous.state.is_active or first_report
@@ -613,6 +645,8 @@ class QueueService:
 
     async def _expire_due_locked(self) -> int:
         now = self._clock()
+        if not self._due(now):
+            return 0
         due = [
             x
             for x in rules.expire_due(list(self._entries.values()), now=now, policy=self.policy)
@@ -689,6 +723,7 @@ class QueueService:
                 self._entries[entry.id] = replace(entry, version=entry.version + 1)
             else:
                 self._entries.pop(entry.id, None)
+        self._tail = None
         self._wake.set()
         return job
 
