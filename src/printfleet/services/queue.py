@@ -508,9 +508,18 @@ class QueueService:
         self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus
     ) -> None:
         """The monitoring service's listener: link a print starting on a claimed printer, report an unqueued one,
-        close the entry whose print ended, and offer a printer that became ready."""
+        close the entry whose print ended, and offer a printer that became ready. Never raises into the printer's
+        connection: a conflict with another process is logged (the queue was re-read from the store)."""
         if current.state is PrinterState.OFFLINE:
             return
+        try:
+            await self._on_printer_change(config, previous, current)
+        except QueueConflict:
+            log.warning("queue.printer_change_conflict", printer_id=config.id, state=current.state.value)
+
+    async def _on_printer_change(
+        self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus
+    ) -> None:
         first_report = config.id not in self._reported
         self._reported.add(config.id)
         async with self._lock:
