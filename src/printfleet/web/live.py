@@ -22,19 +22,14 @@ from fastapi import APIRouter, WebSocket
 from printfleet.api.context import ApiContext
 from printfleet.api.ws import stream
 from printfleet.domain.events import (
-    ClaimExpired,
     ClaimOffered,
     DomainEvent,
     JobAutoCreated,
     JobUpdated,
     PrinterRemoved,
     PrinterStatusUpdated,
-    QueueEntryFinished,
-    QueuePrintStarted,
-    QueueUpdated,
-    ReservationReleased,
+    QueueEvent,
     SettingsUpdated,
-    UnqueuedPrint,
 )
 from printfleet.domain.jobs import Job, JobFilter
 from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
@@ -49,17 +44,6 @@ CLIENT_BUFFER = 500
 """Events buffered per browser before its oldest are dropped."""
 
 VIEWS = ("printers", "jobs", "settings", "queue", "toasts")
-
-QUEUE_EVENTS = (
-    QueueUpdated,
-    ClaimOffered,
-    ClaimExpired,
-    ReservationReleased,
-    QueuePrintStarted,
-    QueueEntryFinished,
-    UnqueuedPrint,
-)
-"""Events after which the Queue page's fragment is rendered again."""
 
 
 class _CardCache:
@@ -162,7 +146,7 @@ class LiveSession:
                 return ""
         elif isinstance(event, PrinterRemoved):
             self._states.pop(event.printer_id, None)
-        elif not isinstance(event, QUEUE_EVENTS):
+        elif not isinstance(event, QueueEvent):  # every queue event re-renders it
             return ""
         fragment = queue_fragment(self._context.queue, self.locale, oob=True)
         if isinstance(event, ClaimOffered):
