@@ -8,6 +8,7 @@ changes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import ConnectionObserver
 from printfleet.printers.octoprint.client import OctoPrintConnection
 from printfleet.printers.prusalink.client import PrusaLinkConnection
+from printfleet.security.passwords import Argon2PasswordHasher
+from printfleet.services.accounts import AccountService, AccountSettings
+from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.events import EventBus
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
@@ -35,6 +39,8 @@ from printfleet.services.ports import ConnectionFactory, PrinterConnection, Stat
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
+from printfleet.store.accounts.audit import SqlAuditRepository
+from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database, migrate
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
@@ -69,6 +75,7 @@ class Runtime:
     jobs: JobService
     settings: SettingsService
     queue: QueueService
+    accounts: AccountService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -101,17 +108,26 @@ def discord_bot(
     return DiscordBot(settings, queue=queue, bus=bus)
 
 
+def _announce_setup(url: str) -> None:
+    print(f"printfleet: no account exists yet; create the first admin at {url} (valid 1 hour)", file=sys.stderr)
+
+
 def build_app(
     settings: Settings,
     *,
     extra_printers: Sequence[PrinterConfig] = (),
     factory: ConnectionFactory | None = None,
     clock: Callable[[], datetime] | None = None,
+    password_hasher: PasswordHasher | None = None,
+    announce_setup: Callable[[str], None] = _announce_setup,
 ) -> FastAPI:
     """The whole application for ``settings``.
 
     ``extra_printers`` are seeded like the configuration file's (the demo's simulated farm); ``factory`` replaces
-    the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps).
+    the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps);
+    ``password_hasher`` replaces argon2id's recommended cost (tests). When no account exists at start-up,
+    ``announce_setup(url)`` is called once with the one-time set-up URL (the default prints it on stderr; it is
+    never logged).
     """
 
     @asynccontextmanager
@@ -161,6 +177,19 @@ def build_app(
                 monitoring=monitoring,
                 on_removed=[jobs.close_for_removed_printer, queue.on_printer_removed],
             )
+            accounts = AccountService(
+                repository=SqlAccountRepository(database),
+                audit=SqlAuditRepository(database),
+                hasher=password_hasher or Argon2PasswordHasher(),
+                settings=AccountSettings(
+                    session_idle=settings.auth.session_idle,
+                    session_absolute=settings.auth.session_absolute,
+                    discord_auto_provision=settings.discord.auto_provision,
+                ),
+            )
+            setup_token = await accounts.issue_setup_token()
+            if setup_token is not None:
+                announce_setup(f"http://{settings.http.host}:{settings.http.port}/setup?token={setup_token}")
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -173,6 +202,7 @@ def build_app(
                 jobs=jobs,
                 settings=settings_service,
                 queue=queue,
+                accounts=accounts,
             )
             app.state.context = ApiContext(
                 printers=printers,
@@ -180,8 +210,11 @@ def build_app(
                 jobs=jobs,
                 settings=settings_service,
                 queue=queue,
+                accounts=accounts,
                 bus=bus,
                 render_metrics=metrics.render,
+                secure_cookies=settings.http.secure_cookies,
+                metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
             async with discord_bot(settings.discord, queue=queue, bus=bus), queue, monitoring:

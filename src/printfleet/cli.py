@@ -26,6 +26,11 @@ ConfigOption = Annotated[
 ]
 
 
+def load_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    """The settings, or exit 2 with the configuration error (naming the file, the key and the problem)."""
+    return _settings(config, **overrides)
+
+
 def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)
@@ -165,6 +170,15 @@ def sim(
         raise typer.Exit(code=2) from None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_simulators(options, workdir=config.absolute().parent / ".printfleet-sim"))
+
+
+def _add_users_commands() -> None:
+    from printfleet.cli_users import users_cli
+
+    cli.add_typer(users_cli, name="users")
+
+
+_add_users_commands()
 
 
 def main() -> None:

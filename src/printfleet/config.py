@@ -42,11 +42,13 @@ class ConfigError(Exception):
 
 
 class HttpSettings(BaseModel):
-    """Where the web server listens."""
+    """Where the web server listens. ``secure_cookies`` marks the session cookie ``Secure`` even when a request
+    arrived over plain HTTP (behind a TLS-terminating proxy); over HTTPS it is always ``Secure``."""
 
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    secure_cookies: bool = False
 
 
 class JobCreationSettings(BaseModel):
@@ -122,10 +124,32 @@ class QueueSettings(BaseModel):
         )
 
 
+class AuthSettings(BaseModel):
+    """Sign-in sessions: ``session_idle`` ends a session unused that long (each use moves it on);
+    ``session_absolute`` ends it that long after sign-in whatever happens."""
+
+    model_config = ConfigDict(extra="forbid")
+    session_idle: Annotated[timedelta, BeforeValidator(partial(_window, maximum=timedelta(days=365)))] = timedelta(
+        days=14
+    )
+    session_absolute: Annotated[timedelta, BeforeValidator(partial(_window, maximum=timedelta(days=365)))] = timedelta(
+        days=30
+    )
+
+
+class MetricsSettings(BaseModel):
+    """``/metrics``: open to loopback clients only by default; with ``token`` set (a secret), open to any client
+    that sends ``Authorization: Bearer <token>`` and to nobody else."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: SecretStr | None = None
+
+
 class DiscordSettings(BaseModel):
     """The Discord bot. It runs inside ``printfleet serve`` when ``token``, ``guild_id`` and ``queue_channel_id``
     are all set. ``admin_role`` is the name or id of the role allowed the admin commands; ``dm_offers`` also sends
-    offers as direct messages. ``token`` is a secret: never logged, never shown."""
+    offers as direct messages. ``auto_provision`` makes a ``member`` account for a Discord user on first use.
+    ``token`` is a secret: never logged, never shown."""
 
     model_config = ConfigDict(extra="forbid")
     token: SecretStr | None = None
@@ -133,6 +157,7 @@ class DiscordSettings(BaseModel):
     queue_channel_id: int | None = Field(default=None, ge=1)
     admin_role: str = "Print Admin"
     dm_offers: bool = False
+    auto_provision: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -270,6 +295,8 @@ class Settings(BaseSettings):
     printers: list[PrinterSettings] = Field(default_factory=list)
     queue: QueueSettings = QueueSettings()
     discord: DiscordSettings = DiscordSettings()
+    auth: AuthSettings = AuthSettings()
+    metrics: MetricsSettings = MetricsSettings()
     config_file: str | None = None
 
     @classmethod

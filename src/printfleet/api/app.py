@@ -7,19 +7,29 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import jobs, printers, queue, ws
+from printfleet.api import accounts, jobs, printers, queue, ws
+from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.schemas import Health
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
 from printfleet.domain.queue import QueueRefusal, Refusal
-from printfleet.services.errors import Conflict, InvalidInput, NotFound, RateLimited, ServiceError
+from printfleet.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceError,
+)
 
 _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
@@ -28,6 +38,15 @@ _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (PrinterNotConnected, 409),
     (PrinterCommandRejected, 409),
 )
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser navigating to a page (not the API, not an htmx request, not a form post)."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith("/api/")
+        and request.headers.get("hx-request") != "true"
+    )
 
 
 def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
@@ -77,6 +96,26 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         retry = str(max(1, math.ceil(exc.retry_after)))
         return JSONResponse({"detail": exc.message}, status_code=429, headers={"Retry-After": retry})
 
+    async def unauthenticated(request: Request, exc: Exception) -> Response:
+        """401 with the reason; a page asked for by a browser goes to the sign-in page instead, and back after."""
+        assert isinstance(exc, AuthenticationFailed)
+        if _wants_page(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/signin?" + urlencode({"next": target}), status_code=303)
+        return JSONResponse({"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
+        """403 naming the permission the role lacks (``permission``) or the rule (``reason``)."""
+        assert isinstance(exc, PermissionDenied)
+        body: dict[str, str] = {"detail": exc.message}
+        if exc.permission is not None:
+            body["permission"] = exc.permission
+        if exc.reason is not None:
+            body["reason"] = exc.reason
+        return JSONResponse(body, status_code=403)
+
+    app.add_exception_handler(AuthenticationFailed, unauthenticated)
+    app.add_exception_handler(PermissionDenied, forbidden)
     app.add_exception_handler(QueueInputError, queue_input)
     app.add_exception_handler(QueueRefusal, queue_refusal)
     app.add_exception_handler(RateLimited, rate_limited)
@@ -89,21 +128,26 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
+    app.include_router(accounts.router)
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)
     app.include_router(ws.router)
 
-    @app.get("/healthz", response_model=Health, tags=["operations"])
+    @app.get("/healthz", response_model=Health, tags=["operations"], dependencies=[public()])
     async def healthz(context: ContextDep) -> Health:
         """Liveness: the server runs; how many printers are watched and reachable."""
         watched = context.monitoring.watched()
         connected = sum(1 for _, live in watched if live.state is not PrinterState.OFFLINE)
         return Health(status="ok", printers=len(watched), printers_connected=connected, checked_at=datetime.now(UTC))
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
-    async def metrics(context: ContextDep) -> Response:
-        """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected."""
+    @app.get("/metrics", tags=["operations"], response_class=Response, dependencies=[public()])
+    async def metrics(request: Request, context: ContextDep) -> Response:
+        """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected.
+
+        Without ``metrics.token``: loopback clients only (403 for others). With it: only requests that send
+        ``Authorization: Bearer <metrics.token>`` (401 otherwise)."""
+        check_metrics_access(request, context.metrics_token)
         body, content_type = context.render_metrics()
         return Response(content=body, media_type=content_type)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from printfleet.services.accounts import AccountService
 from printfleet.services.events import EventBus
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
@@ -18,15 +19,20 @@ from printfleet.services.settings import SettingsService
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiContext:
-    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``."""
+    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
+    ``metrics_token`` (a secret) opens ``/metrics`` to Bearer-token holders instead of loopback clients;
+    ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy)."""
 
     printers: PrinterService
     monitoring: MonitoringService
     jobs: JobService
     settings: SettingsService
     queue: QueueService
+    accounts: AccountService
     bus: EventBus
     render_metrics: Callable[[], tuple[bytes, str]]
+    secure_cookies: bool = False
+    metrics_token: str | None = None
 
 
 def get_context(request: Request) -> ApiContext:

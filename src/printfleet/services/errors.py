@@ -74,3 +74,18 @@ class RateLimited(ServiceError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"Too many commands; try again in {max(1, round(retry_after))} s.")
         self.retry_after = retry_after
+
+
+class AuthenticationFailed(ServiceError):
+    """The request could not be tied to a person (HTTP 401): no credentials, a wrong password, an expired session
+    or token, a disabled account. ``message`` is the same for an unknown user and a wrong password."""
+
+
+class PermissionDenied(ServiceError):
+    """The person may not do this (HTTP 403); ``permission`` names what their role lacks (or ``reason`` says why,
+    e.g. ``not_yours``)."""
+
+    def __init__(self, message: str, *, permission: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.reason = reason

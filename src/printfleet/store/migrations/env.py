@@ -16,6 +16,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection, text
 
+from printfleet.store.accounts import tables as _accounts_tables  # noqa: F401 (registers the tables)
 from printfleet.store.database import DEFAULT_URL, create_engine
 from printfleet.store.tables import Base
 
