@@ -16,15 +16,14 @@ import os
 from alembic import context
 from sqlalchemy import Connection, text
 
-from printfleet.store.accounts import tables as _accounts_tables  # noqa: F401 (registers the tables)
 from printfleet.store.database import DEFAULT_URL, create_engine
-from printfleet.store.tables import Base
+from printfleet.store.schema import metadata
 
 # "printflt" as a 64-bit integer: the key of the advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK_KEY = 0x7072696E74666C74
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:
