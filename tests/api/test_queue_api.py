@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer, admin_headers, start_server
 
 Body = dict[str, Any]
 HOSTILE = "<img src=x onerror=alert(1)>@everyone"
@@ -33,8 +33,11 @@ async def queue_server(database_url: str, tmp_path: Path) -> AsyncIterator[tuple
     ):
         configs = [sim.printer_config(poll_interval=0.5) for sim in (p1, p2)]
         uv, task, base_url = await start_server(database_url, extra_printers=configs)
-        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-            server = RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+        headers = await admin_headers(uv)
+        async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
+            server = RunningServer(
+                base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers
+            )
             await wait_queue(server, lambda q: all(p["ready"] for p in q["printers"]) and len(q["printers"]) == 2)
             yield server, [p1, p2]
         uv.should_exit = True
@@ -289,7 +292,7 @@ async def test_a_user_sending_too_many_commands_is_rate_limited(queue_server: An
 
 async def test_queue_events_arrive_on_the_websocket(queue_server: Any) -> None:
     server, _ = queue_server
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         entry = (await join(server.client, "gus", "gear"))["entry"]
         seen: dict[str, dict[str, Any]] = {}
         async with asyncio.timeout(10):

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from printfleet.sim.bambu import BambuFarm
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer, admin_headers, start_server
 from tests.e2e.harness import Server
 from tests.support import need_service
 
@@ -68,8 +68,9 @@ async def server(tmp_path: Path, farm: BambuFarm) -> AsyncIterator[Server]:
 async def bare_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A printfleet server on SQLite with no printers, for page tests that need no browser and no farm."""
     uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+    headers = await admin_headers(uv)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
+        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers)
     uv.should_exit = True
     await asyncio.wait_for(task, 15)
 

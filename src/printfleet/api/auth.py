@@ -22,6 +22,7 @@ from fastapi import Depends, WebSocketException, status
 from starlette.requests import HTTPConnection
 
 from printfleet.api.context import ApiContext
+from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.services.errors import AuthenticationFailed, PermissionDenied
@@ -138,3 +139,11 @@ def requires(permission: Permission) -> Any:
 def public() -> Any:
     """``Depends`` on :class:`Public`: the route is deliberately open."""
     return Depends(Public())
+
+
+async def audit(connection: HTTPConnection, action: AuditAction, target: str, **detail: object) -> None:
+    """Record ``action`` on ``target`` by whoever sent ``connection`` (checked by :class:`Requires` before), with
+    their client address. ``detail`` holds names and non-secret values only."""
+    context: ApiContext = connection.app.state.context
+    principal: Principal | None = connection.scope.get("state", {}).get("principal")
+    await context.accounts.audit(principal, action, target=target, detail=detail, client=client_address(connection))
