@@ -12,10 +12,11 @@ partial unique indexes refuse a printer held twice or a user holding two printer
 
 Deadlines are data (invariant 5): one scheduler task sleeps until the earliest claim or start deadline and expires
 what is due. After a restart it runs at once (overdue windows are handled first) and re-arms from the store. A
-reservation whose start window ran out while the server was down waits up to ``startup_grace`` for its printer's
-first report: a print the printer says began inside the window is still linked. The grace is measured on the
-monotonic clock from :meth:`start` (not on the injected ``clock``); tests with a manual clock pass
-``startup_grace=timedelta(0)`` or let the printer report.
+reservation whose start window ran out while the server was down (or runs out before its printer has reported)
+waits up to ``startup_grace`` for its printer's first report: a print the printer says began inside the window is
+still linked. Only those wait: a deadline of a printer that has reported since start-up is acted on at its time,
+even one that falls inside the grace. The grace is measured on the monotonic clock from :meth:`start` (not on the
+injected ``clock``); tests with a manual clock pass ``startup_grace=timedelta(0)`` or let the printer report.
 
 The queue follows the printers through the monitoring service's listener (:meth:`on_printer_change`, registered
 after the job tracker's, so a print's job exists when the queue links it): a ready printer (idle, finished, failed,
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -58,6 +58,7 @@ from printfleet.domain.queue_predict import Prediction, predict
 from printfleet.services.errors import PrinterNotFound, QueueConflict, QueueEntryNotFound, RateLimited
 from printfleet.services.events import EventBus
 from printfleet.services.ports import JobRepository, QueueRepository
+from printfleet.services.queue_grace import StartupGrace
 from printfleet.services.queue_views import JoinResult, MyJobs, PrinterSlot, QueueView, queue_printer
 
 log = structlog.get_logger("printfleet.queue")
@@ -107,15 +108,13 @@ class QueueService:
         self._clock = clock
         self._rate_limit = rate_limit or commands.RateLimit()
         self._rates: dict[str, commands.RateLimit] = {}
-        self._startup_grace = startup_grace
+        self._grace = StartupGrace(startup_grace)
         self._entries: dict[int, QueueEntry] = {}
         self._held: set[str] = set()
         self._paused = False
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._started = time.monotonic()
-        self._reported: set[str] = set()  # printers that reported since start-up
         self._tail: EtaTail | None = None  # the ETA simulation's end state, for joins (None: to recompute)
 
     # --- life cycle ---------------------------------------------------------------------------------------------
@@ -123,7 +122,7 @@ class QueueService:
     async def start(self) -> None:
         """Load the queue from the store, handle overdue deadlines, offer free printers, start the scheduler."""
         await self.reload()
-        self._started = time.monotonic()
+        self._grace.restart()
         async with self._lock:
             await self._expire_due_locked()
             await self._offer_locked()
@@ -170,31 +169,13 @@ class QueueService:
                 log.exception("queue.scheduler_failed")
                 await asyncio.sleep(1.0)
 
-    def _in_grace(self, entry: QueueEntry) -> bool:
-        """A start window that ran out before the printer's first report since start-up waits (startup grace)."""
-        return (
-            entry.status is EntryStatus.CLAIMED
-            and entry.printer_id not in self._reported
-            and time.monotonic() - self._started < self._startup_grace.total_seconds()
-        )
-
     def _due(self, now: datetime) -> bool:
         """Whether a window is over at ``now`` (and not waiting out the start-up grace)."""
-        return any(
-            e.deadline is not None and now >= e.deadline and not self._in_grace(e) for e in self._entries.values()
-        )
+        return self._grace.due(self._entries.values(), now)
 
     def _next_wake(self) -> datetime | None:
-        deadlines = [e.deadline for e in self._entries.values() if e.deadline is not None]
-        if not deadlines:
-            return None
-        now = self._clock()
-        if any(d <= now for d in deadlines):  # only entries in their start-up grace are overdue
-            grace_end = now + timedelta(
-                seconds=self._startup_grace.total_seconds() - (time.monotonic() - self._started)
-            )
-            return min([d for d in deadlines if d > now] + [max(grace_end, now + timedelta(seconds=0.25))])
-        return min(deadlines)
+        """When the scheduler must next look (:meth:`StartupGrace.next_wake`), None when no deadline runs."""
+        return self._grace.next_wake(self._entries.values(), self._clock())
 
     async def run_due(self) -> int:
         """Expire every window that is over now and offer the printers freed; returns how many expired. The
@@ -520,8 +501,7 @@ class QueueService:
     async def _on_printer_change(
         self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus
     ) -> None:
-        first_report = config.id not in self._reported
-        self._reported.add(config.id)
+        first_report = self._grace.report(config.id)
         async with self._lock:
             if previous is None or previous.state is not current.state:
                 self._tail = None  # a printer started, ended or came back: the waits change
@@ -659,7 +639,7 @@ class QueueService:
         due = [
             x
             for x in rules.expire_due(list(self._entries.values()), now=now, policy=self.policy)
-            if not self._in_grace(x.before)
+            if not self._grace.waits(x.before)
         ]
         if not due:
             return 0
