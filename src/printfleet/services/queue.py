@@ -23,6 +23,9 @@ after the job tracker's, so a print's job exists when the queue links it): a rea
 cancelled) nobody holds is offered to the next eligible entry; a print starting on a claimed printer is linked to
 its entry and job; a print starting on a printer nobody claimed is reported as unqueued (and an open offer of that
 printer withdrawn, keeping its place); the linked print's end closes the entry with the job's outcome and duration.
+
+User commands naming an entry that has ended find it in the store: a claim or an estimate change is refused as
+``ended``, a cancel answers with the entry as it is.
 """
 
 from __future__ import annotations
@@ -344,11 +347,14 @@ class QueueService:
         """``entry`` as stored after :meth:`_commit` (with its new version)."""
         return self._entries.get(entry.id) or replace(entry, version=entry.version + 1)
 
-    def _own_entry(self, user_id: str, entry_id: int | None, *, prefer_holding: bool) -> QueueEntry:
+    async def _own_entry(self, user_id: str, entry_id: int | None, *, prefer_holding: bool) -> QueueEntry:
+        """The entry a user command acts on: ``entry_id`` (active, or ended: the rules then refuse or answer as
+        for an ended entry), else the user's entry holding a printer (``prefer_holding``) or first in line.
+        Raises QueueEntryNotFound for an unknown ``entry_id`` or a user with no active entry."""
         if entry_id is not None:
-            entry = self._entries.get(entry_id)
+            entry = self._entries.get(entry_id) or await self._repository.get_entry(entry_id)
             if entry is None:
-                raise QueueEntryNotFound(entry_id, f"No active queue entry #{entry_id}.")
+                raise QueueEntryNotFound(entry_id)
             return entry
         mine = rules.in_queue_order(e for e in self._entries.values() if e.user_id == user_id)
         if prefer_holding:
@@ -364,7 +370,7 @@ class QueueService:
         QueueEntryNotFound, QueueRefusal ``not_offered``, ``offer_expired``, ``not_yours``, ``ended``."""
         async with self._lock:
             now = self._clock()
-            entry = self._own_entry(user_id, entry_id, prefer_holding=True)
+            entry = await self._own_entry(user_id, entry_id, prefer_holding=True)
             claimed = rules.claim(entry, user_id=user_id, now=now, policy=self.policy)
             if claimed is entry:
                 return entry
@@ -377,10 +383,11 @@ class QueueService:
 
     async def cancel(self, *, user_id: str, entry_id: int | None = None) -> QueueEntry:
         """``user_id`` leaves the queue or gives up their offer or reservation (the printer goes to the next).
-        Raises QueueEntryNotFound, QueueRefusal ``not_yours``, ``ended``, ``printing``."""
+        Cancelling an entry that has ended already is harmless: it is returned as it is (its status says how it
+        ended). Raises QueueEntryNotFound, QueueRefusal ``not_yours``, ``printing``."""
         async with self._lock:
             now = self._clock()
-            entry = self._own_entry(user_id, entry_id, prefer_holding=True)
+            entry = await self._own_entry(user_id, entry_id, prefer_holding=True)
             cancelled = commands.cancel(entry, user_id=user_id, now=now)
             if cancelled is entry:
                 return entry
@@ -400,7 +407,7 @@ class QueueService:
             estimate = parse_estimate(estimate, maximum=self.policy.max_estimate)
         async with self._lock:
             now = self._clock()
-            entry = self._own_entry(user_id, entry_id, prefer_holding=False)
+            entry = await self._own_entry(user_id, entry_id, prefer_holding=False)
             updated = commands.update_estimate(entry, user_id=user_id, estimate=estimate, policy=self.policy)
             if updated.estimate == entry.estimate:
                 return entry
