@@ -23,6 +23,8 @@ after the job tracker's, so a print's job exists when the queue links it): a rea
 cancelled) nobody holds is offered to the next eligible entry; a print starting on a claimed printer is linked to
 its entry and job; a print starting on a printer nobody claimed is reported as unqueued (and an open offer of that
 printer withdrawn, keeping its place); the linked print's end closes the entry with the job's outcome and duration.
+An offer withdrawn for any reason (an unqueued print, its printer going offline, held or deleted) is followed, in the
+same decision, by an offer pass: the entry, still first in line, gets the next free printer at once.
 
 User commands naming an entry that has ended find it in the store: a claim or an estimate change is refused as
 ``ended``, a cancel answers with the entry as it is.
@@ -498,10 +500,11 @@ class QueueService:
         """The monitoring service's listener: link a print starting on a claimed printer, report an unqueued one,
         close the entry whose print ended, and offer a printer that became ready. Never raises into the printer's
         connection: a conflict with another process is logged (the queue was re-read from the store)."""
-        if current.state is PrinterState.OFFLINE:
-            return
         try:
-            await self._on_printer_change(config, previous, current)
+            if current.state is PrinterState.OFFLINE:
+                await self._on_printer_offline(config.id)
+            else:
+                await self._on_printer_change(config, previous, current)
         except QueueConflict:
             log.warning("queue.printer_change_conflict", printer_id=config.id, state=current.state.value)
 
@@ -526,6 +529,21 @@ class QueueService:
                 await self._offer_locked()
             if first_report:
                 self._wake.set()  # a reservation waiting for this printer's first report can be decided now
+
+    async def _on_printer_offline(self, printer_id: str) -> None:
+        """An offline printer cannot take the print it was offered for: the open offer is withdrawn (the entry
+        keeps its place and is offered the next free printer at once). A reservation or print on it runs on:
+        the printer may be back before the start window ends, and a print goes on without a connection."""
+        async with self._lock:
+            holder = rules.holder_of(self._entries.values(), printer_id)
+            if holder is None or holder.status is not EntryStatus.OFFERED:
+                return
+            now = self._clock()
+            withdrawn = rules.withdraw_offer(holder)
+            await self._commit([withdrawn], [self._record(HistoryKind.WITHDRAWN, holder, now, "printer offline")])
+            log.info("queue.offer_withdrawn", entry_id=holder.id, printer_id=printer_id, reason="printer offline")
+            self._bus.publish(QueueUpdated("withdrawn", self._latest(withdrawn), printer_id))
+            await self._offer_locked()
 
     async def on_printer_removed(self, printer_id: str) -> None:
         """A deleted printer: its offer or reservation is withdrawn (the entry keeps its place), a print linked on
@@ -606,6 +624,7 @@ class QueueService:
             self._bus.publish(UnqueuedPrint(config.id, status.file_name, job, withdrawn))
             if withdrawn is not None:
                 self._bus.publish(QueueUpdated("withdrawn", withdrawn, config.id))
+                await self._offer_locked()  # the entry, first in line again, gets the next free printer now
 
     async def _attach_job_locked(self, entry: QueueEntry) -> None:
         """A print linked before its job existed (auto-creation off, then on): attach the job once there is one."""
