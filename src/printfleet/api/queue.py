@@ -170,7 +170,8 @@ async def claim(entry_id: int, body: QueueUserCommand, context: ContextDep) -> Q
 @router.post("/{entry_id}/cancel", response_model=QueueEntryPublic)
 async def cancel(entry_id: int, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
     """The entry's user leaves the queue or gives up their offer or reservation (the printer goes to the next).
-    403 ``not_yours``; 409 ``ended``, ``printing`` (stop the print on the printer); 404 unknown entry."""
+    Cancelling an entry that has ended already is harmless (the entry as it is). 403 ``not_yours``; 409 ``printing``
+    (stop the print on the printer); 404 unknown entry."""
     context.queue.check_rate(body.user_id)
     return _public(context.queue, await context.queue.cancel(user_id=body.user_id, entry_id=entry_id))
 

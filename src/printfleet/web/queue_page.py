@@ -198,6 +198,7 @@ async def _user_command(request: Request, context: Context, locale: str, entry_i
         "claim": translate(locale, "Not claimed: %(reason)s"),
         "cancel": translate(locale, "Not cancelled: %(reason)s"),
     }
+    was_active = any(e.id == entry_id for e in context.queue.view().entries)
     try:
         if not user_id:
             raise QueueInputError(translate(locale, "Type your name."), field="user_id")
@@ -213,8 +214,10 @@ async def _user_command(request: Request, context: Context, locale: str, entry_i
         slot = next((s for s in context.queue.view().printers if s.id == entry.printer_id), None)
         values["printer"] = slot.name if slot else values["printer"]
         text = translate(locale, "%(printer)s is reserved for %(job)s: start the print on it now.") % values
-    else:
+    elif was_active:
         text = translate(locale, "%(job)s left the queue.") % values
+    else:  # it had ended already: a repeated cancel is harmless
+        text = translate(locale, "%(job)s is not in the queue any more.") % values
     return _done(request, context, locale, text)
 
 
