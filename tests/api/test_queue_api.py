@@ -180,8 +180,11 @@ async def test_positions_moves_estimates_cancels_removals_holds_and_pause(queue_
 
     cancelled = await client.post(f"/api/v1/queue/{b}/cancel", json={"user_id": "bea"})
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+    # The entry has ended, it is not unknown: a claim is refused, a second cancel is harmless.
     again = await client.post(f"/api/v1/queue/{b}/claim", json={"user_id": "bea"})
-    assert again.status_code == 404  # no longer active
+    assert (again.status_code, again.json()["reason"]) == (409, "ended")
+    cancelled_again = await client.post(f"/api/v1/queue/{b}/cancel", json={"user_id": "bea"})
+    assert (cancelled_again.status_code, cancelled_again.json()) == (200, cancelled.json())
 
     removed = await client.delete(f"/api/v1/queue/{a}")
     assert (removed.status_code, removed.json()["status"]) == (200, "removed")
@@ -263,6 +266,10 @@ async def test_other_errors(queue_server: Any) -> None:
         response = await request
         assert response.status_code == 404, response.text
         assert HOSTILE not in response.text
+    gone = (await join(client, "hal", "hook"))["entry"]["id"]
+    assert (await client.post(f"/api/v1/queue/{gone}/cancel", json={"user_id": "hal"})).status_code == 200
+    late = await client.patch(f"/api/v1/queue/{gone}", json={"user_id": "hal", "estimate": "1h"})
+    assert (late.status_code, late.json()["reason"]) == (409, "ended")
     out_of_range = await client.post(f"/api/v1/queue/{entry}/move", json={"position": 5})
     assert (out_of_range.status_code, out_of_range.json()["field"]) == (422, "position")
     bad_estimate = await client.patch(f"/api/v1/queue/{entry}", json={"user_id": "fay", "estimate": "0"})

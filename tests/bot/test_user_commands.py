@@ -129,6 +129,18 @@ async def test_cancel_leaves_the_queue(world: World) -> None:
     assert world.queue.view().entries == []
 
 
+async def test_commands_on_an_entry_that_ended_say_so(world: World) -> None:
+    await world.run("join", job_name="benchy", est_time="1h")
+    await world.run("cancel")
+    again = await world.run("cancel", entry_id=1)
+    estimate = await world.run("update_time", est_time="2h", entry_id=1)
+
+    assert again.content == "#1 **benchy** is not in the queue any more (cancelled)."
+    assert estimate.content == "That entry has ended (cancelled)."
+    assert again.ephemeral
+    assert estimate.ephemeral
+
+
 async def test_cancel_a_reservation_gives_the_printer_to_the_next_in_line(make_world: WorldFactory) -> None:
     async with make_world(printers={"mk4": idle()}) as world:
         await world.run("join", job_name="benchy", est_time="1h")

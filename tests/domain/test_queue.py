@@ -493,12 +493,18 @@ def test_a_user_cancels_their_own_entry_and_a_reservation_is_released() -> None:
     assert cancel(cancelled, user_id="u1", now=NOW + MIN) is cancelled
     for target, user, reason in [
         (entry(1), "u2", Refusal.NOT_YOURS),
+        (entry(1, status=EntryStatus.DONE), "u2", Refusal.NOT_YOURS),
         (entry(1, status=EntryStatus.PRINTING, printer_id="a", job_id=3), "u1", Refusal.PRINTING),
-        (entry(1, status=EntryStatus.DONE), "u1", Refusal.ENDED),
     ]:
         with pytest.raises(QueueRefusal) as caught:
             cancel(target, user_id=user, now=NOW)
         assert caught.value.reason is reason
+
+
+@pytest.mark.parametrize("status", [EntryStatus.DONE, EntryStatus.EXPIRED, EntryStatus.REMOVED])
+def test_cancelling_an_entry_that_ended_otherwise_is_harmless_and_changes_nothing(status: EntryStatus) -> None:
+    ended = entry(1, status=status, ended_at=NOW)
+    assert cancel(ended, user_id="u1", now=NOW + MIN) is ended
 
 
 def test_a_new_estimate_changes_the_etas_behind_it() -> None:

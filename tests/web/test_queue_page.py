@@ -120,6 +120,22 @@ async def test_refusals_are_toasts_with_the_queue_reason(bare_server: RunningSer
     assert (await client.get("/api/v1/queue")).json()["entries"][0]["status"] == "waiting"
 
 
+async def test_claim_and_cancel_of_an_entry_that_ended(bare_server: RunningServer) -> None:
+    client = bare_server.client
+    await join(bare_server, "Ada", "benchy")
+    cancelled = await client.post("/ui/queue/1/cancel", data={"user_id": "ada"}, headers=HTMX)
+    assert "benchy left the queue." in text_of(cancelled.text)
+
+    late_claim = await client.post("/ui/queue/1/claim", data={"user_id": "ada"}, headers=HTMX)
+    assert late_claim.status_code == 409
+    assert "Not claimed: That entry has ended (cancelled)." in text_of(late_claim.text)
+    again = await client.post("/ui/queue/1/cancel", data={"user_id": "ada"}, headers=HTMX)
+    assert again.status_code == 200
+    assert "benchy is not in the queue any more." in text_of(again.text)
+    german = await client.post("/ui/queue/1/cancel", data={"user_id": "ada"}, headers={**HTMX, "Accept-Language": "de"})
+    assert "benchy ist nicht mehr in der Warteschlange." in text_of(german.text)
+
+
 async def test_a_user_clicking_too_fast_is_told_to_wait(bare_server: RunningServer) -> None:
     codes = []
     for _ in range(6):

@@ -215,7 +215,8 @@ async def cancel(
     entry_id: int, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
 ) -> QueueEntryPublic:
     """The entry's user leaves the queue or gives up their offer or reservation (the printer goes to the next).
-    403 ``not_yours``; 409 ``ended``, ``printing`` (stop the print on the printer); 404 unknown entry."""
+    Cancelling an entry that has ended already is harmless (the entry as it is). 403 ``not_yours``; 409 ``printing``
+    (stop the print on the printer); 404 unknown entry."""
     on_behalf_of = body.on_behalf_of if body is not None else None
     user_id, _ = await acting_user(context, principal, on_behalf_of, request=request, command="cancel")
     context.queue.check_rate(user_id)

@@ -147,7 +147,10 @@ def claim_reply(entry: QueueEntry, names: PrinterNames) -> str:
 
 
 def cancel_reply(before: QueueEntry | None, after: QueueEntry, names: PrinterNames) -> str:
-    """``/cancel``: the entry left the queue; a printer it held goes to the next in line."""
+    """``/cancel``: the entry left the queue; a printer it held goes to the next in line. ``before`` is the entry
+    before the command, None when it was not active: an entry that had ended already is left as it is."""
+    if before is None and after.status.is_terminal:
+        return f"{job_label(after)} is not in the queue any more ({ended_phrase(after, names)})."
     if before is not None and before.status.holds_printer and before.printer_id is not None:
         return f"{job_label(after)} is cancelled; {printer_label(before.printer_id, names)} goes to the next in line."
     return f"{job_label(after)} left the queue."

@@ -34,12 +34,14 @@ def _own_active(entry: QueueEntry, user_id: str) -> None:
 
 def cancel(entry: QueueEntry, *, user_id: str, now: datetime) -> QueueEntry:
     """``user_id`` leaves the queue or gives up their offer or reservation: ``cancelled`` (the printer is free for
-    the next offer). Cancelling a cancelled entry returns it unchanged. Raises :class:`QueueRefusal`
-    ``not_yours``, ``ended``, or ``printing`` (the print is under way: stop it on the printer)."""
+    the next offer). Cancelling an entry that has ended already (cancelled, done, removed, expired) is harmless:
+    it is returned unchanged, its status saying how it ended. Raises :class:`QueueRefusal` ``not_yours``, or
+    ``printing`` (the print is under way: stop it on the printer)."""
     check_aware(now)
-    if entry.status is EntryStatus.CANCELLED and entry.user_id == user_id:
+    if entry.user_id != user_id:
+        raise QueueRefusal(Refusal.NOT_YOURS, "That entry is someone else's.", entry_id=entry.id)
+    if entry.status.is_terminal:
         return entry
-    _own_active(entry, user_id)
     if entry.status is EntryStatus.PRINTING:
         raise QueueRefusal(Refusal.PRINTING, "Your print is under way; stop it on the printer.", entry_id=entry.id)
     return replace(entry, status=EntryStatus.CANCELLED, printer_id=None, deadline=None, ended_at=now)

@@ -12,23 +12,28 @@ partial unique indexes refuse a printer held twice or a user holding two printer
 
 Deadlines are data (invariant 5): one scheduler task sleeps until the earliest claim or start deadline and expires
 what is due. After a restart it runs at once (overdue windows are handled first) and re-arms from the store. A
-reservation whose start window ran out while the server was down waits up to ``startup_grace`` for its printer's
-first report: a print the printer says began inside the window is still linked. The grace is measured on the
-monotonic clock from :meth:`start` (not on the injected ``clock``); tests with a manual clock pass
-``startup_grace=timedelta(0)`` or let the printer report.
+reservation whose start window ran out while the server was down (or runs out before its printer has reported)
+waits up to ``startup_grace`` for its printer's first report: a print the printer says began inside the window is
+still linked. Only those wait: a deadline of a printer that has reported since start-up is acted on at its time,
+even one that falls inside the grace. The grace is measured on the monotonic clock from :meth:`start` (not on the
+injected ``clock``); tests with a manual clock pass ``startup_grace=timedelta(0)`` or let the printer report.
 
 The queue follows the printers through the monitoring service's listener (:meth:`on_printer_change`, registered
 after the job tracker's, so a print's job exists when the queue links it): a ready printer (idle, finished, failed,
 cancelled) nobody holds is offered to the next eligible entry; a print starting on a claimed printer is linked to
 its entry and job; a print starting on a printer nobody claimed is reported as unqueued (and an open offer of that
 printer withdrawn, keeping its place); the linked print's end closes the entry with the job's outcome and duration.
+An offer withdrawn for any reason (an unqueued print, its printer going offline, held or deleted) is followed, in the
+same decision, by an offer pass: the entry, still first in line, gets the next free printer at once.
+
+User commands naming an entry that has ended find it in the store: a claim or an estimate change is refused as
+``ended``, a cancel answers with the entry as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -58,6 +63,7 @@ from printfleet.domain.queue_predict import Prediction, predict
 from printfleet.services.errors import PrinterNotFound, QueueConflict, QueueEntryNotFound, RateLimited
 from printfleet.services.events import EventBus
 from printfleet.services.ports import JobRepository, QueueRepository
+from printfleet.services.queue_grace import StartupGrace
 from printfleet.services.queue_views import JoinResult, MyJobs, PrinterSlot, QueueView, queue_printer
 
 log = structlog.get_logger("printfleet.queue")
@@ -107,15 +113,13 @@ class QueueService:
         self._clock = clock
         self._rate_limit = rate_limit or commands.RateLimit()
         self._rates: dict[str, commands.RateLimit] = {}
-        self._startup_grace = startup_grace
+        self._grace = StartupGrace(startup_grace)
         self._entries: dict[int, QueueEntry] = {}
         self._held: set[str] = set()
         self._paused = False
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._started = time.monotonic()
-        self._reported: set[str] = set()  # printers that reported since start-up
         self._tail: EtaTail | None = None  # the ETA simulation's end state, for joins (None: to recompute)
 
     # --- life cycle ---------------------------------------------------------------------------------------------
@@ -123,7 +127,7 @@ class QueueService:
     async def start(self) -> None:
         """Load the queue from the store, handle overdue deadlines, offer free printers, start the scheduler."""
         await self.reload()
-        self._started = time.monotonic()
+        self._grace.restart()
         async with self._lock:
             await self._expire_due_locked()
             await self._offer_locked()
@@ -170,31 +174,13 @@ class QueueService:
                 log.exception("queue.scheduler_failed")
                 await asyncio.sleep(1.0)
 
-    def _in_grace(self, entry: QueueEntry) -> bool:
-        """A start window that ran out before the printer's first report since start-up waits (startup grace)."""
-        return (
-            entry.status is EntryStatus.CLAIMED
-            and entry.printer_id not in self._reported
-            and time.monotonic() - self._started < self._startup_grace.total_seconds()
-        )
-
     def _due(self, now: datetime) -> bool:
         """Whether a window is over at ``now`` (and not waiting out the start-up grace)."""
-        return any(
-            e.deadline is not None and now >= e.deadline and not self._in_grace(e) for e in self._entries.values()
-        )
+        return self._grace.due(self._entries.values(), now)
 
     def _next_wake(self) -> datetime | None:
-        deadlines = [e.deadline for e in self._entries.values() if e.deadline is not None]
-        if not deadlines:
-            return None
-        now = self._clock()
-        if any(d <= now for d in deadlines):  # only entries in their start-up grace are overdue
-            grace_end = now + timedelta(
-                seconds=self._startup_grace.total_seconds() - (time.monotonic() - self._started)
-            )
-            return min([d for d in deadlines if d > now] + [max(grace_end, now + timedelta(seconds=0.25))])
-        return min(deadlines)
+        """When the scheduler must next look (:meth:`StartupGrace.next_wake`), None when no deadline runs."""
+        return self._grace.next_wake(self._entries.values(), self._clock())
 
     async def run_due(self) -> int:
         """Expire every window that is over now and offer the printers freed; returns how many expired. The
@@ -363,11 +349,14 @@ class QueueService:
         """``entry`` as stored after :meth:`_commit` (with its new version)."""
         return self._entries.get(entry.id) or replace(entry, version=entry.version + 1)
 
-    def _own_entry(self, user_id: str, entry_id: int | None, *, prefer_holding: bool) -> QueueEntry:
+    async def _own_entry(self, user_id: str, entry_id: int | None, *, prefer_holding: bool) -> QueueEntry:
+        """The entry a user command acts on: ``entry_id`` (active, or ended: the rules then refuse or answer as
+        for an ended entry), else the user's entry holding a printer (``prefer_holding``) or first in line.
+        Raises QueueEntryNotFound for an unknown ``entry_id`` or a user with no active entry."""
         if entry_id is not None:
-            entry = self._entries.get(entry_id)
+            entry = self._entries.get(entry_id) or await self._repository.get_entry(entry_id)
             if entry is None:
-                raise QueueEntryNotFound(entry_id, f"No active queue entry #{entry_id}.")
+                raise QueueEntryNotFound(entry_id)
             return entry
         mine = rules.in_queue_order(e for e in self._entries.values() if e.user_id == user_id)
         if prefer_holding:
@@ -383,7 +372,7 @@ class QueueService:
         QueueEntryNotFound, QueueRefusal ``not_offered``, ``offer_expired``, ``not_yours``, ``ended``."""
         async with self._lock:
             now = self._clock()
-            entry = self._own_entry(user_id, entry_id, prefer_holding=True)
+            entry = await self._own_entry(user_id, entry_id, prefer_holding=True)
             claimed = rules.claim(entry, user_id=user_id, now=now, policy=self.policy)
             if claimed is entry:
                 return entry
@@ -396,10 +385,11 @@ class QueueService:
 
     async def cancel(self, *, user_id: str, entry_id: int | None = None) -> QueueEntry:
         """``user_id`` leaves the queue or gives up their offer or reservation (the printer goes to the next).
-        Raises QueueEntryNotFound, QueueRefusal ``not_yours``, ``ended``, ``printing``."""
+        Cancelling an entry that has ended already is harmless: it is returned as it is (its status says how it
+        ended). Raises QueueEntryNotFound, QueueRefusal ``not_yours``, ``printing``."""
         async with self._lock:
             now = self._clock()
-            entry = self._own_entry(user_id, entry_id, prefer_holding=True)
+            entry = await self._own_entry(user_id, entry_id, prefer_holding=True)
             cancelled = commands.cancel(entry, user_id=user_id, now=now)
             if cancelled is entry:
                 return entry
@@ -419,7 +409,7 @@ class QueueService:
             estimate = parse_estimate(estimate, maximum=self.policy.max_estimate)
         async with self._lock:
             now = self._clock()
-            entry = self._own_entry(user_id, entry_id, prefer_holding=False)
+            entry = await self._own_entry(user_id, entry_id, prefer_holding=False)
             updated = commands.update_estimate(entry, user_id=user_id, estimate=estimate, policy=self.policy)
             if updated.estimate == entry.estimate:
                 return entry
@@ -510,18 +500,18 @@ class QueueService:
         """The monitoring service's listener: link a print starting on a claimed printer, report an unqueued one,
         close the entry whose print ended, and offer a printer that became ready. Never raises into the printer's
         connection: a conflict with another process is logged (the queue was re-read from the store)."""
-        if current.state is PrinterState.OFFLINE:
-            return
         try:
-            await self._on_printer_change(config, previous, current)
+            if current.state is PrinterState.OFFLINE:
+                await self._on_printer_offline(config.id)
+            else:
+                await self._on_printer_change(config, previous, current)
         except QueueConflict:
             log.warning("queue.printer_change_conflict", printer_id=config.id, state=current.state.value)
 
     async def _on_printer_change(
         self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus
     ) -> None:
-        first_report = config.id not in self._reported
-        self._reported.add(config.id)
+        first_report = self._grace.report(config.id)
         async with self._lock:
             if previous is None or previous.state is not current.state:
                 self._tail = None  # a printer started, ended or came back: the waits change
@@ -539,6 +529,21 @@ class QueueService:
                 await self._offer_locked()
             if first_report:
                 self._wake.set()  # a reservation waiting for this printer's first report can be decided now
+
+    async def _on_printer_offline(self, printer_id: str) -> None:
+        """An offline printer cannot take the print it was offered for: the open offer is withdrawn (the entry
+        keeps its place and is offered the next free printer at once). A reservation or print on it runs on:
+        the printer may be back before the start window ends, and a print goes on without a connection."""
+        async with self._lock:
+            holder = rules.holder_of(self._entries.values(), printer_id)
+            if holder is None or holder.status is not EntryStatus.OFFERED:
+                return
+            now = self._clock()
+            withdrawn = rules.withdraw_offer(holder)
+            await self._commit([withdrawn], [self._record(HistoryKind.WITHDRAWN, holder, now, "printer offline")])
+            log.info("queue.offer_withdrawn", entry_id=holder.id, printer_id=printer_id, reason="printer offline")
+            self._bus.publish(QueueUpdated("withdrawn", self._latest(withdrawn), printer_id))
+            await self._offer_locked()
 
     async def on_printer_removed(self, printer_id: str) -> None:
         """A deleted printer: its offer or reservation is withdrawn (the entry keeps its place), a print linked on
@@ -619,6 +624,7 @@ class QueueService:
             self._bus.publish(UnqueuedPrint(config.id, status.file_name, job, withdrawn))
             if withdrawn is not None:
                 self._bus.publish(QueueUpdated("withdrawn", withdrawn, config.id))
+                await self._offer_locked()  # the entry, first in line again, gets the next free printer now
 
     async def _attach_job_locked(self, entry: QueueEntry) -> None:
         """A print linked before its job existed (auto-creation off, then on): attach the job once there is one."""
@@ -659,7 +665,7 @@ class QueueService:
         due = [
             x
             for x in rules.expire_due(list(self._entries.values()), now=now, policy=self.policy)
-            if not self._in_grace(x.before)
+            if not self._grace.waits(x.before)
         ]
         if not due:
             return 0

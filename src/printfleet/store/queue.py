@@ -210,7 +210,9 @@ class SqlQueueRepository:
             raise
 
     async def get_entry(self, entry_id: int) -> QueueEntry | None:
-        """One entry, active or ended, or None."""
+        """One entry, active or ended, or None (also for an id no 64-bit row id can be)."""
+        if not 0 < entry_id < 2**63:
+            return None
         async with self._database.transaction() as session:
             row = await session.get(QueueEntryRow, entry_id)
             return None if row is None else entry_from_row(row)

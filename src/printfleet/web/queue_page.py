@@ -210,6 +210,7 @@ async def _user_command(
         "claim": translate(locale, "Not claimed: %(reason)s"),
         "cancel": translate(locale, "Not cancelled: %(reason)s"),
     }
+    was_active = any(e.id == entry_id for e in context.queue.view().entries)
     try:
         context.queue.check_rate(user_id)
         if command == "claim":
@@ -223,8 +224,10 @@ async def _user_command(
         slot = next((s for s in context.queue.view().printers if s.id == entry.printer_id), None)
         values["printer"] = slot.name if slot else values["printer"]
         text = translate(locale, "%(printer)s is reserved for %(job)s: start the print on it now.") % values
-    else:
+    elif was_active:
         text = translate(locale, "%(job)s left the queue.") % values
+    else:  # it had ended already: a repeated cancel is harmless
+        text = translate(locale, "%(job)s is not in the queue any more.") % values
     return _done(request, context, locale, text)
 
 
