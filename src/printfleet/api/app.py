@@ -41,11 +41,12 @@ _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 
 
 def _wants_page(request: Request) -> bool:
-    """A browser navigating to a page (not the API, not an htmx request, not a form post)."""
+    """A browser navigating to a page: a GET that accepts HTML, outside the API, not from htmx."""
     return (
         request.method == "GET"
         and not request.url.path.startswith("/api/")
         and request.headers.get("hx-request") != "true"
+        and "text/html" in request.headers.get("accept", "")
     )
 
 
