@@ -131,6 +131,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
     from printfleet.app import build_app
     from printfleet.sim.farm import SimulatedFarm
 
+    credentials = await _demo_accounts(settings)
     async with SimulatedFarm(workdir=Path("data") / "sim") as farm:
         printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
         app = build_app(settings, extra_printers=printers)
@@ -144,7 +145,8 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
             f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
             f"  open      {url}/   (live printers; jobs at {url}/jobs, settings at {url}/settings)\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
-            "Press Ctrl+C to stop.\n",
+            + "".join(f"  sign in   {name:<6} {password}   ({role})\n" for name, password, role in credentials)
+            + "Press Ctrl+C to stop.\n",
             highlight=False,
         )
         opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
@@ -153,6 +155,33 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
         finally:
             if opener is not None:
                 opener.cancel()
+
+
+DEMO_ACCOUNTS = (("admin", "Demo Admin", "admin"), ("alice", "Alice", "member"), ("bob", "Bob", "member"))
+"""The demo's accounts: (username, display name, role)."""
+
+
+async def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    """Give the demo's accounts fresh random passwords (creating them on the first run): (username, password,
+    role) to print beside the URL. Only the demo does this; a real install never has a default password."""
+    from printfleet.cli_users import account_service
+    from printfleet.domain.accounts.credentials import new_password
+    from printfleet.domain.accounts.roles import Role
+    from printfleet.services.errors import NotFound
+
+    printed = []
+    async with account_service(settings) as accounts:
+        for username, display_name, role in DEMO_ACCOUNTS:
+            password = new_password()
+            try:
+                user = await accounts.find_user(username)
+                await accounts.reset_password(user.id, password, actor=None)
+            except NotFound:
+                await accounts.create_user(
+                    username=username, password=password, role=Role(role), display_name=display_name
+                )
+            printed.append((username, password, role))
+    return printed
 
 
 @cli.command()

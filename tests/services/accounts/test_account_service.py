@@ -4,6 +4,7 @@ and the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -278,3 +279,24 @@ async def test_audit_log_records_sign_ins_and_changes_without_secrets(accounts: 
     assert token not in text
     failed, _ = await accounts.list_audit(AuditFilter(action=AuditAction.SIGN_IN_FAILED), limit=50, offset=0)
     assert len(failed) == 1
+
+
+async def test_a_sign_out_in_another_process_is_seen_within_the_cache_time(database: Database) -> None:
+    def service() -> AccountService:
+        return AccountService(
+            repository=SqlAccountRepository(database),
+            audit=SqlAuditRepository(database),
+            hasher=fast_hasher(),
+            settings=AccountSettings(principal_cache_s=0.2),
+        )
+
+    here, there = service(), service()
+    await here.create_user(username="alice", password=PASSWORD, role=Role.MEMBER)
+    signed = await here.sign_in("alice", PASSWORD, client=None)
+    assert await here.session_principal(signed.session_id) is not None  # now cached here
+    elsewhere = await there.session_principal(signed.session_id)
+    assert elsewhere is not None
+    await there.sign_out(elsewhere, everywhere=True)
+    assert await there.session_principal(signed.session_id) is None  # at once where it happened
+    await asyncio.sleep(0.25)
+    assert await here.session_principal(signed.session_id) is None  # and here once the cache time ran out
