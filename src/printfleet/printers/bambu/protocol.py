@@ -354,6 +354,9 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
+_isfinite = math.isfinite
+
+
 class _Fields:
     """Reads top-level fields of a kept state for :func:`normalise`, noting the ones whose value is unusable."""
 
@@ -364,15 +367,21 @@ class _Fields:
         self.rejected: list[str] = []
 
     def number(self, key: str) -> float | None:
+        value = self.get(key)
+        if type(value) is float and _isfinite(value):  # the usual case, kept cheap (normalise runs per report)
+            return value
         try:
-            return _to_float(self.get(key))
+            return _to_float(value)
         except _Unusable:
             self.rejected.append(key)
             return None
 
     def integer(self, key: str) -> int | None:
+        value = self.get(key)
+        if type(value) is int and -INT_RANGE <= value < INT_RANGE:  # the usual case
+            return value
         try:
-            return _to_int(self.get(key))
+            return _to_int(value)
         except _Unusable:
             self.rejected.append(key)
             return None
