@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import httpx
 import pytest
 import websockets
 
+from printfleet.api.ws import event_frame
+from printfleet.domain.events import PrinterStatusUpdated
+from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus, Secret
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 from tests.api.conftest import RunningServer, admin_headers, start_server
@@ -127,3 +131,46 @@ async def test_a_printer_that_vanishes_goes_offline_while_the_other_keeps_updati
         await next_frame(ws, is_state(bambu.printer_id, "printing"))
         await disconnect
         await next_frame(ws, is_state("mk4", "idle"), timeout=20)
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` as a browser's ``JSON.parse`` reads it: the bare NaN/Infinity tokens are an error."""
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: bare {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+async def test_non_finite_readings_reach_the_browser_as_null_in_valid_json(farm_server: Any) -> None:
+    server, farm, _ = farm_server
+    bambu = farm[0]
+    async with websockets.connect(server.ws_url) as ws:
+        async with asyncio.timeout(10):
+            while True:  # every frame must parse strictly, the snapshot ones included
+                frame = strict_json(await ws.recv())
+                if is_state(bambu.printer_id, "idle")(frame) and frame["data"]["status"]["nozzle_temp"] is not None:
+                    break
+        await bambu.send_raw(
+            b'{"print":{"command":"push_status","nozzle_temper":Infinity,"bed_temper":-Infinity,"mc_percent":NaN}}'
+        )
+        async with asyncio.timeout(10):
+            while True:
+                frame = strict_json(await ws.recv())
+                data = frame["data"]
+                if data.get("id") == bambu.printer_id and data["status"]["nozzle_temp"] is None:
+                    break
+    assert data["status"]["bed_temp"] is None
+    assert data["status"]["progress"] is None
+    assert data["status"]["state"] == "idle"
+
+
+def test_a_frame_holding_nan_or_infinity_is_sent_as_valid_json_with_null() -> None:
+    config = PrinterConfig(id="p1", name="P1", kind=PrinterKind.PRUSALINK, host="127.0.0.1", api_key=Secret("k"))
+    status = PrinterStatus(
+        state=PrinterState.PRINTING, progress=math.nan, nozzle_temp=math.inf, bed_temp=-math.inf, bed_target=60.0
+    )
+    frame = strict_json(event_frame(PrinterStatusUpdated(printer=config, status=status)))
+    assert frame["type"] == "printer_status_update"
+    shown = frame["data"]["status"]
+    assert (shown["progress"], shown["nozzle_temp"], shown["bed_temp"], shown["bed_target"]) == (None, None, None, 60.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
@@ -52,8 +53,24 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
 
 
 def event_frame(event: DomainEvent) -> str:
-    """Encode a domain event as a frame ``{"type": name, "data": {...}}``."""
-    return json.dumps({"type": event.name, "data": event_data(event)}, separators=(",", ":"))
+    """Encode a domain event as a frame ``{"type": name, "data": {...}}``: strict JSON, a NaN or ±infinity
+    anywhere in it is sent as ``null`` (``JSON.parse`` rejects the bare ``NaN``/``Infinity`` tokens)."""
+    frame = {"type": event.name, "data": event_data(event)}
+    try:
+        return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: rare, so only then walk the frame
+        return json.dumps(json_safe(frame), separators=(",", ":"), allow_nan=False)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` (JSON-shaped: dicts, lists, scalars) with every NaN and ±infinity float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 async def stream(

@@ -7,6 +7,7 @@ Times are rendered as ``<time datetime="…">`` in UTC; the browser script shows
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from gettext import NullTranslations
@@ -57,11 +58,17 @@ def duration(env: Environment, seconds: float | None) -> str:
 
 @pass_environment
 def number(env: Environment, value: float | None, digits: int = 0) -> str:
-    """``value`` with up to ``digits`` decimals in the UI language's notation (``0.5`` / ``0,5``); ``—`` if None."""
-    if value is None:
+    """``value`` with up to ``digits`` decimals in the UI language's notation (``0.5`` / ``0,5``); ``—`` if None,
+    NaN or ±infinity (no reading)."""
+    if value is None or not math.isfinite(value):
         return "—"
     pattern = "#,##0" + ("." + "#" * digits if digits else "")
     return format_decimal(value, format=pattern, locale=str(env.globals["locale"]))
+
+
+def finite(value: float | None) -> float | None:
+    """``value``, or None when it is NaN or ±infinity (no reading: shown as ``—``, never as ``NaN %``)."""
+    return value if value is None or math.isfinite(value) else None
 
 
 def iso(moment: datetime | None) -> str:
@@ -86,7 +93,7 @@ def _environment(locale: str) -> Environment:
     catalog = translations(locale)
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(locale=locale, locales=LOCALES, version=__version__, translations=catalog)
-    env.filters.update(duration=duration, number=number, iso=iso, utc_text=utc_text, swatch=swatch)
+    env.filters.update(duration=duration, number=number, finite=finite, iso=iso, utc_text=utc_text, swatch=swatch)
     return env
 
 

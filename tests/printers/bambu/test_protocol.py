@@ -294,3 +294,51 @@ def test_merge_and_normalise_keep_up_with_a_busy_farm() -> None:
             normalise(state, last_seen=NOW)
     rate = len(messages) / (time.perf_counter() - started)
     assert rate >= 25_000, f"{rate:,.0f} reports/s"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("gcode_start_time", "99999999999999"),
+        ("mc_percent", 10**400),
+        ("mc_percent", float("nan")),
+        ("nozzle_temper", float("inf")),
+        ("layer_num", float("-inf")),
+        ("mc_remaining_time", 2**70),
+    ],
+    ids=["start-time-past-9999", "400-digit-percent", "nan-percent", "inf-nozzle", "minus-inf-layer", "2**70-minutes"],
+)
+def test_an_unusable_number_is_left_out_named_and_dropped_from_the_kept_state(field: str, value: Any) -> None:
+    state = merged(full_push(**{field: value}))
+    rejected: list[str] = []
+    status = normalise(state, last_seen=NOW, rejected=rejected)
+    assert rejected == [field]
+    assert field not in state
+    assert status.state is PrinterState.PRINTING
+    assert status.file_name == "benchy.gcode.3mf"
+    again: list[str] = []
+    normalise(state, last_seen=NOW, rejected=again)
+    assert again == []
+
+
+def test_unusable_nested_numbers_read_as_unknown() -> None:
+    ams = {"ams": [{"id": "0", "tray": [_tray(0) | {"remain": float("inf")}]}], "tray_now": float("nan")}
+    hms = [{"attr": float("inf"), "code": 1}, {"attr": 0x03000200, "code": 0x0001000A}]
+    status = normalise(merged(full_push(ams=ams, hms=hms)), last_seen=NOW)
+    assert status.ams_trays[0].remain_percent is None
+    assert status.active_tray is None
+    assert status.error_codes == ("HMS_0300_0200_0001_000A",)
+
+
+def test_printer_texts_are_cut_and_wrong_types_dropped() -> None:
+    status = normalise(
+        merged(full_push(gcode_file="x" * 1_000_000, subtask_name=["not", "text"], task_id={"a": 1})), last_seen=NOW
+    )
+    assert status.file_name == "x" * 500
+    assert status.job_name is None
+    assert status.native_job_id is None
+
+
+def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
+    with pytest.raises(BambuPayloadError, match="nested too deep"):
+        parse_payload(b'{"print":{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}}")

@@ -305,3 +305,27 @@ def test_a_body_of_the_wrong_shape_is_a_payload_error(printer: dict[str, object]
 def test_a_body_that_is_not_a_json_object_is_a_payload_error(raw: bytes) -> None:
     with pytest.raises(OctoPrintPayloadError):
         decode_body(raw)
+
+
+def test_a_body_nested_too_deep_is_a_payload_error() -> None:
+    with pytest.raises(OctoPrintPayloadError, match="nested too deep"):
+        decode_body(b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("printTime", float("inf")), ("printTimeLeft", float("-inf")), ("printTime", 10**400)],
+    ids=["inf-print-time", "minus-inf-time-left", "400-digit-print-time"],
+)
+def test_a_duration_that_is_not_a_finite_number_is_a_payload_error(field: str, value: float) -> None:
+    job = job_body()
+    job["progress"] = {**job["progress"], field: value}
+    with pytest.raises(OctoPrintPayloadError):
+        poll(OctoPrintState(), printer_body("printing"), job)
+
+
+def test_non_finite_readings_are_unknown_and_long_paths_are_cut() -> None:
+    state = poll(OctoPrintState(), printer_body("printing", tool0=float("nan")), job_body("x" * 100_000))
+    status = to_status(state, now=NOW)
+    assert status.nozzle_temp is None
+    assert status.file_name == "x" * 500

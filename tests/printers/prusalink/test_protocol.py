@@ -220,3 +220,23 @@ def test_unreadable_bodies_raise_payload_error(raw: bytes) -> None:
 def test_bodies_without_a_known_state_or_with_wrong_types_raise_payload_error(body: dict[str, object]) -> None:
     with pytest.raises(PrusaLinkPayloadError):
         parse_status(body, None, now=NOW)
+
+
+def test_a_body_nested_too_deep_is_a_payload_error() -> None:
+    with pytest.raises(PrusaLinkPayloadError, match="nested too deep"):
+        decode_body(b'{"printer": ' + b"[" * 50_000 + b"]" * 50_000 + b"}")
+
+
+@pytest.mark.parametrize("value", [10**400, 1e300], ids=["400-digit-int", "1e300-job-id"])
+def test_a_number_out_of_range_is_a_payload_error(value: float) -> None:
+    status = {**BUDDY_STATUS, "job": {**BUDDY_STATUS["job"], "id": value}}
+    with pytest.raises(PrusaLinkPayloadError, match="out of range"):
+        parse_status(status, None, now=NOW)
+
+
+def test_printer_supplied_names_are_cut() -> None:
+    job = {**BUDDY_JOB, "file": {"name": "A" * 10_000, "display_name": "b" * 1_000_000, "path": "/usb"}}
+    status = parse_status(BUDDY_STATUS, job, now=NOW)
+    assert status.job_name == "b" * 500
+    assert status.file_name is not None
+    assert len(status.file_name) == 500

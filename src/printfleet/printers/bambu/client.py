@@ -56,6 +56,7 @@ from printfleet.printers.base import (
     StatusSink,
     utcnow,
 )
+from printfleet.printers.limits import UNREADABLE_ERRORS
 
 __all__ = ["BambuConnection"]
 
@@ -355,19 +356,42 @@ class BambuConnection(PrinterConnectionBase):
                 incoming.cancel()
 
     async def _handle(self, raw: Any) -> None:
+        """Merge one report into the kept state and emit its snapshot when it changed something.
+
+        Anything unreadable in it (not JSON, nested too deep, numbers past the digit limit, a shape merging
+        cannot take) is counted as one parse error and dropped; the connection goes on. A top-level field whose
+        value cannot be normalised is removed from the kept state (so it cannot fail every later report) and
+        counted the same way; the rest of the report is shown.
+        """
         try:
             if not isinstance(raw, bytes | bytearray | str):
                 raise BambuPayloadError(f"unexpected payload type {type(raw).__name__}")
             payload = parse_payload(raw)
             self._state, changed = apply_report(self._state, payload)
         except BambuPayloadError as exc:
-            self._observer.parse_error(self.kind)
-            self.log.warning("bambu.malformed_report", error=str(exc))
+            self._unusable_report(str(exc))
+            return
+        except UNREADABLE_ERRORS as exc:  # e.g. RecursionError merging a deep value into a deep kept one
+            self._unusable_report(type(exc).__name__)
             return
         self._observer.report_received(self.kind)
         self._resolve_reply(payload)
         if (changed or not self.connected) and self._state and not is_placeholder(self._state):
-            await self._emit(normalise(self._state, last_seen=utcnow()))
+            rejected: list[str] = []
+            try:
+                status = normalise(self._state, last_seen=utcnow(), rejected=rejected)
+            except UNREADABLE_ERRORS as exc:  # normalise is total; should it ever fail, never keep the cause
+                for key in changed or tuple(self._state):
+                    self._state.pop(key, None)
+                self._unusable_report(f"{type(exc).__name__} normalising {', '.join(sorted(changed)) or 'state'}")
+                return
+            if rejected:
+                self._unusable_report(f"unusable value dropped: {', '.join(rejected)}")
+            await self._emit(status)
+
+    def _unusable_report(self, error: str) -> None:
+        self._observer.parse_error(self.kind)
+        self.log.warning("bambu.malformed_report", error=error)
 
     def _resolve_reply(self, payload: Mapping[str, Any]) -> None:
         if not self._pending:

@@ -29,11 +29,13 @@ Units on the wire: ``mc_remaining_time`` in **minutes**, ``mc_percent`` in %, te
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from printfleet.domain.printer import AmsTray, PrinterState, PrinterStatus
+from printfleet.printers.limits import INT_RANGE, MAX_ERROR_CODES, short_text
 
 __all__ = [
     "CANCELLED_PRINT_ERROR",
@@ -135,13 +137,16 @@ def request_topic(serial: str) -> str:
 def parse_payload(raw: bytes | bytearray | str) -> dict[str, Any]:
     """Decode one MQTT message body into its envelope object.
 
-    Raises :class:`BambuPayloadError` for invalid UTF-8/JSON or a JSON value that is not an object. The message
-    text is not echoed into the error (it could be large); only its length and the decoder's complaint.
+    Raises :class:`BambuPayloadError` for invalid UTF-8/JSON (including nesting too deep for the decoder and
+    integers past Python's digit limit) or a JSON value that is not an object. The message text is not echoed
+    into the error (it could be large); only its length and the decoder's complaint.
     """
     try:
         payload = json.loads(raw)
-    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise BambuPayloadError(f"not JSON ({len(raw)} bytes): {exc}") from None
+    except RecursionError:
+        raise BambuPayloadError(f"JSON nested too deep ({len(raw)} bytes)") from None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits: ValueErrors
+        raise BambuPayloadError(f"not JSON ({len(raw)} bytes): {str(exc)[:200]}") from None
     if type(payload) is not dict:
         raise BambuPayloadError(f"not a JSON object but {type(payload).__name__}")
     return payload
@@ -287,40 +292,117 @@ def apply_report(state: dict[str, Any], payload: Mapping[str, Any]) -> tuple[dic
     return state, frozenset(changed)
 
 
-def _as_int(value: Any) -> int | None:
+class _Unusable(Exception):
+    """A number that is there but cannot be used: not finite, or outside :data:`INT_RANGE` / a float's range."""
+
+
+def _to_float(value: Any) -> float | None:
+    """A finite float from a number or numeric string; None when absent, empty or not numeric.
+
+    Raises :class:`_Unusable` for NaN, ±infinity and integers too large for a float.
+    """
+    kind = type(value)
+    if kind is float:
+        number: float = value
+    elif kind is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _Unusable from None
+    elif kind is str and value:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number):
+        raise _Unusable
+    return number
+
+
+def _to_int(value: Any) -> int | None:
+    """An int from a number or numeric string (``"12"``, ``"12.7"`` → 12); None when absent, empty or not
+    numeric. Raises :class:`_Unusable` for non-finite numbers and values outside :data:`INT_RANGE`."""
     kind = type(value)
     if kind is int:
-        return value  # type: ignore[no-any-return]
-    if value is None or value == "" or kind is bool:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+        number: int = value
+    elif kind is float or kind is str:
+        if kind is str and not value:
+            return None
         try:
-            return int(float(value))
-        except (TypeError, ValueError, OverflowError):
+            number = int(value)
+        except ValueError:
+            as_float = _to_float(value)
+            if as_float is None:
+                return None
+            number = int(as_float)
+        except OverflowError:  # float infinity
+            raise _Unusable from None
+    else:
+        return None
+    if not -INT_RANGE <= number < INT_RANGE:
+        raise _Unusable
+    return number
+
+
+def _as_int(value: Any) -> int | None:
+    """:func:`_to_int`, with an unusable number read as None (nested fields: AMS trays, HMS entries)."""
+    try:
+        return _to_int(value)
+    except _Unusable:
+        return None
+
+
+_isfinite = math.isfinite
+
+
+class _Fields:
+    """Reads top-level fields of a kept state for :func:`normalise`, noting the ones whose value is unusable."""
+
+    __slots__ = ("get", "rejected")
+
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        self.get = state.get
+        self.rejected: list[str] = []
+
+    def number(self, key: str) -> float | None:
+        value = self.get(key)
+        if type(value) is float and _isfinite(value):  # the usual case, kept cheap (normalise runs per report)
+            return value
+        try:
+            return _to_float(value)
+        except _Unusable:
+            self.rejected.append(key)
+            return None
+
+    def integer(self, key: str) -> int | None:
+        value = self.get(key)
+        if type(value) is int and -INT_RANGE <= value < INT_RANGE:  # the usual case
+            return value
+        try:
+            return _to_int(value)
+        except _Unusable:
+            self.rejected.append(key)
+            return None
+
+    def moment(self, key: str) -> datetime | None:
+        """Epoch seconds → aware UTC; None for 0/absent. A moment outside the calendar is rejected."""
+        seconds = self.integer(key)
+        if not seconds or seconds <= 0:
+            return None
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (ValueError, OverflowError, OSError):
+            self.rejected.append(key)
             return None
 
 
-def _as_float(value: Any) -> float | None:
-    kind = type(value)
-    if kind is float:
-        return value  # type: ignore[no-any-return]
-    if kind is int:
-        return float(value)
-    if value is None or value == "" or kind is bool:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _non_zero_id(value: Any) -> str | None:
-    if value is None:
+    if value is None or type(value) in (dict, list):
         return None
-    text = str(value)
-    return None if text in ("", "0") else text
+    text = str(value) if type(value) is not str else value
+    return None if text in ("", "0") else short_text(text)
 
 
 def stage_word(stg_cur: Any) -> str | None:
@@ -345,11 +427,11 @@ def _tray(ams_id: int, raw: dict[str, Any]) -> AmsTray | None:
     raw[_TRAY_CACHE] = tray = AmsTray(
         ams_id=ams_id,
         tray_id=tray_id,
-        tray_type=raw.get("tray_type") or None,
-        color=raw.get("tray_color") or None,
+        tray_type=short_text(raw.get("tray_type")),
+        color=short_text(raw.get("tray_color")),
         remain_percent=None if remain is None or remain < 0 else remain,
-        tray_info_idx=raw.get("tray_info_idx") or None,
-        tag_uid=raw.get("tag_uid") or None,
+        tray_info_idx=short_text(raw.get("tray_info_idx")),
+        tag_uid=short_text(raw.get("tag_uid")),
     )
     return tray
 
@@ -384,8 +466,8 @@ def _hms_code(entry: Any) -> str | None:
     return f"HMS_{attr >> 16:04X}_{attr & 0xFFFF:04X}_{code >> 16:04X}_{code & 0xFFFF:04X}"
 
 
-def normalise(state: Mapping[str, Any], *, last_seen: datetime) -> PrinterStatus:
-    """Turn a kept (merged) ``print`` state into a :class:`PrinterStatus`.
+def normalise(state: Mapping[str, Any], *, last_seen: datetime, rejected: list[str] | None = None) -> PrinterStatus:
+    """Turn a kept (merged) ``print`` state into a :class:`PrinterStatus`. Never raises on data from the wire.
 
     - ``gcode_state``: IDLE → idle; PREPARE/SLICING/INIT → preparing; RUNNING → printing; PAUSE → paused;
       FINISH → finished; FAILED → failed, or cancelled when ``print_error`` is 50348044 (0x0300400C, a user
@@ -398,13 +480,20 @@ def normalise(state: Mapping[str, Any], *, last_seen: datetime) -> PrinterStatus
     - ``stg_cur`` → ``stage`` word; temperatures °C; AMS trays (``remain`` -1 → None) plus the external spool
       (``vt_tray``, ams_id 255) when loaded; ``ams.tray_now`` → ``active_tray`` (``"255"`` → None).
     - ``error_codes``: ``print_error`` as 8 hex digits when non-zero (not the user-stop code of a cancelled print),
-      then ``hms`` entries as ``HMS_AAAA_AAAA_CCCC_CCCC``.
+      then ``hms`` entries as ``HMS_AAAA_AAAA_CCCC_CCCC`` (at most :data:`MAX_ERROR_CODES` in all).
+
+    Texts that are not strings give None and are cut to :data:`~printfleet.printers.limits.MAX_TEXT_CHARS`.
+    A top-level number that cannot be used (NaN, ±infinity, an integer outside ±2⁶³ or too large for a float, a
+    ``gcode_start_time`` outside the calendar) is left out of the snapshot (None), its key is appended to
+    ``rejected`` when given, and it is deleted from ``state`` when that is a dict, so the kept state never holds
+    it on later reports. A field with the wrong type (``"mc_percent": "abc"``) reads as None.
 
     ``last_seen`` must be timezone-aware UTC (when the report arrived).
     """
     get = state.get
+    fields = _Fields(state)
     raw_state = get("gcode_state")
-    print_error = _as_int(get("print_error")) or 0
+    print_error = fields.integer("print_error") or 0
     printer_state = _GCODE_STATES.get(raw_state, PrinterState.ERROR) if type(raw_state) is str else None
     if printer_state is None:
         printer_state = PrinterState.ERROR
@@ -416,43 +505,49 @@ def normalise(state: Mapping[str, Any], *, last_seen: datetime) -> PrinterStatus
     if (print_error and printer_state is not PrinterState.CANCELLED) or hms:
         codes = [f"{print_error:08X}"] if print_error and printer_state is not PrinterState.CANCELLED else []
         if type(hms) is list:
-            codes.extend(code for entry in hms if (code := _hms_code(entry)) is not None)
-        error_codes = tuple(codes)
+            codes.extend(code for entry in hms[:MAX_ERROR_CODES] if (code := _hms_code(entry)) is not None)
+        error_codes = tuple(codes[:MAX_ERROR_CODES])
 
-    start = _as_int(get("gcode_start_time"))
-    remaining = _as_int(get("mc_remaining_time"))
+    remaining = fields.integer("mc_remaining_time")
     ams = get("ams")
     tray_now = _as_int(ams.get("tray_now")) if type(ams) is dict else None
-    print_type = get("print_type")
+    print_type = short_text(get("print_type"))
     trays = get(_TRAYS_CACHE)
     if trays is None:
         trays = _ams_trays(state)
         if isinstance(state, dict):
             state[_TRAYS_CACHE] = trays
 
-    return PrinterStatus(
+    status = PrinterStatus(
         state=printer_state,
-        raw_state=raw_state if type(raw_state) is str else None,
-        file_name=get("gcode_file") or None,
-        job_name=get("subtask_name") or None,
-        progress=_as_float(get("mc_percent")),
+        raw_state=short_text(raw_state),
+        file_name=short_text(get("gcode_file")),
+        job_name=short_text(get("subtask_name")),
+        progress=fields.number("mc_percent"),
         remaining_seconds=None if remaining is None or remaining < 0 else remaining * 60,
-        print_start_time=datetime.fromtimestamp(start, UTC) if start and start > 0 else None,
-        nozzle_temp=_as_float(get("nozzle_temper")),
-        nozzle_target=_as_float(get("nozzle_target_temper")),
-        bed_temp=_as_float(get("bed_temper")),
-        bed_target=_as_float(get("bed_target_temper")),
-        chamber_temp=_as_float(get("chamber_temper")),
-        layer=_as_int(get("layer_num")),
-        total_layers=_as_int(get("total_layer_num")),
+        print_start_time=fields.moment("gcode_start_time"),
+        nozzle_temp=fields.number("nozzle_temper"),
+        nozzle_target=fields.number("nozzle_target_temper"),
+        bed_temp=fields.number("bed_temper"),
+        bed_target=fields.number("bed_target_temper"),
+        chamber_temp=fields.number("chamber_temper"),
+        layer=fields.integer("layer_num"),
+        total_layers=fields.integer("total_layer_num"),
         native_job_id=_non_zero_id(get("task_id")) or _non_zero_id(get("subtask_id")),
         stage=stage_word(get("stg_cur")),
         ams_trays=trays,
         active_tray=None if tray_now is None or tray_now == 255 else tray_now,
         error_codes=error_codes,
         last_seen=last_seen,
-        extra={"print_type": print_type} if type(print_type) is str and print_type else {},
+        extra={"print_type": print_type} if print_type else {},
     )
+    if fields.rejected:
+        if isinstance(state, dict):
+            for key in fields.rejected:
+                state.pop(key, None)
+        if rejected is not None:
+            rejected.extend(fields.rejected)
+    return status
 
 
 class BambuCommands:

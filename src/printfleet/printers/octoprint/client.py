@@ -42,6 +42,7 @@ from printfleet.printers.base import (
     StatusSink,
     utcnow,
 )
+from printfleet.printers.limits import MAX_RESPONSE_BYTES, UNREADABLE_ERRORS
 from printfleet.printers.octoprint.protocol import (
     OctoPrintPayloadError,
     OctoPrintState,
@@ -51,7 +52,15 @@ from printfleet.printers.octoprint.protocol import (
     decode_body,
     to_status,
 )
-from printfleet.printers.polling import ApiKeyAuth, PolledConnectionBase
+from printfleet.printers.polling import (
+    DEFAULT_REQUEST_TIMEOUT_S,
+    ApiKeyAuth,
+    HttpAnswer,
+    PolledConnectionBase,
+    ResponseTooLarge,
+    bounded_request,
+    http_timeouts,
+)
 
 PUSH_RETRY_MAX_S = 300.0
 """Longest wait, in seconds, between attempts to open the push socket (OctoPrint without it, or a proxy that
@@ -62,12 +71,14 @@ class OctoPrintConnection(PolledConnectionBase):
     """One OctoPrint server and the printer behind it.
 
     ``config`` needs ``url`` (``http://host:port``, a path prefix is kept for OctoPrint behind a reverse proxy)
-    and ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request and the websocket opening,
-    in seconds. ``push=False`` polls only. A snapshot goes to ``sink`` only when it differs from the last one in
-    something but ``last_seen``. Wrong API key → offline ``auth_failed``; refused → ``unreachable``; no answer
-    in time → ``timeout``; OctoPrint up without its printer → ``not_operational``;
-    :data:`~printfleet.printers.base.MAX_BAD_POLLS`
-    unreadable polls in a row → ``protocol_error``. Each is retried with the backoff.
+    and ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, answer included (however
+    slowly it trickles in), and the websocket opening, in seconds; ``max_response_bytes`` caps each answer's body.
+    ``push=False`` polls only. A snapshot goes to ``sink`` only when it differs from the last one in
+    something but ``last_seen``. Wrong API key → offline ``auth_failed``; refused → ``unreachable``; no whole
+    answer in time → ``timeout``; OctoPrint up without its printer → ``not_operational``; an answer over the cap →
+    ``protocol_error``; :data:`~printfleet.printers.base.MAX_BAD_POLLS` unreadable polls in a row (not JSON, wrong
+    shape, nested too deep, numbers out of range; each counted as a parse error) → ``protocol_error``. An
+    unreadable push message is counted and skipped. Each is retried with the backoff.
     """
 
     kind = PrinterKind.OCTOPRINT
@@ -79,7 +90,8 @@ class OctoPrintConnection(PolledConnectionBase):
         sink: StatusSink,
         observer: ConnectionObserver | None = None,
         backoff: Backoff | None = None,
-        timeout_s: float = 10.0,
+        timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         push: bool = True,
     ) -> None:
         if not config.url:
@@ -88,13 +100,12 @@ class OctoPrintConnection(PolledConnectionBase):
             raise ValueError(f"OctoPrint printer {config.id!r} needs an api_key")
         super().__init__(config, sink=sink, observer=observer, backoff=backoff)
         self._api_key = config.api_key
-        self.timeout_s = timeout_s
         self.push = push
         self.base_url = config.url.rstrip("/")
         self._client: httpx.AsyncClient | None = None
         self._state = OctoPrintState()
         self._lock = asyncio.Lock()  # polls and push messages update one state, in order
-        self._init_polling()
+        self._init_polling(timeout_s=timeout_s, max_response_bytes=max_response_bytes)
         self._push_open = False
 
     # --- session ---------------------------------------------------------------------------------------------
@@ -103,7 +114,7 @@ class OctoPrintConnection(PolledConnectionBase):
         return httpx.AsyncClient(
             base_url=self.base_url,
             auth=ApiKeyAuth(self._api_key),
-            timeout=httpx.Timeout(self.timeout_s),
+            timeout=http_timeouts(self.timeout_s),
             headers={"Accept": "application/json"},
         )
 
@@ -130,30 +141,24 @@ class OctoPrintConnection(PolledConnectionBase):
         observed_at = asyncio.get_running_loop().time()
         printer_response = await self._get(client, "/api/printer")
         job_response = await self._get(client, "/api/job")
-        try:
-            printer_body = None if printer_response.status_code == 409 else self._body(printer_response)
-            job_body = self._body(job_response)
-            async with self._lock:
+        async with self._lock:
+            try:
+                printer_body = None if printer_response.status_code == 409 else self._body(printer_response)
+                job_body = self._body(job_response)
                 state = apply_poll(self._state, printer_body, job_body, observed_at=observed_at, now=utcnow())
-                await self._publish(state)
-        except OctoPrintPayloadError as exc:
-            self._unreadable(str(exc))
-            return
+            except OctoPrintPayloadError as exc:
+                self._unreadable(str(exc))
+                return
+            except UNREADABLE_ERRORS as exc:  # the protocol module raises its own error; never let a stray one out
+                self._unreadable(type(exc).__name__)
+                return
+            await self._publish(state)
         self._bad_polls = 0
         self._observer.report_received(self.kind)
         self._backoff.reset()
 
-    async def _get(self, client: httpx.AsyncClient, path: str) -> httpx.Response:
-        try:
-            response = await client.get(path)
-        except httpx.ConnectTimeout as exc:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"no connection within {self.timeout_s} s") from exc
-        except httpx.TimeoutException as exc:
-            raise ConnectionFailed(OfflineReason.TIMEOUT, f"no answer within {self.timeout_s} s") from exc
-        except httpx.ConnectError as exc:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, "connection refused or no route") from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"connection lost ({type(exc).__name__})") from exc
+    async def _get(self, client: httpx.AsyncClient, path: str) -> HttpAnswer:
+        response = await self._fetch(client, "GET", path)
         if response.status_code in (401, 403):
             self.log.error(
                 "octoprint.auth_rejected",
@@ -166,8 +171,8 @@ class OctoPrintConnection(PolledConnectionBase):
         return response
 
     @staticmethod
-    def _body(response: httpx.Response) -> dict[str, object]:
-        path = response.request.url.path
+    def _body(response: HttpAnswer) -> dict[str, object]:
+        path = response.path
         if response.status_code != 200:
             raise OctoPrintPayloadError(f"{path} answered HTTP {response.status_code}")
         try:
@@ -222,7 +227,17 @@ class OctoPrintConnection(PolledConnectionBase):
         # Its own short-lived client, so that no login cookie can ever ride along with the API-key requests
         # (OctoPrint applies its CSRF check to cookie sessions; 1.11.8 sets no cookie for an API-key login).
         async with self._new_client() as login_client:
-            response = await login_client.post("/api/login", json={"passive": True})
+            try:
+                response = await bounded_request(
+                    login_client,
+                    "POST",
+                    "/api/login",
+                    deadline_s=self.timeout_s,
+                    max_bytes=self.max_response_bytes,
+                    json={"passive": True},
+                )
+            except ResponseTooLarge as exc:
+                raise _PushRefused(f"passive login: {exc}") from None
         if response.status_code != 200:
             raise _PushRefused(f"passive login answered HTTP {response.status_code}")
         try:
@@ -255,10 +270,10 @@ class OctoPrintConnection(PolledConnectionBase):
     async def _on_push_message(self, frame: str | bytes) -> bool:
         """Apply one push frame; return False when the socket must be reopened (``reauthRequired``)."""
         loop_time = asyncio.get_running_loop().time()
-        try:
-            message = decode_body(frame)
-            async with self._lock:
-                state = self._state
+        async with self._lock:
+            state = self._state
+            try:
+                message = decode_body(frame)
                 for key, payload in message.items():
                     if key == "reauthRequired":
                         return False
@@ -269,12 +284,19 @@ class OctoPrintConnection(PolledConnectionBase):
                     else:
                         continue  # connected, plugin, timelapse...: "clients must ignore unknown messages"
                     self._observer.report_received(self.kind)
-                if state is not self._state:
-                    await self._publish(state)
-        except OctoPrintPayloadError as exc:
-            self._observer.parse_error(self.kind)
-            self.log.warning("octoprint.unreadable_push_message", detail=str(exc))
+            except OctoPrintPayloadError as exc:
+                self._unreadable_push(str(exc))
+                return True
+            except UNREADABLE_ERRORS as exc:  # the protocol module raises its own error; never let a stray one out
+                self._unreadable_push(type(exc).__name__)
+                return True
+            if state is not self._state:
+                await self._publish(state)
         return True
+
+    def _unreadable_push(self, detail: str) -> None:
+        self._observer.parse_error(self.kind)
+        self.log.warning("octoprint.unreadable_push_message", detail=detail)
 
     # --- commands --------------------------------------------------------------------------------------------
 
@@ -309,9 +331,9 @@ class OctoPrintConnection(PolledConnectionBase):
         if client is None or not self.connected:
             raise PrinterNotConnected(self.printer_id, f"cannot {action}: the printer is offline")
         try:
-            response = await client.post(url, json=body)
-        except httpx.TransportError as exc:
-            raise PrinterNotConnected(self.printer_id, f"{action} failed: {type(exc).__name__}") from exc
+            response = await self._fetch(client, "POST", url, json=body)
+        except ConnectionFailed as exc:
+            raise PrinterNotConnected(self.printer_id, f"{action} failed: {exc.detail}") from exc
         code = response.status_code
         self.log.info("octoprint.command", action=action, http_status=code)
         if code in (200, 204):

@@ -74,11 +74,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
+from printfleet.printers.limits import INT_RANGE, MAX_TEXT_CHARS
 
 EVENT_AUTHORITY_S = 2.0
 """Seconds after a lifecycle event during which a poll cannot change the phase (the ``Finishing`` state after
@@ -141,11 +143,14 @@ class OctoPrintState:
 
 
 def decode_body(raw: bytes | str) -> dict[str, object]:
-    """Decode a JSON object body. Raises :class:`OctoPrintPayloadError` when it is not a JSON object."""
+    """Decode a JSON object body. Raises :class:`OctoPrintPayloadError` when it is not a JSON object, is nested
+    too deep for the decoder, or holds an integer past Python's digit limit."""
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OctoPrintPayloadError(f"body is not JSON ({type(exc).__name__})") from exc
+    except RecursionError:
+        raise OctoPrintPayloadError("body is JSON nested too deep") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer with too many digits
+        raise OctoPrintPayloadError(f"body is not JSON ({type(exc).__name__})") from None
     if not isinstance(value, dict):
         raise OctoPrintPayloadError(f"body is a JSON {type(value).__name__}, expected an object")
     return value
@@ -158,24 +163,40 @@ def _object(value: object, where: str) -> Mapping[str, object]:
 
 
 def _number(value: object, where: str) -> float | None:
+    """A JSON number as a float; None for null, NaN and ±infinity (no reading). Raises OctoPrintPayloadError for
+    another type or an integer too large for a float."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise OctoPrintPayloadError(f"{where} is {type(value).__name__}, expected a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise OctoPrintPayloadError(f"{where} is out of range") from None
+    return number if math.isfinite(number) else None
 
 
 def _seconds(value: object, where: str) -> int | None:
+    """A duration in whole seconds. Raises OctoPrintPayloadError when it is not a finite number within ±2⁶³
+    (``"printTime": 1e999`` is an unreadable body, not an unknown time)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OctoPrintPayloadError(f"{where} is not a finite number")
     number = _number(value, where)
-    return None if number is None else round(number)
+    if number is None:
+        return None
+    if not -INT_RANGE <= number < INT_RANGE:
+        raise OctoPrintPayloadError(f"{where} is out of range")
+    return round(number)
 
 
 def _text(value: object, where: str) -> str | None:
+    """A string, cut to :data:`~printfleet.printers.limits.MAX_TEXT_CHARS`; raises OctoPrintPayloadError for
+    another type."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise OctoPrintPayloadError(f"{where} is {type(value).__name__}, expected a string")
-    return value
+    return value if len(value) <= MAX_TEXT_CHARS else value[:MAX_TEXT_CHARS]
 
 
 def _flags(state_obj: Mapping[str, object]) -> frozenset[str]:

@@ -41,7 +41,14 @@ from printfleet.printers.base import (
     StatusSink,
     utcnow,
 )
-from printfleet.printers.polling import ApiKeyAuth, PolledConnectionBase
+from printfleet.printers.limits import MAX_RESPONSE_BYTES, UNREADABLE_ERRORS
+from printfleet.printers.polling import (
+    DEFAULT_REQUEST_TIMEOUT_S,
+    ApiKeyAuth,
+    HttpAnswer,
+    PolledConnectionBase,
+    http_timeouts,
+)
 from printfleet.printers.prusalink.protocol import PrusaLinkPayloadError, decode_body, parse_status
 
 
@@ -49,12 +56,14 @@ class PrusaLinkConnection(PolledConnectionBase):
     """One PrusaLink printer, polled every ``config.poll_interval`` seconds (:attr:`poll_interval_s`).
 
     ``config`` needs ``host`` (``port`` defaults to 80) and either ``username`` + ``password`` (HTTP Digest) or
-    ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, in seconds. A snapshot goes
+    ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, answer included, in seconds
+    (however slowly it trickles in); ``max_response_bytes`` caps each answer's body. A snapshot goes
     to ``sink`` only when it differs from the last one in something but ``last_seen`` (``status`` keeps
     ``last_seen`` fresh regardless). Wrong credentials → offline ``auth_failed``; refused or unroutable →
-    ``unreachable``; no answer in time → ``timeout``; HTTP 503 → ``not_operational``;
-    :data:`~printfleet.printers.base.MAX_BAD_POLLS`
-    unreadable polls in a row → ``protocol_error``. Each is retried with the backoff.
+    ``unreachable``; no whole answer in time → ``timeout``; HTTP 503 → ``not_operational``; an answer over the cap
+    → ``protocol_error``; :data:`~printfleet.printers.base.MAX_BAD_POLLS` unreadable polls in a row (not JSON,
+    wrong shape, nested too deep, numbers out of range; each counted as a parse error) → ``protocol_error``.
+    Each is retried with the backoff.
     """
 
     kind = PrinterKind.PRUSALINK
@@ -66,16 +75,16 @@ class PrusaLinkConnection(PolledConnectionBase):
         sink: StatusSink,
         observer: ConnectionObserver | None = None,
         backoff: Backoff | None = None,
-        timeout_s: float = 10.0,
+        timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if not config.host:
             raise ValueError(f"PrusaLink printer {config.id!r} needs a host")
         if config.api_key is None and not (config.username and config.password):
             raise ValueError(f"PrusaLink printer {config.id!r} needs username and password, or an API key")
         super().__init__(config, sink=sink, observer=observer, backoff=backoff)
-        self.timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
-        self._init_polling()
+        self._init_polling(timeout_s=timeout_s, max_response_bytes=max_response_bytes)
 
     @property
     def base_url(self) -> str:
@@ -103,7 +112,7 @@ class PrusaLinkConnection(PolledConnectionBase):
         async with httpx.AsyncClient(
             base_url=self.base_url,
             auth=self._make_auth(),
-            timeout=httpx.Timeout(self.timeout_s),
+            timeout=http_timeouts(self.timeout_s),
             headers={"Accept": "application/json"},
         ) as client:
             self._client = client
@@ -125,22 +134,16 @@ class PrusaLinkConnection(PolledConnectionBase):
         except PrusaLinkPayloadError as exc:
             self._unreadable(str(exc))
             return
+        except UNREADABLE_ERRORS as exc:  # the protocol module raises its own error; never let a stray one through
+            self._unreadable(type(exc).__name__)
+            return
         self._bad_polls = 0
         self._observer.report_received(self.kind)
         self._backoff.reset()
         await self._publish(status)
 
-    async def _get(self, client: httpx.AsyncClient, path: str) -> httpx.Response:
-        try:
-            response = await client.get(path)
-        except httpx.ConnectTimeout as exc:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"no connection within {self.timeout_s} s") from exc
-        except httpx.TimeoutException as exc:
-            raise ConnectionFailed(OfflineReason.TIMEOUT, f"no answer within {self.timeout_s} s") from exc
-        except httpx.ConnectError as exc:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, "connection refused or no route") from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"connection lost ({type(exc).__name__})") from exc
+    async def _get(self, client: httpx.AsyncClient, path: str) -> HttpAnswer:
+        response = await self._fetch(client, "GET", path)
         if response.status_code in (401, 403):
             what = "API key" if self._auth_mode == "api_key" else "username or password"
             self.log.error(
@@ -159,8 +162,8 @@ class PrusaLinkConnection(PolledConnectionBase):
         return response
 
     @staticmethod
-    def _body(response: httpx.Response) -> dict[str, object]:
-        path = response.request.url.path
+    def _body(response: HttpAnswer) -> dict[str, object]:
+        path = response.path
         if response.status_code != 200:
             raise PrusaLinkPayloadError(f"{path} answered HTTP {response.status_code}")
         try:
@@ -226,9 +229,9 @@ class PrusaLinkConnection(PolledConnectionBase):
     async def _command(self, action: str, method: str, url: str) -> None:
         client = self._require_client(action)
         try:
-            response = await client.request(method, url)
-        except httpx.TransportError as exc:
-            raise PrinterNotConnected(self.printer_id, f"{action} failed: {type(exc).__name__}") from exc
+            response = await self._fetch(client, method, url)
+        except ConnectionFailed as exc:
+            raise PrinterNotConnected(self.printer_id, f"{action} failed: {exc.detail}") from exc
         code = response.status_code
         self.log.info("prusalink.command", action=action, http_status=code)
         if code in (200, 201, 204):

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from printfleet.domain.printer import PrinterState, PrinterStatus
+from printfleet.printers.limits import INT_RANGE, short_text
 
 
 class PrusaLinkPayloadError(ValueError):
@@ -91,11 +92,14 @@ READY."""
 
 
 def decode_body(raw: bytes) -> dict[str, object]:
-    """Decode a JSON object body. Raises :class:`PrusaLinkPayloadError` when it is not a JSON object."""
+    """Decode a JSON object body. Raises :class:`PrusaLinkPayloadError` when it is not a JSON object, is nested
+    too deep for the decoder, or holds an integer past Python's digit limit."""
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PrusaLinkPayloadError(f"body is not JSON ({type(exc).__name__})") from exc
+    except RecursionError:
+        raise PrusaLinkPayloadError("body is JSON nested too deep") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer with too many digits
+        raise PrusaLinkPayloadError(f"body is not JSON ({type(exc).__name__})") from None
     if not isinstance(value, dict):
         raise PrusaLinkPayloadError(f"body is a JSON {type(value).__name__}, expected an object")
     return value
@@ -113,7 +117,7 @@ def map_state(raw_state: str, *, has_job: bool) -> tuple[PrinterState, str | Non
         return PrinterState.IDLE, word.lower()
     if word in _SIMPLE_STATES:
         return _SIMPLE_STATES[word], ("ready" if word == "READY" else None)
-    raise PrusaLinkPayloadError(f"unknown printer state {raw_state!r}")
+    raise PrusaLinkPayloadError(f"unknown printer state {raw_state[:40]!r}")
 
 
 def parse_storage(value: object) -> tuple[StorageInfo, ...]:
@@ -123,11 +127,10 @@ def parse_storage(value: object) -> tuple[StorageInfo, ...]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             continue
-        name = item.get("name")
         storages.append(
             StorageInfo(
-                path=item["path"],
-                name=name if isinstance(name, str) else None,
+                path=short_text(item["path"]) or "",
+                name=short_text(item.get("name")),
                 read_only=item.get("read_only") is True,
                 free_space=_int(item.get("free_space")),
             )
@@ -184,9 +187,8 @@ def parse_status(
         if file is not None and not isinstance(file, dict):
             raise PrusaLinkPayloadError("job 'file' is not an object")
         if file is not None:
-            file_name = file_path_of(file)
-            display = file.get("display_name")
-            job_name = display if isinstance(display, str) and display else None
+            file_name = short_text(file_path_of(file))
+            job_name = short_text(file.get("display_name"))
 
     job_id = _int(job.get("id")) if job is not None else None
     progress = _number(job.get("progress")) if job is not None else None
@@ -196,11 +198,11 @@ def parse_status(
         extra["storage"] = storages[0].path
     printer_health = printer.get("status_printer")
     if isinstance(printer_health, dict) and printer_health.get("ok") is False:
-        extra["printer_message"] = str(printer_health.get("message") or "")
+        extra["printer_message"] = short_text(printer_health.get("message")) or ""
 
     return PrinterStatus(
         state=state,
-        raw_state=raw_state,
+        raw_state=short_text(raw_state),
         stage=stage,
         file_name=file_name,
         job_name=job_name,
@@ -218,17 +220,27 @@ def parse_status(
 
 
 def _number(value: object) -> float | None:
+    """A JSON number as a float; None for null, NaN and ±infinity (no reading). Raises PrusaLinkPayloadError for
+    another type or an integer too large for a float."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PrusaLinkPayloadError(f"expected a number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise PrusaLinkPayloadError("number out of range") from None
     return number if math.isfinite(number) else None
 
 
 def _int(value: object) -> int | None:
+    """:func:`_number` as an int; raises PrusaLinkPayloadError outside ±2⁶³ (what the store can hold)."""
     number = _number(value)
-    return None if number is None else int(number)
+    if number is None:
+        return None
+    if not -INT_RANGE <= number < INT_RANGE:
+        raise PrusaLinkPayloadError("number out of range")
+    return int(number)
 
 
 def _seconds(value: object) -> int | None:
