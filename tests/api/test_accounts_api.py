@@ -340,6 +340,12 @@ async def test_admin_manages_users_and_the_audit_log_shows_it_without_secrets(se
     assert "bobs long password" not in str(records)
     huge = await client.get("/api/v1/audit", params={"offset": 2**63})
     assert huge.status_code == 422
+    page = await client.get("/audit", params={"action": "role_changed"})
+    assert page.status_code == 200
+    assert "user:bob" in page.text
+    assert "bobs long password" not in page.text
+    member = await server.headers_for("mia", Role.MEMBER)
+    assert (await client.get("/audit", headers=member)).status_code == 403
 
 
 async def test_a_personal_token_made_by_the_cli_helper_never_outranks_its_owner(server: RunningServer) -> None:

@@ -145,7 +145,7 @@ def strict_json(text: str) -> Any:
 async def test_non_finite_readings_reach_the_browser_as_null_in_valid_json(farm_server: Any) -> None:
     server, farm, _ = farm_server
     bambu = farm[0]
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         async with asyncio.timeout(10):
             while True:  # every frame must parse strictly, the snapshot ones included
                 frame = strict_json(await ws.recv())

@@ -406,3 +406,37 @@ async def test_the_queue_page_offers_a_free_printer_live_and_follows_the_print(
     assert overflow <= 0, f"the queue page scrolls sideways by {overflow}px on a phone"
     await phone.context.close()
     assert phone.watched.errors == []
+
+
+async def test_signing_in_making_a_token_and_signing_out_in_the_browser(browser: Browser, server: Server) -> None:
+    opened = await open_page(browser)
+    page = opened.page
+    await page.goto(server.base_url + "/settings")
+    await expect(page).to_have_url(re.compile(r"/signin\?next=%2Fsettings$"))
+    await page.locator("input[name=username]").fill("admin")
+    await page.locator("input[name=password]").fill("not the password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator(".form-error")).to_have_text("Wrong username or password.")
+    await page.screenshot(path=str(screenshot_path("signin", 1280)))
+    await sign_in(opened, server)
+
+    await page.goto(server.base_url + "/profile")
+    await page.locator("#tokens input[name=name]").fill("home assistant")
+    await page.get_by_role("button", name="Create token").click()
+    token = await page.locator("#new-token").text_content()
+    assert token is not None
+    assert token.startswith("pf_")
+    await expect(page.locator("#tokens table")).to_contain_text(token[:11])
+    response = await server.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.json()["username"] == "admin"
+    await page.goto(server.base_url + "/users")
+    await expect(page.locator("table.users")).to_contain_text("admin")
+    await page.screenshot(path=str(screenshot_path("users", 1280)))
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/signin$"))
+    await page.goto(server.base_url + "/")
+    await expect(page).to_have_url(re.compile(r"/signin\?next=%2F$"))
+    await opened.context.close()
+    # The refused sign-in is the page answering (401, shown in the form); Chromium logs it as a failed load.
+    assert [e for e in opened.watched.errors if "status of 401" not in e] == []

@@ -16,7 +16,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from printfleet.api.account_schemas import UserPublic
 from printfleet.api.accounts import TokenId, UserId, set_session_cookie
-from printfleet.api.auth import SESSION_COOKIE, authenticate, client_address, public, requires
+from printfleet.api.auth import SESSION_COOKIE, client_address, public, requires
+from printfleet.domain.accounts.audit import AuditAction, AuditFilter
 from printfleet.domain.accounts.roles import Permission, parse_role
 from printfleet.domain.accounts.users import Principal
 from printfleet.services.errors import AuthenticationFailed, PermissionDenied, RateLimited, ServiceError
@@ -347,6 +348,24 @@ async def change_user(request: Request, user_id: UserId, admin: Admin, context: 
     return await _users(request, context, locale, note=translate(locale, "Saved"))
 
 
-async def current_principal(request: Request) -> Principal | None:
-    """The signed-in person of a page request, for the navigation (None when signed out)."""
-    return await authenticate(request)
+AUDIT_PAGE = 200
+"""Audit records the page shows (newest first); the REST API pages through all of them."""
+
+
+@router.get("/audit", dependencies=[requires(Permission.AUDIT_READ)])
+async def audit_page(request: Request, context: Context, locale: Locale, action: str = "") -> Response:
+    """Who did what, newest first, filtered by action."""
+    chosen = AuditAction(action) if action in AuditAction.__members__.values() else None
+    records, total = await context.accounts.list_audit(AuditFilter(action=chosen), limit=AUDIT_PAGE, offset=0)
+    body = page(
+        request,
+        locale,
+        "audit.html",
+        page_name="audit",
+        title=translate(locale, "Audit log"),
+        records=records,
+        total=total,
+        actions=[item.value for item in AuditAction],
+        action=chosen.value if chosen else "",
+    )
+    return html(body)
