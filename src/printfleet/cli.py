@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
-from printfleet.config import ConfigError, Settings, load_settings
+from printfleet.config import ConfigError, HttpSettings, Settings, load_settings
 from printfleet.observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="printfleet: a self-hosted print-farm manager.")
@@ -26,20 +27,31 @@ ConfigOption = Annotated[
 ]
 
 
+def _config_error(exc: ConfigError) -> typer.Exit:
+    """Print ``exc`` for the operator; the exit (status 2) to raise."""
+    err.print(f"[bold red]printfleet: configuration error[/]\n{exc}", highlight=False, markup=True)
+    return typer.Exit(code=2)
+
+
 def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:
-        err.print(f"[bold red]printfleet: configuration error[/]\n{exc}", highlight=False, markup=True)
-        raise typer.Exit(code=2) from None
+        raise _config_error(exc) from None
 
 
 def _http_overrides(settings_source: Settings, host: str | None, port: int | None) -> dict[str, Any]:
-    http = settings_source.http.model_copy()
-    if host is not None:
-        http.host = host
-    if port is not None:
-        http.port = port
+    """``http`` of ``settings_source`` with the ``--host`` / ``--port`` options applied, validated like the file's
+    keys: a bad one is a configuration error naming the option (exit 2)."""
+    changes = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    try:
+        http = HttpSettings.model_validate({**settings_source.http.model_dump(), **changes})
+    except ValidationError as exc:
+        problems = [
+            f"  --{error['loc'][0]} (http.{error['loc'][0]}): {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise _config_error(ConfigError("\n".join([f"command line: {len(problems)} problem(s)", *problems]))) from None
     return {"http": http}
 
 
@@ -106,7 +118,8 @@ def demo(
     """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing,
     and open the live printers page."""
     # The simulated PrusaLink and OctoPrint printers follow the global poll interval (2 s here; Settings page).
-    settings = _settings(None, database_url=database_url, http={"host": host, "port": port}, monitoring_interval=2.0)
+    http = _http_overrides(_settings(None), host, port)
+    settings = _settings(None, database_url=database_url, monitoring_interval=2.0, **http)
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     from printfleet.sim.mqtt_broker import BrokerError
 

@@ -159,6 +159,12 @@ def _read_sim_config(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise SimConfigError(f"simulator file {path}: does not exist") from None
+    except OSError as exc:
+        raise SimConfigError(f"simulator file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SimConfigError(
+            f"simulator file {path}: not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02x})"
+        ) from None
     except yaml.YAMLError as exc:
         raise SimConfigError(f"simulator file {path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
