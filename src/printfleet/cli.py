@@ -10,10 +10,12 @@ import webbrowser
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from printfleet.config import ConfigError, HttpSettings, Settings, load_settings
 from printfleet.observability.logging import configure_logging
@@ -58,15 +60,26 @@ def _http_overrides(settings_source: Settings, host: str | None, port: int | Non
 def _serve(settings: Settings) -> None:
     from printfleet.app import build_app
 
-    configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     uvicorn.run(
         build_app(settings),
         host=settings.http.host,
         port=settings.http.port,
+        log_config=None,  # uvicorn's records go through configure_logging's handler (JSON lines when asked)
         log_level="warning",
         ws="websockets-sansio",
         lifespan="on",
     )
+
+
+def _announce(settings: Settings, text: str) -> None:
+    """``text`` (rich markup) for the operator: on stderr, or a log event ``cli.announce`` (its plain text on one line)
+    when the log format is JSON."""
+    if settings.logging.format == "json":
+        structlog.get_logger("printfleet.cli").info(
+            "cli.announce", message=" ".join(Text.from_markup(text).plain.split())
+        )
+    else:
+        err.print(text, highlight=False)
 
 
 @cli.command()
@@ -78,7 +91,8 @@ def serve(
     """Run the server: web UI, API, WebSocket and one connection per configured printer."""
     base = _settings(config)
     settings = _settings(config, **_http_overrides(base, host, port))
-    err.print(f"printfleet listening on http://{settings.http.host}:{settings.http.port}", highlight=False)
+    configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
+    _announce(settings, f"printfleet listening on http://{settings.http.host}:{settings.http.port}")
     _serve(settings)
 
 
@@ -144,16 +158,21 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
         app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
             uvicorn.Config(
-                app, host=settings.http.host, port=settings.http.port, log_level="warning", ws="websockets-sansio"
+                app,
+                host=settings.http.host,
+                port=settings.http.port,
+                log_config=None,  # through configure_logging's handler
+                log_level="warning",
+                ws="websockets-sansio",
             )
         )
         url = f"http://{settings.http.host}:{settings.http.port}"
-        err.print(
+        _announce(
+            settings,
             f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
             f"  open      {url}/   (live printers; jobs at {url}/jobs, settings at {url}/settings)\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
             "Press Ctrl+C to stop.\n",
-            highlight=False,
         )
         opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
         try:
