@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import webbrowser
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,8 +140,7 @@ def demo(
     from printfleet.sim.mqtt_broker import BrokerError
 
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run_demo(settings, open_browser=open_browser and _has_screen()))
+        _run_until_stopped(lambda stop: _run_demo(settings, open_browser=open_browser and _has_screen(), stop=stop))
     except BrokerError as exc:
         err.print(
             f"[bold red]printfleet demo: the simulated Bambu Lab printers need mosquitto[/]\n{exc}\n"
@@ -149,7 +150,27 @@ def demo(
         raise typer.Exit(code=2) from None
 
 
-async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
+def _run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)`` on a new event loop until it returns. SIGTERM (systemd, ``kill``, a container's stop) sets
+    ``stop`` so that ``main`` shuts down as cleanly as on Ctrl+C, which cancels it: the simulators' mosquitto
+    brokers are stopped, never left running after this process."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # no add_signal_handler on Windows: SIGTERM ends the process
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            await main(stop)
+        finally:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Event) -> None:
     from printfleet.app import build_app
     from printfleet.sim.farm import SimulatedFarm
 
@@ -175,11 +196,22 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
             "Press Ctrl+C to stop.\n",
         )
         opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
+        stopper = asyncio.create_task(_exit_on(stop, server))
         try:
-            await server.serve()
+            # uvicorn handles SIGTERM and SIGINT itself while it serves (a graceful shutdown), then raises the signal
+            # again: SIGTERM then only sets ``stop``, and the farm's brokers are stopped below.
+            if not stop.is_set():
+                await server.serve()
         finally:
+            stopper.cancel()
             if opener is not None:
                 opener.cancel()
+
+
+async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    """Ask ``server`` to shut down once ``stop`` is set."""
+    await stop.wait()
+    server.should_exit = True
 
 
 @cli.command()
@@ -195,8 +227,8 @@ def sim(
     except SimConfigError as exc:
         err.print(f"[bold red]printfleet sim: configuration error[/]\n{exc}", highlight=False)
         raise typer.Exit(code=2) from None
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_simulators(options, workdir=config.absolute().parent / ".printfleet-sim"))
+    workdir = config.absolute().parent / ".printfleet-sim"
+    _run_until_stopped(lambda stop: run_simulators(options, workdir=workdir, stop=stop))
 
 
 def main() -> None:

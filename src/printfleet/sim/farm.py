@@ -211,9 +211,10 @@ def load_sim_options(config_file: Path) -> dict[str, Any]:
     return _read_sim_config(config_file)
 
 
-async def run_simulators(options: dict[str, Any], *, workdir: Path) -> None:
-    """Run the simulators ``options`` describe until cancelled, after printing their printfleet config entries."""
+async def run_simulators(options: dict[str, Any], *, workdir: Path, stop: asyncio.Event | None = None) -> None:
+    """Run the simulators ``options`` describe, after printing their printfleet config entries, until ``stop`` is
+    set or the task is cancelled; either way every simulator and its broker is stopped before returning."""
     async with SimulatedFarm(workdir=workdir, **options) as farm:
         print("# printers: entries for your printfleet configuration file")
-        print(yaml.safe_dump({"printers": printer_entries(farm.printer_configs())}, sort_keys=False))
-        await asyncio.Event().wait()
+        print(yaml.safe_dump({"printers": printer_entries(farm.printer_configs())}, sort_keys=False), flush=True)
+        await (stop or asyncio.Event()).wait()
