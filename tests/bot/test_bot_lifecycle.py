@@ -115,7 +115,8 @@ async def test_network_errors_at_log_in_are_retried_with_backoff_until_discord_a
     retries = [e for e in logs if e["event"] == "discord.connect_failed"]
     assert [(e["attempt"], e["error"]) for e in retries] == [(n, "ClientConnectorError") for n in (1, 2, 3, 4)]
     waits = [e["retry_in_s"] for e in retries]
-    assert 0.04 <= waits[0] < waits[1] < waits[2] <= waits[3] == 0.2  # doubling, with jitter, up to the cap
+    assert 0.04 <= waits[0] < waits[1] < waits[2] <= 0.2  # doubling, with ±20 % jitter, never above the cap
+    assert 0.16 <= waits[3] <= 0.2  # at the cap
     assert [e["event"] for e in logs if e["event"].startswith("discord.")][4:6] == [
         "discord.commands_synced",
         "discord.logged_in",
@@ -149,6 +150,27 @@ async def test_healthz_reports_the_bot_retrying_and_the_token_is_not_shown(
     [reason] = health["reasons"]
     assert reason.startswith("discord: not connected, retrying in ")
     assert TOKEN not in repr(health)
+
+
+async def test_a_token_refused_after_network_errors_leaves_the_bot_stopped_with_the_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    world.discord.network = f"http://127.0.0.1:{port}"
+    world.discord.refuse_token = True
+    bot = DiscordBot(_settings(), queue=world.queue, bus=world.bus, retry_first=0.01, retry_max=0.01)
+
+    with structlog.testing.capture_logs() as logs:
+        async with bot:
+            await wait_for(lambda: any(e["event"] == "discord.connect_failed" for e in logs))
+            network = await serve_network(port)
+            try:
+                await wait_for(lambda: any(e["event"] == "discord.login_failed" for e in logs))
+                problem = bot.problem
+            finally:
+                network.close()
+
+    assert problem == "discord: stopped, Discord refused the token (check discord.token)"
 
 
 async def test_healthz_is_ok_without_a_discord_bot(tmp_path: Path) -> None:

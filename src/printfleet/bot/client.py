@@ -162,6 +162,7 @@ class DiscordBot:
         self._tasks = []
 
     def _stopped(self, problem: str) -> None:
+        self._retry = None
         self._problem = f"discord: stopped, {problem}"
         if self._subscription is not None:
             self._subscription.close()  # nothing will post the events: stop buffering them
