@@ -174,6 +174,7 @@ def build_app(
                 settings=settings_service,
                 queue=queue,
             )
+            bot = discord_bot(settings.discord, queue=queue, bus=bus)
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
@@ -182,9 +183,10 @@ def build_app(
                 queue=queue,
                 bus=bus,
                 render_metrics=metrics.render,
+                health_problems=lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [],
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
-            async with discord_bot(settings.discord, queue=queue, bus=bus), queue, monitoring:
+            async with bot, queue, monitoring:
                 log.info("printfleet.started", printers=len(monitoring.watched()))
                 yield
             log.info("printfleet.stopped")

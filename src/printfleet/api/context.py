@@ -18,7 +18,8 @@ from printfleet.services.settings import SettingsService
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiContext:
-    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``."""
+    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
+    ``health_problems`` what ``/healthz`` reports as degraded."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -27,6 +28,8 @@ class ApiContext:
     queue: QueueService
     bus: EventBus
     render_metrics: Callable[[], tuple[bytes, str]]
+    health_problems: Callable[[], list[str]] = list
+    """Sentences naming what does not work (for ``/healthz``), empty when all is well."""
 
 
 def get_context(request: Request) -> ApiContext:
