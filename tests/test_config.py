@@ -76,6 +76,8 @@ def test_config_file_from_environment_variable(tmp_path: Path, monkeypatch: pyte
         ("printers:\n  - {id: a, type: klipper, host: h}\n", "printers[0] (id a): type must be one of"),
         ("http: {port: 99999}\n", "http.port: Input should be less than or equal to 65535"),
         ("htp: {port: 80}\n", "htp: unknown key"),
+        ('http: {host: "bad host!"}\n', "http.host: Value error, must be an IP address or a host name"),
+        ("http: {host: -x.example}\n", "http.host: Value error, must be an IP address or a host name"),
         ("printers:\n  - {id: a, type: prusalink, host: h}\n", "printers[0] (id a).password: give username"),
         (
             "printers:\n  - {id: a, type: bambu, host: h, serial: s, access_code: c}\n",
@@ -106,6 +108,18 @@ def test_bad_config_names_file_key_and_problem(tmp_path: Path, text: str, expect
     message = str(caught.value)
     assert str(path) in message
     assert expected in message
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "127.0.0.1", "localhost", "printfleet.local", "fe80::1"])
+def test_listen_hosts_that_work_are_accepted(tmp_path: Path, host: str) -> None:
+    assert load_settings(write(tmp_path, f'http: {{host: "{host}"}}\n')).http.host == host
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"printers: [\xff\xfe]\n")
+    with pytest.raises(ConfigError, match=rf"{path.name}: not UTF-8 text \(byte 11: 0xff\)"):
+        load_settings(path)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

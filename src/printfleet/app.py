@@ -8,11 +8,12 @@ changes.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -108,8 +109,26 @@ def discord_bot(
     return DiscordBot(settings, queue=queue, bus=bus)
 
 
-def _announce_setup(url: str) -> None:
-    print(f"printfleet: no account exists yet; create the first admin at {url} (valid 1 hour)", file=sys.stderr)
+SETUP_MESSAGE = "no account exists yet; create the first admin at {url} (valid 1 hour, once)"
+
+
+def setup_announcer(*, json_lines: bool) -> Callable[[str], None]:
+    """What prints the one-time set-up URL on stderr for the operator: a plain line, or with JSON logs one JSON
+    object like the log's lines. It is written straight to stderr, never through the logging pipeline."""
+
+    def announce(url: str) -> None:
+        message = SETUP_MESSAGE.format(url=url)
+        if json_lines:
+            line = {"event": "setup.url", "level": "warning", "message": message, "timestamp": _utcnow_iso()}
+            print(json.dumps(line), file=sys.stderr, flush=True)
+        else:
+            print(f"printfleet: {message}", file=sys.stderr, flush=True)
+
+    return announce
+
+
+def _utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def build_app(
@@ -119,7 +138,7 @@ def build_app(
     factory: ConnectionFactory | None = None,
     clock: Callable[[], datetime] | None = None,
     password_hasher: PasswordHasher | None = None,
-    announce_setup: Callable[[str], None] = _announce_setup,
+    announce_setup: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The whole application for ``settings``.
 
@@ -189,7 +208,8 @@ def build_app(
             )
             setup_token = await accounts.issue_setup_token()
             if setup_token is not None:
-                announce_setup(f"http://{settings.http.host}:{settings.http.port}/setup?token={setup_token}")
+                announce = announce_setup or setup_announcer(json_lines=settings.logging.format == "json")
+                announce(f"http://{settings.http.host}:{settings.http.port}/setup?token={setup_token}")
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -204,6 +224,7 @@ def build_app(
                 queue=queue,
                 accounts=accounts,
             )
+            bot = discord_bot(settings.discord, queue=queue, bus=bus)
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
@@ -215,9 +236,10 @@ def build_app(
                 render_metrics=metrics.render,
                 secure_cookies=settings.http.secure_cookies,
                 metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
+                health_problems=lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [],
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
-            async with discord_bot(settings.discord, queue=queue, bus=bus), queue, monitoring:
+            async with bot, queue, monitoring:
                 log.info("printfleet.started", printers=len(monitoring.watched()))
                 yield
             log.info("printfleet.stopped")

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import signal
 import sys
 import webbrowser
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
-from printfleet.config import ConfigError, Settings, load_settings
+from printfleet.config import ConfigError, HttpSettings, Settings, load_settings
 from printfleet.observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="printfleet: a self-hosted print-farm manager.")
@@ -31,35 +37,57 @@ def load_or_exit(config: Path | None, **overrides: Any) -> Settings:
     return _settings(config, **overrides)
 
 
+def _config_error(exc: ConfigError) -> typer.Exit:
+    """Print ``exc`` for the operator; the exit (status 2) to raise."""
+    err.print(f"[bold red]printfleet: configuration error[/]\n{exc}", highlight=False, markup=True)
+    return typer.Exit(code=2)
+
+
 def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:
-        err.print(f"[bold red]printfleet: configuration error[/]\n{exc}", highlight=False, markup=True)
-        raise typer.Exit(code=2) from None
+        raise _config_error(exc) from None
 
 
 def _http_overrides(settings_source: Settings, host: str | None, port: int | None) -> dict[str, Any]:
-    http = settings_source.http.model_copy()
-    if host is not None:
-        http.host = host
-    if port is not None:
-        http.port = port
+    """``http`` of ``settings_source`` with the ``--host`` / ``--port`` options applied, validated like the file's
+    keys: a bad one is a configuration error naming the option (exit 2)."""
+    changes = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    try:
+        http = HttpSettings.model_validate({**settings_source.http.model_dump(), **changes})
+    except ValidationError as exc:
+        problems = [
+            f"  --{error['loc'][0]} (http.{error['loc'][0]}): {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise _config_error(ConfigError("\n".join([f"command line: {len(problems)} problem(s)", *problems]))) from None
     return {"http": http}
 
 
 def _serve(settings: Settings) -> None:
     from printfleet.app import build_app
 
-    configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     uvicorn.run(
         build_app(settings),
         host=settings.http.host,
         port=settings.http.port,
+        log_config=None,  # uvicorn's records go through configure_logging's handler (JSON lines when asked)
         log_level="warning",
         ws="websockets-sansio",
         lifespan="on",
     )
+
+
+def _announce(settings: Settings, text: str) -> None:
+    """``text`` (rich markup) for the operator: on stderr, or a log event ``cli.announce`` (its plain text on one line)
+    when the log format is JSON."""
+    if settings.logging.format == "json":
+        structlog.get_logger("printfleet.cli").info(
+            "cli.announce", message=" ".join(Text.from_markup(text).plain.split())
+        )
+    else:
+        err.print(text, highlight=False)
 
 
 @cli.command()
@@ -71,7 +99,8 @@ def serve(
     """Run the server: web UI, API, WebSocket and one connection per configured printer."""
     base = _settings(config)
     settings = _settings(config, **_http_overrides(base, host, port))
-    err.print(f"printfleet listening on http://{settings.http.host}:{settings.http.port}", highlight=False)
+    configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
+    _announce(settings, f"printfleet listening on http://{settings.http.host}:{settings.http.port}")
     _serve(settings)
 
 
@@ -111,13 +140,13 @@ def demo(
     """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing,
     and open the live printers page."""
     # The simulated PrusaLink and OctoPrint printers follow the global poll interval (2 s here; Settings page).
-    settings = _settings(None, database_url=database_url, http={"host": host, "port": port}, monitoring_interval=2.0)
+    http = _http_overrides(_settings(None), host, port)
+    settings = _settings(None, database_url=database_url, monitoring_interval=2.0, **http)
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     from printfleet.sim.mqtt_broker import BrokerError
 
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run_demo(settings, open_browser=open_browser and _has_screen()))
+        _run_until_stopped(lambda stop: _run_demo(settings, open_browser=open_browser and _has_screen(), stop=stop))
     except BrokerError as exc:
         err.print(
             f"[bold red]printfleet demo: the simulated Bambu Lab printers need mosquitto[/]\n{exc}\n"
@@ -127,7 +156,27 @@ def demo(
         raise typer.Exit(code=2) from None
 
 
-async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
+def _run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)`` on a new event loop until it returns. SIGTERM (systemd, ``kill``, a container's stop) sets
+    ``stop`` so that ``main`` shuts down as cleanly as on Ctrl+C, which cancels it: the simulators' mosquitto
+    brokers are stopped, never left running after this process."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # no add_signal_handler on Windows: SIGTERM ends the process
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            await main(stop)
+        finally:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Event) -> None:
     from printfleet.app import build_app
     from printfleet.sim.farm import SimulatedFarm
 
@@ -137,24 +186,45 @@ async def _run_demo(settings: Settings, *, open_browser: bool) -> None:
         app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
             uvicorn.Config(
-                app, host=settings.http.host, port=settings.http.port, log_level="warning", ws="websockets-sansio"
+                app,
+                host=settings.http.host,
+                port=settings.http.port,
+                log_config=None,  # through configure_logging's handler
+                log_level="warning",
+                ws="websockets-sansio",
             )
         )
         url = f"http://{settings.http.host}:{settings.http.port}"
-        err.print(
+        _announce(
+            settings,
             f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
             f"  open      {url}/   (live printers; jobs at {url}/jobs, settings at {url}/settings)\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
-            + "".join(f"  sign in   {name:<6} {password}   ({role})\n" for name, password, role in credentials)
-            + "Press Ctrl+C to stop.\n",
-            highlight=False,
+            "Press Ctrl+C to stop.\n",
         )
+        _print_demo_accounts(settings, credentials)
         opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
+        stopper = asyncio.create_task(_exit_on(stop, server))
         try:
-            await server.serve()
+            # uvicorn handles SIGTERM and SIGINT itself while it serves (a graceful shutdown), then raises the signal
+            # again: SIGTERM then only sets ``stop``, and the farm's brokers are stopped below.
+            if not stop.is_set():
+                await server.serve()
         finally:
+            stopper.cancel()
             if opener is not None:
                 opener.cancel()
+
+
+def _print_demo_accounts(settings: Settings, credentials: list[tuple[str, str, str]]) -> None:
+    """The demo's accounts for the person at the terminal: written straight to stderr (one JSON object with JSON
+    logs), never through the logging pipeline."""
+    if settings.logging.format == "json":
+        accounts = [{"username": name, "password": password, "role": role} for name, password, role in credentials]
+        print(json.dumps({"event": "demo.accounts", "level": "info", "accounts": accounts}), file=sys.stderr)
+        return
+    lines = "".join(f"  sign in   {name:<6} {password}   ({role})\n" for name, password, role in credentials)
+    err.print(lines, highlight=False)
 
 
 DEMO_ACCOUNTS = (("admin", "Demo Admin", "admin"), ("alice", "Alice", "member"), ("bob", "Bob", "member"))
@@ -184,6 +254,12 @@ async def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
     return printed
 
 
+async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    """Ask ``server`` to shut down once ``stop`` is set."""
+    await stop.wait()
+    server.should_exit = True
+
+
 @cli.command()
 def sim(
     config: Annotated[Path, typer.Option("--config", "-c", help="Simulator file (see docs/sim.md).")],
@@ -197,8 +273,8 @@ def sim(
     except SimConfigError as exc:
         err.print(f"[bold red]printfleet sim: configuration error[/]\n{exc}", highlight=False)
         raise typer.Exit(code=2) from None
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_simulators(options, workdir=config.absolute().parent / ".printfleet-sim"))
+    workdir = config.absolute().parent / ".printfleet-sim"
+    _run_until_stopped(lambda stop: run_simulators(options, workdir=workdir, stop=stop))
 
 
 def _add_users_commands() -> None:

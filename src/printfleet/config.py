@@ -19,14 +19,25 @@ Example::
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import os
+import re
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from printfleet.domain.durations import QueueInputError, parse_duration
@@ -41,12 +52,30 @@ class ConfigError(Exception):
     """The configuration cannot be used. ``str()`` is the message for the operator, one problem per line."""
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _listen_host(value: str) -> str:
+    """``value`` when it is an IP address or a host name (RFC 1123 labels, at most 253 characters); else ValueError."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        return value
+    labels = value.removesuffix(".").split(".")
+    if len(value) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError("must be an IP address or a host name (such as 127.0.0.1, 0.0.0.0, :: or localhost)")
+    return value
+
+
 class HttpSettings(BaseModel):
-    """Where the web server listens. ``secure_cookies`` marks the session cookie ``Secure`` even when a request
-    arrived over plain HTTP (behind a TLS-terminating proxy); over HTTPS it is always ``Secure``."""
+    """Where the web server listens: ``host`` (IP address or host name) and ``port`` (1–65535). ``secure_cookies``
+    marks the session cookie ``Secure`` even when a request arrived over plain HTTP (behind a TLS-terminating proxy);
+    over HTTPS it is always ``Secure``."""
 
     model_config = ConfigDict(extra="forbid")
-    host: str = "127.0.0.1"
+    host: Annotated[str, AfterValidator(_listen_host)] = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secure_cookies: bool = False
 
@@ -352,7 +381,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file {path}: does not exist") from None
     except OSError as exc:
-        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
+        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path}: not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02x})"
+        ) from None
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -11,10 +11,12 @@ two places every request goes through, ``HTTPClient.request`` (bot REST calls: c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord.http import HTTPClient, Route
@@ -157,6 +159,9 @@ class FakeDiscord:
     refuse_posts: bool = False
     refuse_token: bool = False
     synced: list[dict[str, Any]] | None = None
+    network: str | None = None
+    """``http://127.0.0.1:<port>``: every REST call first goes there through the client's own aiohttp session, so
+    the network errors the bot meets (connection refused, a closed session) are aiohttp's own, not made up."""
 
     def _message(self, channel_id: int | str, body: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -257,6 +262,10 @@ def patch_http(monkeypatch: pytest.MonkeyPatch, fake: FakeDiscord) -> None:
     """Route every Discord request of the process to ``fake``."""
 
     async def rest(self: HTTPClient, route: Route, **kwargs: Any) -> Any:
+        if fake.network is not None:
+            session: aiohttp.ClientSession = getattr(self, "_HTTPClient__session")  # noqa: B009 - name-mangled
+            async with session.get(fake.network + route.path) as response:
+                await response.read()
         return await fake.rest(route, **kwargs)
 
     async def webhook(self: AsyncWebhookAdapter, route: Route, session: Any, **kwargs: Any) -> Any:
@@ -273,3 +282,16 @@ async def dispatch(client: discord.Client, payload: dict[str, Any]) -> None:
     invokers = [task for task in asyncio.all_tasks() - before if task.get_name() == "CommandTree-invoker"]
     assert invokers, "the interaction did not reach the command tree"
     await asyncio.gather(*invokers)
+
+
+async def _answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+    writer.close()
+
+
+async def serve_network(port: int) -> asyncio.Server:
+    """The network back on ``127.0.0.1:port`` (see ``FakeDiscord.network``): every request there is answered 200."""
+    return await asyncio.start_server(_answer_ok, "127.0.0.1", port)

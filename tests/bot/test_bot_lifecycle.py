@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
+import httpx
 import pytest
 import structlog
-from discord.http import Route
 
 from printfleet.app import build_app, discord_bot
 from printfleet.bot import DiscordBot
@@ -17,7 +17,8 @@ from printfleet.bot import client as bot_client
 from printfleet.config import DiscordSettings, load_settings
 from printfleet.services.events import EventBus
 from tests.bot.conftest import ALICE, World, idle
-from tests.bot.harness import CHANNEL_ID, GUILD_ID, FakeDiscord, patch_http
+from tests.bot.harness import CHANNEL_ID, GUILD_ID, FakeDiscord, patch_http, serve_network
+from tests.support import free_port
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-part.do-not-log-me"
 
@@ -68,23 +69,21 @@ async def test_a_refused_token_is_logged_without_the_token_and_the_server_runs_o
     assert "do-not-log-me" not in caplog.text
 
 
-async def test_a_network_error_at_log_in_is_retried_then_offers_reach_the_channel(
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def test_network_errors_at_log_in_are_retried_with_backoff_until_discord_answers(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot_client, "RETRY_FIRST", 0.01)
     world.farm.statuses["mk4"] = idle()
-    attempts = 0
-    answer = world.discord.rest
-
-    async def flaky(route: Route, **kwargs: object) -> object:
-        nonlocal attempts
-        if route.path == "/users/@me":
-            attempts += 1
-            if attempts == 1:
-                raise aiohttp.ClientConnectionError("Discord is unreachable")
-        return await answer(route, **kwargs)
-
-    monkeypatch.setattr(world.discord, "rest", flaky)
+    port = free_port()
+    world.discord.network = f"http://127.0.0.1:{port}"  # nothing listens there yet: connection refused
+    logins_before = world.discord.requests.count(("GET", "/users/@me"))  # the world's own client logged in
     connected = asyncio.Event()
 
     async def gateway(self: bot_client.QueueBotClient, *, reconnect: bool = True) -> None:
@@ -93,22 +92,92 @@ async def test_a_network_error_at_log_in_is_retried_then_offers_reach_the_channe
         await asyncio.Event().wait()
 
     monkeypatch.setattr(bot_client.QueueBotClient, "connect", gateway)
-    bot = DiscordBot(_settings(), queue=world.queue, bus=world.bus)
+    bot = DiscordBot(_settings(), queue=world.queue, bus=world.bus, retry_first=0.05, retry_max=0.2)
 
     with structlog.testing.capture_logs() as logs:
         async with bot:
-            await asyncio.wait_for(connected.wait(), 5)
-            await world.queue.join(user_id=str(ALICE.id), user_name="Alice", job_name="benchy", estimate="1h")
-            for _ in range(100):
-                if world.discord.posts:
-                    break
-                await asyncio.sleep(0.01)
+            failed = lambda: [e for e in logs if e["event"] == "discord.connect_failed"]  # noqa: E731
+            await wait_for(lambda: len(failed()) >= 1)
+            problem = bot.problem
+            await wait_for(lambda: len(failed()) == 4)
+            network = await serve_network(port)  # the network is back
+            try:
+                await asyncio.wait_for(connected.wait(), 5)
+                assert bot.problem is None
+                await world.queue.join(user_id=str(ALICE.id), user_name="Alice", job_name="benchy", estimate="1h")
+                await wait_for(lambda: bool(world.discord.posts))
+            finally:
+                network.close()
 
-    assert attempts == 2
-    assert [e["event"] for e in logs if e["event"].startswith("discord.")][:2] == [
-        "discord.connect_failed",
+    assert problem is not None
+    assert problem.startswith("discord: not connected, retrying in ")
+    assert problem.endswith(" s (ClientConnectorError)")
+    retries = [e for e in logs if e["event"] == "discord.connect_failed"]
+    assert [(e["attempt"], e["error"]) for e in retries] == [(n, "ClientConnectorError") for n in (1, 2, 3, 4)]
+    waits = [e["retry_in_s"] for e in retries]
+    assert 0.04 <= waits[0] < waits[1] < waits[2] <= 0.2  # doubling, with ±20 % jitter, never above the cap
+    assert 0.16 <= waits[3] <= 0.2  # at the cap
+    assert [e["event"] for e in logs if e["event"].startswith("discord.")][4:6] == [
         "discord.commands_synced",
+        "discord.logged_in",
     ]
+    assert world.discord.requests.count(("GET", "/users/@me")) == logins_before + 1  # the attempt that got through
     [offer] = world.discord.posts
     assert offer.content.startswith(f"<@{ALICE.id}>, **MK4 #1** is free for #1 **benchy**")
     assert TOKEN not in repr(logs)
+
+
+async def test_healthz_reports_the_bot_retrying_and_the_token_is_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeDiscord(network=f"http://127.0.0.1:{free_port()}")  # Discord unreachable
+    patch_http(monkeypatch, fake)
+    settings = load_settings(
+        None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/printfleet.db",
+        discord={"token": TOKEN, "guild_id": GUILD_ID, "queue_channel_id": CHANNEL_ID},
+    )
+    app = build_app(settings)
+
+    with structlog.testing.capture_logs() as logs:
+        async with app.router.lifespan_context(app):
+            await wait_for(lambda: any(e["event"] == "discord.connect_failed" for e in logs))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://printfleet") as client:
+                health = (await client.get("/healthz")).json()
+
+    assert health["status"] == "degraded"
+    [reason] = health["reasons"]
+    assert reason.startswith("discord: not connected, retrying in ")
+    assert TOKEN not in repr(health)
+
+
+async def test_a_token_refused_after_network_errors_leaves_the_bot_stopped_with_the_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    world.discord.network = f"http://127.0.0.1:{port}"
+    world.discord.refuse_token = True
+    bot = DiscordBot(_settings(), queue=world.queue, bus=world.bus, retry_first=0.01, retry_max=0.01)
+
+    with structlog.testing.capture_logs() as logs:
+        async with bot:
+            await wait_for(lambda: any(e["event"] == "discord.connect_failed" for e in logs))
+            network = await serve_network(port)
+            try:
+                await wait_for(lambda: any(e["event"] == "discord.login_failed" for e in logs))
+                problem = bot.problem
+            finally:
+                network.close()
+
+    assert problem == "discord: stopped, Discord refused the token (check discord.token)"
+
+
+async def test_healthz_is_ok_without_a_discord_bot(tmp_path: Path) -> None:
+    app = build_app(load_settings(None, database_url=f"sqlite+aiosqlite:///{tmp_path}/printfleet.db"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://printfleet") as client:
+            health = (await client.get("/healthz")).json()
+
+    assert (health["status"], health["reasons"]) == ("ok", [])

@@ -137,10 +137,18 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
 
     @app.get("/healthz", response_model=Health, tags=["operations"], dependencies=[public()])
     async def healthz(context: ContextDep) -> Health:
-        """Liveness: the server runs; how many printers are watched and reachable."""
+        """Liveness: the server runs; how many printers are watched and reachable; ``degraded`` with ``reasons``
+        when a configured part (the Discord bot) does not work."""
         watched = context.monitoring.watched()
         connected = sum(1 for _, live in watched if live.state is not PrinterState.OFFLINE)
-        return Health(status="ok", printers=len(watched), printers_connected=connected, checked_at=datetime.now(UTC))
+        reasons = context.health_problems()
+        return Health(
+            status="degraded" if reasons else "ok",
+            reasons=reasons,
+            printers=len(watched),
+            printers_connected=connected,
+            checked_at=datetime.now(UTC),
+        )
 
     @app.get("/metrics", tags=["operations"], response_class=Response, dependencies=[public()])
     async def metrics(request: Request, context: ContextDep) -> Response:

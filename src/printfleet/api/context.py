@@ -21,7 +21,8 @@ from printfleet.services.settings import SettingsService
 class ApiContext:
     """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
     ``metrics_token`` (a secret) opens ``/metrics`` to Bearer-token holders instead of loopback clients;
-    ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy)."""
+    ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy);
+    ``health_problems`` what ``/healthz`` reports as degraded."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -33,6 +34,8 @@ class ApiContext:
     render_metrics: Callable[[], tuple[bytes, str]]
     secure_cookies: bool = False
     metrics_token: str | None = None
+    health_problems: Callable[[], list[str]] = list
+    """Sentences naming what does not work (for ``/healthz``), empty when all is well."""
 
 
 def get_context(request: Request) -> ApiContext:

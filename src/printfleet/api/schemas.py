@@ -265,9 +265,11 @@ class Frame(BaseModel):
 
 
 class Health(BaseModel):
-    """``GET /healthz``."""
+    """``GET /healthz``: ``degraded`` when a configured part does not work, each such part's sentence in
+    ``reasons`` (such as ``"discord: not connected, retrying in 40 s (ClientConnectorError)"``)."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    reasons: list[str] = Field(default_factory=list)
     printers: int
     printers_connected: int
     checked_at: AwareDatetime

@@ -7,7 +7,8 @@ them); no privileged intent.
 :class:`DiscordBot` runs it inside ``printfleet serve`` as an async context manager owning two named tasks: the
 connection (log in, then discord.py's own gateway loop with its reconnects) and the :class:`Notifier`. Entering
 never waits for Discord and never fails because of it: a refused token is logged and the bot stays off; a network
-error while logging in is retried with a growing delay (5 s doubling to 5 min). The token is read from its
+error while logging in is logged and retried with a fresh client after a growing delay (5 s doubling to 5 min,
+with jitter), and :attr:`DiscordBot.problem` says so meanwhile (shown by ``/healthz``). The token is read from its
 ``SecretStr`` only to log in, and is never logged or shown.
 """
 
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 import discord
@@ -87,8 +91,10 @@ class DiscordBot:
     """The queue bot for ``settings`` (which must be ``enabled``) over ``queue``, notified through ``bus``.
 
     ``async with DiscordBot(...)``: subscribes to the bus at once (no event is missed while connecting) and starts
-    the connection and notifier tasks; leaving closes the connection and stops both. Raises ValueError when
-    ``settings`` lack the token, the guild or the channel.
+    the connection task, which starts the notifier once logged in; leaving closes the connection and stops both.
+    A network error while logging in is retried after ``retry_first`` seconds, doubling up to ``retry_max``
+    seconds (each delay ±20 % so that many servers do not retry in step), each time with a fresh client; while it
+    waits, :attr:`problem` says so. Raises ValueError when ``settings`` lack the token, the guild or the channel.
     """
 
     def __init__(
@@ -98,36 +104,52 @@ class DiscordBot:
         queue: QueueService,
         bus: EventBus,
         clock: Callable[[], datetime] = _utcnow,
+        retry_first: float = RETRY_FIRST,
+        retry_max: float = RETRY_MAX,
     ) -> None:
         if not settings.enabled or settings.token is None or settings.guild_id is None:
             raise ValueError("the Discord bot needs discord.token, discord.guild_id and discord.queue_channel_id")
         assert settings.queue_channel_id is not None  # enabled says so
         self._token = settings.token
         self._bus = bus
-        self.client = QueueBotClient(
-            guild_id=settings.guild_id, commands=QueueCommands(queue, admin_role=settings.admin_role)
-        )
-        self.notifier = Notifier(
-            self.client,
-            channel_id=settings.queue_channel_id,
-            guild_id=settings.guild_id,
-            printer_names=lambda: {slot.id: slot.name for slot in queue.view().printers},
-            dm_offers=settings.dm_offers,
-            clock=clock,
-        )
+        self._guild_id = settings.guild_id
+        self._commands = QueueCommands(queue, admin_role=settings.admin_role)
+        self._retry_first = retry_first
+        self._retry_max = retry_max
+        self.client = self._new_client()
+        """The current attempt's client (a new one after each failed log-in)."""
+        self._notifier_options: dict[str, Any] = {
+            "channel_id": settings.queue_channel_id,
+            "guild_id": settings.guild_id,
+            "printer_names": lambda: {slot.id: slot.name for slot in queue.view().printers},
+            "dm_offers": settings.dm_offers,
+            "clock": clock,
+        }
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._problem: str | None = None
+        self._retry: tuple[float, str] | None = None  # (monotonic time of the next attempt, last error's name)
+
+    def _new_client(self) -> QueueBotClient:
+        return QueueBotClient(guild_id=self._guild_id, commands=self._commands)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the bot is not working, for ``/healthz`` (``"discord: not connected, retrying in 40 s
+        (ClientConnectorError)"``, ``"discord: stopped, …"``); None while it logs in or is logged in."""
+        if self._retry is not None:
+            at, error = self._retry
+            return f"discord: not connected, retrying in {max(0, math.ceil(at - time.monotonic()))} s ({error})"
+        return self._problem
 
     async def __aenter__(self) -> Self:
         self._subscription = self._bus.subscribe(maxsize=EVENT_BUFFER)
-        await self.client.__aenter__()  # binds the client to the running loop (its ready event, its HTTP client)
-        self._tasks = [
-            asyncio.create_task(self._connect(), name="discord-connection"),
-            asyncio.create_task(self.notifier.run(self._subscription), name="discord-notifier"),
-        ]
+        self._tasks = [asyncio.create_task(self._connect(), name="discord-connection")]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._closing = True
         if self._subscription is not None:
             self._subscription.close()
         with contextlib.suppress(Exception):  # a close that fails must not hide the server's own shutdown
@@ -139,39 +161,68 @@ class DiscordBot:
                 await task
         self._tasks = []
 
-    async def _connect(self) -> None:
-        """Log in and stay connected; a refused token or a fatal gateway close ends the bot (logged), a network
-        error while logging in is retried."""
-        delay = RETRY_FIRST
-        while not self.client.is_closed():
-            try:
-                await self.client.start(self._token.get_secret_value())
-                return
-            except discord.LoginFailure:
-                log.error("discord.login_failed", hint="Discord refused the token: check discord.token")
-                break
-            except discord.PrivilegedIntentsRequired:  # never asked for; kept for a clear message if that changes
-                log.error("discord.intents_refused", hint="enable the intents in the developer portal")
-                break
-            except (
-                OSError,
-                TimeoutError,
-                aiohttp.ClientError,
-                discord.HTTPException,
-                discord.GatewayNotFound,
-            ) as error:
-                if self.client.is_closed():
-                    log.error("discord.stopped", error=type(error).__name__)
-                    break
-                log.warning("discord.connect_failed", error=type(error).__name__, retry_in_s=delay)
-                await self.client.http.close()  # the next log-in opens a fresh HTTP session
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
-            except discord.ConnectionClosed as closed:
-                log.error("discord.gateway_closed", code=closed.code, reason=closed.reason)
-                break
-            except Exception:
-                log.exception("discord.crashed")
-                break
+    def _stopped(self, problem: str) -> None:
+        self._retry = None
+        self._problem = f"discord: stopped, {problem}"
         if self._subscription is not None:
             self._subscription.close()  # nothing will post the events: stop buffering them
+
+    async def _connect(self) -> None:
+        """Log in, start the notifier, then run discord.py's gateway loop with its own reconnects; a refused token
+        or a fatal gateway close ends the bot (logged, and kept in :attr:`problem`)."""
+        client = await self._log_in()
+        if client is None:
+            return
+        assert self._subscription is not None
+        notifier = Notifier(client, **self._notifier_options)
+        self._tasks.append(asyncio.create_task(notifier.run(self._subscription), name="discord-notifier"))
+        try:
+            await client.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:  # never asked for; kept for a clear message if that changes
+            log.error("discord.intents_refused", hint="enable the intents in the developer portal")
+            self._stopped("Discord refused the gateway intents")
+        except discord.ConnectionClosed as closed:
+            log.error("discord.gateway_closed", code=closed.code, reason=closed.reason)
+            self._stopped(f"the gateway closed the connection (code {closed.code})")
+        except Exception as error:
+            log.exception("discord.crashed")
+            self._stopped(f"crashed ({type(error).__name__})")
+
+    async def _log_in(self) -> QueueBotClient | None:
+        """The logged-in client; a network error is retried (logged, with a growing delay) on a fresh client. None
+        when the bot is leaving, the token is refused or logging in crashed."""
+        delay = self._retry_first
+        attempt = 1
+        while not self._closing:
+            client = self.client
+            try:
+                await client.__aenter__()  # binds the client to the running loop (its ready event, its HTTP client)
+                await client.login(self._token.get_secret_value())
+            except discord.LoginFailure:
+                log.error("discord.login_failed", hint="Discord refused the token: check discord.token")
+                self._stopped("Discord refused the token (check discord.token)")
+                return None
+            except _NETWORK_ERRORS as error:
+                with contextlib.suppress(Exception):
+                    await client.close()  # its HTTP session and connector; the next attempt opens its own
+                if self._closing:
+                    return None
+                wait = min(self._retry_max, delay * random.uniform(0.8, 1.2))
+                self._retry = (time.monotonic() + wait, type(error).__name__)
+                log.warning(
+                    "discord.connect_failed", error=type(error).__name__, attempt=attempt, retry_in_s=round(wait, 2)
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self._retry_max)
+                attempt += 1
+                self.client = self._new_client()
+                continue
+            except Exception as error:
+                log.exception("discord.crashed")
+                self._stopped(f"crashed while logging in ({type(error).__name__})")
+                return None
+            self._retry = None
+            if attempt > 1:
+                log.info("discord.logged_in", attempts=attempt)
+            return client
+        return None

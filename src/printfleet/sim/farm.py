@@ -159,6 +159,12 @@ def _read_sim_config(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise SimConfigError(f"simulator file {path}: does not exist") from None
+    except OSError as exc:
+        raise SimConfigError(f"simulator file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SimConfigError(
+            f"simulator file {path}: not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02x})"
+        ) from None
     except yaml.YAMLError as exc:
         raise SimConfigError(f"simulator file {path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -205,9 +211,10 @@ def load_sim_options(config_file: Path) -> dict[str, Any]:
     return _read_sim_config(config_file)
 
 
-async def run_simulators(options: dict[str, Any], *, workdir: Path) -> None:
-    """Run the simulators ``options`` describe until cancelled, after printing their printfleet config entries."""
+async def run_simulators(options: dict[str, Any], *, workdir: Path, stop: asyncio.Event | None = None) -> None:
+    """Run the simulators ``options`` describe, after printing their printfleet config entries, until ``stop`` is
+    set or the task is cancelled; either way every simulator and its broker is stopped before returning."""
     async with SimulatedFarm(workdir=workdir, **options) as farm:
         print("# printers: entries for your printfleet configuration file")
-        print(yaml.safe_dump({"printers": printer_entries(farm.printer_configs())}, sort_keys=False))
-        await asyncio.Event().wait()
+        print(yaml.safe_dump({"printers": printer_entries(farm.printer_configs())}, sort_keys=False), flush=True)
+        await (stop or asyncio.Event()).wait()

@@ -1,0 +1,180 @@
+"""The command line as an operator meets it: a bad option or an unreadable file is a configuration error (exit 2,
+which the systemd unit does not restart), naming the option or the file; SIGTERM stops ``demo`` and ``sim`` with
+their mosquitto brokers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench import _printfleet_command
+from tests.support import free_port
+
+
+def run_printfleet(*args: str, cwd: Path, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """``printfleet *args`` in ``cwd`` without the caller's PRINTFLEET_* environment (a server that starts instead of
+    refusing is killed after ``timeout_s`` seconds and fails the test)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PRINTFLEET_")}
+    env["COLUMNS"] = "200"  # one problem per line in rich's output
+    return subprocess.run(
+        [*_printfleet_command(), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--port", "99999"), "--port (http.port): Input should be less than or equal to 65535"),
+        (("--port", "0"), "--port (http.port): Input should be greater than or equal to 1"),
+        (("--host", "not a host!"), "--host (http.host): must be an IP address or a host name"),
+        (("--host", ""), "--host (http.host): must be an IP address or a host name"),
+    ],
+)
+def test_serve_refuses_a_bad_listen_option(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    result = run_printfleet("serve", *args, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert "configuration error" in result.stderr
+    assert expected in result.stderr
+    assert "listening on" not in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing started: no database created
+
+
+def test_demo_refuses_a_bad_port_before_starting_anything(tmp_path: Path) -> None:
+    result = run_printfleet("demo", "--no-open", "--port", "70000", cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert "--port (http.port): Input should be less than or equal to 65535" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_config_file_that_is_not_utf8_exits_2_naming_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "printfleet.yaml"
+    config.write_bytes(b"printers: [\xff\xfe]\n")
+
+    result = run_printfleet("serve", "--config", str(config), cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert f"config file {config}: not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_simulator_file_that_is_not_utf8_exits_2_naming_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yaml"
+    config.write_bytes(b"bambu: \xff\n")
+
+    result = run_printfleet("sim", "--config", str(config), cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert f"simulator file {config}: not UTF-8 text" in result.stderr
+
+
+def child_pids(pid: int, name: str) -> list[int]:
+    """Live processes called ``name`` whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        if comm == name and int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def start_printfleet(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PRINTFLEET_")}
+    return subprocess.Popen(
+        [*_printfleet_command(), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=(cwd / "stderr.log").open("w"),
+        text=True,
+    )
+
+
+def terminate_and_check_brokers(process: subprocess.Popen[str], brokers: list[int], cwd: Path) -> None:
+    """SIGTERM ``process``: it exits within 20 s with status 0 and none of its ``brokers`` is left running (those
+    left running are killed, and the test fails)."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=20)
+        time.sleep(0.2)  # an orphan would be re-parented and go on running; a stopped broker is gone
+        left = [pid for pid in brokers if alive(pid)]
+        assert left == [], f"mosquitto left running: {left}"
+        assert returncode == 0, (cwd / "stderr.log").read_text(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in brokers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.usefixtures("mosquitto_binary")
+def test_sigterm_to_sim_stops_its_mosquitto_brokers(tmp_path: Path) -> None:
+    config = tmp_path / "sim.yaml"
+    config.write_text("bambu: 2\nprusalink: 1\noctoprint: 0\nkeep_printing: false\n")
+    process = start_printfleet("sim", "--config", str(config), cwd=tmp_path)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("# printers:")  # printed once every simulator runs
+    brokers = child_pids(process.pid, "mosquitto")
+    assert len(brokers) == 2
+
+    terminate_and_check_brokers(process, brokers, tmp_path)
+
+
+@pytest.mark.usefixtures("mosquitto_binary")
+def test_sigterm_to_demo_stops_the_server_and_its_mosquitto_brokers(tmp_path: Path) -> None:
+    port = free_port()
+    process = start_printfleet(
+        "demo",
+        "--no-open",
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, (tmp_path / "stderr.log").read_text(errors="replace")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the demo did not answer /healthz"
+        time.sleep(0.1)
+    brokers = child_pids(process.pid, "mosquitto")
+    assert len(brokers) == 2
+
+    terminate_and_check_brokers(process, brokers, tmp_path)
+    assert "printfleet.stopped" in (tmp_path / "stderr.log").read_text()  # the server shut down cleanly too
