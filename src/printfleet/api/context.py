@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from printfleet.services.events import EventBus
+from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.printers import PrinterService
@@ -26,6 +27,7 @@ class ApiContext:
     settings: SettingsService
     queue: QueueService
     bus: EventBus
+    health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]
 
 

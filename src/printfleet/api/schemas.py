@@ -265,9 +265,12 @@ class Frame(BaseModel):
 
 
 class Health(BaseModel):
-    """``GET /healthz``."""
+    """``GET /healthz``: ``ok`` (HTTP 200), or ``degraded`` (HTTP 503) with one sentence per reason: the store
+    failing, printer states not recorded yet, printer connections restarting after a crash. A printer that is
+    merely offline (switched off) does not make the server degraded; ``printers_connected`` counts the reachable."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    reasons: list[str] = Field(default_factory=list)
     printers: int
     printers_connected: int
     checked_at: AwareDatetime
