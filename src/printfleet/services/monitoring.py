@@ -52,6 +52,7 @@ from printfleet.services.ports import (
     PrinterRepository,
     StatusCallback,
 )
+from printfleet.services.probe import first_answer
 
 log = structlog.get_logger("printfleet.monitoring")
 
@@ -284,44 +285,10 @@ class MonitoringService:
         *,
         timeout: float = 10.0,  # noqa: ASYNC109 - expiry is an answer, not an error
     ) -> PrinterStatus:
-        """Connect to ``config`` once, off the books, and return the printer's first real answer.
-
-        The connection is built with the service's factory but reports to a local sink: nothing is tracked,
-        persisted, published or counted in the connected gauge, and a watched printer with the same id is not
-        touched. The answer is the first status that is not ``offline``/``connecting``: a live state (``idle``,
-        ``printing``, ...) or ``offline`` with the adapter's reason (``unreachable``, ``auth_failed``,
-        ``tls_failed``, ``timeout``, ``protocol_error``, ``not_operational``). With none within ``timeout``
-        seconds, ``offline``/``timeout``; should the adapter stop without one (a bug), ``offline``/
-        ``protocol_error``. The connection task is cancelled and awaited before this returns or raises, also
-        when the caller is cancelled.
-
-        Raises ValueError when ``timeout`` is not positive or the adapter refuses ``config`` (call
-        ``config.problems()`` first).
-        """
-        if not timeout > 0:
-            raise ValueError(f"timeout must be positive, not {timeout!r}")
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[PrinterStatus] = loop.create_future()
-
-        async def sink(_printer_id: str, status: PrinterStatus) -> None:
-            connecting = status.state is PrinterState.OFFLINE and status.offline_reason is OfflineReason.CONNECTING
-            if not connecting and not answer.done():
-                answer.set_result(status)
-
-        connection = self._connect(config, sink)
-        task = loop.create_task(connection.run(), name=f"probe:{config.id}")
-        try:
-            await asyncio.wait((answer, task), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            task.cancel()
-            await asyncio.wait((task,))
-        if answer.done():
-            return answer.result()
-        if not task.cancelled():  # run() ended by itself, which it never should
-            failure = task.exception()
-            what = type(failure).__name__ if failure is not None else "returned"
-            return PrinterStatus.offline(OfflineReason.PROTOCOL_ERROR, detail=f"the connection ended early ({what})")
-        return PrinterStatus.offline(OfflineReason.TIMEOUT, detail=f"no answer within {timeout:g} s")
+        """Connect to ``config`` once, off the books (built with the service's factory, reporting to nobody but
+        the caller), and return the printer's first real answer: see :func:`printfleet.services.probe.
+        first_answer`. Raises ValueError when ``timeout`` is not positive or the adapter refuses ``config``."""
+        return await first_answer(lambda sink: self._connect(config, sink), name=config.id, timeout=timeout)
 
     def status(self, printer_id: str) -> PrinterStatus | None:
         """The latest status of a printer, or None when it is not watched."""
