@@ -19,7 +19,8 @@ Store failures (:class:`~printfleet.services.errors.StoreUnavailable`: the datab
 server gone) never reach a connection: the printer's live status is kept and published, and its handling (the
 transition row, the listeners) is retried with backoff (``store_retry_initial_s`` doubling up to
 ``store_retry_max_s``) until the store takes it, always for the newest status against the last one handled, so
-job tracking sees the printer move from what it last knew to what the printer reports now. A connection task that
+job tracking sees the printer move from what it last knew to what the printer reports now (states passed through
+while the store failed are not recorded, as when the server is down). A connection task that
 ends anyway (an adapter bug) is logged at ERROR, counted and restarted with a fresh connection after a backoff
 (``restart_initial_s`` doubling up to ``restart_max_s``). Both show in :meth:`MonitoringService.health_reasons`.
 """
@@ -59,7 +60,9 @@ log = structlog.get_logger("printfleet.monitoring")
 StatusListener = Callable[[PrinterConfig, PrinterStatus | None, PrinterStatus], Awaitable[None]]
 """``await listener(printer, previous, current)`` for every state change, after it was persisted, and every
 ``checkpoint_interval_s`` while a print is under way (so job tracking stores progress and elapsed time, by which it
-tells a print seen again after a restart from a new print of the same file)."""
+tells a print seen again after a restart from a new print of the same file). A listener may raise
+StoreUnavailable: the state change is then handled again (every listener called again, ``previous`` being the last
+state fully handled) once the store is back, so a listener must be idempotent."""
 
 
 def _utcnow() -> datetime:
@@ -141,7 +144,8 @@ class MonitoringService:
         self._restart = (restart_initial_s, restart_max_s)
 
     def add_listener(self, listener: StatusListener) -> None:
-        """Call ``listener`` on every state change (after it was persisted, before it is published)."""
+        """Call ``listener`` on every state change (after it was persisted, before it is published; while the
+        store fails, the live status is published first and the listener called once the store is back)."""
         self._listeners.append(listener)
 
     async def start(self) -> None:
@@ -187,8 +191,9 @@ class MonitoringService:
 
     async def _supervise(self, entry: _Watched) -> None:
         """Run the printer's connection; should it end (it never should: ``run()`` retries by itself), log it at
-        ERROR, count it, and start a fresh connection after a backoff. A connection that ran for at least
-        ``restart_max_s`` before it ended starts the backoff again from ``restart_initial_s``."""
+        ERROR, count it, and start a fresh connection (the old one should it fail to build) after a backoff. A
+        connection that ran for at least ``restart_max_s`` before it ended starts the backoff again from
+        ``restart_initial_s``."""
         loop = asyncio.get_running_loop()
         initial, maximum = self._restart
         delays = RetryDelays(initial=initial, maximum=maximum)
@@ -214,7 +219,10 @@ class MonitoringService:
                 self._metrics.connection_restarted(entry.config.kind)
             log.info("printer.connection_restarting", printer_id=entry.config.id, restart_in_s=round(delay, 2))
             await asyncio.sleep(delay)
-            entry.connection = self._connect(entry.config, self.on_status)
+            try:
+                entry.connection = self._connect(entry.config, self.on_status)
+            except Exception as error:  # the adapter refuses to be built again: run the old one once more
+                log.error("printer.connection_rebuild_failed", printer_id=entry.config.id, exc_info=error)
             entry.crashed = None
 
     def watch(self, config: PrinterConfig) -> None:
