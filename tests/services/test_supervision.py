@@ -60,6 +60,9 @@ async def test_a_crashed_connection_is_logged_at_error_and_restarted(repository:
                     await asyncio.sleep(0.01)
             built[1].push(idle())
             await settle(service, "p1", PrinterState.IDLE)
+            async with asyncio.timeout(2):  # its state is recorded
+                while not await repository.list_transitions("p1"):
+                    await asyncio.sleep(0.01)
             assert service.connection("p1") is built[1]  # commands go to the new connection
             health = HealthService()
             health.add_source("printers", service.health_reasons)
