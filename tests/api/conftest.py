@@ -13,9 +13,10 @@ import httpx
 import pytest
 import uvicorn
 
-from printfleet.app import Runtime, build_app
+from printfleet.app import Recovery, Runtime, build_app
 from printfleet.config import load_settings
 from printfleet.domain.printer import PrinterConfig
+from printfleet.services.ports import ConnectionFactory
 from tests.support import free_port
 
 
@@ -37,11 +38,13 @@ async def start_server(
     *,
     extra_printers: Sequence[PrinterConfig] = (),
     clock: Callable[[], datetime] | None = None,
+    factory: ConnectionFactory | None = None,
+    recovery: Recovery | None = None,
     **settings: Any,
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
     app_settings = load_settings(None, database_url=database_url, **settings)
-    app = build_app(app_settings, extra_printers=extra_printers, clock=clock)
+    app = build_app(app_settings, extra_printers=extra_printers, clock=clock, factory=factory, recovery=recovery)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from printfleet.services.events import EventBus
+from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.printers import PrinterService
@@ -18,8 +19,8 @@ from printfleet.services.settings import SettingsService
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiContext:
-    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
-    ``health_problems`` what ``/healthz`` reports as degraded."""
+    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``; ``health``
+    gathers what ``/healthz`` reports as degraded."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -27,9 +28,8 @@ class ApiContext:
     settings: SettingsService
     queue: QueueService
     bus: EventBus
+    health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]
-    health_problems: Callable[[], list[str]] = list
-    """Sentences naming what does not work (for ``/healthz``), empty when all is well."""
 
 
 def get_context(request: Request) -> ApiContext:

@@ -74,3 +74,17 @@ class RateLimited(ServiceError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"Too many commands; try again in {max(1, round(retry_after))} s.")
         self.retry_after = retry_after
+
+
+class StoreUnavailable(ServiceError):
+    """The store could not carry out an operation for a reason outside the request: the database is locked by
+    another process, its disk is full, the server does not answer (HTTP 503). Retrying later may succeed.
+
+    ``error`` names the driver's error class (``OperationalError``, ``InterfaceError``, ...) and ``message`` says
+    what the database said, never the statement or its parameters (they may hold a secret).
+    """
+
+    def __init__(self, error: str, detail: str) -> None:
+        super().__init__(f"the database is unavailable: {detail}")
+        self.error = error
+        self.detail = detail
