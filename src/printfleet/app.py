@@ -3,7 +3,8 @@
 ``build_app(settings)`` returns the FastAPI application; its lifespan migrates the database, seeds the
 configuration file's printers, starts one connection per printer and stops everything on shutdown. Polled printers
 without their own ``poll_interval`` poll at the ``monitoring_interval`` setting, and are reconnected when it
-changes.
+changes. The store reports every transaction's outcome to the store health, which ``/healthz`` reads together with
+the monitoring service's own reasons (add a source to ``Runtime.health`` for a new one).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from printfleet.security.passwords import Argon2PasswordHasher
 from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.events import EventBus
+from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
@@ -64,6 +66,17 @@ def connection_factory(observer: ConnectionObserver) -> ConnectionFactory:
     return build
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recovery:
+    """Backoff bounds, in seconds, of the self-healing: retries of a printer state the store could not take (and
+    of the store probe while it fails), and restarts of a crashed printer connection. Tests use small ones."""
+
+    store_retry_initial_s: float = 0.5
+    store_retry_max_s: float = 15.0
+    restart_initial_s: float = 1.0
+    restart_max_s: float = 60.0
+
+
 @dataclass(slots=True)
 class Runtime:
     """The running parts, reachable from tests and the CLI through ``app.state.runtime``."""
@@ -77,6 +90,8 @@ class Runtime:
     settings: SettingsService
     queue: QueueService
     accounts: AccountService
+    health: HealthService
+    store_health: StoreHealth
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -137,23 +152,29 @@ def build_app(
     extra_printers: Sequence[PrinterConfig] = (),
     factory: ConnectionFactory | None = None,
     clock: Callable[[], datetime] | None = None,
+    recovery: Recovery | None = None,
     password_hasher: PasswordHasher | None = None,
     announce_setup: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The whole application for ``settings``.
 
     ``extra_printers`` are seeded like the configuration file's (the demo's simulated farm); ``factory`` replaces
-    the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps);
-    ``password_hasher`` replaces argon2id's recommended cost (tests). When no account exists at start-up,
-    ``announce_setup(url)`` is called once with the one-time set-up URL (the default prints it on stderr; it is
-    never logged).
+    the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps); ``recovery``
+    replaces the self-healing backoff bounds; ``password_hasher`` replaces argon2id's recommended cost (tests). When
+    no account exists at start-up, ``announce_setup(url)`` is called once with the one-time set-up URL (the default
+    prints it on stderr; it is never logged).
     """
+    tuning = recovery or Recovery()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(settings.database_url)
-        async with Database(settings.database_url) as database:
-            metrics = PrometheusMetrics()
+        metrics = PrometheusMetrics()
+        store_health = StoreHealth(
+            metrics=metrics, retry_initial_s=tuning.store_retry_initial_s, retry_max_s=tuning.store_retry_max_s
+        )
+        async with Database(settings.database_url, observer=store_health) as database:
+            store_health.probe = database.ping
             bus = EventBus()
             repository = SqlPrinterRepository(database)
             settings_service = SettingsService(
@@ -176,7 +197,14 @@ def build_app(
                 connection_factory=factory or connection_factory(metrics),
                 metrics=metrics,
                 default_poll_interval=lambda: settings_service.monitoring_interval,
+                store_retry_initial_s=tuning.store_retry_initial_s,
+                store_retry_max_s=tuning.store_retry_max_s,
+                restart_initial_s=tuning.restart_initial_s,
+                restart_max_s=tuning.restart_max_s,
             )
+            health = HealthService()
+            health.add_source("store", store_health.reasons)
+            health.add_source("printers", monitoring.health_reasons)
             _follow_monitoring_interval(settings_service, monitoring)
             monitoring.add_listener(jobs.on_printer_change)
             jobs.attach(monitoring.watched)
@@ -223,8 +251,11 @@ def build_app(
                 settings=settings_service,
                 queue=queue,
                 accounts=accounts,
+                health=health,
+                store_health=store_health,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus)
+            health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
@@ -233,15 +264,18 @@ def build_app(
                 queue=queue,
                 accounts=accounts,
                 bus=bus,
+                health=health,
                 render_metrics=metrics.render,
                 secure_cookies=settings.http.secure_cookies,
                 metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
-                health_problems=lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [],
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
-            async with bot, queue, monitoring:
-                log.info("printfleet.started", printers=len(monitoring.watched()))
-                yield
+            try:
+                async with bot, queue, monitoring:
+                    log.info("printfleet.started", printers=len(monitoring.watched()))
+                    yield
+            finally:
+                await store_health.close()
             log.info("printfleet.stopped")
 
     app = create_api(lifespan)

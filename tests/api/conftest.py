@@ -13,10 +13,11 @@ import httpx
 import pytest
 import uvicorn
 
-from printfleet.app import Runtime, build_app
+from printfleet.app import Recovery, Runtime, build_app
 from printfleet.config import load_settings
 from printfleet.domain.accounts.roles import Role
 from printfleet.domain.printer import PrinterConfig
+from printfleet.services.ports import ConnectionFactory
 from tests.support import free_port
 from tests.support_accounts import bearer_headers, fast_hasher
 
@@ -51,6 +52,8 @@ async def start_server(
     *,
     extra_printers: Sequence[PrinterConfig] = (),
     clock: Callable[[], datetime] | None = None,
+    factory: ConnectionFactory | None = None,
+    recovery: Recovery | None = None,
     **settings: Any,
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
@@ -59,6 +62,8 @@ async def start_server(
         app_settings,
         extra_printers=extra_printers,
         clock=clock,
+        factory=factory,
+        recovery=recovery,
         password_hasher=fast_hasher(),
         announce_setup=lambda _url: None,
     )

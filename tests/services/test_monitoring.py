@@ -245,6 +245,11 @@ async def test_a_new_global_interval_reconnects_only_the_followers_keeping_their
     try:
         built.last("mk4").push(idle())
         await settle(service, "mk4", PrinterState.IDLE)
+        # What a reconnect carries over is the last *settled* status: wait until the report was fully handled
+        # (its transition row written), not only seen; on a busy machine the write can lag behind.
+        async with asyncio.timeout(5):
+            while service._watched["mk4"].settled.state is not PrinterState.IDLE:
+                await asyncio.sleep(0.005)
         assert await service.apply_default_poll_interval() == []  # nothing changed: nothing to do
 
         interval = 0.5

@@ -29,6 +29,7 @@ from printfleet.services.errors import (
     PermissionDenied,
     RateLimited,
     ServiceError,
+    StoreUnavailable,
 )
 
 _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
@@ -37,6 +38,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (InvalidInput, 422),
     (PrinterNotConnected, 409),
     (PrinterCommandRejected, 409),
+    (StoreUnavailable, 503),
 )
 
 
@@ -135,16 +137,31 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
     app.include_router(queue.router)
     app.include_router(ws.router)
 
-    @app.get("/healthz", response_model=Health, tags=["operations"], dependencies=[public()])
-    async def healthz(context: ContextDep) -> Health:
-        """Liveness: the server runs; how many printers are watched and reachable; ``degraded`` with ``reasons``
-        when a configured part (the Discord bot) does not work."""
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        tags=["operations"],
+        dependencies=[public()],
+        responses={
+            200: {"description": "ok: the store works and every printer connection runs"},
+            503: {
+                "model": Health,
+                "description": "degraded: `reasons` says why (the store failing, printer "
+                "states not recorded yet, printer connections restarting)",
+            },
+        },
+    )
+    async def healthz(context: ContextDep, response: Response) -> Health:
+        """Health: ``ok`` (200) or ``degraded`` (503) with the reasons; how many printers are watched and reachable.
+        A printer that is offline because it cannot be reached does not make the server degraded."""
         watched = context.monitoring.watched()
         connected = sum(1 for _, live in watched if live.state is not PrinterState.OFFLINE)
-        reasons = context.health_problems()
+        report = context.health.check()
+        if report.status != "ok":
+            response.status_code = 503
         return Health(
-            status="degraded" if reasons else "ok",
-            reasons=reasons,
+            status=report.status,
+            reasons=list(report.reasons),
             printers=len(watched),
             printers_connected=connected,
             checked_at=datetime.now(UTC),

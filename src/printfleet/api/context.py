@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from printfleet.services.accounts import AccountService
 from printfleet.services.events import EventBus
+from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.printers import PrinterService
@@ -21,8 +22,8 @@ from printfleet.services.settings import SettingsService
 class ApiContext:
     """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
     ``metrics_token`` (a secret) opens ``/metrics`` to Bearer-token holders instead of loopback clients;
-    ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy);
-    ``health_problems`` what ``/healthz`` reports as degraded."""
+    ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy); ``health``
+    gathers what ``/healthz`` reports as degraded."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -31,11 +32,10 @@ class ApiContext:
     queue: QueueService
     accounts: AccountService
     bus: EventBus
+    health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]
     secure_cookies: bool = False
     metrics_token: str | None = None
-    health_problems: Callable[[], list[str]] = list
-    """Sentences naming what does not work (for ``/healthz``), empty when all is well."""
 
 
 def get_context(request: Request) -> ApiContext:

@@ -265,8 +265,11 @@ class Frame(BaseModel):
 
 
 class Health(BaseModel):
-    """``GET /healthz``: ``degraded`` when a configured part does not work, each such part's sentence in
-    ``reasons`` (such as ``"discord: not connected, retrying in 40 s (ClientConnectorError)"``)."""
+    """``GET /healthz``: ``ok`` (HTTP 200), or ``degraded`` (HTTP 503) with one sentence per reason: the store
+    failing, printer states not recorded yet, printer connections restarting after a crash, the Discord bot (when
+    configured) not connected (such as ``"discord: not connected, retrying in 40 s (ClientConnectorError)"``). A
+    printer that is merely offline (switched off) does not make the server degraded; ``printers_connected`` counts
+    the reachable."""
 
     status: Literal["ok", "degraded"]
     reasons: list[str] = Field(default_factory=list)

@@ -11,7 +11,10 @@ class PrometheusMetrics:
     """Implements the adapters' ConnectionObserver and the monitoring service's MonitoringMetrics.
 
     Series: ``printfleet_printer_reports_total{kind}``, ``printfleet_printer_parse_errors_total{kind}``,
-    ``printfleet_printer_reconnects_total{kind}``, ``printfleet_printers_connected{kind}``.
+    ``printfleet_printer_reconnects_total{kind}``, ``printfleet_printers_connected{kind}``,
+    ``printfleet_printer_connection_restarts_total{kind}`` (connection tasks that crashed and were restarted),
+    ``printfleet_store_errors_total{error}`` (store operations that failed as unavailable, by driver error class).
+    Also implements the store health's StoreMetrics.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -36,6 +39,18 @@ class PrometheusMetrics:
         )
         self.connected = Gauge(
             "printfleet_printers_connected", "Printers currently reachable", ["kind"], registry=self.registry
+        )
+        self.connection_restarts = Counter(
+            "printfleet_printer_connection_restarts",
+            "Printer connection tasks that ended by a bug and were restarted",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.store_errors = Counter(
+            "printfleet_store_errors",
+            "Store operations that failed because the database was unavailable (locked, disk full, unreachable)",
+            ["error"],
+            registry=self.registry,
         )
         self.jobs_created = Counter("auto_jobs_created", "Jobs created automatically", ["kind"], registry=self.registry)
         self.jobs_duplicate_prevented = Counter(
@@ -72,6 +87,7 @@ class PrometheusMetrics:
                 self.parse_errors,
                 self.reconnects,
                 self.connected,
+                self.connection_restarts,
                 self.jobs_created,
                 self.jobs_duplicate_prevented,
                 self.jobs_startup_detected,
@@ -96,6 +112,14 @@ class PrometheusMetrics:
     def set_connected(self, kind: PrinterKind, count: int) -> None:
         """Set how many printers of ``kind`` are reachable."""
         self.connected.labels(kind=kind.value).set(count)
+
+    def connection_restarted(self, kind: PrinterKind) -> None:
+        """Count one restart of a crashed connection task."""
+        self.connection_restarts.labels(kind=kind.value).inc()
+
+    def store_error(self, error: str) -> None:
+        """Count one store operation that failed as unavailable (``error``: the driver's error class)."""
+        self.store_errors.labels(error=error).inc()
 
     def job_created(self, kind: str, *, seconds: float, with_start_time: bool, on_startup: bool) -> None:
         """Count one auto-created job and how long it took from report to commit."""

@@ -190,7 +190,12 @@ class PrinterConnectionBase:
             else:
                 level = "warning"
             getattr(self.log, level)("printer.offline", reason=reason.value, detail=detail, retry_in_s=round(delay, 2))
-            await self._mark_offline(reason, detail)
+            try:
+                await self._mark_offline(reason, detail)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the sink failed (a bug past it): the printer must still be retried
+                self.log.exception("printer.status_sink_failed")
             await asyncio.sleep(delay)
             self._observer.reconnect(self.kind)
 

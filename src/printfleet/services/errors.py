@@ -76,6 +76,20 @@ class RateLimited(ServiceError):
         self.retry_after = retry_after
 
 
+class StoreUnavailable(ServiceError):
+    """The store could not carry out an operation for a reason outside the request: the database is locked by
+    another process, its disk is full, the server does not answer (HTTP 503). Retrying later may succeed.
+
+    ``error`` names the driver's error class (``OperationalError``, ``InterfaceError``, ...) and ``message`` says
+    what the database said, never the statement or its parameters (they may hold a secret).
+    """
+
+    def __init__(self, error: str, detail: str) -> None:
+        super().__init__(f"the database is unavailable: {detail}")
+        self.error = error
+        self.detail = detail
+
+
 class AuthenticationFailed(ServiceError):
     """The request could not be tied to a person (HTTP 401): no credentials, a wrong password, an expired session
     or token, a disabled account. ``message`` is the same for an unknown user and a wrong password."""

@@ -14,6 +14,15 @@ global ``monitoring_interval`` setting. The service resolves it when it builds a
 configuration with the current global interval filled in, and knows nothing of settings), while the configuration
 it keeps, lists and publishes still says None. When the setting changes, :meth:`MonitoringService.
 apply_default_poll_interval` reconnects the printers that follow it.
+
+Store failures (:class:`~printfleet.services.errors.StoreUnavailable`: the database locked, its disk full, its
+server gone) never reach a connection: the printer's live status is kept and published, and its handling (the
+transition row, the listeners) is retried with backoff (``store_retry_initial_s`` doubling up to
+``store_retry_max_s``) until the store takes it, always for the newest status against the last one handled, so
+job tracking sees the printer move from what it last knew to what the printer reports now (states passed through
+while the store failed are not recorded, as when the server is down). A connection task that
+ends anyway (an adapter bug) is logged at ERROR, counted and restarted with a fresh connection after a backoff
+(``restart_initial_s`` doubling up to ``restart_max_s``). Both show in :meth:`MonitoringService.health_reasons`.
 """
 
 from __future__ import annotations
@@ -34,7 +43,9 @@ from printfleet.domain.printer import (
     PrinterState,
     PrinterStatus,
 )
+from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus
+from printfleet.services.health import RetryDelays
 from printfleet.services.ports import (
     ConnectionFactory,
     MonitoringMetrics,
@@ -42,13 +53,16 @@ from printfleet.services.ports import (
     PrinterRepository,
     StatusCallback,
 )
+from printfleet.services.probe import first_answer
 
 log = structlog.get_logger("printfleet.monitoring")
 
 StatusListener = Callable[[PrinterConfig, PrinterStatus | None, PrinterStatus], Awaitable[None]]
 """``await listener(printer, previous, current)`` for every state change, after it was persisted, and every
 ``checkpoint_interval_s`` while a print is under way (so job tracking stores progress and elapsed time, by which it
-tells a print seen again after a restart from a new print of the same file)."""
+tells a print seen again after a restart from a new print of the same file). A listener may raise
+StoreUnavailable: the state change is then handled again (every listener called again, ``previous`` being the last
+state fully handled) once the store is back, so a listener must be idempotent."""
 
 
 def _utcnow() -> datetime:
@@ -64,10 +78,12 @@ class _Watched:
     __slots__ = (
         "config",
         "connection",
+        "crashed",
         "last_checkpoint",
         "last_published",
         "last_recorded_state",
         "pending",
+        "retry",
         "settled",
         "status",
         "task",
@@ -83,6 +99,8 @@ class _Watched:
         self.last_published = 0.0
         self.pending: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
+        self.retry: asyncio.Task[None] | None = None  # handles ``status`` once the store is back
+        self.crashed: str | None = None  # why the connection task ended, while it waits to be restarted
 
 
 class MonitoringService:
@@ -102,9 +120,15 @@ class MonitoringService:
         checkpoint_interval_s: float = 15.0,
         clock: Callable[[], datetime] = _utcnow,
         default_poll_interval: Callable[[], float] = lambda: DEFAULT_POLL_INTERVAL_S,
+        store_retry_initial_s: float = 0.5,
+        store_retry_max_s: float = 15.0,
+        restart_initial_s: float = 1.0,
+        restart_max_s: float = 60.0,
     ) -> None:
         """``default_poll_interval()`` is the current global poll interval in seconds (the composition root wires
-        the ``monitoring_interval`` setting), read whenever a connection is built."""
+        the ``monitoring_interval`` setting), read whenever a connection is built. ``store_retry_*`` bound the
+        delays (seconds) between attempts to record a printer's state while the store fails, ``restart_*`` those
+        before a crashed connection is restarted."""
         self._repository = repository
         self._bus = bus
         self._factory = connection_factory
@@ -116,9 +140,12 @@ class MonitoringService:
         self._watched: dict[str, _Watched] = {}
         self._listeners: list[StatusListener] = []
         self._recorded: dict[str, PrinterState] = {}
+        self._store_retry = (store_retry_initial_s, store_retry_max_s)
+        self._restart = (restart_initial_s, restart_max_s)
 
     def add_listener(self, listener: StatusListener) -> None:
-        """Call ``listener`` on every state change (after it was persisted, before it is published)."""
+        """Call ``listener`` on every state change (after it was persisted, before it is published; while the
+        store fails, the live status is published first and the listener called once the store is back)."""
         self._listeners.append(listener)
 
     async def start(self) -> None:
@@ -146,9 +173,10 @@ class MonitoringService:
         for entry in watched:
             if entry.pending is not None:
                 entry.pending.cancel()
-            if entry.task is not None:
-                entry.task.cancel()
-                tasks.append(entry.task)
+            for task in (entry.task, entry.retry):
+                if task is not None:
+                    task.cancel()
+                    tasks.append(task)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _connect(self, config: PrinterConfig, sink: StatusCallback) -> PrinterConnection:
@@ -158,8 +186,44 @@ class MonitoringService:
     def _start(self, config: PrinterConfig, recorded: PrinterState | None) -> _Watched:
         entry = _Watched(config, self._connect(config, self.on_status), recorded)
         self._watched[config.id] = entry
-        entry.task = asyncio.get_running_loop().create_task(entry.connection.run(), name=f"printer:{config.id}")
+        entry.task = asyncio.get_running_loop().create_task(self._supervise(entry), name=f"printer:{config.id}")
         return entry
+
+    async def _supervise(self, entry: _Watched) -> None:
+        """Run the printer's connection; should it end (it never should: ``run()`` retries by itself), log it at
+        ERROR, count it, and start a fresh connection (the old one should it fail to build) after a backoff. A
+        connection that ran for at least ``restart_max_s`` before it ended starts the backoff again from
+        ``restart_initial_s``."""
+        loop = asyncio.get_running_loop()
+        initial, maximum = self._restart
+        delays = RetryDelays(initial=initial, maximum=maximum)
+        while True:
+            started = loop.time()
+            try:
+                await entry.connection.run()
+                entry.crashed = "returned"
+                log.error("printer.connection_ended", printer_id=entry.config.id, printer_kind=entry.config.kind.value)
+            except Exception as error:
+                entry.crashed = type(error).__name__
+                log.error(
+                    "printer.connection_crashed",
+                    printer_id=entry.config.id,
+                    printer_kind=entry.config.kind.value,
+                    error=entry.crashed,
+                    exc_info=error,
+                )
+            if loop.time() - started >= maximum:
+                delays.reset()
+            delay = delays.next_delay()
+            if self._metrics is not None:
+                self._metrics.connection_restarted(entry.config.kind)
+            log.info("printer.connection_restarting", printer_id=entry.config.id, restart_in_s=round(delay, 2))
+            await asyncio.sleep(delay)
+            try:
+                entry.connection = self._connect(entry.config, self.on_status)
+            except Exception as error:  # the adapter refuses to be built again: run the old one once more
+                log.error("printer.connection_rebuild_failed", printer_id=entry.config.id, exc_info=error)
+            entry.crashed = None
 
     def watch(self, config: PrinterConfig) -> None:
         """Start a connection to ``config`` (replacing none: call :meth:`unwatch` first for an edit)."""
@@ -229,44 +293,10 @@ class MonitoringService:
         *,
         timeout: float = 10.0,  # noqa: ASYNC109 - expiry is an answer, not an error
     ) -> PrinterStatus:
-        """Connect to ``config`` once, off the books, and return the printer's first real answer.
-
-        The connection is built with the service's factory but reports to a local sink: nothing is tracked,
-        persisted, published or counted in the connected gauge, and a watched printer with the same id is not
-        touched. The answer is the first status that is not ``offline``/``connecting``: a live state (``idle``,
-        ``printing``, ...) or ``offline`` with the adapter's reason (``unreachable``, ``auth_failed``,
-        ``tls_failed``, ``timeout``, ``protocol_error``, ``not_operational``). With none within ``timeout``
-        seconds, ``offline``/``timeout``; should the adapter stop without one (a bug), ``offline``/
-        ``protocol_error``. The connection task is cancelled and awaited before this returns or raises, also
-        when the caller is cancelled.
-
-        Raises ValueError when ``timeout`` is not positive or the adapter refuses ``config`` (call
-        ``config.problems()`` first).
-        """
-        if not timeout > 0:
-            raise ValueError(f"timeout must be positive, not {timeout!r}")
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[PrinterStatus] = loop.create_future()
-
-        async def sink(_printer_id: str, status: PrinterStatus) -> None:
-            connecting = status.state is PrinterState.OFFLINE and status.offline_reason is OfflineReason.CONNECTING
-            if not connecting and not answer.done():
-                answer.set_result(status)
-
-        connection = self._connect(config, sink)
-        task = loop.create_task(connection.run(), name=f"probe:{config.id}")
-        try:
-            await asyncio.wait((answer, task), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            task.cancel()
-            await asyncio.wait((task,))
-        if answer.done():
-            return answer.result()
-        if not task.cancelled():  # run() ended by itself, which it never should
-            failure = task.exception()
-            what = type(failure).__name__ if failure is not None else "returned"
-            return PrinterStatus.offline(OfflineReason.PROTOCOL_ERROR, detail=f"the connection ended early ({what})")
-        return PrinterStatus.offline(OfflineReason.TIMEOUT, detail=f"no answer within {timeout:g} s")
+        """Connect to ``config`` once, off the books (built with the service's factory, reporting to nobody but
+        the caller), and return the printer's first real answer: see :func:`printfleet.services.probe.
+        first_answer`. Raises ValueError when ``timeout`` is not positive or the adapter refuses ``config``."""
+        return await first_answer(lambda sink: self._connect(config, sink), name=config.id, timeout=timeout)
 
     def status(self, printer_id: str) -> PrinterStatus | None:
         """The latest status of a printer, or None when it is not watched."""
@@ -283,7 +313,8 @@ class MonitoringService:
         return [(e.config, e.status) for _, e in sorted(self._watched.items())]
 
     async def on_status(self, printer_id: str, status: PrinterStatus) -> None:
-        """Receive a snapshot from an adapter (the sink every connection is built with)."""
+        """Receive a snapshot from an adapter (the sink every connection is built with). Never raises
+        StoreUnavailable: a state the store cannot take now is published at once and recorded later."""
         entry = self._watched.get(printer_id)
         if entry is None:  # a late report from a connection being closed
             return
@@ -291,17 +322,34 @@ class MonitoringService:
         entry.status = status
         if previous.state is PrinterState.OFFLINE or status.state is PrinterState.OFFLINE:
             self._update_connected_gauge()
+        if entry.retry is not None:  # an earlier state waits for the store; its retry handles the newest one
+            if previous.lifecycle_key() == status.lifecycle_key():
+                self._publish_telemetry(entry)
+            else:
+                self._publish_now(entry)
+            return
         if previous.lifecycle_key() == status.lifecycle_key():
             self._publish_telemetry(entry)
             entry.settled = status
             if status.state.is_active and time.monotonic() - entry.last_checkpoint >= self._checkpoint_interval_s:
                 entry.last_checkpoint = time.monotonic()
-                for listener in self._listeners:  # a progress checkpoint of the running print
-                    await listener(entry.config, previous, status)
+                try:
+                    for listener in self._listeners:  # a progress checkpoint of the running print
+                        await listener(entry.config, previous, status)
+                except StoreUnavailable:  # the next checkpoint or state change catches up; the store logs it
+                    pass
             return
+        try:
+            await self._settle(entry, previous, status)
+        except StoreUnavailable as error:
+            self._defer(entry, error)
+
+    async def _settle(self, entry: _Watched, previous: PrinterStatus, status: PrinterStatus) -> None:
+        """Record ``status``'s transition (unless recorded already), call the listeners, publish; raises
+        StoreUnavailable with ``entry.settled`` unchanged (so the handling can be tried again)."""
         if status.state is not entry.last_recorded_state and status.offline_reason is not OfflineReason.CONNECTING:
             await self._repository.record_transition(
-                printer_id=printer_id, from_state=entry.last_recorded_state, status=status, at=self._clock()
+                printer_id=entry.config.id, from_state=entry.last_recorded_state, status=status, at=self._clock()
             )
             entry.last_recorded_state = status.state
         entry.last_checkpoint = time.monotonic()
@@ -309,6 +357,60 @@ class MonitoringService:
             await listener(entry.config, previous, status)
         self._publish_now(entry)
         entry.settled = status
+
+    def _defer(self, entry: _Watched, error: StoreUnavailable) -> None:
+        """Publish the printer's live status now and retry its handling in the background with backoff."""
+        log.warning(
+            "monitoring.state_not_recorded",
+            printer_id=entry.config.id,
+            state=entry.status.state.value,
+            error=error.error,
+            detail=error.detail,
+        )
+        self._publish_now(entry)
+        entry.retry = asyncio.get_running_loop().create_task(
+            self._retry_settle(entry), name=f"printer-retry:{entry.config.id}"
+        )
+
+    async def _retry_settle(self, entry: _Watched) -> None:
+        """Handle the newest status against the last handled one until the store takes it; then, should newer
+        states have arrived meanwhile, those too (without waiting)."""
+        initial, maximum = self._store_retry
+        delays = RetryDelays(initial=initial, maximum=maximum)
+        attempts = 0
+        while True:
+            await asyncio.sleep(delays.next_delay())
+            attempts += 1
+            try:
+                while (status := entry.status).lifecycle_key() != entry.settled.lifecycle_key():
+                    await self._settle(entry, entry.settled, status)
+            except StoreUnavailable:
+                continue
+            entry.settled = entry.status
+            entry.retry = None
+            log.info(
+                "monitoring.state_recorded",
+                printer_id=entry.config.id,
+                state=entry.status.state.value,
+                attempts=attempts,
+            )
+            return
+
+    def health_reasons(self) -> list[str]:
+        """A health source: printers whose latest state waits for the store, connections waiting to restart.
+
+        A printer that is offline because it cannot be reached is not a reason (see ``services.health``)."""
+        reasons: list[str] = []
+        waiting = sorted(printer_id for printer_id, entry in self._watched.items() if entry.retry is not None)
+        if waiting:
+            reasons.append(
+                f"{len(waiting)} printer(s) with a state not recorded yet (the store failed; retrying): "
+                + ", ".join(waiting)
+            )
+        crashed = sorted(f"{pid} ({entry.crashed})" for pid, entry in self._watched.items() if entry.crashed)
+        if crashed:
+            reasons.append(f"{len(crashed)} printer connection(s) crashed and restarting: " + ", ".join(crashed))
+        return reasons
 
     def _publish_now(self, entry: _Watched) -> None:
         if entry.pending is not None:

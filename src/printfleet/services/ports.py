@@ -15,6 +15,7 @@ from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, 
 from printfleet.domain.queue import NewQueueEntry, QueueEntry
 from printfleet.domain.queue_history import HistoryRecord
 from printfleet.domain.queue_predict import DurationSample
+from printfleet.services.errors import StoreUnavailable
 
 
 class PrinterConnection(Protocol):
@@ -120,10 +121,26 @@ class PrinterRepository(Protocol):
 
 
 class MonitoringMetrics(Protocol):
-    """Gauges the monitoring service keeps current."""
+    """Gauges and counters the monitoring service keeps current."""
 
     def set_connected(self, kind: PrinterKind, count: int) -> None:
         """Printers of ``kind`` currently reachable."""
+        ...
+
+    def connection_restarted(self, kind: PrinterKind) -> None:
+        """A connection task of ``kind`` ended (a bug) and is being restarted."""
+        ...
+
+
+class StoreObserver(Protocol):
+    """Told of the outcome of every store transaction (the store's health; see ``services.health.StoreHealth``)."""
+
+    def store_failed(self, error: StoreUnavailable) -> None:
+        """A transaction failed because the store is unavailable (it raised ``error`` to its caller)."""
+        ...
+
+    def store_succeeded(self) -> None:
+        """A transaction committed."""
         ...
 
 

@@ -10,6 +10,11 @@ reads and then writes fails at once with ``SQLITE_BUSY`` when another connection
 timeout cannot retry a stale read snapshot). Taking the write lock up front makes every read-modify-write
 transaction serialisable, at the cost of queueing read-only transactions behind a writer for the few
 milliseconds a transaction lasts here.
+
+Store failures that are no fault of the request (the database locked by another process past the busy timeout, a
+full disk, a PostgreSQL server that does not answer) leave :meth:`Database.transaction` as
+:class:`~printfleet.services.errors.StoreUnavailable`, so the services can tell them from bugs without knowing
+SQLAlchemy, and the optional :class:`~printfleet.services.ports.StoreObserver` hears of every failure and success.
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url
+from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from printfleet.services.errors import StoreUnavailable
+from printfleet.services.ports import StoreObserver
 
 DEFAULT_URL = "sqlite+aiosqlite:///data/printfleet.db"
 """The default database: a SQLite file under ``data/`` in the working directory."""
@@ -36,6 +46,31 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 """The Alembic script directory shipped inside the package (works from an installed wheel too)."""
+
+
+_REQUEST_ERRORS = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
+"""Driver errors caused by the statement or its values (a bug or a rule the store enforces), not by the store."""
+
+
+def unavailable(error: BaseException) -> StoreUnavailable | None:
+    """The :class:`StoreUnavailable` that ``error`` means, or None when it is not a store failure.
+
+    Store failures: a driver error other than an integrity, data, programming or not-supported error (SQLite's
+    ``OperationalError`` "database is locked" / "database or disk is full", PostgreSQL's disk-full or
+    connection errors), a dropped connection, a pool timeout, and ``OSError`` (a refused or reset connection).
+    The message is the driver's own first line, never SQLAlchemy's, which quotes the statement and parameters.
+    """
+    if isinstance(error, DBAPIError):
+        if isinstance(error, _REQUEST_ERRORS) and not error.connection_invalidated:
+            return None
+        original = error.orig if error.orig is not None else error
+        detail = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+        return StoreUnavailable(type(error).__name__, detail[:200])
+    if isinstance(error, PoolTimeout):
+        return StoreUnavailable("PoolTimeout", "no database connection became free in time")
+    if isinstance(error, OSError):
+        return StoreUnavailable(type(error).__name__, (str(error) or type(error).__name__)[:200])
+    return None
 
 
 def _is_sqlite(url: URL) -> bool:
@@ -106,9 +141,11 @@ class Database:
     The schema is not created here; run :func:`migrate` first.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, observer: StoreObserver | None = None) -> None:
+        """``observer`` hears of every transaction's outcome (failures are the ones raised as StoreUnavailable)."""
         self._url = make_url(url)
         self._echo = echo
+        self._observer = observer
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
@@ -155,9 +192,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed when the block ends, rolled back if it raises."""
-        async with self.session() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed when the block ends, rolled back if it raises.
+
+        Raises StoreUnavailable (from the driver's error) when the store fails, in the block or at commit.
+        """
+        try:
+            async with self.session() as session, session.begin():
+                yield session
+        except Exception as error:
+            failure = unavailable(error)
+            if failure is None:
+                raise
+            if self._observer is not None:
+                self._observer.store_failed(failure)
+            raise failure from error
+        if self._observer is not None:
+            self._observer.store_succeeded()
+
+    async def ping(self) -> None:
+        """One transaction that writes nothing (``SELECT 1``; on SQLite it takes the write lock, as every
+        transaction here does). Raises StoreUnavailable when the store does not answer."""
+        async with self.transaction() as session:
+            await session.execute(text("SELECT 1"))
 
 
 def alembic_config() -> Config:
