@@ -29,6 +29,10 @@ class _Handler(logging.StreamHandler[TextIO]):
     """The handler :func:`configure_logging` installs (told apart from others when it is called again)."""
 
 
+_OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+"""Loggers whose own handlers (from uvicorn's default logging config) would bypass the root handler."""
+
+
 def configure_logging(*, level: str = "INFO", json_format: bool = False, stream: TextIO | None = None) -> None:
     """Route structlog and stdlib logging to ``stream`` (default: stderr) at ``level`` (DEBUG … ERROR).
 
@@ -65,3 +69,10 @@ def configure_logging(*, level: str = "INFO", json_format: bool = False, stream:
     logging.captureWarnings(True)  # warnings.warn() lines through the same handler, not straight to stderr
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    for name in _OWN_HANDLERS:
+        # uvicorn's default logging config (applied by any uvicorn.Config made with it, earlier in the process)
+        # gives these loggers their own plain-text handlers and stops propagation; route them to ours instead.
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
+        library.disabled = False
