@@ -115,13 +115,14 @@ def _follow_monitoring_interval(settings: SettingsService, monitoring: Monitorin
 
 
 def discord_bot(
-    settings: DiscordSettings, *, queue: QueueService, bus: EventBus
+    settings: DiscordSettings, *, queue: QueueService, bus: EventBus, accounts: AccountService | None = None
 ) -> AbstractAsyncContextManager[object]:
-    """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing. Entering it never waits for
-    Discord; a refused token or an unreachable Discord is logged and the server runs on without the bot."""
+    """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing; its members act as their
+    ``accounts``. Entering it never waits for Discord; a refused token or an unreachable Discord is logged and the
+    server runs on without the bot."""
     if not settings.enabled:
         return nullcontext()
-    return DiscordBot(settings, queue=queue, bus=bus)
+    return DiscordBot(settings, queue=queue, bus=bus, accounts=accounts)
 
 
 SETUP_MESSAGE = "no account exists yet; create the first admin at {url} (valid 1 hour, once)"
@@ -254,7 +255,7 @@ def build_app(
                 health=health,
                 store_health=store_health,
             )
-            bot = discord_bot(settings.discord, queue=queue, bus=bus)
+            bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
             app.state.context = ApiContext(
                 printers=printers,
