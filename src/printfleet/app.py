@@ -235,6 +235,7 @@ def build_app(
                     discord_auto_provision=settings.discord.auto_provision,
                 ),
             )
+            await accounts.purge_sessions()
             setup_token = await accounts.issue_setup_token()
             if setup_token is not None:
                 announce = announce_setup or setup_announcer(json_lines=settings.logging.format == "json")

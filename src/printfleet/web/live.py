@@ -52,18 +52,21 @@ VIEWS = ("printers", "jobs", "settings", "queue", "toasts")
 
 
 class _CardCache:
-    """Printer cards rendered per (event, language), shared by all clients; holds the newest ``size`` entries."""
+    """Printer cards rendered per (event, language, with or without the print controls), shared by all clients;
+    holds the newest ``size`` entries."""
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, str], tuple[PrinterStatusUpdated, str]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str, bool], tuple[PrinterStatusUpdated, str]] = OrderedDict()
 
-    def card(self, event: PrinterStatusUpdated, locale: str) -> str:
-        key = (id(event), locale)
+    def card(self, event: PrinterStatusUpdated, locale: str, *, controls: bool) -> str:
+        key = (id(event), locale, controls)
         hit = self._entries.get(key)
         if hit is not None and hit[0] is event:
             return hit[1]
-        body = renderer().render("_printer_card.html", locale, printer=event.printer, status=event.status, oob="")
+        body = renderer().render(
+            "_printer_card.html", locale, printer=event.printer, status=event.status, oob="", controls=controls
+        )
         self._entries[key] = (event, body)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -90,6 +93,7 @@ class LiveSession:
         ``viewer``: who watches (the Queue page shows their own actions and, to operators, the admin section)."""
         self._context = context
         self._viewer = viewer
+        self._controls = viewer is None or viewer.may(Permission.PRINTERS_CONTROL)
         self.view = view
         self.locale = locale
         self._filter: JobFilter | None = query.job_filter() if query is not None else None
@@ -121,7 +125,9 @@ class LiveSession:
         return ""
 
     def _card(self, config: PrinterConfig, status: PrinterStatus | None) -> str:
-        return renderer().render("_printer_card.html", self.locale, printer=config, status=status, oob="")
+        return renderer().render(
+            "_printer_card.html", self.locale, printer=config, status=status, oob="", controls=self._controls
+        )
 
     def _row(self, job: Job, *, oob: str = "") -> str:
         return renderer().render("_job_row.html", self.locale, job=job, printer_names=self._names, oob=oob)
@@ -136,7 +142,7 @@ class LiveSession:
             self._names[event.printer.id] = event.printer.name
             if self.view != "printers":
                 return ""
-            card = _cards.card(event, self.locale)
+            card = _cards.card(event, self.locale, controls=self._controls)
             if event.printer.id in self._cards:
                 return card.replace("<article ", '<article hx-swap-oob="true" ', 1)
             self._cards.add(event.printer.id)

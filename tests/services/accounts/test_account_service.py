@@ -300,3 +300,13 @@ async def test_a_sign_out_in_another_process_is_seen_within_the_cache_time(datab
     assert await there.session_principal(signed.session_id) is None  # at once where it happened
     await asyncio.sleep(0.25)
     assert await here.session_principal(signed.session_id) is None  # and here once the cache time ran out
+
+
+async def test_expired_sessions_are_purged_and_live_ones_kept(accounts: AccountService, clock: Clock) -> None:
+    await accounts.create_user(username="alice", password=PASSWORD, role=Role.MEMBER)
+    old = await accounts.sign_in("alice", PASSWORD, client=None)
+    clock.advance(days=15)
+    fresh = await accounts.sign_in("alice", PASSWORD, client=None)
+    assert await accounts.purge_sessions() == 1
+    assert await accounts.session_principal(fresh.session_id) is not None
+    assert await accounts.session_principal(old.session_id) is None

@@ -414,6 +414,13 @@ class AccountService:
         self._remember("s:" + key, principal, expires)
         return principal
 
+    async def purge_sessions(self) -> int:
+        """Forget the sessions that have expired (called at start-up); returns how many."""
+        now = self._clock()
+        return await self._repository.delete_sessions_before(
+            last_seen_before=now - self._settings.session_idle, created_before=now - self._settings.session_absolute
+        )
+
     async def sign_out(self, principal: Principal, *, everywhere: bool = False, client: str | None = None) -> None:
         """End the principal's session (``everywhere``: every session of the user)."""
         if everywhere:
