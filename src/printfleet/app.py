@@ -189,6 +189,6 @@ def build_app(
                 yield
             log.info("printfleet.stopped")
 
-    app = create_api(lifespan)
+    app = create_api(lifespan, allowed_hosts=settings.http.host_names(), max_body_bytes=settings.http.max_body_bytes)
     mount_web(app)
     return app

@@ -45,16 +45,11 @@ def _http_overrides(settings_source: Settings, host: str | None, port: int | Non
 
 def _serve(settings: Settings) -> None:
     from printfleet.app import build_app
+    from printfleet.serving import uvicorn_options
 
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        log_level="warning",
-        ws="websockets-sansio",
-        lifespan="on",
-    )
+    # Header deadline, keep-alive and connection limits from the http settings (slow clients).
+    uvicorn.run(build_app(settings), **uvicorn_options(settings.http))
 
 
 @cli.command()
