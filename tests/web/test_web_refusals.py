@@ -51,3 +51,21 @@ async def test_the_edit_form_needs_the_key_again_for_a_new_url(bare_server: Runn
         assert refused.status_code == 422, (path, refused.text)
         assert "api_key: give it again" in refused.text
     assert (await client.get("/api/v1/printers/o1")).json()["url"] == url
+
+
+async def test_the_job_form_refuses_overlong_fields_and_keeps_the_job(bare_server: RunningServer) -> None:
+    client = bare_server.client
+    body = {"id": "o1", "type": "octoprint", "url": f"http://127.0.0.1:{free_port()}", "api_key": API_KEY}
+    assert (await client.post("/api/v1/printers", json=body)).status_code == 201
+    job = (await client.post("/api/v1/jobs", json={"printer_id": "o1", "job_name": "benchy"})).json()
+    for field, value, problem in [
+        ("job_name", "n" * 301, "job_name: at most 300 characters"),
+        ("customer_name", "c" * 20_000, "customer_info: at most 10000 characters"),
+        ("notes", "x" * 10_001, "notes: at most 10000 characters"),
+    ]:
+        form = {"job_name": "benchy", field: value}
+        refused = await client.post(f"/ui/jobs/{job['id']}", data=form, headers=HTMX)
+        assert refused.status_code == 422, (field, refused.text[:200])
+        assert problem in refused.text
+    kept = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
+    assert (kept["job_name"], kept["customer_info"], kept["notes"]) == ("benchy", {}, None)

@@ -10,9 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from printfleet.domain.jobs import Job, JobStatus
-
-CUSTOMER_INFO_MAX_CHARS = 10_000
-"""The longest ``customer_info`` accepted, in characters of its JSON text (as ``notes``)."""
+from printfleet.services.jobs import CUSTOMER_INFO_MAX_CHARS
 
 
 def _bounded_info(value: dict[str, Any] | None) -> dict[str, Any] | None:
