@@ -87,8 +87,8 @@ def test_a_client_slow_to_send_its_headers_is_disconnected(tmp_path: Path) -> No
         assert httpx.get(base_url + "/healthz").status_code == 200
 
 
-def test_connections_past_the_limit_get_503_and_a_foreign_host_400(tmp_path: Path) -> None:
-    with serve(tmp_path, max_connections=2, header_timeout=30) as base_url:
+def test_connections_past_the_limit_get_503_and_only_allowed_host_names_are_served(tmp_path: Path) -> None:
+    with serve(tmp_path, max_connections=2, header_timeout=30, allowed_hosts="[printfarm.local]") as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)):
             time.sleep(0.2)
@@ -97,6 +97,10 @@ def test_connections_past_the_limit_get_503_and_a_foreign_host_400(tmp_path: Pat
         assert httpx.get(base_url + "/healthz").status_code == 200
         foreign = httpx.get(base_url + "/healthz", headers={"Host": f"rebind.evil.example:{port}"})
         assert foreign.status_code == 400
+        listed = httpx.get(base_url + "/healthz", headers={"Host": f"PrintFarm.local:{port}"})
+        assert listed.status_code == 200
+        not_listed = httpx.get(base_url + "/healthz", headers={"Host": f"localhost:{port}"})  # the list replaces
+        assert not_listed.status_code == 400
 
 
 def test_the_server_options_follow_the_http_settings() -> None:
@@ -119,3 +123,9 @@ def test_the_server_options_follow_the_http_settings() -> None:
 def test_a_header_timeout_must_be_positive(header_timeout: float) -> None:
     with pytest.raises(ValueError, match="header_timeout"):
         HttpSettings(header_timeout=header_timeout)
+
+
+def test_allowed_hosts_default_to_the_listen_address_and_localhost() -> None:
+    assert HttpSettings().host_names() == {"127.0.0.1", "localhost"}
+    assert HttpSettings(host="0.0.0.0").host_names() == {"0.0.0.0", "127.0.0.1", "localhost"}
+    assert HttpSettings(allowed_hosts=["Farm.Example", "[::1]"]).host_names() == {"farm.example", "::1"}
