@@ -45,7 +45,7 @@ class HeaderTimeoutProtocol(H11Protocol):
     def on_response_complete(self) -> None:
         """Start the deadline of the next request on this keep-alive connection."""
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:  # not a pipelined request
             self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
