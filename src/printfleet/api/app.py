@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from printfleet import __version__
 from printfleet.api import jobs, printers, queue, ws
 from printfleet.api.context import ContextDep
+from printfleet.api.errors import responses
+from printfleet.api.guards import BodyLimit, HostGuard
 from printfleet.api.schemas import Health
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
@@ -31,8 +33,21 @@ _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
-    """Build the application. ``lifespan`` (from the composition root) sets ``app.state.context``."""
+DEFAULT_ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1"})
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_api(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    *,
+    allowed_hosts: frozenset[str] = DEFAULT_ALLOWED_HOSTS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the application. ``lifespan`` (from the composition root) sets ``app.state.context``.
+
+    Requests whose ``Host`` is not in ``allowed_hosts`` (see :func:`printfleet.api.guards.host_allowed`) get 400;
+    bodies over ``max_body_bytes`` bytes get 413.
+    """
     app = FastAPI(
         title="printfleet",
         version=__version__,
@@ -90,6 +105,10 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
+    # Added last, so outermost: a foreign Host or an oversized body never reaches a route.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(HostGuard, allowed_hosts=allowed_hosts)
+
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)
@@ -100,6 +119,7 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         response_model=Health,
         tags=["operations"],
         responses={
+            **responses(),
             200: {"description": "ok: the store works and every printer connection runs"},
             503: {
                 "model": Health,
@@ -124,7 +144,7 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
             checked_at=datetime.now(UTC),
         )
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get("/metrics", tags=["operations"], response_class=Response, responses=responses())
     async def metrics(context: ContextDep) -> Response:
         """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected."""
         body, content_type = context.render_metrics()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from printfleet.api.context import ContextDep
+from printfleet.api.errors import responses
 from printfleet.api.job_schemas import (
     JobCreate,
     JobList,
@@ -22,8 +23,13 @@ from printfleet.services.errors import InvalidInput
 
 router = APIRouter(tags=["jobs"])
 
+MAX_ID = 2**63 - 1
+"""The largest id (and offset) the store can hold: a signed 64-bit integer; more is refused with 422."""
 
-@router.get("/api/v1/jobs", response_model=JobList)
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
+
+
+@router.get("/api/v1/jobs", response_model=JobList, responses=responses())
 async def list_jobs(
     context: ContextDep,
     printer_id: str | None = None,
@@ -32,7 +38,7 @@ async def list_jobs(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobList:
     """Jobs, newest first, with the total matching the filters. ``since``/``until`` need an offset (ISO 8601)."""
     for name, value in (("since", since), ("until", until)):
@@ -52,7 +58,7 @@ async def list_jobs(
     return JobList(jobs=[JobPublic.from_domain(job) for job in jobs], total=total)
 
 
-@router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED, responses=responses(404))
 async def create_job(body: JobCreate, context: ContextDep) -> JobPublic:
     """A manual job: ``pending`` until a print of its file starts on its printer (then it becomes ``running``)."""
     printer, _ = await context.printers.get(body.printer_id)
@@ -69,32 +75,32 @@ async def create_job(body: JobCreate, context: ContextDep) -> JobPublic:
     return JobPublic.from_domain(job)
 
 
-@router.get("/api/v1/jobs/{job_id}", response_model=JobPublic)
-async def get_job(job_id: int, context: ContextDep) -> JobPublic:
+@router.get("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
+async def get_job(job_id: JobId, context: ContextDep) -> JobPublic:
     """One job; 404 when unknown or deleted."""
     return JobPublic.from_domain(await context.jobs.get(job_id))
 
 
-@router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic)
-@router.put("/api/v1/jobs/{job_id}", response_model=JobPublic)
-async def update_job(job_id: int, body: JobUpdate, context: ContextDep) -> JobPublic:
+@router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
+@router.put("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
+async def update_job(job_id: JobId, body: JobUpdate, context: ContextDep) -> JobPublic:
     """Edit ``job_name``, ``is_business``, ``customer_info``, ``notes`` (auto-creation keys are kept)."""
     return JobPublic.from_domain(await context.jobs.edit(job_id, body.changes()))
 
 
-@router.delete("/api/v1/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_job(job_id: int, context: ContextDep) -> None:
+@router.delete("/api/v1/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
+async def delete_job(job_id: JobId, context: ContextDep) -> None:
     """Delete a job. Deleting an auto-created job while its print runs does not make the print create another."""
     await context.jobs.delete(job_id)
 
 
-@router.post("/api/v1/jobs/{job_id}/convert-to-manual", response_model=JobPublic)
-async def convert_to_manual(job_id: int, context: ContextDep) -> JobPublic:
+@router.post("/api/v1/jobs/{job_id}/convert-to-manual", response_model=JobPublic, responses=responses(404))
+async def convert_to_manual(job_id: JobId, context: ContextDep) -> JobPublic:
     """Drop the auto-created flag."""
     return JobPublic.from_domain(await context.jobs.convert_to_manual(job_id))
 
 
-@router.get("/api/v1/settings", response_model=SettingsPublic, tags=["settings"])
+@router.get("/api/v1/settings", response_model=SettingsPublic, tags=["settings"], responses=responses())
 async def get_settings(context: ContextDep) -> SettingsPublic:
     """Run-time settings."""
     values = context.settings.snapshot()
@@ -104,7 +110,7 @@ async def get_settings(context: ContextDep) -> SettingsPublic:
     )
 
 
-@router.put("/api/v1/settings", response_model=SettingsSaved, tags=["settings"])
+@router.put("/api/v1/settings", response_model=SettingsSaved, tags=["settings"], responses=responses())
 async def put_settings(body: SettingsUpdate, context: ContextDep) -> SettingsSaved:
     """Change settings; persisted and effective at once (switching auto-creation on picks up running prints)."""
     changes = {name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None}

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from printfleet.api.context import ContextDep
+from printfleet.api.errors import responses
 from printfleet.api.schemas import (
     CommandAccepted,
     ConnectionTestResult,
@@ -30,21 +31,21 @@ ConnectionTestTimeout = Annotated[
 ]
 
 
-@router.get("", response_model=PrinterList)
+@router.get("", response_model=PrinterList, responses=responses())
 async def list_printers(context: ContextDep) -> PrinterList:
     """Every printer with its configuration (no secrets) and live status."""
     rows = await context.printers.list()
     return PrinterList(printers=[PrinterPublic.from_domain(config, live) for config, live in rows])
 
 
-@router.get("/{printer_id}", response_model=PrinterPublic)
+@router.get("/{printer_id}", response_model=PrinterPublic, responses=responses(404))
 async def get_printer(printer_id: str, context: ContextDep) -> PrinterPublic:
     """One printer; 404 when the id is unknown."""
     config, live = await context.printers.get(printer_id)
     return PrinterPublic.from_domain(config, live)
 
 
-@router.post("", response_model=PrinterPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=PrinterPublic, status_code=status.HTTP_201_CREATED, responses=responses(409))
 async def add_printer(body: PrinterCreate, context: ContextDep) -> PrinterPublic:
     """Add a printer and connect to it; 409 when the id exists, 422 when fields are missing for its type."""
     config = await context.printers.add(body.to_domain())
@@ -52,7 +53,7 @@ async def add_printer(body: PrinterCreate, context: ContextDep) -> PrinterPublic
     return PrinterPublic.from_domain(config, live)
 
 
-@router.post("/test", response_model=ConnectionTestResult)
+@router.post("/test", response_model=ConnectionTestResult, responses=responses())
 async def connection_test_new(
     body: PrinterTest, context: ContextDep, timeout_s: ConnectionTestTimeout = 10.0
 ) -> ConnectionTestResult:
@@ -65,7 +66,7 @@ async def connection_test_new(
     return ConnectionTestResult.from_domain(check)
 
 
-@router.post("/{printer_id}/test", response_model=ConnectionTestResult)
+@router.post("/{printer_id}/test", response_model=ConnectionTestResult, responses=responses(404))
 async def connection_test_existing(
     printer_id: str, context: ContextDep, body: PrinterUpdate | None = None, timeout_s: ConnectionTestTimeout = 10.0
 ) -> ConnectionTestResult:
@@ -76,7 +77,7 @@ async def connection_test_existing(
     return ConnectionTestResult.from_domain(check)
 
 
-@router.patch("/{printer_id}", response_model=PrinterPublic)
+@router.patch("/{printer_id}", response_model=PrinterPublic, responses=responses(404))
 async def update_printer(printer_id: str, body: PrinterUpdate, context: ContextDep) -> PrinterPublic:
     """Change some fields and reconnect; secrets omitted keep their value."""
     config = await context.printers.update(printer_id, body.changes())
@@ -84,13 +85,18 @@ async def update_printer(printer_id: str, body: PrinterUpdate, context: ContextD
     return PrinterPublic.from_domain(config, live)
 
 
-@router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
 async def delete_printer(printer_id: str, context: ContextDep) -> None:
     """Disconnect and delete a printer."""
     await context.printers.delete(printer_id)
 
 
-@router.post("/{printer_id}/{command}", response_model=CommandAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{printer_id}/{command}",
+    response_model=CommandAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(404, 409),
+)
 async def command_printer(printer_id: str, command: PrinterCommand, context: ContextDep) -> CommandAccepted:
     """Send ``pause``, ``resume`` or ``stop``; 409 when the printer is offline or refuses."""
     await context.printers.command(printer_id, command)

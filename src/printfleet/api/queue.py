@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from printfleet.api.context import ContextDep
+from printfleet.api.errors import responses
+from printfleet.api.jobs import MAX_ID
 from printfleet.api.queue_schemas import (
     JoinAnswer,
     MyJobsPublic,
@@ -45,6 +47,8 @@ from printfleet.services.queue import QueueService
 
 router = APIRouter(prefix="/api/v1/queue", tags=["queue"])
 
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID, description="The queue entry's id.")]
+
 HISTORY_RECORDS = 200
 """History records returned with one entry (newest first)."""
 
@@ -57,20 +61,20 @@ def _public(queue: QueueService, entry: QueueEntry) -> QueueEntryPublic:
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-@router.get("", response_model=QueuePublic)
+@router.get("", response_model=QueuePublic, responses=responses())
 async def get_queue(context: ContextDep) -> QueuePublic:
     """The queue now: active entries first in line first (waiting ones with ``position`` and ``wait_seconds``),
     the printers with their holders and expected free times, ``paused``, and the policy (windows in seconds)."""
     return QueuePublic.from_view(context.queue.view())
 
 
-@router.get("/users/{user_id}", response_model=MyJobsPublic)
+@router.get("/users/{user_id}", response_model=MyJobsPublic, responses=responses())
 async def my_jobs(user_id: str, context: ContextDep, recent: Annotated[int, Query(ge=0, le=100)] = 5) -> MyJobsPublic:
     """One user's active entries with positions and waits, and their ``recent`` latest ended entries."""
     return MyJobsPublic.from_domain(user_id, await context.queue.my_jobs(user_id, recent=recent))
 
 
-@router.get("/predict", response_model=PredictionPublic)
+@router.get("/predict", response_model=PredictionPublic, responses=responses())
 async def predict(
     context: ContextDep,
     job_name: Annotated[str, Query(max_length=1000)],
@@ -87,7 +91,7 @@ async def predict(
     return PredictionPublic.from_domain(prediction)
 
 
-@router.get("/history", response_model=QueueHistoryPublic)
+@router.get("/history", response_model=QueueHistoryPublic, responses=responses())
 async def history(
     context: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -101,14 +105,14 @@ async def history(
 # --- admin: the queue and its printers ----------------------------------------------------------------------------
 
 
-@router.put("/paused", response_model=PausedState)
+@router.put("/paused", response_model=PausedState, responses=responses())
 async def set_paused(body: QueuePause, context: ContextDep) -> PausedState:
     """Admin: pause the queue (no new offers; open offers and reservations run on) or resume it."""
     await context.queue.set_paused(body.paused)
     return PausedState(paused=context.queue.paused)
 
 
-@router.put("/printers/{printer_id}/hold", response_model=QueuePrinterPublic)
+@router.put("/printers/{printer_id}/hold", response_model=QueuePrinterPublic, responses=responses(404))
 async def hold_printer(printer_id: str, body: QueueHold, context: ContextDep) -> QueuePrinterPublic:
     """Admin: take a printer out of rotation (its open offer is withdrawn, the entry keeps its place; a reservation
     or print on it runs on) or put it back. 404 for an unknown printer."""
@@ -129,7 +133,10 @@ async def hold_printer(printer_id: str, body: QueueHold, context: ContextDep) ->
     "",
     response_model=JoinAnswer,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": JoinAnswer, "description": "The same join was made before (`created` false)."}},
+    responses={
+        200: {"model": JoinAnswer, "description": "The same join was made before (`created` false)."},
+        **responses(409, 429),
+    },
 )
 async def join(body: QueueJoin, context: ContextDep, response: Response) -> JoinAnswer:
     """Put a job at the back of the queue: 201 with the entry (``offered`` at once when a printer is free), its
@@ -148,8 +155,8 @@ async def join(body: QueueJoin, context: ContextDep, response: Response) -> Join
     return JoinAnswer.from_domain(result)
 
 
-@router.get("/{entry_id}", response_model=QueueEntryDetail)
-async def get_entry(entry_id: int, context: ContextDep) -> QueueEntryDetail:
+@router.get("/{entry_id}", response_model=QueueEntryDetail, responses=responses(404))
+async def get_entry(entry_id: EntryId, context: ContextDep) -> QueueEntryDetail:
     """One entry, active or ended, with its history records (newest first); 404 when unknown."""
     entry = await context.queue.entry(entry_id)
     records = await context.queue.events(entry_id=entry_id, limit=HISTORY_RECORDS)
@@ -159,16 +166,16 @@ async def get_entry(entry_id: int, context: ContextDep) -> QueueEntryDetail:
     )
 
 
-@router.post("/{entry_id}/claim", response_model=QueueEntryPublic)
-async def claim(entry_id: int, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
+@router.post("/{entry_id}/claim", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
+async def claim(entry_id: EntryId, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
     """The entry's user claims the printer offered to it: reserved, the start window runs (claiming again is
     harmless). 403 ``not_yours``; 409 ``not_offered``, ``offer_expired``, ``ended``; 404 unknown entry."""
     context.queue.check_rate(body.user_id)
     return _public(context.queue, await context.queue.claim(user_id=body.user_id, entry_id=entry_id))
 
 
-@router.post("/{entry_id}/cancel", response_model=QueueEntryPublic)
-async def cancel(entry_id: int, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
+@router.post("/{entry_id}/cancel", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
+async def cancel(entry_id: EntryId, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
     """The entry's user leaves the queue or gives up their offer or reservation (the printer goes to the next).
     Cancelling an entry that has ended already is harmless (the entry as it is). 403 ``not_yours``; 409 ``printing``
     (stop the print on the printer); 404 unknown entry."""
@@ -176,8 +183,8 @@ async def cancel(entry_id: int, body: QueueUserCommand, context: ContextDep) -> 
     return _public(context.queue, await context.queue.cancel(user_id=body.user_id, entry_id=entry_id))
 
 
-@router.patch("/{entry_id}", response_model=QueueEntryPublic)
-async def update_estimate(entry_id: int, body: QueueEstimateUpdate, context: ContextDep) -> QueueEntryPublic:
+@router.patch("/{entry_id}", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
+async def update_estimate(entry_id: EntryId, body: QueueEstimateUpdate, context: ContextDep) -> QueueEntryPublic:
     """The entry's user changes its estimate; positions stay, waits follow. 422 for an estimate out of range; 403
     ``not_yours``; 409 ``ended``; 404 unknown entry."""
     context.queue.check_rate(body.user_id)
@@ -190,15 +197,15 @@ async def update_estimate(entry_id: int, body: QueueEstimateUpdate, context: Con
 # --- admin: entries -----------------------------------------------------------------------------------------------
 
 
-@router.delete("/{entry_id}", response_model=QueueEntryPublic)
-async def remove(entry_id: int, context: ContextDep) -> QueueEntryPublic:
+@router.delete("/{entry_id}", response_model=QueueEntryPublic, responses=responses(404, 409))
+async def remove(entry_id: EntryId, context: ContextDep) -> QueueEntryPublic:
     """Admin: end an active entry as ``removed`` (its offer or reservation is released; removing it again is
     harmless). 409 ``ended`` for an entry that ended otherwise; 404 unknown entry."""
     return QueueEntryPublic.from_domain(await context.queue.remove(entry_id))
 
 
-@router.post("/{entry_id}/move", response_model=QueueEntryPublic)
-async def move(entry_id: int, body: QueueMove, context: ContextDep) -> QueueEntryPublic:
+@router.post("/{entry_id}/move", response_model=QueueEntryPublic, responses=responses(404, 409))
+async def move(entry_id: EntryId, body: QueueMove, context: ContextDep) -> QueueEntryPublic:
     """Admin: put a waiting entry at 1-based ``position`` among the waiting entries. 422 for a position out of
     range or an entry that is not active (``field``); 409 ``not_waiting``."""
     return _public(context.queue, await context.queue.move(entry_id, body.position))

@@ -21,6 +21,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from printfleet.api.queue import EntryId
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.queue import EntryStatus, QueueEntry, QueueRefusal, Refusal
 from printfleet.services.errors import NotFound, RateLimited, ServiceError
@@ -222,13 +223,13 @@ async def _user_command(request: Request, context: Context, locale: str, entry_i
 
 
 @router.post("/ui/queue/{entry_id}/claim", dependencies=[SameSite])
-async def claim(request: Request, entry_id: int, context: Context, locale: Locale) -> Response:
+async def claim(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Claim the printer offered to the entry, as the entry's user (the form posts the user id)."""
     return await _user_command(request, context, locale, entry_id, "claim")
 
 
 @router.post("/ui/queue/{entry_id}/cancel", dependencies=[SameSite])
-async def cancel(request: Request, entry_id: int, context: Context, locale: Locale) -> Response:
+async def cancel(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Take the entry out of the queue (or give up its offer or reservation), as the entry's user."""
     return await _user_command(request, context, locale, entry_id, "cancel")
 
@@ -241,7 +242,7 @@ def _admin_refused(locale: str) -> str:
 
 
 @router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite])
-async def remove(request: Request, entry_id: int, context: Context, locale: Locale) -> Response:
+async def remove(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: remove an entry from the queue (the page asked for confirmation)."""
     try:
         entry = await context.queue.remove(entry_id)
@@ -252,7 +253,7 @@ async def remove(request: Request, entry_id: int, context: Context, locale: Loca
 
 
 @router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite])
-async def move(request: Request, entry_id: int, context: Context, locale: Locale) -> Response:
+async def move(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: put a waiting entry at the posted 1-based ``position`` among the waiting entries."""
     form = await request.form()
     try:

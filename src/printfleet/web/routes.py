@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from printfleet.api.jobs import JobId
 from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected
 from printfleet.services.errors import InvalidInput, NotFound, ServiceError
@@ -123,7 +124,7 @@ async def jobs_page(request: Request, context: Context, locale: Locale) -> Respo
     return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
 
 
-async def _job_detail(context: Context, locale: str, job_id: int, *, errors: list[str] | None = None) -> str:
+async def _job_detail(context: Context, locale: str, job_id: JobId, *, errors: list[str] | None = None) -> str:
     job = await context.jobs.get(job_id)
     return renderer().render(
         "_job_detail.html", locale, job=job, printer_names=await printer_names(context), errors=errors or []
@@ -131,7 +132,7 @@ async def _job_detail(context: Context, locale: str, job_id: int, *, errors: lis
 
 
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+async def job_page(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """One job with its edit form."""
     try:
         job = await context.jobs.get(job_id)
@@ -174,7 +175,7 @@ def _job_changes(form: FormData, customer_info: dict[str, Any], auto_created: bo
 
 
 @router.post("/ui/jobs/{job_id}", dependencies=[SameSite])
-async def save_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+async def save_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Save the job form; 422 with the form and its errors when a value is refused."""
     try:
         job = await context.jobs.get(job_id)
@@ -192,7 +193,7 @@ async def save_job(request: Request, job_id: int, context: Context, locale: Loca
 
 
 @router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite])
-async def convert_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+async def convert_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Convert an auto-created job to a manual one."""
     try:
         await context.jobs.convert_to_manual(job_id)
@@ -205,7 +206,7 @@ async def convert_job(request: Request, job_id: int, context: Context, locale: L
 
 
 @router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite])
-async def delete_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+async def delete_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Delete a job (the page asked for confirmation) and go back to the list."""
     try:
         await context.jobs.delete(job_id)
