@@ -125,3 +125,9 @@ def test_guide_quotes_the_example_configuration_and_the_unit_paths() -> None:
     assert " ".join(_exec_start()) in guide
     for text in ("systemctl enable --now printfleet", "journalctl -u printfleet -f", "python3 -m venv"):
         assert text in guide
+
+
+def test_unit_allows_enough_open_files_for_many_clients() -> None:
+    # systemd's default soft limit (1,024) let about 1,100 slow connections take the server off the air.
+    service = _unit()["Service"]
+    assert int(service["LimitNOFILE"]) >= 65536

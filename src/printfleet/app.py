@@ -280,6 +280,6 @@ def build_app(
                 await store_health.close()
             log.info("printfleet.stopped")
 
-    app = create_api(lifespan)
+    app = create_api(lifespan, allowed_hosts=settings.http.host_names(), max_body_bytes=settings.http.max_body_bytes)
     mount_web(app)
     return app

@@ -67,16 +67,11 @@ def _http_overrides(settings_source: Settings, host: str | None, port: int | Non
 
 def _serve(settings: Settings) -> None:
     from printfleet.app import build_app
+    from printfleet.serving import uvicorn_options
 
-    uvicorn.run(
-        build_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        log_config=None,  # uvicorn's records go through configure_logging's handler (JSON lines when asked)
-        log_level="warning",
-        ws="websockets-sansio",
-        lifespan="on",
-    )
+    # Header deadline, keep-alive and connection limits from the http settings (slow clients); uvicorn's own
+    # records go through configure_logging's handler (JSON lines when asked).
+    uvicorn.run(build_app(settings), log_config=None, **uvicorn_options(settings.http))
 
 
 def _announce(settings: Settings, text: str) -> None:

@@ -70,14 +70,33 @@ def _listen_host(value: str) -> str:
 
 
 class HttpSettings(BaseModel):
-    """Where the web server listens: ``host`` (IP address or host name) and ``port`` (1–65535). ``secure_cookies``
-    marks the session cookie ``Secure`` even when a request arrived over plain HTTP (behind a TLS-terminating proxy);
-    over HTTPS it is always ``Secure``."""
+    """Where the web server listens (``host``: an IP address or host name; ``port``: 1–65535), which ``Host``
+    names it answers to, and its limits.
+
+    ``allowed_hosts``: the host names (no port) a request's ``Host`` header may carry; others get 400 (DNS
+    rebinding). None: ``host`` itself, ``localhost`` and ``127.0.0.1``; ``"*"`` allows any. A ``Host`` that is an IP
+    address literal is always allowed (a rebinding page cannot make a browser send one).
+    ``max_body_bytes``: the largest request body, bytes (413 beyond). ``header_timeout``: seconds a connection may
+    take to send a request's headers before it is closed (slow clients). ``keep_alive_timeout``: seconds an idle
+    keep-alive connection stays open. ``max_connections``: connections (and running requests) at once before new
+    requests get 503. ``secure_cookies`` marks the session cookie ``Secure`` even when a request arrived over plain
+    HTTP (behind a TLS-terminating proxy); over HTTPS it is always ``Secure``.
+    """
 
     model_config = ConfigDict(extra="forbid")
     host: Annotated[str, AfterValidator(_listen_host)] = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secure_cookies: bool = False
+    allowed_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    keep_alive_timeout: int = Field(default=5, ge=1, le=300)
+    max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+
+    def host_names(self) -> frozenset[str]:
+        """The allowed ``Host`` names, lower case (``"*"``: any)."""
+        names = self.allowed_hosts if self.allowed_hosts is not None else [self.host, "localhost", "127.0.0.1"]
+        return frozenset(name.strip().lower().strip("[]") for name in names)
 
 
 class JobCreationSettings(BaseModel):

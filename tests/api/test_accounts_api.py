@@ -293,7 +293,7 @@ async def test_first_run_set_up_creates_one_admin_with_a_one_time_link(tmp_path:
         assert len(announced) == 1
         assert announced[0].startswith("http://127.0.0.1:8000/setup?token=")
         token = announced[0].split("token=", 1)[1]
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as browser:
             assert (await browser.get("/setup?token=wrong")).status_code == 403
             assert (await browser.get(f"/setup?token={token}")).status_code == 200
             weak = await browser.post(

@@ -152,3 +152,11 @@ async def test_rest_api_refuses_what_octoprint_refuses(sim: SimulatedOctoPrintPr
         not_operational = await client.get("/api/printer")
         assert not_operational.status_code == 409
         assert (await client.get("/api/job")).json()["state"] == "Offline"
+
+
+async def test_a_non_ascii_api_key_is_refused_with_403_not_a_server_error(sim: SimulatedOctoPrintPrinter) -> None:
+    async with httpx.AsyncClient(base_url=sim.url) as client:
+        for key in ("é".encode(), "ключ".encode(), b"\xff\xfe"):
+            response = await client.get("/api/printer", headers={"X-Api-Key": key})
+            assert response.status_code == 403, key
+        assert (await client.get("/api/printer", params={"apikey": "é"})).status_code == 403

@@ -210,11 +210,12 @@ async def test_emptying_the_poll_interval_makes_a_printer_follow_the_global_sett
     bare_server: RunningServer,
 ) -> None:
     client = bare_server.client
-    await client.post("/api/v1/printers", json={**_unreachable_octoprint("o1"), "poll_interval": 30})
+    printer = _unreachable_octoprint("o1")
+    await client.post("/api/v1/printers", json={**printer, "poll_interval": 30})
     page = (await client.get("/settings")).text
     assert re.search(r'name="poll_interval"[^>]*value="30.0"', page)
 
-    form = {"name": "o1", "url": f"http://127.0.0.1:{free_port()}", "poll_interval": "", "auto_create_jobs": ""}
+    form = {"name": "o1", "url": printer["url"], "poll_interval": "", "auto_create_jobs": ""}
     saved = await client.post("/ui/printers/o1", data=form, headers=HTMX)
     assert saved.status_code == 200, saved.text
     assert (await client.get("/api/v1/printers/o1")).json()["poll_interval"] is None

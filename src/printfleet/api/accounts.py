@@ -33,6 +33,7 @@ from printfleet.api.account_schemas import (
 )
 from printfleet.api.auth import SESSION_COOKIE, client_address, public, requires
 from printfleet.api.context import ApiContext, ContextDep
+from printfleet.api.errors import responses
 from printfleet.domain.accounts.audit import AuditAction, AuditFilter
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
@@ -60,7 +61,7 @@ def set_session_cookie(response: Response, request: Request, context: ApiContext
     )
 
 
-@router.post("/auth/sign-in", response_model=Me, dependencies=[public()])
+@router.post("/auth/sign-in", response_model=Me, dependencies=[public()], responses=responses(401, 429, public=True))
 async def sign_in(body: SignIn, request: Request, response: Response, context: ContextDep) -> Me:
     """Check a username and password and start a session (the cookie). 401 with one message for an unknown user
     and a wrong password; 429 with ``Retry-After`` after repeated failures."""
@@ -69,7 +70,7 @@ async def sign_in(body: SignIn, request: Request, response: Response, context: C
     return Me.of(signed_in.principal.user)
 
 
-@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT, responses=responses())
 async def sign_out(
     principal: Profile,
     request: Request,
@@ -82,13 +83,13 @@ async def sign_out(
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses=responses())
 async def me(principal: Profile) -> Me:
     """The signed-in person and what their role may do."""
     return Me.of(principal.user)
 
 
-@router.patch("/me", response_model=Me)
+@router.patch("/me", response_model=Me, responses=responses())
 async def update_me(body: ProfileUpdate, principal: Profile, request: Request, context: ContextDep) -> Me:
     """Change one's display name or email."""
     user = await context.accounts.update_profile(
@@ -101,7 +102,7 @@ async def update_me(body: ProfileUpdate, principal: Profile, request: Request, c
     return Me.of(user)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=responses())
 async def change_password(body: PasswordChange, principal: Profile, request: Request, context: ContextDep) -> None:
     """Change one's password (the current one is needed); every other session of this user ends."""
     await context.accounts.change_password(
@@ -109,14 +110,14 @@ async def change_password(body: PasswordChange, principal: Profile, request: Req
     )
 
 
-@router.get("/me/tokens", response_model=TokenList)
+@router.get("/me/tokens", response_model=TokenList, responses=responses())
 async def list_tokens(principal: Profile, context: ContextDep) -> TokenList:
     """One's personal API tokens (their prefixes, never the tokens)."""
     tokens = await context.accounts.list_tokens(principal.user.id)
     return TokenList(tokens=[TokenPublic.from_domain(token) for token in tokens])
 
 
-@router.post("/me/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
+@router.post("/me/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, responses=responses())
 async def create_token(body: TokenCreate, principal: Profile, request: Request, context: ContextDep) -> TokenCreated:
     """A new personal API token with one's own role; its value is in this answer only."""
     token, record = await context.accounts.create_token(
@@ -125,7 +126,7 @@ async def create_token(body: TokenCreate, principal: Profile, request: Request, 
     return TokenCreated(**TokenPublic.from_domain(record).model_dump(), token=token)
 
 
-@router.delete("/me/tokens/{token_id}", response_model=TokenPublic)
+@router.delete("/me/tokens/{token_id}", response_model=TokenPublic, responses=responses(404))
 async def revoke_token(token_id: TokenId, principal: Profile, request: Request, context: ContextDep) -> TokenPublic:
     """Revoke one of one's tokens; it stops working at once."""
     record = await context.accounts.revoke_token(
@@ -134,20 +135,20 @@ async def revoke_token(token_id: TokenId, principal: Profile, request: Request, 
     return TokenPublic.from_domain(record)
 
 
-@router.post("/me/discord-link", response_model=LinkCode, status_code=status.HTTP_201_CREATED)
+@router.post("/me/discord-link", response_model=LinkCode, status_code=status.HTTP_201_CREATED, responses=responses())
 async def discord_link_code(principal: Profile, context: ContextDep) -> LinkCode:
     """A one-time code (10 minutes) that links one's Discord account when typed as ``/link CODE`` in Discord."""
     code = await context.accounts.issue_link_code(principal)
     return LinkCode(code=code, expires_at=datetime.now(UTC) + LINK_VALID)
 
 
-@router.get("/users", response_model=UserList)
+@router.get("/users", response_model=UserList, responses=responses())
 async def list_users(_admin: Admin, context: ContextDep) -> UserList:
     """Every account (admin)."""
     return UserList(users=[UserPublic.from_domain(user) for user in await context.accounts.list_users()])
 
 
-@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, responses=responses(409))
 async def create_user(body: UserCreate, admin: Admin, request: Request, context: ContextDep) -> UserPublic:
     """Create an account (admin). 409 when the username is taken; 422 for a weak password, with the reason."""
     user = await context.accounts.create_user(
@@ -162,13 +163,13 @@ async def create_user(body: UserCreate, admin: Admin, request: Request, context:
     return UserPublic.from_domain(user)
 
 
-@router.get("/users/{user_id}", response_model=UserPublic)
+@router.get("/users/{user_id}", response_model=UserPublic, responses=responses(404))
 async def get_user(user_id: UserId, _admin: Admin, context: ContextDep) -> UserPublic:
     """One account (admin)."""
     return UserPublic.from_domain(await context.accounts.get_user(user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserPublic)
+@router.patch("/users/{user_id}", response_model=UserPublic, responses=responses(404, 409))
 async def update_user(
     user_id: UserId, body: UserUpdate, admin: Admin, request: Request, context: ContextDep
 ) -> UserPublic:
@@ -188,7 +189,7 @@ async def update_user(
     return UserPublic.from_domain(user)
 
 
-@router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
 async def reset_password(
     user_id: UserId, body: PasswordReset, admin: Admin, request: Request, context: ContextDep
 ) -> None:
@@ -196,7 +197,7 @@ async def reset_password(
     await context.accounts.reset_password(user_id, body.password, actor=admin, client=client_address(request))
 
 
-@router.get("/audit", response_model=AuditList, dependencies=[requires(Permission.AUDIT_READ)])
+@router.get("/audit", response_model=AuditList, dependencies=[requires(Permission.AUDIT_READ)], responses=responses())
 async def audit_log(
     context: ContextDep,
     actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

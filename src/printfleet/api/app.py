@@ -17,6 +17,8 @@ from printfleet import __version__
 from printfleet.api import accounts, jobs, printers, queue, ws
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
+from printfleet.api.errors import responses
+from printfleet.api.guards import BodyLimit, HostGuard
 from printfleet.api.schemas import Health
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
@@ -52,8 +54,21 @@ def _wants_page(request: Request) -> bool:
     )
 
 
-def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
-    """Build the application. ``lifespan`` (from the composition root) sets ``app.state.context``."""
+DEFAULT_ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1"})
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_api(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    *,
+    allowed_hosts: frozenset[str] = DEFAULT_ALLOWED_HOSTS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the application. ``lifespan`` (from the composition root) sets ``app.state.context``.
+
+    Requests whose ``Host`` is not in ``allowed_hosts`` (see :func:`printfleet.api.guards.host_allowed`) get 400;
+    bodies over ``max_body_bytes`` bytes get 413.
+    """
     app = FastAPI(
         title="printfleet",
         version=__version__,
@@ -131,6 +146,10 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
+    # Added last, so outermost: a foreign Host or an oversized body never reaches a route.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(HostGuard, allowed_hosts=allowed_hosts)
+
     app.include_router(accounts.router)
     app.include_router(printers.router)
     app.include_router(jobs.router)
@@ -143,6 +162,7 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
         tags=["operations"],
         dependencies=[public()],
         responses={
+            **responses(public=True),
             200: {"description": "ok: the store works and every printer connection runs"},
             503: {
                 "model": Health,
@@ -167,7 +187,13 @@ def create_api(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]])
             checked_at=datetime.now(UTC),
         )
 
-    @app.get("/metrics", tags=["operations"], response_class=Response, dependencies=[public()])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        dependencies=[public()],
+        responses=responses(401, 403, public=True),
+    )
     async def metrics(request: Request, context: ContextDep) -> Response:
         """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected.
 

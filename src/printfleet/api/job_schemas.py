@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from printfleet.domain.jobs import Job, JobStatus
+from printfleet.services.jobs import CUSTOMER_INFO_MAX_CHARS
+
+
+def _bounded_info(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return value
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    except (RecursionError, ValueError):
+        raise ValueError("must be a plain JSON object") from None
+    if size > CUSTOMER_INFO_MAX_CHARS:
+        raise ValueError(f"at most {CUSTOMER_INFO_MAX_CHARS} characters of JSON")
+    return value
+
+
+_INFO_DESCRIPTION = f"Free-form object, at most {CUSTOMER_INFO_MAX_CHARS} characters as JSON."
 
 
 class JobPublic(BaseModel):
@@ -78,13 +96,18 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    printer_id: str
+    printer_id: str = Field(max_length=64)
     job_name: str | None = Field(default=None, max_length=300)
     filename: str | None = Field(default=None, max_length=500)
     is_business: bool = False
-    customer_info: dict[str, Any] = Field(default_factory=dict)
+    customer_info: dict[str, Any] = Field(default_factory=dict, description=_INFO_DESCRIPTION)
     notes: str | None = Field(default=None, max_length=10_000)
-    file_id: str | None = None
+    file_id: str | None = Field(default=None, max_length=200)
+
+    @field_validator("customer_info")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any] | None:
+        return _bounded_info(value)
 
 
 class JobUpdate(BaseModel):
@@ -94,12 +117,20 @@ class JobUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_name: str | None = Field(default=None, max_length=300)
-    is_business: bool | None = None
-    customer_info: dict[str, Any] | None = None
+    is_business: bool | SkipJsonSchema[None] = None
+    customer_info: dict[str, Any] | SkipJsonSchema[None] = Field(default=None, description=_INFO_DESCRIPTION)
     notes: str | None = Field(default=None, max_length=10_000)
-    printer_id: str | None = None
-    filename: str | None = None
-    file_id: str | None = None
+    printer_id: str | None = Field(default=None, max_length=64)
+    filename: str | None = Field(default=None, max_length=500)
+    file_id: str | None = Field(default=None, max_length=200)
+
+    @field_validator("is_business", "customer_info")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out, they keep their value; sent as null they would reach the store as NULL (a 500).
+        if value is None:
+            raise ValueError("must not be null; leave it out to keep the current value")
+        return _bounded_info(value) if isinstance(value, dict) else value
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from printfleet.api.auth import audit, requires
 from printfleet.api.context import ApiContext, ContextDep
+from printfleet.api.errors import responses
 from printfleet.api.job_schemas import (
     JobCreate,
     JobList,
@@ -25,6 +26,9 @@ from printfleet.domain.jobs import Job, JobFilter, JobStatus
 from printfleet.services.errors import InvalidInput, JobNotFound
 
 router = APIRouter(tags=["jobs"])
+
+MAX_ID = 2**63 - 1
+"""The largest id (and offset) the store can hold: a signed 64-bit integer; more is refused with 422."""
 
 Reader = Annotated[Principal, requires(Permission.JOBS_READ_OWN)]
 Editor = Annotated[Principal, requires(Permission.JOBS_EDIT_OWN)]
@@ -46,7 +50,10 @@ async def visible_job(context: ApiContext, principal: Principal, job_id: int, *,
     return job
 
 
-@router.get("/api/v1/jobs", response_model=JobList)
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
+
+
+@router.get("/api/v1/jobs", response_model=JobList, responses=responses())
 async def list_jobs(
     principal: Reader,
     context: ContextDep,
@@ -56,7 +63,7 @@ async def list_jobs(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobList:
     """Jobs, newest first, with the total matching the filters. ``since``/``until`` need an offset (ISO 8601)."""
     for name, value in (("since", since), ("until", until)):
@@ -77,7 +84,7 @@ async def list_jobs(
     return JobList(jobs=[JobPublic.from_domain(job) for job in jobs], total=total)
 
 
-@router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED, responses=responses(404))
 async def create_job(body: JobCreate, _operator: Operator, context: ContextDep) -> JobPublic:
     """A manual job: ``pending`` until a print of its file starts on its printer (then it becomes ``running``)."""
     printer, _ = await context.printers.get(body.printer_id)
@@ -94,16 +101,16 @@ async def create_job(body: JobCreate, _operator: Operator, context: ContextDep) 
     return JobPublic.from_domain(job)
 
 
-@router.get("/api/v1/jobs/{job_id}", response_model=JobPublic)
-async def get_job(job_id: int, principal: Reader, context: ContextDep) -> JobPublic:
+@router.get("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
+async def get_job(job_id: JobId, principal: Reader, context: ContextDep) -> JobPublic:
     """One job; 404 when unknown, deleted, or (for a member) someone else's."""
     return JobPublic.from_domain(await visible_job(context, principal, job_id))
 
 
-@router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic)
-@router.put("/api/v1/jobs/{job_id}", response_model=JobPublic)
+@router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
+@router.put("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
 async def update_job(
-    job_id: int, body: JobUpdate, principal: Editor, request: Request, context: ContextDep
+    job_id: JobId, body: JobUpdate, principal: Editor, request: Request, context: ContextDep
 ) -> JobPublic:
     """Edit ``job_name``, ``is_business``, ``customer_info``, ``notes`` (auto-creation keys are kept). A member may
     edit only their own jobs."""
@@ -114,15 +121,15 @@ async def update_job(
     return JobPublic.from_domain(job)
 
 
-@router.delete("/api/v1/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_job(job_id: int, operator: Operator, request: Request, context: ContextDep) -> None:
+@router.delete("/api/v1/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
+async def delete_job(job_id: JobId, operator: Operator, request: Request, context: ContextDep) -> None:
     """Delete a job. Deleting an auto-created job while its print runs does not make the print create another."""
     await context.jobs.delete(job_id)
     await audit(request, AuditAction.JOB_DELETED, f"job:{job_id}")
 
 
-@router.post("/api/v1/jobs/{job_id}/convert-to-manual", response_model=JobPublic)
-async def convert_to_manual(job_id: int, operator: Operator, request: Request, context: ContextDep) -> JobPublic:
+@router.post("/api/v1/jobs/{job_id}/convert-to-manual", response_model=JobPublic, responses=responses(404))
+async def convert_to_manual(job_id: JobId, operator: Operator, request: Request, context: ContextDep) -> JobPublic:
     """Drop the auto-created flag."""
     job = await context.jobs.convert_to_manual(job_id)
     await audit(request, AuditAction.JOB_UPDATED, f"job:{job_id}", fields=["auto_created"])
@@ -134,6 +141,7 @@ async def convert_to_manual(job_id: int, operator: Operator, request: Request, c
     response_model=SettingsPublic,
     tags=["settings"],
     dependencies=[requires(Permission.SETTINGS_READ)],
+    responses=responses(),
 )
 async def get_settings(context: ContextDep) -> SettingsPublic:
     """Run-time settings."""
@@ -144,7 +152,7 @@ async def get_settings(context: ContextDep) -> SettingsPublic:
     )
 
 
-@router.put("/api/v1/settings", response_model=SettingsSaved, tags=["settings"])
+@router.put("/api/v1/settings", response_model=SettingsSaved, tags=["settings"], responses=responses())
 async def put_settings(
     body: SettingsUpdate,
     admin: Annotated[Principal, requires(Permission.SETTINGS_MANAGE)],

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from printfleet.api.auth import audit, requires
 from printfleet.api.context import ContextDep
+from printfleet.api.errors import responses
 from printfleet.api.schemas import (
     CommandAccepted,
     ConnectionTestResult,
@@ -39,21 +40,21 @@ ConnectionTestTimeout = Annotated[
 ]
 
 
-@router.get("", response_model=PrinterList, dependencies=Reader)
+@router.get("", response_model=PrinterList, dependencies=Reader, responses=responses())
 async def list_printers(context: ContextDep) -> PrinterList:
     """Every printer with its configuration (no secrets) and live status."""
     rows = await context.printers.list()
     return PrinterList(printers=[PrinterPublic.from_domain(config, live) for config, live in rows])
 
 
-@router.get("/{printer_id}", response_model=PrinterPublic, dependencies=Reader)
+@router.get("/{printer_id}", response_model=PrinterPublic, dependencies=Reader, responses=responses(404))
 async def get_printer(printer_id: str, context: ContextDep) -> PrinterPublic:
     """One printer; 404 when the id is unknown."""
     config, live = await context.printers.get(printer_id)
     return PrinterPublic.from_domain(config, live)
 
 
-@router.post("", response_model=PrinterPublic, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=PrinterPublic, status_code=status.HTTP_201_CREATED, responses=responses(409))
 async def add_printer(body: PrinterCreate, admin: Manager, request: Request, context: ContextDep) -> PrinterPublic:
     """Add a printer and connect to it; 409 when the id exists, 422 when fields are missing for its type."""
     config = await context.printers.add(body.to_domain())
@@ -62,7 +63,7 @@ async def add_printer(body: PrinterCreate, admin: Manager, request: Request, con
     return PrinterPublic.from_domain(config, live)
 
 
-@router.post("/test", response_model=ConnectionTestResult)
+@router.post("/test", response_model=ConnectionTestResult, responses=responses())
 async def connection_test_new(
     body: PrinterTest, _admin: Manager, context: ContextDep, timeout_s: ConnectionTestTimeout = 10.0
 ) -> ConnectionTestResult:
@@ -75,7 +76,7 @@ async def connection_test_new(
     return ConnectionTestResult.from_domain(check)
 
 
-@router.post("/{printer_id}/test", response_model=ConnectionTestResult)
+@router.post("/{printer_id}/test", response_model=ConnectionTestResult, responses=responses(404))
 async def connection_test_existing(
     printer_id: str,
     _admin: Manager,
@@ -90,7 +91,7 @@ async def connection_test_existing(
     return ConnectionTestResult.from_domain(check)
 
 
-@router.patch("/{printer_id}", response_model=PrinterPublic)
+@router.patch("/{printer_id}", response_model=PrinterPublic, responses=responses(404))
 async def update_printer(
     printer_id: str, body: PrinterUpdate, admin: Manager, request: Request, context: ContextDep
 ) -> PrinterPublic:
@@ -102,14 +103,19 @@ async def update_printer(
     return PrinterPublic.from_domain(config, live)
 
 
-@router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{printer_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
 async def delete_printer(printer_id: str, admin: Manager, request: Request, context: ContextDep) -> None:
     """Disconnect and delete a printer."""
     await context.printers.delete(printer_id)
     await audit(request, AuditAction.PRINTER_REMOVED, f"printer:{printer_id}")
 
 
-@router.post("/{printer_id}/{command}", response_model=CommandAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{printer_id}/{command}",
+    response_model=CommandAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(404, 409),
+)
 async def command_printer(
     printer_id: str, command: PrinterCommand, operator: Controller, request: Request, context: ContextDep
 ) -> CommandAccepted:

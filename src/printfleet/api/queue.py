@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from printfleet.api.auth import audit, client_address, requires
 from printfleet.api.context import ApiContext, ContextDep
+from printfleet.api.errors import responses
+from printfleet.api.jobs import MAX_ID
 from printfleet.api.queue_schemas import (
     JoinAnswer,
     MyJobsPublic,
@@ -50,6 +52,8 @@ from printfleet.services.queue import QueueService
 
 router = APIRouter(prefix="/api/v1/queue", tags=["queue"])
 
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID, description="The queue entry's id.")]
+
 Reader = [requires(Permission.QUEUE_READ)]
 User = Annotated[Principal, requires(Permission.QUEUE_USE)]
 QueueAdmin = Annotated[Principal, requires(Permission.QUEUE_MANAGE)]
@@ -66,7 +70,10 @@ async def acting_user(
         raise PermissionDenied(
             "only operators may act on behalf of someone (needs queue.manage)", permission=Permission.QUEUE_MANAGE.value
         )
-    person = await context.accounts.find_user(on_behalf_of)
+    try:
+        person = await context.accounts.find_user(on_behalf_of)
+    except NotFound:
+        raise QueueInputError("No user has that name.", field="on_behalf_of") from None
     await context.accounts.audit(
         principal,
         AuditAction.QUEUE_ADMIN,
@@ -89,20 +96,20 @@ def _public(queue: QueueService, entry: QueueEntry) -> QueueEntryPublic:
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-@router.get("", response_model=QueuePublic, dependencies=Reader)
+@router.get("", response_model=QueuePublic, dependencies=Reader, responses=responses())
 async def get_queue(context: ContextDep) -> QueuePublic:
     """The queue now: active entries first in line first (waiting ones with ``position`` and ``wait_seconds``),
     the printers with their holders and expected free times, ``paused``, and the policy (windows in seconds)."""
     return QueuePublic.from_view(context.queue.view())
 
 
-@router.get("/users/{user_id}", response_model=MyJobsPublic, dependencies=Reader)
+@router.get("/users/{user_id}", response_model=MyJobsPublic, dependencies=Reader, responses=responses())
 async def my_jobs(user_id: str, context: ContextDep, recent: Annotated[int, Query(ge=0, le=100)] = 5) -> MyJobsPublic:
     """One user's active entries with positions and waits, and their ``recent`` latest ended entries."""
     return MyJobsPublic.from_domain(user_id, await context.queue.my_jobs(user_id, recent=recent))
 
 
-@router.get("/predict", response_model=PredictionPublic, dependencies=Reader)
+@router.get("/predict", response_model=PredictionPublic, dependencies=Reader, responses=responses())
 async def predict(
     context: ContextDep,
     job_name: Annotated[str, Query(max_length=1000)],
@@ -119,7 +126,7 @@ async def predict(
     return PredictionPublic.from_domain(prediction)
 
 
-@router.get("/history", response_model=QueueHistoryPublic, dependencies=Reader)
+@router.get("/history", response_model=QueueHistoryPublic, dependencies=Reader, responses=responses())
 async def history(
     context: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -133,7 +140,7 @@ async def history(
 # --- admin: the queue and its printers ----------------------------------------------------------------------------
 
 
-@router.put("/paused", response_model=PausedState)
+@router.put("/paused", response_model=PausedState, responses=responses())
 async def set_paused(body: QueuePause, admin: QueueAdmin, request: Request, context: ContextDep) -> PausedState:
     """Admin: pause the queue (no new offers; open offers and reservations run on) or resume it."""
     await context.queue.set_paused(body.paused)
@@ -141,7 +148,7 @@ async def set_paused(body: QueuePause, admin: QueueAdmin, request: Request, cont
     return PausedState(paused=context.queue.paused)
 
 
-@router.put("/printers/{printer_id}/hold", response_model=QueuePrinterPublic)
+@router.put("/printers/{printer_id}/hold", response_model=QueuePrinterPublic, responses=responses(404))
 async def hold_printer(
     printer_id: str, body: QueueHold, admin: QueueAdmin, request: Request, context: ContextDep
 ) -> QueuePrinterPublic:
@@ -165,7 +172,10 @@ async def hold_printer(
     "",
     response_model=JoinAnswer,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": JoinAnswer, "description": "The same join was made before (`created` false)."}},
+    responses={
+        200: {"model": JoinAnswer, "description": "The same join was made before (`created` false)."},
+        **responses(409, 429),
+    },
 )
 async def join(
     body: QueueJoin, principal: User, request: Request, context: ContextDep, response: Response
@@ -187,8 +197,8 @@ async def join(
     return JoinAnswer.from_domain(result)
 
 
-@router.get("/{entry_id}", response_model=QueueEntryDetail, dependencies=Reader)
-async def get_entry(entry_id: int, context: ContextDep) -> QueueEntryDetail:
+@router.get("/{entry_id}", response_model=QueueEntryDetail, dependencies=Reader, responses=responses(404))
+async def get_entry(entry_id: EntryId, context: ContextDep) -> QueueEntryDetail:
     """One entry, active or ended, with its history records (newest first); 404 when unknown."""
     entry = await context.queue.entry(entry_id)
     records = await context.queue.events(entry_id=entry_id, limit=HISTORY_RECORDS)
@@ -198,9 +208,9 @@ async def get_entry(entry_id: int, context: ContextDep) -> QueueEntryDetail:
     )
 
 
-@router.post("/{entry_id}/claim", response_model=QueueEntryPublic)
+@router.post("/{entry_id}/claim", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
 async def claim(
-    entry_id: int, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
+    entry_id: EntryId, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
 ) -> QueueEntryPublic:
     """The entry's user claims the printer offered to it: reserved, the start window runs (claiming again is
     harmless). 403 ``not_yours``; 409 ``not_offered``, ``offer_expired``, ``ended``; 404 unknown entry."""
@@ -210,9 +220,9 @@ async def claim(
     return _public(context.queue, await context.queue.claim(user_id=user_id, entry_id=entry_id))
 
 
-@router.post("/{entry_id}/cancel", response_model=QueueEntryPublic)
+@router.post("/{entry_id}/cancel", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
 async def cancel(
-    entry_id: int, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
+    entry_id: EntryId, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
 ) -> QueueEntryPublic:
     """The entry's user leaves the queue or gives up their offer or reservation (the printer goes to the next).
     Cancelling an entry that has ended already is harmless (the entry as it is). 403 ``not_yours``; 409 ``printing``
@@ -223,9 +233,9 @@ async def cancel(
     return _public(context.queue, await context.queue.cancel(user_id=user_id, entry_id=entry_id))
 
 
-@router.patch("/{entry_id}", response_model=QueueEntryPublic)
+@router.patch("/{entry_id}", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
 async def update_estimate(
-    entry_id: int, body: QueueEstimateUpdate, principal: User, request: Request, context: ContextDep
+    entry_id: EntryId, body: QueueEstimateUpdate, principal: User, request: Request, context: ContextDep
 ) -> QueueEntryPublic:
     """The entry's user changes its estimate; positions stay, waits follow. 422 for an estimate out of range; 403
     ``not_yours``; 409 ``ended``; 404 unknown entry."""
@@ -240,8 +250,8 @@ async def update_estimate(
 # --- admin: entries -----------------------------------------------------------------------------------------------
 
 
-@router.delete("/{entry_id}", response_model=QueueEntryPublic)
-async def remove(entry_id: int, admin: QueueAdmin, request: Request, context: ContextDep) -> QueueEntryPublic:
+@router.delete("/{entry_id}", response_model=QueueEntryPublic, responses=responses(404, 409))
+async def remove(entry_id: EntryId, admin: QueueAdmin, request: Request, context: ContextDep) -> QueueEntryPublic:
     """Admin: end an active entry as ``removed`` (its offer or reservation is released; removing it again is
     harmless). 409 ``ended`` for an entry that ended otherwise; 404 unknown entry."""
     entry = await context.queue.remove(entry_id)
@@ -249,9 +259,9 @@ async def remove(entry_id: int, admin: QueueAdmin, request: Request, context: Co
     return QueueEntryPublic.from_domain(entry)
 
 
-@router.post("/{entry_id}/move", response_model=QueueEntryPublic)
+@router.post("/{entry_id}/move", response_model=QueueEntryPublic, responses=responses(404, 409))
 async def move(
-    entry_id: int, body: QueueMove, admin: QueueAdmin, request: Request, context: ContextDep
+    entry_id: EntryId, body: QueueMove, admin: QueueAdmin, request: Request, context: ContextDep
 ) -> QueueEntryPublic:
     """Admin: put a waiting entry at 1-based ``position`` among the waiting entries. 422 for a position out of
     range or an entry that is not active (``field``); 409 ``not_waiting``."""

@@ -167,13 +167,13 @@ class _PrinterFields(BaseModel):
     host: str | None = Field(default=None, max_length=255)
     port: int | None = Field(default=None, ge=1, le=65535)
     serial: str | None = Field(default=None, max_length=64)
-    access_code: SecretStr | None = None
-    ca_file: str | None = None
+    access_code: SecretStr | None = Field(default=None, max_length=256)
+    ca_file: str | None = Field(default=None, max_length=4096)
     tls_insecure: bool | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    api_key: SecretStr | None = None
-    url: str | None = Field(default=None, pattern=r"^https?://")
+    username: str | None = Field(default=None, max_length=256)
+    password: SecretStr | None = Field(default=None, max_length=256)
+    api_key: SecretStr | None = Field(default=None, max_length=256)
+    url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
     poll_interval: float | None = Field(default=None, ge=0.5, le=3600)
     auto_create_jobs: bool | None = None
 

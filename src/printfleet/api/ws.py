@@ -13,6 +13,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -73,6 +74,20 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def same_origin(websocket: WebSocket) -> bool:
+    """Whether a handshake may be accepted: no ``Origin`` (not a browser), or an ``Origin`` whose host and port are
+    the ``Host`` the browser connected to. Another site's page (or a sandboxed ``null`` origin) is refused, so no
+    website a user visits can read the live stream."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(netloc) and netloc.lower() == websocket.headers.get("host", "").lower()
+
+
 async def stream(
     websocket: WebSocket,
     bus: EventBus,
@@ -83,7 +98,11 @@ async def stream(
 ) -> None:
     """Accept ``websocket``, send the ``initial()`` messages, then ``encode(event)`` of every event on ``bus`` (an
     empty message is skipped) until the client goes away. Subscribes before ``initial()`` runs, so nothing that
-    happens meanwhile is lost; ``buffer`` events are kept for a slow client before its oldest are dropped."""
+    happens meanwhile is lost; ``buffer`` events are kept for a slow client before its oldest are dropped.
+    A handshake from another site's page (:func:`same_origin`) is refused (HTTP 403) and nothing is sent."""
+    if not same_origin(websocket):
+        await websocket.close(code=1008, reason="cross-site WebSocket refused")
+        return
     subscription = bus.subscribe(maxsize=buffer)
     await websocket.accept()
     receiver = asyncio.create_task(_drain(websocket), name="ws-receive")

@@ -7,9 +7,12 @@ Everything here is pure Python. Adapters (``printfleet.printers.*``) turn each w
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 
 class PrinterKind(StrEnum):
@@ -106,6 +109,50 @@ class Secret:
         return bool(self._value)
 
 
+_HOST_NAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+_DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` cannot name a printer (None when it can): an IP address (IPv6 with or without brackets) or an
+    ASCII host name of letters, digits, ``-`` and ``_`` in dot-separated labels, at most 253 characters. A
+    non-ASCII name must be given in its ``xn--`` form."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    else:
+        return None
+    if _DOTTED_NUMBERS.match(host):
+        return "is not a valid IPv4 address"
+    if len(host) > 253 or not _HOST_NAME.match(host):
+        return (
+            "must be an IP address or a host name of letters, digits, '-' and '_' (write an international name in "
+            "its xn-- form)"
+        )
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an OctoPrint address (None when it can): it must be ``http://`` or ``https://`` with a
+    valid host (see :func:`host_problem`) and port, and hold no spaces or control characters."""
+    if not url.startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return "is not a valid URL (check the host and port)"
+    host = parts.hostname
+    if not host:
+        return "needs a host, e.g. http://octopi.local"
+    problem = host_problem(host)
+    return f"host {problem}" if problem else None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrinterConfig:
     """How to reach one printer. Which fields apply depends on ``kind``.
@@ -177,8 +224,12 @@ class PrinterConfig:
         elif self.kind is PrinterKind.OCTOPRINT:
             if not self.url or not self.url.startswith(("http://", "https://")):
                 found.append(("url", "is required for OctoPrint and must start with http:// or https://"))
+            elif problem := url_problem(self.url):
+                found.append(("url", problem))
             if not self.api_key:
                 found.append(("api_key", "is required for OctoPrint (a user's application key)"))
+        if self.host and self.kind is not PrinterKind.OCTOPRINT and (problem := host_problem(self.host)):
+            found.append(("host", problem))
         if self.port is not None and not 0 < self.port < 65536:
             found.append(("port", "must be between 1 and 65535"))
         if self.poll_interval is not None and not 0.5 <= self.poll_interval <= 3600:

@@ -10,6 +10,7 @@ across restarts and across processes sharing one PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -30,6 +31,31 @@ from printfleet.services.settings import AUTO_CREATE, SettingsService
 log = structlog.get_logger("printfleet.jobs")
 
 USER_FIELDS = frozenset({"job_name", "is_business", "customer_info", "notes", "printer_id", "filename", "file_id"})
+
+TEXT_LIMITS = {"job_name": 300, "filename": 500, "notes": 10_000, "file_id": 200, "printer_id": 64}
+"""The longest value of each user-editable text field, characters."""
+
+CUSTOMER_INFO_MAX_CHARS = 10_000
+"""The longest ``customer_info`` accepted, in characters of its JSON text."""
+
+
+def check_user_fields(fields: dict[str, Any]) -> None:
+    """Refuse user-given job fields that are too long (:data:`TEXT_LIMITS`, :data:`CUSTOMER_INFO_MAX_CHARS`) or a
+    ``customer_info`` that is not a JSON object; raises InvalidInput naming the field (never echoing the value)."""
+    for name, limit in TEXT_LIMITS.items():
+        value = fields.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidInput(f"{name}: at most {limit} characters")
+    if "customer_info" in fields and fields["customer_info"] is not None:
+        info = fields["customer_info"]
+        if not isinstance(info, dict):
+            raise InvalidInput("customer_info: must be an object")
+        try:
+            size = len(json.dumps(info, ensure_ascii=False, separators=(",", ":")))
+        except (RecursionError, TypeError, ValueError):
+            raise InvalidInput("customer_info: must be a plain JSON object") from None
+        if size > CUSTOMER_INFO_MAX_CHARS:
+            raise InvalidInput(f"customer_info: at most {CUSTOMER_INFO_MAX_CHARS} characters of JSON")
 
 
 def _utcnow() -> datetime:
@@ -267,6 +293,15 @@ class JobService:
         """A manual job, ``pending`` until a print of ``filename`` (or named ``job_name``) starts on the printer."""
         if not (job_name or filename):
             raise InvalidInput("job_name or filename: give at least one")
+        check_user_fields(
+            {
+                "job_name": job_name,
+                "filename": filename,
+                "customer_info": customer_info,
+                "notes": notes,
+                "file_id": file_id,
+            }
+        )
         job = await self._repository.create_job(
             NewJob(
                 printer_id=printer_id,
@@ -296,6 +331,7 @@ class JobService:
                 if frozen in changes and changes[frozen] != getattr(job, frozen):
                     raise InvalidInput(f"{frozen}: read-only for an auto-created job")
         update = {k: v for k, v in changes.items() if k not in ("printer_id", "filename") or not job.auto_created}
+        check_user_fields(update)
         if "customer_info" in update:
             if not isinstance(update["customer_info"], dict):
                 raise InvalidInput("customer_info: must be an object")

@@ -73,13 +73,41 @@ def _check(config: PrinterConfig) -> None:
         raise InvalidInput("; ".join(f"{name}: {message}" for name, message in problems))
 
 
+DESTINATION_FIELDS = ("host", "url")
+"""Where a printer's secrets are sent: changing one of these needs the secrets again (a new ``port`` on the same
+host does not: the secret stays on that machine)."""
+
+SECRET_FIELDS = ("access_code", "password", "api_key")
+
+
+def _secrets_kept_for_new_destination(
+    current: PrinterConfig, updated: PrinterConfig, changes: dict[str, object]
+) -> None:
+    """Refuse to send a stored secret to a new address: when ``host`` or ``url`` changed, every secret
+    stored for ``current`` must be in ``changes`` (given again, or cleared). Raises InvalidInput naming them."""
+    moved = [name for name in DESTINATION_FIELDS if getattr(updated, name) != getattr(current, name)]
+    if not moved:
+        return
+    missing = [name for name in SECRET_FIELDS if getattr(current, name) and name not in changes]
+    if missing:
+        raise InvalidInput(
+            "; ".join(
+                f"{name}: give it again: the {' and '.join(moved)} changed, and a stored secret is never sent to a "
+                "new address"
+                for name in missing
+            )
+        )
+
+
 def _edited(current: PrinterConfig, changes: dict[str, object]) -> PrinterConfig:
-    """``current`` with ``changes`` applied and checked; InvalidInput for a change of id or kind, or a problem."""
+    """``current`` with ``changes`` applied and checked; InvalidInput for a change of id or kind, a problem, or a
+    new address (``host``, ``url``) without the stored secrets given again."""
     for frozen in ("id", "kind"):
         if frozen in changes and changes[frozen] != getattr(current, frozen):
             raise InvalidInput(f"{frozen}: cannot be changed; delete the printer and add it again")
     updated = current.replace(**{k: v for k, v in changes.items() if k not in ("id", "kind")})
     _check(updated)
+    _secrets_kept_for_new_destination(current, updated, changes)
     return updated
 
 
@@ -126,7 +154,8 @@ class PrinterService:
     async def update(self, printer_id: str, changes: dict[str, object]) -> PrinterConfig:
         """Apply ``changes`` (field → value; secrets as domain ``Secret``) and reconnect.
 
-        Raises PrinterNotFound, InvalidInput (also for an attempt to change ``id`` or ``kind``).
+        Raises PrinterNotFound, InvalidInput (also for an attempt to change ``id`` or ``kind``, and for a changed
+        ``host`` or ``url`` without every stored secret given again).
         """
         current, _ = await self.get(printer_id)
         updated = _edited(current, changes)
@@ -174,9 +203,10 @@ class PrinterService:
     ) -> ConnectionCheck:
         """Test a stored printer's configuration with ``changes`` applied (as :meth:`update` takes them), unsaved.
 
-        This is the edit form's test: secrets not in ``changes`` keep their stored value. The stored printer and
-        its live connection are left alone. Raises PrinterNotFound, and InvalidInput as :meth:`update` and
-        :meth:`test_connection`.
+        This is the edit form's test: secrets not in ``changes`` keep their stored value, but only for the stored
+        address: with ``host`` or ``url`` changed, every stored secret must be in ``changes`` (InvalidInput
+        otherwise; nothing is sent). The stored printer and its live connection are left alone.
+        Raises PrinterNotFound, and InvalidInput as :meth:`update` and :meth:`test_connection`.
         """
         current, _ = await self.get(printer_id)
         return await self.test_connection(_edited(current, changes or {}), timeout=timeout)

@@ -321,7 +321,8 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
         async def endpoint(request: Request) -> Response:
             self.requests_served += 1
             key = request.headers.get("X-Api-Key") or request.query_params.get("apikey")
-            if key is None or not secrets.compare_digest(key, self._api_key):
+            # Bytes, not str: compare_digest refuses non-ASCII str (a 500 for a key like "é").
+            if key is None or not secrets.compare_digest(key.encode(), self._api_key.encode()):
                 return _error(
                     403,
                     "You don't have the permission to access the requested resource. "

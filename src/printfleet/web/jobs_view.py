@@ -18,6 +18,9 @@ from printfleet.domain.jobs import JobFilter, JobStatus
 PAGE_SIZE = 50
 """Jobs per page."""
 
+MAX_PAGE = (2**63 - 1) // PAGE_SIZE
+"""The last page number whose offset the store can hold (a signed 64-bit integer)."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobsQuery:
@@ -65,6 +68,9 @@ class JobsQuery:
             page = max(1, int(params.get("page") or 1))
         except ValueError:
             errors.append("page: must be a number")
+            page = 1
+        if page > MAX_PAGE:
+            errors.append(f"page: must be at most {MAX_PAGE}")
             page = 1
         return cls(
             printer_id=params.get("printer_id", ""),

