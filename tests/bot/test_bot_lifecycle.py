@@ -178,7 +178,7 @@ async def test_healthz_is_ok_without_a_discord_bot(tmp_path: Path) -> None:
     app = build_app(load_settings(None, database_url=f"sqlite+aiosqlite:///{tmp_path}/printfleet.db"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://printfleet") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             health = (await client.get("/healthz")).json()
 
     assert (health["status"], health["reasons"]) == ("ok", [])
