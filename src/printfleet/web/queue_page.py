@@ -251,7 +251,7 @@ def _admin_refused(locale: str) -> str:
     return translate(locale, "Not changed: %(reason)s")
 
 
-@router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite])
+@router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite, Manage])
 async def remove(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: remove an entry from the queue (the page asked for confirmation)."""
     try:
@@ -263,7 +263,7 @@ async def remove(request: Request, entry_id: EntryId, context: Context, locale: 
     return _done(request, context, locale, text)
 
 
-@router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite])
+@router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite, Manage])
 async def move(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: put a waiting entry at the posted 1-based ``position`` among the waiting entries."""
     form = await request.form()

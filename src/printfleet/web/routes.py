@@ -207,7 +207,7 @@ async def save_job(request: Request, job_id: JobId, principal: JobEditor, contex
     return html(await _job_detail(context, locale, job_id) + saved)
 
 
-@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite])
+@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
 async def convert_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Convert an auto-created job to a manual one."""
     try:
@@ -221,7 +221,7 @@ async def convert_job(request: Request, job_id: JobId, context: Context, locale:
     return html(await _job_detail(context, locale, job_id) + converted)
 
 
-@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite])
+@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
 async def delete_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Delete a job (the page asked for confirmation) and go back to the list."""
     try:
