@@ -50,18 +50,15 @@ async def sign_in_page(request: Request, locale: Locale, next: str = "/") -> Res
     return html(_sign_in(request, locale, next_url=safe_next(next)))
 
 
-def _sign_in(request: Request, locale: str, *, next_url: str, error: str | None = None, username: str = "") -> str:
+def _form_page(request: Request, locale: str, name: str, title: str, **values: Any) -> str:
+    """A page of a form used before signing in (``signin``, ``setup``): no live connection."""
     return page(
-        request,
-        locale,
-        "signin.html",
-        page_name="signin",
-        title=translate(locale, "Sign in"),
-        next_url=next_url,
-        error=error,
-        username=username,
-        live_url=None,
+        request, locale, f"{name}.html", page_name=name, title=translate(locale, title), live_url=None, **values
     )
+
+
+def _sign_in(request: Request, locale: str, *, next_url: str, error: str | None = None, username: str = "") -> str:
+    return _form_page(request, locale, "signin", "Sign in", next_url=next_url, error=error, username=username)
 
 
 @router.post("/signin", dependencies=[public(), SameSite])
@@ -109,17 +106,7 @@ async def setup_page(request: Request, context: Context, locale: Locale, token: 
 
 
 def _setup(request: Request, locale: str, *, token: str, error: str | None = None, username: str = "") -> str:
-    return page(
-        request,
-        locale,
-        "setup.html",
-        page_name="setup",
-        title=translate(locale, "Set up printfleet"),
-        token=token,
-        error=error,
-        username=username,
-        live_url=None,
-    )
+    return _form_page(request, locale, "setup", "Set up printfleet", token=token, error=error, username=username)
 
 
 def _setup_refused(request: Request, locale: str) -> Response:
