@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -107,6 +108,9 @@ class ServerProcess:
 
     Use as an async context manager; :meth:`wait_connected` waits until ``/healthz`` counts enough connected
     printers. The server's stderr goes to ``<workdir>/server.log`` (its tail is shown when it does not start).
+
+    Before the first start an admin ``bench`` (password :attr:`password`) and a personal API token are made with
+    ``printfleet users``, as an operator would: :attr:`headers` signs requests and WebSocket handshakes in.
     """
 
     def __init__(self, workdir: Path, printers: Sequence[Mapping[str, Any]], *, log_level: str = "INFO") -> None:
@@ -128,6 +132,9 @@ class ServerProcess:
             )
         )
         self.process: asyncio.subprocess.Process | None = None
+        self.username = "bench"
+        self.password = secrets.token_urlsafe(16)
+        self.headers: dict[str, str] = {}
 
     @property
     def pid(self) -> int:
@@ -143,8 +150,46 @@ class ServerProcess:
             return "(no log)"
         return "\n".join(text.strip().splitlines()[-lines:])
 
+    async def _cli(self, *args: str, stdin: str | None = None) -> str:
+        """Run ``printfleet <args> --config <file>``; its stdout. Raises RuntimeError with its stderr."""
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PRINTFLEET_")}
+        process = await asyncio.create_subprocess_exec(
+            *_printfleet_command(),
+            *args,
+            "--config",
+            str(self.config_file),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=self.workdir,
+        )
+        out, err = await process.communicate(None if stdin is None else stdin.encode())
+        if process.returncode != 0:
+            raise RuntimeError(f"printfleet {args[0]} {args[1]} failed: {err.decode(errors='replace')}")
+        return out.decode()
+
+    async def _sign_in_setup(self) -> None:
+        """Create the bench admin and its token once (the CLI migrates the database first)."""
+        if self.headers:
+            return
+        await self._cli("users", "create", self.username, "--role", "admin", "--password-stdin", stdin=self.password)
+        token = (await self._cli("users", "token", self.username, "--name", "bench")).strip()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def session_cookie(self) -> tuple[str, str]:
+        """Sign in as the bench admin through the API; the session cookie's (name, value) for a browser."""
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10.0) as client:
+            response = await client.post(
+                "/api/v1/auth/sign-in", json={"username": self.username, "password": self.password}
+            )
+            response.raise_for_status()
+            name, value = next(iter(response.cookies.items()))
+            return name, value
+
     async def start(self, *, timeout_s: float = 60.0) -> None:
         """Start the server and wait until ``/healthz`` answers. Raises RuntimeError with the log tail."""
+        await self._sign_in_setup()
         env = {key: value for key, value in os.environ.items() if not key.startswith("PRINTFLEET_")}
         with self.log_file.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(

@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "queue": ("bench.queue:run", "queue join / claim with 10,000 entries queued; claim deadline → expiry lateness"),
     "detection": ("bench.detection:run", "print start → job committed → job_auto_created frame, Bambu and PrusaLink"),
     "chaos": ("bench.chaos:run", "500 prints on 20 printers with pauses, disconnects and server kills: job counts"),
+    "accounts": ("bench.accounts:run", "authenticated request overhead (session lookup); sign-in with argon2id"),
     "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one

@@ -148,7 +148,7 @@ class Chaos:
         self.workdir = workdir
         self.seed = seed
         self.printer_ids = list(printer_ids)
-        self.client = httpx.AsyncClient(base_url=server.base_url, timeout=3.0)
+        self.client = httpx.AsyncClient(base_url=server.base_url, timeout=3.0, headers=server.headers)
         self.runs: list[SimRun] = []
         self.outages: list[Outage] = []
         self.counters = Counters()

@@ -196,7 +196,7 @@ async def _measure(workdir: Path) -> list[Figure]:
         async with ServerProcess(workdir, entries) as server:
             await server.wait_connected(len(entries), timeout_s=30)
             await asyncio.sleep(1.5)  # every printer's first report in, so the first print is seen starting
-            async with websockets.connect(server.ws_url, max_size=None) as ws:
+            async with websockets.connect(server.ws_url, max_size=None, additional_headers=server.headers) as ws:
                 frames = JobFrames(ws)
                 frames.start()
                 try:

@@ -137,13 +137,14 @@ class FarmFigures:
 class FrameCounter:
     """A dashboard: one ``/ws`` client reading (and decoding) every frame, counting them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.count = 0
         self._url = url
+        self._headers = headers
         self._task: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
-        async with websockets.connect(self._url, max_size=None) as ws:
+        async with websockets.connect(self._url, max_size=None, additional_headers=self._headers) as ws:
             async for text in ws:
                 json.loads(text)
                 self.count += 1
@@ -216,7 +217,7 @@ async def _measure(workdir: Path) -> FarmFigures:
             connect_s = await server.wait_connected(PRINTERS, timeout_s=CONNECT_TIMEOUT_S)
             await asyncio.sleep(SETTLE_S)
             headless = await _window(server, counter, None, MEASURE_S)
-            async with FrameCounter(server.ws_url) as frames:
+            async with FrameCounter(server.ws_url, server.headers) as frames:
                 watched = await _window(server, counter, frames, MEASURE_WATCHED_S)
             rss_mb, hwm_mb = memory_mb(server.pid)
             health = await server.health()

@@ -150,7 +150,7 @@ async def _measure(workdir: Path) -> list[Figure]:
         entries = [printer_entry(bambu.printer_config()), printer_entry(prusa.printer_config())]
         async with ServerProcess(workdir, entries) as server:
             await server.wait_connected(2, timeout_s=30)
-            async with websockets.connect(server.ws_url, max_size=None) as ws:
+            async with websockets.connect(server.ws_url, max_size=None, additional_headers=server.headers) as ws:
                 clock = FrameClock(ws)
                 clock.start()
                 try:

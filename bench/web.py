@@ -237,12 +237,20 @@ def page_queries(jobs: int, now: datetime) -> list[PageTimes]:
     ]
 
 
-async def time_pages(base_url: str, queries: Sequence[PageTimes], *, requests: int, warm_up: int = WARM_UP) -> None:
-    """Request every query in turn ``warm_up + requests`` times; keep the times of the last ``requests`` rounds.
+async def time_pages(
+    base_url: str,
+    queries: Sequence[PageTimes],
+    *,
+    requests: int,
+    warm_up: int = WARM_UP,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Request every query in turn ``warm_up + requests`` times (signed in with ``headers``); keep the times of the
+    last ``requests`` rounds.
 
     Raises RuntimeError when an answer is not a 200 with ``PAGE_SIZE`` job rows and a ``Server-Timing`` header.
     """
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, headers=headers) as client:
         for round_number in range(warm_up + requests):
             for query in queries:
                 started = time.perf_counter()
@@ -507,15 +515,19 @@ def log_figure(log: PageLog) -> Figure:
 
 
 async def time_frames(
-    base_url: str, printers: Sequence[SimulatedPrusaLinkPrinter], *, frames: int, card_seconds: float
+    server: ServerProcess, printers: Sequence[SimulatedPrusaLinkPrinter], *, frames: int, card_seconds: float
 ) -> tuple[list[FrameTimes], PageLog]:
-    """Chromium on ``/jobs`` (``frames`` row updates, half as many inserts) then ``/`` (``card_seconds`` of
-    printer changes, when > 0): the frame times of each kind, and the page log."""
+    """Chromium, signed in, on ``/jobs`` (``frames`` row updates, half as many inserts) then ``/`` (``card_seconds``
+    of printer changes, when > 0): the frame times of each kind, and the page log."""
+    base_url = server.base_url
+    cookie_name, cookie_value = await server.session_cookie()
     log = PageLog()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
-            page = await browser.new_page()
+            context = await browser.new_context()
+            await context.add_cookies([{"name": cookie_name, "value": cookie_value, "url": base_url}])
+            page = await context.new_page()
             page.on(
                 "console",
                 lambda message: (
@@ -527,7 +539,7 @@ async def time_frames(
             page.on("pageerror", lambda error: log.errors.append(f"pageerror: {error}"))
             await page.add_init_script(INSTRUMENTATION)
             printer_ids = [printer.printer_id for printer in printers]
-            async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+            async with httpx.AsyncClient(base_url=base_url, timeout=10.0, headers=server.headers) as client:
                 kinds = list(
                     await time_job_rows(client, page, base_url, printer_ids, updates=frames, inserts=frames // 2)
                 )
@@ -566,9 +578,9 @@ async def measure(
             await stack.enter_async_context(server)
             queries = page_queries(jobs, now)
             started = time.perf_counter()
-            await time_pages(server.base_url, queries, requests=requests)
+            await time_pages(server.base_url, queries, requests=requests, headers=server.headers)
             pages_s = time.perf_counter() - started
-            kinds, log = await time_frames(server.base_url, sims, frames=frames, card_seconds=card_seconds)
+            kinds, log = await time_frames(server, sims, frames=frames, card_seconds=card_seconds)
     figures = [
         Figure(
             f"  web store: {jobs:,} jobs over {printers} printers",

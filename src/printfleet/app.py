@@ -9,10 +9,12 @@ the monitoring service's own reasons (add a source to ``Runtime.health`` for a n
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -29,6 +31,9 @@ from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import ConnectionObserver
 from printfleet.printers.octoprint.client import OctoPrintConnection
 from printfleet.printers.prusalink.client import PrusaLinkConnection
+from printfleet.security.passwords import Argon2PasswordHasher
+from printfleet.services.accounts import AccountService, AccountSettings
+from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.events import EventBus
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
@@ -37,6 +42,8 @@ from printfleet.services.ports import ConnectionFactory, PrinterConnection, Stat
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
+from printfleet.store.accounts.audit import SqlAuditRepository
+from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database, migrate
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
@@ -82,6 +89,7 @@ class Runtime:
     jobs: JobService
     settings: SettingsService
     queue: QueueService
+    accounts: AccountService
     health: HealthService
     store_health: StoreHealth
 
@@ -107,13 +115,36 @@ def _follow_monitoring_interval(settings: SettingsService, monitoring: Monitorin
 
 
 def discord_bot(
-    settings: DiscordSettings, *, queue: QueueService, bus: EventBus
+    settings: DiscordSettings, *, queue: QueueService, bus: EventBus, accounts: AccountService | None = None
 ) -> AbstractAsyncContextManager[object]:
-    """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing. Entering it never waits for
-    Discord; a refused token or an unreachable Discord is logged and the server runs on without the bot."""
+    """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing; its members act as their
+    ``accounts``. Entering it never waits for Discord; a refused token or an unreachable Discord is logged and the
+    server runs on without the bot."""
     if not settings.enabled:
         return nullcontext()
-    return DiscordBot(settings, queue=queue, bus=bus)
+    return DiscordBot(settings, queue=queue, bus=bus, accounts=accounts)
+
+
+SETUP_MESSAGE = "no account exists yet; create the first admin at {url} (valid 1 hour, once)"
+
+
+def setup_announcer(*, json_lines: bool) -> Callable[[str], None]:
+    """What prints the one-time set-up URL on stderr for the operator: a plain line, or with JSON logs one JSON
+    object like the log's lines. It is written straight to stderr, never through the logging pipeline."""
+
+    def announce(url: str) -> None:
+        message = SETUP_MESSAGE.format(url=url)
+        if json_lines:
+            line = {"event": "setup.url", "level": "warning", "message": message, "timestamp": _utcnow_iso()}
+            print(json.dumps(line), file=sys.stderr, flush=True)
+        else:
+            print(f"printfleet: {message}", file=sys.stderr, flush=True)
+
+    return announce
+
+
+def _utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def build_app(
@@ -123,12 +154,16 @@ def build_app(
     factory: ConnectionFactory | None = None,
     clock: Callable[[], datetime] | None = None,
     recovery: Recovery | None = None,
+    password_hasher: PasswordHasher | None = None,
+    announce_setup: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The whole application for ``settings``.
 
     ``extra_printers`` are seeded like the configuration file's (the demo's simulated farm); ``factory`` replaces
     the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps); ``recovery``
-    replaces the self-healing backoff bounds.
+    replaces the self-healing backoff bounds; ``password_hasher`` replaces argon2id's recommended cost (tests). When
+    no account exists at start-up, ``announce_setup(url)`` is called once with the one-time set-up URL (the default
+    prints it on stderr; it is never logged).
     """
     tuning = recovery or Recovery()
 
@@ -190,6 +225,21 @@ def build_app(
                 monitoring=monitoring,
                 on_removed=[jobs.close_for_removed_printer, queue.on_printer_removed],
             )
+            accounts = AccountService(
+                repository=SqlAccountRepository(database),
+                audit=SqlAuditRepository(database),
+                hasher=password_hasher or Argon2PasswordHasher(),
+                settings=AccountSettings(
+                    session_idle=settings.auth.session_idle,
+                    session_absolute=settings.auth.session_absolute,
+                    discord_auto_provision=settings.discord.auto_provision,
+                ),
+            )
+            await accounts.purge_sessions()
+            setup_token = await accounts.issue_setup_token()
+            if setup_token is not None:
+                announce = announce_setup or setup_announcer(json_lines=settings.logging.format == "json")
+                announce(f"http://{settings.http.host}:{settings.http.port}/setup?token={setup_token}")
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -202,10 +252,11 @@ def build_app(
                 jobs=jobs,
                 settings=settings_service,
                 queue=queue,
+                accounts=accounts,
                 health=health,
                 store_health=store_health,
             )
-            bot = discord_bot(settings.discord, queue=queue, bus=bus)
+            bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
             app.state.context = ApiContext(
                 printers=printers,
@@ -213,9 +264,12 @@ def build_app(
                 jobs=jobs,
                 settings=settings_service,
                 queue=queue,
+                accounts=accounts,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
+                secure_cookies=settings.http.secure_cookies,
+                metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -29,6 +30,11 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML configuration file (or PRINTFLEET_CONFIG).", show_default=False),
 ]
+
+
+def load_or_exit(config: Path | None, **overrides: Any) -> Settings:
+    """The settings, or exit 2 with the configuration error (naming the file, the key and the problem)."""
+    return _settings(config, **overrides)
 
 
 def _config_error(exc: ConfigError) -> typer.Exit:
@@ -169,6 +175,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
     from printfleet.app import build_app
     from printfleet.sim.farm import SimulatedFarm
 
+    credentials = await _demo_accounts(settings)
     async with SimulatedFarm(workdir=Path("data") / "sim") as farm:
         printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
         app = build_app(settings, extra_printers=printers)
@@ -190,6 +197,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
             "Press Ctrl+C to stop.\n",
         )
+        _print_demo_accounts(settings, credentials)
         opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
         stopper = asyncio.create_task(_exit_on(stop, server))
         try:
@@ -201,6 +209,44 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
             stopper.cancel()
             if opener is not None:
                 opener.cancel()
+
+
+def _print_demo_accounts(settings: Settings, credentials: list[tuple[str, str, str]]) -> None:
+    """The demo's accounts for the person at the terminal: written straight to stderr (one JSON object with JSON
+    logs), never through the logging pipeline."""
+    if settings.logging.format == "json":
+        accounts = [{"username": name, "password": password, "role": role} for name, password, role in credentials]
+        print(json.dumps({"event": "demo.accounts", "level": "info", "accounts": accounts}), file=sys.stderr)
+        return
+    lines = "".join(f"  sign in   {name:<6} {password}   ({role})\n" for name, password, role in credentials)
+    err.print(lines, highlight=False)
+
+
+DEMO_ACCOUNTS = (("admin", "Demo Admin", "admin"), ("alice", "Alice", "member"), ("bob", "Bob", "member"))
+"""The demo's accounts: (username, display name, role)."""
+
+
+async def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    """Give the demo's accounts fresh random passwords (creating them on the first run): (username, password,
+    role) to print beside the URL. Only the demo does this; a real install never has a default password."""
+    from printfleet.cli_users import account_service
+    from printfleet.domain.accounts.credentials import new_password
+    from printfleet.domain.accounts.roles import Role
+    from printfleet.services.errors import NotFound
+
+    printed = []
+    async with account_service(settings) as accounts:
+        for username, display_name, role in DEMO_ACCOUNTS:
+            password = new_password()
+            try:
+                user = await accounts.find_user(username)
+                await accounts.reset_password(user.id, password, actor=None)
+            except NotFound:
+                await accounts.create_user(
+                    username=username, password=password, role=Role(role), display_name=display_name
+                )
+            printed.append((username, password, role))
+    return printed
 
 
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
@@ -224,6 +270,15 @@ def sim(
         raise typer.Exit(code=2) from None
     workdir = config.absolute().parent / ".printfleet-sim"
     _run_until_stopped(lambda stop: run_simulators(options, workdir=workdir, stop=stop))
+
+
+def _add_users_commands() -> None:
+    from printfleet.cli_users import users_cli
+
+    cli.add_typer(users_cli, name="users")
+
+
+_add_users_commands()
 
 
 def main() -> None:

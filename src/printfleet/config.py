@@ -79,12 +79,14 @@ class HttpSettings(BaseModel):
     ``max_body_bytes``: the largest request body, bytes (413 beyond). ``header_timeout``: seconds a connection may
     take to send a request's headers before it is closed (slow clients). ``keep_alive_timeout``: seconds an idle
     keep-alive connection stays open. ``max_connections``: connections (and running requests) at once before new
-    requests get 503.
+    requests get 503. ``secure_cookies`` marks the session cookie ``Secure`` even when a request arrived over plain
+    HTTP (behind a TLS-terminating proxy); over HTTPS it is always ``Secure``.
     """
 
     model_config = ConfigDict(extra="forbid")
     host: Annotated[str, AfterValidator(_listen_host)] = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    secure_cookies: bool = False
     allowed_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
     header_timeout: float = Field(default=10.0, gt=0, le=300)
@@ -170,10 +172,32 @@ class QueueSettings(BaseModel):
         )
 
 
+class AuthSettings(BaseModel):
+    """Sign-in sessions: ``session_idle`` ends a session unused that long (each use moves it on);
+    ``session_absolute`` ends it that long after sign-in whatever happens."""
+
+    model_config = ConfigDict(extra="forbid")
+    session_idle: Annotated[timedelta, BeforeValidator(partial(_window, maximum=timedelta(days=365)))] = timedelta(
+        days=14
+    )
+    session_absolute: Annotated[timedelta, BeforeValidator(partial(_window, maximum=timedelta(days=365)))] = timedelta(
+        days=30
+    )
+
+
+class MetricsSettings(BaseModel):
+    """``/metrics``: open to loopback clients only by default; with ``token`` set (a secret), open to any client
+    that sends ``Authorization: Bearer <token>`` and to nobody else."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: SecretStr | None = None
+
+
 class DiscordSettings(BaseModel):
     """The Discord bot. It runs inside ``printfleet serve`` when ``token``, ``guild_id`` and ``queue_channel_id``
     are all set. ``admin_role`` is the name or id of the role allowed the admin commands; ``dm_offers`` also sends
-    offers as direct messages. ``token`` is a secret: never logged, never shown."""
+    offers as direct messages. ``auto_provision`` makes a ``member`` account for a Discord user on first use.
+    ``token`` is a secret: never logged, never shown."""
 
     model_config = ConfigDict(extra="forbid")
     token: SecretStr | None = None
@@ -181,6 +205,7 @@ class DiscordSettings(BaseModel):
     queue_channel_id: int | None = Field(default=None, ge=1)
     admin_role: str = "Print Admin"
     dm_offers: bool = False
+    auto_provision: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -318,6 +343,8 @@ class Settings(BaseSettings):
     printers: list[PrinterSettings] = Field(default_factory=list)
     queue: QueueSettings = QueueSettings()
     discord: DiscordSettings = DiscordSettings()
+    auth: AuthSettings = AuthSettings()
+    metrics: MetricsSettings = MetricsSettings()
     config_file: str | None = None
 
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,22 +15,36 @@ import uvicorn
 
 from printfleet.app import Recovery, Runtime, build_app
 from printfleet.config import load_settings
+from printfleet.domain.accounts.roles import Role
 from printfleet.domain.printer import PrinterConfig
 from printfleet.services.ports import ConnectionFactory
 from tests.support import free_port
+from tests.support_accounts import bearer_headers, fast_hasher
 
 
 @dataclass
 class RunningServer:
-    """A server under test: its base URL, an HTTP client, and its runtime parts."""
+    """A server under test: its base URL, an HTTP client signed in as an admin (``headers``), and its runtime
+    parts."""
 
     base_url: str
     client: httpx.AsyncClient
     runtime: Runtime
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ws_url(self) -> str:
         return self.base_url.replace("http://", "ws://") + "/ws"
+
+    async def headers_for(self, username: str, role: Role) -> dict[str, str]:
+        """Bearer headers of another user with ``role`` (created on first use)."""
+        return await bearer_headers(self.runtime.accounts, username=username, role=role)
+
+
+async def admin_headers(uv: uvicorn.Server) -> dict[str, str]:
+    """Bearer headers of the test admin on a server started by :func:`start_server`."""
+    runtime: Runtime = uv.config.app.state.runtime
+    return await bearer_headers(runtime.accounts)
 
 
 async def start_server(
@@ -44,7 +58,15 @@ async def start_server(
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
     app_settings = load_settings(None, database_url=database_url, **settings)
-    app = build_app(app_settings, extra_printers=extra_printers, clock=clock, factory=factory, recovery=recovery)
+    app = build_app(
+        app_settings,
+        extra_printers=extra_printers,
+        clock=clock,
+        factory=factory,
+        recovery=recovery,
+        password_hasher=fast_hasher(),
+        announce_setup=lambda _url: None,
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )
@@ -63,7 +85,8 @@ async def start_server(
 async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A printfleet server on SQLite in ``tmp_path`` with no printers configured."""
     uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+    headers = await admin_headers(uv)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
+        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers)
     uv.should_exit = True
     await asyncio.wait_for(task, 15)

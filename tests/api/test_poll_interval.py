@@ -17,7 +17,7 @@ import pytest
 from printfleet.domain.printer import PrinterState
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 from printfleet.store.printers import SqlPrinterRepository
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer, admin_headers, start_server
 
 PASSWORD = "pw-6120-secret"
 SLOW_S = 30.0
@@ -28,7 +28,7 @@ FAST_S = 0.5
 async def slow_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A server whose global poll interval starts at 30 s."""
     uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", monitoring_interval=SLOW_S)
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=await admin_headers(uv)) as client:
         yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
     uv.should_exit = True
     await asyncio.wait_for(task, 15)
@@ -146,7 +146,7 @@ async def test_a_configuration_file_printer_without_poll_interval_shows_null_and
     url = f"sqlite+aiosqlite:///{tmp_path}/printfleet.db"
     uv, task, base_url = await start_server(url, monitoring_interval=FAST_S, printers=printers)
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=await admin_headers(uv)) as client:
             server = RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
             listed = {p["id"]: p["poll_interval"] for p in (await client.get("/api/v1/printers")).json()["printers"]}
             assert listed == {"mk4": None, "mk4-own": SLOW_S}

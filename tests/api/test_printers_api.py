@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer, admin_headers, start_server
 from tests.support import free_port
 
 ACCESS_CODE = "AC-7731-secret"
@@ -148,7 +148,7 @@ async def test_printers_added_through_the_api_survive_a_restart(tmp_path: Path) 
     url = f"sqlite+aiosqlite:///{tmp_path}/printfleet.db"
     for attempt in range(2):
         uv, task, base_url = await start_server(url)
-        async with httpx.AsyncClient(base_url=base_url) as client:
+        async with httpx.AsyncClient(base_url=base_url, headers=await admin_headers(uv)) as client:
             if attempt == 0:
                 assert (await client.post("/api/v1/printers", json=unreachable_bambu())).status_code == 201
             else:

@@ -198,13 +198,14 @@ async def test_websockets_refuse_another_sites_page_and_a_foreign_host(server: R
             {"Origin": "null"},
             {"Host": f"rebind.evil.example:{port}", "Origin": f"http://rebind.evil.example:{port}"},
         ):
+            signed = {**server.headers, **headers}  # signed in: refused for the Origin or Host alone
             with pytest.raises(InvalidStatus) as refused:
-                async with websockets.connect(base + path, additional_headers=headers, open_timeout=5):
+                async with websockets.connect(base + path, additional_headers=signed, open_timeout=5):
                     pass
             assert refused.value.response.status_code == 403, (path, headers)
-        same_site = {"Origin": server.base_url}
+        same_site = {"Origin": server.base_url, **server.headers}
         async with websockets.connect(base + path, additional_headers=same_site, open_timeout=5) as ws:
             if path == "/ui/ws?view=printers":
                 assert "printer-grid" in str(await asyncio.wait_for(ws.recv(), 5))
-        async with websockets.connect(base + path, open_timeout=5):  # no Origin: not a browser
+        async with websockets.connect(base + path, additional_headers=server.headers, open_timeout=5):  # no Origin
             pass

@@ -18,7 +18,7 @@ from printfleet.domain.events import PrinterStatusUpdated
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus, Secret
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer, admin_headers, start_server
 
 pytestmark = pytest.mark.usefixtures("mosquitto_binary")
 
@@ -30,8 +30,11 @@ async def farm_server(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, Bamb
         SimulatedPrusaLinkPrinter("mk4") as prusa,
     ):
         uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
-        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-            server = RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+        headers = await admin_headers(uv)
+        async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
+            server = RunningServer(
+                base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers
+            )
             for config in [*farm.printer_configs(), prusa.printer_config(poll_interval=0.5)]:
                 await server.runtime.printers.add(config)
             yield server, farm, prusa
@@ -58,7 +61,7 @@ def is_state(printer_id: str, state: str) -> Any:
 async def test_state_changes_of_both_kinds_arrive_as_frames(farm_server: Any) -> None:
     server, farm, prusa = farm_server
     bambu = farm[0]
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         await next_frame(ws, is_state(bambu.printer_id, "idle"))
         await bambu.start_print("benchy.gcode.3mf", duration_s=30)
         frame = await next_frame(ws, is_state(bambu.printer_id, "printing"))
@@ -80,7 +83,7 @@ async def test_telemetry_is_at_most_one_frame_per_printer_per_second(farm_server
     server, farm, _ = farm_server
     bambu = farm[0]
     await bambu.start_print("long.gcode.3mf", duration_s=60)
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         await next_frame(ws, is_state(bambu.printer_id, "printing"))
         frames: list[dict[str, Any]] = []
         loop = asyncio.get_running_loop()
@@ -104,7 +107,7 @@ async def test_commands_through_the_api_reach_the_printer(farm_server: Any) -> N
     bambu = farm[0]
     await bambu.start_print("clip.gcode.3mf", duration_s=60)
     await prusa.start_print("clip.bgcode", duration_s=60)
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         await next_frame(ws, is_state(bambu.printer_id, "printing"))
         await next_frame(ws, is_state("mk4", "printing"))
         for printer_id in (bambu.printer_id, "mk4"):
@@ -119,7 +122,7 @@ async def test_commands_through_the_api_reach_the_printer(farm_server: Any) -> N
 async def test_a_printer_that_vanishes_goes_offline_while_the_other_keeps_updating(farm_server: Any) -> None:
     server, farm, prusa = farm_server
     bambu = farm[0]
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         await next_frame(ws, is_state("mk4", "idle"))
         disconnect = asyncio.create_task(prusa.disconnect(8))
         frame = await next_frame(ws, is_state("mk4", "offline"))
@@ -142,7 +145,7 @@ def strict_json(text: str) -> Any:
 async def test_non_finite_readings_reach_the_browser_as_null_in_valid_json(farm_server: Any) -> None:
     server, farm, _ = farm_server
     bambu = farm[0]
-    async with websockets.connect(server.ws_url) as ws:
+    async with websockets.connect(server.ws_url, additional_headers=server.headers) as ws:
         async with asyncio.timeout(10):
             while True:  # every frame must parse strictly, the snapshot ones included
                 frame = strict_json(await ws.recv())

@@ -13,12 +13,16 @@ import pytest
 
 from printfleet.bot.client import QueueBotClient
 from printfleet.bot.commands import QueueCommands
+from printfleet.bot.identity import DiscordIdentities
 from printfleet.bot.notifier import Notifier
 from printfleet.domain.jobs import JobStatus, NewJob
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus
 from printfleet.domain.queue_commands import RateLimit
+from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.events import EventBus, Subscription
 from printfleet.services.queue import QueueService
+from printfleet.store.accounts.audit import SqlAuditRepository
+from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository
@@ -35,6 +39,7 @@ from tests.bot.harness import (
     interaction_payload,
     patch_http,
 )
+from tests.support_accounts import fast_hasher
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -91,6 +96,7 @@ class World:
     subscription: Subscription
     notifier: Notifier
     database: Database
+    accounts: AccountService | None = None
     sent_posts: int = field(default=0)
 
     async def run(self, command: str, *, user: Member = ALICE, **options: Any) -> Sent:
@@ -174,6 +180,8 @@ def make_world(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
         rate_limit: RateLimit | None = None,
         dm_offers: bool = False,
         admin_role: str = "Print Admin",
+        accounts: bool = False,
+        auto_provision: bool = True,
     ) -> AsyncIterator[World]:
         fake = FakeDiscord()
         patch_http(monkeypatch, fake)
@@ -196,7 +204,19 @@ def make_world(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
                 rate_limit=rate_limit or RateLimit(capacity=1000),
                 startup_grace=timedelta(0),  # the farm's printers have all reported: no start window waits for one
             )
-            client = QueueBotClient(guild_id=GUILD_ID, commands=QueueCommands(queue, admin_role=admin_role))
+            account_service = (
+                AccountService(
+                    repository=SqlAccountRepository(database),
+                    audit=SqlAuditRepository(database),
+                    hasher=fast_hasher(),
+                    settings=AccountSettings(discord_auto_provision=auto_provision),
+                )
+                if accounts
+                else None
+            )
+            identities = DiscordIdentities(account_service)
+            commands = QueueCommands(queue, admin_role=admin_role, identities=identities)
+            client = QueueBotClient(guild_id=GUILD_ID, commands=commands)
             async with client:  # binds the client to the test's loop, as DiscordBot does
                 await client.login("test-token")  # against the fake: the bot user, then the commands synced
                 client._connection.parse_guild_create(guild_create_payload())  # type: ignore[arg-type]
@@ -207,6 +227,7 @@ def make_world(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
                     printer_names=lambda: {c.id: c.name for c in configs.values()},
                     dm_offers=dm_offers,
                     clock=clock,
+                    identities=identities,
                 )
                 async with queue:
                     yield World(
@@ -219,6 +240,7 @@ def make_world(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
                         subscription=subscription,
                         notifier=notifier,
                         database=database,
+                        accounts=account_service,
                     )
 
     return build

@@ -12,7 +12,7 @@ import uvicorn
 import websockets
 
 from printfleet.domain.printer import PrinterConfig
-from tests.api.conftest import start_server
+from tests.api.conftest import admin_headers, start_server
 
 Job = dict[str, Any]
 
@@ -27,13 +27,15 @@ class Server:
         self._uv: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.base_url = ""
+        self.headers: dict[str, str] = {}
         self.client = httpx.AsyncClient(timeout=10)
 
     async def start(self) -> None:
         self._uv, self._task, self.base_url = await start_server(
             self.database_url, extra_printers=self.printers, **self.settings
         )
-        self.client = httpx.AsyncClient(base_url=self.base_url, timeout=10)
+        self.headers = await admin_headers(self._uv)
+        self.client = httpx.AsyncClient(base_url=self.base_url, timeout=10, headers=self.headers)
 
     async def wait_online(self, *, timeout: float = 15.0) -> None:
         """Wait until every printer has reported once (so a print started next is seen starting, not discovered)."""
@@ -98,10 +100,12 @@ def statuses(jobs: list[Job]) -> list[str]:
     return [job["status"] for job in jobs]
 
 
-async def collect_frames(url: str, types: set[str], seconds: float) -> list[dict[str, Any]]:
-    """Frames of the given types received on /ws within ``seconds``."""
+async def collect_frames(
+    url: str, types: set[str], seconds: float, *, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Frames of the given types received on /ws (signed in with ``headers``) within ``seconds``."""
     frames: list[dict[str, Any]] = []
-    async with websockets.connect(url) as ws:
+    async with websockets.connect(url, additional_headers=headers or {}) as ws:
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         while (left := end - loop.time()) > 0:

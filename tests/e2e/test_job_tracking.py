@@ -250,7 +250,9 @@ async def test_a_deleted_printer_makes_no_new_jobs_and_its_job_ends(server: Serv
 
 async def test_job_events_arrive_after_commit(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
-    collector = asyncio.create_task(collect_frames(server.ws_url, {"job_auto_created", "job_updated"}, 4.0))
+    collector = asyncio.create_task(
+        collect_frames(server.ws_url, {"job_auto_created", "job_updated"}, 4.0, headers=server.headers)
+    )
     await asyncio.sleep(0.3)
     await printer.start_print("frame.gcode.3mf", duration_s=1.0)
     frames = await collector

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("mosquitto_binary")
 
 
 async def jobs_of(server: ServerProcess) -> list[dict]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=5, headers=server.headers) as client:
         return (await client.get("/api/v1/jobs")).json()["jobs"]
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.store.database import Database, alembic_config, create_engine, migrate
 from printfleet.store.printers import SqlPrinterRepository
-from printfleet.store.tables import Base
+from printfleet.store.schema import metadata
 from printfleet.store.types import UTCDateTime
 
 
@@ -45,7 +45,7 @@ async def test_migrations_run_from_empty_and_are_idempotent(empty_database_url: 
 
 async def test_migrated_schema_matches_the_tables(database: Database) -> None:
     def differences(connection: Connection) -> list[object]:
-        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []

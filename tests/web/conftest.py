@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +13,13 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
+from printfleet.domain.accounts.roles import Role
+from printfleet.services.errors import NotFound
 from printfleet.sim.bambu import BambuFarm
-from tests.api.conftest import RunningServer, start_server
+from tests.api.conftest import RunningServer, admin_headers, start_server
 from tests.e2e.harness import Server
 from tests.support import need_service
+from tests.support_accounts import TEST_PASSWORD
 
 CHROMIUM = os.environ.get("PRINTFLEET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,8 +72,9 @@ async def server(tmp_path: Path, farm: BambuFarm) -> AsyncIterator[Server]:
 async def bare_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A printfleet server on SQLite with no printers, for page tests that need no browser and no farm."""
     uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime)
+    headers = await admin_headers(uv)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
+        yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers)
     uv.should_exit = True
     await asyncio.wait_for(task, 15)
 
@@ -119,11 +124,36 @@ async def open_page(
     return Browsing(context=context, page=page, watched=watched)
 
 
+async def sign_in(
+    browsing: Browsing,
+    server: Server,
+    *,
+    username: str = "admin",
+    role: Role = Role.ADMIN,
+    display_name: str | None = None,
+) -> None:
+    """Sign ``browsing`` in through the sign-in page as ``username`` (created with ``role`` when missing)."""
+    accounts = server.runtime.accounts
+    try:
+        await accounts.find_user(username)
+    except NotFound:
+        await accounts.create_user(
+            username=username, password=TEST_PASSWORD, role=role, display_name=display_name or username
+        )
+    page = browsing.page
+    await page.goto(server.base_url + "/signin")
+    await page.locator("input[name=username]").fill(username)
+    await page.locator("input[name=password]").fill(TEST_PASSWORD)
+    await page.get_by_role("button", name=re.compile("^(Sign in|Anmelden)$")).click()
+    await page.wait_for_url(server.base_url + "/")
+
+
 @pytest.fixture
 async def browsing(browser: Browser, server: Server) -> AsyncIterator[Browsing]:
-    """A 1280×900 English page on ``server`` (closed before the server stops); the test fails if the page logged a
-    script or console error."""
+    """A 1280×900 English page on ``server``, signed in as the admin (closed before the server stops); the test
+    fails if the page logged a script or console error."""
     opened = await open_page(browser)
+    await sign_in(opened, server)
     yield opened
     await opened.context.close()
     assert opened.watched.errors == [], opened.watched.errors

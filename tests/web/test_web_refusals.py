@@ -36,7 +36,7 @@ async def test_a_page_past_64_bits_is_named_as_a_bad_filter_and_the_live_view_st
     assert listed.status_code == 400, listed.text  # the jobs page's answer to any bad filter, shown in the page
     assert "page: must be at most" in listed.text
     live = bare_server.base_url.replace("http://", "ws://") + f"/ui/ws?view=jobs&page={TOO_BIG}"
-    async with websockets.connect(live, open_timeout=5) as ws:
+    async with websockets.connect(live, additional_headers=bare_server.headers, open_timeout=5) as ws:
         assert 'id="job-rows"' in str(await asyncio.wait_for(ws.recv(), 5))
 
 

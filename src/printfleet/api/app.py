@@ -7,13 +7,15 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import jobs, printers, queue, ws
+from printfleet.api import accounts, jobs, printers, queue, ws
+from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
 from printfleet.api.guards import BodyLimit, HostGuard
@@ -21,7 +23,16 @@ from printfleet.api.schemas import Health
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
 from printfleet.domain.queue import QueueRefusal, Refusal
-from printfleet.services.errors import Conflict, InvalidInput, NotFound, RateLimited, ServiceError, StoreUnavailable
+from printfleet.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceError,
+    StoreUnavailable,
+)
 
 _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
@@ -31,6 +42,16 @@ _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (PrinterCommandRejected, 409),
     (StoreUnavailable, 503),
 )
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser navigating to a page: a GET that accepts HTML, outside the API, not from htmx."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith("/api/")
+        and request.headers.get("hx-request") != "true"
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 DEFAULT_ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1"})
@@ -93,6 +114,26 @@ def create_api(
         retry = str(max(1, math.ceil(exc.retry_after)))
         return JSONResponse({"detail": exc.message}, status_code=429, headers={"Retry-After": retry})
 
+    async def unauthenticated(request: Request, exc: Exception) -> Response:
+        """401 with the reason; a page asked for by a browser goes to the sign-in page instead, and back after."""
+        assert isinstance(exc, AuthenticationFailed)
+        if _wants_page(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/signin?" + urlencode({"next": target}), status_code=303)
+        return JSONResponse({"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
+        """403 naming the permission the role lacks (``permission``) or the rule (``reason``)."""
+        assert isinstance(exc, PermissionDenied)
+        body: dict[str, str] = {"detail": exc.message}
+        if exc.permission is not None:
+            body["permission"] = exc.permission
+        if exc.reason is not None:
+            body["reason"] = exc.reason
+        return JSONResponse(body, status_code=403)
+
+    app.add_exception_handler(AuthenticationFailed, unauthenticated)
+    app.add_exception_handler(PermissionDenied, forbidden)
     app.add_exception_handler(QueueInputError, queue_input)
     app.add_exception_handler(QueueRefusal, queue_refusal)
     app.add_exception_handler(RateLimited, rate_limited)
@@ -109,6 +150,7 @@ def create_api(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(HostGuard, allowed_hosts=allowed_hosts)
 
+    app.include_router(accounts.router)
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)
@@ -118,8 +160,9 @@ def create_api(
         "/healthz",
         response_model=Health,
         tags=["operations"],
+        dependencies=[public()],
         responses={
-            **responses(),
+            **responses(public=True),
             200: {"description": "ok: the store works and every printer connection runs"},
             503: {
                 "model": Health,
@@ -144,9 +187,19 @@ def create_api(
             checked_at=datetime.now(UTC),
         )
 
-    @app.get("/metrics", tags=["operations"], response_class=Response, responses=responses())
-    async def metrics(context: ContextDep) -> Response:
-        """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected."""
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        dependencies=[public()],
+        responses=responses(401, 403, public=True),
+    )
+    async def metrics(request: Request, context: ContextDep) -> Response:
+        """Prometheus exposition: reports, parse errors, reconnects per printer kind; printers connected.
+
+        Without ``metrics.token``: loopback clients only (403 for others). With it: only requests that send
+        ``Authorization: Bearer <metrics.token>`` (401 otherwise)."""
+        check_metrics_access(request, context.metrics_token)
         body, content_type = context.render_metrics()
         return Response(content=body, media_type=content_type)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from printfleet.services.accounts import AccountService
 from printfleet.services.events import EventBus
 from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
@@ -19,7 +20,9 @@ from printfleet.services.settings import SettingsService
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiContext:
-    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``; ``health``
+    """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
+    ``metrics_token`` (a secret) opens ``/metrics`` to Bearer-token holders instead of loopback clients;
+    ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy); ``health``
     gathers what ``/healthz`` reports as degraded."""
 
     printers: PrinterService
@@ -27,9 +30,12 @@ class ApiContext:
     jobs: JobService
     settings: SettingsService
     queue: QueueService
+    accounts: AccountService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]
+    secure_cookies: bool = False
+    metrics_token: str | None = None
 
 
 def get_context(request: Request) -> ApiContext:

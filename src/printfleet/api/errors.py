@@ -18,6 +18,15 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
+class ForbiddenMessage(BaseModel):
+    """403: the signed-in person may not do this. ``permission`` names what their role lacks; ``reason`` names the
+    rule otherwise (``not_yours`` for someone else's queue entry, ``cross_site`` for another site's page)."""
+
+    detail: str
+    permission: str | None = None
+    reason: str | None = None
+
+
 class RefusalMessage(BaseModel):
     """403 or 409: a rule refused; ``reason`` names the queue rule (``not_yours``, ``ended``, ...) when one did."""
 
@@ -43,7 +52,8 @@ class InvalidMessage(BaseModel):
 
 _DESCRIPTIONS: dict[int, tuple[type[BaseModel], str]] = {
     400: (ErrorMessage, "The Host header names a host that is not in http.allowed_hosts."),
-    403: (RefusalMessage, "Someone else's queue entry."),
+    401: (ErrorMessage, "Not signed in: no, an expired or a revoked session cookie or personal API token."),
+    403: (ForbiddenMessage, "The role may not do this (permission), or a rule refused it (reason)."),
     404: (ErrorMessage, "Unknown id."),
     409: (RefusalMessage, "The current state refuses it (a queue rule, an offline printer, an existing id)."),
     413: (ErrorMessage, "The request body is larger than http.max_body_bytes."),
@@ -52,10 +62,12 @@ _DESCRIPTIONS: dict[int, tuple[type[BaseModel], str]] = {
 }
 
 
-def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def responses(*codes: int, public: bool = False) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI ``responses`` of an operation that may answer ``codes`` besides 400, 413 and 422 (which any
-    operation may answer)."""
+    operation may answer) and, unless it is ``public``, 401 and 403 (every route but a few needs a signed-in person
+    whose role allows it)."""
+    usual = {400, 413, 422} if public else {400, 401, 403, 413, 422}
     return {
         code: {"model": _DESCRIPTIONS[code][0], "description": _DESCRIPTIONS[code][1]}
-        for code in sorted({400, 413, 422, *codes})
+        for code in sorted({*usual, *codes})
     }

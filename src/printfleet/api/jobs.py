@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
-from printfleet.api.context import ContextDep
+from printfleet.api.auth import audit, requires
+from printfleet.api.context import ApiContext, ContextDep
 from printfleet.api.errors import responses
 from printfleet.api.job_schemas import (
     JobCreate,
@@ -18,19 +19,43 @@ from printfleet.api.job_schemas import (
     SettingsSaved,
     SettingsUpdate,
 )
-from printfleet.domain.jobs import JobFilter, JobStatus
-from printfleet.services.errors import InvalidInput
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
+from printfleet.domain.jobs import Job, JobFilter, JobStatus
+from printfleet.services.errors import InvalidInput, JobNotFound
 
 router = APIRouter(tags=["jobs"])
 
 MAX_ID = 2**63 - 1
 """The largest id (and offset) the store can hold: a signed 64-bit integer; more is refused with 422."""
 
+Reader = Annotated[Principal, requires(Permission.JOBS_READ_OWN)]
+Editor = Annotated[Principal, requires(Permission.JOBS_EDIT_OWN)]
+Operator = Annotated[Principal, requires(Permission.JOBS_EDIT)]
+
+
+def owner_scope(principal: Principal) -> str | None:
+    """None when ``principal`` may read every job; else the queue user id whose jobs alone they may see."""
+    return None if principal.may(Permission.JOBS_READ) else principal.user.queue_user_id
+
+
+async def visible_job(context: ApiContext, principal: Principal, job_id: int, *, edit: bool = False) -> Job:
+    """The job ``job_id`` if ``principal`` may see it (``edit``: may edit it); JobNotFound otherwise, so a member
+    cannot tell someone else's job from no job."""
+    job = await context.jobs.get(job_id)
+    wide = Permission.JOBS_EDIT if edit else Permission.JOBS_READ
+    if not principal.may(wide) and job.queue_user_id != principal.user.queue_user_id:
+        raise JobNotFound(job_id)
+    return job
+
+
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
 
 
 @router.get("/api/v1/jobs", response_model=JobList, responses=responses())
 async def list_jobs(
+    principal: Reader,
     context: ContextDep,
     printer_id: str | None = None,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
@@ -51,6 +76,7 @@ async def list_jobs(
             auto_created=auto_created,
             since=since,
             until=until,
+            queue_user_id=owner_scope(principal),
             limit=limit,
             offset=offset,
         )
@@ -59,7 +85,7 @@ async def list_jobs(
 
 
 @router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED, responses=responses(404))
-async def create_job(body: JobCreate, context: ContextDep) -> JobPublic:
+async def create_job(body: JobCreate, _operator: Operator, context: ContextDep) -> JobPublic:
     """A manual job: ``pending`` until a print of its file starts on its printer (then it becomes ``running``)."""
     printer, _ = await context.printers.get(body.printer_id)
     job = await context.jobs.create_manual(
@@ -76,31 +102,47 @@ async def create_job(body: JobCreate, context: ContextDep) -> JobPublic:
 
 
 @router.get("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
-async def get_job(job_id: JobId, context: ContextDep) -> JobPublic:
-    """One job; 404 when unknown or deleted."""
-    return JobPublic.from_domain(await context.jobs.get(job_id))
+async def get_job(job_id: JobId, principal: Reader, context: ContextDep) -> JobPublic:
+    """One job; 404 when unknown, deleted, or (for a member) someone else's."""
+    return JobPublic.from_domain(await visible_job(context, principal, job_id))
 
 
 @router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
 @router.put("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))
-async def update_job(job_id: JobId, body: JobUpdate, context: ContextDep) -> JobPublic:
-    """Edit ``job_name``, ``is_business``, ``customer_info``, ``notes`` (auto-creation keys are kept)."""
-    return JobPublic.from_domain(await context.jobs.edit(job_id, body.changes()))
+async def update_job(
+    job_id: JobId, body: JobUpdate, principal: Editor, request: Request, context: ContextDep
+) -> JobPublic:
+    """Edit ``job_name``, ``is_business``, ``customer_info``, ``notes`` (auto-creation keys are kept). A member may
+    edit only their own jobs."""
+    await visible_job(context, principal, job_id, edit=True)
+    changes = body.changes()
+    job = await context.jobs.edit(job_id, changes)
+    await audit(request, AuditAction.JOB_UPDATED, f"job:{job_id}", fields=sorted(changes))
+    return JobPublic.from_domain(job)
 
 
 @router.delete("/api/v1/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
-async def delete_job(job_id: JobId, context: ContextDep) -> None:
+async def delete_job(job_id: JobId, operator: Operator, request: Request, context: ContextDep) -> None:
     """Delete a job. Deleting an auto-created job while its print runs does not make the print create another."""
     await context.jobs.delete(job_id)
+    await audit(request, AuditAction.JOB_DELETED, f"job:{job_id}")
 
 
 @router.post("/api/v1/jobs/{job_id}/convert-to-manual", response_model=JobPublic, responses=responses(404))
-async def convert_to_manual(job_id: JobId, context: ContextDep) -> JobPublic:
+async def convert_to_manual(job_id: JobId, operator: Operator, request: Request, context: ContextDep) -> JobPublic:
     """Drop the auto-created flag."""
-    return JobPublic.from_domain(await context.jobs.convert_to_manual(job_id))
+    job = await context.jobs.convert_to_manual(job_id)
+    await audit(request, AuditAction.JOB_UPDATED, f"job:{job_id}", fields=["auto_created"])
+    return JobPublic.from_domain(job)
 
 
-@router.get("/api/v1/settings", response_model=SettingsPublic, tags=["settings"], responses=responses())
+@router.get(
+    "/api/v1/settings",
+    response_model=SettingsPublic,
+    tags=["settings"],
+    dependencies=[requires(Permission.SETTINGS_READ)],
+    responses=responses(),
+)
 async def get_settings(context: ContextDep) -> SettingsPublic:
     """Run-time settings."""
     values = context.settings.snapshot()
@@ -111,10 +153,16 @@ async def get_settings(context: ContextDep) -> SettingsPublic:
 
 
 @router.put("/api/v1/settings", response_model=SettingsSaved, tags=["settings"], responses=responses())
-async def put_settings(body: SettingsUpdate, context: ContextDep) -> SettingsSaved:
+async def put_settings(
+    body: SettingsUpdate,
+    admin: Annotated[Principal, requires(Permission.SETTINGS_MANAGE)],
+    request: Request,
+    context: ContextDep,
+) -> SettingsSaved:
     """Change settings; persisted and effective at once (switching auto-creation on picks up running prints)."""
     changes = {name: value for name, value in body.model_dump(exclude_unset=True).items() if value is not None}
     if not changes:
         raise InvalidInput("give at least one setting")
     await context.settings.update(changes)
+    await audit(request, AuditAction.SETTINGS_CHANGED, "settings", **changes)
     return SettingsSaved()

@@ -1,8 +1,9 @@
 """``/api/v1/queue``: the fair shared print queue over REST.
 
-There are no accounts yet: user commands (join, claim, cancel, change the estimate) name the user in the body
-(``user_id``), and the admin commands (remove, move, hold a printer, pause) are open like the rest of the API. Each
-user command counts against that user's rate limit (429 with ``Retry-After``).
+User commands (join, claim, cancel, change the estimate) act as the signed-in person (``queue.use``); an operator
+may act for someone with ``on_behalf_of`` (their username), which the audit log records. The admin commands
+(remove, move, hold a printer, pause) need ``queue.manage``. Each user command counts against that user's rate
+limit (429 with ``Retry-After``).
 
 Errors (mapped in :mod:`printfleet.api.app`): bad input is 422 ``{"detail", "field"}``; a queue rule refusing is 409
 ``{"detail", "reason"}`` (403 for ``not_yours``); an unknown entry or printer is 404. Messages never repeat what the
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from printfleet.api.context import ContextDep
+from printfleet.api.auth import audit, client_address, requires
+from printfleet.api.context import ApiContext, ContextDep
 from printfleet.api.errors import responses
 from printfleet.api.jobs import MAX_ID
 from printfleet.api.queue_schemas import (
@@ -40,14 +42,47 @@ from printfleet.api.queue_schemas import (
     QueueUserCommand,
     estimate_value,
 )
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.queue import QueueEntry
-from printfleet.services.errors import NotFound, PrinterNotFound
+from printfleet.services.errors import NotFound, PermissionDenied, PrinterNotFound
 from printfleet.services.queue import QueueService
 
 router = APIRouter(prefix="/api/v1/queue", tags=["queue"])
 
 EntryId = Annotated[int, Path(ge=1, le=MAX_ID, description="The queue entry's id.")]
+
+Reader = [requires(Permission.QUEUE_READ)]
+User = Annotated[Principal, requires(Permission.QUEUE_USE)]
+QueueAdmin = Annotated[Principal, requires(Permission.QUEUE_MANAGE)]
+
+
+async def acting_user(
+    context: ApiContext, principal: Principal, on_behalf_of: str | None, *, request: Request, command: str
+) -> tuple[str, str]:
+    """The queue user id and name a command acts as: the principal's, or with ``on_behalf_of`` (operators only,
+    403 otherwise) that person's, recorded in the audit log."""
+    if on_behalf_of is None:
+        return principal.user.queue_user_id, principal.user.display_name
+    if not principal.may(Permission.QUEUE_MANAGE):
+        raise PermissionDenied(
+            "only operators may act on behalf of someone (needs queue.manage)", permission=Permission.QUEUE_MANAGE.value
+        )
+    try:
+        person = await context.accounts.find_user(on_behalf_of)
+    except NotFound:
+        raise QueueInputError("No user has that name.", field="on_behalf_of") from None
+    await context.accounts.audit(
+        principal,
+        AuditAction.QUEUE_ADMIN,
+        target=f"user:{person.username}",
+        detail={"command": command, "on_behalf_of": person.username},
+        client=client_address(request),
+    )
+    return person.queue_user_id, person.display_name
+
 
 HISTORY_RECORDS = 200
 """History records returned with one entry (newest first)."""
@@ -61,20 +96,20 @@ def _public(queue: QueueService, entry: QueueEntry) -> QueueEntryPublic:
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-@router.get("", response_model=QueuePublic, responses=responses())
+@router.get("", response_model=QueuePublic, dependencies=Reader, responses=responses())
 async def get_queue(context: ContextDep) -> QueuePublic:
     """The queue now: active entries first in line first (waiting ones with ``position`` and ``wait_seconds``),
     the printers with their holders and expected free times, ``paused``, and the policy (windows in seconds)."""
     return QueuePublic.from_view(context.queue.view())
 
 
-@router.get("/users/{user_id}", response_model=MyJobsPublic, responses=responses())
+@router.get("/users/{user_id}", response_model=MyJobsPublic, dependencies=Reader, responses=responses())
 async def my_jobs(user_id: str, context: ContextDep, recent: Annotated[int, Query(ge=0, le=100)] = 5) -> MyJobsPublic:
     """One user's active entries with positions and waits, and their ``recent`` latest ended entries."""
     return MyJobsPublic.from_domain(user_id, await context.queue.my_jobs(user_id, recent=recent))
 
 
-@router.get("/predict", response_model=PredictionPublic, responses=responses())
+@router.get("/predict", response_model=PredictionPublic, dependencies=Reader, responses=responses())
 async def predict(
     context: ContextDep,
     job_name: Annotated[str, Query(max_length=1000)],
@@ -91,7 +126,7 @@ async def predict(
     return PredictionPublic.from_domain(prediction)
 
 
-@router.get("/history", response_model=QueueHistoryPublic, responses=responses())
+@router.get("/history", response_model=QueueHistoryPublic, dependencies=Reader, responses=responses())
 async def history(
     context: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -106,20 +141,24 @@ async def history(
 
 
 @router.put("/paused", response_model=PausedState, responses=responses())
-async def set_paused(body: QueuePause, context: ContextDep) -> PausedState:
+async def set_paused(body: QueuePause, admin: QueueAdmin, request: Request, context: ContextDep) -> PausedState:
     """Admin: pause the queue (no new offers; open offers and reservations run on) or resume it."""
     await context.queue.set_paused(body.paused)
+    await audit(request, AuditAction.QUEUE_ADMIN, "queue", command="pause" if body.paused else "resume")
     return PausedState(paused=context.queue.paused)
 
 
 @router.put("/printers/{printer_id}/hold", response_model=QueuePrinterPublic, responses=responses(404))
-async def hold_printer(printer_id: str, body: QueueHold, context: ContextDep) -> QueuePrinterPublic:
+async def hold_printer(
+    printer_id: str, body: QueueHold, admin: QueueAdmin, request: Request, context: ContextDep
+) -> QueuePrinterPublic:
     """Admin: take a printer out of rotation (its open offer is withdrawn, the entry keeps its place; a reservation
     or print on it runs on) or put it back. 404 for an unknown printer."""
     try:
         await context.queue.hold(printer_id, held=body.held)
     except PrinterNotFound:
         raise NotFound("No printer has that id.") from None
+    await audit(request, AuditAction.QUEUE_ADMIN, f"printer:{printer_id}", command="hold" if body.held else "release")
     slot = next((s for s in context.queue.view().printers if s.id == printer_id), None)
     if slot is None:  # a held printer deleted meanwhile
         raise NotFound("No printer has that id.")
@@ -138,14 +177,17 @@ async def hold_printer(printer_id: str, body: QueueHold, context: ContextDep) ->
         **responses(409, 429),
     },
 )
-async def join(body: QueueJoin, context: ContextDep, response: Response) -> JoinAnswer:
+async def join(
+    body: QueueJoin, principal: User, request: Request, context: ContextDep, response: Response
+) -> JoinAnswer:
     """Put a job at the back of the queue: 201 with the entry (``offered`` at once when a printer is free), its
     position and wait; 200 with ``created`` false for a repeated identical join. 422 for a bad job name, estimate
     (1 minute to the maximum, 72 h by default) or printer id; 409 ``limit_reached``; 429 when rate-limited."""
-    context.queue.check_rate(body.user_id)
+    user_id, user_name = await acting_user(context, principal, body.on_behalf_of, request=request, command="join")
+    context.queue.check_rate(user_id)
     result = await context.queue.join(
-        user_id=body.user_id,
-        user_name=body.user_name or "",
+        user_id=user_id,
+        user_name=user_name,
         job_name=body.job_name,
         estimate=estimate_value(body.estimate),
         printer_ids=body.printer_ids,
@@ -155,7 +197,7 @@ async def join(body: QueueJoin, context: ContextDep, response: Response) -> Join
     return JoinAnswer.from_domain(result)
 
 
-@router.get("/{entry_id}", response_model=QueueEntryDetail, responses=responses(404))
+@router.get("/{entry_id}", response_model=QueueEntryDetail, dependencies=Reader, responses=responses(404))
 async def get_entry(entry_id: EntryId, context: ContextDep) -> QueueEntryDetail:
     """One entry, active or ended, with its history records (newest first); 404 when unknown."""
     entry = await context.queue.entry(entry_id)
@@ -167,29 +209,40 @@ async def get_entry(entry_id: EntryId, context: ContextDep) -> QueueEntryDetail:
 
 
 @router.post("/{entry_id}/claim", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
-async def claim(entry_id: EntryId, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
+async def claim(
+    entry_id: EntryId, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
+) -> QueueEntryPublic:
     """The entry's user claims the printer offered to it: reserved, the start window runs (claiming again is
     harmless). 403 ``not_yours``; 409 ``not_offered``, ``offer_expired``, ``ended``; 404 unknown entry."""
-    context.queue.check_rate(body.user_id)
-    return _public(context.queue, await context.queue.claim(user_id=body.user_id, entry_id=entry_id))
+    on_behalf_of = body.on_behalf_of if body is not None else None
+    user_id, _ = await acting_user(context, principal, on_behalf_of, request=request, command="claim")
+    context.queue.check_rate(user_id)
+    return _public(context.queue, await context.queue.claim(user_id=user_id, entry_id=entry_id))
 
 
 @router.post("/{entry_id}/cancel", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
-async def cancel(entry_id: EntryId, body: QueueUserCommand, context: ContextDep) -> QueueEntryPublic:
+async def cancel(
+    entry_id: EntryId, principal: User, request: Request, context: ContextDep, body: QueueUserCommand | None = None
+) -> QueueEntryPublic:
     """The entry's user leaves the queue or gives up their offer or reservation (the printer goes to the next).
     Cancelling an entry that has ended already is harmless (the entry as it is). 403 ``not_yours``; 409 ``printing``
     (stop the print on the printer); 404 unknown entry."""
-    context.queue.check_rate(body.user_id)
-    return _public(context.queue, await context.queue.cancel(user_id=body.user_id, entry_id=entry_id))
+    on_behalf_of = body.on_behalf_of if body is not None else None
+    user_id, _ = await acting_user(context, principal, on_behalf_of, request=request, command="cancel")
+    context.queue.check_rate(user_id)
+    return _public(context.queue, await context.queue.cancel(user_id=user_id, entry_id=entry_id))
 
 
 @router.patch("/{entry_id}", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
-async def update_estimate(entry_id: EntryId, body: QueueEstimateUpdate, context: ContextDep) -> QueueEntryPublic:
+async def update_estimate(
+    entry_id: EntryId, body: QueueEstimateUpdate, principal: User, request: Request, context: ContextDep
+) -> QueueEntryPublic:
     """The entry's user changes its estimate; positions stay, waits follow. 422 for an estimate out of range; 403
     ``not_yours``; 409 ``ended``; 404 unknown entry."""
-    context.queue.check_rate(body.user_id)
+    user_id, _ = await acting_user(context, principal, body.on_behalf_of, request=request, command="estimate")
+    context.queue.check_rate(user_id)
     entry = await context.queue.update_estimate(
-        user_id=body.user_id, estimate=estimate_value(body.estimate), entry_id=entry_id
+        user_id=user_id, estimate=estimate_value(body.estimate), entry_id=entry_id
     )
     return _public(context.queue, entry)
 
@@ -198,14 +251,20 @@ async def update_estimate(entry_id: EntryId, body: QueueEstimateUpdate, context:
 
 
 @router.delete("/{entry_id}", response_model=QueueEntryPublic, responses=responses(404, 409))
-async def remove(entry_id: EntryId, context: ContextDep) -> QueueEntryPublic:
+async def remove(entry_id: EntryId, admin: QueueAdmin, request: Request, context: ContextDep) -> QueueEntryPublic:
     """Admin: end an active entry as ``removed`` (its offer or reservation is released; removing it again is
     harmless). 409 ``ended`` for an entry that ended otherwise; 404 unknown entry."""
-    return QueueEntryPublic.from_domain(await context.queue.remove(entry_id))
+    entry = await context.queue.remove(entry_id)
+    await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command="remove")
+    return QueueEntryPublic.from_domain(entry)
 
 
 @router.post("/{entry_id}/move", response_model=QueueEntryPublic, responses=responses(404, 409))
-async def move(entry_id: EntryId, body: QueueMove, context: ContextDep) -> QueueEntryPublic:
+async def move(
+    entry_id: EntryId, body: QueueMove, admin: QueueAdmin, request: Request, context: ContextDep
+) -> QueueEntryPublic:
     """Admin: put a waiting entry at 1-based ``position`` among the waiting entries. 422 for a position out of
     range or an entry that is not active (``field``); 409 ``not_waiting``."""
-    return _public(context.queue, await context.queue.move(entry_id, body.position))
+    entry = await context.queue.move(entry_id, body.position)
+    await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command=f"move to {body.position}")
+    return _public(context.queue, entry)

@@ -340,7 +340,6 @@ class PausedState(BaseModel):
 
 # --- REST: commands ---------------------------------------------------------------------------------------------
 
-UserId = Annotated[str, Field(min_length=1, max_length=100, description="Who acts (no accounts yet: named).")]
 Estimate = Annotated[
     StrictStr | StrictInt,
     Field(description='Text ("90" minutes, "90m", "1h30m", "2:15") or a whole number of seconds.'),
@@ -358,30 +357,42 @@ def estimate_value(value: str | int) -> str | timedelta:
     return timedelta(seconds=max(-_SECONDS_CAP, min(_SECONDS_CAP, value)))
 
 
+OnBehalfOf = Annotated[
+    str | None,
+    Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Operators only: the username of the person this is done for (recorded in the audit log).",
+    ),
+]
+
+
 class QueueJoin(BaseModel):
-    """``POST /api/v1/queue``: ``user_id`` joins with ``job_name`` and ``estimate``; ``user_name`` is shown in the
-    queue (default: the id); ``printer_ids`` limits the printers the job may use (empty: any)."""
+    """``POST /api/v1/queue``: the signed-in person (or ``on_behalf_of``) joins with ``job_name`` and
+    ``estimate``; ``printer_ids`` limits the printers the job may use (empty: any)."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: UserId
-    user_name: str | None = Field(default=None, max_length=100)
+    on_behalf_of: OnBehalfOf = None
     job_name: str = Field(max_length=1000)
     estimate: Estimate
     printer_ids: list[str] = Field(default_factory=list, max_length=100)
 
 
 class QueueUserCommand(BaseModel):
-    """``POST /api/v1/queue/{entry_id}/claim`` and ``/cancel``: who acts."""
+    """``POST /api/v1/queue/{entry_id}/claim`` and ``/cancel``: an operator may act ``on_behalf_of`` the entry's
+    user; without a body the signed-in person acts."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: UserId
+    on_behalf_of: OnBehalfOf = None
 
 
 class QueueEstimateUpdate(BaseModel):
-    """``PATCH /api/v1/queue/{entry_id}``: the entry's user gives a new ``estimate``."""
+    """``PATCH /api/v1/queue/{entry_id}``: the entry's user (or an operator ``on_behalf_of`` them) gives a new
+    ``estimate``."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: UserId
+    on_behalf_of: OnBehalfOf = None
     estimate: Estimate
 
 

@@ -11,15 +11,19 @@ import contextlib
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from printfleet.api.auth import requires
 from printfleet.api.context import ApiContext
 from printfleet.api.job_schemas import JobPublic
 from printfleet.api.queue_schemas import queue_event_data
 from printfleet.api.schemas import PrinterPublic
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
 from printfleet.domain.events import (
     DomainEvent,
     JobAutoCreated,
@@ -124,7 +128,7 @@ async def stream(
             await receiver
 
 
-@router.websocket("/ws")
+@router.websocket("/ws", dependencies=[requires(Permission.LIVE)])
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """Stream events to one client until it goes away: first a ``printer_status_update`` per printer."""
     context: ApiContext = websocket.app.state.context
@@ -135,7 +139,21 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             for config, live in context.monitoring.watched()
         ]
 
-    await stream(websocket, context.bus, initial=snapshot, encode=event_frame)
+    principal: Principal = websocket.state.principal
+    await stream(websocket, context.bus, initial=snapshot, encode=partial(frame_for, principal))
+
+
+def may_see(principal: Principal, event: DomainEvent) -> bool:
+    """Whether ``principal`` may see ``event``: a job event only when they may read every job or it is their own
+    (a member sees the jobs of their own queue prints)."""
+    if isinstance(event, JobAutoCreated | JobUpdated) and not principal.may(Permission.JOBS_READ):
+        return event.job.queue_user_id == principal.user.queue_user_id
+    return True
+
+
+def frame_for(principal: Principal, event: DomainEvent) -> str:
+    """The frame of ``event`` for ``principal``, or ``""`` (nothing is sent) when they may not see it."""
+    return event_frame(event) if may_see(principal, event) else ""
 
 
 async def _drain(websocket: WebSocket) -> None:

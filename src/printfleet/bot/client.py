@@ -28,8 +28,10 @@ import discord
 import structlog
 
 from printfleet.bot.commands import NO_MENTIONS, QueueCommands, QueueCommandTree, install
+from printfleet.bot.identity import DiscordIdentities
 from printfleet.bot.notifier import Notifier
 from printfleet.config import DiscordSettings
+from printfleet.services.accounts import AccountService
 from printfleet.services.events import EventBus, Subscription
 from printfleet.services.queue import QueueService
 
@@ -106,14 +108,18 @@ class DiscordBot:
         clock: Callable[[], datetime] = _utcnow,
         retry_first: float = RETRY_FIRST,
         retry_max: float = RETRY_MAX,
+        accounts: AccountService | None = None,
     ) -> None:
+        """``accounts``: members act as their printfleet accounts (made on first use or linked with ``/link``);
+        None: under their bare Discord ids."""
         if not settings.enabled or settings.token is None or settings.guild_id is None:
             raise ValueError("the Discord bot needs discord.token, discord.guild_id and discord.queue_channel_id")
         assert settings.queue_channel_id is not None  # enabled says so
         self._token = settings.token
         self._bus = bus
         self._guild_id = settings.guild_id
-        self._commands = QueueCommands(queue, admin_role=settings.admin_role)
+        identities = DiscordIdentities(accounts)
+        self._commands = QueueCommands(queue, admin_role=settings.admin_role, identities=identities)
         self._retry_first = retry_first
         self._retry_max = retry_max
         self.client = self._new_client()
@@ -124,6 +130,7 @@ class DiscordBot:
             "printer_names": lambda: {slot.id: slot.name for slot in queue.view().printers},
             "dm_offers": settings.dm_offers,
             "clock": clock,
+            "identities": identities,
         }
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []

@@ -1,12 +1,14 @@
 """The slash commands of the shared print queue and the command tree that answers their errors.
 
 :class:`QueueCommands` builds the application commands over a :class:`~printfleet.services.queue.QueueService`;
-:func:`install` registers them on one guild of a :class:`QueueCommandTree`. Users are their Discord ids
-(``str(interaction.user.id)``) with their display name as ``user_name``.
+:func:`install` registers them on one guild of a :class:`QueueCommandTree`. A member acts as their printfleet
+account (:mod:`printfleet.bot.identity`: made on first use, or linked with ``/link CODE``), under its queue user id and
+display name; without accounts, under their Discord id and display name.
 
 Every command first counts against the user's rate limit (``QueueService.check_rate``); the admin commands
 (``/queue_remove``, ``/queue_move``, ``/printer_hold``, ``/queue_pause``) then require the configured admin role,
-matched by role name (case-insensitive) or id. Both are command checks, so a refusal never reaches the service.
+matched by role name (case-insensitive) or id, or an account that may manage the queue (a linked operator or
+admin). Both are command checks, so a refusal never reaches the service.
 
 Replies never ping anyone (``AllowedMentions.none()``). A user's own commands are answered ephemerally (only they
 see the answer; what the channel must know, offers and prints, the notifier announces); admin commands are
@@ -24,9 +26,17 @@ import structlog
 from discord import app_commands
 
 from printfleet.bot import replies
+from printfleet.bot.identity import DiscordIdentities, Member, NoAccount
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.queue import MAX_JOB_NAME, QueueEntry, QueueRefusal
-from printfleet.services.errors import PrinterNotFound, QueueConflict, QueueEntryNotFound, RateLimited
+from printfleet.services.errors import (
+    Conflict,
+    PermissionDenied,
+    PrinterNotFound,
+    QueueConflict,
+    QueueEntryNotFound,
+    RateLimited,
+)
 from printfleet.services.queue import QueueService
 
 log = structlog.get_logger("printfleet.bot")
@@ -47,6 +57,13 @@ ADMIN_COMMANDS = frozenset({"queue_remove", "queue_move", "printer_hold", "queue
 """The commands that need the admin role."""
 
 _EST_TIME = "How long the print takes: 90 (minutes), 90m, 1h30m or 2:15"
+
+
+_MEMBER = "printfleet_member"
+NO_ACCOUNT = (
+    "You have no printfleet account yet. Ask an admin for one, then link it: "
+    "open your profile page, create a link code and type `/link CODE` here."
+)
 
 
 class Refused(app_commands.CheckFailure):
@@ -71,6 +88,8 @@ def error_message(error: BaseException) -> str | None:
         error = error.original
     if isinstance(error, Refused):
         return error.message
+    if isinstance(error, NoAccount):
+        return NO_ACCOUNT
     if isinstance(error, RateLimited):
         return f"Slow down a little, please. {error.message}"
     if isinstance(error, QueueInputError | QueueRefusal):
@@ -81,6 +100,8 @@ def error_message(error: BaseException) -> str | None:
         return error.message[:1].upper() + error.message[1:]
     if isinstance(error, QueueConflict):
         return "The queue changed at the same moment; please try again."
+    if isinstance(error, PermissionDenied | Conflict):
+        return error.message[:1].upper() + error.message[1:] + "."
     if isinstance(error, app_commands.TransformerError | app_commands.CommandSignatureMismatch):
         return "Discord sent a value this command does not understand; try again in a minute."
     if isinstance(error, app_commands.CommandNotFound):
@@ -116,9 +137,24 @@ def has_role(member: discord.Member | discord.User, role: str) -> bool:
 class QueueCommands:
     """The queue's slash commands over ``queue``; ``admin_role`` is the admin role's name or id."""
 
-    def __init__(self, queue: QueueService, *, admin_role: str) -> None:
+    def __init__(self, queue: QueueService, *, admin_role: str, identities: DiscordIdentities | None = None) -> None:
+        """``identities`` maps members to accounts (None: members act under their Discord ids)."""
         self._queue = queue
         self._admin_role = admin_role
+        self._identities = identities or DiscordIdentities(None)
+
+    async def member(self, interaction: Interaction) -> Member:
+        """Who the interaction's user is to the queue (looked up once per interaction). Raises Refused when they
+        have no account."""
+        known = interaction.extras.get(_MEMBER)
+        if isinstance(known, Member):
+            return known
+        try:
+            found = await self._identities.member(interaction.user)
+        except NoAccount:
+            raise Refused(NO_ACCOUNT) from None
+        interaction.extras[_MEMBER] = found
+        return found
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
@@ -144,17 +180,22 @@ class QueueCommands:
             return []
         return [self._printer_id(part) for part in text.split(",") if part.strip()]
 
-    def check_rate(self, interaction: Interaction) -> bool:
-        """Command check: count the command against the user's rate limit; raises Refused when it is used up."""
+    async def check_rate(self, interaction: Interaction) -> bool:
+        """Command check: count the command against the user's rate limit; raises Refused when it is used up (or
+        when the user has no account)."""
+        linking = interaction.command is not None and interaction.command.name == "link"
+        # /link is counted under the bare Discord id: the member may have no account until it has run.
+        user_id = None if linking else (await self.member(interaction)).user_id
         try:
-            self._queue.check_rate(str(interaction.user.id))
+            self._queue.check_rate(user_id or f"discord:{interaction.user.id}")
         except RateLimited as limited:
             raise Refused(error_message(limited) or limited.message) from None
         return True
 
-    def check_admin(self, interaction: Interaction) -> bool:
-        """Command check: the member must have the admin role; raises Refused otherwise."""
-        if has_role(interaction.user, self._admin_role):
+    async def check_admin(self, interaction: Interaction) -> bool:
+        """Command check: the member must have the admin role, or an account that may manage the queue; raises
+        Refused otherwise."""
+        if has_role(interaction.user, self._admin_role) or (await self.member(interaction)).may_manage:
             return True
         raise Refused(f"Only queue admins (role {replies.safe(self._admin_role)}) may do that.")
 
@@ -201,9 +242,10 @@ class QueueCommands:
             est_time: app_commands.Range[str, 1, 40],
             printers: app_commands.Range[str, 1, 400] | None = None,
         ) -> None:
+            me = await self.member(interaction)
             result = await queue.join(
-                user_id=str(interaction.user.id),
-                user_name=interaction.user.display_name,
+                user_id=me.user_id,
+                user_name=me.name,
                 job_name=job_name,
                 estimate=est_time,
                 printer_ids=self._printer_ids(printers),
@@ -212,13 +254,13 @@ class QueueCommands:
 
         @app_commands.command(name="claim", description="Take the printer offered to you.")
         async def claim(interaction: Interaction) -> None:
-            entry = await queue.claim(user_id=str(interaction.user.id))
+            entry = await queue.claim(user_id=(await self.member(interaction)).user_id)
             await send(interaction, replies.claim_reply(entry, self._names()), ephemeral=True)
 
         @app_commands.command(name="cancel", description="Leave the queue, or give up your offer or reservation.")
         @app_commands.describe(entry_id="Which of your entries (default: the one holding a printer, else the first)")
         async def cancel(interaction: Interaction, entry_id: app_commands.Range[int, 1] | None = None) -> None:
-            user_id = str(interaction.user.id)
+            user_id = (await self.member(interaction)).user_id
             before = self._before_cancel(user_id, entry_id)
             entry = await queue.cancel(user_id=user_id, entry_id=entry_id)
             await send(interaction, replies.cancel_reply(before, entry, self._names()), ephemeral=True)
@@ -230,7 +272,9 @@ class QueueCommands:
             est_time: app_commands.Range[str, 1, 40],
             entry_id: app_commands.Range[int, 1] | None = None,
         ) -> None:
-            entry = await queue.update_estimate(user_id=str(interaction.user.id), estimate=est_time, entry_id=entry_id)
+            entry = await queue.update_estimate(
+                user_id=(await self.member(interaction)).user_id, estimate=est_time, entry_id=entry_id
+            )
             eta = queue.view().etas.get(entry.id)
             await send(interaction, replies.update_reply(entry, eta), ephemeral=True)
 
@@ -240,7 +284,7 @@ class QueueCommands:
 
         @app_commands.command(name="myjobs", description="Your queue entries and your recent ones.")
         async def myjobs(interaction: Interaction) -> None:
-            mine = await queue.my_jobs(str(interaction.user.id), recent=RECENT_LIMIT)
+            mine = await queue.my_jobs((await self.member(interaction)).user_id, recent=RECENT_LIMIT)
             await send(interaction, replies.my_jobs_reply(mine, self._names()), ephemeral=True)
 
         @app_commands.command(name="predict", description="How long a job is likely to take, from past prints.")
@@ -252,14 +296,15 @@ class QueueCommands:
             printer: app_commands.Range[str, 1, 100] | None = None,
         ) -> None:
             printer_id = self._printer_id(printer) if printer else None
-            prediction = await queue.predict(job_name, user_id=str(interaction.user.id), printer_id=printer_id)
+            me = await self.member(interaction)
+            prediction = await queue.predict(job_name, user_id=me.user_id, printer_id=printer_id)
             text = replies.predict_reply(prediction, printer_id=printer_id, names=self._names())
             await send(interaction, text, ephemeral=True)
 
         @app_commands.command(name="history", description="Recently ended queue entries.")
         @app_commands.describe(mine="Only your own entries")
         async def history(interaction: Interaction, mine: bool = False) -> None:
-            user_id = str(interaction.user.id) if mine else None
+            user_id = (await self.member(interaction)).user_id if mine else None
             entries = await queue.history(limit=HISTORY_LIMIT, user_id=user_id)
             await send(interaction, replies.history_reply(entries, self._names()), ephemeral=True)
 
@@ -291,6 +336,13 @@ class QueueCommands:
             await queue.set_paused(paused, by=interaction.user.display_name)
             await send(interaction, replies.pause_reply(paused=paused), ephemeral=False)
 
+        @app_commands.command(name="link", description="Link your Discord account to your printfleet web account.")
+        @app_commands.describe(code="The code shown on your profile page (valid 10 minutes)")
+        async def link(interaction: Interaction, code: app_commands.Range[str, 4, 16]) -> None:
+            name = await self._identities.link(code, interaction.user)
+            text = f"Linked: your Discord commands now act as **{replies.safe(name, limit=replies.NAME_LIMIT)}**."
+            await send(interaction, text, ephemeral=True)
+
         built: list[AppCommand] = [
             join,
             claim,
@@ -304,6 +356,7 @@ class QueueCommands:
             queue_move,
             printer_hold,
             queue_pause,
+            link,
         ]
         for command in built:
             command.guild_only = True

@@ -26,6 +26,7 @@ import discord
 import structlog
 
 from printfleet.bot import replies
+from printfleet.bot.identity import DiscordIdentities
 from printfleet.domain.events import (
     ClaimExpired,
     ClaimOffered,
@@ -72,7 +73,10 @@ class Notifier:
         printer_names: Callable[[], replies.PrinterNames],
         dm_offers: bool = False,
         clock: Callable[[], datetime] = _utcnow,
+        identities: DiscordIdentities | None = None,
     ) -> None:
+        """``identities`` finds the Discord id behind an account's queue user id, to mention them."""
+        self._identities = identities or DiscordIdentities(None)
         self._client = client
         self._channel_id = channel_id
         self._guild_id = guild_id
@@ -116,10 +120,11 @@ class Notifier:
         return (entry.started_at or self._clock()) + entry.estimate
 
     async def _offer(self, entry: QueueEntry, names: replies.PrinterNames) -> None:
-        text = replies.offered_notice(entry, names)
-        await self._post(text, allowed_mentions=mention_only(entry.user_id))
-        if self._dm_offers and replies.is_discord_id(entry.user_id):
-            await self._direct_message(int(entry.user_id), text)
+        discord_id = await self._identities.discord_id_of(entry.user_id)
+        text = replies.offered_notice(entry, names, discord_id=discord_id)
+        await self._post(text, allowed_mentions=mention_only(discord_id or ""))
+        if self._dm_offers and discord_id is not None:
+            await self._direct_message(int(discord_id), text)
 
     async def _post(self, text: str, *, allowed_mentions: discord.AllowedMentions = NO_MENTIONS) -> None:
         channel = self._client.get_partial_messageable(self._channel_id, guild_id=self._guild_id)

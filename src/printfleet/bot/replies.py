@@ -342,11 +342,13 @@ def pause_reply(*, paused: bool) -> str:
 # --- notifications ---------------------------------------------------------------------------------------------
 
 
-def offered_notice(entry: QueueEntry, names: PrinterNames) -> str:
-    """A printer is offered: mention the user, the printer and the claim deadline."""
+def offered_notice(entry: QueueEntry, names: PrinterNames, *, discord_id: str | None = None) -> str:
+    """A printer is offered: mention the user (their ``discord_id`` when known: an account's linked Discord id),
+    the printer and the claim deadline."""
     deadline = f" {when(entry.deadline)}" if entry.deadline is not None else ""
+    who = user_ref(discord_id or entry.user_id, entry.user_name)
     return (
-        f"{user_ref(entry.user_id, entry.user_name)}, {printer_label(entry.printer_id, names)} is free for "
+        f"{who}, {printer_label(entry.printer_id, names)} is free for "
         f"{job_label(entry)}: `/claim` it, the offer ends{deadline}."
     )
 

@@ -165,13 +165,15 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobFilter:
-    """Filters of the job list. ``since``/``until`` bound ``created_at`` (aware UTC)."""
+    """Filters of the job list. ``since``/``until`` bound ``created_at`` (aware UTC); ``queue_user_id`` keeps the
+    jobs of one person (the prints started on their queue reservation: what a ``member`` may see)."""
 
     printer_id: str | None = None
     status: JobStatus | None = None
     auto_created: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    queue_user_id: str | None = None
     limit: int = 50
     offset: int = 0
 
@@ -185,4 +187,5 @@ class JobFilter:
             or (self.auto_created is not None and job.auto_created is not self.auto_created)
             or (self.since is not None and job.created_at < self.since)
             or (self.until is not None and job.created_at >= self.until)
+            or (self.queue_user_id is not None and job.queue_user_id != self.queue_user_id)
         )

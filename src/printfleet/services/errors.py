@@ -88,3 +88,18 @@ class StoreUnavailable(ServiceError):
         super().__init__(f"the database is unavailable: {detail}")
         self.error = error
         self.detail = detail
+
+
+class AuthenticationFailed(ServiceError):
+    """The request could not be tied to a person (HTTP 401): no credentials, a wrong password, an expired session
+    or token, a disabled account. ``message`` is the same for an unknown user and a wrong password."""
+
+
+class PermissionDenied(ServiceError):
+    """The person may not do this (HTTP 403); ``permission`` names what their role lacks (or ``reason`` says why,
+    e.g. ``not_yours``)."""
+
+    def __init__(self, message: str, *, permission: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission
+        self.reason = reason

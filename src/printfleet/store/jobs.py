@@ -140,6 +140,8 @@ def _filter_conditions(job_filter: JobFilter) -> list[ColumnElement[bool]]:
         conditions.append(JobRow.status == job_filter.status.value)
     if job_filter.auto_created is not None:
         conditions.append(JobRow.auto_created.is_(job_filter.auto_created))
+    if job_filter.queue_user_id is not None:
+        conditions.append(JobRow.queue_user_id == job_filter.queue_user_id)
     if job_filter.since is not None:
         conditions.append(JobRow.created_at >= job_filter.since)
     if job_filter.until is not None:

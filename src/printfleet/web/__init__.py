@@ -4,16 +4,38 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from printfleet.services.errors import PermissionDenied
 
 
 def mount_web(app: FastAPI) -> None:
-    """Add the pages (the Queue page among them), the ``/ui`` actions, the ``/ui/ws`` live connection and
-    ``/static`` to ``app``."""
-    from printfleet.web import live, queue_page, routes
+    """Add the pages (the Queue page and the account pages among them), the ``/ui`` actions, the ``/ui/ws`` live
+    connection and ``/static`` to ``app``, and answer a refused permission on a page with a page (on an htmx
+    action with an error toast) rather than JSON."""
+    from printfleet.web import account_pages, live, queue_page, routes
+    from printfleet.web.pages import error_toast, html, is_htmx, page, request_locale, translate
 
     app.include_router(routes.router)
     app.include_router(queue_page.router)
+    app.include_router(account_pages.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=str(files("printfleet.web") / "static")), name="static")
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PermissionDenied)
+        if request.url.path.startswith("/api/"):
+            body = {"detail": exc.message, "permission": exc.permission, "reason": exc.reason}
+            return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=403)
+        locale = request_locale(request)
+        if is_htmx(request) or request.method != "GET":
+            return error_toast(locale, exc.message, status_code=403)
+        heading = translate(locale, "Not allowed")
+        body_html = page(
+            request, locale, "error.html", page_name="", title=heading, heading=heading, message=exc.message
+        )
+        return html(body_html, status_code=403)
+
+    app.add_exception_handler(PermissionDenied, forbidden)

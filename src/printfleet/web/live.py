@@ -15,12 +15,17 @@ A printer card rendered for one event is shared by every client in the same lang
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 
 from fastapi import APIRouter, WebSocket
 
+from printfleet.api.auth import requires
 from printfleet.api.context import ApiContext
-from printfleet.api.ws import stream
+from printfleet.api.jobs import owner_scope
+from printfleet.api.ws import may_see, stream
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
 from printfleet.domain.events import (
     ClaimOffered,
     DomainEvent,
@@ -47,18 +52,21 @@ VIEWS = ("printers", "jobs", "settings", "queue", "toasts")
 
 
 class _CardCache:
-    """Printer cards rendered per (event, language), shared by all clients; holds the newest ``size`` entries."""
+    """Printer cards rendered per (event, language, with or without the print controls), shared by all clients;
+    holds the newest ``size`` entries."""
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, str], tuple[PrinterStatusUpdated, str]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str, bool], tuple[PrinterStatusUpdated, str]] = OrderedDict()
 
-    def card(self, event: PrinterStatusUpdated, locale: str) -> str:
-        key = (id(event), locale)
+    def card(self, event: PrinterStatusUpdated, locale: str, *, controls: bool) -> str:
+        key = (id(event), locale, controls)
         hit = self._entries.get(key)
         if hit is not None and hit[0] is event:
             return hit[1]
-        body = renderer().render("_printer_card.html", locale, printer=event.printer, status=event.status, oob="")
+        body = renderer().render(
+            "_printer_card.html", locale, printer=event.printer, status=event.status, oob="", controls=controls
+        )
         self._entries[key] = (event, body)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -71,11 +79,26 @@ _cards = _CardCache()
 class LiveSession:
     """What one browser page shows, and the fragments that bring it up to date."""
 
-    def __init__(self, context: ApiContext, *, view: str, locale: str, query: JobsQuery | None) -> None:
+    def __init__(
+        self,
+        context: ApiContext,
+        *,
+        view: str,
+        locale: str,
+        query: JobsQuery | None,
+        owner: str | None = None,
+        viewer: Principal | None = None,
+    ) -> None:
+        """``owner``: the queue user id whose jobs alone this page may show (a member), None for every job;
+        ``viewer``: who watches (the Queue page shows their own actions and, to operators, the admin section)."""
         self._context = context
+        self._viewer = viewer
+        self._controls = viewer is None or viewer.may(Permission.PRINTERS_CONTROL)
         self.view = view
         self.locale = locale
         self._filter: JobFilter | None = query.job_filter() if query is not None else None
+        if self._filter is not None and owner is not None:
+            self._filter = replace(self._filter, queue_user_id=owner)
         self._names: dict[str, str] = {}
         self._cards: set[str] = set()
         self._rows: set[int] = set()
@@ -98,11 +121,13 @@ class LiveSession:
             return f'<tbody id="job-rows" hx-swap-oob="innerHTML">{body}</tbody>'
         if self.view == "queue":
             self._states = {config.id: status.state for config, status in rows if status is not None}
-            return queue_fragment(self._context.queue, self.locale, oob=True)
+            return queue_fragment(self._context.queue, self.locale, viewer=self._viewer, oob=True)
         return ""
 
     def _card(self, config: PrinterConfig, status: PrinterStatus | None) -> str:
-        return renderer().render("_printer_card.html", self.locale, printer=config, status=status, oob="")
+        return renderer().render(
+            "_printer_card.html", self.locale, printer=config, status=status, oob="", controls=self._controls
+        )
 
     def _row(self, job: Job, *, oob: str = "") -> str:
         return renderer().render("_job_row.html", self.locale, job=job, printer_names=self._names, oob=oob)
@@ -117,7 +142,7 @@ class LiveSession:
             self._names[event.printer.id] = event.printer.name
             if self.view != "printers":
                 return ""
-            card = _cards.card(event, self.locale)
+            card = _cards.card(event, self.locale, controls=self._controls)
             if event.printer.id in self._cards:
                 return card.replace("<article ", '<article hx-swap-oob="true" ', 1)
             self._cards.add(event.printer.id)
@@ -148,7 +173,7 @@ class LiveSession:
             self._states.pop(event.printer_id, None)
         elif not isinstance(event, QueueEvent):  # every queue event re-renders it
             return ""
-        fragment = queue_fragment(self._context.queue, self.locale, oob=True)
+        fragment = queue_fragment(self._context.queue, self.locale, viewer=self._viewer, oob=True)
         if isinstance(event, ClaimOffered):
             entry = event.entry
             values = {
@@ -184,7 +209,7 @@ class LiveSession:
         return toast(self.locale, text, level="auto")
 
 
-@router.websocket("/ui/ws")
+@router.websocket("/ui/ws", dependencies=[requires(Permission.LIVE)])
 async def live(websocket: WebSocket) -> None:
     """Stream a page's updates until the browser leaves it."""
     context: ApiContext = websocket.app.state.context
@@ -200,9 +225,15 @@ async def live(websocket: WebSocket) -> None:
         else negotiate(cookie=websocket.cookies.get(COOKIE), accept_language=websocket.headers.get("accept-language"))
     )
     query = JobsQuery.parse(params) if view == "jobs" else None
-    session = LiveSession(context, view=view, locale=locale, query=query)
+    principal: Principal = websocket.state.principal
+    session = LiveSession(
+        context, view=view, locale=locale, query=query, owner=owner_scope(principal), viewer=principal
+    )
 
     async def initial() -> list[str]:
         return [await session.snapshot()]
 
-    await stream(websocket, context.bus, initial=initial, encode=session.fragments, buffer=CLIENT_BUFFER)
+    def encode(event: DomainEvent) -> str:
+        return session.fragments(event) if may_see(principal, event) else ""
+
+    await stream(websocket, context.bus, initial=initial, encode=encode, buffer=CLIENT_BUFFER)

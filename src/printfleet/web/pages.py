@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from printfleet.api.context import ApiContext, get_context
+from printfleet.domain.accounts.roles import Permission
 from printfleet.web.i18n import COOKIE, negotiate
 from printfleet.web.render import Renderer
 
@@ -69,11 +70,14 @@ def live_url(view: str, locale: str, **params: str | int | None) -> str:
 def page(request: Request, locale: str, template: str, *, page_name: str, title: str, **context: Any) -> str:
     """Render a full page in ``template`` with the frame's variables (navigation, language switch, live URL)."""
     context.setdefault("live_url", live_url("toasts", locale))
+    principal = request.scope.get("state", {}).get("principal")
     return renderer().render(
         template,
         locale,
         page=page_name,
         title=title,
+        me=principal.user if principal is not None else None,
+        may=(lambda permission: principal is not None and principal.may(Permission(permission))),
         request_path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context,
     )

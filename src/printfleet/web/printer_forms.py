@@ -15,8 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from printfleet.api.auth import audit, requires
 from printfleet.api.context import ApiContext
 from printfleet.api.schemas import PrinterCreate, PrinterUpdate
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.accounts.roles import Permission
 from printfleet.services.errors import Conflict, NotFound, ServiceError
 from printfleet.web.pages import Context, Locale, SameSite, error_toast, html, is_htmx, renderer, toast, translate
 
@@ -87,16 +90,20 @@ def _typed(form: FormData) -> dict[str, str]:
     return {key: str(value) for key, value in form.items() if key not in SECRET_FIELDS}
 
 
-def register_printer_routes(router: APIRouter) -> None:
-    """Add the printer form routes to the web router."""
+Manage = requires(Permission.PRINTERS_MANAGE)
 
-    @router.post("/ui/printers", dependencies=[SameSite])
+
+def register_printer_routes(router: APIRouter) -> None:
+    """Add the printer form routes to the web router (each needs ``printers.manage``)."""
+
+    @router.post("/ui/printers", dependencies=[SameSite, Manage])
     async def add_printer(request: Request, context: Context, locale: Locale) -> Response:
         """Add a printer; 422 with the form and its problems when a value is missing or wrong."""
         form = await request.form()
         try:
             config = PrinterCreate.model_validate(_form_fields(form, creating=True)).to_domain()
             await context.printers.add(config)
+            await audit(request, AuditAction.PRINTER_ADDED, f"printer:{config.id}", kind=config.kind.value)
         except ValidationError as exc:
             return await _admin_response(
                 context, locale, status_code=422, open_id="new", values=_typed(form), errors=_problems(exc)
@@ -109,7 +116,7 @@ def register_printer_routes(router: APIRouter) -> None:
             return RedirectResponse("/settings#printers", status_code=303)
         return await _admin_response(context, locale, note=translate(locale, "Printer added"))
 
-    @router.post("/ui/printers/test", dependencies=[SameSite])
+    @router.post("/ui/printers/test", dependencies=[SameSite, Manage])
     async def test_new_printer(request: Request, context: Context, locale: Locale) -> Response:
         """Try the add form's values once, without saving them."""
         form = await request.form()
@@ -124,7 +131,7 @@ def register_printer_routes(router: APIRouter) -> None:
             return html(renderer().render("_text.html", locale, text=exc.message), status_code=exc_status(exc))
         return html(renderer().render("_test_result.html", locale, result=result))
 
-    @router.post("/ui/printers/{printer_id}/test", dependencies=[SameSite])
+    @router.post("/ui/printers/{printer_id}/test", dependencies=[SameSite, Manage])
     async def test_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
         """Try a printer's stored settings with the edit form's changes (empty secrets keep the stored ones)."""
         form = await request.form()
@@ -137,13 +144,14 @@ def register_printer_routes(router: APIRouter) -> None:
             return html(renderer().render("_text.html", locale, text=exc.message), status_code=exc_status(exc))
         return html(renderer().render("_test_result.html", locale, result=result))
 
-    @router.post("/ui/printers/{printer_id}", dependencies=[SameSite])
+    @router.post("/ui/printers/{printer_id}", dependencies=[SameSite, Manage])
     async def edit_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
         """Save a printer's edit form and reconnect."""
         form = await request.form()
         try:
             changes = PrinterUpdate.model_validate(_form_fields(form, creating=False)).changes()
             await context.printers.update(printer_id, changes)
+            await audit(request, AuditAction.PRINTER_UPDATED, f"printer:{printer_id}", fields=sorted(changes))
         except ValidationError as exc:
             return await _admin_response(
                 context, locale, status_code=422, open_id=printer_id, values=_typed(form), errors=_problems(exc)
@@ -161,11 +169,12 @@ def register_printer_routes(router: APIRouter) -> None:
             return RedirectResponse("/settings#printers", status_code=303)
         return await _admin_response(context, locale, note=translate(locale, "Printer saved"))
 
-    @router.post("/ui/printers/{printer_id}/delete", dependencies=[SameSite])
+    @router.post("/ui/printers/{printer_id}/delete", dependencies=[SameSite, Manage])
     async def remove_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
         """Remove a printer (the page asked for confirmation); its jobs stay."""
         try:
             await context.printers.delete(printer_id)
+            await audit(request, AuditAction.PRINTER_REMOVED, f"printer:{printer_id}")
         except NotFound as exc:
             return error_toast(locale, exc.message, status_code=404)
         if not is_htmx(request):

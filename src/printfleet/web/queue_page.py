@@ -4,9 +4,9 @@ The page shows the shared queue in order (position, user, job, estimate, expecte
 deadline as a countdown in the viewer's local time), the printers with their holders, a Join form, Claim and
 Cancel buttons per entry, and an admin section (move, remove, hold or release a printer, pause or resume).
 
-There are no accounts yet: the Join form takes the user's name, and the user id is that name folded
-(:func:`user_id_of`); Claim and Cancel post the entry's own user id, and the admin actions are open, like the REST
-API. User commands count against the user's rate limit, as over REST. Every action answers htmx with the queue
+Everyone acts as who they are signed in as: the Join form joins the signed-in person, Claim and Cancel show on
+their own entries only (``queue.use``), and the admin section shows to and works for ``queue.manage`` only. User
+commands count against the user's rate limit, as over REST. Every action answers htmx with the queue
 fragment (out of band) and a toast, a plain form post with a redirect back to the page; a refusal is an error toast
 with the queue's own sentence, and a 4xx.
 
@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from printfleet.api.auth import audit, requires
 from printfleet.api.queue import EntryId
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.queue import EntryStatus, QueueEntry, QueueRefusal, Refusal
 from printfleet.services.errors import NotFound, RateLimited, ServiceError
@@ -43,14 +48,8 @@ from printfleet.web.pages import (
 
 router = APIRouter(include_in_schema=False)
 
-MAX_USER_NAME = 100
-"""Longest user name the Join form accepts (characters)."""
-
-
-def user_id_of(name: str) -> str:
-    """The user id of a name typed in the Join form: whitespace collapsed, case folded (``" Ada  L "`` is
-    ``"ada l"``), so the same person typing their name twice is one user. Empty for an empty name."""
-    return " ".join(name.split()).casefold()
+User = Annotated[Principal, requires(Permission.QUEUE_USE)]
+Manage = requires(Permission.QUEUE_MANAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +90,20 @@ def _left(deadline: datetime | None, now: datetime) -> float | None:
     return None if deadline is None else max(0.0, (deadline - now).total_seconds())
 
 
-def queue_fragment(queue: QueueService, locale: str, *, oob: bool = False) -> str:
-    """The live part of the page (``<div id="queue-live">``: entries, printers, admin), rendered from the
-    service's current view; ``oob`` marks it to replace the page's copy (htmx out-of-band swap)."""
+def queue_fragment(queue: QueueService, locale: str, *, viewer: Principal | None, oob: bool = False) -> str:
+    """The live part of the page (``<div id="queue-live">``: entries, printers, admin) as ``viewer`` sees it (their
+    own entries with Claim and Cancel; the admin section with ``queue.manage``), rendered from the service's current
+    view; ``oob`` marks it to replace the page's copy (htmx out-of-band swap)."""
     view = queue.view()
-    return renderer().render("_queue_live.html", locale, view=view, rows=queue_rows(view), oob="true" if oob else "")
+    return renderer().render(
+        "_queue_live.html",
+        locale,
+        view=view,
+        rows=queue_rows(view),
+        oob="true" if oob else "",
+        viewer_id=viewer.user.queue_user_id if viewer is not None else None,
+        manage=viewer is not None and viewer.may(Permission.QUEUE_MANAGE),
+    )
 
 
 def _join_form(queue: QueueService, locale: str, *, user_name: str = "", oob: bool = False) -> str:
@@ -106,7 +114,9 @@ def _join_form(queue: QueueService, locale: str, *, user_name: str = "", oob: bo
 
 
 @router.get("/queue")
-async def queue_page(request: Request, context: Context, locale: Locale) -> Response:
+async def queue_page(
+    request: Request, principal: Annotated[Principal, requires(Permission.QUEUE_READ)], context: Context, locale: Locale
+) -> Response:
     """The shared queue, the printers, the Join form and the admin section, kept up to date live."""
     view = context.queue.view()
     body = page(
@@ -118,8 +128,11 @@ async def queue_page(request: Request, context: Context, locale: Locale) -> Resp
         view=view,
         rows=queue_rows(view),
         printers=[(slot.id, slot.name) for slot in view.printers],
-        user_name="",
+        user_name=principal.user.display_name,
         oob="",
+        viewer_id=principal.user.queue_user_id,
+        manage=principal.may(Permission.QUEUE_MANAGE),
+        may_join=principal.may(Permission.QUEUE_USE),
         live_url=live_url("queue", locale),
     )
     return html(body)
@@ -151,7 +164,9 @@ def _done(request: Request, context: Context, locale: str, text: str, *extra: st
     the page."""
     if not is_htmx(request):
         return RedirectResponse("/queue", status_code=303)
-    parts = [queue_fragment(context.queue, locale, oob=True), *extra, toast(locale, text, level="success")]
+    viewer: Principal | None = request.state.principal
+    fragment = queue_fragment(context.queue, locale, viewer=viewer, oob=True)
+    parts = [fragment, *extra, toast(locale, text, level="success")]
     return html("".join(parts))
 
 
@@ -160,16 +175,12 @@ def _form_text(value: object) -> str:
 
 
 @router.post("/ui/queue/join", dependencies=[SameSite])
-async def join(request: Request, context: Context, locale: Locale) -> Response:
-    """Join the queue with the form's name, job name, estimate and printers (none ticked: any printer)."""
+async def join(request: Request, principal: User, context: Context, locale: Locale) -> Response:
+    """Join the queue as the signed-in person with the form's job name, estimate and printers (none ticked: any
+    printer)."""
     form = await request.form()
-    user_name = " ".join(_form_text(form.get("user_name")).split())
-    user_id = user_id_of(user_name)
+    user_id, user_name = principal.user.queue_user_id, principal.user.display_name
     try:
-        if not user_id:
-            raise QueueInputError(translate(locale, "Type your name."), field="user_name")
-        if len(user_name) > MAX_USER_NAME:
-            raise QueueInputError(translate(locale, "That name is too long."), field="user_name")
         context.queue.check_rate(user_id)
         result = await context.queue.join(
             user_id=user_id,
@@ -192,17 +203,16 @@ async def join(request: Request, context: Context, locale: Locale) -> Response:
     return _done(request, context, locale, text, fresh_form)
 
 
-async def _user_command(request: Request, context: Context, locale: str, entry_id: int, command: str) -> Response:
-    form = await request.form()
-    user_id = _form_text(form.get("user_id"))
+async def _user_command(
+    request: Request, principal: Principal, context: Context, locale: str, entry_id: int, command: str
+) -> Response:
+    user_id = principal.user.queue_user_id
     headlines = {
         "claim": translate(locale, "Not claimed: %(reason)s"),
         "cancel": translate(locale, "Not cancelled: %(reason)s"),
     }
     was_active = any(e.id == entry_id for e in context.queue.view().entries)
     try:
-        if not user_id:
-            raise QueueInputError(translate(locale, "Type your name."), field="user_id")
         context.queue.check_rate(user_id)
         if command == "claim":
             entry = await context.queue.claim(user_id=user_id, entry_id=entry_id)
@@ -223,15 +233,15 @@ async def _user_command(request: Request, context: Context, locale: str, entry_i
 
 
 @router.post("/ui/queue/{entry_id}/claim", dependencies=[SameSite])
-async def claim(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
-    """Claim the printer offered to the entry, as the entry's user (the form posts the user id)."""
-    return await _user_command(request, context, locale, entry_id, "claim")
+async def claim(request: Request, entry_id: EntryId, principal: User, context: Context, locale: Locale) -> Response:
+    """Claim the printer offered to one's own entry."""
+    return await _user_command(request, principal, context, locale, entry_id, "claim")
 
 
 @router.post("/ui/queue/{entry_id}/cancel", dependencies=[SameSite])
-async def cancel(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
-    """Take the entry out of the queue (or give up its offer or reservation), as the entry's user."""
-    return await _user_command(request, context, locale, entry_id, "cancel")
+async def cancel(request: Request, entry_id: EntryId, principal: User, context: Context, locale: Locale) -> Response:
+    """Take one's own entry out of the queue (or give up its offer or reservation)."""
+    return await _user_command(request, principal, context, locale, entry_id, "cancel")
 
 
 # --- admin ------------------------------------------------------------------------------------------------------
@@ -241,18 +251,19 @@ def _admin_refused(locale: str) -> str:
     return translate(locale, "Not changed: %(reason)s")
 
 
-@router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite])
+@router.post("/ui/queue/{entry_id}/remove", dependencies=[SameSite, Manage])
 async def remove(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: remove an entry from the queue (the page asked for confirmation)."""
     try:
         entry = await context.queue.remove(entry_id)
     except QUEUE_ERRORS as exc:
         return _refused(locale, _admin_refused(locale), exc)
+    await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command="remove")
     text = translate(locale, "%(job)s was removed from the queue.") % {"job": entry.job_name}
     return _done(request, context, locale, text)
 
 
-@router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite])
+@router.post("/ui/queue/{entry_id}/move", dependencies=[SameSite, Manage])
 async def move(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: put a waiting entry at the posted 1-based ``position`` among the waiting entries."""
     form = await request.form()
@@ -264,11 +275,12 @@ async def move(request: Request, entry_id: EntryId, context: Context, locale: Lo
         entry = await context.queue.move(entry_id, position)
     except QUEUE_ERRORS as exc:
         return _refused(locale, _admin_refused(locale), exc)
+    await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command=f"move to {position}")
     text = translate(locale, "%(job)s moved to position %(position)s.") % {"job": entry.job_name, "position": position}
     return _done(request, context, locale, text)
 
 
-@router.post("/ui/queue/printers/{printer_id}/hold", dependencies=[SameSite])
+@router.post("/ui/queue/printers/{printer_id}/hold", dependencies=[SameSite, Manage])
 async def hold(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
     """Admin: hold a printer out of rotation (``held=1``) or put it back (``held=0``)."""
     form = await request.form()
@@ -277,6 +289,7 @@ async def hold(request: Request, printer_id: str, context: Context, locale: Loca
         await context.queue.hold(printer_id, held=held)
     except QUEUE_ERRORS as exc:
         return _refused(locale, _admin_refused(locale), exc)
+    await audit(request, AuditAction.QUEUE_ADMIN, f"printer:{printer_id}", command="hold" if held else "release")
     name = next((s.name for s in context.queue.view().printers if s.id == printer_id), printer_id)
     if held:
         text = translate(locale, "%(printer)s is held out of the queue.") % {"printer": name}
@@ -285,12 +298,13 @@ async def hold(request: Request, printer_id: str, context: Context, locale: Loca
     return _done(request, context, locale, text)
 
 
-@router.post("/ui/queue/paused", dependencies=[SameSite])
+@router.post("/ui/queue/paused", dependencies=[SameSite, Manage])
 async def pause(request: Request, context: Context, locale: Locale) -> Response:
     """Admin: pause the queue (``paused=1``: no new offers) or resume it (``paused=0``)."""
     form = await request.form()
     paused = form.get("paused") == "1"
     await context.queue.set_paused(paused)
+    await audit(request, AuditAction.QUEUE_ADMIN, "queue", command="pause" if paused else "resume")
     if paused:
         text = translate(locale, "The queue is paused: no printer is offered until it is resumed.")
     else:

@@ -7,14 +7,19 @@ Errors become a 4xx with the reason, shown in the page.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from printfleet.api.jobs import JobId
+from printfleet.api.auth import audit, public, requires
+from printfleet.api.jobs import JobId, owner_scope, visible_job
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
 from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected
 from printfleet.services.errors import InvalidInput, NotFound, ServiceError
@@ -39,6 +44,9 @@ from printfleet.web.printer_forms import printers_admin, register_printer_routes
 
 router = APIRouter(include_in_schema=False)
 
+JobReader = Annotated[Principal, requires(Permission.JOBS_READ_OWN)]
+JobEditor = Annotated[Principal, requires(Permission.JOBS_EDIT_OWN)]
+
 
 def _back(request: Request, fallback: str) -> RedirectResponse:
     """Where a plain form post returns to: the page it came from (same site only)."""
@@ -53,7 +61,7 @@ def _back(request: Request, fallback: str) -> RedirectResponse:
 # --- printers -------------------------------------------------------------------------------------------------
 
 
-@router.get("/")
+@router.get("/", dependencies=[requires(Permission.PRINTERS_READ)])
 async def printers_page(request: Request, context: Context, locale: Locale) -> Response:
     """Home: a live card per printer."""
     rows = await context.printers.list()
@@ -69,7 +77,10 @@ async def printers_page(request: Request, context: Context, locale: Locale) -> R
     return html(body)
 
 
-@router.post("/ui/printers/{printer_id}/command/{command}", dependencies=[SameSite])
+@router.post(
+    "/ui/printers/{printer_id}/command/{command}",
+    dependencies=[SameSite, requires(Permission.PRINTERS_CONTROL)],
+)
 async def printer_command(
     request: Request, printer_id: str, command: PrinterCommand, context: Context, locale: Locale
 ) -> Response:
@@ -80,6 +91,7 @@ async def printer_command(
         status = 404 if isinstance(exc, NotFound) else 409
         text = translate(locale, "The printer did not take the command: %(reason)s") % {"reason": exc}
         return error_toast(locale, text, status_code=status)
+    await audit(request, AuditAction.PRINTER_COMMAND, f"printer:{printer_id}", command=command.value)
     if not is_htmx(request):
         return _back(request, "/")
     sent = {
@@ -94,10 +106,11 @@ async def printer_command(
 
 
 @router.get("/jobs")
-async def jobs_page(request: Request, context: Context, locale: Locale) -> Response:
-    """Jobs, newest first, filtered and paginated; the results part alone for an htmx filter change."""
+async def jobs_page(request: Request, principal: JobReader, context: Context, locale: Locale) -> Response:
+    """Jobs, newest first, filtered and paginated (a member sees their own); the results part alone for an htmx
+    filter change."""
     query = JobsQuery.parse(request.query_params)
-    jobs, total = await context.jobs.list(query.job_filter())
+    jobs, total = await context.jobs.list(replace(query.job_filter(), queue_user_id=owner_scope(principal)))
     names = await printer_names(context)
 
     def page_url(number: int) -> str:
@@ -132,10 +145,10 @@ async def _job_detail(context: Context, locale: str, job_id: JobId, *, errors: l
 
 
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
+async def job_page(request: Request, job_id: JobId, principal: JobReader, context: Context, locale: Locale) -> Response:
     """One job with its edit form."""
     try:
-        job = await context.jobs.get(job_id)
+        job = await visible_job(context, principal, job_id)
     except NotFound as exc:
         return _error_page(request, locale, 404, translate(locale, "Job not found"), exc.message)
     body = page(
@@ -175,43 +188,47 @@ def _job_changes(form: FormData, customer_info: dict[str, Any], auto_created: bo
 
 
 @router.post("/ui/jobs/{job_id}", dependencies=[SameSite])
-async def save_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
-    """Save the job form; 422 with the form and its errors when a value is refused."""
+async def save_job(request: Request, job_id: JobId, principal: JobEditor, context: Context, locale: Locale) -> Response:
+    """Save the job form (a member: their own jobs); 422 with the form and its errors when a value is refused."""
     try:
-        job = await context.jobs.get(job_id)
+        job = await visible_job(context, principal, job_id, edit=True)
     except NotFound as exc:
         return error_toast(locale, exc.message, status_code=404)
     form = await request.form()
+    changes = _job_changes(form, job.customer_info, job.auto_created)
     try:
-        await context.jobs.edit(job_id, _job_changes(form, job.customer_info, job.auto_created))
+        await context.jobs.edit(job_id, changes)
     except InvalidInput as exc:
         return html(await _job_detail(context, locale, job_id, errors=[exc.message]), status_code=422)
+    await audit(request, AuditAction.JOB_UPDATED, f"job:{job_id}", fields=sorted(changes))
     if not is_htmx(request):
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     saved = toast(locale, translate(locale, "Job saved"), level="success")
     return html(await _job_detail(context, locale, job_id) + saved)
 
 
-@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite])
+@router.post("/ui/jobs/{job_id}/convert", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
 async def convert_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Convert an auto-created job to a manual one."""
     try:
         await context.jobs.convert_to_manual(job_id)
     except NotFound as exc:
         return error_toast(locale, exc.message, status_code=404)
+    await audit(request, AuditAction.JOB_UPDATED, f"job:{job_id}", fields=["auto_created"])
     if not is_htmx(request):
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     converted = toast(locale, translate(locale, "Converted to a manual job"), level="success")
     return html(await _job_detail(context, locale, job_id) + converted)
 
 
-@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite])
+@router.post("/ui/jobs/{job_id}/delete", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
 async def delete_job(request: Request, job_id: JobId, context: Context, locale: Locale) -> Response:
     """Delete a job (the page asked for confirmation) and go back to the list."""
     try:
         await context.jobs.delete(job_id)
     except NotFound as exc:
         return error_toast(locale, exc.message, status_code=404)
+    await audit(request, AuditAction.JOB_DELETED, f"job:{job_id}")
     if not is_htmx(request):
         return RedirectResponse("/jobs", status_code=303)
     return Response(status_code=204, headers={"HX-Redirect": "/jobs"})
@@ -220,7 +237,7 @@ async def delete_job(request: Request, job_id: JobId, context: Context, locale: 
 # --- settings ---------------------------------------------------------------------------------------------------
 
 
-@router.get("/settings")
+@router.get("/settings", dependencies=[requires(Permission.SETTINGS_READ)])
 async def settings_page(request: Request, context: Context, locale: Locale) -> Response:
     """Job creation toggle, monitoring interval, printers with add / edit / remove and a connection test."""
     body = page(
@@ -235,7 +252,7 @@ async def settings_page(request: Request, context: Context, locale: Locale) -> R
     return html(body)
 
 
-@router.post("/ui/settings", dependencies=[SameSite])
+@router.post("/ui/settings", dependencies=[SameSite, requires(Permission.SETTINGS_MANAGE)])
 async def save_settings(request: Request, context: Context, locale: Locale) -> Response:
     """Save the settings a form sent (the toggle saves on change)."""
     form = await request.form()
@@ -256,6 +273,7 @@ async def save_settings(request: Request, context: Context, locale: Locale) -> R
     except ServiceError as exc:
         text = translate(locale, "Not saved: %(reason)s") % {"reason": exc.message}
         return error_toast(locale, text, status_code=422)
+    await audit(request, AuditAction.SETTINGS_CHANGED, "settings", **changes)
     if not is_htmx(request):
         return RedirectResponse("/settings", status_code=303)
     return html(toast(locale, translate(locale, "Saved"), level="success"))
@@ -264,7 +282,7 @@ async def save_settings(request: Request, context: Context, locale: Locale) -> R
 # --- language and errors ----------------------------------------------------------------------------------------
 
 
-@router.get("/ui/lang/{code}")
+@router.get("/ui/lang/{code}", dependencies=[public()])
 async def switch_language(code: str, next: str = "/") -> Response:
     """Remember the chosen language for a year and go back to the page (local paths only)."""
     target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"

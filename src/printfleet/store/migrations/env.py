@@ -17,13 +17,13 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from printfleet.store.database import DEFAULT_URL, create_engine
-from printfleet.store.tables import Base
+from printfleet.store.schema import metadata
 
 # "printflt" as a 64-bit integer: the key of the advisory lock that serialises concurrent migrations.
 _MIGRATION_LOCK_KEY = 0x7072696E74666C74
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

@@ -1,0 +1,11 @@
+"""The whole schema: every table module registered on one metadata, which the migrations must match."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from printfleet.store.accounts import tables as _accounts_tables  # noqa: F401 - registers the accounts tables
+from printfleet.store.tables import Base
+
+metadata: MetaData = Base.metadata
+"""Every printfleet table (core, queue, accounts)."""
