@@ -66,7 +66,10 @@ def configure_logging(*, level: str = "INFO", json_format: bool = False, stream:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    logging.captureWarnings(True)  # warnings.warn() lines through the same handler, not straight to stderr
+    # warnings.warn() lines through the same handler, not straight to stderr. Off first: captureWarnings(True) does
+    # nothing when it was on already, even if something (a test harness) has since replaced warnings.showwarning.
+    logging.captureWarnings(False)
+    logging.captureWarnings(True)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
     for name in _OWN_HANDLERS:
