@@ -155,6 +155,9 @@ async def test_a_member_may_not_pause_a_printer_nor_act_on_another_members_entry
         f"/api/v1/queue/{entry['id']}/cancel", json={"on_behalf_of": "member"}, headers=people["operator"]
     )
     assert (by_operator.status_code, by_operator.json()["status"]) == (200, "cancelled")
+    history = (await client.get(f"/api/v1/queue/{entry['id']}")).json()["history"]
+    assert history[0]["kind"] == "cancelled"
+    assert history[0]["detail"] == "by operator"  # the entry's own history says who acted for its user
     audit = (await client.get("/api/v1/audit", params={"action": "queue_admin"})).json()["records"]
     assert any(r["actor_name"] == "operator" and r["detail"].get("on_behalf_of") == "member" for r in audit)
 

@@ -224,7 +224,7 @@ async def test_positions_moves_estimates_cancels_removals_holds_and_pause(queue_
     assert (removed.status_code, removed.json()["status"]) == (200, "removed")
     assert (await client.delete(f"/api/v1/queue/{a}")).json()["status"] == "removed"  # harmless again
     detail = (await client.get(f"/api/v1/queue/{a}")).json()
-    assert detail["entry"]["end_reason"] == "removed by an admin"
+    assert detail["entry"]["end_reason"] == "removed by admin"  # the operator who removed it
     assert "removed" in [r["kind"] for r in detail["history"]]
     assert order((await client.get("/api/v1/queue")).json()) == ["cup"]
 

@@ -76,8 +76,10 @@ async def test_a_linked_operator_may_use_the_admin_commands_without_the_role(mak
         await world.run("link", code=code)
         paused = await world.run("queue_pause", paused=True)
         view = world.queue.view()
+        records, _ = await accounts.list_audit(AuditFilter(action=AuditAction.QUEUE_ADMIN), limit=10, offset=0)
 
     assert refused.content == REFUSAL
     assert operator.role is Role.OPERATOR
     assert not paused.ephemeral  # admin commands answer in the channel
     assert view.paused
+    assert [(r.actor_name, r.detail) for r in records] == [("ops", {"command": "pause", "via": "discord"})]

@@ -61,11 +61,12 @@ QueueAdmin = Annotated[Principal, requires(Permission.QUEUE_MANAGE)]
 
 async def acting_user(
     context: ApiContext, principal: Principal, on_behalf_of: str | None, *, request: Request, command: str
-) -> tuple[str, str]:
-    """The queue user id and name a command acts as: the principal's, or with ``on_behalf_of`` (operators only,
-    403 otherwise) that person's, recorded in the audit log."""
+) -> tuple[str, str, str | None]:
+    """The queue user id and name a command acts as, and who acts for them: the principal's (None), or with
+    ``on_behalf_of`` (operators only, 403 otherwise) that person's and the operator's name, recorded in the audit
+    log and the entry's history."""
     if on_behalf_of is None:
-        return principal.user.queue_user_id, principal.user.display_name
+        return principal.user.queue_user_id, principal.user.display_name, None
     if not principal.may(Permission.QUEUE_MANAGE):
         raise PermissionDenied(
             "only operators may act on behalf of someone (needs queue.manage)", permission=Permission.QUEUE_MANAGE.value
@@ -81,7 +82,7 @@ async def acting_user(
         detail={"command": command, "on_behalf_of": person.username},
         client=client_address(request),
     )
-    return person.queue_user_id, person.display_name
+    return person.queue_user_id, person.display_name, principal.user.display_name
 
 
 HISTORY_RECORDS = 200
@@ -143,7 +144,7 @@ async def history(
 @router.put("/paused", response_model=PausedState, responses=responses())
 async def set_paused(body: QueuePause, admin: QueueAdmin, request: Request, context: ContextDep) -> PausedState:
     """Admin: pause the queue (no new offers; open offers and reservations run on) or resume it."""
-    await context.queue.set_paused(body.paused)
+    await context.queue.set_paused(body.paused, by=admin.user.display_name)
     await audit(request, AuditAction.QUEUE_ADMIN, "queue", command="pause" if body.paused else "resume")
     return PausedState(paused=context.queue.paused)
 
@@ -155,7 +156,7 @@ async def hold_printer(
     """Admin: take a printer out of rotation (its open offer is withdrawn, the entry keeps its place; a reservation
     or print on it runs on) or put it back. 404 for an unknown printer."""
     try:
-        await context.queue.hold(printer_id, held=body.held)
+        await context.queue.hold(printer_id, held=body.held, by=admin.user.display_name)
     except PrinterNotFound:
         raise NotFound("No printer has that id.") from None
     await audit(request, AuditAction.QUEUE_ADMIN, f"printer:{printer_id}", command="hold" if body.held else "release")
@@ -183,7 +184,7 @@ async def join(
     """Put a job at the back of the queue: 201 with the entry (``offered`` at once when a printer is free), its
     position and wait; 200 with ``created`` false for a repeated identical join. 422 for a bad job name, estimate
     (1 minute to the maximum, 72 h by default) or printer id; 409 ``limit_reached``; 429 when rate-limited."""
-    user_id, user_name = await acting_user(context, principal, body.on_behalf_of, request=request, command="join")
+    user_id, user_name, by = await acting_user(context, principal, body.on_behalf_of, request=request, command="join")
     context.queue.check_rate(user_id)
     result = await context.queue.join(
         user_id=user_id,
@@ -191,6 +192,7 @@ async def join(
         job_name=body.job_name,
         estimate=estimate_value(body.estimate),
         printer_ids=body.printer_ids,
+        by=by,
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -215,9 +217,9 @@ async def claim(
     """The entry's user claims the printer offered to it: reserved, the start window runs (claiming again is
     harmless). 403 ``not_yours``; 409 ``not_offered``, ``offer_expired``, ``ended``; 404 unknown entry."""
     on_behalf_of = body.on_behalf_of if body is not None else None
-    user_id, _ = await acting_user(context, principal, on_behalf_of, request=request, command="claim")
+    user_id, _, by = await acting_user(context, principal, on_behalf_of, request=request, command="claim")
     context.queue.check_rate(user_id)
-    return _public(context.queue, await context.queue.claim(user_id=user_id, entry_id=entry_id))
+    return _public(context.queue, await context.queue.claim(user_id=user_id, entry_id=entry_id, by=by))
 
 
 @router.post("/{entry_id}/cancel", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
@@ -228,9 +230,9 @@ async def cancel(
     Cancelling an entry that has ended already is harmless (the entry as it is). 403 ``not_yours``; 409 ``printing``
     (stop the print on the printer); 404 unknown entry."""
     on_behalf_of = body.on_behalf_of if body is not None else None
-    user_id, _ = await acting_user(context, principal, on_behalf_of, request=request, command="cancel")
+    user_id, _, by = await acting_user(context, principal, on_behalf_of, request=request, command="cancel")
     context.queue.check_rate(user_id)
-    return _public(context.queue, await context.queue.cancel(user_id=user_id, entry_id=entry_id))
+    return _public(context.queue, await context.queue.cancel(user_id=user_id, entry_id=entry_id, by=by))
 
 
 @router.patch("/{entry_id}", response_model=QueueEntryPublic, responses=responses(403, 404, 409, 429))
@@ -239,10 +241,10 @@ async def update_estimate(
 ) -> QueueEntryPublic:
     """The entry's user changes its estimate; positions stay, waits follow. 422 for an estimate out of range; 403
     ``not_yours``; 409 ``ended``; 404 unknown entry."""
-    user_id, _ = await acting_user(context, principal, body.on_behalf_of, request=request, command="estimate")
+    user_id, _, by = await acting_user(context, principal, body.on_behalf_of, request=request, command="estimate")
     context.queue.check_rate(user_id)
     entry = await context.queue.update_estimate(
-        user_id=user_id, estimate=estimate_value(body.estimate), entry_id=entry_id
+        user_id=user_id, estimate=estimate_value(body.estimate), entry_id=entry_id, by=by
     )
     return _public(context.queue, entry)
 
@@ -254,7 +256,7 @@ async def update_estimate(
 async def remove(entry_id: EntryId, admin: QueueAdmin, request: Request, context: ContextDep) -> QueueEntryPublic:
     """Admin: end an active entry as ``removed`` (its offer or reservation is released; removing it again is
     harmless). 409 ``ended`` for an entry that ended otherwise; 404 unknown entry."""
-    entry = await context.queue.remove(entry_id)
+    entry = await context.queue.remove(entry_id, by=admin.user.display_name)
     await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command="remove")
     return QueueEntryPublic.from_domain(entry)
 
@@ -265,6 +267,6 @@ async def move(
 ) -> QueueEntryPublic:
     """Admin: put a waiting entry at 1-based ``position`` among the waiting entries. 422 for a position out of
     range or an entry that is not active (``field``); 409 ``not_waiting``."""
-    entry = await context.queue.move(entry_id, body.position)
+    entry = await context.queue.move(entry_id, body.position, by=admin.user.display_name)
     await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command=f"move to {body.position}")
     return _public(context.queue, entry)

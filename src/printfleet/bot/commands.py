@@ -312,6 +312,7 @@ class QueueCommands:
         @app_commands.describe(entry_id="The entry's number (#12: 12)")
         async def queue_remove(interaction: Interaction, entry_id: app_commands.Range[int, 1]) -> None:
             entry = await queue.remove(entry_id, by=interaction.user.display_name)
+            await self._identities.audit(await self.member(interaction), "remove", f"queue_entry:{entry_id}")
             await send(interaction, replies.removed_reply(entry), ephemeral=False)
 
         @app_commands.command(name="queue_move", description="Admin only: move a waiting entry to another place.")
@@ -320,6 +321,9 @@ class QueueCommands:
             interaction: Interaction, entry_id: app_commands.Range[int, 1], position: app_commands.Range[int, 1]
         ) -> None:
             entry = await queue.move(entry_id, position, by=interaction.user.display_name)
+            await self._identities.audit(
+                await self.member(interaction), f"move to {position}", f"queue_entry:{entry_id}"
+            )
             await send(interaction, replies.moved_reply(entry, position), ephemeral=False)
 
         @app_commands.command(name="printer_hold", description="Admin only: take a printer out of rotation or back.")
@@ -328,12 +332,15 @@ class QueueCommands:
         async def printer_hold(interaction: Interaction, printer: app_commands.Range[str, 1, 100], held: bool) -> None:
             printer_id = self._printer_id(printer)
             await queue.hold(printer_id, held=held, by=interaction.user.display_name)
+            command = "hold" if held else "release"
+            await self._identities.audit(await self.member(interaction), command, f"printer:{printer_id}")
             await send(interaction, replies.hold_reply(printer_id, held=held, names=self._names()), ephemeral=False)
 
         @app_commands.command(name="queue_pause", description="Admin only: pause the queue (no new offers) or resume.")
         @app_commands.describe(paused="True: pause; False: resume")
         async def queue_pause(interaction: Interaction, paused: bool) -> None:
             await queue.set_paused(paused, by=interaction.user.display_name)
+            await self._identities.audit(await self.member(interaction), "pause" if paused else "resume", "queue")
             await send(interaction, replies.pause_reply(paused=paused), ephemeral=False)
 
         @app_commands.command(name="link", description="Link your Discord account to your printfleet web account.")

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import discord
 
+from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
-from printfleet.domain.accounts.users import AuthMethod, Principal, queue_user_id
+from printfleet.domain.accounts.users import AuthMethod, Principal, User, queue_user_id
 from printfleet.services.accounts import AccountService
 from printfleet.services.errors import ServiceError
 
@@ -31,6 +32,7 @@ class Member:
     name: str
     discord_id: str
     may_manage: bool = False
+    account: User | None = None
 
 
 class NoAccount(Exception):
@@ -58,6 +60,7 @@ class DiscordIdentities:
             name=account.display_name,
             discord_id=discord_id,
             may_manage=principal.may(Permission.QUEUE_MANAGE),
+            account=account,
         )
 
     async def discord_id_of(self, user_id: str) -> str | None:
@@ -75,6 +78,14 @@ class DiscordIdentities:
         except ServiceError:  # a vanished account or a store hiccup: post without the mention
             return None
         return account.discord_id
+
+    async def audit(self, member: Member, command: str, target: str) -> None:
+        """Record a queue admin command a member ran on Discord in the audit log (nothing without accounts)."""
+        if self._accounts is None or member.account is None:
+            return
+        principal = Principal(user=member.account, method=AuthMethod.DISCORD)
+        detail = {"command": command, "via": "discord"}
+        await self._accounts.audit(principal, AuditAction.QUEUE_ADMIN, target=target, detail=detail)
 
     async def link(self, code: str, user: discord.User | discord.Member) -> str:
         """Link ``user``'s Discord account to the web account that was shown ``code``; the account's display name.

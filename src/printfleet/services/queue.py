@@ -85,6 +85,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _acted(detail: str | None, by: str | None) -> str | None:
+    """A history record's detail with who did it for the entry's user (an operator acting on their behalf)."""
+    if by is None:
+        return detail
+    return f"{detail} (by {by})" if detail else f"by {by}"
+
+
 class QueueService:
     """Use cases of the shared queue (module docstring). Times are aware UTC; estimates and windows timedeltas.
 
@@ -287,10 +294,12 @@ class QueueService:
         job_name: str,
         estimate: timedelta | str,
         printer_ids: Iterable[str] = (),
+        by: str | None = None,
     ) -> JoinResult:
         """Put a job at the back of the queue. ``estimate`` as a timedelta or as text (``90``, ``90m``, ``1h30m``,
         ``2:15``). A join repeated with the same name, estimate and printers answers with the existing entry
-        (``created`` False). Raises QueueInputError, QueueRefusal ``limit_reached``."""
+        (``created`` False). ``by`` names who joined for the user (an operator), recorded in the history. Raises
+        QueueInputError, QueueRefusal ``limit_reached``."""
         if isinstance(estimate, str):
             estimate = parse_estimate(estimate, maximum=self.policy.max_estimate)
         wanted = frozenset(printer_ids)
@@ -317,7 +326,8 @@ class QueueService:
                 return JoinResult(entry=entry, created=False, eta=self._eta(entry))
             eta_tail = self._current_tail(now)  # before the entry is added: it joins behind everyone simulated
             entry = await self._repository.add_entry(
-                new, HistoryRecord(kind=HistoryKind.JOINED, at=now, user_id=user_id, detail=new.job_name)
+                new,
+                HistoryRecord(kind=HistoryKind.JOINED, at=now, user_id=user_id, detail=_acted(new.job_name, by)),
             )
             self._entries[entry.id] = entry
             log.info("queue.joined", entry_id=entry.id, user_id=user_id, estimate_s=estimate.total_seconds())
@@ -366,7 +376,7 @@ class QueueService:
             raise QueueEntryNotFound(None, "You have nothing in the queue.")
         return mine[0]
 
-    async def claim(self, *, user_id: str, entry_id: int | None = None) -> QueueEntry:
+    async def claim(self, *, user_id: str, entry_id: int | None = None, by: str | None = None) -> QueueEntry:
         """Claim the printer offered to ``user_id`` (their offered entry, or ``entry_id``): the printer is reserved
         and the start window runs. Claiming again is harmless (the entry is returned as it is). Raises
         QueueEntryNotFound, QueueRefusal ``not_offered``, ``offer_expired``, ``not_yours``, ``ended``."""
@@ -376,14 +386,14 @@ class QueueService:
             claimed = rules.claim(entry, user_id=user_id, now=now, policy=self.policy)
             if claimed is entry:
                 return entry
-            record = self._record(HistoryKind.CLAIMED, claimed, now)
+            record = self._record(HistoryKind.CLAIMED, claimed, now, _acted(None, by))
             await self._commit([claimed], [record])
             log.info("queue.claimed", entry_id=entry.id, user_id=user_id, printer_id=claimed.printer_id)
             claimed = self._latest(claimed)
             self._bus.publish(QueueUpdated("claimed", claimed, claimed.printer_id))
             return claimed
 
-    async def cancel(self, *, user_id: str, entry_id: int | None = None) -> QueueEntry:
+    async def cancel(self, *, user_id: str, entry_id: int | None = None, by: str | None = None) -> QueueEntry:
         """``user_id`` leaves the queue or gives up their offer or reservation (the printer goes to the next).
         Cancelling an entry that has ended already is harmless: it is returned as it is (its status says how it
         ended). Raises QueueEntryNotFound, QueueRefusal ``not_yours``, ``printing``."""
@@ -393,7 +403,7 @@ class QueueService:
             cancelled = commands.cancel(entry, user_id=user_id, now=now)
             if cancelled is entry:
                 return entry
-            await self._commit([cancelled], [self._record(HistoryKind.CANCELLED, entry, now)])
+            await self._commit([cancelled], [self._record(HistoryKind.CANCELLED, entry, now, _acted(None, by))])
             log.info("queue.cancelled", entry_id=entry.id, user_id=user_id, was=entry.status.value)
             cancelled = self._latest(cancelled)
             self._released(entry, cancelled, "cancelled")
@@ -401,7 +411,7 @@ class QueueService:
             return cancelled
 
     async def update_estimate(
-        self, *, user_id: str, estimate: timedelta | str, entry_id: int | None = None
+        self, *, user_id: str, estimate: timedelta | str, entry_id: int | None = None, by: str | None = None
     ) -> QueueEntry:
         """Change ``user_id``'s estimate (text or timedelta); ETAs follow. Raises QueueInputError,
         QueueEntryNotFound, QueueRefusal ``not_yours``, ``ended``."""
@@ -413,7 +423,7 @@ class QueueService:
             updated = commands.update_estimate(entry, user_id=user_id, estimate=estimate, policy=self.policy)
             if updated.estimate == entry.estimate:
                 return entry
-            detail = f"{round(entry.estimate.total_seconds())}s -> {round(estimate.total_seconds())}s"
+            detail = _acted(f"{round(entry.estimate.total_seconds())}s -> {round(estimate.total_seconds())}s", by)
             await self._commit([updated], [self._record(HistoryKind.ESTIMATE_CHANGED, updated, now, detail)])
             updated = self._latest(updated)
             self._bus.publish(QueueUpdated("estimate_changed", updated))

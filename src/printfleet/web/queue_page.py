@@ -247,6 +247,12 @@ async def cancel(request: Request, entry_id: EntryId, principal: User, context: 
 # --- admin ------------------------------------------------------------------------------------------------------
 
 
+def _operator(request: Request) -> str:
+    """The display name of who sends an admin action (checked by its ``queue.manage`` dependency)."""
+    principal: Principal = request.state.principal
+    return principal.user.display_name
+
+
 def _admin_refused(locale: str) -> str:
     return translate(locale, "Not changed: %(reason)s")
 
@@ -255,7 +261,7 @@ def _admin_refused(locale: str) -> str:
 async def remove(request: Request, entry_id: EntryId, context: Context, locale: Locale) -> Response:
     """Admin: remove an entry from the queue (the page asked for confirmation)."""
     try:
-        entry = await context.queue.remove(entry_id)
+        entry = await context.queue.remove(entry_id, by=_operator(request))
     except QUEUE_ERRORS as exc:
         return _refused(locale, _admin_refused(locale), exc)
     await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command="remove")
@@ -272,7 +278,7 @@ async def move(request: Request, entry_id: EntryId, context: Context, locale: Lo
             position = int(_form_text(form.get("position")))
         except ValueError:
             raise QueueInputError(translate(locale, "Give a position."), field="position") from None
-        entry = await context.queue.move(entry_id, position)
+        entry = await context.queue.move(entry_id, position, by=_operator(request))
     except QUEUE_ERRORS as exc:
         return _refused(locale, _admin_refused(locale), exc)
     await audit(request, AuditAction.QUEUE_ADMIN, f"queue_entry:{entry_id}", command=f"move to {position}")
@@ -286,7 +292,7 @@ async def hold(request: Request, printer_id: str, context: Context, locale: Loca
     form = await request.form()
     held = form.get("held") == "1"
     try:
-        await context.queue.hold(printer_id, held=held)
+        await context.queue.hold(printer_id, held=held, by=_operator(request))
     except QUEUE_ERRORS as exc:
         return _refused(locale, _admin_refused(locale), exc)
     await audit(request, AuditAction.QUEUE_ADMIN, f"printer:{printer_id}", command="hold" if held else "release")
@@ -303,7 +309,7 @@ async def pause(request: Request, context: Context, locale: Locale) -> Response:
     """Admin: pause the queue (``paused=1``: no new offers) or resume it (``paused=0``)."""
     form = await request.form()
     paused = form.get("paused") == "1"
-    await context.queue.set_paused(paused)
+    await context.queue.set_paused(paused, by=_operator(request))
     await audit(request, AuditAction.QUEUE_ADMIN, "queue", command="pause" if paused else "resume")
     if paused:
         text = translate(locale, "The queue is paused: no printer is offered until it is resumed.")
