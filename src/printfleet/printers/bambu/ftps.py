@@ -7,8 +7,10 @@ Facts (research: dispatch-scheduling-orders.md §1a; OpenBambuAPI ``ftp.md``; ba
   connection's TLS session (``522 SSL connection failed: session reuse required``), so :class:`ImplicitFtpsClient`
   wraps each data socket with ``session=<control session>``.
 - TLS is capped at 1.2: X1C and H2D accept nothing else, and TLS 1.3 breaks session resumption on P2S firmware.
-- Data goes out in 64 KiB chunks over ``transfercmd("STOR …")`` and the final ``226`` may take 30+ s (H2D); when that
-  reply fails but ``SIZE`` shows the whole file arrived (a P2S race), the upload counts as done.
+- Data goes out in chunks over ``transfercmd("STOR …")`` (not ``storbinary``) and the final ``226`` may take 30+ s
+  (H2D); when that reply fails but ``SIZE`` shows the whole file arrived (a P2S race), the upload counts as done.
+  Chunks are 256 KiB (Bambuddy uses 64 KiB; TCP segments the same either way, and fewer Python-level writes keep
+  the client near bare ``ftplib`` speed on a fast link, ``bench/ftps.py``).
 
 The certificate is verified exactly as the MQTT connection does it (:mod:`printfleet.printers.bambu.tls`):
 against ``ca_file`` with the serial as the expected name, or not at all with the explicit ``tls_insecure``.
@@ -20,8 +22,10 @@ import asyncio
 import contextlib
 import ftplib
 import hashlib
+import queue
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +49,8 @@ log = structlog.get_logger("printfleet.printers.bambu.ftps")
 
 DEFAULT_FTPS_PORT = 990
 USERNAME = "bblp"
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 256 * 1024
+_HASH_BACKLOG = 16  # chunks, 4 MiB
 
 UploadFailure = Literal["unreachable", "auth_failed", "tls_failed", "timeout", "refused", "interrupted"]
 """Why an upload failed: no connection; access code refused; certificate or handshake failed; the printer stopped
@@ -183,7 +188,7 @@ def upload_file_blocking(
     host = config.host
     ftp = ImplicitFtpsClient(context=_context(config), timeout=timeout_s)
     stage = "connect"
-    digest = hashlib.md5(usedforsecurity=False)
+    hasher = _Hasher()
     try:
         ftp.connect(host, port)
         stage = "login"
@@ -198,7 +203,7 @@ def upload_file_blocking(
             try:
                 while chunk := handle.read(CHUNK_BYTES):
                     conn.sendall(chunk)
-                    digest.update(chunk)
+                    hasher.update(chunk)
                     sent += len(chunk)
                     if progress is not None:
                         progress(sent)
@@ -220,8 +225,35 @@ def upload_file_blocking(
     except (ftplib.Error, OSError, EOFError, ValueError) as exc:
         raise _classify(exc, stage=stage, host=host) from None
     finally:
+        md5 = hasher.hexdigest()
         ftp.close()
-    return UploadResult(remote_path=remote, size=size, md5=digest.hexdigest())
+    return UploadResult(remote_path=remote, size=size, md5=md5)
+
+
+class _Hasher:
+    """MD5 of the chunks sent, computed in its own thread so hashing overlaps sending (hashlib and TLS writes both
+    release the GIL): on a fast link the MD5 of a 50 MB file costs about as much as sending it. At most
+    ``_HASH_BACKLOG`` chunks wait, so memory stays bounded whatever the speeds."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.md5(usedforsecurity=False)
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_HASH_BACKLOG)
+        self._thread = threading.Thread(target=self._run, name="ftps-md5", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._digest.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        """Queue ``chunk`` for hashing (blocks while the backlog is full)."""
+        self._chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        """Finish: wait for the queued chunks, return the MD5 (hex). Call once."""
+        self._chunks.put(None)
+        self._thread.join()
+        return self._digest.hexdigest()
 
 
 def _complete_anyway(ftp: ftplib.FTP, remote: str, size: int) -> bool:
