@@ -65,6 +65,7 @@ class SimulatedBambuFtps:
         self._drop_after: int | None = None
         self._drop_offline_s = 0.0
         self._generation = 0  # bumped each time the printer leaves the network
+        self._return: threading.Timer | None = None  # brings the server back after go_offline
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -80,7 +81,13 @@ class SimulatedBambuFtps:
         threading.Thread(target=self._accept, args=(listener,), name=f"sim-ftps-{self.port}", daemon=True).start()
 
     def stop(self) -> None:
-        """Close the listener and every open connection."""
+        """Close the listener and every open connection; a pending return from :meth:`go_offline` is cancelled."""
+        self._leave()
+        if self._return is not None:
+            self._return.cancel()
+            self._return = None
+
+    def _leave(self) -> None:
         with self._lock:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, set()
@@ -95,9 +102,9 @@ class SimulatedBambuFtps:
         """Leave the network now: cut every connection, refuse new ones, come back after ``seconds`` (non-blocking)."""
         self.stop()
         log.info("sim.ftps.offline", port=self.port, seconds=seconds)
-        timer = threading.Timer(seconds, self.start)
-        timer.daemon = True
-        timer.start()
+        self._return = threading.Timer(seconds, self.start)
+        self._return.daemon = True
+        self._return.start()
 
     def drop_during_upload(self, after_bytes: int, offline_s: float) -> None:
         """Arm a network loss: once an upload has received ``after_bytes`` bytes, go offline for ``offline_s``."""

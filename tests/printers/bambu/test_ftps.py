@@ -13,6 +13,7 @@ import hashlib
 import os
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,6 +190,21 @@ async def test_printer_leaving_the_network_mid_upload_fails_it_and_a_retry_succe
     result = await upload_file(printer.config, local, port=printer.server.port, timeout_s=5)
     assert (printer.sd / local.name).read_bytes() == local.read_bytes()
     assert result.md5 == hashlib.md5(local.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+async def test_a_printer_that_accepts_but_never_answers_is_a_timeout(printer: Printer, tmp_path: Path) -> None:
+    local = _file(tmp_path, 10)
+    with socket.create_server(("127.0.0.1", 0)) as silent, pytest.raises(FtpsUploadError) as failed:
+        # TCP connects (the backlog takes it), the TLS handshake is never answered
+        await upload_file(printer.config, local, port=silent.getsockname()[1], timeout_s=0.3)
+    assert failed.value.reason == "timeout"
+
+
+def test_stopping_a_printer_that_is_off_the_network_keeps_it_stopped(printer: Printer) -> None:
+    printer.server.go_offline(0.1)
+    printer.server.stop()
+    time.sleep(0.3)
+    assert not printer.server.online
 
 
 @pytest.mark.mosquitto
