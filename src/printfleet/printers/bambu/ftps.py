@@ -22,10 +22,8 @@ import asyncio
 import contextlib
 import ftplib
 import hashlib
-import queue
 import socket
 import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +48,6 @@ log = structlog.get_logger("printfleet.printers.bambu.ftps")
 DEFAULT_FTPS_PORT = 990
 USERNAME = "bblp"
 CHUNK_BYTES = 256 * 1024
-_HASH_BACKLOG = 16  # chunks, 4 MiB
 
 UploadFailure = Literal["unreachable", "auth_failed", "tls_failed", "timeout", "refused", "interrupted"]
 """Why an upload failed: no connection; access code refused; certificate or handshake failed; the printer stopped
@@ -188,7 +185,7 @@ def upload_file_blocking(
     host = config.host
     ftp = ImplicitFtpsClient(context=_context(config), timeout=timeout_s)
     stage = "connect"
-    hasher = _Hasher()
+    digest = hashlib.md5(usedforsecurity=False)
     try:
         ftp.connect(host, port)
         stage = "login"
@@ -203,7 +200,7 @@ def upload_file_blocking(
             try:
                 while chunk := handle.read(CHUNK_BYTES):
                     conn.sendall(chunk)
-                    hasher.update(chunk)
+                    digest.update(chunk)
                     sent += len(chunk)
                     if progress is not None:
                         progress(sent)
@@ -225,35 +222,8 @@ def upload_file_blocking(
     except (ftplib.Error, OSError, EOFError, ValueError) as exc:
         raise _classify(exc, stage=stage, host=host) from None
     finally:
-        md5 = hasher.hexdigest()
         ftp.close()
-    return UploadResult(remote_path=remote, size=size, md5=md5)
-
-
-class _Hasher:
-    """MD5 of the chunks sent, computed in its own thread so hashing overlaps sending (hashlib and TLS writes both
-    release the GIL): on a fast link the MD5 of a 50 MB file costs about as much as sending it. At most
-    ``_HASH_BACKLOG`` chunks wait, so memory stays bounded whatever the speeds."""
-
-    def __init__(self) -> None:
-        self._digest = hashlib.md5(usedforsecurity=False)
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_HASH_BACKLOG)
-        self._thread = threading.Thread(target=self._run, name="ftps-md5", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            self._digest.update(chunk)
-
-    def update(self, chunk: bytes) -> None:
-        """Queue ``chunk`` for hashing (blocks while the backlog is full)."""
-        self._chunks.put(chunk)
-
-    def hexdigest(self) -> str:
-        """Finish: wait for the queued chunks, return the MD5 (hex). Call once."""
-        self._chunks.put(None)
-        self._thread.join()
-        return self._digest.hexdigest()
+    return UploadResult(remote_path=remote, size=size, md5=digest.hexdigest())
 
 
 def _complete_anyway(ftp: ftplib.FTP, remote: str, size: int) -> bool:
