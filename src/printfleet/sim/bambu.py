@@ -36,6 +36,7 @@ import structlog
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.printers.bambu.protocol import CANCELLED_PRINT_ERROR, report_topic, request_topic
+from printfleet.sim.bambu_ftps import SimulatedBambuFtps
 from printfleet.sim.base import SimPhase, SimPrint
 from printfleet.sim.mqtt_broker import MosquittoBroker
 from printfleet.sim.tls import SimCertificateAuthority
@@ -112,6 +113,8 @@ class SimulatedBambuPrinter:
     shares a broker its owner runs. ``report_interval_s`` is the partial-report period in seconds;
     ``default_duration_s`` the printing time of prints started by a ``project_file`` command; ``prepare_s`` the
     PREPARE phase before RUNNING. ``send_start_time`` adds ``gcode_start_time`` (absent on current firmware).
+    ``ftps`` is the printer's implicit-FTPS server (uploads; started and stopped with the printer, off the network
+    with it), reachable on :attr:`ftps_port`.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class SimulatedBambuPrinter:
         default_duration_s: float = 60.0,
         prepare_s: float = 1.0,
         send_start_time: bool = False,
+        ftps: SimulatedBambuFtps | None = None,
     ) -> None:
         self.printer_id = printer_id
         self.serial = serial
@@ -142,6 +146,7 @@ class SimulatedBambuPrinter:
         self.default_duration_s = default_duration_s
         self.prepare_s = prepare_s
         self.send_start_time = send_start_time
+        self.ftps = ftps
         self.print: SimPrint | None = None
         self._print_error = 0
         self._hms: list[dict[str, int]] = []
@@ -178,6 +183,8 @@ class SimulatedBambuPrinter:
         """Start the broker (if owned) and the firmware client; return once the printer is on its broker."""
         if self.broker is not None:
             await self.broker.start()
+        if self.ftps is not None:
+            self.ftps.start()
         self._link_task = asyncio.create_task(self._link(), name=f"sim-bambu-link-{self.serial}")
         self._report_task = asyncio.create_task(self._report_loop(), name=f"sim-bambu-report-{self.serial}")
         await asyncio.wait_for(self._connected.wait(), timeout_s)
@@ -190,8 +197,17 @@ class SimulatedBambuPrinter:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._report_task = self._link_task = None
+        if self.ftps is not None:
+            self.ftps.stop()
         if self.broker is not None:
             await self.broker.stop()
+
+    @property
+    def ftps_port(self) -> int:
+        """The port of the printer's implicit-FTPS server (990 on a real printer); ValueError when it has none."""
+        if self.ftps is None:
+            raise ValueError(f"simulated printer {self.serial} has no FTPS server")
+        return self.ftps.port
 
     async def wait_connected(self, timeout_s: float = 10.0) -> None:
         """Wait until the firmware client is (again) connected to the broker."""
@@ -474,8 +490,11 @@ class SimulatedBambuPrinter:
         """Drop off the network for ``seconds`` and come back; returns when back. Printing goes on meanwhile.
 
         With its own broker, the broker goes down (connections cut, new ones refused). On a shared broker only
-        this printer's firmware client leaves, so clients see silence (their watchdog's case) instead.
+        this printer's firmware client leaves, so clients see silence (their watchdog's case) instead. Its FTPS
+        server is off the network for the same time (open transfers cut, new connections refused).
         """
+        if self.ftps is not None:
+            self.ftps.go_offline(seconds)
         if self.broker is not None:
             await self.broker.restart(down_s=seconds)
             await self.wait_connected()
@@ -516,7 +535,9 @@ class BambuFarm:
     Faithful mode (default): one mosquitto per printer, own port, certificate CN = serial, own 8-digit access
     code. ``shared_broker=True``: one mosquitto for all, one access code, one certificate naming every serial in
     subjectAltName (so strict clients still pass their serial check). Files go to ``workdir`` or a temporary
-    directory removed on exit. Serials are ``01S00C000000001`` upwards; ids ``<id_prefix>-1`` upwards.
+    directory removed on exit. Serials are ``01S00C000000001`` upwards; ids ``<id_prefix>-1`` upwards. With
+    ``ftps`` (default) each printer also serves implicit FTPS on its own port (``printer.ftps_port``) with its own
+    certificate (CN = serial) and access code, storing uploads under ``<workdir>/<serial>/sd``.
     Raises :class:`printfleet.sim.mqtt_broker.BrokerError` when mosquitto is missing or does not start.
     """
 
@@ -531,8 +552,10 @@ class BambuFarm:
         prepare_s: float = 1.0,
         id_prefix: str = "sim-bambu",
         mosquitto: str | None = None,
+        ftps: bool = True,
     ) -> None:
         self.count = count
+        self.ftps = ftps
         self.shared_broker = shared_broker
         self._workdir = workdir
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -573,8 +596,9 @@ class BambuFarm:
             code = shared_code if self.shared else f"{secrets.randbelow(10**8):08d}"
             broker = self.shared
             own: MosquittoBroker | None = None
-            if broker is None:
+            if broker is None or self.ftps:
                 files = authority.issue(serial, directory=root / "certs", name=serial)
+            if broker is None:
                 own = broker = MosquittoBroker(
                     workdir=root / serial,
                     cert_file=files.cert_file,
@@ -593,6 +617,9 @@ class BambuFarm:
                     report_interval_s=self.report_interval_s,
                     default_duration_s=self.default_duration_s,
                     prepare_s=self.prepare_s,
+                    ftps=SimulatedBambuFtps(cert=files, access_code=code, root=root / serial / "sd")
+                    if self.ftps
+                    else None,
                 )
             )
 

@@ -48,6 +48,7 @@ from printfleet.printers.bambu.protocol import (
     report_topic,
     request_topic,
 )
+from printfleet.printers.bambu.tls import insecure_context, verifying_context
 from printfleet.printers.base import (
     Backoff,
     ConnectionFailed,
@@ -79,52 +80,6 @@ backoff keeps connections rare, so the printer is not polled (measured: a 3 s br
 # CONNACK refusals meaning "wrong credentials": MQTT 3.1.1 codes 4 and 5, and the MQTT 5 reason codes paho maps
 # them to (134 bad user name or password, 135 not authorised).
 _AUTH_REFUSED = frozenset({4, 5, 134, 135})
-
-
-class _SerialCheckedContext(ssl.SSLContext):
-    """A client context whose host check is against the printer's serial, whatever host we dial.
-
-    paho passes the dialled host (an IP) as ``server_hostname``; forcing the serial there makes OpenSSL's own
-    hostname verification compare the certificate's CN/SAN with the serial (CN fallback is on: printer
-    certificates carry no subjectAltName).
-    """
-
-    expected_name: str = ""
-
-    def wrap_socket(
-        self,
-        sock: socket.socket,
-        server_side: bool = False,
-        do_handshake_on_connect: bool = True,
-        suppress_ragged_eofs: bool = True,
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLSocket:
-        return super().wrap_socket(
-            sock,
-            server_side=server_side,
-            do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs,
-            server_hostname=self.expected_name,
-            session=session,
-        )
-
-
-def _verifying_context(ca_file: str, serial: str) -> ssl.SSLContext:
-    context = _SerialCheckedContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.expected_name = serial
-    context.check_hostname = True
-    context.hostname_checks_common_name = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(cafile=ca_file)
-    return context
-
-
-def _insecure_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _client_identifier(printer_id: str, serial: str) -> str:
@@ -200,7 +155,7 @@ class BambuConnection(PrinterConnectionBase):
     def _tls_context(self) -> ssl.SSLContext:
         if self.config.ca_file:
             try:
-                return _verifying_context(self.config.ca_file, self._serial)
+                return verifying_context(self.config.ca_file, self._serial)
             except (OSError, ssl.SSLError) as exc:
                 raise ConnectionFailed(
                     OfflineReason.TLS_FAILED, f"cannot load ca_file {self.config.ca_file!r}: {exc}"
@@ -212,7 +167,7 @@ class BambuConnection(PrinterConnectionBase):
                     "bambu.tls_insecure",
                     detail="tls_insecure is set: the printer's certificate is not verified",
                 )
-            return _insecure_context()
+            return insecure_context()
         raise ConnectionFailed(
             OfflineReason.TLS_FAILED,
             "no ca_file configured: set ca_file to the printer CA (verifies the certificate names the serial) "
