@@ -174,7 +174,7 @@ async def test_a_file_over_files_max_size_is_refused_with_413(tmp_path: Path) ->
 
             async def chunked() -> object:
                 yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="c.gcode"\r\n\r\n'
-                for _ in range(30):
+                for _ in range(13):  # 130 kB: within the route's body limit, over files.max_size
                     yield b";" * 10_000 + b"\n"
                 yield b"\r\n--b--\r\n"
 
@@ -199,3 +199,12 @@ async def test_an_upload_larger_than_the_general_body_limit_is_accepted(server: 
 
     assert response.status_code == 201, response.text
     assert response.json()["size_bytes"] == len(content)
+
+
+async def test_the_stored_name_is_the_file_name_without_its_directories(server: RunningServer) -> None:
+    response = await _upload(server.client, "slices/today/hook.gcode", cura_gcode())
+
+    assert response.status_code == 201
+    assert response.json()["name"] == "hook.gcode"
+    listing = (await server.client.get("/api/v1/files", params={"search": "today"})).json()
+    assert listing["total"] == 0

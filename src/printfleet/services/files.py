@@ -99,10 +99,12 @@ class FileLibrary:
     ) -> tuple[PrintFile, bool]:
         """Store the upload called ``name`` whose content ``chunks`` yields; (the library entry, True when new).
 
-        Raises InvalidInput (422) for a name without a usable file name, a model or an unsliced 3MF (saying it must
+        The name is cut to its last path component, without control characters. Raises InvalidInput (422) for a
+        name without a usable file name, a model or an unsliced 3MF (saying it must
         be sliced first), FileTooLarge (413) past ``max_size`` bytes. The chunks are consumed up to the refusal; a
         refused or failed upload leaves no file behind.
         """
+        name = "".join(char for char in name if char >= " " and char != "\x7f")
         name = Path(name.replace("\\", "/")).name.strip()
         if not name:
             raise InvalidInput("the upload has no file name")
