@@ -249,6 +249,7 @@ def build_app(
                 directory=Path(settings.files.directory),
                 max_size=settings.files.max_size,
             )
+            await files.remove_stale_uploads()
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)

@@ -3,6 +3,7 @@ metadata, list/search/filter, thumbnails, delete, permissions and the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -208,3 +209,44 @@ async def test_the_stored_name_is_the_file_name_without_its_directories(server: 
     assert response.json()["name"] == "hook.gcode"
     listing = (await server.client.get("/api/v1/files", params={"search": "today"})).json()
     assert listing["total"] == 0
+
+
+async def test_an_interrupted_upload_leaves_no_file_behind(server: RunningServer) -> None:
+    host, port = server.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="cut.gcode"\r\n\r\n'
+    writer.write(
+        b"POST /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + f"Authorization: {server.headers['Authorization']}\r\n".encode()
+        + b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
+        + head
+        + b";" * 300_000
+    )
+    await writer.drain()
+    for _ in range(100):  # the temporary file appears while the body streams in
+        if list(_library(server).glob(".upload-*")):
+            break
+        await asyncio.sleep(0.02)
+    assert list(_library(server).glob(".upload-*"))
+    writer.close()
+    await writer.wait_closed()
+    reader.feed_eof()
+
+    for _ in range(100):
+        if not list(_library(server).iterdir()):
+            break
+        await asyncio.sleep(0.05)
+    assert list(_library(server).iterdir()) == []
+    assert (await server.client.get("/api/v1/files")).json()["total"] == 0
+
+
+async def test_uploads_left_unfinished_by_a_previous_run_are_removed_at_start(tmp_path: Path) -> None:
+    library = tmp_path / "files"
+    library.mkdir()
+    (library / ".upload-abc123").write_bytes(b"half a file")
+    uv, task, _ = await start_server(f"sqlite+aiosqlite:///{tmp_path}/db.sqlite", files={"directory": str(library)})
+    try:
+        assert list(library.iterdir()) == []
+    finally:
+        uv.should_exit = True
+        await task

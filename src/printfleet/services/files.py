@@ -90,6 +90,23 @@ class FileLibrary:
         self.max_size = max_size
         self._clock = clock
 
+    async def remove_stale_uploads(self) -> int:
+        """Delete the temporary files of uploads a previous run did not finish (a crash or a kill mid-upload); how
+        many. Call at start-up, before uploads are accepted."""
+
+        def remove() -> int:
+            if not self.directory.is_dir():
+                return 0
+            stale = list(self.directory.glob(".upload-*"))
+            for path in stale:
+                path.unlink(missing_ok=True)
+            return len(stale)
+
+        removed = await asyncio.to_thread(remove)
+        if removed:
+            log.info("files.stale_uploads_removed", count=removed)
+        return removed
+
     def path_of(self, stored: PrintFile) -> Path:
         """Where ``stored``'s content is on disk."""
         return self.directory / stored.sha256
