@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "chaos": ("bench.chaos:run", "500 prints on 20 printers with pauses, disconnects and server kills: job counts"),
     "accounts": ("bench.accounts:run", "authenticated request overhead (session lookup); sign-in with argon2id"),
     "ftps": ("bench.ftps:run", "Bambu FTPS upload of a 50 MB file: printfleet against bare ftplib, same server"),
+    "files": ("bench.files:run", "file library: server RSS growth during a 200 MB upload"),
     "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -35,6 +36,7 @@ from printfleet.security.passwords import Argon2PasswordHasher
 from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.events import EventBus
+from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
@@ -45,6 +47,7 @@ from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
 from printfleet.store.accounts.audit import SqlAuditRepository
 from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database, migrate
+from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
@@ -92,6 +95,7 @@ class Runtime:
     accounts: AccountService
     health: HealthService
     store_health: StoreHealth
+    files: FileLibrary
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -240,6 +244,12 @@ def build_app(
             if setup_token is not None:
                 announce = announce_setup or setup_announcer(json_lines=settings.logging.format == "json")
                 announce(f"http://{settings.http.host}:{settings.http.port}/setup?token={setup_token}")
+            files = FileLibrary(
+                repository=SqlFileRepository(database),
+                directory=Path(settings.files.directory),
+                max_size=settings.files.max_size,
+            )
+            await files.remove_stale_uploads()
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -255,6 +265,7 @@ def build_app(
                 accounts=accounts,
                 health=health,
                 store_health=store_health,
+                files=files,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -265,6 +276,7 @@ def build_app(
                 settings=settings_service,
                 queue=queue,
                 accounts=accounts,
+                files=files,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -280,6 +292,11 @@ def build_app(
                 await store_health.close()
             log.info("printfleet.stopped")
 
-    app = create_api(lifespan, allowed_hosts=settings.http.host_names(), max_body_bytes=settings.http.max_body_bytes)
+    app = create_api(
+        lifespan,
+        allowed_hosts=settings.http.host_names(),
+        max_body_bytes=settings.http.max_body_bytes,
+        max_upload_bytes=settings.files.max_size,
+    )
     mount_web(app)
     return app

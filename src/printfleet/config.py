@@ -185,6 +185,15 @@ class AuthSettings(BaseModel):
     )
 
 
+class FilesSettings(BaseModel):
+    """The print-file library: ``directory`` holds the uploaded files (named by their SHA-256; created on the first
+    upload); ``max_size`` is the largest file accepted, bytes (413 beyond)."""
+
+    model_config = ConfigDict(extra="forbid")
+    directory: str = Field(default="data/files", min_length=1)
+    max_size: int = Field(default=1024**3, ge=1024, le=1024**4)
+
+
 class MetricsSettings(BaseModel):
     """``/metrics``: open to loopback clients only by default; with ``token`` set (a secret), open to any client
     that sends ``Authorization: Bearer <token>`` and to nobody else."""
@@ -345,6 +354,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     auth: AuthSettings = AuthSettings()
     metrics: MetricsSettings = MetricsSettings()
+    files: FilesSettings = FilesSettings()
     config_file: str | None = None
 
     @classmethod

@@ -83,8 +83,11 @@ async def start_server(
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """A printfleet server on SQLite in ``tmp_path`` with no printers configured."""
-    uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
+    """A printfleet server on SQLite in ``tmp_path`` with no printers configured; its file library is
+    ``tmp_path/files``."""
+    uv, task, base_url = await start_server(
+        f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", files={"directory": str(tmp_path / "files")}
+    )
     headers = await admin_headers(uv)
     async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
         yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers)

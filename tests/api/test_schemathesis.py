@@ -81,8 +81,9 @@ class NeverDials:
 
 
 def _app(database_url: str) -> object:
+    files = Path(database_url.removeprefix("sqlite+aiosqlite:///")).parent / "files"
     return build_app(
-        load_settings(None, database_url=database_url),
+        load_settings(None, database_url=database_url, files={"directory": str(files)}),
         factory=NeverDials,
         password_hasher=fast_hasher(),
         announce_setup=lambda _url: None,

@@ -24,6 +24,7 @@ def test_admin_may_everything_and_viewer_only_reads() -> None:
         Permission.JOBS_READ_OWN,  # implied by reading every job
         Permission.QUEUE_READ,
         Permission.SETTINGS_READ,
+        Permission.FILES_READ,
         Permission.PROFILE,
         Permission.LIVE,
     }
@@ -35,10 +36,17 @@ def test_member_queues_but_does_not_control_printers_or_manage_the_queue() -> No
     assert not allows(Role.MEMBER, Permission.PRINTERS_CONTROL)
     assert not allows(Role.MEMBER, Permission.QUEUE_MANAGE)
     assert not allows(Role.MEMBER, Permission.JOBS_READ)
+    assert allows(Role.MEMBER, Permission.FILES_READ)
+    assert not allows(Role.MEMBER, Permission.FILES_MANAGE)
 
 
 def test_operator_controls_printers_and_queue_but_not_users_settings_or_printer_setup() -> None:
-    for permission in (Permission.PRINTERS_CONTROL, Permission.QUEUE_MANAGE, Permission.JOBS_EDIT):
+    for permission in (
+        Permission.PRINTERS_CONTROL,
+        Permission.QUEUE_MANAGE,
+        Permission.JOBS_EDIT,
+        Permission.FILES_MANAGE,
+    ):
         assert allows(Role.OPERATOR, permission)
     for permission in (Permission.USERS_MANAGE, Permission.SETTINGS_MANAGE, Permission.PRINTERS_MANAGE):
         assert not allows(Role.OPERATOR, permission)

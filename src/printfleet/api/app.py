@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import accounts, jobs, printers, queue, ws
+from printfleet.api import accounts, files, jobs, printers, queue, ws
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
@@ -33,11 +33,13 @@ from printfleet.services.errors import (
     ServiceError,
     StoreUnavailable,
 )
+from printfleet.services.files import FileTooLarge
 
 _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 422),
+    (FileTooLarge, 413),
     (PrinterNotConnected, 409),
     (PrinterCommandRejected, 409),
     (StoreUnavailable, 503),
@@ -56,6 +58,7 @@ def _wants_page(request: Request) -> bool:
 
 DEFAULT_ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1"})
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 1024**3
 
 
 def create_api(
@@ -63,11 +66,13 @@ def create_api(
     *,
     allowed_hosts: frozenset[str] = DEFAULT_ALLOWED_HOSTS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     """Build the application. ``lifespan`` (from the composition root) sets ``app.state.context``.
 
     Requests whose ``Host`` is not in ``allowed_hosts`` (see :func:`printfleet.api.guards.host_allowed`) get 400;
-    bodies over ``max_body_bytes`` bytes get 413.
+    bodies over ``max_body_bytes`` bytes get 413, except a file upload (``POST /api/v1/files``), which may carry
+    a file of ``max_upload_bytes`` (``files.max_size``) and the multipart framing around it.
     """
     app = FastAPI(
         title="printfleet",
@@ -147,13 +152,18 @@ def create_api(
         return response
 
     # Added last, so outermost: a foreign Host or an oversized body never reaches a route.
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_body_bytes,
+        overrides={("POST", files.UPLOAD_PATH): max_upload_bytes + files.MULTIPART_ALLOWANCE},
+    )
     app.add_middleware(HostGuard, allowed_hosts=allowed_hosts)
 
     app.include_router(accounts.router)
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)
+    app.include_router(files.router)
     app.include_router(ws.router)
 
     @app.get(

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from printfleet.services.accounts import AccountService
 from printfleet.services.events import EventBus
+from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
@@ -31,6 +32,7 @@ class ApiContext:
     settings: SettingsService
     queue: QueueService
     accounts: AccountService
+    files: FileLibrary
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -56,7 +56,7 @@ _DESCRIPTIONS: dict[int, tuple[type[BaseModel], str]] = {
     403: (ForbiddenMessage, "The role may not do this (permission), or a rule refused it (reason)."),
     404: (ErrorMessage, "Unknown id."),
     409: (RefusalMessage, "The current state refuses it (a queue rule, an offline printer, an existing id)."),
-    413: (ErrorMessage, "The request body is larger than http.max_body_bytes."),
+    413: (ErrorMessage, "The request body is larger than http.max_body_bytes (an upload: than files.max_size)."),
     422: (InvalidMessage, "A value was refused."),
     429: (ErrorMessage, "Too many commands from this user; retry after Retry-After seconds."),
 }

@@ -91,11 +91,15 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """Answer 413 ``{"detail": ...}`` to a request body over ``max_bytes``: at once from its ``Content-Length``, or
     as soon as a chunked body passes the limit (then the application's read fails, and whatever it would answer
-    instead is dropped)."""
+    instead is dropped).
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    ``overrides`` maps ``(method, path)`` to its own limit, bytes (the file upload, which streams its body to disk
+    and checks the file's size itself)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[tuple[str, str], int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = dict(overrides or {})
 
     @property
     def detail(self) -> str:
@@ -107,9 +111,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.overrides.get((scope.get("method", ""), scope.get("path", "")), self.max_bytes)
+        detail = f"request body too large: at most {max_bytes} bytes"
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
-            await _send_json(send, 413, self.detail)
+        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+            await _send_json(send, 413, detail)
             return
         received = 0
         started = False
@@ -120,11 +126,11 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     if not started and not refused:
                         refused = True
-                        await _send_json(send, 413, self.detail)
-                    raise BodyTooLarge(self.detail)
+                        await _send_json(send, 413, detail)
+                    raise BodyTooLarge(detail)
             return message
 
         async def tracked(message: Message) -> None:

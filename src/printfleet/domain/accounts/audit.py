@@ -32,6 +32,8 @@ class AuditAction(StrEnum):
     JOB_DELETED = "job_deleted"
     SETTINGS_CHANGED = "settings_changed"
     QUEUE_ADMIN = "queue_admin"
+    FILE_UPLOADED = "file_uploaded"
+    FILE_DELETED = "file_deleted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

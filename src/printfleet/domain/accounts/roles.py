@@ -48,6 +48,10 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     PROFILE = "profile"
     """One's own profile: display name, password, personal API tokens, Discord link."""
+    FILES_READ = "files.read"
+    """List and read the print-file library, with thumbnails."""
+    FILES_MANAGE = "files.manage"
+    """Upload print files to the library and delete them."""
     LIVE = "live"
     """The live event streams (``/ws``, ``/ui/ws``); what each frame may show is filtered by the other permissions."""
 
@@ -58,6 +62,7 @@ _VIEWER = frozenset(
         Permission.JOBS_READ,
         Permission.QUEUE_READ,
         Permission.SETTINGS_READ,
+        Permission.FILES_READ,
         Permission.PROFILE,
         Permission.LIVE,
     }
@@ -69,6 +74,7 @@ _MEMBER = frozenset(
         Permission.JOBS_EDIT_OWN,
         Permission.QUEUE_READ,
         Permission.QUEUE_USE,
+        Permission.FILES_READ,
         Permission.PROFILE,
         Permission.LIVE,
     }
@@ -80,6 +86,7 @@ _OPERATOR = (
         Permission.PRINTERS_CONTROL,
         Permission.JOBS_EDIT,
         Permission.QUEUE_MANAGE,
+        Permission.FILES_MANAGE,
     }
 )
 _ADMIN = frozenset(Permission)
