@@ -14,8 +14,8 @@ import struct
 import zlib
 from typing import IO
 
-from printfleet.domain.files.gcode import metadata_from_keys
-from printfleet.domain.files.model import FileMetadata, PlateInfo, Thumbnail
+from printfleet.domain.files.gcode import single_plate
+from printfleet.domain.files.model import FileMetadata, Thumbnail
 
 MAGIC = b"GCDE"
 FILE_METADATA, GCODE, SLICER_METADATA, PRINTER_METADATA, PRINT_METADATA, THUMBNAIL = range(6)
@@ -90,25 +90,7 @@ def read_bgcode(file: IO[bytes]) -> FileMetadata:
             if sep:
                 keys.setdefault(key.strip(), value.strip())
     slicer = keys.get("Producer") or keys.get("producer")
-    metadata = metadata_from_keys(keys, slicer=slicer)
-    plate = metadata.plates[0]
-    return FileMetadata(
-        slicer=metadata.slicer,
-        printer_model=metadata.printer_model,
-        nozzle_diameter=metadata.nozzle_diameter,
-        bed_type=metadata.bed_type,
-        plates=(
-            PlateInfo(
-                index=1,
-                print_time_s=plate.print_time_s,
-                filament_weight_g=plate.filament_weight_g,
-                layer_count=plate.layer_count,
-                filaments=plate.filaments,
-                has_thumbnail=has_thumbnail,
-            ),
-        ),
-        warnings=tuple(warnings),
-    )
+    return single_plate(keys, slicer=slicer, has_thumbnail=has_thumbnail, warnings=tuple(warnings))
 
 
 def thumbnail_bgcode(file: IO[bytes]) -> Thumbnail | None:

@@ -162,10 +162,20 @@ def read_gcode(file: IO[bytes]) -> FileMetadata:
             keys.setdefault(pair.group(1), pair.group(2))
     if slicer is None and keys.get("FLAVOR"):
         slicer = "Cura"
+    metadata = single_plate(keys, slicer=slicer, has_thumbnail=bool(_thumbnails(head_lines)))
+    if not keys:
+        metadata = metadata.with_warning("no slicer comments found: time and filament are unknown")
+    return metadata
+
+
+def single_plate(
+    keys: Mapping[str, str], *, slicer: str | None, has_thumbnail: bool, warnings: tuple[str, ...] = ()
+) -> FileMetadata:
+    """The metadata of a one-plate G-code file (text or binary) from its slicer ``keys``: plate 1, with
+    ``has_thumbnail`` and ``warnings``."""
     metadata = metadata_from_keys(keys, slicer=slicer)
-    has_thumbnail = bool(_thumbnails(head_lines))
     plate = metadata.plates[0]
-    metadata = FileMetadata(
+    return FileMetadata(
         slicer=metadata.slicer,
         printer_model=metadata.printer_model,
         nozzle_diameter=metadata.nozzle_diameter,
@@ -180,10 +190,8 @@ def read_gcode(file: IO[bytes]) -> FileMetadata:
                 has_thumbnail=has_thumbnail,
             ),
         ),
+        warnings=warnings,
     )
-    if not keys:
-        metadata = metadata.with_warning("no slicer comments found: time and filament are unknown")
-    return metadata
 
 
 def thumbnail_gcode(file: IO[bytes]) -> Thumbnail | None:
