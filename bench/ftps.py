@@ -15,19 +15,16 @@ Measured on the 2-core development machine: 0.9-1.4 with the MD5 left out, 0.6-0
 from __future__ import annotations
 
 import asyncio
-import ftplib
 import os
-import socket
 import ssl
 import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from bench import Figure
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
-from printfleet.printers.bambu.ftps import upload_file
+from printfleet.printers.bambu.ftps import ImplicitFtpsClient, upload_file
 from printfleet.sim.bambu_ftps import SimulatedBambuFtps
 from printfleet.sim.tls import SimCertificateAuthority
 
@@ -38,28 +35,12 @@ SERIAL = "01S00C000000001"
 ACCESS_CODE = "12345678"
 
 
-class _BareImplicitFtps(ftplib.FTP_TLS):
-    """What a script would write: implicit TLS at connect, the control session reused on the data connection."""
-
-    def connect(self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None) -> str:
-        raw = socket.create_connection((host, port), self.timeout)
-        self.host, self.port, self.af = host, port, raw.family
-        self.sock = self.context.wrap_socket(raw, server_hostname=host)
-        self.file = self.sock.makefile("r", encoding=self.encoding)
-        self.welcome = self.getresp()
-        return self.welcome
-
-    def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[socket.socket, int | None]:
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321  # wrapped in TLS below
-        assert isinstance(self.sock, ssl.SSLSocket)
-        return self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session), size
-
-
 def _bare_upload(port: int, ca_file: Path, local: Path) -> None:
     context = ssl.create_default_context(cafile=str(ca_file))
     context.check_hostname = False
     context.maximum_version = ssl.TLSVersion.TLSv1_2
-    ftp = _BareImplicitFtps(context=context, timeout=30)
+    # The same implicit-FTPS connection class, but ftplib's own transfer loop: no MD5, no progress, no checks.
+    ftp = ImplicitFtpsClient(context=context, timeout=30)
     ftp.connect("127.0.0.1", port)
     ftp.login("bblp", ACCESS_CODE, secure=False)
     ftp.prot_p()

@@ -46,7 +46,17 @@ _STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def _wants_page(request: Request) -> bool:
+def forbidden_json(exc: PermissionDenied) -> JSONResponse:
+    """403 naming the permission the role lacks (``permission``) or the rule (``reason``)."""
+    body: dict[str, str] = {"detail": exc.message}
+    if exc.permission is not None:
+        body["permission"] = exc.permission
+    if exc.reason is not None:
+        body["reason"] = exc.reason
+    return JSONResponse(body, status_code=403)
+
+
+def wants_page(request: Request) -> bool:
     """A browser navigating to a page: a GET that accepts HTML, outside the API, not from htmx."""
     return (
         request.method == "GET"
@@ -122,20 +132,14 @@ def create_api(
     async def unauthenticated(request: Request, exc: Exception) -> Response:
         """401 with the reason; a page asked for by a browser goes to the sign-in page instead, and back after."""
         assert isinstance(exc, AuthenticationFailed)
-        if _wants_page(request):
+        if wants_page(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse("/signin?" + urlencode({"next": target}), status_code=303)
         return JSONResponse({"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
-        """403 naming the permission the role lacks (``permission``) or the rule (``reason``)."""
         assert isinstance(exc, PermissionDenied)
-        body: dict[str, str] = {"detail": exc.message}
-        if exc.permission is not None:
-            body["permission"] = exc.permission
-        if exc.reason is not None:
-            body["reason"] = exc.reason
-        return JSONResponse(body, status_code=403)
+        return forbidden_json(exc)
 
     app.add_exception_handler(AuthenticationFailed, unauthenticated)
     app.add_exception_handler(PermissionDenied, forbidden)

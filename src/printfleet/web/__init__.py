@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from printfleet.services.errors import PermissionDenied
@@ -15,6 +15,7 @@ def mount_web(app: FastAPI) -> None:
     """Add the pages (the Queue page and the account pages among them), the ``/ui`` actions, the ``/ui/ws`` live
     connection and ``/static`` to ``app``, and answer a refused permission on a page with a page (on an htmx
     action with an error toast) rather than JSON."""
+    from printfleet.api.app import forbidden_json, wants_page
     from printfleet.web import account_pages, live, queue_page, routes
     from printfleet.web.pages import error_toast, html, is_htmx, page, request_locale, translate
 
@@ -26,12 +27,11 @@ def mount_web(app: FastAPI) -> None:
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PermissionDenied)
-        if request.url.path.startswith("/api/"):
-            body = {"detail": exc.message, "permission": exc.permission, "reason": exc.reason}
-            return JSONResponse({k: v for k, v in body.items() if v is not None}, status_code=403)
         locale = request_locale(request)
-        if is_htmx(request) or request.method != "GET":
+        if request.url.path.startswith("/ui/") and (is_htmx(request) or request.method != "GET"):
             return error_toast(locale, exc.message, status_code=403)
+        if not wants_page(request):
+            return forbidden_json(exc)
         heading = translate(locale, "Not allowed")
         body_html = page(
             request, locale, "error.html", page_name="", title=heading, heading=heading, message=exc.message

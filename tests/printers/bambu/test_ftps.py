@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
-from printfleet.printers.bambu.ftps import FtpsUploadError, upload_file
+from printfleet.printers.bambu.ftps import FtpsUploadError, ImplicitFtpsClient, upload_file
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.bambu_ftps import SimulatedBambuFtps, wait_listening
 from printfleet.sim.tls import SimCertificateAuthority
@@ -143,16 +143,11 @@ async def test_tls_insecure_uploads_without_a_ca_and_neither_setting_is_refused(
     assert "ca_file" in str(failed.value)
 
 
-class _ImplicitWithoutSessionReuse(ftplib.FTP_TLS):
-    """Implicit TLS on the control connection, plain FTP_TLS (a fresh TLS session) on the data connection."""
+class _ImplicitWithoutSessionReuse(ImplicitFtpsClient):
+    """printfleet's implicit-FTPS client with ftplib's own data connection: a fresh TLS session, not the control's."""
 
-    def connect(self, host: str = "", port: int = 0, timeout: float = -999, source_address: object = None) -> str:
-        raw = socket.create_connection((host, port), self.timeout)
-        self.host, self.port, self.af = host, port, raw.family
-        self.sock = self.context.wrap_socket(raw, server_hostname=host)
-        self.file = self.sock.makefile("r", encoding=self.encoding)
-        self.welcome = self.getresp()
-        return self.welcome
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int | None]:
+        return ftplib.FTP_TLS.ntransfercmd(self, cmd, rest)  # noqa: S321  # FTP_TLS: TLS on its own session
 
 
 def test_a_data_connection_without_session_reuse_is_refused(printer: Printer) -> None:
