@@ -56,7 +56,9 @@ class JobPublic(BaseModel):
     queue_entry_id: int | None = None
     queue_user_id: str | None = None
     queue_user_name: str | None = None
-    dispatch_id: int | None = Field(default=None, description="The dispatch that sent this print (printfleet started it).")
+    dispatch_id: int | None = Field(
+        default=None, description="The dispatch that sent this print (printfleet started it)."
+    )
     requested_by: int | None = Field(default=None, description="The user id who sent the print from printfleet.")
     plate_outcome: str | None = Field(
         default=None, description="How the plate looked when cleared after the print: good or bad."
