@@ -230,7 +230,7 @@ class _PrinterBase(BaseModel):
 
 
 class BambuPrinterSettings(_PrinterBase):
-    """A Bambu Lab printer in LAN mode (MQTT over TLS, port 8883)."""
+    """A Bambu Lab printer in LAN mode (MQTT over TLS, port 8883; uploads over implicit FTPS, ``ftp_port`` 990)."""
 
     type: Literal["bambu"]
     host: str
@@ -239,6 +239,7 @@ class BambuPrinterSettings(_PrinterBase):
     access_code: SecretStr
     ca_file: str | None = None
     tls_insecure: bool = False
+    ftp_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("ca_file")
     @classmethod
@@ -296,6 +297,7 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
             access_code=_secret(entry.access_code),
             ca_file=entry.ca_file,
             tls_insecure=entry.tls_insecure,
+            ftp_port=entry.ftp_port,
             **common,
         )
     if isinstance(entry, PrusaLinkPrinterSettings):

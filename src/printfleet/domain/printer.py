@@ -157,7 +157,8 @@ def url_problem(url: str) -> str | None:
 class PrinterConfig:
     """How to reach one printer. Which fields apply depends on ``kind``.
 
-    - bambu: ``host``, ``port`` (default 8883), ``serial``, ``access_code``, ``ca_file`` or ``tls_insecure``.
+    - bambu: ``host``, ``port`` (MQTT, default 8883), ``serial``, ``access_code``, ``ca_file`` or ``tls_insecure``,
+      ``ftp_port`` (implicit FTPS for uploads, default 990; see :attr:`effective_ftp_port`).
     - prusalink: ``host``, ``port`` (default 80), ``username`` + ``password`` (HTTP Digest) or ``api_key``,
       ``poll_interval`` (seconds).
     - octoprint: ``url``, ``api_key``, ``poll_interval`` (seconds).
@@ -182,6 +183,7 @@ class PrinterConfig:
     url: str | None = None
     poll_interval: float | None = None
     auto_create_jobs: bool | None = None
+    ftp_port: int | None = None
 
     def replace(self, **changes: object) -> PrinterConfig:
         """Return a copy with ``changes`` applied."""
@@ -232,6 +234,8 @@ class PrinterConfig:
             found.append(("host", problem))
         if self.port is not None and not 0 < self.port < 65536:
             found.append(("port", "must be between 1 and 65535"))
+        if self.ftp_port is not None and not 0 < self.ftp_port < 65536:
+            found.append(("ftp_port", "must be between 1 and 65535"))
         if self.poll_interval is not None and not 0.5 <= self.poll_interval <= 3600:
             found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
         return found
@@ -242,6 +246,12 @@ class PrinterConfig:
         if self.port is not None:
             return self.port
         return 8883 if self.kind is PrinterKind.BAMBU else 80
+
+    @property
+    def effective_ftp_port(self) -> int:
+        """A Bambu printer's implicit-FTPS port: the configured ``ftp_port``, else 990 (every printer model;
+        research dispatch-scheduling-orders.md 1a). Simulators serve FTPS on their own ports."""
+        return self.ftp_port if self.ftp_port is not None else 990
 
 
 @dataclass(frozen=True, slots=True)
