@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from printfleet.domain.accounts.roles import Role
 from printfleet.services.dispatch.service import DispatchTimings
 from printfleet.sim.bambu import BambuFarm
 from tests.e2e.harness import Server, collect_frames, statuses
 from tests.files_samples import bambu_3mf
+from tests.support_accounts import bearer_headers
 
 pytestmark = pytest.mark.usefixtures("mosquitto_binary")
 
@@ -193,3 +195,32 @@ async def test_a_busy_printer_is_refused_and_sent_nothing(server: Server, farm: 
     assert printer.start_commands == []
     assert printer.ftps is not None
     assert not (printer.ftps.root / "cube.gcode.3mf").exists()  # nothing was uploaded either
+
+
+async def test_a_member_prints_on_the_printer_the_queue_offered_them_and_the_print_joins_their_entry(
+    server: Server, farm: BambuFarm
+) -> None:
+    member = await bearer_headers(server.runtime.accounts, username="mo", role=Role.MEMBER)
+    await farm[1].start_print("long.gcode.3mf", duration_s=60)  # only printer 1 is free
+    await server.wait_printer(farm[1].printer_id, "printing")
+    joined = await server.client.post("/api/v1/queue", headers=member, json={"job_name": "cube", "estimate": "1h"})
+    assert joined.status_code == 201, joined.text
+    entry = joined.json()["entry"]
+    assert entry["status"] == "offered"
+    assert entry["printer_id"] == farm[0].printer_id
+
+    file_id = await upload(server, "cube.gcode.3mf", bambu_3mf())
+    elsewhere = await server.client.post(
+        f"/api/v1/printers/{farm[1].printer_id}/print", json={"file_id": file_id}, headers=member
+    )
+    assert elsewhere.status_code == 409  # not the member's printer
+    sent = await server.client.post(
+        f"/api/v1/printers/{farm[0].printer_id}/print", json={"file_id": file_id}, headers=member
+    )
+    assert sent.status_code == 202, sent.text
+    await wait_dispatch(server, sent.json()["id"], "started")
+    [job] = await server.wait_jobs(lambda jobs: "completed" in statuses(jobs), printer_id=farm[0].printer_id)
+    assert job["queue_entry_id"] == entry["id"]
+    assert job["dispatch_id"] == sent.json()["id"]
+    mine = (await server.client.get("/api/v1/dispatches", headers=member)).json()
+    assert [d["id"] for d in mine["dispatches"]] == [sent.json()["id"]]
