@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from printfleet.sim.octoprint import SimulatedOctoPrintPrinter
 from tests.files_samples import prusa_bgcode, prusa_gcode
 from tests.printers.octoprint.conftest import OctoPrintServer
 from tests.printers.octoprint.recorder import StatusRecorder, octoprint_config, running_adapter
-from tests.printers.print_requests import dwell_gcode, print_request
+from tests.printers.print_requests import dwell_gcode, large_gcode, print_request
 
 SPEED = 40_000.0  # the sample G-code predicts 1 d 2 h 3 min 4 s: about 2.3 s at this speed
 
@@ -163,3 +164,22 @@ async def test_real_octoprint_refuses_an_upload_over_the_file_being_printed(
 
     assert busy.value.stored is False
     assert "409" in busy.value.message
+
+
+async def test_sim_a_large_file_is_streamed_from_disk_not_held_in_memory(tmp_path: Path) -> None:
+    request = large_gcode(tmp_path, "big_part.gcode", 48 * 1024 * 1024)
+    async with (
+        SimulatedOctoPrintPrinter("ender", speed_factor=SPEED) as sim,
+        running_adapter(sim.printer_config(poll_interval=0.1), push=False) as (adapter, recorder),
+    ):
+        await recorder.wait_for(lambda s: s.state is PrinterState.IDLE)
+        tracemalloc.start()
+        try:
+            uploaded = await adapter.upload(request, start=True)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert uploaded.started
+    assert sim.files["big_part.gcode"].size == request.size_bytes
+    assert peak < 16 * 1024 * 1024  # the server side (the simulator) counts too: it spools to disk past 1 MB

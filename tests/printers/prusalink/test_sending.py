@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from printfleet.domain.dispatch.sending import PrinterBusy, PrintSender, StartRejected, UploadFailed
+from printfleet.domain.dispatch.sending import PrinterBusy, StartRejected, UploadFailed
 from printfleet.domain.printer import PrinterConfig, PrinterNotConnected, PrinterState, PrinterStatus
 from printfleet.printers.base import Backoff
 from printfleet.printers.prusalink.client import PrusaLinkConnection
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter, StorageShape
 from tests.files_samples import bambu_3mf, prusa_bgcode
-from tests.printers.print_requests import print_request
+from tests.printers.print_requests import large_gcode, print_request
 from tests.printers.prusalink.test_client import Recorder
 
 POLL = 0.1
@@ -42,11 +43,6 @@ def printing(name: str) -> Callable[[PrinterStatus], bool]:
     return lambda s: s.state is PrinterState.PRINTING and s.job_name == name
 
 
-def test_the_connection_is_a_print_sender_whose_upload_starts_the_print() -> None:
-    sender: type[PrintSender] = PrusaLinkConnection  # mypy checks the protocol; the flag is what the service reads
-    assert sender.upload_starts_print is True
-
-
 @pytest.mark.parametrize("shape", ["buddy", "pi"])
 async def test_upload_with_print_after_upload_prints_our_file_for_its_predicted_time(
     shape: StorageShape, tmp_path: Path
@@ -62,6 +58,7 @@ async def test_upload_with_print_after_upload_prints_our_file_for_its_predicted_
         finished = await recorder.wait_for(lambda s: s.state is PrinterState.FINISHED, timeout=10.0)
 
     storage = "usb" if shape == "buddy" else "local"
+    assert PrusaLinkConnection.upload_starts_print is True  # the service sends with start=True, never start()
     assert uploaded.started is True
     assert uploaded.remote_path == f"/{storage}/{NAME}"
     # Buddy reports the 8.3 name in the path and the long name as display_name; the Pi the whole path.
@@ -191,3 +188,21 @@ async def test_upload_to_an_offline_printer_is_not_connected(tmp_path: Path) -> 
         connection = PrusaLinkConnection(sim.printer_config(), sink=Recorder())  # never run: offline
         with pytest.raises(PrinterNotConnected):
             await connection.upload(request, start=True)
+
+
+async def test_a_large_file_is_streamed_from_disk_not_held_in_memory(tmp_path: Path) -> None:
+    request = large_gcode(tmp_path, "big_part.gcode", 48 * 1024 * 1024)
+    async with (
+        SimulatedPrusaLinkPrinter("mk4", speed_factor=SPEED) as sim,
+        running(sim.printer_config(poll_interval=POLL)) as (connection, _),
+    ):
+        tracemalloc.start()
+        try:
+            uploaded = await connection.upload(request, start=True)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert uploaded.started
+    assert sim.files["big_part.gcode"].size == request.size_bytes
+    assert peak < 16 * 1024 * 1024  # the printer side (the simulator) counts too: it spools to disk past 1 MB

@@ -26,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 import websockets
 
-from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, StartRejected, Uploaded
+from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, PrintSender, StartRejected, Uploaded
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -412,3 +413,9 @@ def _mapping(value: object) -> dict[str, object]:
     if not isinstance(value, dict):
         raise OctoPrintPayloadError(f"push payload is {type(value).__name__}, expected an object")
     return value
+
+
+if TYPE_CHECKING:  # mypy proves the connection offers the send side the dispatch service drives
+
+    def _sends_prints(connection: OctoPrintConnection) -> PrintSender:
+        return connection

@@ -27,12 +27,20 @@ a stale nonce (one extra round trip), so the short Buddy nonce lifetime needs no
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 from pyprusalink.client import DigestAuthWorkaround
 
-from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, StartRejected, Uploaded, UploadFailed
+from printfleet.domain.dispatch.sending import (
+    PrinterBusy,
+    PrintRequest,
+    PrintSender,
+    StartRejected,
+    Uploaded,
+    UploadFailed,
+)
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -410,3 +418,9 @@ class PrusaLinkConnection(PolledConnectionBase):
         if 400 <= code < 500 and code not in (408, 429):
             return StartRejected(self.printer_id, detail)
         return UploadFailed(self.printer_id, detail)
+
+
+if TYPE_CHECKING:  # mypy proves the connection offers the send side the dispatch service drives
+
+    def _sends_prints(connection: PrusaLinkConnection) -> PrintSender:
+        return connection
