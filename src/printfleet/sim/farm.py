@@ -46,7 +46,7 @@ def _current_print(printer: SimulatedPrinter) -> SimPrint | None:
 class SimulatedFarm:
     """``bambu`` + ``prusalink`` + ``octoprint`` simulated printers; with ``keep_printing`` each starts a new print
     (``min_print_s``–``max_print_s`` seconds long) after ``idle_s`` seconds idle, and now and then pauses one.
-    A file sent to a PrusaLink or OctoPrint simulator prints for its predicted time divided by ``speed_factor``.
+    A file sent to a simulated printer prints for its predicted time divided by ``speed_factor``.
 
     Async context manager. Raises ``printfleet.sim.mqtt_broker.BrokerError`` when the Bambu brokers cannot start.
     """
@@ -66,7 +66,7 @@ class SimulatedFarm:
         workdir: Path | None = None,
         seed: int | None = None,
     ) -> None:
-        self._bambu = BambuFarm(bambu, workdir=workdir, id_prefix="x1c") if bambu else None
+        self._bambu = BambuFarm(bambu, workdir=workdir, id_prefix="x1c", speed_factor=speed_factor) if bambu else None
         self.prusalink = [
             SimulatedPrusaLinkPrinter(
                 f"mk4-{n}", name=f"MK4 #{n}", poll_interval=poll_interval, speed_factor=speed_factor
