@@ -161,6 +161,7 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         self._error = False
         self._malformed = 0
         self._transferring = False
+        self._start_on_upload: tuple[str, float] | None = None
         self.requests_served = 0
         self._init_network(self._build_app(), port=port)
 
@@ -250,6 +251,11 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         self._error = False
         await asyncio.sleep(self.reboot_s)
         await self._server.start()
+
+    def start_during_next_upload(self, file_name: str, *, duration_s: float = 60.0) -> None:
+        """Someone starts ``file_name`` at the printer while the next upload is arriving: the printer is busy when
+        that upload's file is stored (so ``Print-After-Upload`` gets 409 with the file kept)."""
+        self._start_on_upload = (file_name, duration_s)
 
     def set_malformed(self, enabled: bool = True, *, times: int = 1) -> None:
         """Serve the next ``times`` ``/api/v1/status`` bodies cut off mid-way, then normal bodies again."""
@@ -491,6 +497,10 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         if self._transferring:
             return _error(409, "Conflict", "Already in transfer process: Only one file at time can be transferred.")
         self._transferring = True
+        if self._start_on_upload is not None and not self._busy():
+            file_name, duration_s = self._start_on_upload
+            self._start_on_upload = None
+            self._begin(self.add_file(file_name), duration_s=duration_s, total_layers=100)
         try:
             with new_spool() as spool:
                 received = 0
