@@ -106,7 +106,7 @@ async def test_busy_printer_keeps_the_file_raises_printer_busy_and_a_later_start
 
         await sim.cancel()
         await recorder.wait_for(lambda s: s.state is PrinterState.CANCELLED)
-        await connection.start(request, f"/usb/{NAME}")
+        await connection.start(request, NAME)  # a bare name: the storage the printer reports
         await recorder.wait_for(printing(NAME))
 
     assert busy.value.stored is True

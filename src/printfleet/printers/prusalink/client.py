@@ -342,16 +342,17 @@ class PrusaLinkConnection(PolledConnectionBase):
         raise self._refusal("upload", code, text)
 
     async def start(self, request: PrintRequest, remote_path: str) -> None:
-        """Print ``remote_path`` (``/{storage}/{name}``, a file already on the printer, as :meth:`upload`
-        returns it): ``POST /api/v1/files/{storage}/{name}`` (204). ``request`` is not needed beyond the log.
+        """Print ``remote_path``, a file already on the printer: ``/{storage}/{name}`` as :meth:`upload` returns
+        it, or a bare name in the storage the printer last reported (``usb`` when none):
+        ``POST /api/v1/files/{storage}/{name}`` (204). ``request`` is not needed beyond the log.
 
-        Raises ValueError when ``remote_path`` names no storage; PrinterNotConnected when offline or the
-        request fails on the way; PrinterBusy(stored=True) on 409 (printing, or not ready); StartRejected on
-        404 (no such file) and any other refusal.
+        Raises PrinterNotConnected when offline or the request fails on the way; PrinterBusy(stored=True) on
+        409 (printing, or not ready); StartRejected on 404 (no such file) and any other refusal.
         """
         storage, _, rest = remote_path.strip("/").partition("/")
-        if not storage or not rest:
-            raise ValueError(f"{remote_path!r} is not '/<storage>/<file>', e.g. '/usb/benchy.bgcode'")
+        if not rest:
+            storage = storage_of_path(self._status.extra.get("storage")) or DEFAULT_STORAGE
+            rest = remote_path.strip("/")
         client = self._require_client("start the print")
         try:
             response = await self._fetch(client, "POST", files_url(storage, rest))
