@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from printfleet.domain.dispatch.sending import StartRejected, UploadFailed
+from printfleet.printers.polling import HttpAnswer, ResponseTooLarge, bounded_request
 
 UPLOAD_MIN_RATE_BPS = 20_000
 """Slowest upload rate, in bytes per second, that still counts as progress when sizing an upload's deadline
@@ -73,3 +77,41 @@ def upload_timeouts(timeout_s: float) -> httpx.Timeout:
 def source_size(path: Path) -> int:
     """The size in bytes of the file to upload. Raises OSError when it is missing or unreadable."""
     return path.stat().st_size
+
+
+async def upload_request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    printer_id: str,
+    deadline_s: float,
+    max_bytes: int,
+    **kwargs: Any,
+) -> HttpAnswer:
+    """One request of an upload through :func:`~printfleet.printers.polling.bounded_request` (``kwargs`` go to
+    it), every way it can fail on the wire turned into UploadFailed: no whole answer within ``deadline_s``
+    seconds, a connection refused or broken, an answer over ``max_bytes``, the local file unreadable or changed."""
+    try:
+        return await bounded_request(client, method, url, deadline_s=deadline_s, max_bytes=max_bytes, **kwargs)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise UploadFailed(printer_id, f"no answer to {method} within {deadline_s:.0f} s") from exc
+    except httpx.TransportError as exc:
+        raise UploadFailed(printer_id, f"connection failed during {method} ({type(exc).__name__})") from exc
+    except ResponseTooLarge as exc:
+        raise UploadFailed(printer_id, f"answer to {method}: {exc}") from exc
+    except SourceChanged as exc:
+        raise UploadFailed(printer_id, str(exc)) from exc
+    except OSError as exc:  # reading the local file (socket errors come wrapped by httpx)
+        raise UploadFailed(printer_id, f"cannot read the file: {exc.strerror or exc}") from exc
+
+
+def refusal(printer_id: str, detail: str, code: int, *, credentials: str) -> UploadFailed | StartRejected:
+    """The error for an answer to an upload that is neither a success nor a 409 (each adapter reads its 409s):
+    StartRejected for a 4xx that waiting will not fix (401/403 say ``credentials`` were rejected), UploadFailed
+    for 408, 429, 5xx and anything else (it may work next time). ``detail`` names the request and the answer."""
+    if code in (401, 403):
+        return StartRejected(printer_id, f"the printer rejected the {credentials} ({detail})")
+    if 400 <= code < 500 and code not in (408, 429):
+        return StartRejected(printer_id, detail)
+    return UploadFailed(printer_id, detail)

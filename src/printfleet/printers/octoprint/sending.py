@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import structlog
 
-from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, StartRejected, Uploaded, UploadFailed
+from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, Uploaded, UploadFailed
 from printfleet.domain.printer import Secret
 from printfleet.printers.limits import short_text
-from printfleet.printers.polling import ApiKeyAuth, HttpAnswer, ResponseTooLarge, bounded_request
-from printfleet.printers.uploads import source_size, upload_deadline_s, upload_timeouts
+from printfleet.printers.polling import ApiKeyAuth, HttpAnswer
+from printfleet.printers.uploads import refusal, source_size, upload_deadline_s, upload_request, upload_timeouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,34 +121,21 @@ class OctoPrintUploader:
         if code == 409:
             raise PrinterBusy(self.printer_id, f"OctoPrint refused the file (HTTP 409 {text})".strip(), stored=False)
         detail = f"upload: HTTP {code} {text}".strip()
-        if code in (401, 403):
-            raise StartRejected(self.printer_id, f"OctoPrint rejected the API key or its permissions ({detail})")
-        if 400 <= code < 500 and code not in (408, 429):
-            raise StartRejected(self.printer_id, detail)
-        raise UploadFailed(self.printer_id, detail)
+        raise refusal(self.printer_id, detail, code, credentials="API key or its permissions")
 
     async def _post(self, size: int, **kwargs: Any) -> HttpAnswer:
-        deadline_s = upload_deadline_s(size, self.timeout_s)
-        try:
-            async with httpx.AsyncClient(
-                base_url=self.base_url,
-                auth=ApiKeyAuth(self._api_key),
-                timeout=upload_timeouts(self.timeout_s),
-                headers={"Accept": "application/json"},
-            ) as client:
-                return await bounded_request(
-                    client,
-                    "POST",
-                    "/api/files/local",
-                    deadline_s=deadline_s,
-                    max_bytes=self.max_response_bytes,
-                    **kwargs,
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise UploadFailed(self.printer_id, f"no answer to the upload within {deadline_s:.0f} s") from exc
-        except httpx.TransportError as exc:
-            raise UploadFailed(self.printer_id, f"connection failed during the upload ({type(exc).__name__})") from exc
-        except ResponseTooLarge as exc:
-            raise UploadFailed(self.printer_id, f"answer to the upload: {exc}") from exc
-        except OSError as exc:  # reading the local file (socket errors come wrapped by httpx)
-            raise UploadFailed(self.printer_id, f"cannot read the file: {exc.strerror or exc}") from exc
+        async with httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=ApiKeyAuth(self._api_key),
+            timeout=upload_timeouts(self.timeout_s),
+            headers={"Accept": "application/json"},
+        ) as client:
+            return await upload_request(
+                client,
+                "POST",
+                "/api/files/local",
+                printer_id=self.printer_id,
+                deadline_s=upload_deadline_s(size, self.timeout_s),
+                max_bytes=self.max_response_bytes,
+                **kwargs,
+            )

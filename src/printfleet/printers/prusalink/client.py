@@ -62,8 +62,6 @@ from printfleet.printers.polling import (
     ApiKeyAuth,
     HttpAnswer,
     PolledConnectionBase,
-    ResponseTooLarge,
-    bounded_request,
     http_timeouts,
 )
 from printfleet.printers.prusalink.protocol import PrusaLinkPayloadError, decode_body, parse_status
@@ -77,9 +75,10 @@ from printfleet.printers.prusalink.sending import (
 )
 from printfleet.printers.uploads import (
     FileBody,
-    SourceChanged,
+    refusal,
     source_size,
     upload_deadline_s,
+    upload_request,
     upload_timeouts,
 )
 
@@ -393,32 +392,19 @@ class PrusaLinkConnection(PolledConnectionBase):
     async def _send(
         self, client: httpx.AsyncClient, method: str, url: str, *, deadline_s: float, **kwargs: object
     ) -> HttpAnswer:
-        """One request of an upload; every way it can fail on the wire becomes UploadFailed."""
-        try:
-            return await bounded_request(
-                client, method, url, deadline_s=deadline_s, max_bytes=self.max_response_bytes, **kwargs
-            )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise UploadFailed(self.printer_id, f"no answer to {method} within {deadline_s:.0f} s") from exc
-        except httpx.TransportError as exc:
-            raise UploadFailed(self.printer_id, f"connection failed during {method} ({type(exc).__name__})") from exc
-        except ResponseTooLarge as exc:
-            raise UploadFailed(self.printer_id, f"answer to {method}: {exc}") from exc
-        except SourceChanged as exc:
-            raise UploadFailed(self.printer_id, str(exc)) from exc
-        except OSError as exc:  # reading the local file (socket errors come wrapped by httpx)
-            raise UploadFailed(self.printer_id, f"cannot read the file: {exc.strerror or exc}") from exc
+        return await upload_request(
+            client,
+            method,
+            url,
+            printer_id=self.printer_id,
+            deadline_s=deadline_s,
+            max_bytes=self.max_response_bytes,
+            **kwargs,
+        )
 
     def _refusal(self, action: str, code: int, text: str) -> UploadFailed | StartRejected:
-        """The error for an answer that is neither success nor 409: UploadFailed for 5xx, 408, 429 and anything
-        not a 4xx (it may work next time), StartRejected for the other 4xx."""
-        detail = f"{action}: HTTP {code} {text}".strip()
-        if code in (401, 403):
-            what = "API key" if self._auth_mode == "api_key" else "username or password"
-            return StartRejected(self.printer_id, f"the printer rejected the {what} ({detail})")
-        if 400 <= code < 500 and code not in (408, 429):
-            return StartRejected(self.printer_id, detail)
-        return UploadFailed(self.printer_id, detail)
+        credentials = "API key" if self._auth_mode == "api_key" else "username or password"
+        return refusal(self.printer_id, f"{action}: HTTP {code} {text}".strip(), code, credentials=credentials)
 
 
 if TYPE_CHECKING:  # mypy proves the connection offers the send side the dispatch service drives
