@@ -25,7 +25,7 @@ from printfleet.api.errors import responses
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
-from printfleet.domain.dispatch.model import DispatchState
+from printfleet.domain.dispatch.model import DispatchQuery, DispatchState
 from printfleet.services.dispatch.service import Requester
 from printfleet.services.errors import InvalidInput
 
@@ -99,9 +99,8 @@ async def list_dispatches(
 ) -> DispatchList:
     """Dispatches newest first; a member sees their own."""
     mine = None if _sees_all(principal) else principal.user.id
-    found, total = await context.dispatch.list_dispatches(
-        printer_id=printer_id, state=state, requested_by=mine, limit=limit, offset=offset
-    )
+    query = DispatchQuery(printer_id=printer_id, state=state, requested_by=mine, limit=limit, offset=offset)
+    found, total = await context.dispatch.list_dispatches(query)
     return DispatchList(dispatches=[DispatchPublic.from_domain(d) for d in found], total=total)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from printfleet.domain.dispatch.model import Dispatch, DispatchState, FailureReason, NewDispatch
+from printfleet.domain.dispatch.model import Dispatch, DispatchQuery, DispatchState, FailureReason, NewDispatch
 from printfleet.domain.dispatch.plates import PlateOutcome, PlateState
 from printfleet.domain.dispatch.sending import PrintOptions
 from printfleet.services.dispatch.ports import DispatchInFlight
@@ -128,31 +128,23 @@ class SqlDispatchRepository:
             row = await session.get(DispatchRow, dispatch_id)
             return None if row is None else _dispatch(row)
 
-    async def list_dispatches(
-        self,
-        *,
-        printer_id: str | None = None,
-        state: DispatchState | None = None,
-        requested_by: int | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[Dispatch], int]:
-        """Dispatches newest first, and how many match."""
+    async def list_dispatches(self, query: DispatchQuery) -> tuple[list[Dispatch], int]:
+        """A page of dispatches matching ``query``, newest first, and how many match in all."""
         conditions: list[ColumnElement[bool]] = []
-        if printer_id is not None:
-            conditions.append(DispatchRow.printer_id == printer_id)
-        if state is not None:
-            conditions.append(DispatchRow.state == state.value)
-        if requested_by is not None:
-            conditions.append(DispatchRow.requested_by == requested_by)
+        if query.printer_id is not None:
+            conditions.append(DispatchRow.printer_id == query.printer_id)
+        if query.state is not None:
+            conditions.append(DispatchRow.state == query.state.value)
+        if query.requested_by is not None:
+            conditions.append(DispatchRow.requested_by == query.requested_by)
         async with self._database.transaction() as session:
             total = await session.scalar(select(func.count()).select_from(DispatchRow).where(*conditions))
             rows = await session.scalars(
                 select(DispatchRow)
                 .where(*conditions)
                 .order_by(DispatchRow.created_at.desc(), DispatchRow.id.desc())
-                .limit(limit)
-                .offset(offset)
+                .limit(query.limit)
+                .offset(query.offset)
             )
             return [_dispatch(row) for row in rows], int(total or 0)
 

@@ -86,6 +86,17 @@ class Dispatch(NewDispatch):
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchQuery:
+    """Filters of the dispatch list (newest first): by printer, state and requester; ``limit``/``offset`` page."""
+
+    printer_id: str | None = None
+    state: DispatchState | None = None
+    requested_by: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+
 MAX_ATTEMPTS = 3
 """Start attempts before a dispatch fails ``not_confirmed`` (Bambuddy's ``DISPATCH_MAX_ATTEMPTS``, research
 dispatch-scheduling-orders.md 1a step 3)."""

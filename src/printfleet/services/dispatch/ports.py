@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from printfleet.domain.dispatch.model import Dispatch, DispatchState, NewDispatch
+from printfleet.domain.dispatch.model import Dispatch, DispatchQuery, NewDispatch
 from printfleet.domain.dispatch.plates import PlateState
 
 
@@ -28,16 +28,8 @@ class DispatchRepository(Protocol):
         """One dispatch, or None."""
         ...
 
-    async def list_dispatches(
-        self,
-        *,
-        printer_id: str | None = None,
-        state: DispatchState | None = None,
-        requested_by: int | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[Dispatch], int]:
-        """Dispatches newest first (filtered by printer, state, requester), and how many match."""
+    async def list_dispatches(self, query: DispatchQuery) -> tuple[list[Dispatch], int]:
+        """A page of dispatches matching ``query``, newest first, and how many match in all."""
         ...
 
     async def in_flight(self) -> list[Dispatch]:

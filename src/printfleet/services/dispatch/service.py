@@ -34,6 +34,7 @@ from printfleet.domain.dispatch.model import (
     CONFIRM_WINDOW_S,
     MAX_ATTEMPTS,
     Dispatch,
+    DispatchQuery,
     DispatchRefused,
     DispatchState,
     FailureReason,
@@ -253,19 +254,9 @@ class DispatchService:
             raise DispatchNotFound(dispatch_id)
         return dispatch
 
-    async def list_dispatches(
-        self,
-        *,
-        printer_id: str | None = None,
-        state: DispatchState | None = None,
-        requested_by: int | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[Dispatch], int]:
-        """Dispatches newest first, and how many match."""
-        return await self._repository.list_dispatches(
-            printer_id=printer_id, state=state, requested_by=requested_by, limit=limit, offset=offset
-        )
+    async def list_dispatches(self, query: DispatchQuery) -> tuple[list[Dispatch], int]:
+        """A page of dispatches matching ``query``, newest first, and how many match in all."""
+        return await self._repository.list_dispatches(query)
 
     def _config(self, printer_id: str) -> PrinterConfig:
         for config, _status in self._printers.watched():
