@@ -36,7 +36,8 @@ from printfleet.security.passwords import Argon2PasswordHasher
 from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.dispatch.plates import PlateService
-from printfleet.services.dispatch.service import DispatchService, DispatchTimings
+from printfleet.services.dispatch.service import DispatchService
+from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth

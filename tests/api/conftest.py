@@ -17,7 +17,7 @@ from printfleet.app import Recovery, Runtime, build_app
 from printfleet.config import load_settings
 from printfleet.domain.accounts.roles import Role
 from printfleet.domain.printer import PrinterConfig
-from printfleet.services.dispatch.service import DispatchTimings
+from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.services.ports import ConnectionFactory
 from tests.support import free_port
 from tests.support_accounts import bearer_headers, fast_hasher

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from printfleet.domain.accounts.roles import Role
-from printfleet.services.dispatch.service import DispatchTimings
+from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.sim.bambu import BambuFarm
 from tests.e2e.harness import Server, collect_frames, statuses
 from tests.files_samples import bambu_3mf

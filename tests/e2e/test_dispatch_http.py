@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from printfleet.services.dispatch.service import DispatchTimings
+from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.sim.octoprint import SimulatedOctoPrintPrinter
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 from tests.e2e.harness import Server, statuses

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from printfleet.services.dispatch.service import DispatchTimings
+from printfleet.services.dispatch.steps import DispatchTimings
 from tests.e2e.harness import Server, statuses
 from tests.printers.octoprint.conftest import OctoPrintServer
 from tests.printers.octoprint.recorder import octoprint_config
