@@ -57,7 +57,7 @@ def test_the_bambu_samples_are_sliced_for_the_x1_carbon_with_per_plate_materials
     assert meta.printer_model == "Bambu Lab X1 Carbon"
     assert [plate.index for plate in meta.plates] == [1, 2]
     assert [[f.type for f in plate.filaments] for plate in meta.plates] == [["PLA", "PETG"], ["PLA"]]
-    assert meta.plates[0].filament_weight_g == 11.25
+    assert meta.plates[0].filament_weight_g == 11.3
     assert meta.materials == ("PETG", "PLA")
 
     gcode = read_print_file("c.gcode", io.BytesIO(samples["cable_clip_MK4S.gcode"])).metadata

@@ -324,7 +324,7 @@ def demo_samples() -> list[tuple[str, bytes]]:
     bracket = SamplePlate(
         1,
         112,
-        (SampleFilament("PLA", _BLACK, 9.8, 3.29), SampleFilament("PETG", _ORANGE, 1.45, 0.48)),
+        (SampleFilament("PLA", _BLACK, 9.8, 3.29), SampleFilament("PETG", _ORANGE, 1.5, 0.5)),
         60,
         ("shelf_bracket.stl",),
     )

@@ -23,12 +23,19 @@
     }
   }
 
-  /* Toasts leave by themselves (errors stay longer) or on their × button. */
+  /* Toasts leave by themselves (errors stay longer) or on their × button. A dispatch's toast replaces the one
+     before it (data-dispatch) and stays while the dispatch is under way (data-sticky). */
   function armToasts(root) {
     var toasts = (root || document).querySelectorAll(".toast:not([data-armed])");
     for (var i = 0; i < toasts.length; i++) {
       var toast = toasts[i];
       toast.setAttribute("data-armed", "");
+      var dispatch = toast.getAttribute("data-dispatch");
+      if (dispatch && /^[0-9]+$/.test(dispatch)) {
+        var older = document.querySelectorAll('.toast[data-dispatch="' + dispatch + '"]');
+        for (var j = 0; j < older.length; j++) if (older[j] !== toast) older[j].remove();
+      }
+      if (toast.hasAttribute("data-sticky")) continue;
       var wait = toast.classList.contains("toast-error") ? 15000 : 8000;
       setTimeout(toast.remove.bind(toast), wait);
     }
@@ -81,6 +88,45 @@
     }
   }
   setInterval(countdowns, 1000);
+
+  /* "Plate needs clearing — Mark cleared (good / bad)" on a printer card: POST /api/v1/printers/{id}/plate-cleared
+     (the session cookie authenticates it); the card itself follows the printer's next status. */
+  function cardToast(text, level) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var node = document.createElement("div");
+    node.className = "toast toast-" + level;
+    var span = document.createElement("span");
+    span.className = "toast-text";
+    span.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.textContent = "×";
+    node.appendChild(span);
+    node.appendChild(close);
+    box.appendChild(node);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-plate-cleared]");
+    if (!button) return;
+    button.disabled = true;
+    var url = "/api/v1/printers/" + encodeURIComponent(button.getAttribute("data-printer-id")) + "/plate-cleared";
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ outcome: button.getAttribute("data-plate-cleared") }),
+    }).then(function (response) {
+      return response.text().then(function (body) {
+        if (response.ok) { cardToast(button.getAttribute("data-done"), "success"); return; }
+        var detail = String(response.status);
+        try { detail = JSON.parse(body).detail || detail; } catch (ignored) { /* not JSON */ }
+        cardToast(String(detail), "error");
+        button.disabled = false;
+      });
+    }).catch(function () { button.disabled = false; });
+  });
 
   function live(state) {
     var indicator = document.getElementById("live-indicator");
