@@ -34,7 +34,7 @@ async def test_a_member_reads_the_library_but_sees_no_upload_delete_or_print(bar
     assert f'src="/api/v1/files/{cube}/thumbnail?plate=1"' in body
     two_plates = ids["shelf_bracket_and_clips.gcode.3mf"]
     assert f'src="/api/v1/files/{two_plates}/thumbnail?plate=2"' in body
-    assert "⏱ 1 min" in body  # 95 s predicted
+    assert "</svg>1 min</span>" in body  # 95 s predicted
     assert '<span class="material">PETG</span>' in body
     assert "11.3 g" in body  # plate 1 of the bracket: 9.8 g PLA + 1.5 g PETG
     assert 'fill="#FF6A13"' in body  # the chip's colour swatch

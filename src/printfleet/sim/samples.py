@@ -52,7 +52,8 @@ def _hex_rgb(color: str) -> Rgb:
 
 
 def preview_png(color: str, *, size: int = 64) -> bytes:
-    """A ``size`` × ``size`` preview of a block in ``color`` (``#RRGGBB``) on a grey plate: lit top, darker sides."""
+    """A ``size`` × ``size`` preview of a block in ``color`` (``#RRGGBB``) on a light grey plate: lit top, darker
+    side."""
     red, green, blue = _hex_rgb(color)
     low, high = size // 4, size - size // 4
 
@@ -60,7 +61,7 @@ def preview_png(color: str, *, size: int = 64) -> bytes:
         if low <= x < high and low <= y < high:
             shade = 1.25 if y < low + size // 8 else (0.7 if x >= high - size // 10 else 1.0)
             return min(255, int(red * shade)), min(255, int(green * shade)), min(255, int(blue * shade))
-        return (58, 60, 64) if (x // 8 + y // 8) % 2 else (66, 68, 72)
+        return (196, 199, 204) if (x // 8 + y // 8) % 2 else (214, 217, 221)
 
     return png(size, size, pixel)
 

@@ -19,7 +19,19 @@ from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.files.library import FileQuery
 from printfleet.services.errors import NotFound
-from printfleet.web.pages import Context, Locale, SameSite, error_toast, html, is_htmx, page, renderer, translate
+from printfleet.web.pages import (
+    Context,
+    Locale,
+    SameSite,
+    error_toast,
+    html,
+    is_htmx,
+    page,
+    permission_check,
+    renderer,
+    toast,
+    translate,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,15 +51,10 @@ async def files_page(request: Request, context: Context, locale: Locale, search:
     """The library, newest first, searched by name; the results part alone for an htmx search."""
     values = await _results(context, search)
     if is_htmx(request) and request.headers.get("hx-target") == "file-results":
-        return html(renderer().render("_files_results.html", locale, **values, may=_may(request)))
+        return html(renderer().render("_files_results.html", locale, **values, may=permission_check(request)))
     title = translate(locale, "Files")
     body = page(request, locale, "files.html", page_name="files", title=title, **values)
     return html(body)
-
-
-def _may(request: Request) -> Any:
-    principal = request.scope.get("state", {}).get("principal")
-    return lambda permission: principal is not None and principal.may(Permission(permission))
 
 
 @router.post("/ui/files/{file_id}/delete", dependencies=[SameSite, requires(Permission.FILES_MANAGE)])
@@ -61,4 +68,4 @@ async def delete_file(request: Request, file_id: FileId, context: Context, local
     if not is_htmx(request):
         return RedirectResponse("/files", status_code=303)
     text = translate(locale, "%(name)s deleted") % {"name": removed.name}
-    return html(renderer().render("_toast.html", locale, text=text, level="success"))
+    return html(toast(locale, text, level="success"))

@@ -1,0 +1,87 @@
+"""The Files page in a real browser: a sliced file dropped on the page and one chosen with the file input are
+uploaded with a progress bar, listed with their preview, predicted time and material chips, and found by search."""
+
+from __future__ import annotations
+
+import base64
+
+from playwright.async_api import Page, expect
+
+from printfleet.sim.samples import demo_samples
+from tests.e2e.harness import Server
+from tests.web.conftest import Browsing, screenshot_path
+
+expect.set_options(timeout=10_000)
+
+SAMPLES = dict(demo_samples())
+
+
+async def drop_file(page: Page, selector: str, name: str, content: bytes) -> None:
+    """Drop a file on ``selector`` as the browser does when one is dragged from the desktop (a ``drop`` event whose
+    DataTransfer carries the file)."""
+    await page.evaluate(
+        """([selector, name, data]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "application/octet-stream" }));
+            const target = document.querySelector(selector);
+            const init = { dataTransfer: transfer, bubbles: true, cancelable: true };
+            target.dispatchEvent(new DragEvent("dragover", init));
+            target.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        [selector, name, base64.b64encode(content).decode()],
+    )
+
+
+async def test_upload_by_drop_and_by_file_input_then_search(browsing: Browsing, server: Server) -> None:
+    page = browsing.page
+    await page.goto(server.base_url + "/")
+    await page.get_by_role("link", name="Files").click()
+    await expect(page.locator("h1")).to_have_text("Files")
+    await expect(page.locator("#file-results .empty")).to_have_text("No files yet.")
+
+    bracket = "shelf_bracket_and_clips.gcode.3mf"
+    await drop_file(page, "#dropzone", bracket, SAMPLES[bracket])
+    dropped = page.locator("#uploads .upload-row").nth(0)
+    await expect(dropped.locator(".upload-name")).to_have_text(bracket)
+    await expect(dropped.locator(".upload-status")).to_have_text("Added")
+    assert await dropped.locator("progress").evaluate("bar => bar.value === bar.max && bar.max > 0")
+
+    clip = "cable_clip_MK4S.gcode"
+    await page.locator("#upload-input").set_input_files(
+        files=[{"name": clip, "mimeType": "text/x-gcode", "buffer": SAMPLES[clip]}]
+    )
+    await expect(page.locator("#uploads .upload-row").nth(1).locator(".upload-status")).to_have_text("Added")
+    await page.locator("#upload-input").set_input_files(
+        files=[{"name": "copy.gcode", "mimeType": "text/x-gcode", "buffer": SAMPLES[clip]}]
+    )
+    await expect(page.locator("#uploads .upload-row").nth(2).locator(".upload-status")).to_have_text(
+        "Already in the library"
+    )
+    await page.locator("#upload-input").set_input_files(
+        files=[{"name": "model.stl", "mimeType": "model/stl", "buffer": b"solid x\nendsolid x\n"}]
+    )
+    refused = page.locator("#uploads .upload-row").nth(3)
+    await expect(refused.locator(".upload-status")).to_contain_text("slice it first")
+
+    files = page.locator("#file-results .file")
+    await expect(files).to_have_count(2)
+    listed = page.locator("#file-results .file", has_text=bracket)
+    plates = listed.locator(".plate")
+    await expect(plates).to_have_count(2)
+    await expect(plates.nth(0).locator(".time")).to_have_text("1 min")
+    await expect(plates.nth(0).locator(".grams")).to_have_text("11.3 g")
+    await expect(plates.nth(0).locator(".chip .material")).to_have_text(["PLA", "PETG"])
+    await expect(plates.nth(1).locator(".plate-label")).to_have_text("Plate 2")
+    preview = plates.nth(1).locator("img.thumb")
+    await expect(preview).to_have_attribute("alt", "Preview of plate 2")
+    assert await preview.evaluate("img => img.complete && img.naturalWidth") == 64
+    await expect(page.locator("#file-results .file", has_text=clip).locator(".chip .material")).to_have_text("PETG")
+    await page.screenshot(path=str(screenshot_path("files", 1280)), full_page=True)
+
+    await page.locator("#file-search").fill("mk4s")
+    await expect(files).to_have_count(1)
+    await expect(files.locator(".file-name")).to_have_text(clip)
+    await expect(page).to_have_url(server.base_url + "/files?search=mk4s")
+    await page.locator("#file-search").fill("")
+    await expect(files).to_have_count(2)
