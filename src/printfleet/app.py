@@ -35,6 +35,8 @@ from printfleet.printers.prusalink.client import PrusaLinkConnection
 from printfleet.security.passwords import Argon2PasswordHasher
 from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
+from printfleet.services.dispatch.plates import PlateService
+from printfleet.services.dispatch.service import DispatchService, DispatchTimings
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
@@ -47,6 +49,7 @@ from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
 from printfleet.store.accounts.audit import SqlAuditRepository
 from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database, migrate
+from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
@@ -96,6 +99,8 @@ class Runtime:
     health: HealthService
     store_health: StoreHealth
     files: FileLibrary
+    dispatch: DispatchService
+    plates: PlateService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -160,6 +165,7 @@ def build_app(
     recovery: Recovery | None = None,
     password_hasher: PasswordHasher | None = None,
     announce_setup: Callable[[str], None] | None = None,
+    dispatch_timings: DispatchTimings | None = None,
 ) -> FastAPI:
     """The whole application for ``settings``.
 
@@ -167,7 +173,8 @@ def build_app(
     the adapters; ``clock`` (aware UTC) replaces the wall clock of job times (tests of clock jumps); ``recovery``
     replaces the self-healing backoff bounds; ``password_hasher`` replaces argon2id's recommended cost (tests). When
     no account exists at start-up, ``announce_setup(url)`` is called once with the one-time set-up URL (the default
-    prints it on stderr; it is never logged).
+    prints it on stderr; it is never logged). ``dispatch_timings`` replaces the dispatch confirmation windows
+    (tests).
     """
     tuning = recovery or Recovery()
 
@@ -224,10 +231,16 @@ def build_app(
                 **({"clock": clock} if clock is not None else {}),
             )
             monitoring.add_listener(queue.on_printer_change)  # after the job tracker: the print's job exists
+            plates_ref: list[PlateService] = []
+
+            async def forget_plate(printer_id: str) -> None:
+                for plates_service in plates_ref:
+                    await plates_service.forget(printer_id)
+
             printers = PrinterService(
                 repository=repository,
                 monitoring=monitoring,
-                on_removed=[jobs.close_for_removed_printer, queue.on_printer_removed],
+                on_removed=[jobs.close_for_removed_printer, queue.on_printer_removed, forget_plate],
             )
             accounts = AccountService(
                 repository=SqlAccountRepository(database),
@@ -250,6 +263,30 @@ def build_app(
                 max_size=settings.files.max_size,
             )
             await files.remove_stale_uploads()
+            plates = PlateService(
+                repository=SqlPlateRepository(database),
+                jobs=SqlJobRepository(database),
+                bus=bus,
+                on_change=monitoring.refresh,
+                known_printer=lambda printer_id: monitoring.status(printer_id) is not None,
+                **({"clock": clock} if clock is not None else {}),
+            )
+            await plates.load()
+            plates_ref.append(plates)
+            monitoring.set_plate_lookup(plates.needs_clearing)
+            monitoring.add_listener(plates.on_printer_change)  # after jobs and queue: the print's job has ended
+            dispatch = DispatchService(
+                repository=SqlDispatchRepository(database),
+                files=files,
+                jobs=jobs,
+                printers=monitoring,
+                plates=plates,
+                bus=bus,
+                queue=queue,
+                require_plate_clear=settings.dispatch.require_plate_clear,
+                timings=dispatch_timings,
+                **({"clock": clock} if clock is not None else {}),
+            )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -266,6 +303,8 @@ def build_app(
                 health=health,
                 store_health=store_health,
                 files=files,
+                dispatch=dispatch,
+                plates=plates,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -277,6 +316,8 @@ def build_app(
                 queue=queue,
                 accounts=accounts,
                 files=files,
+                dispatch=dispatch,
+                plates=plates,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -285,7 +326,7 @@ def build_app(
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
             try:
-                async with bot, queue, monitoring:
+                async with bot, queue, monitoring, dispatch:
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:

@@ -194,6 +194,14 @@ class FilesSettings(BaseModel):
     max_size: int = Field(default=1024**3, ge=1024, le=1024**4)
 
 
+class DispatchSettings(BaseModel):
+    """Sending prints from printfleet: with ``require_plate_clear`` (default) a printer whose last print ended is
+    sent nothing until someone confirms its plate is clear (``POST /api/v1/printers/{id}/plate-cleared``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    require_plate_clear: bool = True
+
+
 class MetricsSettings(BaseModel):
     """``/metrics``: open to loopback clients only by default; with ``token`` set (a secret), open to any client
     that sends ``Authorization: Bearer <token>`` and to nobody else."""
@@ -227,6 +235,7 @@ class _PrinterBase(BaseModel):
     id: Annotated[str, Field(pattern=_PRINTER_ID)]
     name: str = ""
     auto_create_jobs: bool | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class BambuPrinterSettings(_PrinterBase):
@@ -239,6 +248,7 @@ class BambuPrinterSettings(_PrinterBase):
     access_code: SecretStr
     ca_file: str | None = None
     tls_insecure: bool = False
+    ftp_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("ca_file")
     @classmethod
@@ -286,6 +296,7 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
         "id": entry.id,
         "name": entry.name or entry.id,
         "auto_create_jobs": entry.auto_create_jobs,
+        "model": entry.model,
     }
     if isinstance(entry, BambuPrinterSettings):
         return PrinterConfig(
@@ -296,6 +307,7 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
             access_code=_secret(entry.access_code),
             ca_file=entry.ca_file,
             tls_insecure=entry.tls_insecure,
+            ftp_port=entry.ftp_port,
             **common,
         )
     if isinstance(entry, PrusaLinkPrinterSettings):
@@ -355,6 +367,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     metrics: MetricsSettings = MetricsSettings()
     files: FilesSettings = FilesSettings()
+    dispatch: DispatchSettings = DispatchSettings()
     config_file: str | None = None
 
     @classmethod

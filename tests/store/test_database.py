@@ -170,6 +170,10 @@ async def test_0003_upgrades_printer_rows_keeping_polled_intervals_and_clearing_
         assert await _version(database) == ["0003"]
         # Polled printers keep their number (a 5.0 may have been chosen); Bambu never polled, so NULL.
         assert await _poll_intervals(database) == {"mk4-default": 5.0, "mk4-own": 2.5, "octo-file": 5.0, "x1c": None}
+
+    # The repository speaks the newest schema; what 0003 did must hold through every later migration too.
+    await migrate(empty_database_url)
+    async with Database(empty_database_url) as database:
         repository = SqlPrinterRepository(database)
         bambu = await repository.get_printer("x1c")
         assert bambu is not None
@@ -188,7 +192,7 @@ async def test_0003_upgrades_printer_rows_keeping_polled_intervals_and_clearing_
 
 
 async def test_0003_downgrade_gives_null_intervals_the_old_default(empty_database_url: str) -> None:
-    await migrate(empty_database_url, revision="0003")
+    await migrate(empty_database_url)
     async with Database(empty_database_url) as database:
         repository = SqlPrinterRepository(database)
         await repository.add_printer(

@@ -14,12 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import accounts, files, jobs, printers, queue, ws
+from printfleet.api import accounts, dispatch, files, jobs, printers, queue, ws
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
 from printfleet.api.guards import BodyLimit, HostGuard
 from printfleet.api.schemas import Health
+from printfleet.domain.dispatch.model import DispatchRefused
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
 from printfleet.domain.queue import QueueRefusal, Refusal
@@ -147,6 +148,13 @@ def create_api(
     app.add_exception_handler(QueueRefusal, queue_refusal)
     app.add_exception_handler(RateLimited, rate_limited)
 
+    async def dispatch_refused(_request: Request, exc: Exception) -> JSONResponse:
+        """409 with ``reason``: a precondition of sending a print refused, and nothing was sent."""
+        assert isinstance(exc, DispatchRefused)
+        return JSONResponse({"detail": exc.message, "reason": exc.reason.value}, status_code=409)
+
+    app.add_exception_handler(DispatchRefused, dispatch_refused)
+
     @app.middleware("http")
     async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """``Server-Timing: app;dur=<ms>`` on every response: the server's own time, as browsers show it."""
@@ -164,6 +172,7 @@ def create_api(
     app.add_middleware(HostGuard, allowed_hosts=allowed_hosts)
 
     app.include_router(accounts.router)
+    app.include_router(dispatch.router)  # before printers: /{printer_id}/print is not a printer command
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)

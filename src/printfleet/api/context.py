@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from printfleet.services.accounts import AccountService
+from printfleet.services.dispatch.plates import PlateService
+from printfleet.services.dispatch.service import DispatchService
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService
@@ -33,6 +35,8 @@ class ApiContext:
     queue: QueueService
     accounts: AccountService
     files: FileLibrary
+    dispatch: DispatchService
+    plates: PlateService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -74,6 +74,11 @@ class PrinterStatusPublic(BaseModel):
     last_seen: datetime | None = None
     offline_reason: OfflineReason | None = None
     offline_detail: str | None = None
+    plate_needs_clearing: bool = Field(
+        default=False,
+        description="The last print ended and nobody has confirmed the plate is clear yet "
+        "(POST /api/v1/printers/{id}/plate-cleared).",
+    )
 
     @classmethod
     def from_domain(cls, status: PrinterStatus) -> PrinterStatusPublic:
@@ -102,6 +107,7 @@ class PrinterStatusPublic(BaseModel):
             last_seen=status.last_seen,
             offline_reason=status.offline_reason,
             offline_detail=status.offline_detail,
+            plate_needs_clearing=status.plate_needs_clearing,
         )
 
 
@@ -126,6 +132,8 @@ class PrinterPublic(BaseModel):
         description="Seconds between polls; null: follows the global monitoring_interval setting."
     )
     auto_create_jobs: bool | None
+    model: str | None = Field(description="The printer model (X1C, P1S, MK4S...), when configured.")
+    ftp_port: int | None = Field(description="Bambu FTPS port; null: 990.")
     has_access_code: bool
     has_password: bool
     has_api_key: bool
@@ -147,6 +155,8 @@ class PrinterPublic(BaseModel):
             url=config.url,
             poll_interval=config.poll_interval,
             auto_create_jobs=config.auto_create_jobs,
+            model=config.model,
+            ftp_port=config.ftp_port,
             has_access_code=bool(config.access_code),
             has_password=bool(config.password),
             has_api_key=bool(config.api_key),
@@ -176,6 +186,8 @@ class _PrinterFields(BaseModel):
     url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
     poll_interval: float | None = Field(default=None, ge=0.5, le=3600)
     auto_create_jobs: bool | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=64)
+    ftp_port: int | None = Field(default=None, ge=1, le=65535)
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, secrets wrapped in domain ``Secret``."""

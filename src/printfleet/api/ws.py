@@ -19,15 +19,18 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from printfleet.api.auth import requires
 from printfleet.api.context import ApiContext
+from printfleet.api.dispatch_schemas import DispatchPublic, PlatePublic
 from printfleet.api.job_schemas import JobPublic
 from printfleet.api.queue_schemas import queue_event_data
 from printfleet.api.schemas import PrinterPublic
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.domain.events import (
+    DispatchUpdated,
     DomainEvent,
     JobAutoCreated,
     JobUpdated,
+    PlateCleared,
     PrinterRemoved,
     PrinterStatusUpdated,
     SettingsUpdated,
@@ -50,6 +53,10 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return JobPublic.from_domain(event.job).model_dump(mode="json")
     if isinstance(event, SettingsUpdated):
         return dict(event.settings)
+    if isinstance(event, DispatchUpdated):
+        return DispatchPublic.from_domain(event.dispatch).model_dump(mode="json")
+    if isinstance(event, PlateCleared):
+        return PlatePublic.from_domain(event.plate).model_dump(mode="json")
     return queue_event_data(event)
 
 
@@ -145,9 +152,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 def may_see(principal: Principal, event: DomainEvent) -> bool:
     """Whether ``principal`` may see ``event``: a job event only when they may read every job or it is their own
-    (a member sees the jobs of their own queue prints)."""
+    (a member sees the jobs of their own queue prints and of the prints they sent); a dispatch event only when they
+    may see every dispatch or asked for it."""
     if isinstance(event, JobAutoCreated | JobUpdated) and not principal.may(Permission.JOBS_READ):
-        return event.job.queue_user_id == principal.user.queue_user_id
+        return event.job.queue_user_id == principal.user.queue_user_id or event.job.requested_by == principal.user.id
+    if isinstance(event, DispatchUpdated) and not (
+        principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)
+    ):
+        return event.dispatch.requested_by == principal.user.id
     return True
 
 

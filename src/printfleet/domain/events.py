@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from printfleet.domain.dispatch.model import Dispatch
+from printfleet.domain.dispatch.plates import PlateState
 from printfleet.domain.jobs import Job
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.domain.queue import QueueEntry
@@ -138,4 +140,30 @@ QueueEvent = (
     | UnqueuedPrint
 )
 
-DomainEvent = PrinterStatusUpdated | PrinterRemoved | JobAutoCreated | JobUpdated | SettingsUpdated | QueueEvent
+
+@dataclass(frozen=True, slots=True)
+class DispatchUpdated:
+    """A dispatch was created or moved to another step (stored first)."""
+
+    name: ClassVar[str] = "dispatch_updated"
+    dispatch: Dispatch
+
+
+@dataclass(frozen=True, slots=True)
+class PlateCleared:
+    """Someone confirmed a printer's plate is clear (or a print starting cleared it); ``plate`` is the new state."""
+
+    name: ClassVar[str] = "plate_cleared"
+    plate: PlateState
+
+
+DomainEvent = (
+    PrinterStatusUpdated
+    | PrinterRemoved
+    | JobAutoCreated
+    | JobUpdated
+    | SettingsUpdated
+    | QueueEvent
+    | DispatchUpdated
+    | PlateCleared
+)

@@ -121,6 +121,9 @@ class Job:
     queue_entry_id: int | None = None
     queue_user_id: str | None = None
     queue_user_name: str | None = None
+    dispatch_id: int | None = None
+    requested_by: int | None = None
+    plate_outcome: str | None = None
 
     def public_customer_info(self) -> dict[str, Any]:
         """``customer_info`` as the API shows it: the user's fields plus, for an auto-created job,
@@ -161,6 +164,8 @@ class NewJob:
     customer_info: dict[str, Any] = field(default_factory=dict)
     notes: str | None = None
     file_id: str | None = None
+    dispatch_id: int | None = None
+    requested_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -165,6 +165,8 @@ class PrinterConfig:
     ``poll_interval`` is the per-printer override of the global ``monitoring_interval`` (None: follow the global
     setting, see :meth:`with_default_poll_interval`); Bambu printers push their reports and ignore it.
     ``auto_create_jobs`` is the per-printer override of job auto-creation (None: follow the global setting).
+    ``model`` names the printer model (``X1C``, ``P1S``, ``A1 mini``, ``MK4S``...; optional: printfleet then cannot
+    tell a Bambu file sliced for another model). ``ftp_port`` is a Bambu printer's FTPS port (None: 990).
     """
 
     id: str
@@ -182,6 +184,8 @@ class PrinterConfig:
     url: str | None = None
     poll_interval: float | None = None
     auto_create_jobs: bool | None = None
+    model: str | None = None
+    ftp_port: int | None = None
 
     def replace(self, **changes: object) -> PrinterConfig:
         """Return a copy with ``changes`` applied."""
@@ -232,6 +236,10 @@ class PrinterConfig:
             found.append(("host", problem))
         if self.port is not None and not 0 < self.port < 65536:
             found.append(("port", "must be between 1 and 65535"))
+        if self.ftp_port is not None and not 0 < self.ftp_port < 65536:
+            found.append(("ftp_port", "must be between 1 and 65535"))
+        if self.model is not None and not 0 < len(self.model.strip()) <= 64:
+            found.append(("model", "must be 1 to 64 characters"))
         if self.poll_interval is not None and not 0.5 <= self.poll_interval <= 3600:
             found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
         return found
@@ -275,7 +283,9 @@ class PrinterStatus:
     business). ``job_name`` is a display name when the printer gives one (Bambu ``subtask_name``, PrusaLink
     ``display_name``). ``print_start_time`` is set only when the printer reports a start time or elapsed seconds:
     never estimated from progress. ``raw_state`` is the printer's own state word (``RUNNING``, ``PRINTING``,
-    ``Operational``) for display and debugging.
+    ``Operational``) for display and debugging. ``plate_needs_clearing`` is printfleet's own knowledge, not the
+    printer's: its last print ended and nobody has confirmed the plate is clear yet (adapters leave it False; the
+    monitoring service fills it in for every status it publishes).
     """
 
     state: PrinterState
@@ -301,6 +311,7 @@ class PrinterStatus:
     last_seen: datetime | None = None
     offline_reason: OfflineReason | None = None
     offline_detail: str | None = None
+    plate_needs_clearing: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def lifecycle_key(self) -> tuple[object, ...]:

@@ -62,6 +62,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _reported_names(status: PrinterStatus) -> tuple[str, ...]:
+    """Other names the printer gives the print besides its full file name: the bare file name (PrusaLink reports
+    ``/usb/NAME``) and the display name (Bambu ``subtask_name``, PrusaLink's long file name)."""
+    bare = (status.file_name or "").rsplit("/", 1)[-1]
+    return tuple(dict.fromkeys(name for name in (bare, status.job_name or "") if name))
+
+
 def _active_view(job: Job) -> ActiveJob:
     return ActiveJob(
         job_id=job.id,
@@ -172,6 +179,7 @@ class JobService:
                 printer_start_time=printer_start,
                 elapsed_seconds=status.elapsed_seconds,
                 progress=status.progress,
+                also_names=_reported_names(status),
             )
         except ActiveJobExists:
             self._duplicate(config, status)
@@ -318,6 +326,45 @@ class JobService:
         )
         self._bus.publish(JobUpdated(job=job))
         return job
+
+    async def create_for_dispatch(
+        self,
+        *,
+        printer_id: str,
+        printer_type: str,
+        job_name: str,
+        filename: str,
+        file_id: str,
+        dispatch_id: int,
+        requested_by: int | None,
+    ) -> Job:
+        """The ``pending`` job of a dispatch: adopted by the print when the printer reports it (by ``filename``, the
+        name printfleet stored the file under, or ``job_name``, the name it asked the printer to show)."""
+        job = await self._repository.create_job(
+            NewJob(
+                printer_id=printer_id,
+                printer_type=printer_type,
+                job_name=job_name,
+                filename=filename,
+                status=JobStatus.PENDING,
+                created_at=self._clock(),
+                file_id=file_id,
+                dispatch_id=dispatch_id,
+                requested_by=requested_by,
+            )
+        )
+        self._bus.publish(JobUpdated(job=job))
+        return job
+
+    async def cancel_pending(self, job_id: int, *, reason: str) -> None:
+        """Cancel a job that is still ``pending`` (its dispatch failed); a job whose print started is left alone."""
+        job = await self._repository.get_job(job_id)
+        if job is None or job.status is not JobStatus.PENDING:
+            return
+        ended = await self._repository.update_job(
+            job_id, status=JobStatus.CANCELLED, end_time=self._clock(), end_reason=reason
+        )
+        self._bus.publish(JobUpdated(job=ended))
 
     async def edit(self, job_id: int, changes: dict[str, Any]) -> Job:
         """Apply user edits (``job_name``, ``is_business``, ``customer_info``, ``notes``; ``printer_id`` and

@@ -28,6 +28,7 @@ ends anyway (an adapter bug) is logged at ERROR, counted and restarted with a fr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -142,6 +143,23 @@ class MonitoringService:
         self._recorded: dict[str, PrinterState] = {}
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
+        self._plate_lookup: Callable[[str], bool] = lambda _printer_id: False
+
+    def set_plate_lookup(self, lookup: Callable[[str], bool]) -> None:
+        """``lookup(printer_id)`` says whether the printer's plate needs clearing (from memory, no I/O); every
+        status this service hands out or publishes carries the answer in ``plate_needs_clearing``."""
+        self._plate_lookup = lookup
+
+    def _shown(self, config: PrinterConfig, status: PrinterStatus) -> PrinterStatus:
+        """``status`` as printfleet shows it: with ``plate_needs_clearing`` filled in."""
+        flag = self._plate_lookup(config.id)
+        return status if flag is status.plate_needs_clearing else dataclasses.replace(status, plate_needs_clearing=flag)
+
+    def refresh(self, printer_id: str) -> None:
+        """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate)."""
+        entry = self._watched.get(printer_id)
+        if entry is not None:
+            self._publish_now(entry)
 
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener`` on every state change (after it was persisted, before it is published; while the
@@ -301,7 +319,7 @@ class MonitoringService:
     def status(self, printer_id: str) -> PrinterStatus | None:
         """The latest status of a printer, or None when it is not watched."""
         entry = self._watched.get(printer_id)
-        return entry.status if entry is not None else None
+        return self._shown(entry.config, entry.status) if entry is not None else None
 
     def connection(self, printer_id: str) -> PrinterConnection | None:
         """The live connection of a printer (for commands), or None."""
@@ -310,7 +328,7 @@ class MonitoringService:
 
     def watched(self) -> list[tuple[PrinterConfig, PrinterStatus]]:
         """Every watched printer with its latest status, ordered by id."""
-        return [(e.config, e.status) for _, e in sorted(self._watched.items())]
+        return [(e.config, self._shown(e.config, e.status)) for _, e in sorted(self._watched.items())]
 
     async def on_status(self, printer_id: str, status: PrinterStatus) -> None:
         """Receive a snapshot from an adapter (the sink every connection is built with). Never raises
@@ -417,7 +435,7 @@ class MonitoringService:
             entry.pending.cancel()
             entry.pending = None
         entry.last_published = time.monotonic()
-        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=entry.status))
+        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=self._shown(entry.config, entry.status)))
 
     def _publish_telemetry(self, entry: _Watched) -> None:
         if entry.pending is not None:
@@ -425,7 +443,11 @@ class MonitoringService:
         wait = entry.last_published + self._telemetry_interval_s - time.monotonic()
         if wait <= 0:
             entry.last_published = time.monotonic()
-            self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=entry.status, telemetry=True))
+            self._bus.publish(
+                PrinterStatusUpdated(
+                    printer=entry.config, status=self._shown(entry.config, entry.status), telemetry=True
+                )
+            )
             return
         entry.pending = asyncio.get_running_loop().call_later(wait, self._flush_telemetry, entry.config.id)
 
@@ -435,7 +457,9 @@ class MonitoringService:
             return
         entry.pending = None
         entry.last_published = time.monotonic()
-        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=entry.status, telemetry=True))
+        self._bus.publish(
+            PrinterStatusUpdated(printer=entry.config, status=self._shown(entry.config, entry.status), telemetry=True)
+        )
 
     def _update_connected_gauge(self) -> None:
         if self._metrics is None:

@@ -172,9 +172,11 @@ class JobRepository(Protocol):
         printer_start_time: datetime | None,
         elapsed_seconds: int | None,
         progress: float | None,
+        also_names: Sequence[str] = (),
     ) -> Job | None:
         """Turn the oldest pending manual job of ``printer_id`` whose filename equals ``filename`` or whose
-        job_name equals ``job_name`` into the running job; None when there is none. Raises ActiveJobExists."""
+        job_name equals ``job_name`` (or either is one of ``also_names``) into the running job; None when there is
+        none. Raises ActiveJobExists."""
         ...
 
     async def update_job(self, job_id: int, **changes: Any) -> Job:

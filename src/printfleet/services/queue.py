@@ -232,6 +232,10 @@ class QueueService:
             policy=self.policy,
         )
 
+    def holder_of(self, printer_id: str) -> QueueEntry | None:
+        """The entry ``printer_id`` is offered to, reserved for or printing for, or None (from memory)."""
+        return next((e for e in self._entries.values() if e.printer_id == printer_id and e.status.holds_printer), None)
+
     @property
     def paused(self) -> bool:
         """Whether the queue is paused (no new offers; open offers and reservations run on)."""

@@ -7,7 +7,7 @@ printer fails at the database, whichever process inserts it, and that failure be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,9 @@ UPDATABLE_COLUMNS = frozenset(
         "native_job_id",
         "start_time",
         "printer_start_time",
+        # Set once: the dispatch that sent the print; how the plate looked when cleared.
+        "dispatch_id",
+        "plate_outcome",
     }
 )
 """The columns :meth:`SqlJobRepository.update_job` may set; id, creation, discovery and deletion are not among them."""
@@ -92,6 +95,9 @@ def job_from_row(row: JobRow) -> Job:
         queue_entry_id=row.queue_entry_id,
         queue_user_id=row.queue_user_id,
         queue_user_name=row.queue_user_name,
+        dispatch_id=row.dispatch_id,
+        requested_by=row.requested_by,
+        plate_outcome=row.plate_outcome,
     )
 
 
@@ -120,6 +126,8 @@ def _row_from_new_job(job: NewJob, *, now: datetime) -> JobRow:
         elapsed_seconds=job.elapsed_seconds,
         deleted_at=None,
         updated_at=now,
+        dispatch_id=job.dispatch_id,
+        requested_by=job.requested_by,
     )
 
 
@@ -149,15 +157,20 @@ def _filter_conditions(job_filter: JobFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _oldest_pending(*, printer_id: str, filename: str, job_name: str) -> Select[JobRow]:
-    """The oldest visible pending job of ``printer_id`` named by ``filename`` or ``job_name``, locked for update."""
+def _oldest_pending(*, printer_id: str, filename: str, job_name: str, also_names: Sequence[str] = ()) -> Select[JobRow]:
+    """The oldest visible pending job of ``printer_id`` named by ``filename`` or ``job_name`` (or whose filename or
+    job name is one of ``also_names``), locked for update."""
+    names = [name for name in also_names if name]
+    matches = [JobRow.filename == filename, JobRow.job_name == job_name]
+    if names:
+        matches += [JobRow.filename.in_(names), JobRow.job_name.in_(names)]
     return (
         select(JobRow)
         .where(
             JobRow.printer_id == printer_id,
             _is_pending,
             JobRow.deleted_at.is_(None),
-            or_(JobRow.filename == filename, JobRow.job_name == job_name),
+            or_(*matches),
         )
         .order_by(JobRow.created_at, JobRow.id)
         .limit(1)
@@ -217,9 +230,12 @@ class SqlJobRepository:
         printer_start_time: datetime | None,
         elapsed_seconds: int | None,
         progress: float | None,
+        also_names: Sequence[str] = (),
     ) -> Job | None:
         """Turn the oldest pending manual job of ``printer_id`` whose filename equals ``filename`` or whose job_name
-        equals ``job_name`` into the running job; None when there is none.
+        equals ``job_name`` into the running job; None when there is none. ``also_names`` are further names the
+        printer reports for the print (the bare file name, a display name): a pending job whose filename or job name
+        is one of them matches too (a dispatched print's job, named by the file printfleet stored on the printer).
 
         The job takes the printer's ``filename`` (when not empty), so a job matched by name is then identified by
         the file actually printing. Raises ActiveJobExists when the printer has an active job: the unique index
@@ -229,7 +245,9 @@ class SqlJobRepository:
         """
         try:
             async with self._database.transaction() as session:
-                row = await session.scalar(_oldest_pending(printer_id=printer_id, filename=filename, job_name=job_name))
+                row = await session.scalar(
+                    _oldest_pending(printer_id=printer_id, filename=filename, job_name=job_name, also_names=also_names)
+                )
                 if row is None:
                     # A fresh statement: under READ COMMITTED it sees a racing winner's commit.
                     active = await session.scalar(select(JobRow.id).where(JobRow.printer_id == printer_id, _is_active))

@@ -55,6 +55,8 @@ def _printer_from_row(row: PrinterRow) -> PrinterConfig:
         url=row.url,
         poll_interval=row.poll_interval,
         auto_create_jobs=row.auto_create_jobs,
+        model=row.model,
+        ftp_port=row.ftp_port,
     )
 
 
@@ -74,6 +76,8 @@ def _apply_config(row: PrinterRow, config: PrinterConfig) -> None:
     row.url = config.url
     row.poll_interval = config.poll_interval
     row.auto_create_jobs = config.auto_create_jobs
+    row.model = config.model
+    row.ftp_port = config.ftp_port
 
 
 def _new_row(config: PrinterConfig, *, source: PrinterSource, now: datetime) -> PrinterRow:

@@ -68,6 +68,8 @@ class PrinterRow(Base):
     url: Mapped[str | None] = mapped_column(String)
     poll_interval: Mapped[float | None] = mapped_column(Float)  # None: follows the global monitoring_interval
     auto_create_jobs: Mapped[bool | None] = mapped_column(Boolean)
+    model: Mapped[str | None] = mapped_column(String)
+    ftp_port: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -166,6 +168,9 @@ class JobRow(Base):
     queue_entry_id: Mapped[int | None] = mapped_column(Integer)
     queue_user_id: Mapped[str | None] = mapped_column(String)
     queue_user_name: Mapped[str | None] = mapped_column(String)
+    dispatch_id: Mapped[int | None] = mapped_column(Integer)
+    requested_by: Mapped[int | None] = mapped_column(Integer)
+    plate_outcome: Mapped[str | None] = mapped_column(String(16))
 
 
 QUEUE_HOLDING_CONDITION = "status IN ('offered', 'claimed', 'printing')"

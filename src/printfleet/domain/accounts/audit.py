@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     QUEUE_ADMIN = "queue_admin"
     FILE_UPLOADED = "file_uploaded"
     FILE_DELETED = "file_deleted"
+    PRINT_DISPATCHED = "print_dispatched"
+    PLATE_CLEARED = "plate_cleared"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

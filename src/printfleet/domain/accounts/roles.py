@@ -28,7 +28,11 @@ class Permission(StrEnum):
 
     PRINTERS_READ = "printers.read"
     PRINTERS_CONTROL = "printers.control"
-    """Pause, resume, stop; later: send a print, mark a plate cleared."""
+    """Pause, resume, stop; mark a plate cleared."""
+    PRINTERS_PRINT = "printers.print"
+    """Send a library file to any ready printer and start it (a dispatch)."""
+    PRINTERS_PRINT_OWN = "printers.print_own"
+    """Send a print to the printer the shared queue reserved for oneself (checked against the queue)."""
     PRINTERS_MANAGE = "printers.manage"
     """Add, edit, remove printers and test their connections (they carry secrets)."""
     JOBS_READ = "jobs.read"
@@ -75,6 +79,7 @@ _MEMBER = frozenset(
         Permission.QUEUE_READ,
         Permission.QUEUE_USE,
         Permission.FILES_READ,
+        Permission.PRINTERS_PRINT_OWN,
         Permission.PROFILE,
         Permission.LIVE,
     }
@@ -84,6 +89,7 @@ _OPERATOR = (
     | _MEMBER
     | {
         Permission.PRINTERS_CONTROL,
+        Permission.PRINTERS_PRINT,
         Permission.JOBS_EDIT,
         Permission.QUEUE_MANAGE,
         Permission.FILES_MANAGE,
@@ -116,6 +122,7 @@ def allows(role: Role, permission: Permission) -> bool:
 _WIDER: dict[Permission, Permission] = {
     Permission.JOBS_READ_OWN: Permission.JOBS_READ,
     Permission.JOBS_EDIT_OWN: Permission.JOBS_EDIT,
+    Permission.PRINTERS_PRINT_OWN: Permission.PRINTERS_PRINT,
 }
 
 

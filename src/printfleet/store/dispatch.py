@@ -1,0 +1,206 @@
+"""Dispatches and plate states on SQLAlchemy (SQLite or PostgreSQL); implements the dispatch service's ports."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from printfleet.domain.dispatch.model import Dispatch, DispatchState, FailureReason, NewDispatch
+from printfleet.domain.dispatch.plates import PlateOutcome, PlateState
+from printfleet.domain.dispatch.sending import PrintOptions
+from printfleet.services.dispatch.ports import DispatchInFlight
+from printfleet.store.database import Database
+from printfleet.store.dispatch_tables import IN_FLIGHT_CONDITION, DispatchRow, PrinterPlateRow
+
+_UPDATABLE = frozenset({"state", "attempts", "error", "detail", "job_id", "remote_path", "start_sent_at"})
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _options_json(options: PrintOptions) -> dict[str, Any]:
+    data = dataclasses.asdict(options)
+    data["ams_mapping"] = list(options.ams_mapping)
+    return data
+
+
+def _options(data: dict[str, Any]) -> PrintOptions:
+    known = {f.name for f in dataclasses.fields(PrintOptions)}
+    values = {key: value for key, value in data.items() if key in known}
+    if "ams_mapping" in values:
+        values["ams_mapping"] = tuple(int(v) for v in values["ams_mapping"])
+    return PrintOptions(**values)
+
+
+def _dispatch(row: DispatchRow) -> Dispatch:
+    return Dispatch(
+        id=row.id,
+        printer_id=row.printer_id,
+        file_id=row.file_id,
+        plate=row.plate,
+        job_name=row.job_name,
+        remote_name=row.remote_name,
+        requested_by=row.requested_by,
+        created_at=row.created_at.astimezone(UTC),
+        options=_options(row.options),
+        state=DispatchState(row.state),
+        attempts=row.attempts,
+        error=FailureReason(row.error) if row.error else None,
+        detail=row.detail,
+        job_id=row.job_id,
+        remote_path=row.remote_path,
+        start_sent_at=_utc(row.start_sent_at),
+        updated_at=row.updated_at.astimezone(UTC),
+    )
+
+
+def _is_in_flight_conflict(error: IntegrityError) -> bool:
+    message = str(error.orig)
+    return "uq_dispatches_in_flight_printer_id" in message or "dispatches.printer_id" in message
+
+
+class SqlDispatchRepository:
+    """:class:`~printfleet.services.dispatch.ports.DispatchRepository` on SQLAlchemy. The partial unique index
+    ``uq_dispatches_in_flight_printer_id`` refuses a second dispatch in flight for one printer, whichever process
+    inserts it."""
+
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._database = database
+        self._clock = clock
+
+    async def add(self, new: NewDispatch) -> Dispatch:
+        """Record a ``pending`` dispatch. Raises DispatchInFlight."""
+        row = DispatchRow(
+            printer_id=new.printer_id,
+            file_id=new.file_id,
+            plate=new.plate,
+            job_name=new.job_name,
+            remote_name=new.remote_name,
+            remote_path=None,
+            options=_options_json(new.options),
+            state=DispatchState.PENDING.value,
+            attempts=0,
+            error=None,
+            detail=None,
+            job_id=None,
+            requested_by=new.requested_by,
+            start_sent_at=None,
+            created_at=new.created_at,
+            updated_at=new.created_at,
+        )
+        try:
+            async with self._database.transaction() as session:
+                session.add(row)
+                await session.flush()
+                return _dispatch(row)
+        except IntegrityError as error:
+            if _is_in_flight_conflict(error):
+                raise DispatchInFlight(new.printer_id) from error
+            raise
+
+    async def update(self, dispatch_id: int, **changes: Any) -> Dispatch:
+        """Set columns and ``updated_at``. Raises ValueError for a column that may not change, KeyError when no
+        dispatch has ``dispatch_id``."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"dispatches cannot be updated on {', '.join(sorted(unknown))}")
+        async with self._database.transaction() as session:
+            row = await session.get(DispatchRow, dispatch_id, with_for_update=True)
+            if row is None:
+                raise KeyError(dispatch_id)
+            for column, value in changes.items():
+                if column in ("state", "error") and value is not None:
+                    value = str(getattr(value, "value", value))
+                setattr(row, column, value)
+            row.updated_at = self._clock()
+            await session.flush()
+            return _dispatch(row)
+
+    async def get(self, dispatch_id: int) -> Dispatch | None:
+        """One dispatch, or None."""
+        async with self._database.transaction() as session:
+            row = await session.get(DispatchRow, dispatch_id)
+            return None if row is None else _dispatch(row)
+
+    async def list_dispatches(
+        self,
+        *,
+        printer_id: str | None = None,
+        state: DispatchState | None = None,
+        requested_by: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Dispatch], int]:
+        """Dispatches newest first, and how many match."""
+        conditions: list[ColumnElement[bool]] = []
+        if printer_id is not None:
+            conditions.append(DispatchRow.printer_id == printer_id)
+        if state is not None:
+            conditions.append(DispatchRow.state == state.value)
+        if requested_by is not None:
+            conditions.append(DispatchRow.requested_by == requested_by)
+        async with self._database.transaction() as session:
+            total = await session.scalar(select(func.count()).select_from(DispatchRow).where(*conditions))
+            rows = await session.scalars(
+                select(DispatchRow)
+                .where(*conditions)
+                .order_by(DispatchRow.created_at.desc(), DispatchRow.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_dispatch(row) for row in rows], int(total or 0)
+
+    async def in_flight(self) -> list[Dispatch]:
+        """Every dispatch not yet ``started`` or ``failed``, oldest first."""
+        async with self._database.transaction() as session:
+            rows = await session.scalars(select(DispatchRow).where(text(IN_FLIGHT_CONDITION)).order_by(DispatchRow.id))
+            return [_dispatch(row) for row in rows]
+
+
+def _plate(row: PrinterPlateRow) -> PlateState:
+    return PlateState(
+        printer_id=row.printer_id,
+        needs_clearing=row.needs_clearing,
+        since=_utc(row.since),
+        job_id=row.job_id,
+        cleared_at=_utc(row.cleared_at),
+        cleared_by=row.cleared_by,
+        outcome=PlateOutcome(row.outcome) if row.outcome else None,
+    )
+
+
+class SqlPlateRepository:
+    """:class:`~printfleet.services.dispatch.ports.PlateRepository` on SQLAlchemy."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def all(self) -> list[PlateState]:
+        """Every printer's plate state."""
+        async with self._database.transaction() as session:
+            return [_plate(row) for row in await session.scalars(select(PrinterPlateRow))]
+
+    async def save(self, state: PlateState) -> None:
+        """Insert or replace the printer's plate state."""
+        async with self._database.transaction() as session:
+            row = await session.get(PrinterPlateRow, state.printer_id, with_for_update=True)
+            if row is None:
+                row = PrinterPlateRow(printer_id=state.printer_id)
+                session.add(row)
+            row.needs_clearing = state.needs_clearing
+            row.since = state.since
+            row.job_id = state.job_id
+            row.cleared_at = state.cleared_at
+            row.cleared_by = state.cleared_by
+            row.outcome = state.outcome.value if state.outcome else None
+
+    async def delete(self, printer_id: str) -> None:
+        """Forget a printer's plate."""
+        async with self._database.transaction() as session:
+            await session.execute(delete(PrinterPlateRow).where(PrinterPlateRow.printer_id == printer_id))
