@@ -1,12 +1,17 @@
 """The Files page in a real browser: a sliced file dropped on the page and one chosen with the file input are
-uploaded with a progress bar, listed with their preview, predicted time and material chips, and found by search."""
+uploaded with a progress bar, listed with their preview, predicted time and material chips, and found by search;
+Print on… lists the ready printers first and the busy one greyed with its reason, and the print's progress follows
+as a toast; a printer whose print ended asks for its plate to be cleared."""
 
 from __future__ import annotations
 
 import base64
+import re
 
+import pytest
 from playwright.async_api import Page, expect
 
+from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.samples import demo_samples
 from tests.e2e.harness import Server
 from tests.web.conftest import Browsing, screenshot_path
@@ -85,3 +90,69 @@ async def test_upload_by_drop_and_by_file_input_then_search(browsing: Browsing, 
     await expect(page).to_have_url(server.base_url + "/files?search=mk4s")
     await page.locator("#file-search").fill("")
     await expect(files).to_have_count(2)
+
+
+async def test_print_on_lists_ready_printers_first_and_the_print_follows_as_a_toast(
+    browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    cube = "calibration_cube.gcode.3mf"
+    uploaded = await server.client.post("/api/v1/files", files={"file": (cube, SAMPLES[cube])})
+    assert uploaded.status_code == 201
+    ready, busy = farm[0], farm[1]
+    await busy.start_print("other.gcode.3mf", duration_s=120)
+    await server.wait_printer(busy.printer_id, "printing")
+    page = browsing.page
+    await page.goto(server.base_url + "/files")
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-live", "on")
+
+    await page.locator("#file-results .print-on").click()
+    dialog = page.locator("#print-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.locator(".print-file")).to_have_text(cube)
+    targets = dialog.locator(".targets .target")
+    await expect(targets).to_have_count(2)
+    await expect(targets.nth(0).locator(".target-name")).to_have_text(ready.name)
+    await expect(targets.nth(1)).to_have_class("target unavailable")
+    await expect(targets.nth(1).locator(".target-name")).to_have_text(busy.name)
+    await expect(targets.nth(1).locator(".target-reason")).to_have_text("Busy with another print")
+    await expect(targets.nth(1).locator("button")).to_have_count(0)  # nothing to click on a busy printer
+
+    await targets.nth(0).locator("button").click()
+    await expect(dialog).to_be_hidden()
+    toast = page.locator("#toasts .toast[data-dispatch]")
+    await expect(toast).to_have_count(1)  # one toast per print, each step replacing the last
+    await expect(toast).to_contain_text(ready.name)
+    dispatches = (await server.client.get("/api/v1/dispatches")).json()["dispatches"]
+    assert [(d["printer_id"], d["file_id"], d["plate"]) for d in dispatches] == [
+        (ready.printer_id, uploaded.json()["id"], 1)
+    ]
+    await expect(toast).to_have_class(re.compile(r"toast-(success|error)"), timeout=20_000)  # it ended
+    dispatch = (await server.client.get(f"/api/v1/dispatches/{dispatches[0]['id']}")).json()
+    assert dispatch["state"] in ("started", "failed")
+    if dispatch["state"] == "started":
+        await expect(toast).to_have_text(re.compile(rf"Print of calibration_cube on {ready.name}: started"))
+    else:  # the toast names the step and the reason, in words
+        await expect(toast).to_have_text(re.compile(rf"Print of calibration_cube on {ready.name}: failed — \w"))
+
+
+@pytest.mark.printers(1)
+async def test_a_finished_print_asks_for_the_plate_to_be_cleared_on_its_card(
+    browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    printer = farm[0]
+    page = browsing.page
+    await page.goto(server.base_url + "/")
+    card = page.locator(f"#printer-{printer.printer_id}")
+    await expect(card).to_be_visible()
+    await expect(card.locator(".plate-clear")).to_have_count(0)
+
+    await printer.start_print("bracket.gcode.3mf", duration_s=1)
+    await expect(card.locator(".plate-clear-text")).to_have_text("Plate needs clearing", timeout=15_000)
+    await card.get_by_role("button", name="bad print").click()
+
+    await expect(page.locator("#toasts .toast-success")).to_contain_text(f"{printer.name}: plate marked cleared")
+    await expect(card.locator(".plate-clear")).to_have_count(0)
+    body = (await server.client.get(f"/api/v1/printers/{printer.printer_id}")).json()
+    assert body["status"]["plate_needs_clearing"] is False
+    (job,) = await server.jobs()
+    assert (await server.runtime.jobs.get(job["id"])).plate_outcome == "bad"  # stored on the print's job

@@ -1,5 +1,6 @@
 """The Files page as each role meets it: the library with plate previews, predicted time, grams and material chips;
-search; upload, delete and Print on… only for those who may; German; signed out is sent to sign in."""
+search; upload and delete only for those who may manage files, Print on… for those who may print; German; signed
+out is sent to sign in."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ async def _upload_samples(server: RunningServer) -> dict[str, int]:
     return ids
 
 
-async def test_a_member_reads_the_library_but_sees_no_upload_delete_or_print(bare_server: RunningServer) -> None:
+async def test_a_member_reads_the_library_and_may_print_but_not_upload_or_delete(bare_server: RunningServer) -> None:
     ids = await _upload_samples(bare_server)
     member = await bearer_headers(bare_server.runtime.accounts, username="alice", role=Role.MEMBER)
 
@@ -40,12 +41,12 @@ async def test_a_member_reads_the_library_but_sees_no_upload_delete_or_print(bar
     assert 'fill="#FF6A13"' in body  # the chip's colour swatch
     assert 'id="dropzone"' not in body
     assert "/ui/files/" not in body  # no delete
-    assert "print-on" not in body
+    assert body.count('class="primary print-on"') == 5  # a member may print on the printer the queue holds for them
     thumbnail = await bare_server.client.get(f"/api/v1/files/{cube}/thumbnail?plate=1", headers=member)
     assert thumbnail.headers["content-type"] == "image/png"
 
 
-async def test_an_operator_gets_upload_delete_and_print_on(bare_server: RunningServer) -> None:
+async def test_an_operator_gets_upload_delete_and_print_on_a_viewer_only_reads(bare_server: RunningServer) -> None:
     ids = await _upload_samples(bare_server)
     operator = await bearer_headers(bare_server.runtime.accounts, username="olga", role=Role.OPERATOR)
 
@@ -58,6 +59,12 @@ async def test_an_operator_gets_upload_delete_and_print_on(bare_server: RunningS
     assert body.count('class="primary print-on"') == 5  # one per plate: 1 + 2 + 1 + 1
     assert '<dialog id="print-dialog"' in body
     assert '"plate_not_clear": "Plate needs clearing"' in body  # the script's words, as JSON
+    viewer = await bearer_headers(bare_server.runtime.accounts, username="wall", role=Role.VIEWER)
+    as_viewer = (await bare_server.client.get("/files", headers=viewer)).text
+    assert "shelf_bracket_and_clips.gcode.3mf" in as_viewer
+    assert "print-on" not in as_viewer
+    assert "print-dialog" not in as_viewer
+    assert 'id="dropzone"' not in as_viewer
 
 
 async def test_search_narrows_the_list_to_matching_names(bare_server: RunningServer) -> None:

@@ -22,10 +22,11 @@
   }
 
   /* A toast like the server's (app.js arms it: it leaves by itself or on its × button). */
-  function toast(text, level) {
+  function toast(text, level, dispatchId) {
     var box = document.getElementById("toasts");
     if (!box) return;
     var node = element("div", "toast toast-" + level);
+    if (dispatchId) node.setAttribute("data-dispatch", String(dispatchId));
     node.appendChild(element("span", "toast-text", text));
     var close = element("button", "toast-close", "×");
     close.type = "button";
@@ -160,7 +161,14 @@
       .then(function (answer) {
         if (answer.status === 202) {
           dialog.close();
-          toast(fill(texts.sending, { file: chosen.name, printer: target.name }), "info");
+          var dispatch = {};
+          try { dispatch = JSON.parse(answer.body); } catch (ignored) { /* not JSON */ }
+          /* The live connection's toasts for this dispatch replace this one as it moves on; one that came first
+             (a quick dispatch) is newer news than this one. */
+          var id = /^[0-9]+$/.test(String(dispatch.id)) ? String(dispatch.id) : "";
+          if (!id || !document.querySelector('.toast[data-dispatch="' + id + '"]')) {
+            toast(fill(texts.sending, { file: chosen.name, printer: target.name }), "info", id);
+          }
           return;
         }
         var reason = null;
