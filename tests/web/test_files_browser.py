@@ -69,9 +69,9 @@ async def test_upload_by_drop_and_by_file_input_then_search(browsing: Browsing, 
     refused = page.locator("#uploads .upload-row").nth(3)
     await expect(refused.locator(".upload-status")).to_contain_text("slice it first")
 
-    files = page.locator("#file-results .file")
+    files = page.locator("#file-results .library-file")
     await expect(files).to_have_count(2)
-    listed = page.locator("#file-results .file", has_text=bracket)
+    listed = page.locator("#file-results .library-file", has_text=bracket)
     plates = listed.locator(".plate")
     await expect(plates).to_have_count(2)
     await expect(plates.nth(0).locator(".time")).to_have_text("1 min")
@@ -81,7 +81,9 @@ async def test_upload_by_drop_and_by_file_input_then_search(browsing: Browsing, 
     preview = plates.nth(1).locator("img.thumb")
     await expect(preview).to_have_attribute("alt", "Preview of plate 2")
     assert await preview.evaluate("img => img.complete && img.naturalWidth") == 64
-    await expect(page.locator("#file-results .file", has_text=clip).locator(".chip .material")).to_have_text("PETG")
+    await expect(page.locator("#file-results .library-file", has_text=clip).locator(".chip .material")).to_have_text(
+        "PETG"
+    )
     await page.screenshot(path=str(screenshot_path("files", 1280)), full_page=True)
 
     await page.locator("#file-search").fill("mk4s")
