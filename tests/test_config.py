@@ -44,6 +44,7 @@ def test_file_printers_become_domain_configs_with_defaults(tmp_path: Path) -> No
     settings = load_settings(write(tmp_path, GOOD))
     bambu, prusa, octo = settings.printer_configs()
     assert (bambu.kind, bambu.port, bambu.access_code) == (PrinterKind.BAMBU, 8883, Secret("12345678"))
+    assert (bambu.ftp_port, bambu.effective_ftp_port) == (None, 990)  # uploads go to the printers' FTPS port
     assert (prusa.port, prusa.poll_interval, prusa.name) == (80, 2.0, "mk4-1")
     assert octo.url == "http://192.168.1.70:5000"
     assert octo.poll_interval is None  # not given: follows the global monitoring_interval
@@ -51,6 +52,14 @@ def test_file_printers_become_domain_configs_with_defaults(tmp_path: Path) -> No
     assert settings.monitoring_interval == 5.0
     assert settings.http.port == 8100
     assert settings.job_creation.auto_create is False
+
+
+def test_a_bambu_printer_may_name_its_ftps_port(tmp_path: Path) -> None:
+    text = GOOD.replace("    tls_insecure: true\n", "    tls_insecure: true\n    ftp_port: 2990\n", 1)
+    [bambu, *_] = load_settings(write(tmp_path, text)).printer_configs()
+    assert bambu.effective_ftp_port == 2990
+    with pytest.raises(ConfigError, match="ftp_port"):
+        load_settings(write(tmp_path, GOOD.replace("    tls_insecure: true\n", "    ftp_port: 0\n", 1)))
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

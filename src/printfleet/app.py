@@ -124,14 +124,19 @@ def _follow_monitoring_interval(settings: SettingsService, monitoring: Monitorin
 
 
 def discord_bot(
-    settings: DiscordSettings, *, queue: QueueService, bus: EventBus, accounts: AccountService | None = None
+    settings: DiscordSettings,
+    *,
+    queue: QueueService,
+    bus: EventBus,
+    accounts: AccountService | None = None,
+    plates: PlateService | None = None,
 ) -> AbstractAsyncContextManager[object]:
     """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing; its members act as their
     ``accounts``. Entering it never waits for Discord; a refused token or an unreachable Discord is logged and the
     server runs on without the bot."""
     if not settings.enabled:
         return nullcontext()
-    return DiscordBot(settings, queue=queue, bus=bus, accounts=accounts)
+    return DiscordBot(settings, queue=queue, bus=bus, accounts=accounts, plates=plates)
 
 
 SETUP_MESSAGE = "no account exists yet; create the first admin at {url} (valid 1 hour, once)"
@@ -306,7 +311,7 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
             )
-            bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts)
+            bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
             app.state.context = ApiContext(
                 printers=printers,

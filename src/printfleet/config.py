@@ -239,7 +239,7 @@ class _PrinterBase(BaseModel):
 
 
 class BambuPrinterSettings(_PrinterBase):
-    """A Bambu Lab printer in LAN mode (MQTT over TLS, port 8883)."""
+    """A Bambu Lab printer in LAN mode (MQTT over TLS, port 8883; uploads over implicit FTPS, ``ftp_port`` 990)."""
 
     type: Literal["bambu"]
     host: str

@@ -17,6 +17,7 @@ from printfleet.app import Recovery, Runtime, build_app
 from printfleet.config import load_settings
 from printfleet.domain.accounts.roles import Role
 from printfleet.domain.printer import PrinterConfig
+from printfleet.services.dispatch.service import DispatchTimings
 from printfleet.services.ports import ConnectionFactory
 from tests.support import free_port
 from tests.support_accounts import bearer_headers, fast_hasher
@@ -54,6 +55,7 @@ async def start_server(
     clock: Callable[[], datetime] | None = None,
     factory: ConnectionFactory | None = None,
     recovery: Recovery | None = None,
+    dispatch_timings: DispatchTimings | None = None,
     **settings: Any,
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
@@ -64,6 +66,7 @@ async def start_server(
         clock=clock,
         factory=factory,
         recovery=recovery,
+        dispatch_timings=dispatch_timings,
         password_hasher=fast_hasher(),
         announce_setup=lambda _url: None,
     )

@@ -19,11 +19,13 @@ from printfleet.domain.jobs import JobStatus, NewJob
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus
 from printfleet.domain.queue_commands import RateLimit
 from printfleet.services.accounts import AccountService, AccountSettings
+from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.events import EventBus, Subscription
 from printfleet.services.queue import QueueService
 from printfleet.store.accounts.audit import SqlAuditRepository
 from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database
+from printfleet.store.dispatch import SqlPlateRepository
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.printers import SqlPrinterRepository
 from printfleet.store.queue import SqlQueueRepository
@@ -97,6 +99,7 @@ class World:
     notifier: Notifier
     database: Database
     accounts: AccountService | None = None
+    plates: PlateService | None = None
     sent_posts: int = field(default=0)
 
     async def run(self, command: str, *, user: Member = ALICE, **options: Any) -> Sent:
@@ -122,6 +125,8 @@ class World:
         previous = self.farm.statuses[printer_id]
         self.farm.statuses[printer_id] = status
         await self.queue.on_printer_change(self.farm.configs[printer_id], previous, status)
+        if self.plates is not None:  # registered after the queue, as in the server
+            await self.plates.on_printer_change(self.farm.configs[printer_id], previous, status)
 
     async def start_print(self, printer_id: str, *, job_name: str, remaining_seconds: int | None = None) -> int:
         """A print starts on ``printer_id``: the job tracker's running job, then the printer's report."""
@@ -215,7 +220,8 @@ def make_world(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
                 else None
             )
             identities = DiscordIdentities(account_service)
-            commands = QueueCommands(queue, admin_role=admin_role, identities=identities)
+            plates = PlateService(repository=SqlPlateRepository(database), jobs=SqlJobRepository(database), bus=bus)
+            commands = QueueCommands(queue, admin_role=admin_role, identities=identities, plates=plates)
             client = QueueBotClient(guild_id=GUILD_ID, commands=commands)
             async with client:  # binds the client to the test's loop, as DiscordBot does
                 await client.login("test-token")  # against the fake: the bot user, then the commands synced
@@ -241,6 +247,7 @@ def make_world(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
                         notifier=notifier,
                         database=database,
                         accounts=account_service,
+                        plates=plates,
                     )
 
     return build

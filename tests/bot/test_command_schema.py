@@ -25,6 +25,7 @@ EXPECTED_OPTIONS: dict[str, list[tuple[str, int, bool]]] = {
     "queue_move": [("entry_id", INTEGER, True), ("position", INTEGER, True)],
     "printer_hold": [("printer", STRING, True), ("held", BOOLEAN, True)],
     "queue_pause": [("paused", BOOLEAN, True)],
+    "cleared": [("printer", STRING, True), ("outcome", STRING, False)],
     "link": [("code", STRING, True)],
 }
 

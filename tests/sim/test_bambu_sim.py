@@ -17,6 +17,7 @@ from printfleet.domain.printer import PrinterState, PrinterStatus
 from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.bambu.protocol import CANCELLED_PRINT_ERROR, report_topic, request_topic
 from printfleet.sim.bambu import BambuFarm, SimulatedBambuPrinter
+from tests.files_samples import bambu_3mf, cura_gcode
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(60)]
 
@@ -131,29 +132,101 @@ async def test_stop_replies_success_and_shows_failed_with_the_cancel_code(printe
     assert refused["result"].lower() != "success"
 
 
-async def test_project_file_starts_a_print_that_prepares_runs_and_finishes(printer: SimulatedBambuPrinter) -> None:
-    printer.default_duration_s = 0.4
+def _sd(printer: SimulatedBambuPrinter) -> Path:
+    assert printer.ftps is not None
+    return printer.ftps.root
+
+
+async def _full(client: Slicer) -> dict[str, Any]:
+    await client.request("pushing", "pushall")
+    full = await client.next()
+    while "gcode_state" not in full:
+        full = await client.next()
+    return full
+
+
+async def test_project_file_prints_the_uploaded_plate_for_its_predicted_time(printer: SimulatedBambuPrinter) -> None:
+    (_sd(printer) / "bracket.gcode.3mf").write_bytes(bambu_3mf())  # plate 2: prediction 1210 s, 200 layers
+    printer.speed_factor = 1210 / 0.6  # plate 2 then prints in 0.6 s
+    printer.min_print_s = 0.1
     printer.prepare_s = 0.2
     states: list[str] = []
     async with slicer(printer) as client:
         sequence_id = await client.request(
-            "print", "project_file", param="Metadata/plate_1.gcode", url="ftp:///plate.3mf"
+            "print",
+            "project_file",
+            param="Metadata/plate_2.gcode",
+            url="ftp:///bracket.gcode.3mf",
+            subtask_name="Bracket for Ann",
+            task_id="417",
+            subtask_id="417",
+            project_id="417",
         )
         assert (await client.reply_to(sequence_id))["result"] == "success"
+        running = await _full(client)
         while "FINISH" not in states:
             report = await client.next()
             if "gcode_state" in report:
                 states.append(report["gcode_state"])
-        await asyncio.sleep(0.3)
-        assert printer.print is not None
-        assert printer.print.file_name == "plate.3mf"
-        await client.request("pushing", "pushall")
-        full = await client.next()
-        while "gcode_state" not in full:
-            full = await client.next()
-    assert states == ["PREPARE", "RUNNING", "FINISH"]
-    assert full["gcode_state"] == "FINISH"
-    assert full["mc_percent"] == 100
+        finished = await _full(client)
+    assert printer.print is not None
+    assert printer.print.duration_s == pytest.approx(0.6)
+    assert running["subtask_name"] == "Bracket for Ann"
+    assert running["gcode_file"] == "bracket.gcode.3mf"  # a P1 in LAN mode names the 3MF
+    assert (running["task_id"], running["subtask_id"], running["project_id"]) == ("417", "417", "417")
+    assert running["total_layer_num"] == 200
+    assert states[-2:] == ["RUNNING", "FINISH"]
+    assert (finished["gcode_state"], finished["mc_percent"]) == ("FINISH", 100)
+
+
+async def test_gcode_file_prints_plain_gcode_from_the_sd_card(printer: SimulatedBambuPrinter) -> None:
+    (_sd(printer) / "cube.gcode").write_bytes(cura_gcode())  # ;TIME:3723
+    printer.speed_factor = 3723 / 30
+    async with slicer(printer) as client:
+        sequence_id = await client.request("print", "gcode_file", param="/sdcard/cube.gcode")
+        assert (await client.reply_to(sequence_id))["result"] == "success"
+        full = await _full(client)
+    assert printer.print is not None
+    assert printer.print.duration_s == pytest.approx(30)
+    assert (full["gcode_file"], full["subtask_name"]) == ("cube.gcode", "cube")
+    assert full["gcode_state"] in ("PREPARE", "RUNNING")
+
+
+async def test_starts_for_a_missing_file_or_plate_are_ignored(printer: SimulatedBambuPrinter) -> None:
+    (_sd(printer) / "one-plate.gcode.3mf").write_bytes(bambu_3mf(plates=(1,)))
+    async with slicer(printer) as client:
+        await client.request("print", "project_file", param="Metadata/plate_1.gcode", url="ftp:///nowhere.3mf")
+        await client.request("print", "project_file", param="Metadata/plate_2.gcode", url="ftp:///one-plate.gcode.3mf")
+        await client.request("print", "gcode_file", param="/sdcard/../../etc/passwd")
+        full = await _full(client)
+    assert full["gcode_state"] == "IDLE"
+    assert printer.print is None
+    assert len(printer.start_commands) == 3
+
+
+async def test_a_busy_printer_ignores_a_start_and_keeps_printing(printer: SimulatedBambuPrinter) -> None:
+    (_sd(printer) / "second.gcode.3mf").write_bytes(bambu_3mf())
+    await printer.start_print("first.gcode.3mf", duration_s=60, prepare_s=0)
+    async with slicer(printer) as client:
+        await client.request("print", "project_file", param="Metadata/plate_1.gcode", url="ftp:///second.gcode.3mf")
+        full = await _full(client)
+    assert (full["gcode_state"], full["gcode_file"], full["print_error"]) == ("RUNNING", "first.gcode.3mf", 0)
+    assert [body["url"] for body in printer.start_commands] == ["ftp:///second.gcode.3mf"]
+
+
+async def test_dropped_starts_are_never_acted_on_and_the_next_one_is(printer: SimulatedBambuPrinter) -> None:
+    (_sd(printer) / "plate.gcode.3mf").write_bytes(bambu_3mf())
+    printer.drop_starts = 1
+    async with slicer(printer) as client:
+        await client.request("print", "project_file", param="Metadata/plate_1.gcode", url="ftp:///plate.gcode.3mf")
+        assert (await _full(client))["gcode_state"] == "IDLE"
+        sequence_id = await client.request(
+            "print", "project_file", param="Metadata/plate_1.gcode", url="ftp:///plate.gcode.3mf"
+        )
+        assert (await client.reply_to(sequence_id))["result"] == "success"
+    assert printer.print is not None
+    assert printer.print.active
+    assert len(printer.start_commands) == 2
 
 
 async def test_restart_loses_the_print_and_comes_back_idle(printer: SimulatedBambuPrinter) -> None:

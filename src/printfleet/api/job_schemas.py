@@ -56,6 +56,13 @@ class JobPublic(BaseModel):
     queue_entry_id: int | None = None
     queue_user_id: str | None = None
     queue_user_name: str | None = None
+    dispatch_id: int | None = Field(
+        default=None, description="The dispatch that sent this print (printfleet started it)."
+    )
+    requested_by: int | None = Field(default=None, description="The user id who sent the print from printfleet.")
+    plate_outcome: str | None = Field(
+        default=None, description="How the plate looked when cleared after the print: good or bad."
+    )
 
     @classmethod
     def from_domain(cls, job: Job) -> JobPublic:
@@ -81,6 +88,9 @@ class JobPublic(BaseModel):
             queue_entry_id=job.queue_entry_id,
             queue_user_id=job.queue_user_id,
             queue_user_name=job.queue_user_name,
+            dispatch_id=job.dispatch_id,
+            requested_by=job.requested_by,
+            plate_outcome=job.plate_outcome,
         )
 
 

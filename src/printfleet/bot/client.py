@@ -32,6 +32,7 @@ from printfleet.bot.identity import DiscordIdentities
 from printfleet.bot.notifier import Notifier
 from printfleet.config import DiscordSettings
 from printfleet.services.accounts import AccountService
+from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.events import EventBus, Subscription
 from printfleet.services.queue import QueueService
 
@@ -109,9 +110,10 @@ class DiscordBot:
         retry_first: float = RETRY_FIRST,
         retry_max: float = RETRY_MAX,
         accounts: AccountService | None = None,
+        plates: PlateService | None = None,
     ) -> None:
         """``accounts``: members act as their printfleet accounts (made on first use or linked with ``/link``);
-        None: under their bare Discord ids."""
+        None: under their bare Discord ids. ``plates``: the plate-clear gate ``/cleared`` confirms."""
         if not settings.enabled or settings.token is None or settings.guild_id is None:
             raise ValueError("the Discord bot needs discord.token, discord.guild_id and discord.queue_channel_id")
         assert settings.queue_channel_id is not None  # enabled says so
@@ -119,7 +121,7 @@ class DiscordBot:
         self._bus = bus
         self._guild_id = settings.guild_id
         identities = DiscordIdentities(accounts)
-        self._commands = QueueCommands(queue, admin_role=settings.admin_role, identities=identities)
+        self._commands = QueueCommands(queue, admin_role=settings.admin_role, identities=identities, plates=plates)
         self._retry_first = retry_first
         self._retry_max = retry_max
         self.client = self._new_client()

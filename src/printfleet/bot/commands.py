@@ -27,8 +27,11 @@ from discord import app_commands
 
 from printfleet.bot import replies
 from printfleet.bot.identity import DiscordIdentities, Member, NoAccount
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.dispatch.plates import PlateOutcome
 from printfleet.domain.durations import QueueInputError
 from printfleet.domain.queue import MAX_JOB_NAME, QueueEntry, QueueRefusal
+from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.errors import (
     Conflict,
     PermissionDenied,
@@ -137,11 +140,20 @@ def has_role(member: discord.Member | discord.User, role: str) -> bool:
 class QueueCommands:
     """The queue's slash commands over ``queue``; ``admin_role`` is the admin role's name or id."""
 
-    def __init__(self, queue: QueueService, *, admin_role: str, identities: DiscordIdentities | None = None) -> None:
-        """``identities`` maps members to accounts (None: members act under their Discord ids)."""
+    def __init__(
+        self,
+        queue: QueueService,
+        *,
+        admin_role: str,
+        identities: DiscordIdentities | None = None,
+        plates: PlateService | None = None,
+    ) -> None:
+        """``identities`` maps members to accounts (None: members act under their Discord ids); ``plates`` is the
+        plate-clear gate ``/cleared`` confirms (None: the command says it is not available)."""
         self._queue = queue
         self._admin_role = admin_role
         self._identities = identities or DiscordIdentities(None)
+        self._plates = plates
 
     async def member(self, interaction: Interaction) -> Member:
         """Who the interaction's user is to the queue (looked up once per interaction). Raises Refused when they
@@ -222,6 +234,18 @@ class QueueCommands:
         if entry_id is not None:
             return next((e for e in mine if e.id == entry_id), None)
         return next((e for e in mine if e.status.holds_printer), mine[0] if mine else None)
+
+    async def _may_clear(self, interaction: Interaction, me: Member, printer_id: str) -> bool:
+        """Who may confirm a plate is clear: queue admins and operators, the member the printer is offered to or
+        reserved for, and the member whose print is on the plate (the member at the printer clears it)."""
+        if has_role(interaction.user, self._admin_role) or me.may_manage:
+            return True
+        holder = self._queue.holder_of(printer_id)
+        if holder is not None and holder.user_id == me.user_id:
+            return True
+        assert self._plates is not None
+        last = await self._plates.last_job(printer_id)
+        return last is not None and last.queue_user_id == me.user_id
 
     # --- the commands -------------------------------------------------------------------------------------------
 
@@ -343,6 +367,30 @@ class QueueCommands:
             await self._identities.audit(await self.member(interaction), "pause" if paused else "resume", "queue")
             await send(interaction, replies.pause_reply(paused=paused), ephemeral=False)
 
+        @app_commands.command(name="cleared", description="Confirm a printer's plate is clear after its print.")
+        @app_commands.describe(printer="The printer (id or name)", outcome="How the print on the plate turned out")
+        @app_commands.choices(
+            outcome=[app_commands.Choice(name="good", value="good"), app_commands.Choice(name="bad", value="bad")]
+        )
+        @app_commands.autocomplete(printer=self.printer_choices)
+        async def cleared(
+            interaction: Interaction, printer: app_commands.Range[str, 1, 100], outcome: str = "good"
+        ) -> None:
+            if self._plates is None:
+                raise Refused("Plate clearing is not available on this server.")
+            me = await self.member(interaction)
+            printer_id = self._printer_id(printer)
+            if printer_id not in self._names():
+                raise PrinterNotFound(printer_id)
+            if not await self._may_clear(interaction, me, printer_id):
+                raise Refused("Only queue admins, or the member whose print or turn it is, may clear this printer.")
+            by = me.account.id if me.account is not None else None
+            await self._plates.clear(printer_id, PlateOutcome(outcome), by=by)
+            await self._identities.audit(
+                me, f"cleared ({outcome})", f"printer:{printer_id}", action=AuditAction.PLATE_CLEARED
+            )
+            await send(interaction, replies.cleared_reply(printer_id, outcome, names=self._names()), ephemeral=False)
+
         @app_commands.command(name="link", description="Link your Discord account to your printfleet web account.")
         @app_commands.describe(code="The code shown on your profile page (valid 10 minutes)")
         async def link(interaction: Interaction, code: app_commands.Range[str, 4, 16]) -> None:
@@ -363,6 +411,7 @@ class QueueCommands:
             queue_move,
             printer_hold,
             queue_pause,
+            cleared,
             link,
         ]
         for command in built:

@@ -79,13 +79,16 @@ class DiscordIdentities:
             return None
         return account.discord_id
 
-    async def audit(self, member: Member, command: str, target: str) -> None:
-        """Record a queue admin command a member ran on Discord in the audit log (nothing without accounts)."""
+    async def audit(
+        self, member: Member, command: str, target: str, *, action: AuditAction = AuditAction.QUEUE_ADMIN
+    ) -> None:
+        """Record a command a member ran on Discord (a queue admin command, or ``action``) in the audit log
+        (nothing without accounts)."""
         if self._accounts is None or member.account is None:
             return
         principal = Principal(user=member.account, method=AuthMethod.DISCORD)
         detail = {"command": command, "via": "discord"}
-        await self._accounts.audit(principal, AuditAction.QUEUE_ADMIN, target=target, detail=detail)
+        await self._accounts.audit(principal, action, target=target, detail=detail)
 
     async def link(self, code: str, user: discord.User | discord.Member) -> str:
         """Link ``user``'s Discord account to the web account that was shown ``code``; the account's display name.

@@ -332,6 +332,13 @@ def hold_reply(printer_id: str, *, held: bool, names: PrinterNames) -> str:
     return f"{printer} is back in rotation."
 
 
+def cleared_reply(printer_id: str, outcome: str, *, names: PrinterNames) -> str:
+    """``/cleared``: the plate is confirmed clear; printfleet may send the printer its next print."""
+    printer = printer_label(printer_id, names)
+    verdict = "the print was good" if outcome == "good" else "the print failed"
+    return f"{printer}: plate cleared ({verdict}). It can take the next print."
+
+
 def pause_reply(*, paused: bool) -> str:
     """``/queue_pause``."""
     if paused:

@@ -157,7 +157,8 @@ def url_problem(url: str) -> str | None:
 class PrinterConfig:
     """How to reach one printer. Which fields apply depends on ``kind``.
 
-    - bambu: ``host``, ``port`` (default 8883), ``serial``, ``access_code``, ``ca_file`` or ``tls_insecure``.
+    - bambu: ``host``, ``port`` (MQTT, default 8883), ``serial``, ``access_code``, ``ca_file`` or ``tls_insecure``,
+      ``ftp_port`` (implicit FTPS for uploads, default 990; see :attr:`effective_ftp_port`).
     - prusalink: ``host``, ``port`` (default 80), ``username`` + ``password`` (HTTP Digest) or ``api_key``,
       ``poll_interval`` (seconds).
     - octoprint: ``url``, ``api_key``, ``poll_interval`` (seconds).
@@ -166,7 +167,7 @@ class PrinterConfig:
     setting, see :meth:`with_default_poll_interval`); Bambu printers push their reports and ignore it.
     ``auto_create_jobs`` is the per-printer override of job auto-creation (None: follow the global setting).
     ``model`` names the printer model (``X1C``, ``P1S``, ``A1 mini``, ``MK4S``...; optional: printfleet then cannot
-    tell a Bambu file sliced for another model). ``ftp_port`` is a Bambu printer's FTPS port (None: 990).
+    tell a Bambu file sliced for another model).
     """
 
     id: str
@@ -250,6 +251,12 @@ class PrinterConfig:
         if self.port is not None:
             return self.port
         return 8883 if self.kind is PrinterKind.BAMBU else 80
+
+    @property
+    def effective_ftp_port(self) -> int:
+        """A Bambu printer's implicit-FTPS port: the configured ``ftp_port``, else 990 (every printer model;
+        research dispatch-scheduling-orders.md 1a). Simulators serve FTPS on their own ports."""
+        return self.ftp_port if self.ftp_port is not None else 990
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,11 @@ Facts: PROTOCOLS.md (Bambu section), OpenBambuAPI ``mqtt.md``.
 Start a farm and get the configs printfleet needs::
 
     async with BambuFarm(3, report_interval_s=0.2) as farm:
-        configs = farm.printer_configs()          # PrinterConfig with host, port, serial, access_code, ca_file
+        configs = farm.printer_configs()          # host, port, serial, access_code, ca_file, ftp_port
         await farm.printers[0].start_print("benchy.gcode.3mf", duration_s=30)
+
+Started remotely (``project_file``, ``gcode_file``), a printer prints the uploaded file from its FTPS root as
+:mod:`printfleet.sim.bambu_start` describes; a busy printer ignores the start, as firmware does.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import structlog
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.printers.bambu.protocol import CANCELLED_PRINT_ERROR, report_topic, request_topic
 from printfleet.sim.bambu_ftps import SimulatedBambuFtps
+from printfleet.sim.bambu_start import Pacing, PlannedPrint, StartIgnored, plan_start, stem
 from printfleet.sim.base import SimPhase, SimPrint
 from printfleet.sim.mqtt_broker import MosquittoBroker
 from printfleet.sim.tls import SimCertificateAuthority
@@ -98,23 +102,20 @@ def _diff(old: Any, new: Any) -> Any:
     return new
 
 
-def _stem(file_name: str) -> str:
-    name = file_name.rsplit("/", 1)[-1]
-    for suffix in (".gcode.3mf", ".3mf", ".gcode"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 class SimulatedBambuPrinter:
     """One simulated Bambu printer (implements :class:`printfleet.sim.base.SimulatedPrinter`).
 
     ``broker`` is the printer's own broker (started and stopped with the printer), or None when the printer
     shares a broker its owner runs. ``report_interval_s`` is the partial-report period in seconds;
-    ``default_duration_s`` the printing time of prints started by a ``project_file`` command; ``prepare_s`` the
+    ``default_duration_s`` the printing time of remote starts whose file gives no prediction; ``prepare_s`` the
     PREPARE phase before RUNNING. ``send_start_time`` adds ``gcode_start_time`` (absent on current firmware).
     ``ftps`` is the printer's implicit-FTPS server (uploads; started and stopped with the printer, off the network
     with it), reachable on :attr:`ftps_port`.
+
+    Remote starts (``project_file``, ``gcode_file``) print the named file from the FTPS root for its predicted time
+    divided by ``speed_factor`` (at least ``min_print_s`` seconds; ``default_duration_s`` without a prediction or
+    without an FTPS server); they are ignored, without a reply, while busy, when the file is missing, and the next
+    :attr:`drop_starts` times (a lost command). :attr:`start_commands` keeps every start received, obeyed or not.
     """
 
     def __init__(
@@ -133,6 +134,8 @@ class SimulatedBambuPrinter:
         prepare_s: float = 1.0,
         send_start_time: bool = False,
         ftps: SimulatedBambuFtps | None = None,
+        speed_factor: float = 60.0,
+        min_print_s: float = 1.0,
     ) -> None:
         self.printer_id = printer_id
         self.serial = serial
@@ -147,7 +150,14 @@ class SimulatedBambuPrinter:
         self.prepare_s = prepare_s
         self.send_start_time = send_start_time
         self.ftps = ftps
+        self.speed_factor = speed_factor
+        self.min_print_s = min_print_s
+        self.drop_starts = 0
+        """How many of the next start commands to drop silently (a command the printer never acts on)."""
+        self.start_commands: list[dict[str, Any]] = []
+        """Every ``project_file``/``gcode_file`` body received, in order, whether obeyed, ignored or dropped."""
         self.print: SimPrint | None = None
+        self._started: PlannedPrint | None = None  # what the running remote start reports; None: started on screen
         self._print_error = 0
         self._hms: list[dict[str, int]] = []
         self._trays = [
@@ -167,7 +177,8 @@ class SimulatedBambuPrinter:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def printer_config(self) -> PrinterConfig:
-        """How printfleet reaches this printer: host 127.0.0.1, its port, serial, access code, the sim CA."""
+        """How printfleet reaches this printer: host 127.0.0.1, its port, serial, access code, the sim CA, and the
+        FTPS server's port as ``ftp_port`` (once started: it picks a free port)."""
         return PrinterConfig(
             id=self.printer_id,
             name=self.name,
@@ -177,6 +188,7 @@ class SimulatedBambuPrinter:
             serial=self.serial,
             access_code=Secret(self.access_code),
             ca_file=str(self.ca_file),
+            ftp_port=self.ftps.port if self.ftps is not None else None,
         )
 
     async def start(self, *, timeout_s: float = 10.0) -> None:
@@ -256,6 +268,7 @@ class SimulatedBambuPrinter:
         """The full ``print`` object as the firmware would push it now."""
         now = time.monotonic()
         job = self.print
+        started = self._started
         phase = job.tick(now) if job is not None else SimPhase.IDLE
         active = phase in (SimPhase.PREPARING, SimPhase.PRINTING, SimPhase.PAUSED)
         nozzle_target, bed_target = (220.0, 60.0) if active else (0.0, 0.0)
@@ -303,16 +316,16 @@ class SimulatedBambuPrinter:
             "layer_num": job.layer(now) if job is not None and phase is not SimPhase.PREPARING else 0,
             "total_layer_num": job.total_layers if job is not None else 0,
             "gcode_file": job.file_name if job is not None else "",
-            "subtask_name": _stem(job.file_name) if job is not None else "",
+            "subtask_name": stem(job.file_name) if job is not None else "",
             "gcode_file_prepare_percent": "100" if job is not None else "0",
             "stg_cur": stage,
             "mc_print_stage": "2" if active else "1",
             "print_type": "local" if job is not None else "idle",
             "print_error": self._print_error,
             "hms": list(self._hms),
-            "task_id": "0",
-            "subtask_id": "0",
-            "project_id": "0",
+            "task_id": started.task_id if started is not None else "0",
+            "subtask_id": started.subtask_id if started is not None else "0",
+            "project_id": started.project_id if started is not None else "0",
             "profile_id": "0",
             "nozzle_temper": round(nozzle, 1),
             "nozzle_target_temper": nozzle_target,
@@ -334,6 +347,9 @@ class SimulatedBambuPrinter:
             },
             "vt_tray": {"id": "254", "tray_type": "", "tray_color": "00000000", "remain": 0},
         }
+        if started is not None and job is not None:
+            report["gcode_file"] = started.gcode_file  # P1 in LAN mode: the file's name on the SD card
+            report["subtask_name"] = started.subtask_name
         if self.send_start_time:
             report["gcode_start_time"] = str(int(job.started_wall)) if job is not None else "0"
         return report
@@ -393,8 +409,12 @@ class SimulatedBambuPrinter:
             module = [{"name": "ota", "sw_ver": "01.08.02.00", "hw_ver": "", "sn": self.serial}]
             await self._reply("info", {**info, "module": module}, ok=True)
         elif type(body := request.get("print")) is dict:
-            ok, reason = self._act(body)
-            await self._reply("print", body, ok=ok, reason=reason)
+            if body.get("command") in ("project_file", "gcode_file"):
+                if self._obey_start(body):
+                    await self._reply("print", body, ok=True)
+            else:
+                ok, reason = self._act(body)
+                await self._reply("print", body, ok=ok, reason=reason)
             await self._publish_changes()
 
     def _act(self, body: dict[str, Any]) -> tuple[bool, str]:
@@ -406,23 +426,41 @@ class SimulatedBambuPrinter:
             return (job is not None and job.resume(), "not paused")
         if command == "stop":
             return (self._end(SimPhase.CANCELLED), "nothing to stop")
-        if command == "project_file":
-            if job is not None and job.active:
-                return False, "printer is busy"
-            url = str(body.get("url") or body.get("file") or "")
-            for prefix in ("ftp:///", "ftp://", "file:///sdcard/", "file:///mnt/sdcard/", "file://"):
-                if url.startswith(prefix):
-                    url = url[len(prefix) :]
-                    break
-            if not url:
-                return False, "no file"
-            self._begin(url, duration_s=self.default_duration_s, total_layers=100, prepare_s=self.prepare_s)
-            return True, ""
         return False, f"unsupported command {command!r}"
+
+    def _obey_start(self, body: dict[str, Any]) -> bool:
+        """Start printing what ``body`` (``project_file`` or ``gcode_file``) names; False when ignored, as
+        firmware ignores a start while busy (it shows HMS 0500_4004 and keeps printing) or for a missing file."""
+        self.start_commands.append(dict(body))
+        if self.drop_starts > 0:
+            self.drop_starts -= 1
+            self.log.info("sim.bambu_start_dropped", command=body.get("command"))
+            return False
+        if self.print is not None and self.print.active:
+            self.log.info("sim.bambu_start_ignored", reason="busy", command=body.get("command"))
+            return False
+        pacing = Pacing(
+            speed_factor=self.speed_factor, min_print_s=self.min_print_s, default_duration_s=self.default_duration_s
+        )
+        try:
+            planned = plan_start(body, sd_root=self.ftps.root if self.ftps is not None else None, pacing=pacing)
+        except StartIgnored as exc:
+            self.log.info("sim.bambu_start_ignored", reason=str(exc), command=body.get("command"))
+            return False
+        self._begin(
+            planned.gcode_file,
+            duration_s=planned.duration_s,
+            total_layers=planned.total_layers,
+            prepare_s=self.prepare_s,
+        )
+        self._started = planned
+        self.log.info("sim.bambu_start_obeyed", file=planned.gcode_file, duration_s=round(planned.duration_s, 2))
+        return True
 
     def _begin(self, file_name: str, *, duration_s: float, total_layers: int, prepare_s: float) -> None:
         self._print_error = 0
         self._hms = []
+        self._started = None
         self.print = SimPrint(
             file_name=file_name, duration_s=duration_s, prepare_s=prepare_s, total_layers=total_layers
         )
@@ -511,6 +549,7 @@ class SimulatedBambuPrinter:
         """Reboot: the print is lost, the printer comes back IDLE and pushes its full state once."""
         async with self._lock:
             self.print = None
+            self._started = None
             self._print_error = 0
             self._hms = []
             self._published = None
@@ -537,7 +576,8 @@ class BambuFarm:
     subjectAltName (so strict clients still pass their serial check). Files go to ``workdir`` or a temporary
     directory removed on exit. Serials are ``01S00C000000001`` upwards; ids ``<id_prefix>-1`` upwards. With
     ``ftps`` (default) each printer also serves implicit FTPS on its own port (``printer.ftps_port``) with its own
-    certificate (CN = serial) and access code, storing uploads under ``<workdir>/<serial>/sd``.
+    certificate (CN = serial) and access code, storing uploads under ``<workdir>/<serial>/sd``; remote starts print
+    those files ``speed_factor`` times faster than the slicer predicted.
     Raises :class:`printfleet.sim.mqtt_broker.BrokerError` when mosquitto is missing or does not start.
     """
 
@@ -553,8 +593,10 @@ class BambuFarm:
         id_prefix: str = "sim-bambu",
         mosquitto: str | None = None,
         ftps: bool = True,
+        speed_factor: float = 60.0,
     ) -> None:
         self.count = count
+        self.speed_factor = speed_factor
         self.ftps = ftps
         self.shared_broker = shared_broker
         self._workdir = workdir
@@ -617,6 +659,7 @@ class BambuFarm:
                     report_interval_s=self.report_interval_s,
                     default_duration_s=self.default_duration_s,
                     prepare_s=self.prepare_s,
+                    speed_factor=self.speed_factor,
                     ftps=SimulatedBambuFtps(cert=files, access_code=code, root=root / serial / "sd")
                     if self.ftps
                     else None,

@@ -193,6 +193,7 @@ def printer_entries(configs: list[PrinterConfig]) -> list[dict[str, Any]]:
                 "serial": config.serial,
                 "access_code": config.access_code.reveal() if config.access_code else None,
                 "ca_file": config.ca_file,
+                "ftp_port": config.ftp_port,
             }
         elif config.kind is PrinterKind.PRUSALINK:
             entry |= {"host": config.host, "port": config.port, "username": config.username}

@@ -24,6 +24,7 @@ from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import Backoff
 from printfleet.sim.bambu import BambuFarm, SimulatedBambuPrinter
 from printfleet.sim.tls import SimCertificateAuthority
+from tests.files_samples import bambu_3mf
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(60)]
 
@@ -245,6 +246,8 @@ async def test_insecure_switch_connects_without_verification_and_warns(printer: 
 
 
 async def test_pause_resume_stop_round_trip_through_the_printer(printer: SimulatedBambuPrinter) -> None:
+    assert printer.ftps is not None
+    (printer.ftps.root / "bracket.gcode.3mf").write_bytes(bambu_3mf())  # as if uploaded: the printer reads it
     recorder = Recorder()
     async with running(connect(printer.printer_config(), recorder)) as connection:
         await recorder.wait_for(printer.printer_id, lambda s: s.state is PrinterState.IDLE)

@@ -73,7 +73,7 @@ async def test_upload_lands_on_the_printer_whole_with_its_md5(printer: Printer, 
     local = _file(tmp_path, 3 * 1024 * 1024 + 17)
     seen: list[int] = []
 
-    result = await upload_file(printer.config, local, port=printer.server.port, progress=seen.append)
+    result = await upload_file(printer.config, local, port=printer.server.port, compute_md5=True, progress=seen.append)
 
     stored = printer.sd / "benchy.gcode.3mf"
     assert stored.read_bytes() == local.read_bytes()
@@ -182,7 +182,7 @@ async def test_printer_leaving_the_network_mid_upload_fails_it_and_a_retry_succe
     assert offline.value.reason == "unreachable"
 
     await asyncio.to_thread(wait_listening, printer.server)
-    result = await upload_file(printer.config, local, port=printer.server.port, timeout_s=5)
+    result = await upload_file(printer.config, local, port=printer.server.port, timeout_s=5, compute_md5=True)
     assert (printer.sd / local.name).read_bytes() == local.read_bytes()
     assert result.md5 == hashlib.md5(local.read_bytes(), usedforsecurity=False).hexdigest()
 

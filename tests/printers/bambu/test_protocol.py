@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from printfleet.domain.dispatch.sending import PrintOptions
 from printfleet.domain.printer import PrinterState
+from printfleet.printers.bambu.commands import MAX_TASK_ID
 from printfleet.printers.bambu.protocol import (
     BambuCommands,
     BambuPayloadError,
     apply_report,
+    encode_command,
     is_placeholder,
     normalise,
     parse_payload,
@@ -269,9 +272,62 @@ def test_project_file_starts_a_3mf_from_the_sd_card() -> None:
     assert body["param"] == "Metadata/plate_2.gcode"
     assert body["url"] == "ftp:///jobs/bracket.gcode.3mf"
     assert body["subtask_name"] == "bracket"
-    assert (body["task_id"], body["subtask_id"], body["project_id"]) == ("0", "0", "0")
+    assert body["md5"] == ""
+    assert body["profile_id"] == "0"
+    assert body["task_id"] == body["subtask_id"] == body["project_id"] != "0"
     with pytest.raises(ValueError, match="1-based"):
         BambuCommands().project_file("x.3mf", plate=0)
+
+
+def test_project_file_carries_the_job_name_and_every_option() -> None:
+    options = PrintOptions(
+        ams_mapping=(2, -1, 5),
+        bed_leveling=False,
+        flow_cali=True,
+        vibration_cali=True,
+        timelapse=True,
+        bed_type="textured_plate",
+    )
+    body = BambuCommands().project_file("/bracket.gcode.3mf", subtask_name="Bracket for Ann", options=options)
+    wire = json.loads(encode_command(body))["print"]
+    assert wire["subtask_name"] == "Bracket for Ann"
+    assert wire["url"] == "ftp:///bracket.gcode.3mf"
+    assert wire["use_ams"] is True  # a JSON bool, never 1 (H2D reads an int as a nozzle index)
+    assert wire["ams_mapping"] == [2, -1, 5]
+    assert (wire["bed_leveling"], wire["auto_bed_leveling"]) == (False, 0)
+    assert (wire["flow_cali"], wire["vibration_cali"], wire["timelapse"]) == (True, True, True)
+    assert wire["bed_type"] == "textured_plate"
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (PrintOptions(), False),
+        (PrintOptions(ams_mapping=(-1, 254)), False),  # unused slot and the external spool: no AMS
+        (PrintOptions(ams_mapping=(254, 3)), True),
+        (PrintOptions(ams_mapping=(3,), use_ams=False), False),  # the caller's choice wins
+        (PrintOptions(use_ams=True), True),
+    ],
+)
+def test_use_ams_follows_the_mapping_unless_given(options: PrintOptions, expected: bool) -> None:
+    assert BambuCommands().project_file("a.gcode.3mf", options=options)["print"]["use_ams"] is expected
+
+
+def test_every_start_gets_a_fresh_task_id_within_the_printers_range() -> None:
+    frozen = BambuCommands(clock=lambda: 1_780_000_000.123)  # same millisecond for every call
+    ids = [int(frozen.project_file("a.gcode.3mf")["print"]["task_id"]) for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(1 <= task_id <= MAX_TASK_ID for task_id in ids)
+    assert ids[0] == 1_780_000_000_123 % MAX_TASK_ID  # epoch ms folded into 2^31-1, not clamped to its top
+
+    wrapping = BambuCommands(clock=lambda: MAX_TASK_ID / 1000)  # epoch ms ≡ 0 (mod 2^31-1): never "0"
+    assert wrapping.next_task_id() == "1"
+
+
+def test_gcode_file_takes_the_absolute_path_on_the_sd_card() -> None:
+    body = BambuCommands().gcode_file("/cube.gcode")["print"]
+    assert body["command"] == "gcode_file"
+    assert body["param"] == "/sdcard/cube.gcode"
 
 
 def test_merge_and_normalise_keep_up_with_a_busy_farm() -> None:

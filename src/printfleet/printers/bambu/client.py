@@ -13,6 +13,10 @@ TLS policy (a printer is reached by IP, its certificate's CN is its serial, issu
 - neither: refused with offline ``tls_failed`` and a detail saying which setting to add. Silently trusting any
   certificate would hand the access code to whoever answers on that IP; PROTOCOLS.md asks for verification as the
   normal path and insecure only as an explicit switch, so the operator has to choose it.
+
+Sending a print (:class:`printfleet.domain.dispatch.sending.PrintSender`): :meth:`BambuConnection.upload` over
+implicit FTPS (same TLS policy), then :meth:`BambuConnection.start` over this MQTT connection
+(:mod:`printfleet.printers.bambu.sending`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import aiomqtt
 from aiomqtt.exceptions import MqttCodeError, MqttConnectError
 
+from printfleet.domain.dispatch.sending import PrintRequest, StartRejected, Uploaded
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -48,6 +53,7 @@ from printfleet.printers.bambu.protocol import (
     report_topic,
     request_topic,
 )
+from printfleet.printers.bambu.sending import UploadLimits, start_command, upload
 from printfleet.printers.bambu.tls import insecure_context, verifying_context
 from printfleet.printers.base import (
     Backoff,
@@ -107,11 +113,14 @@ class BambuConnection(PrinterConnectionBase):
       PROTOCOLS.md). A new connection asks once at most every ``reconnect_pushall_min_interval_s`` (10 s), since
       reports sent during an outage are never repeated.
     - ``command_timeout_s``: how long a command waits for the printer's reply before returning anyway.
+    - ``upload_limits``: the FTPS upload's deadline (from the size: 25 KiB/s, at least 600 s) and per-step timeouts.
 
-    Raises ``ValueError`` at construction when the config is not a usable bambu config.
+    As a :class:`~printfleet.domain.dispatch.sending.PrintSender` (``upload_starts_print`` False): :meth:`upload`
+    then :meth:`start`. Raises ``ValueError`` at construction when the config is not a usable bambu config.
     """
 
     kind = PrinterKind.BAMBU
+    upload_starts_print = False
 
     def __init__(
         self,
@@ -126,6 +135,7 @@ class BambuConnection(PrinterConnectionBase):
         reconnect_pushall_min_interval_s: float = RECONNECT_PUSHALL_MIN_INTERVAL_S,
         command_timeout_s: float = 5.0,
         connect_timeout_s: float = 10.0,
+        upload_limits: UploadLimits | None = None,
     ) -> None:
         if config.kind is not PrinterKind.BAMBU:
             raise ValueError(f"printer {config.id!r} is a {config.kind.value} printer, not bambu")
@@ -141,6 +151,7 @@ class BambuConnection(PrinterConnectionBase):
         self._reconnect_pushall_min_interval_s = reconnect_pushall_min_interval_s
         self._command_timeout_s = command_timeout_s
         self._connect_timeout_s = connect_timeout_s
+        self._upload_limits = upload_limits or UploadLimits()
         self._state: dict[str, Any] = {}
         self._commands = BambuCommands()
         self._client: aiomqtt.Client | None = None
@@ -404,8 +415,42 @@ class BambuConnection(PrinterConnectionBase):
 
     async def start_print(self, file_name: str, plate: int = 1) -> None:
         """Start ``file_name`` (a 3MF already on the printer's SD card), plate ``plate`` (1-based), via
-        ``project_file``. Raises PrinterNotConnected, PrinterCommandRejected, ValueError (plate < 1)."""
+        ``project_file`` with default options and fresh ids. Raises PrinterNotConnected, PrinterCommandRejected,
+        ValueError (plate < 1)."""
         await self._command(self._commands.project_file(file_name, plate=plate))
+
+    # -- sending a print (PrintSender) -----------------------------------------------------------------------
+
+    async def upload(self, request: PrintRequest, *, start: bool = False) -> Uploaded:
+        """Upload ``request.source`` to the SD card's root as ``/<remote_name>`` over implicit FTPS (port
+        ``ftp_port``, default 990). ``start`` must be False: a Bambu upload never starts a print.
+
+        Returns :class:`Uploaded` (``remote_path`` ``/<remote_name>``, ``started`` False). Raises UploadFailed
+        (with a short reason, never the access code), StartRejected (``.bgcode``, unusable file name),
+        ValueError (``start`` True). Does not need the MQTT connection.
+        """
+        if start:
+            raise ValueError("a Bambu upload cannot start the print: call start() after upload()")
+        uploaded = await upload(self.config, request, self._upload_limits)
+        self.log.info("bambu.uploaded", remote_path=uploaded.remote_path, size_bytes=request.size_bytes)
+        return uploaded
+
+    async def start(self, request: PrintRequest, remote_path: str) -> None:
+        """Start ``remote_path`` (on the SD card, as :meth:`upload` returned it): ``project_file`` for a
+        ``.gcode.3mf`` (plate ``request.plate``, ``subtask_name`` = ``request.job_name``, ``request.options``,
+        fresh task/subtask/project ids each call), ``gcode_file`` with ``/sdcard/<name>`` for plain G-code.
+
+        Returns once published and answered, or after ``command_timeout_s`` without an answer (a printer often
+        sends none; confirmation comes from the reports). Raises PrinterNotConnected, StartRejected
+        (``.bgcode``, plate < 1, or the printer answered with a refusal).
+        """
+        command = start_command(self._commands, self.printer_id, request, remote_path)
+        body = command["print"]
+        self.log.info("bambu.start_sent", command=body["command"], remote_path=remote_path, task_id=body.get("task_id"))
+        try:
+            await self._command(command)
+        except PrinterCommandRejected as exc:
+            raise StartRejected(self.printer_id, exc.message) from None
 
     async def request_full_status(self) -> None:
         """Send ``pushall`` now if the 5-minute minimum gap allows it; otherwise do nothing.

@@ -11,6 +11,11 @@ Facts (research: dispatch-scheduling-orders.md §1a; OpenBambuAPI ``ftp.md``; ba
   (H2D); when that reply fails but ``SIZE`` shows the whole file arrived (a P2S race), the upload counts as done.
   Chunks are 256 KiB (Bambuddy uses 64 KiB; TCP segments the same either way, and fewer Python-level writes keep
   the client near bare ``ftplib`` speed on a fast link, ``bench/ftps.py``).
+- The whole upload has a deadline derived from the size at a pessimistic 25 KiB/s, never under 600 s
+  (:func:`upload_deadline_s`; an A1 on Wi-Fi sustains ~75 KB/s, Bambuddy #2529).
+- No MD5 by default: ``project_file`` accepts ``md5: ""`` (Bambuddy sends it empty on purpose), and hashing
+  inline cost a measurable share of throughput on a 2-core machine (``bench/ftps.py``); ``compute_md5=True``
+  hashes while sending.
 
 The certificate is verified exactly as the MQTT connection does it (:mod:`printfleet.printers.bambu.tls`):
 against ``ca_file`` with the serial as the expected name, or not at all with the explicit ``tls_insecure``.
@@ -24,6 +29,7 @@ import ftplib
 import hashlib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +42,12 @@ from printfleet.printers.bambu.tls import insecure_context, verifying_context
 
 __all__ = [
     "DEFAULT_FTPS_PORT",
+    "UPLOAD_FLOOR_BYTES_PER_S",
+    "UPLOAD_MIN_DEADLINE_S",
     "FtpsUploadError",
     "ImplicitFtpsClient",
     "UploadResult",
+    "upload_deadline_s",
     "upload_file",
     "upload_file_blocking",
 ]
@@ -48,6 +57,10 @@ log = structlog.get_logger("printfleet.printers.bambu.ftps")
 DEFAULT_FTPS_PORT = 990
 USERNAME = "bblp"
 CHUNK_BYTES = 256 * 1024
+UPLOAD_FLOOR_BYTES_PER_S = 25 * 1024
+"""The slowest link an upload is given time for (bytes per second): research 1a, Bambuddy #2529."""
+UPLOAD_MIN_DEADLINE_S = 600.0
+"""No upload is given less than this (seconds), however small: connecting and the final reply take time too."""
 
 UploadFailure = Literal["unreachable", "auth_failed", "tls_failed", "timeout", "refused", "interrupted"]
 """Why an upload failed: no connection; access code refused; certificate or handshake failed; the printer stopped
@@ -68,11 +81,23 @@ class FtpsUploadError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class UploadResult:
-    """A finished upload: where the file is on the printer, its size in bytes and its MD5 (hex, lower case)."""
+    """A finished upload: where the file is on the printer, its size in bytes and its MD5 (hex, lower case; ``""``
+    unless asked for with ``compute_md5``)."""
 
     remote_path: str
     size: int
-    md5: str
+    md5: str = ""
+
+
+def upload_deadline_s(
+    size_bytes: int,
+    *,
+    floor_bytes_per_s: float = UPLOAD_FLOOR_BYTES_PER_S,
+    minimum_s: float = UPLOAD_MIN_DEADLINE_S,
+) -> float:
+    """How long (seconds) an upload of ``size_bytes`` may take in all: the size at ``floor_bytes_per_s``, at least
+    ``minimum_s`` (defaults: 25 KiB/s, 600 s; research dispatch-scheduling-orders.md 1a)."""
+    return max(minimum_s, size_bytes / floor_bytes_per_s)
 
 
 class ImplicitFtpsClient(ftplib.FTP_TLS):
@@ -169,23 +194,36 @@ def upload_file_blocking(
     port: int = DEFAULT_FTPS_PORT,
     timeout_s: float = 30.0,
     final_reply_timeout_s: float = 90.0,
+    deadline_s: float | None = None,
+    compute_md5: bool = False,
     progress: ProgressCallback | None = None,
 ) -> UploadResult:
     """Upload ``local_path`` to the printer as ``remote_path`` (default ``/<file name>``, the SD card's root).
 
     ``port`` is the printer's FTPS port (990 on every printer; simulators use their own). ``timeout_s`` bounds the
     connect and each command or socket write (seconds); ``final_reply_timeout_s`` the wait for ``226`` after the
-    last byte. Blocking: call from a thread (see :func:`upload_file`). Raises :class:`FtpsUploadError`, and
-    ``ValueError`` when ``config`` is not a usable bambu config or ``local_path`` cannot be read.
+    last byte; ``deadline_s`` the whole upload (default :func:`upload_deadline_s` of the file's size).
+    ``compute_md5`` fills :attr:`UploadResult.md5`. Blocking: call from a thread (see :func:`upload_file`).
+    Raises :class:`FtpsUploadError` (``timeout`` also when the deadline passes), and ``ValueError`` when
+    ``config`` is not a usable bambu config or ``local_path`` cannot be read.
     """
     if config.kind is not PrinterKind.BAMBU or not config.host or not config.access_code:
         raise ValueError(f"printer {config.id!r}: FTPS upload needs a bambu config with host and access_code")
     remote = remote_path or f"/{local_path.name}"
     size = local_path.stat().st_size
     host = config.host
-    ftp = ImplicitFtpsClient(context=_context(config), timeout=timeout_s)
+    allowed_s = upload_deadline_s(size) if deadline_s is None else deadline_s
+    deadline = time.monotonic() + allowed_s
+
+    def within(seconds: float) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FtpsUploadError("timeout", f"upload not finished within {allowed_s:.0f} s")
+        return min(seconds, left)
+
+    ftp = ImplicitFtpsClient(context=_context(config), timeout=within(timeout_s))
     stage = "connect"
-    digest = hashlib.md5(usedforsecurity=False)
+    digest = hashlib.md5(usedforsecurity=False) if compute_md5 else None
     try:
         ftp.connect(host, port)
         stage = "login"
@@ -196,24 +234,31 @@ def upload_file_blocking(
         stage = "transfer"
         sent = 0
         with local_path.open("rb") as handle:
+            ftp.timeout = within(timeout_s)
             conn = ftp.transfercmd(f"STOR {remote}")
             try:
                 while chunk := handle.read(CHUNK_BYTES):
+                    conn.settimeout(within(timeout_s))
                     conn.sendall(chunk)
-                    digest.update(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     sent += len(chunk)
                     if progress is not None:
                         progress(sent)
                 if isinstance(conn, ssl.SSLSocket):
+                    conn.settimeout(within(timeout_s))
                     conn.unwrap()
             finally:
                 conn.close()
         stage = "final reply"
         if ftp.sock is not None:
-            ftp.sock.settimeout(final_reply_timeout_s)
+            ftp.sock.settimeout(within(final_reply_timeout_s))
         try:
             ftp.voidresp()
         except (ftplib.Error, OSError, EOFError) as exc:
+            if ftp.sock is not None:
+                with contextlib.suppress(OSError):
+                    ftp.sock.settimeout(timeout_s)  # SIZE gets its own short wait, even past the deadline
             if not _complete_anyway(ftp, remote, size):
                 raise _classify(exc, stage=stage, host=host) from None
             log.info("bambu.ftps.complete_despite_reply", printer=config.id, reply=str(exc))
@@ -223,7 +268,7 @@ def upload_file_blocking(
         raise _classify(exc, stage=stage, host=host) from None
     finally:
         ftp.close()
-    return UploadResult(remote_path=remote, size=size, md5=digest.hexdigest())
+    return UploadResult(remote_path=remote, size=size, md5=digest.hexdigest() if digest is not None else "")
 
 
 def _complete_anyway(ftp: ftplib.FTP, remote: str, size: int) -> bool:
@@ -242,6 +287,8 @@ async def upload_file(
     port: int = DEFAULT_FTPS_PORT,
     timeout_s: float = 30.0,
     final_reply_timeout_s: float = 90.0,
+    deadline_s: float | None = None,
+    compute_md5: bool = False,
     progress: ProgressCallback | None = None,
 ) -> UploadResult:
     """:func:`upload_file_blocking` in a worker thread, so the event loop keeps running during the upload.
@@ -257,5 +304,7 @@ async def upload_file(
         port=port,
         timeout_s=timeout_s,
         final_reply_timeout_s=final_reply_timeout_s,
+        deadline_s=deadline_s,
+        compute_md5=compute_md5,
         progress=progress,
     )

@@ -1,4 +1,5 @@
-"""Bambu Lab LAN MQTT: parse, merge and normalise reports; build commands. Pure: no I/O, no client.
+"""Bambu Lab LAN MQTT: parse, merge and normalise reports. Pure: no I/O, no client. Commands are built in
+:mod:`printfleet.printers.bambu.commands` (re-exported here).
 
 Source of the facts: the project's printer protocol notes (Bambu section), Doridian/OpenBambuAPI ``mqtt.md``, and the
 behaviour of greghesp/ha-bambulab (pybambu). Reports arrive on ``device/<serial>/report`` as one JSON object per
@@ -30,11 +31,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from printfleet.domain.printer import AmsTray, PrinterState, PrinterStatus
+from printfleet.printers.bambu.commands import BambuCommands, encode_command
 from printfleet.printers.limits import INT_RANGE, MAX_ERROR_CODES, short_text
 
 __all__ = [
@@ -548,96 +550,3 @@ def normalise(state: Mapping[str, Any], *, last_seen: datetime, rejected: list[s
         if rejected is not None:
             rejected.extend(fields.rejected)
     return status
-
-
-class BambuCommands:
-    """Builds request payloads with increasing ``sequence_id`` strings (``"1"``, ``"2"``, ...).
-
-    One instance per connection. Shapes follow OpenBambuAPI ``mqtt.md`` and PROTOCOLS.md; publish them with
-    QoS 1 to :func:`request_topic`. The printer's reply echoes ``command`` and ``sequence_id`` and adds
-    ``"result": "success"`` (any case) or a ``reason``.
-    """
-
-    def __init__(self, *, start: int = 0) -> None:
-        self._sequence = start
-
-    def next_sequence_id(self) -> str:
-        """Count and return the next ``sequence_id``."""
-        self._sequence += 1
-        return str(self._sequence)
-
-    def pushall(self) -> dict[str, Any]:
-        """``{"pushing": {"command": "pushall"}}``: ask for a full ``push_status`` (at most every 5 minutes)."""
-        return {"pushing": {"sequence_id": self.next_sequence_id(), "command": "pushall"}}
-
-    def get_version(self) -> dict[str, Any]:
-        """``{"info": {"command": "get_version"}}``: a cheap request whose reply proves the link is alive."""
-        return {"info": {"sequence_id": self.next_sequence_id(), "command": "get_version"}}
-
-    def _print(self, command: str) -> dict[str, Any]:
-        return {"print": {"sequence_id": self.next_sequence_id(), "command": command, "param": ""}}
-
-    def pause(self) -> dict[str, Any]:
-        """Pause the current print."""
-        return self._print("pause")
-
-    def resume(self) -> dict[str, Any]:
-        """Resume a paused print."""
-        return self._print("resume")
-
-    def stop(self) -> dict[str, Any]:
-        """Stop the current print (the printer then reports FAILED with print_error 50348044)."""
-        return self._print("stop")
-
-    def project_file(
-        self,
-        file_name: str,
-        *,
-        plate: int = 1,
-        use_ams: bool = False,
-        ams_mapping: Sequence[int] = (),
-        timelapse: bool = False,
-        bed_leveling: bool = True,
-    ) -> dict[str, Any]:
-        """Start ``file_name``, a 3MF already on the printer's SD card, printing plate ``plate`` (1-based).
-
-        ``url`` is ``ftp:///<file_name>`` (PROTOCOLS.md); ids are ``"0"`` as for every LAN print. Bed levelling
-        is sent under both spellings seen in the sources (``bed_leveling``, ``bed_levelling``).
-        """
-        if plate < 1:
-            raise ValueError(f"plate is 1-based, got {plate}")
-        path = file_name.lstrip("/")
-        name = path.rsplit("/", 1)[-1]
-        for suffix in (".gcode.3mf", ".3mf", ".gcode"):
-            if name.endswith(suffix):
-                name = name[: -len(suffix)]
-                break
-        return {
-            "print": {
-                "sequence_id": self.next_sequence_id(),
-                "command": "project_file",
-                "param": f"Metadata/plate_{plate}.gcode",
-                "url": f"ftp:///{path}",
-                "file": path,
-                "subtask_name": name,
-                "project_id": "0",
-                "profile_id": "0",
-                "task_id": "0",
-                "subtask_id": "0",
-                "md5": "",
-                "bed_type": "auto",
-                "timelapse": timelapse,
-                "bed_leveling": bed_leveling,
-                "bed_levelling": bed_leveling,
-                "flow_cali": False,
-                "vibration_cali": False,
-                "layer_inspect": False,
-                "use_ams": use_ams,
-                "ams_mapping": list(ams_mapping),
-            }
-        }
-
-
-def encode_command(command: Mapping[str, Any]) -> bytes:
-    """The wire form of a command: compact UTF-8 JSON."""
-    return json.dumps(command, separators=(",", ":")).encode()

@@ -74,6 +74,13 @@ class PlateService:
         """``printer_id``'s plate state (a clear plate when nothing is known)."""
         return self._states.get(printer_id) or PlateState(printer_id=printer_id)
 
+    async def last_job(self, printer_id: str) -> Job | None:
+        """The job whose print left the plate as it is (the last one that raised the flag), or None."""
+        state = self._states.get(printer_id)
+        if state is None or state.job_id is None:
+            return None
+        return await self._jobs.get_job(state.job_id)
+
     async def _last_ended_job(self, printer_id: str) -> Job | None:
         jobs, _ = await self._jobs.list_jobs(JobFilter(printer_id=printer_id, limit=5))
         return next((job for job in jobs if job.end_time is not None), None)
