@@ -1,5 +1,6 @@
 """The demo's sample files: each one is read by the file library's readers as a newcomer would expect (plates,
-predicted time short enough to watch, filaments, a preview image) and is always the same bytes."""
+a predicted time the demo's simulators print in one to two minutes, filaments, a preview image) and is always the
+same bytes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import zlib
 from pathlib import Path
 
 from printfleet.domain.files import FileKind, read_print_file, read_thumbnail
-from printfleet.sim.samples import demo_samples, write_samples
+from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.bambu_start import Pacing
+from printfleet.sim.samples import DEMO_SPEED_FACTOR, demo_samples, write_samples
 
 
 def _png_size(image: bytes) -> tuple[int, int]:
@@ -38,7 +41,7 @@ def test_every_sample_has_short_plates_with_filaments_and_a_preview() -> None:
         assert meta.nozzle_diameter == 0.4
         for plate in meta.plates:
             assert plate.print_time_s is not None, name
-            assert 60 <= plate.print_time_s <= 120, name
+            assert 60 <= Pacing(speed_factor=DEMO_SPEED_FACTOR).duration_s(plate.print_time_s) <= 120, name
             assert plate.filaments, name
             assert all(f.type and f.color and f.used_g for f in plate.filaments), name
             assert plate.layer_count, name
@@ -57,11 +60,11 @@ def test_the_bambu_samples_are_sliced_for_the_x1_carbon_with_per_plate_materials
     assert meta.printer_model == "Bambu Lab X1 Carbon"
     assert [plate.index for plate in meta.plates] == [1, 2]
     assert [[f.type for f in plate.filaments] for plate in meta.plates] == [["PLA", "PETG"], ["PLA"]]
-    assert meta.plates[0].filament_weight_g == 11.3
+    assert meta.plates[0].filament_weight_g == 47.7
     assert meta.materials == ("PETG", "PLA")
 
     gcode = read_print_file("c.gcode", io.BytesIO(samples["cable_clip_MK4S.gcode"])).metadata
-    assert (gcode.printer_model, gcode.plates[0].print_time_s, gcode.materials) == ("MK4S", 84, ("PETG",))
+    assert (gcode.printer_model, gcode.plates[0].print_time_s, gcode.materials) == ("MK4S", 84 * 60, ("PETG",))
 
 
 def test_samples_are_the_same_bytes_every_time_and_can_be_written_out(tmp_path: Path) -> None:
@@ -73,3 +76,7 @@ def test_samples_are_the_same_bytes_every_time_and_can_be_written_out(tmp_path: 
 
     assert [path.name for path in written] == [name for name, _ in demo_samples()]
     assert [path.read_bytes() for path in written] == [content for _, content in demo_samples()]
+
+
+def test_the_demo_speed_factor_is_the_simulators_own() -> None:
+    assert BambuFarm().speed_factor == DEMO_SPEED_FACTOR

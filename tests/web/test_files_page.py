@@ -35,9 +35,9 @@ async def test_a_member_reads_the_library_and_may_print_but_not_upload_or_delete
     assert f'src="/api/v1/files/{cube}/thumbnail?plate=1"' in body
     two_plates = ids["shelf_bracket_and_clips.gcode.3mf"]
     assert f'src="/api/v1/files/{two_plates}/thumbnail?plate=2"' in body
-    assert "</svg>1 min</span>" in body  # 95 s predicted
+    assert "</svg>1 h 35 min</span>" in body  # the cube, predicted 5700 s
     assert '<span class="material">PETG</span>' in body
-    assert "11.3 g" in body  # plate 1 of the bracket: 9.8 g PLA + 1.5 g PETG
+    assert "47.7 g" in body  # plate 1 of the bracket: 41.2 g PLA + 6.5 g PETG
     assert 'fill="#FF6A13"' in body  # the chip's colour swatch
     assert 'id="dropzone"' not in body
     assert "/ui/files/" not in body  # no delete

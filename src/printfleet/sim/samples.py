@@ -11,8 +11,8 @@ The layouts follow the formats as documented: Bambu Studio's ``Metadata/slice_in
 statistics and ``prusaslicer_config`` comments at the end; libbgcode's specification for ``.bgcode`` (file header
 ``GCDE``, version 1, CRC32 checksums; file, printer, thumbnail, print, slicer metadata and G-code blocks).
 
-The demo's predicted times are short on purpose (one to two minutes): the simulated printers print a file for its
-predicted time, so a demo print ends while one watches.
+The demo's samples are predicted to take 70–115 minutes a plate; the simulated printers print a file for its
+predicted time divided by their speed factor (60), so a demo print ends within two minutes while one watches.
 """
 
 from __future__ import annotations
@@ -291,6 +291,8 @@ def prusa_bgcode(
 
 # --- the demo's samples ---------------------------------------------------------------------------------------
 
+DEMO_SPEED_FACTOR = 60
+"""How much faster than predicted the demo's simulated printers print (their default ``speed_factor``)."""
 DEMO_BAMBU_MODEL = "Bambu Lab X1 Carbon"
 DEMO_BAMBU_MODEL_ID = "BL-P001"
 DEMO_PRUSA_MODEL = "MK4S"
@@ -320,18 +322,19 @@ def _sample_3mf(plates: Sequence[SamplePlate]) -> bytes:
 def demo_samples() -> list[tuple[str, bytes]]:
     """The demo's sample files, (name, content), always the same bytes: a one-plate and a two-plate Bambu Lab
     ``.gcode.3mf`` sliced for the X1 Carbon (the demo's Bambu printers), a PrusaSlicer ``.gcode`` and a ``.bgcode``
-    for an MK4S (PrusaLink and OctoPrint printers). Predicted times 70–115 s."""
-    cube = SamplePlate(1, 95, (SampleFilament("PLA", _ORANGE, 4.12, 1.38),), 40, ("calibration_cube.stl",))
+    for an MK4S (PrusaLink and OctoPrint printers). Predicted 70–115 minutes a plate: the simulators print
+    :data:`DEMO_SPEED_FACTOR` times faster, so 70–115 seconds."""
+    cube = SamplePlate(1, 95 * 60, (SampleFilament("PLA", _ORANGE, 28.4, 9.53),), 200, ("calibration_cube.stl",))
     bracket = SamplePlate(
         1,
-        112,
-        (SampleFilament("PLA", _BLACK, 9.8, 3.29), SampleFilament("PETG", _ORANGE, 1.5, 0.5)),
-        60,
+        112 * 60,
+        (SampleFilament("PLA", _BLACK, 41.2, 13.83), SampleFilament("PETG", _ORANGE, 6.5, 2.15)),
+        240,
         ("shelf_bracket.stl",),
     )
-    clips = SamplePlate(2, 72, (SampleFilament("PLA", _BLACK, 2.6, 0.87),), 24, ("cable_clip.stl",) * 4)
-    clip = SampleFilament("PETG", _GREEN, 3.05, 1.01)
-    hook = SampleFilament("PLA", _GREY, 5.4, 1.81)
+    clips = SamplePlate(2, 72 * 60, (SampleFilament("PLA", _BLACK, 12.6, 4.23),), 60, ("cable_clip.stl",) * 4)
+    clip = SampleFilament("PETG", _GREEN, 18.3, 6.04)
+    hook = SampleFilament("PLA", _GREY, 33.4, 11.21)
     return [
         ("calibration_cube.gcode.3mf", _sample_3mf([cube])),
         ("shelf_bracket_and_clips.gcode.3mf", _sample_3mf([bracket, clips])),
@@ -339,11 +342,11 @@ def demo_samples() -> list[tuple[str, bytes]]:
             "cable_clip_MK4S.gcode",
             prusa_gcode(
                 filaments=[clip],
-                print_time_s=84,
+                print_time_s=84 * 60,
                 printer_model=DEMO_PRUSA_MODEL,
                 nozzle_diameter=0.4,
-                layers=30,
-                body=toolpath(layers=30),
+                layers=80,
+                body=toolpath(layers=80),
                 previews=[(preview_png(clip.color, size=32), 32, 32, "thumbnail")],
             ),
         ),
@@ -351,11 +354,11 @@ def demo_samples() -> list[tuple[str, bytes]]:
             "wall_hook_MK4S.bgcode",
             prusa_bgcode(
                 filament=hook,
-                print_time_s=103,
+                print_time_s=103 * 60,
                 printer_model=DEMO_PRUSA_MODEL,
                 nozzle_diameter=0.4,
-                layers=50,
-                gcode=toolpath(layers=50),
+                layers=150,
+                gcode=toolpath(layers=150),
                 thumbnail=(preview_png(hook.color, size=32), 32, 32),
             ),
         ),
