@@ -11,9 +11,11 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
+from printfleet.domain.accounts.roles import Role
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.samples import demo_samples
 from tests.e2e.harness import Server
+from tests.support_accounts import bearer_headers
 from tests.web.conftest import Browsing, screenshot_path
 
 expect.set_options(timeout=10_000)
@@ -150,6 +152,10 @@ async def test_a_finished_print_asks_for_the_plate_to_be_cleared_on_its_card(
 
     await printer.start_print("bracket.gcode.3mf", duration_s=1)
     await expect(card.locator(".plate-clear-text")).to_have_text("Plate needs clearing", timeout=15_000)
+    viewer = await bearer_headers(server.runtime.accounts, username="wall", role=Role.VIEWER)
+    as_viewer = (await server.client.get("/", headers=viewer)).text
+    assert "Plate needs clearing" in as_viewer
+    assert "data-plate-cleared" not in as_viewer  # a wall screen shows it, only operators confirm it
     await card.get_by_role("button", name="bad print").click()
 
     await expect(page.locator("#toasts .toast-success")).to_contain_text(f"{printer.name}: plate marked cleared")
