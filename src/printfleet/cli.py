@@ -177,7 +177,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
 
     credentials = await _demo_accounts(settings)
     await _demo_files(settings)
-    async with SimulatedFarm(workdir=Path("data") / "sim") as farm:
+    async with SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
         printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
         app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
@@ -195,6 +195,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
             settings,
             f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
             f"  open      {url}/   (live printers; jobs at {url}/jobs, settings at {url}/settings)\n"
+            f"  idle for your prints from the Files page: {', '.join(sorted(farm.spare_ids))}\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
             "Press Ctrl+C to stop.\n",
         )

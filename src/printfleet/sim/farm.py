@@ -44,8 +44,10 @@ def _current_print(printer: SimulatedPrinter) -> SimPrint | None:
 
 
 class SimulatedFarm:
-    """``bambu`` + ``prusalink`` + ``octoprint`` simulated printers; with ``keep_printing`` each starts a new print
-    (``min_print_s``–``max_print_s`` seconds long) after ``idle_s`` seconds idle, and now and then pauses one.
+    """``bambu`` + ``prusalink`` + ``octoprint`` simulated printers, plus ``spare`` more of each kind; with
+    ``keep_printing`` each of the first ones starts a new print (``min_print_s``–``max_print_s`` seconds long) after
+    ``idle_s`` seconds idle, and now and then pauses one. The spare printers are left alone: they stay idle until
+    someone sends them a print from printfleet (the Files page), which they print like the real ones would.
 
     Async context manager. Raises ``printfleet.sim.mqtt_broker.BrokerError`` when the Bambu brokers cannot start.
     """
@@ -63,16 +65,26 @@ class SimulatedFarm:
         poll_interval: float = 2.0,
         workdir: Path | None = None,
         seed: int | None = None,
+        spare: int = 0,
     ) -> None:
-        self._bambu = BambuFarm(bambu, workdir=workdir, id_prefix="x1c") if bambu else None
+        self._bambu = BambuFarm(bambu + spare, workdir=workdir, id_prefix="x1c") if bambu + spare else None
         self.prusalink = [
             SimulatedPrusaLinkPrinter(f"mk4-{n}", name=f"MK4 #{n}", poll_interval=poll_interval)
-            for n in range(1, prusalink + 1)
+            for n in range(1, prusalink + spare + 1)
         ]
         self.octoprint = [
             SimulatedOctoPrintPrinter(f"ender-{n}", name=f"Ender 3 #{n} (OctoPrint)", poll_interval=poll_interval)
-            for n in range(1, octoprint + 1)
+            for n in range(1, octoprint + spare + 1)
         ]
+        bambu_ids = [f"x1c-{n}" for n in range(bambu + 1, bambu + spare + 1)]
+        self.spare_ids = frozenset(
+            [
+                *bambu_ids,
+                *(p.printer_id for p in self.prusalink[prusalink:]),
+                *(p.printer_id for p in self.octoprint[octoprint:]),
+            ]
+        )
+        """The printers the scenario leaves idle."""
         self.keep_printing = keep_printing
         self.min_print_s = min_print_s
         self.max_print_s = max_print_s
@@ -124,6 +136,8 @@ class SimulatedFarm:
             await asyncio.sleep(1.0)
             now = loop.time()
             for printer in self.printers:
+                if printer.printer_id in self.spare_ids:
+                    continue
                 try:
                     await self._step(printer, now, idle_since)
                 except Exception:  # a scenario step must never stop the farm

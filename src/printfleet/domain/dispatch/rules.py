@@ -99,7 +99,10 @@ def compatibility(
     ``force``."""
     if file_kind not in ACCEPTED_KINDS[printer_kind]:
         names = {FileKind.GCODE_3MF: "a Bambu Lab 3MF", FileKind.GCODE: "G-code", FileKind.BGCODE: "binary G-code"}
-        return Refusal(FailureReason.INCOMPATIBLE, f"A {printer_kind.value} printer cannot print {names[file_kind]}.")
+        kinds = {PrinterKind.BAMBU: "Bambu Lab", PrinterKind.PRUSALINK: "PrusaLink", PrinterKind.OCTOPRINT: "OctoPrint"}
+        return Refusal(
+            FailureReason.INCOMPATIBLE, f"This printer ({kinds[printer_kind]}) cannot print {names[file_kind]}."
+        )
     plates = {info.index for info in metadata.plates}
     if plates and plate not in plates:
         return Refusal(FailureReason.INCOMPATIBLE, f"The file has no plate {plate}.")
