@@ -120,6 +120,7 @@ async def test_print_on_lists_ready_printers_first_and_the_print_follows_as_a_to
     await expect(targets.nth(1).locator(".target-name")).to_have_text(busy.name)
     await expect(targets.nth(1).locator(".target-reason")).to_have_text("Busy with another print")
     await expect(targets.nth(1).locator("button")).to_have_count(0)  # nothing to click on a busy printer
+    await page.screenshot(path=str(screenshot_path("print-on", 1280)))
 
     await targets.nth(0).locator("button").click()
     await expect(dialog).to_be_hidden()
