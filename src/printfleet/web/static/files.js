@@ -1,6 +1,7 @@
-/* printfleet Files page: upload with a progress bar (drop or choose files), and Print on… (the printers that can
-   take a plate, then the print request). No untrusted text is ever put into markup here: file names, printer
-   names, reasons and messages become text nodes. The words come translated in <script id="files-texts">. */
+/* printfleet Files page (after app.js, whose toast and request helpers it uses): upload with a progress bar (drop
+   or choose files), and Print on… (the printers that can take a plate, then the print request). No untrusted text
+   is ever put into markup here: file names, printer names, reasons and messages become text nodes. The words come
+   translated in <script id="files-texts">. */
 (function () {
   "use strict";
 
@@ -14,6 +15,10 @@
     });
   }
 
+  var shared = window.printfleet;
+  var toast = shared.toast;
+  var request = shared.sendJson;
+
   function element(tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
@@ -21,39 +26,8 @@
     return node;
   }
 
-  /* A toast like the server's (app.js arms it: it leaves by itself or on its × button). */
-  function toast(text, level, dispatchId) {
-    var box = document.getElementById("toasts");
-    if (!box) return;
-    var node = element("div", "toast toast-" + level);
-    if (dispatchId) node.setAttribute("data-dispatch", String(dispatchId));
-    node.appendChild(element("span", "toast-text", text));
-    var close = element("button", "toast-close", "×");
-    close.type = "button";
-    close.setAttribute("aria-label", texts.dismiss);
-    node.appendChild(close);
-    box.appendChild(node);
-  }
-
-  /* The sentence of an API error body ({"detail": "…"} or a list of problems), else a generic one. */
   function problem(status, body) {
-    try {
-      var parsed = JSON.parse(body);
-      if (typeof parsed.detail === "string") return parsed.detail;
-      if (Array.isArray(parsed.detail)) return parsed.detail.map(function (p) { return p.msg; }).join("; ");
-    } catch (ignored) { /* not JSON */ }
-    return fill(texts.error, { status: status || "—" });
-  }
-
-  function request(method, url, body) {
-    var headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(url, {
-      method: method, credentials: "same-origin", headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(function (response) {
-      return response.text().then(function (text) { return { status: response.status, body: text }; });
-    });
+    return shared.problem(body, fill(texts.error, { status: status || "—" }));
   }
 
   /* --- upload ------------------------------------------------------------------------------------------------ */
