@@ -84,6 +84,33 @@ class Server:
                 raise AssertionError(f"jobs never matched: {json.dumps(jobs, indent=1, default=str)}")
             await asyncio.sleep(0.1)
 
+    async def upload(self, name: str, content: bytes) -> int:
+        """Upload a print file to the library; its id."""
+        files = {"file": (name, content, "application/octet-stream")}
+        response = await self.client.post("/api/v1/files", files=files)
+        assert response.status_code in (200, 201), response.text
+        file_id: int = response.json()["id"]
+        return file_id
+
+    async def send(self, printer_id: str, file_id: int, **body: Any) -> dict[str, Any]:
+        """Send a library file to a printer (``POST .../print``); the dispatch (202 expected)."""
+        response = await self.client.post(f"/api/v1/printers/{printer_id}/print", json={"file_id": file_id, **body})
+        assert response.status_code == 202, response.text
+        dispatch: dict[str, Any] = response.json()
+        return dispatch
+
+    async def wait_dispatch(self, dispatch_id: int, state: str, *, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll a dispatch until it is in ``state``; fail at once when it ends in another state."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            body: dict[str, Any] = (await self.client.get(f"/api/v1/dispatches/{dispatch_id}")).json()
+            if body["state"] == state:
+                return body
+            if body["state"] in ("started", "failed") or loop.time() > deadline:
+                raise AssertionError(f"dispatch never became {state}: {body}")
+            await asyncio.sleep(0.05)
+
     async def wait_printer(self, printer_id: str, state: str, *, timeout: float = 15.0) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

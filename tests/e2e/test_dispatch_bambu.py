@@ -11,7 +11,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -51,29 +50,10 @@ async def server(database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIte
     await running.stop()
 
 
-async def upload(server: Server, name: str, content: bytes) -> int:
-    response = await server.client.post("/api/v1/files", files={"file": (name, content, "application/octet-stream")})
-    assert response.status_code in (200, 201), response.text
-    file_id: int = response.json()["id"]
-    return file_id
-
-
-async def wait_dispatch(server: Server, dispatch_id: int, state: str, *, timeout: float = 20) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        body: dict[str, Any] = (await server.client.get(f"/api/v1/dispatches/{dispatch_id}")).json()
-        if body["state"] == state:
-            return body
-        if body["state"] in ("started", "failed") or loop.time() > deadline:
-            raise AssertionError(f"dispatch never became {state}: {body}")
-        await asyncio.sleep(0.05)
-
-
 async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
     content = bambu_3mf()
-    file_id = await upload(server, "Cube (v2).gcode.3mf", content)
+    file_id = await server.upload("Cube (v2).gcode.3mf", content)
     frames = asyncio.create_task(collect_frames(server.ws_url, {"dispatch_updated"}, 6, headers=server.headers))
     await asyncio.sleep(0.3)  # the WebSocket is subscribed
 
@@ -83,7 +63,7 @@ async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(ser
     assert dispatch["state"] == "pending"
     assert dispatch["job_name"] == "Cube (v2)"
 
-    started = await wait_dispatch(server, dispatch["id"], "started")
+    started = await server.wait_dispatch(dispatch["id"], "started")
     assert started["attempts"] == 1
     [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
     assert job["id"] == dispatch["job_id"] == started["job_id"]
@@ -109,11 +89,9 @@ async def test_a_start_the_printer_drops_is_sent_again_then_fails_not_confirmed(
 ) -> None:
     printer = farm[0]
     printer.drop_starts = 3
-    file_id = await upload(server, "cube.gcode.3mf", bambu_3mf())
-    dispatch = (
-        await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})
-    ).json()
-    failed = await wait_dispatch(server, dispatch["id"], "failed", timeout=30)
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+    dispatch = await server.send(printer.printer_id, file_id)
+    failed = await server.wait_dispatch(dispatch["id"], "failed", timeout=30)
     assert failed["error"] == "not_confirmed"
     assert failed["attempts"] == 3
     assert len(printer.start_commands) == 3
@@ -127,11 +105,9 @@ async def test_a_start_the_printer_drops_is_sent_again_then_fails_not_confirmed(
 async def test_one_dropped_start_is_retried_and_the_print_runs(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
     printer.drop_starts = 1
-    file_id = await upload(server, "cube.gcode.3mf", bambu_3mf())
-    dispatch = (
-        await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})
-    ).json()
-    started = await wait_dispatch(server, dispatch["id"], "started", timeout=30)
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+    dispatch = await server.send(printer.printer_id, file_id)
+    started = await server.wait_dispatch(dispatch["id"], "started", timeout=30)
     assert started["attempts"] == 2
     assert len(printer.start_commands) == 2
     await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
@@ -144,18 +120,17 @@ async def test_the_printer_leaving_the_network_mid_upload_fails_the_upload_and_a
     assert printer.ftps is not None
     content = bambu_3mf(padding=os.urandom(400_000))  # incompressible: the upload is really 400 kB
     printer.ftps.drop_during_upload(after_bytes=64_000, offline_s=1.0)
-    file_id = await upload(server, "big.gcode.3mf", content)
-    first = (await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})).json()
-    failed = await wait_dispatch(server, first["id"], "failed", timeout=30)
+    file_id = await server.upload("big.gcode.3mf", content)
+    first = await server.send(printer.printer_id, file_id)
+    failed = await server.wait_dispatch(first["id"], "failed", timeout=30)
     assert failed["error"] == "upload_failed"
     assert printer.start_commands == []  # nothing was started from a partial file
 
     await asyncio.sleep(1.2)  # the printer is back
-    again = await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})
-    assert again.status_code == 202, again.text
-    await wait_dispatch(server, again.json()["id"], "started", timeout=30)
+    again = await server.send(printer.printer_id, file_id)
+    await server.wait_dispatch(again["id"], "started", timeout=30)
     jobs = await server.wait_jobs(lambda jobs: statuses(jobs) == ["cancelled", "completed"], timeout=20)
-    assert jobs[1]["dispatch_id"] == again.json()["id"]
+    assert jobs[1]["dispatch_id"] == again["id"]
 
 
 async def test_a_restart_while_starting_adopts_the_print_and_never_starts_it_twice(
@@ -165,17 +140,15 @@ async def test_a_restart_while_starting_adopts_the_print_and_never_starts_it_twi
     server = _server(database_url, farm, tmp_path)
     await server.start()
     await server.wait_online()
-    file_id = await upload(server, "cube.gcode.3mf", bambu_3mf())
-    dispatch = (
-        await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})
-    ).json()
-    await wait_dispatch(server, dispatch["id"], "starting")
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+    dispatch = await server.send(printer.printer_id, file_id)
+    await server.wait_dispatch(dispatch["id"], "starting")
     await server.stop()  # the start is out; the server goes down before it sees the print
 
     again = _server(database_url, farm, tmp_path)
     await again.start()
     try:
-        started = await wait_dispatch(again, dispatch["id"], "started")
+        started = await again.wait_dispatch(dispatch["id"], "started")
         assert started["attempts"] == 1
         [job] = await again.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
         assert job["dispatch_id"] == dispatch["id"]
@@ -188,7 +161,7 @@ async def test_a_busy_printer_is_refused_and_sent_nothing(server: Server, farm: 
     printer = farm[1]
     await printer.start_print("long.gcode.3mf", duration_s=60)
     await server.wait_printer(printer.printer_id, "printing")
-    file_id = await upload(server, "cube.gcode.3mf", bambu_3mf())
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
     refused = await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})
     assert refused.status_code == 409
     assert refused.json()["reason"] == "printer_busy"
@@ -209,7 +182,7 @@ async def test_a_member_prints_on_the_printer_the_queue_offered_them_and_the_pri
     assert entry["status"] == "offered"
     assert entry["printer_id"] == farm[0].printer_id
 
-    file_id = await upload(server, "cube.gcode.3mf", bambu_3mf())
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
     elsewhere = await server.client.post(
         f"/api/v1/printers/{farm[1].printer_id}/print", json={"file_id": file_id}, headers=member
     )
@@ -218,7 +191,7 @@ async def test_a_member_prints_on_the_printer_the_queue_offered_them_and_the_pri
         f"/api/v1/printers/{farm[0].printer_id}/print", json={"file_id": file_id}, headers=member
     )
     assert sent.status_code == 202, sent.text
-    await wait_dispatch(server, sent.json()["id"], "started")
+    await server.wait_dispatch(sent.json()["id"], "started")
     [job] = await server.wait_jobs(lambda jobs: "completed" in statuses(jobs), printer_id=farm[0].printer_id)
     assert job["queue_entry_id"] == entry["id"]
     assert job["dispatch_id"] == sent.json()["id"]

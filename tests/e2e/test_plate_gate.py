@@ -44,13 +44,6 @@ async def server(database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIte
     await running.stop()
 
 
-async def _upload(server: Server, name: str, content: bytes) -> int:
-    response = await server.client.post("/api/v1/files", files={"file": (name, content, "application/octet-stream")})
-    assert response.status_code in (200, 201), response.text
-    file_id: int = response.json()["id"]
-    return file_id
-
-
 async def _printer(server: Server, printer_id: str) -> dict[str, Any]:
     body: dict[str, Any] = (await server.client.get(f"/api/v1/printers/{printer_id}")).json()
     return body
@@ -78,7 +71,7 @@ async def test_an_ended_print_needs_its_plate_cleared_before_printfleet_sends_an
 ) -> None:
     printer_id = await _finish_one_print(server, farm)
     await _wait_plate(server, printer_id, True)
-    file_id = await _upload(server, "cube.gcode.3mf", bambu_3mf())
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
 
     refused = await server.client.post(f"/api/v1/printers/{printer_id}/print", json={"file_id": file_id})
     assert refused.status_code == 409, refused.text
@@ -136,8 +129,8 @@ async def test_refused_preconditions_send_nothing(database_url: str, farm: Bambu
         await server.start()
         try:
             await server.wait_online()
-            three_mf = await _upload(server, "cube.gcode.3mf", bambu_3mf(printer_model="Bambu Lab P1S"))
-            bgcode = await _upload(server, "part.bgcode", prusa_bgcode())
+            three_mf = await server.upload("cube.gcode.3mf", bambu_3mf(printer_model="Bambu Lab P1S"))
+            bgcode = await server.upload("part.bgcode", prusa_bgcode())
 
             async def refusal(printer_id: str, file_id: int, **body: Any) -> str:
                 response = await server.client.post(
@@ -162,7 +155,7 @@ async def test_refused_preconditions_send_nothing(database_url: str, farm: Bambu
             assert response.status_code == 409
             assert response.json()["reason"] == "reserved"  # members print on what the queue reserved for them
 
-            gcode = await _upload(server, "part.gcode", prusa_gcode())
+            gcode = await server.upload("part.gcode", prusa_gcode())
             unknown = await server.client.post("/api/v1/printers/nope/print", json={"file_id": gcode})
             assert unknown.status_code == 404
             missing = await server.client.post(f"/api/v1/printers/{farm[0].printer_id}/print", json={"file_id": 999})

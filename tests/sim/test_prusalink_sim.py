@@ -190,6 +190,40 @@ async def test_upload_with_print_after_upload_starts_printing(pi: SimulatedPrusa
     assert status["printer"]["state"] == "PRINTING"
 
 
+async def test_upload_refusals_follow_the_spec_and_the_stored_file_is_described(
+    buddy: SimulatedPrusaLinkPrinter,
+) -> None:
+    buddy.remote_print_duration_s = 30
+    async with await client_for(buddy) as client:
+        first = await client.put("/api/v1/files/usb/box.bgcode", content=b"G28\n", headers={"Print-After-Upload": "?1"})
+        over_printed = await client.put("/api/v1/files/usb/box.bgcode", content=b"G28\n", headers={"Overwrite": "?1"})
+        stl = await client.put("/api/v1/files/usb/box.stl", content=b"solid box\n")
+        json_body = await client.put(
+            "/api/v1/files/usb/box2.gcode", content=b"{}", headers={"Content-Type": "application/json"}
+        )
+        info = await client.get("/api/v1/files/usb/box.bgcode")
+        head = await client.head("/api/v1/files/usb/box.bgcode")
+        absent = await client.head("/api/v1/files/usb/none.bgcode")
+        await buddy.cancel()
+        replaced = await client.put("/api/v1/files/usb/box.bgcode", content=b"G28\nG1\n", headers={"Overwrite": "?1"})
+        size = (await client.get("/api/v1/files/usb/box.bgcode")).json()["size"]
+
+    assert first.status_code == 201
+    assert (over_printed.status_code, over_printed.json()["text"]) == (409, "File is busy.")
+    assert (stl.status_code, json_body.status_code) == (415, 415)
+    assert info.json() | {"m_timestamp": 0} == {
+        "name": "BOX~1.BGC",
+        "display_name": "box.bgcode",
+        "path": "/usb/box.bgcode",
+        "type": "PRINT_FILE",
+        "size": 4,
+        "m_timestamp": 0,
+    }
+    assert (head.status_code, head.headers["currently-printed"]) == (200, "?1")
+    assert absent.status_code == 404
+    assert (replaced.status_code, size) == (201, 7)
+
+
 async def test_disconnect_refuses_connections_then_comes_back_on_the_same_port(
     buddy: SimulatedPrusaLinkPrinter,
 ) -> None:

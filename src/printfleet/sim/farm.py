@@ -48,6 +48,7 @@ class SimulatedFarm:
     ``keep_printing`` each of the first ones starts a new print (``min_print_s``–``max_print_s`` seconds long) after
     ``idle_s`` seconds idle, and now and then pauses one. The spare printers are left alone: they stay idle until
     someone sends them a print from printfleet (the Files page), which they print like the real ones would.
+    A file sent to a simulated printer prints for its predicted time divided by ``speed_factor``.
 
     Async context manager. Raises ``printfleet.sim.mqtt_broker.BrokerError`` when the Bambu brokers cannot start.
     """
@@ -63,17 +64,26 @@ class SimulatedFarm:
         max_print_s: float = 240.0,
         idle_s: float = 15.0,
         poll_interval: float = 2.0,
+        speed_factor: float = 60.0,
         workdir: Path | None = None,
         seed: int | None = None,
         spare: int = 0,
     ) -> None:
-        self._bambu = BambuFarm(bambu + spare, workdir=workdir, id_prefix="x1c") if bambu + spare else None
+        self._bambu = (
+            BambuFarm(bambu + spare, workdir=workdir, id_prefix="x1c", speed_factor=speed_factor)
+            if bambu + spare
+            else None
+        )
         self.prusalink = [
-            SimulatedPrusaLinkPrinter(f"mk4-{n}", name=f"MK4 #{n}", poll_interval=poll_interval)
+            SimulatedPrusaLinkPrinter(
+                f"mk4-{n}", name=f"MK4 #{n}", poll_interval=poll_interval, speed_factor=speed_factor
+            )
             for n in range(1, prusalink + spare + 1)
         ]
         self.octoprint = [
-            SimulatedOctoPrintPrinter(f"ender-{n}", name=f"Ender 3 #{n} (OctoPrint)", poll_interval=poll_interval)
+            SimulatedOctoPrintPrinter(
+                f"ender-{n}", name=f"Ender 3 #{n} (OctoPrint)", poll_interval=poll_interval, speed_factor=speed_factor
+            )
             for n in range(1, octoprint + spare + 1)
         ]
         bambu_ids = [f"x1c-{n}" for n in range(bambu + 1, bambu + spare + 1)]
@@ -183,7 +193,16 @@ def _read_sim_config(path: Path) -> dict[str, Any]:
         raise SimConfigError(f"simulator file {path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise SimConfigError(f"simulator file {path}: the top level must be a mapping")
-    allowed = {"bambu", "prusalink", "octoprint", "keep_printing", "min_print_s", "max_print_s", "idle_s"}
+    allowed = {
+        "bambu",
+        "prusalink",
+        "octoprint",
+        "keep_printing",
+        "min_print_s",
+        "max_print_s",
+        "idle_s",
+        "speed_factor",
+    }
     for key, value in data.items():
         if key not in allowed:
             raise SimConfigError(f"simulator file {path}: {key}: unknown key (allowed: {', '.join(sorted(allowed))})")
@@ -191,6 +210,8 @@ def _read_sim_config(path: Path) -> dict[str, Any]:
             raise SimConfigError(f"simulator file {path}: {key}: must be a whole number from 0 to 500")
         if key.endswith("_s") and (not isinstance(value, int | float) or value < 0):
             raise SimConfigError(f"simulator file {path}: {key}: must be a number of seconds, 0 or more")
+        if key == "speed_factor" and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise SimConfigError(f"simulator file {path}: {key}: must be a number above 0")
     return data
 
 
@@ -222,7 +243,7 @@ def printer_entries(configs: list[PrinterConfig]) -> list[dict[str, Any]]:
 
 def load_sim_options(config_file: Path) -> dict[str, Any]:
     """Read and check a simulator file (keys: bambu, prusalink, octoprint counts; keep_printing; min_print_s,
-    max_print_s, idle_s in seconds). Raises :class:`SimConfigError` naming the file and the key."""
+    max_print_s, idle_s in seconds; speed_factor). Raises :class:`SimConfigError` naming the file and the key."""
     return _read_sim_config(config_file)
 
 

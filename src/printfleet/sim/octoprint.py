@@ -13,8 +13,13 @@ Enough of ``docs/api/*.rst`` for the OctoPrint adapter and the demo, with what t
   409 when the state does not allow it (the same checks as the real server).
 - ``GET``/``POST /api/connection``: ``connect`` and ``disconnect``.
 - ``GET /api/files`` and ``POST /api/files/local/{path}`` ``{"command": "select", "print": true}`` for files
-  added with :meth:`~SimulatedOctoPrintPrinter.add_file` (404 for others). No upload, no push socket
-  (``/sockjs`` answers 404, so the adapter polls only), no access control beyond the one key.
+  uploaded or added with :meth:`~SimulatedOctoPrintPrinter.add_file` (404 for others).
+- ``POST /api/files/local`` multipart upload (``file``, ``select``, ``print``, ``noOverwrite``): 411 without
+  ``Content-Length``, 415 for anything but G-code, 409 when it would replace the file being printed (or exists
+  with ``noOverwrite``); otherwise 201 with ``effectiveSelect``/``effectivePrint``, which are false (the file
+  stored all the same) while printing or not operational, as the real server answers. An uploaded file prints
+  for its predicted time divided by ``speed_factor`` (:mod:`printfleet.sim.uploads`).
+- No push socket (``/sockjs`` answers 404, so the adapter polls only), no access control beyond the one key.
 
 Times are seconds, temperatures °C, progress %. Usage::
 
@@ -41,6 +46,7 @@ from starlette.routing import Route
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.sim.base import SimPhase, SimPrint
 from printfleet.sim.http_server import HttpSimulatorNetwork
+from printfleet.sim.uploads import GCODE_SUFFIXES, timing_of
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -70,12 +76,15 @@ _FLAG_NAMES = (
 
 @dataclass
 class SimFile:
-    """A file in the simulated ``local`` storage; ``size`` in bytes, ``date`` epoch seconds."""
+    """A file in the simulated ``local`` storage; ``size`` in bytes, ``date`` epoch seconds; ``duration_s`` how
+    long printing it takes in seconds (None: the server's default), over ``total_layers``."""
 
     name: str
     path: str
     size: int
     date: int
+    duration_s: float | None = None
+    total_layers: int = 100
 
 
 def _error(status: int, text: str) -> JSONResponse:
@@ -88,9 +97,10 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
 
     ``port=None`` takes a free port at :meth:`start`, kept across :meth:`disconnect` and :meth:`restart`.
     ``api_key`` defaults to a random value. ``remote_print_duration_s`` is how long a print started over the API
-    lasts. ``reboot_s`` is how long :meth:`restart` keeps the server off the network. ``error_recovery_s`` is
-    how long after :meth:`fail` the serial link is connected again, as a user clicking Connect would (None:
-    stays disconnected until a ``connect`` command).
+    lasts when its file predicts no time; ``speed_factor`` divides an uploaded file's predicted time.
+    ``reboot_s`` is how long :meth:`restart` keeps the server off the network. ``error_recovery_s`` is how long
+    after :meth:`fail` the serial link is connected again, as a user clicking Connect would (None: stays
+    disconnected until a ``connect`` command).
     """
 
     def __init__(
@@ -102,10 +112,12 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
         api_key: str | None = None,
         poll_interval: float = 5.0,
         remote_print_duration_s: float = 60.0,
+        speed_factor: float = 1.0,
         reboot_s: float = 0.5,
         error_recovery_s: float | None = 5.0,
     ) -> None:
         self.printer_id = printer_id
+        self.speed_factor = speed_factor
         self.name = name or printer_id
         self._api_key = api_key or secrets.token_hex(16)
         self.poll_interval = poll_interval
@@ -313,6 +325,7 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
                 Route("/api/job", self._guarded(self._job), methods=["GET", "POST"]),
                 Route("/api/connection", self._guarded(self._connection), methods=["GET", "POST"]),
                 Route("/api/files", self._guarded(self._files)),
+                Route("/api/files/local", self._guarded(self._upload), methods=["POST"]),
                 Route("/api/files/local/{path:path}", self._guarded(self._file_command), methods=["POST"]),
             ]
         )
@@ -360,7 +373,7 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
         if command == "start":
             if active or self.selected is None:
                 return _error(409, "Printer is already printing" if active else "No file selected")
-            self._begin(self.selected, duration_s=self.remote_print_duration_s)
+            self._begin_file(self.selected)
         elif command == "cancel":
             if not active or job is None:
                 return _error(409, "Printer is neither printing nor paused, 'cancel' command cannot be performed")
@@ -435,8 +448,56 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
             return _error(409, "Printer is already printing, cannot select a new file")
         self.selected = path
         if body.get("print"):
-            self._begin(path, duration_s=self.remote_print_duration_s)
+            self._begin_file(path)
         return Response(status_code=204)
+
+    def _begin_file(self, path: str) -> None:
+        file = self.files.get(path)
+        if file is None or file.duration_s is None:
+            self._begin(path, duration_s=self.remote_print_duration_s)
+        else:
+            self._begin(path, duration_s=file.duration_s, total_layers=file.total_layers)
+
+    async def _upload(self, request: Request) -> Response:
+        if not request.headers.get("content-length", "").isdigit():
+            return _error(411, "Length Required")
+        form = await request.form()
+        try:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str) or not upload.filename:
+                return _error(400, "No file to upload and no folder to create")
+            path = upload.filename.strip("/").replace(" ", "_")
+            if not path.lower().endswith(GCODE_SUFFIXES):
+                return _error(415, f'Could not upload the file "{upload.filename}", invalid type')
+            if self._active() and self.current is not None and self.current.file_name == path:
+                return _error(409, "Trying to overwrite file that is currently being printed")
+            if path in self.files and str(form.get("noOverwrite", "")).lower() in ("true", "yes", "1"):
+                return _error(409, "File already exists and noOverwrite was set")
+            timing = timing_of(
+                path, upload.file, speed_factor=self.speed_factor, default_s=self.remote_print_duration_s
+            )
+            size = upload.size if upload.size is not None else upload.file.seek(0, 2)
+        finally:
+            await form.close()
+        requested = {key: str(form.get(key, "")).lower() in ("true", "yes", "1") for key in ("select", "print")}
+        ready = self.link_up and not self._active()
+        to_print = requested["print"] and ready
+        to_select = (requested["select"] or requested["print"]) and ready
+        name = path.rsplit("/", 1)[-1]
+        self.files[path] = SimFile(name, path, size, int(time.time()), timing.duration_s, timing.total_layers)
+        log.info("sim.octoprint.file_stored", printer_id=self.printer_id, file=path, print=to_print)
+        if to_print:
+            self._begin_file(path)
+        elif to_select:
+            self.selected = path
+        location = f"{self.url}/api/files/local/{path}"
+        body = {
+            "files": {"local": {"name": name, "path": path, "origin": "local", "refs": {"resource": location}}},
+            "done": True,
+            "effectiveSelect": to_select,
+            "effectivePrint": to_print,
+        }
+        return JSONResponse(body, status_code=201, headers={"Location": location})
 
     @staticmethod
     async def _json(request: Request) -> dict[str, object] | None:

@@ -14,6 +14,15 @@ Two shapes, chosen with ``storage_shape``:
   as soon as a print ends while ``printer.state`` keeps FINISHED/STOPPED until the next print
   (prusa3d/Prusa-Link ``state_manager.py``: "the user needs to confirm those manually").
 
+Uploads follow the spec's ``PUT /api/v1/files/{storage}/{path}``: ``Content-Length`` is required (411
+without, as Prusa-Link answers), the body must be ``application/octet-stream`` (or ``text/x.gcode``) and a
+``.gcode``/``.bgcode`` file (415 otherwise), ``Overwrite: ?1`` replaces a file (409 ``File already exists``
+without), one upload at a time (409 ``Already in transfer process``), and the printed file cannot be replaced
+(409 ``File is busy``). With ``Print-After-Upload: ?1`` the stored file is printed at once, or, when the printer
+is busy, kept with a 409 ``Not in state to print``. The print lasts the file's predicted time divided by
+``speed_factor`` (:mod:`printfleet.sim.uploads`). ``GET``/``HEAD`` on a file's path describe it (404 when
+absent).
+
 Auth is ``"digest"`` (user ``maker`` and a random password, the Buddy default) or ``"api_key"`` (``X-Api-Key``).
 Job ids count up per print, across reboots. A print being prepared shows as PRINTING (Buddy preheats inside
 the print). Times are seconds, temperatures °C, progress %. Usage::
@@ -26,12 +35,10 @@ the print). Times are seconds, temperatures °C, progress %. Usage::
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import re
 import secrets
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -44,7 +51,9 @@ from starlette.routing import Route
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.sim.base import SimPhase, SimPrint, SimulatedPrinter
+from printfleet.sim.digest import DigestAuthority
 from printfleet.sim.http_server import HttpSimulatorNetwork
+from printfleet.sim.uploads import PRUSA_SUFFIXES, new_spool, timing_of
 
 StorageShape = Literal["buddy", "pi"]
 AuthMode = Literal["digest", "api_key"]
@@ -77,78 +86,16 @@ def _error(status: int, title: str, text: str, headers: dict[str, str] | None = 
     return JSONResponse({"title": title, "text": text}, status_code=status, headers=headers)
 
 
-class DigestAuthority:
-    """Server side of HTTP Digest, MD5 (RFC 7616 with ``qop="auth"``, or RFC 2069 without ``qop``).
-
-    Nonces are random, remembered with their issue time, and valid ``nonce_lifetime_s`` seconds; a correct
-    answer to an expired or unknown nonce gets a new challenge with ``stale=true``.
-    """
-
-    def __init__(self, *, username: str, password: str, realm: str, with_qop: bool, nonce_lifetime_s: float) -> None:
-        self._username = username
-        self._password = password
-        self.realm = realm
-        self._with_qop = with_qop
-        self._lifetime = nonce_lifetime_s
-        self._opaque = secrets.token_hex(8) if with_qop else None
-        self._nonces: dict[str, float] = {}
-
-    def challenge(self, *, stale: bool = False) -> str:
-        """A fresh ``WWW-Authenticate`` header value."""
-        now = time.monotonic()
-        self._nonces = {n: t for n, t in self._nonces.items() if now - t < 2 * self._lifetime}
-        nonce = secrets.token_hex(8)
-        self._nonces[nonce] = now
-        parts = [f'Digest realm="{self.realm}"', f'nonce="{nonce}"']
-        if self._with_qop:
-            parts += ['qop="auth"', "algorithm=MD5", f'opaque="{self._opaque}"']
-        parts.append(f"stale={'true' if stale else 'false'}")
-        return ", ".join(parts)
-
-    def check(self, *, method: str, uri: str, authorization: str | None) -> Literal["ok", "stale", "denied"]:
-        """Verify an ``Authorization`` header for ``method`` on ``uri`` (path with query, as sent)."""
-        if not authorization or authorization[:7].lower() != "digest ":
-            return "denied"
-        try:
-            fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(authorization[7:]))
-        except ValueError:
-            return "denied"
-        algorithm = fields.get("algorithm", "MD5")
-        required = ("username", "realm", "nonce", "uri", "response")
-        if any(key not in fields for key in required) or algorithm.upper() != "MD5":
-            return "denied"
-        if fields["username"] != self._username or fields["realm"] != self.realm or fields["uri"] != uri:
-            return "denied"
-        ha1 = _md5(f"{self._username}:{self.realm}:{self._password}")
-        ha2 = _md5(f"{method}:{fields['uri']}")
-        qop = fields.get("qop")
-        if self._with_qop:
-            if qop != "auth" or "nc" not in fields or "cnonce" not in fields:
-                return "denied"
-            if fields.get("opaque") != self._opaque:
-                return "denied"
-            expected = _md5(f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:auth:{ha2}")
-        else:
-            expected = _md5(f"{ha1}:{fields['nonce']}:{ha2}")
-        if not hmac.compare_digest(expected, fields["response"].lower()):
-            return "denied"
-        issued = self._nonces.get(fields["nonce"])
-        if issued is None or time.monotonic() - issued > self._lifetime:
-            return "stale"
-        return "ok"
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
 @dataclass
 class SimFile:
-    """A file on a simulated storage. ``size`` in bytes, ``m_timestamp`` epoch seconds."""
+    """A file on a simulated storage. ``size`` in bytes, ``m_timestamp`` epoch seconds; ``duration_s`` how long
+    printing it takes in seconds (None: the printer's default), over ``total_layers``."""
 
     display_name: str
     size: int
     m_timestamp: int
+    duration_s: float | None = None
+    total_layers: int = 100
 
 
 def short_name(display_name: str) -> str:
@@ -165,8 +112,9 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
 
     ``port=None`` takes a free port at :meth:`start`; it is kept across :meth:`disconnect` and :meth:`restart`.
     ``password``/``api_key`` default to random values. ``nonce_lifetime_s`` defaults to 5 s (buddy) or
-    300 s (pi). ``remote_print_duration_s`` is how long a print started over the API lasts. ``reboot_s`` is
-    how long :meth:`restart` keeps the printer off the network.
+    300 s (pi). ``remote_print_duration_s`` is how long a print started over the API lasts when its file
+    predicts no time; ``speed_factor`` divides an uploaded file's predicted time. ``reboot_s`` is how long
+    :meth:`restart` keeps the printer off the network.
     """
 
     def __init__(
@@ -184,9 +132,11 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         first_job_id: int = 1,
         poll_interval: float = 5.0,
         remote_print_duration_s: float = 60.0,
+        speed_factor: float = 1.0,
         reboot_s: float = 0.5,
     ) -> None:
         self.printer_id = printer_id
+        self.speed_factor = speed_factor
         self.name = name or printer_id
         self.auth: AuthMode = auth
         self.username = username
@@ -210,6 +160,8 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         self._next_job_id = first_job_id
         self._error = False
         self._malformed = 0
+        self._transferring = False
+        self._start_on_upload: tuple[str, float] | None = None
         self.requests_served = 0
         self._init_network(self._build_app(), port=port)
 
@@ -299,6 +251,11 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         self._error = False
         await asyncio.sleep(self.reboot_s)
         await self._server.start()
+
+    def start_during_next_upload(self, file_name: str, *, duration_s: float = 60.0) -> None:
+        """Someone starts ``file_name`` at the printer while the next upload is arriving: the printer is busy when
+        that upload's file is stored (so ``Print-After-Upload`` gets 409 with the file kept)."""
+        self._start_on_upload = (file_name, duration_s)
 
     def set_malformed(self, enabled: bool = True, *, times: int = 1) -> None:
         """Serve the next ``times`` ``/api/v1/status`` bodies cut off mid-way, then normal bodies again."""
@@ -391,7 +348,7 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
             Route("/api/v1/job/{job_id:int}", guard(self._stop_job), methods=["DELETE"]),
             Route("/api/v1/job/{job_id:int}/{command}", guard(self._job_command), methods=["PUT"]),
             Route("/api/v1/storage", guard(self._storage), methods=["GET"]),
-            Route("/api/v1/files/{storage}/{path:path}", guard(self._files), methods=["PUT", "POST"]),
+            Route("/api/v1/files/{storage}/{path:path}", guard(self._files), methods=["GET", "HEAD", "PUT", "POST"]),
             Route("/api/printer", guard(self._legacy_printer), methods=["GET"]),
             Route("/api/job", guard(self._legacy_job), methods=["GET"]),
         ]
@@ -486,27 +443,83 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         ]
         return JSONResponse({"storage_list": entries})
 
+    def _busy(self) -> bool:
+        return self._error or (self.current is not None and self.current.active)
+
+    def _begin_file(self, path: str) -> None:
+        file = self.files[path]
+        duration = self.remote_print_duration_s if file.duration_s is None else file.duration_s
+        self._begin(path, duration_s=duration, total_layers=file.total_layers)
+
     async def _files(self, request: Request) -> Response:
         storage, path = request.path_params["storage"], request.path_params["path"].strip("/")
         if storage != self.storage or not path:
             return _error(404, "Not Found", f"No storage {storage!r} or no path.")
         if request.method == "PUT":
-            if path in self.files and request.headers.get("overwrite") != "?1":
-                return _error(409, "Conflict", "File already exists.")
-            body = await request.body()
-            self.files[path] = SimFile(path.rsplit("/", 1)[-1], len(body), int(time.time()))
-            if request.headers.get("print-after-upload") == "?1":
-                if self.current is not None and self.current.active:
-                    return _error(409, "Conflict", "Printer is busy.")
-                self._begin(path, duration_s=self.remote_print_duration_s, total_layers=100)
-            return Response(status_code=201)
+            return await self._upload(request, path)
         found = self._find_file(path)
         if found is None:
             return _error(404, "Not Found", f"No file {path!r}.")
-        if self.current is not None and self.current.active:
-            return _error(409, "Conflict", "Printer is busy.")
-        self._begin(found, duration_s=self.remote_print_duration_s, total_layers=100)
+        if request.method in ("GET", "HEAD"):
+            return self._file_info(request, found)
+        if self._busy():
+            return _error(409, "Conflict", "Not in state to print.")
+        self._begin_file(found)
         return Response(status_code=204)
+
+    def _file_info(self, request: Request, path: str) -> Response:
+        file = self.files[path]
+        printing = self.current is not None and self.current.active and self.current.file_name == path
+        headers = {"Read-Only": "?0", "Currently-Printed": "?1" if printing else "?0"}
+        if request.method == "HEAD":
+            return Response(status_code=200, headers=headers)
+        body = {
+            "name": short_name(file.display_name) if self.storage_shape == "buddy" else file.display_name,
+            "display_name": file.display_name,
+            "path": f"/{self.storage}/{path}",
+            "type": "PRINT_FILE",
+            "size": file.size,
+            "m_timestamp": file.m_timestamp,
+        }
+        return JSONResponse(body, headers=headers)
+
+    async def _upload(self, request: Request, path: str) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is None or not declared.isdigit():
+            return _error(411, "Length Required", "Missing Content-Length header.")
+        media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+        if media_type not in ("application/octet-stream", "text/x.gcode") or not path.lower().endswith(PRUSA_SUFFIXES):
+            return _error(415, "Unsupported Media Type", "Only G-Code for FDM printer can be uploaded.")
+        if path in self.files and request.headers.get("overwrite") != "?1":
+            return _error(409, "Conflict", "File already exists.")
+        if self.current is not None and self.current.active and self.current.file_name == path:
+            return _error(409, "Conflict", "File is busy.")
+        if self._transferring:
+            return _error(409, "Conflict", "Already in transfer process: Only one file at time can be transferred.")
+        self._transferring = True
+        if self._start_on_upload is not None and not self._busy():
+            file_name, duration_s = self._start_on_upload
+            self._start_on_upload = None
+            self._begin(self.add_file(file_name), duration_s=duration_s, total_layers=100)
+        try:
+            with new_spool() as spool:
+                received = 0
+                async for chunk in request.stream():
+                    received += len(chunk)
+                    spool.write(chunk)
+                if received != int(declared):
+                    return _error(400, "Bad Request", "File Upload Failed.")
+                timing = timing_of(path, spool, speed_factor=self.speed_factor, default_s=self.remote_print_duration_s)
+        finally:
+            self._transferring = False
+        name = path.rsplit("/", 1)[-1]
+        self.files[path] = SimFile(name, received, int(time.time()), timing.duration_s, timing.total_layers)
+        log.info("sim.prusalink.file_stored", printer_id=self.printer_id, file=path, size_bytes=received)
+        if request.headers.get("print-after-upload") == "?1":
+            if self._busy():
+                return _error(409, "Conflict", "Not in state to print.")
+            self._begin_file(path)
+        return Response(status_code=201)
 
     async def _legacy_printer(self, request: Request) -> Response:
         raw = self.raw_state()

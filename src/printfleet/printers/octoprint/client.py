@@ -13,6 +13,9 @@ Protocol facts (OctoPrint 1.11 docs ``docs/api/*.rst``, ``docs/events/index.rst`
   409 when no print is active. ``POST /api/files/local/{path}`` ``{"command": "select", "print": true}``: 204,
   404 when the file does not exist, 409 when the printer is not operational or already printing.
 
+- Sending a print: ``POST /api/files/local`` multipart with ``select`` and ``print``
+  (:mod:`printfleet.printers.octoprint.sending`); a 201 with ``effectivePrint: false`` is a refusal.
+
 Polling runs all the time at ``config.poll_interval``; the push socket is an addition that catches prints
 shorter than a poll interval and tells a finish from a cancel by its events. When the socket fails it is
 retried every poll interval, and the polls go on.
@@ -23,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 import websockets
 
+from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, PrintSender, StartRejected, Uploaded
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -52,6 +57,7 @@ from printfleet.printers.octoprint.protocol import (
     decode_body,
     to_status,
 )
+from printfleet.printers.octoprint.sending import OctoPrintUploader, error_text
 from printfleet.printers.polling import (
     DEFAULT_REQUEST_TIMEOUT_S,
     ApiKeyAuth,
@@ -82,6 +88,9 @@ class OctoPrintConnection(PolledConnectionBase):
     """
 
     kind = PrinterKind.OCTOPRINT
+    upload_starts_print = True
+    """The upload itself starts the print (``print=true``): the send side of
+    :class:`~printfleet.domain.dispatch.sending.PrintSender`."""
 
     def __init__(
         self,
@@ -107,6 +116,13 @@ class OctoPrintConnection(PolledConnectionBase):
         self._lock = asyncio.Lock()  # polls and push messages update one state, in order
         self._init_polling(timeout_s=timeout_s, max_response_bytes=max_response_bytes)
         self._push_open = False
+        self._uploader = OctoPrintUploader(
+            printer_id=config.id,
+            base_url=self.base_url,
+            api_key=config.api_key,
+            timeout_s=timeout_s,
+            max_response_bytes=max_response_bytes,
+        )
 
     # --- session ---------------------------------------------------------------------------------------------
 
@@ -347,6 +363,47 @@ class OctoPrintConnection(PolledConnectionBase):
         }.get(code, "unexpected answer")
         raise PrinterCommandRejected(self.printer_id, f"{action}: {reason} (HTTP {code})")
 
+    # --- sending a print (PrintSender) -------------------------------------------------------------------------
+
+    async def upload(self, request: PrintRequest, *, start: bool) -> Uploaded:
+        """Upload ``request.source`` to OctoPrint's ``local`` storage as ``request.remote_name``, streamed from
+        disk, and with ``start`` select and print it (:meth:`OctoPrintUploader.upload` says how it answers).
+
+        Raises PrinterNotConnected when the server is offline, and UploadFailed, PrinterBusy or StartRejected
+        as :meth:`OctoPrintUploader.upload`.
+        """
+        if not self.connected:
+            raise PrinterNotConnected(self.printer_id, "cannot upload: OctoPrint is offline")
+        try:
+            return await self._uploader.upload(request, start=start)
+        finally:
+            self._poll_soon()
+
+    async def start(self, request: PrintRequest, remote_path: str) -> None:
+        """Select and print ``remote_path`` (a path in the ``local`` storage, as :meth:`upload` returns it):
+        ``POST /api/files/local/{path} {"command": "select", "print": true}`` (204).
+
+        Raises PrinterNotConnected when offline or the request fails on the way; PrinterBusy(stored=True) on
+        409 (printing, or the printer not operational); StartRejected on 404 (no such file), 415 (not G-code)
+        and any other refusal.
+        """
+        client = self._client
+        if client is None or not self.connected:
+            raise PrinterNotConnected(self.printer_id, "cannot start the print: OctoPrint is offline")
+        url = f"/api/files/local/{quote(remote_path.lstrip('/'), safe='/')}"
+        try:
+            response = await self._fetch(client, "POST", url, json={"command": "select", "print": True})
+        except ConnectionFailed as exc:
+            raise PrinterNotConnected(self.printer_id, f"start failed: {exc.detail}") from exc
+        code, text = response.status_code, error_text(response.content)
+        self.log.info("octoprint.start_file", file=request.remote_name, http_status=code, detail=text or None)
+        if code in (200, 204):
+            self._poll_soon()
+            return
+        if code == 409:
+            raise PrinterBusy(self.printer_id, f"OctoPrint cannot start now (HTTP 409 {text})".strip(), stored=True)
+        raise StartRejected(self.printer_id, f"start refused (HTTP {code} {text})".strip())
+
 
 class _PushRefused(Exception):
     """The push socket cannot be opened (login refused or unreadable); polling goes on."""
@@ -356,3 +413,9 @@ def _mapping(value: object) -> dict[str, object]:
     if not isinstance(value, dict):
         raise OctoPrintPayloadError(f"push payload is {type(value).__name__}, expected an object")
     return value
+
+
+if TYPE_CHECKING:  # mypy proves the connection offers the send side the dispatch service drives
+
+    def _sends_prints(connection: OctoPrintConnection) -> PrintSender:
+        return connection

@@ -10,6 +10,11 @@ Protocol facts (Prusa-Link-Web ``spec/openapi.yaml``, prusa3d/Prusa-Link, Prusa-
   state does not allow it; 404 when ``id`` is not the current job). ``POST /api/v1/files/{storage}/{path}``
   prints a stored file (204; 409 when busy; 404 when missing).
 - The Pi version answers 503 while its serial link to the printer is down.
+- Sending a print (:meth:`PrusaLinkConnection.upload`): ``PUT /api/v1/files/{storage}/{name}`` with the file as
+  an ``application/octet-stream`` body, ``Content-Length`` (Prusa-Link answers 411 without it),
+  ``Overwrite: ?1`` and ``Print-After-Upload: ?1`` to start it (RFC 8941 booleans); 201 when stored (and
+  started). See :mod:`printfleet.printers.prusalink.sending` for the 409s; research
+  dispatch-scheduling-orders.md 1b.
 
 Digest: the httpx auth is pyprusalink's ``DigestAuthWorkaround`` (pyprusalink ≥ 2.1): httpx's own
 ``DigestAuth`` sends ``algorithm=MD5`` even when the challenge has no ``qop``, which Buddy firmware before the fix
@@ -21,11 +26,21 @@ a stale nonce (one extra round trip), so the short Buddy nonce lifetime needs no
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
 from pyprusalink.client import DigestAuthWorkaround
 
+from printfleet.domain.dispatch.sending import (
+    PrinterBusy,
+    PrintRequest,
+    PrintSender,
+    StartRejected,
+    Uploaded,
+    UploadFailed,
+)
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -50,6 +65,22 @@ from printfleet.printers.polling import (
     http_timeouts,
 )
 from printfleet.printers.prusalink.protocol import PrusaLinkPayloadError, decode_body, parse_status
+from printfleet.printers.prusalink.sending import (
+    DEFAULT_STORAGE,
+    error_text,
+    files_url,
+    refused_before_storing,
+    storage_of_path,
+    writable_storage,
+)
+from printfleet.printers.uploads import (
+    FileBody,
+    refusal,
+    source_size,
+    upload_deadline_s,
+    upload_request,
+    upload_timeouts,
+)
 
 
 class PrusaLinkConnection(PolledConnectionBase):
@@ -67,6 +98,9 @@ class PrusaLinkConnection(PolledConnectionBase):
     """
 
     kind = PrinterKind.PRUSALINK
+    upload_starts_print = True
+    """The upload itself starts the print (``Print-After-Upload``): the send side of
+    :class:`~printfleet.domain.dispatch.sending.PrintSender`."""
 
     def __init__(
         self,
@@ -244,3 +278,136 @@ class PrusaLinkConnection(PolledConnectionBase):
             403: "authentication was rejected",
         }.get(code, "unexpected answer")
         raise PrinterCommandRejected(self.printer_id, f"{action}: {reason} (HTTP {code})")
+
+    # --- sending a print (PrintSender) -------------------------------------------------------------------------
+
+    async def upload(self, request: PrintRequest, *, start: bool) -> Uploaded:
+        """Send ``request.source`` as ``request.remote_name`` to the printer's storage, streamed from disk;
+        with ``start``, the printer starts it once stored (``Print-After-Upload: ?1``). An existing file of that
+        name is replaced (``Overwrite: ?1``).
+
+        The storage is the first writable one ``GET /api/v1/status`` reports just before (``usb`` on Buddy,
+        ``local`` on the Pi), ``usb`` when it says none; that request also refreshes the Digest nonce, so the
+        file goes out once. The deadline grows with the file (:func:`~printfleet.printers.uploads.upload_deadline_s`).
+        Returns ``Uploaded(remote_path="/{storage}/{remote_name}", started=start)``. Buddy reports the print's
+        file with its 8.3 name in ``file_name`` and the long name in ``job_name`` (``display_name``).
+
+        Raises PrinterNotConnected when the printer is offline; UploadFailed when the connection fails or times
+        out, the printer answers 5xx or 408, or the local file cannot be read; PrinterBusy on 409:
+        ``stored=True`` when the printer stored the file but did not start it, ``stored=False`` when it refused
+        the file itself (another upload running, the file in use; :mod:`printfleet.printers.prusalink.sending`);
+        StartRejected on any other 4xx (credentials rejected, unsupported file, bad name).
+        """
+        if not self.connected:
+            raise PrinterNotConnected(self.printer_id, "cannot upload: the printer is offline")
+        try:
+            size = source_size(request.source)
+        except OSError as exc:
+            raise UploadFailed(self.printer_id, f"cannot read {request.source.name}: {exc.strerror or exc}") from exc
+        async with self._upload_client() as client:
+            storage = await self._upload_storage(client)
+            url = files_url(storage, request.remote_name)
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(size),
+                "Overwrite": "?1",
+                "Print-After-Upload": "?1" if start else "?0",
+            }
+            began = time.monotonic()
+            self.log.info("prusalink.upload_started", file=request.remote_name, storage=storage, size_bytes=size)
+            answer = await self._send(
+                client,
+                "PUT",
+                url,
+                deadline_s=upload_deadline_s(size, self.timeout_s),
+                content=FileBody(request.source, size),
+                headers=headers,
+            )
+        code, text = answer.status_code, error_text(answer.content)
+        self.log.info(
+            "prusalink.upload_answered",
+            file=request.remote_name,
+            http_status=code,
+            seconds=round(time.monotonic() - began, 2),
+            detail=text or None,
+        )
+        if code in (200, 201, 204):
+            self._poll_soon()
+            return Uploaded(remote_path=f"/{storage}/{request.remote_name}", started=start)
+        if code == 409:
+            stored = start and not refused_before_storing(text)
+            what = "stored the file but did not start it" if stored else "refused the file"
+            raise PrinterBusy(self.printer_id, f"the printer {what} (HTTP 409 {text})".strip(), stored=stored)
+        raise self._refusal("upload", code, text)
+
+    async def start(self, request: PrintRequest, remote_path: str) -> None:
+        """Print ``remote_path``, a file already on the printer: ``/{storage}/{name}`` as :meth:`upload` returns
+        it, or a bare name in the storage the printer last reported (``usb`` when none):
+        ``POST /api/v1/files/{storage}/{name}`` (204). ``request`` is not needed beyond the log.
+
+        Raises PrinterNotConnected when offline or the request fails on the way; PrinterBusy(stored=True) on
+        409 (printing, or not ready); StartRejected on 404 (no such file) and any other refusal.
+        """
+        storage, _, rest = remote_path.strip("/").partition("/")
+        if not rest:
+            storage = storage_of_path(self._status.extra.get("storage")) or DEFAULT_STORAGE
+            rest = remote_path.strip("/")
+        client = self._require_client("start the print")
+        try:
+            response = await self._fetch(client, "POST", files_url(storage, rest))
+        except ConnectionFailed as exc:
+            raise PrinterNotConnected(self.printer_id, f"start failed: {exc.detail}") from exc
+        code, text = response.status_code, error_text(response.content)
+        self.log.info("prusalink.start_file", file=request.remote_name, http_status=code, detail=text or None)
+        if code in (200, 201, 204):
+            self._poll_soon()
+            return
+        if code == 409:
+            raise PrinterBusy(self.printer_id, f"the printer cannot start now (HTTP 409 {text})".strip(), stored=True)
+        if code == 503:
+            raise PrinterNotConnected(self.printer_id, "PrusaLink has no link to the printer (HTTP 503)")
+        raise StartRejected(self.printer_id, f"start refused (HTTP {code} {text})".strip())
+
+    def _upload_client(self) -> httpx.AsyncClient:
+        """A client of its own for one upload, so a poll that fails meanwhile (a printer busy receiving a file
+        answers slowly) cannot close the connection under the upload."""
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=self._make_auth(),
+            timeout=upload_timeouts(self.timeout_s),
+            headers={"Accept": "application/json"},
+        )
+
+    async def _upload_storage(self, client: httpx.AsyncClient) -> str:
+        """The storage to upload to, from a fresh ``GET /api/v1/status``; raises as :meth:`upload`."""
+        answer = await self._send(client, "GET", "/api/v1/status", deadline_s=self.timeout_s)
+        if answer.status_code != 200:
+            raise self._refusal("status before upload", answer.status_code, error_text(answer.content))
+        try:
+            found = writable_storage(decode_body(answer.content))
+        except PrusaLinkPayloadError:
+            found = None
+        return found or storage_of_path(self._status.extra.get("storage")) or DEFAULT_STORAGE
+
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, url: str, *, deadline_s: float, **kwargs: object
+    ) -> HttpAnswer:
+        return await upload_request(
+            client,
+            method,
+            url,
+            printer_id=self.printer_id,
+            deadline_s=deadline_s,
+            max_bytes=self.max_response_bytes,
+            **kwargs,
+        )
+
+    def _refusal(self, action: str, code: int, text: str) -> UploadFailed | StartRejected:
+        credentials = "API key" if self._auth_mode == "api_key" else "username or password"
+        return refusal(self.printer_id, f"{action}: HTTP {code} {text}".strip(), code, credentials=credentials)
+
+
+if TYPE_CHECKING:  # mypy proves the connection offers the send side the dispatch service drives
+
+    def _sends_prints(connection: PrusaLinkConnection) -> PrintSender:
+        return connection
