@@ -5,6 +5,7 @@ their mosquitto brokers."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,9 @@ import httpx
 import pytest
 
 from bench import _printfleet_command
+from printfleet.cli import _demo_files
+from printfleet.config import load_settings
+from printfleet.sim.samples import demo_samples
 from tests.support import free_port
 
 
@@ -147,6 +151,8 @@ def test_sigterm_to_sim_stops_its_mosquitto_brokers(tmp_path: Path) -> None:
     assert process.stdout.readline().startswith("# printers:")  # printed once every simulator runs
     brokers = child_pids(process.pid, "mosquitto")
     assert len(brokers) == 2
+    written = sorted(path.name for path in (tmp_path / ".printfleet-sim" / "samples").iterdir())
+    assert written == sorted(name for name, _ in demo_samples())  # sample files to upload, beside the config
 
     terminate_and_check_brokers(process, brokers, tmp_path)
 
@@ -174,7 +180,19 @@ def test_sigterm_to_demo_stops_the_server_and_its_mosquitto_brokers(tmp_path: Pa
         assert time.monotonic() < deadline, "the demo did not answer /healthz"
         time.sleep(0.1)
     brokers = child_pids(process.pid, "mosquitto")
-    assert len(brokers) == 2
+    assert len(brokers) == 3  # 2 Bambu printers that keep printing, 1 left idle for prints sent from printfleet
+    library = sorted(path.name for path in (tmp_path / "data" / "files").iterdir())
+    assert library == sorted(hashlib.sha256(content).hexdigest() for _, content in demo_samples())
 
     terminate_and_check_brokers(process, brokers, tmp_path)
     assert "printfleet.stopped" in (tmp_path / "stderr.log").read_text()  # the server shut down cleanly too
+
+
+async def test_the_demo_imports_its_sample_files_once(tmp_path: Path) -> None:
+    settings = load_settings(
+        None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db", files={"directory": str(tmp_path / "files")}
+    )
+
+    assert await _demo_files(settings) == len(demo_samples())
+    assert await _demo_files(settings) == 0  # the next start finds them there: stored by SHA-256, one file each
+    assert len(list((tmp_path / "files").iterdir())) == len(demo_samples())

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import webbrowser
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -176,6 +176,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
     from printfleet.sim.farm import SimulatedFarm
 
     credentials = await _demo_accounts(settings)
+    await _demo_files(settings)
     async with SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
         printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
         app = build_app(settings, extra_printers=printers)
@@ -250,6 +251,31 @@ async def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
     return printed
 
 
+async def _demo_files(settings: Settings) -> int:
+    """Put the sample sliced files (``printfleet.sim.samples``) into the file library, attributed to nobody; the
+    ones already there (stored by SHA-256) stay as they are. How many were added."""
+    from printfleet.services.files import FileLibrary
+    from printfleet.sim.samples import demo_samples
+    from printfleet.store.database import Database, migrate
+    from printfleet.store.files import SqlFileRepository
+
+    async def once(content: bytes) -> AsyncIterator[bytes]:
+        yield content
+
+    await migrate(settings.database_url)
+    added = 0
+    async with Database(settings.database_url) as database:
+        library = FileLibrary(
+            repository=SqlFileRepository(database),
+            directory=Path(settings.files.directory),
+            max_size=settings.files.max_size,
+        )
+        for name, content in demo_samples():
+            _, new = await library.store(name, once(content), uploaded_by=None)
+            added += new
+    return added
+
+
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
     """Ask ``server`` to shut down once ``stop`` is set."""
     await stop.wait()
@@ -260,7 +286,8 @@ async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
 def sim(
     config: Annotated[Path, typer.Option("--config", "-c", help="Simulator file (see docs/sim.md).")],
 ) -> None:
-    """Run simulated printers on their own and print the printer entries to paste into a printfleet config."""
+    """Run simulated printers on their own and print the printer entries to paste into a printfleet config; the
+    sample sliced files are written to ``.printfleet-sim/samples/`` beside the simulator file."""
     from printfleet.sim.farm import SimConfigError, load_sim_options, run_simulators
 
     configure_logging(level="INFO")
@@ -270,6 +297,10 @@ def sim(
         err.print(f"[bold red]printfleet sim: configuration error[/]\n{exc}", highlight=False)
         raise typer.Exit(code=2) from None
     workdir = config.absolute().parent / ".printfleet-sim"
+    from printfleet.sim.samples import write_samples
+
+    samples = write_samples(workdir / "samples")
+    err.print(f"sample sliced files to upload on the Files page: {samples[0].parent}", highlight=False)
     _run_until_stopped(lambda stop: run_simulators(options, workdir=workdir, stop=stop))
 
 

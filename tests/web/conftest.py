@@ -60,8 +60,12 @@ async def farm(request: pytest.FixtureRequest, tmp_path: Path, mosquitto_binary:
 
 @pytest.fixture
 async def server(tmp_path: Path, farm: BambuFarm) -> AsyncIterator[Server]:
-    """A printfleet server on SQLite watching the farm, every printer online."""
-    running = Server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", farm.printer_configs())
+    """A printfleet server on SQLite watching the farm, every printer online; its file library in ``tmp_path``."""
+    running = Server(
+        f"sqlite+aiosqlite:///{tmp_path}/printfleet.db",
+        farm.printer_configs(),
+        files={"directory": str(tmp_path / "files")},
+    )
     await running.start()
     await running.wait_online()
     yield running
@@ -70,8 +74,11 @@ async def server(tmp_path: Path, farm: BambuFarm) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def bare_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """A printfleet server on SQLite with no printers, for page tests that need no browser and no farm."""
-    uv, task, base_url = await start_server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db")
+    """A printfleet server on SQLite with no printers (file library in ``tmp_path``), for page tests that need no
+    browser and no farm."""
+    uv, task, base_url = await start_server(
+        f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", files={"directory": str(tmp_path / "files")}
+    )
     headers = await admin_headers(uv)
     async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
         yield RunningServer(base_url=base_url, client=client, runtime=uv.config.app.state.runtime, headers=headers)

@@ -3,10 +3,11 @@
 The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters). On connect the server sends the current
 state of the view (every printer card, the page of job rows, or the Queue page's fragment), then one message per
 domain event: a message is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a
-card or a row, add a row at the top, replace the queue fragment, add a toast). The Queue page's fragment is rendered
-again from the queue's current view after every queue event and every printer state change: the queue is short,
-and a whole fragment can never leave the page half updated. The session remembers which cards and rows the page
-shows, so an update never targets an element the page lacks and a row is never added twice.
+card or a row, add a row at the top, replace the queue fragment, add a toast). The prints a person sent
+(``dispatch_updated``) show their progress as toasts on every page that person has open. The Queue page's fragment
+is rendered again from the queue's current view after every queue event and every printer state change: the queue
+is short, and a whole fragment can never leave the page half updated. The session remembers which cards and rows
+the page shows, so an update never targets an element the page lacks and a row is never added twice.
 
 Each client has its own bounded event-bus subscription: a slow browser loses its own oldest events only.
 A printer card rendered for one event is shared by every client in the same language.
@@ -28,6 +29,7 @@ from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.domain.events import (
     ClaimOffered,
+    DispatchUpdated,
     DomainEvent,
     JobAutoCreated,
     JobUpdated,
@@ -134,6 +136,8 @@ class LiveSession:
 
     def fragments(self, event: DomainEvent) -> str:
         """The message for ``event`` ("" when this page shows nothing of it)."""
+        if isinstance(event, DispatchUpdated):
+            return self._dispatch_toast(event)
         if self.view == "queue":
             if isinstance(event, JobAutoCreated):
                 return self._job_toast(event.job)
@@ -199,6 +203,22 @@ class LiveSession:
             self._newest = job.created_at
             return f'<tbody hx-swap-oob="afterbegin:#job-rows">{self._row(job)}</tbody>'
         return ""
+
+    def _dispatch_toast(self, event: DispatchUpdated) -> str:
+        """A print this viewer sent, at its new step: a toast on whichever page they are (each step's toast
+        replaces the one before)."""
+        dispatch = event.dispatch
+        if self._viewer is None or dispatch.requested_by != self._viewer.user.id:
+            return ""
+        return renderer().render(
+            "_dispatch_toast.html",
+            self.locale,
+            dispatch_id=dispatch.id,
+            state=dispatch.state.value,
+            file=dispatch.job_name,
+            printer=self._names.get(dispatch.printer_id, dispatch.printer_id),
+            error=dispatch.error.value if dispatch.error is not None else None,
+        )
 
     def _job_toast(self, job: Job) -> str:
         values = {"job": job.job_name, "printer": self._names.get(job.printer_id, job.printer_id)}

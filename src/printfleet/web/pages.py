@@ -8,7 +8,7 @@ another site are refused (``Sec-Fetch-Site`` / ``Origin``), since the UI has no 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -67,6 +67,12 @@ def live_url(view: str, locale: str, **params: str | int | None) -> str:
     return "/ui/ws?" + urlencode(query)
 
 
+def permission_check(request: Request) -> Callable[[str], bool]:
+    """What templates call as ``may("files.manage")``: whether the signed-in person has that permission."""
+    principal = request.scope.get("state", {}).get("principal")
+    return lambda permission: principal is not None and principal.may(Permission(permission))
+
+
 def page(request: Request, locale: str, template: str, *, page_name: str, title: str, **context: Any) -> str:
     """Render a full page in ``template`` with the frame's variables (navigation, language switch, live URL)."""
     context.setdefault("live_url", live_url("toasts", locale))
@@ -77,7 +83,7 @@ def page(request: Request, locale: str, template: str, *, page_name: str, title:
         page=page_name,
         title=title,
         me=principal.user if principal is not None else None,
-        may=(lambda permission: principal is not None and principal.may(Permission(permission))),
+        may=permission_check(request),
         request_path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context,
     )

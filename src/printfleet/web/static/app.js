@@ -23,12 +23,19 @@
     }
   }
 
-  /* Toasts leave by themselves (errors stay longer) or on their × button. */
+  /* Toasts leave by themselves (errors stay longer) or on their × button. A dispatch's toast replaces the one
+     before it (data-dispatch) and stays while the dispatch is under way (data-sticky). */
   function armToasts(root) {
     var toasts = (root || document).querySelectorAll(".toast:not([data-armed])");
     for (var i = 0; i < toasts.length; i++) {
       var toast = toasts[i];
       toast.setAttribute("data-armed", "");
+      var dispatch = toast.getAttribute("data-dispatch");
+      if (dispatch && /^[0-9]+$/.test(dispatch)) {
+        var older = document.querySelectorAll('.toast[data-dispatch="' + dispatch + '"]');
+        for (var j = 0; j < older.length; j++) if (older[j] !== toast) older[j].remove();
+      }
+      if (toast.hasAttribute("data-sticky")) continue;
       var wait = toast.classList.contains("toast-error") ? 15000 : 8000;
       setTimeout(toast.remove.bind(toast), wait);
     }
@@ -81,6 +88,68 @@
     }
   }
   setInterval(countdowns, 1000);
+
+  /* A toast like the server's (armed like them). A dispatch's toast carries its id: each newer one replaces it. */
+  function showToast(text, level, dispatchId) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var node = document.createElement("div");
+    node.className = "toast toast-" + level;
+    if (dispatchId) node.setAttribute("data-dispatch", String(dispatchId));
+    var span = document.createElement("span");
+    span.className = "toast-text";
+    span.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", box.getAttribute("data-dismiss") || "×");
+    close.textContent = "×";
+    node.appendChild(span);
+    node.appendChild(close);
+    box.appendChild(node);
+  }
+
+  /* A JSON request to the API with the session cookie (a same-site request passes its cross-site check):
+     resolves to {status, body} with the body as text. */
+  function sendJson(method, url, body) {
+    var headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, {
+      method: method, credentials: "same-origin", headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (response) {
+      return response.text().then(function (text) { return { status: response.status, body: text }; });
+    });
+  }
+
+  /* The sentence of an API error body ({"detail": "…"} or a list of problems), else ``fallback``. */
+  function problem(body, fallback) {
+    try {
+      var parsed = JSON.parse(body);
+      if (typeof parsed.detail === "string") return parsed.detail;
+      if (Array.isArray(parsed.detail)) return parsed.detail.map(function (p) { return p.msg; }).join("; ");
+    } catch (ignored) { /* not JSON */ }
+    return fallback;
+  }
+
+  window.printfleet = { toast: showToast, sendJson: sendJson, problem: problem };
+
+  /* "Plate needs clearing — Mark cleared (good / bad)" on a printer card: POST /api/v1/printers/{id}/plate-cleared;
+     the card itself follows the printer's next status. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-plate-cleared]");
+    if (!button) return;
+    button.disabled = true;
+    var url = "/api/v1/printers/" + encodeURIComponent(button.getAttribute("data-printer-id")) + "/plate-cleared";
+    sendJson("POST", url, { outcome: button.getAttribute("data-plate-cleared") }).then(function (answer) {
+      if (answer.status >= 200 && answer.status < 300) {
+        showToast(button.getAttribute("data-done"), "success");
+        return;
+      }
+      showToast(problem(answer.body, String(answer.status)), "error");
+      button.disabled = false;
+    }).catch(function () { button.disabled = false; });
+  });
 
   function live(state) {
     var indicator = document.getElementById("live-indicator");
