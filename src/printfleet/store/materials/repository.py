@@ -214,7 +214,7 @@ class SqlMaterialRepository:
                 .limit(query.limit)
                 .offset(query.offset)
             )
-            return [_filament(*found) for found in rows.tuples()], int(total or 0)
+            return [_filament(*found) for found in rows], int(total or 0)
 
     async def update_filament(self, filament_id: int, filament: FilamentFields, *, at: datetime) -> Filament | None:
         """Store ``filament`` as the filament's new fields; the record, or None for an unknown id."""
@@ -279,7 +279,7 @@ class SqlMaterialRepository:
             rows = await session.execute(
                 base.order_by(SpoolRow.created_at.desc(), SpoolRow.id.desc()).limit(query.limit).offset(query.offset)
             )
-            return [_spool(*found) for found in rows.tuples()], int(total or 0)
+            return [_spool(*found) for found in rows], int(total or 0)
 
     async def modify_spool(self, spool_id: int, change: Callable[[Spool], Spool], *, at: datetime) -> Spool | None:
         """Apply ``change`` to the spool as stored, in one transaction holding its row, and store the result's
@@ -288,7 +288,7 @@ class SqlMaterialRepository:
         try:
             async with self._database.transaction() as session:
                 found = (
-                    await session.execute(_spool_select().where(SpoolRow.id == spool_id).with_for_update())
+                    await session.execute(_spool_select().where(SpoolRow.id == spool_id).with_for_update(of=SpoolRow))
                 ).first()
                 if found is None:
                     return None
