@@ -208,7 +208,7 @@ class SpoolFields:
     def checked(self) -> SpoolFields:
         """The normalised value; raises InvalidMaterial naming the field."""
         initial = check_number(self.initial_weight_g, "initial_weight_g", maximum=WEIGHT_MAX_G, above_minimum=True)
-        used = check_number(self.used_weight_g, "used_weight_g", maximum=WEIGHT_MAX_G * 10)
+        used = check_number(self.used_weight_g, "used_weight_g", maximum=1e9)
         return replace(
             self,
             initial_weight_g=initial or 0.0,
