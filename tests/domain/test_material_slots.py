@@ -5,10 +5,12 @@ with two nozzles)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from printfleet.domain.materials.ams import exist_bit, merge_material_report
+from printfleet.domain.materials.rfid import rfid_draft
 from printfleet.domain.materials.slot_events import SlotEvent, SlotEventKind, slot_events
 from printfleet.domain.materials.slots import Nozzle, SlotId, SlotKind, bambu_slots, tool_slots
 
@@ -207,3 +209,21 @@ def test_tools_are_slots_without_known_contents() -> None:
         ("T0", 0, False),
         ("T1", 1, False),
     ]
+
+
+def test_an_rfid_draft_needs_a_tag_a_material_and_a_label_weight() -> None:
+    rfid, plain, nearly_empty, empty, _ = bambu_slots(merge_material_report(None, _pushall())).slots
+    draft = rfid_draft(nearly_empty)
+    assert draft is not None
+    assert (draft.vendor_name, draft.filament.name, draft.filament.net_weight_g) == ("Bambu Lab", "PLA Matte", 1000)
+    assert draft.spool_values == {
+        "initial_weight_g": 1000,
+        "tray_uuid": "8E0F5C7A2B3D4E5F60718293A4B5C6D7",
+        "remaining_weight_g": 60,
+    }
+    assert rfid_draft(plain) is None
+    assert rfid_draft(empty) is None
+    assert rfid_draft(replace(rfid, label_weight_g=None, remain_pct=None)) is None
+    inverted = rfid_draft(replace(rfid, nozzle_temp_min_c=250, nozzle_temp_max_c=200))
+    assert inverted is not None
+    assert (inverted.filament.nozzle_temp_min_c, inverted.filament.nozzle_temp_max_c) == (None, None)

@@ -28,6 +28,8 @@ from printfleet.domain.materials import (
     edit_vendor,
 )
 from printfleet.domain.materials import spools as spool_rules
+from printfleet.domain.materials.rfid import rfid_draft, same_filament
+from printfleet.domain.materials.slots import Slot
 from printfleet.services.errors import Conflict, NotFound
 from printfleet.services.materials.ports import MaterialRepository
 
@@ -207,6 +209,32 @@ class MaterialsService:
         """Remove a spool for good (archive it to keep its history). Raises SpoolNotFound."""
         if not await self._repository.delete_spool(spool_id):
             raise SpoolNotFound(spool_id)
+
+    async def spool_for_rfid(self, slot: Slot, *, create: bool = True) -> Spool | None:
+        """The inventory spool in ``slot``, matched by its RFID ``tray_uuid``. With ``create`` an unknown tagged spool
+        is added from its tag, under the vendor and filament the tag names (each made once; see
+        :mod:`printfleet.domain.materials.rfid`). None for an untagged slot, or for an unknown spool when not
+        creating or when the tag gives no weight."""
+        if slot.tray_uuid is None:
+            return None
+        found = await self.find_spool(slot.tray_uuid)
+        draft = rfid_draft(slot) if found is None and create else None
+        if draft is None:
+            return found
+        vendors, _ = await self.list_vendors(VendorQuery(search=draft.vendor_name, limit=500))
+        vendor = next((v for v in vendors if v.name.lower() == draft.vendor_name.lower()), None)
+        if vendor is None:
+            vendor = await self.add_vendor(VendorFields(name=draft.vendor_name))
+        filaments, _ = await self.list_filaments(
+            FilamentQuery(material=draft.filament.material, vendor_id=vendor.id, limit=500)
+        )
+        filament = next((f for f in filaments if same_filament(f, draft.filament)), None)
+        if filament is None:
+            filament = await self.add_filament(replace(draft.filament, vendor_id=vendor.id))
+        try:
+            return await self.add_spool(filament.id, draft.spool_values)
+        except Conflict:  # added meanwhile by another request
+            return await self.find_spool(slot.tray_uuid)
 
     async def _modify(self, spool_id: int, change: Callable[[Spool], Spool]) -> Spool:
         spool = await self._repository.modify_spool(spool_id, change, at=self._clock())
