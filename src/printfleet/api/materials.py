@@ -46,7 +46,7 @@ FilamentId = Annotated[int, Path(ge=1, le=MAX_ID, description="The filament's id
 SpoolId = Annotated[int, Path(ge=1, le=MAX_ID, description="The spool's id.")]
 Search = Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL, description="Part of a name (any case).")]
 Material = Annotated[str | None, Query(max_length=32, pattern=NO_CONTROL, description="e.g. PLA (any case).")]
-VendorFilter = Annotated[int | None, Query(alias="vendor", ge=1, le=MAX_ID, description="A vendor id.")]
+VendorFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="A vendor id.")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
