@@ -42,6 +42,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
+from printfleet.services.materials import MaterialsService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
@@ -53,6 +54,7 @@ from printfleet.store.database import Database, migrate
 from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
+from printfleet.store.materials.repository import SqlMaterialRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.web import mount_web
@@ -102,6 +104,7 @@ class Runtime:
     files: FileLibrary
     dispatch: DispatchService
     plates: PlateService
+    materials: MaterialsService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -293,6 +296,9 @@ def build_app(
                 timings=dispatch_timings,
                 **({"clock": clock} if clock is not None else {}),
             )
+            materials = MaterialsService(
+                repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
+            )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -311,6 +317,7 @@ def build_app(
                 files=files,
                 dispatch=dispatch,
                 plates=plates,
+                materials=materials,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -324,6 +331,7 @@ def build_app(
                 files=files,
                 dispatch=dispatch,
                 plates=plates,
+                materials=materials,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import accounts, dispatch, files, jobs, printers, queue, ws
+from printfleet.api import accounts, dispatch, files, jobs, materials, printers, queue, ws
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
@@ -22,6 +22,7 @@ from printfleet.api.guards import BodyLimit, HostGuard
 from printfleet.api.schemas import Health
 from printfleet.domain.dispatch.model import DispatchRefused
 from printfleet.domain.durations import QueueInputError
+from printfleet.domain.materials import InvalidMaterial
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected, PrinterState
 from printfleet.domain.queue import QueueRefusal, Refusal
 from printfleet.services.errors import (
@@ -155,6 +156,13 @@ def create_api(
 
     app.add_exception_handler(DispatchRefused, dispatch_refused)
 
+    async def invalid_material(_request: Request, exc: Exception) -> JSONResponse:
+        """422 with the inventory's sentence and the field it concerns (``field``)."""
+        assert isinstance(exc, InvalidMaterial)
+        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=422)
+
+    app.add_exception_handler(InvalidMaterial, invalid_material)
+
     @app.middleware("http")
     async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """``Server-Timing: app;dur=<ms>`` on every response: the server's own time, as browsers show it."""
@@ -177,6 +185,7 @@ def create_api(
     app.include_router(jobs.router)
     app.include_router(queue.router)
     app.include_router(files.router)
+    app.include_router(materials.router)
     app.include_router(ws.router)
 
     @app.get(

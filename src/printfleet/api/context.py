@@ -15,6 +15,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
+from printfleet.services.materials import MaterialsService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
@@ -37,6 +38,7 @@ class ApiContext:
     files: FileLibrary
     dispatch: DispatchService
     plates: PlateService
+    materials: MaterialsService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -36,6 +36,9 @@ class AuditAction(StrEnum):
     FILE_DELETED = "file_deleted"
     PRINT_DISPATCHED = "print_dispatched"
     PLATE_CLEARED = "plate_cleared"
+    MATERIAL_ADDED = "material_added"
+    MATERIAL_UPDATED = "material_updated"
+    MATERIAL_REMOVED = "material_removed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

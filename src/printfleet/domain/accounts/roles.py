@@ -56,6 +56,10 @@ class Permission(StrEnum):
     """List and read the print-file library, with thumbnails."""
     FILES_MANAGE = "files.manage"
     """Upload print files to the library and delete them."""
+    MATERIALS_READ = "materials.read"
+    """List and read vendors, filaments and spools."""
+    MATERIALS_MANAGE = "materials.manage"
+    """Add, edit, archive and delete vendors, filaments and spools; record use and weighings."""
     LIVE = "live"
     """The live event streams (``/ws``, ``/ui/ws``); what each frame may show is filtered by the other permissions."""
 
@@ -67,6 +71,7 @@ _VIEWER = frozenset(
         Permission.QUEUE_READ,
         Permission.SETTINGS_READ,
         Permission.FILES_READ,
+        Permission.MATERIALS_READ,
         Permission.PROFILE,
         Permission.LIVE,
     }
@@ -79,6 +84,7 @@ _MEMBER = frozenset(
         Permission.QUEUE_READ,
         Permission.QUEUE_USE,
         Permission.FILES_READ,
+        Permission.MATERIALS_READ,
         Permission.PRINTERS_PRINT_OWN,
         Permission.PROFILE,
         Permission.LIVE,
@@ -93,6 +99,7 @@ _OPERATOR = (
         Permission.JOBS_EDIT,
         Permission.QUEUE_MANAGE,
         Permission.FILES_MANAGE,
+        Permission.MATERIALS_MANAGE,
     }
 )
 _ADMIN = frozenset(Permission)

@@ -1,0 +1,1 @@
+"""The material inventory's tables (schema: migration 0008) and repository."""
