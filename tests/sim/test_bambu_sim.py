@@ -263,6 +263,6 @@ async def test_shared_broker_serves_many_printers_through_the_strict_client(
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks, timeout=5.0)  # bounded: a client may wait on the broker to say goodbye
     assert [latest[c.id].state for c in configs] == [PrinterState.IDLE] * 3 + [PrinterState.PRINTING, PrinterState.IDLE]
     assert latest[farm[3].printer_id].file_name == "only-three.3mf"

@@ -203,11 +203,12 @@ class SimulatedBambuPrinter:
 
     async def stop(self) -> None:
         """Stop reporting, leave the broker, and stop the broker if owned."""
-        for task in (self._report_task, self._link_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [task for task in (self._report_task, self._link_task) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: a cancelled MQTT client may wait on a broker that no longer answers to say goodbye.
+            await asyncio.wait(tasks, timeout=5.0)
         self._report_task = self._link_task = None
         if self.ftps is not None:
             self.ftps.stop()
