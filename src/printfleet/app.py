@@ -24,9 +24,13 @@ from fastapi import FastAPI
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
 from printfleet.bot import DiscordBot
-from printfleet.config import DiscordSettings, Settings
+from printfleet.config import DiscordSettings, NotificationSettings, Settings
+from printfleet.domain.accounts.users import User
+from printfleet.domain.notifications.model import Backoff
 from printfleet.domain.printer import PrinterConfig, PrinterKind
 from printfleet.domain.queue_commands import RateLimit
+from printfleet.notify import ChannelSender
+from printfleet.notify.email import SmtpServer
 from printfleet.observability.metrics import PrometheusMetrics
 from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import ConnectionObserver
@@ -37,11 +41,14 @@ from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService, DispatchTimings
+from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
+from printfleet.services.notifications import NotificationService, Outbox
+from printfleet.services.notifications.templates import Templates
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
@@ -52,6 +59,7 @@ from printfleet.store.database import Database, migrate
 from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
+from printfleet.store.notifications import SqlNotificationRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.web import mount_web
@@ -101,6 +109,35 @@ class Runtime:
     files: FileLibrary
     dispatch: DispatchService
     plates: PlateService
+    notifications: NotificationService
+    outbox: Outbox
+
+
+def smtp_server(settings: NotificationSettings) -> SmtpServer | None:
+    """The SMTP server of ``notifications.smtp``, or None without a host."""
+    smtp = settings.smtp
+    if smtp.host is None:
+        return None
+    return SmtpServer(
+        host=smtp.host,
+        port=smtp.port,
+        starttls=smtp.starttls,
+        ssl=smtp.ssl,
+        user=smtp.user,
+        password=smtp.password.get_secret_value() if smtp.password else None,
+        sender=smtp.sender,
+        timeout=smtp.timeout,
+    )
+
+
+def _user_lookup(accounts: AccountService) -> Callable[[int], Any]:
+    async def lookup(user_id: int) -> User | None:
+        try:
+            return await accounts.get_user(user_id)
+        except NotFound:
+            return None
+
+    return lookup
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -292,6 +329,32 @@ def build_app(
                 timings=dispatch_timings,
                 **({"clock": clock} if clock is not None else {}),
             )
+            notify_settings = settings.notifications
+            sender = ChannelSender(smtp=smtp_server(notify_settings), timeout=notify_settings.send_timeout)
+            notification_repository = SqlNotificationRepository(database)
+            templates = Templates(notify_settings.language)
+            outbox = Outbox(
+                repository=notification_repository,
+                bus=bus,
+                users=_user_lookup(accounts),
+                sender=sender,
+                templates=templates,
+                backoff=Backoff(
+                    initial=notify_settings.retry_initial,
+                    maximum=notify_settings.retry_max,
+                    give_up_after=notify_settings.give_up_after,
+                ),
+                base_url=notify_settings.base_url,
+                send_timeout=notify_settings.send_timeout,
+                clock=clock or (lambda: datetime.now(UTC)),
+            )
+            notifications = NotificationService(
+                repository=notification_repository,
+                users=_user_lookup(accounts),
+                sender=sender,
+                templates=templates,
+                test_timeout=notify_settings.send_timeout,
+            )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -310,6 +373,8 @@ def build_app(
                 files=files,
                 dispatch=dispatch,
                 plates=plates,
+                notifications=notifications,
+                outbox=outbox,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -323,6 +388,7 @@ def build_app(
                 files=files,
                 dispatch=dispatch,
                 plates=plates,
+                notifications=notifications,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -330,11 +396,14 @@ def build_app(
                 metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
+            # The outbox subscribes first and stops last: it hears every event published while the rest runs.
+            outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             try:
-                async with bot, queue, monitoring, dispatch:
+                async with outbox_context, bot, queue, monitoring, dispatch:
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:
+                await sender.aclose()
                 await store_health.close()
             log.info("printfleet.stopped")
 

@@ -230,6 +230,40 @@ class DiscordSettings(BaseModel):
         return bool(self.token and self.token.get_secret_value()) and bool(self.guild_id and self.queue_channel_id)
 
 
+class SmtpSettings(BaseModel):
+    """The SMTP server email notifications go through. Without ``host`` email channels fail (for good) with "no
+    SMTP server configured". ``ssl``: implicit TLS (port 465); else ``starttls`` upgrades a plain connection
+    (port 587); neither: plain SMTP (a loopback relay). ``password`` is a secret: never logged, never shown."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(default=None, min_length=1, max_length=253)
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    user: str | None = Field(default=None, min_length=1, max_length=254)
+    password: SecretStr | None = None
+    sender: str = Field(default="printfleet@localhost", min_length=3, max_length=254)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+
+
+class NotificationSettings(BaseModel):
+    """Notifications: ``enabled`` runs the outbox (writing and delivering); ``retry_initial`` and ``retry_max``
+    (seconds) bound the exponential backoff between attempts; ``give_up_after`` (seconds, default 24 h) marks a
+    message failed when still undelivered that long after it was written; ``send_timeout`` (seconds) bounds one
+    send; ``language`` (``en``, ``de``) picks the default message texts; ``base_url`` (e.g.
+    ``https://farm.example.org``) makes links to job pages in messages."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    smtp: SmtpSettings = SmtpSettings()
+    retry_initial: float = Field(default=10.0, gt=0, le=3600)
+    retry_max: float = Field(default=3600.0, gt=0, le=86400)
+    give_up_after: float = Field(default=86400.0, gt=0, le=7 * 86400)
+    send_timeout: float = Field(default=15.0, gt=0, le=300)
+    language: Literal["en", "de"] = "en"
+    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+
+
 class _PrinterBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Annotated[str, Field(pattern=_PRINTER_ID)]
@@ -368,6 +402,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     files: FilesSettings = FilesSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None
 
     @classmethod

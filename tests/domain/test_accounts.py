@@ -26,6 +26,7 @@ def test_admin_may_everything_and_viewer_only_reads() -> None:
         Permission.SETTINGS_READ,
         Permission.FILES_READ,
         Permission.PROFILE,
+        Permission.NOTIFICATIONS,
         Permission.LIVE,
     }
 
@@ -38,6 +39,7 @@ def test_member_queues_but_does_not_control_printers_or_manage_the_queue() -> No
     assert not allows(Role.MEMBER, Permission.JOBS_READ)
     assert allows(Role.MEMBER, Permission.FILES_READ)
     assert not allows(Role.MEMBER, Permission.FILES_MANAGE)
+    assert allows(Role.MEMBER, Permission.NOTIFICATIONS)  # their own channels and preferences
 
 
 def test_operator_controls_printers_and_queue_but_not_users_settings_or_printer_setup() -> None:

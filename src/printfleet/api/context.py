@@ -16,6 +16,7 @@ from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
+from printfleet.services.notifications import NotificationService
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.settings import SettingsService
@@ -37,6 +38,7 @@ class ApiContext:
     files: FileLibrary
     dispatch: DispatchService
     plates: PlateService
+    notifications: NotificationService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -52,6 +52,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     PROFILE = "profile"
     """One's own profile: display name, password, personal API tokens, Discord link."""
+    NOTIFICATIONS = "notifications"
+    """One's own notification channels, rules and per-printer preferences (with their delivery history)."""
     FILES_READ = "files.read"
     """List and read the print-file library, with thumbnails."""
     FILES_MANAGE = "files.manage"
@@ -68,6 +70,7 @@ _VIEWER = frozenset(
         Permission.SETTINGS_READ,
         Permission.FILES_READ,
         Permission.PROFILE,
+        Permission.NOTIFICATIONS,
         Permission.LIVE,
     }
 )
@@ -81,6 +84,7 @@ _MEMBER = frozenset(
         Permission.FILES_READ,
         Permission.PRINTERS_PRINT_OWN,
         Permission.PROFILE,
+        Permission.NOTIFICATIONS,
         Permission.LIVE,
     }
 )

@@ -9,7 +9,7 @@ import binascii
 import hashlib
 import hmac
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every secret, not a secret
 MIN_KEY_BYTES = 24
 MAX_KEY_BYTES = 64
 
