@@ -109,7 +109,9 @@ async def test_a_receiver_down_gets_its_messages_once_when_back_even_after_a_res
     server = await started(database_url, farm)
     try:
         webhook = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
-        apprise = await add_channel(server, kind="apprise", name="json", url=f"json://127.0.0.1:{receiver.port}/apprise")
+        apprise = await add_channel(
+            server, kind="apprise", name="json", url=f"json://127.0.0.1:{receiver.port}/apprise"
+        )
         for channel in (webhook, apprise):
             await add_rule(server, channel["id"], ["print_finished"])
         await farm[0].start_print("cube.gcode.3mf", duration_s=0.8)
@@ -149,7 +151,9 @@ async def test_per_printer_preferences_mail_the_operator_and_post_their_webhook_
     printer = farm[0]
     with SmtpReceiver() as smtp:
         server = await started(
-            database_url, farm, smtp={"host": "127.0.0.1", "port": smtp.port, "starttls": False, "sender": "farm@x.test"}
+            database_url,
+            farm,
+            smtp={"host": "127.0.0.1", "port": smtp.port, "starttls": False, "sender": "farm@x.test"},
         )
         try:
             accounts = server.runtime.accounts
@@ -174,7 +178,9 @@ async def test_per_printer_preferences_mail_the_operator_and_post_their_webhook_
             )
             assert snoop.status_code == 201, snoop.text
             rule = {"channel_id": snoop.json()["id"], "events": ["print_failed", "print_started"]}
-            assert (await server.client.post("/api/v1/notifications/rules", json=rule, headers=member)).status_code == 201
+            assert (
+                await server.client.post("/api/v1/notifications/rules", json=rule, headers=member)
+            ).status_code == 201
 
             await printer.start_print("warp.gcode.3mf", duration_s=30)
             await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])

@@ -217,7 +217,7 @@ class SqlNotificationRepository:
                 .where(NotificationChannelRow.enabled.is_(True))
                 .order_by(NotificationRuleRow.id)
             )
-            return [(_rule(rule), _channel(channel)) for rule, channel in rows.tuples()]
+            return [(_rule(rule), _channel(channel)) for rule, channel in rows.all()]
 
     async def preferences(self, user_id: int, printer_id: str) -> PrinterPreferences | None:
         """The stored preferences, or None."""
