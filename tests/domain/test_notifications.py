@@ -54,7 +54,9 @@ def test_two_pauses_of_one_print_are_two_subjects_and_a_repeated_pause_is_one() 
     first = job_announcement(_job(JobStatus.PAUSED, elapsed_seconds=600))
     edited = job_announcement(_job(JobStatus.PAUSED, elapsed_seconds=600, notes="hello"))
     second = job_announcement(_job(JobStatus.PAUSED, elapsed_seconds=1800))
-    assert first is not None and edited is not None and second is not None
+    assert first is not None
+    assert edited is not None
+    assert second is not None
     assert first.subject == edited.subject == "job:7:pause:600"
     assert second.subject != first.subject
 

@@ -91,7 +91,7 @@ class _MailHandler:
     def __init__(self, mails: list[Message]) -> None:
         self.mails = mails
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         self.mails.append(message_from_bytes(content))
         return "250 OK"

@@ -57,7 +57,8 @@ async def test_one_row_per_subject_event_and_channel(database: Database) -> None
     assert again == []
     assert len(later) == 1
     assert [m.subject for m in await store.due(T0 + timedelta(seconds=5), limit=10)] == ["job:1", "job:1", "job:2"]
-    assert channel.has_url and channel.has_secret
+    assert channel.has_url
+    assert channel.has_secret
     assert not other.has_url
 
 

@@ -51,7 +51,7 @@ async def list_channels(principal: Me, context: ContextDep) -> ChannelList:
     f"{PREFIX}/channels", response_model=ChannelPublic, status_code=status.HTTP_201_CREATED, responses=responses()
 )
 async def add_channel(body: ChannelBody, principal: Me, context: ContextDep) -> ChannelPublic:
-    """Add a channel. 400 for a missing or unusable URL or secret (the message never quotes them)."""
+    """Add a channel. 422 for a missing or unusable URL or secret (the message never quotes them)."""
     channel = await context.notifications.add_channel(
         principal.user.id, kind=body.kind, name=body.name, url=body.url, secret=body.secret
     )
