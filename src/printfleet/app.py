@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from printfleet.api.context import ApiContext
 from printfleet.bot import DiscordBot
 from printfleet.config import DiscordSettings, NotificationSettings, Settings
 from printfleet.domain.accounts.users import User
+from printfleet.domain.jobs import Job, JobFilter
 from printfleet.domain.notifications.model import Backoff
 from printfleet.domain.printer import PrinterConfig, PrinterKind
 from printfleet.domain.queue_commands import RateLimit
@@ -138,6 +139,16 @@ def _user_lookup(accounts: AccountService) -> Callable[[int], Any]:
             return None
 
     return lookup
+
+
+def _recent_jobs(jobs: JobService) -> Callable[[datetime], Any]:
+    """Jobs created up to a week before ``since`` (a print started then may have ended since), newest 500."""
+
+    async def recent(since: datetime) -> list[Job]:
+        found, _ = await jobs.list(JobFilter(since=since - timedelta(days=7), limit=500))
+        return found
+
+    return recent
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -346,6 +357,8 @@ def build_app(
                 ),
                 base_url=notify_settings.base_url,
                 send_timeout=notify_settings.send_timeout,
+                recent_jobs=_recent_jobs(jobs),
+                recovery_window=notify_settings.recovery_window,
                 clock=clock or (lambda: datetime.now(UTC)),
             )
             notifications = NotificationService(

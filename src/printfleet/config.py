@@ -250,8 +250,10 @@ class NotificationSettings(BaseModel):
     """Notifications: ``enabled`` runs the outbox (writing and delivering); ``retry_initial`` and ``retry_max``
     (seconds) bound the exponential backoff between attempts; ``give_up_after`` (seconds, default 24 h) marks a
     message failed when still undelivered that long after it was written; ``send_timeout`` (seconds) bounds one
-    send; ``language`` (``en``, ``de``) picks the default message texts; ``base_url`` (e.g.
-    ``https://farm.example.org``) makes links to job pages in messages."""
+    send; ``recovery_window`` (seconds) is how far back start-up looks for job starts and ends that have no
+    message yet (an event lost between a job's commit and its outbox write); ``language`` (``en``, ``de``) picks
+    the default message texts; ``base_url`` (e.g. ``https://farm.example.org``) makes links to job pages in
+    messages."""
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
@@ -260,6 +262,7 @@ class NotificationSettings(BaseModel):
     retry_max: float = Field(default=3600.0, gt=0, le=86400)
     give_up_after: float = Field(default=86400.0, gt=0, le=7 * 86400)
     send_timeout: float = Field(default=15.0, gt=0, le=300)
+    recovery_window: float = Field(default=3600.0, ge=0, le=7 * 86400)
     language: Literal["en", "de"] = "en"
     base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
 

@@ -254,3 +254,36 @@ async def test_channel_urls_and_secrets_never_leave_in_a_response_or_a_log_line(
         assert token not in text
         assert SECRET not in text
         assert SECRET.removeprefix("whsec_") not in text
+
+
+async def test_a_finish_missed_while_notifications_were_off_is_sent_once_at_the_next_start(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    # The same gap as a process killed between a job's commit and its outbox rows: the job ended, no row exists.
+    await receiver.start()
+    printer = farm[0]
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["print_started", "print_finished"])
+        await printer.start_print("clip.gcode.3mf", duration_s=600)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+    finally:
+        await server.stop()
+    quiet = await started(database_url, farm, enabled=False)
+    try:
+        assert printer.print is not None
+        printer.print.started_at -= 600
+        await quiet.wait_jobs(lambda jobs: statuses(jobs) == ["completed"])
+        await asyncio.sleep(0.5)
+        assert len(receiver.on("/hook")) == 1
+    finally:
+        await quiet.stop()
+    for _ in range(2):  # the first start sends the missed finish; the second sends nothing more
+        await server.start()
+        try:
+            await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+            await asyncio.sleep(0.8)
+        finally:
+            await server.stop()
+    assert receiver.webhook_events("/hook", SECRET) == ["print_started", "print_finished"]

@@ -63,6 +63,7 @@ def _rule(row: NotificationRuleRow) -> Rule:
         events=_events(row.events),
         printer_ids=frozenset(row.printer_ids),
         managed_for=row.managed_for,
+        created_at=row.created_at.astimezone(UTC),
     )
 
 

@@ -81,13 +81,15 @@ class ChannelSecrets:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
     """A channel × a set of events × printers (empty ``printer_ids``: every printer). ``managed_for``
-    (``printer:<id>``) marks a rule written by the per-printer preference endpoint."""
+    (``printer:<id>``) marks a rule written by the per-printer preference endpoint; ``created_at`` (aware UTC)
+    keeps start-up recovery from sending a rule news older than itself."""
 
     id: int
     channel_id: int
     events: frozenset[NotificationEvent]
     printer_ids: frozenset[str] = frozenset()
     managed_for: str | None = None
+    created_at: datetime | None = None
 
     def matches(self, event: NotificationEvent, printer_id: str | None) -> bool:
         """True when the rule asks for ``event`` on ``printer_id`` (None: an event of no printer)."""

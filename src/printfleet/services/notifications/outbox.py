@@ -16,20 +16,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import structlog
 
 from printfleet.domain.accounts.roles import Permission, allows
 from printfleet.domain.accounts.users import User
-from printfleet.domain.notifications.announce import Announcement, announcements
+from printfleet.domain.events import DomainEvent
+from printfleet.domain.jobs import Job
+from printfleet.domain.notifications.announce import Announcement, announcements, job_announcement
 from printfleet.domain.notifications.model import (
     Backoff,
     Channel,
     ChannelKind,
     DeliveryState,
     NewMessage,
+    NotificationEvent,
     OutboxMessage,
 )
 from printfleet.services.errors import StoreUnavailable
@@ -41,6 +44,9 @@ log = structlog.get_logger("printfleet.notifications")
 
 UserLookup = Callable[[int], Awaitable[User | None]]
 """The account of a user id, or None when it no longer exists."""
+
+RecentJobs = Callable[[datetime], Awaitable[list[Job]]]
+"""Jobs that may have started or ended at or after the given moment (a superset is fine)."""
 
 
 def _utcnow() -> datetime:
@@ -81,9 +87,13 @@ class Outbox:
         batch_size: int = 50,
         concurrency: int = 8,
         idle_poll: float = 5.0,
+        recent_jobs: RecentJobs | None = None,
+        recovery_window: float = 3600.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._repository = repository
+        self._recent_jobs = recent_jobs
+        self._recovery_window = recovery_window
         self._bus = bus
         self._users = users
         self._sender = sender
@@ -103,6 +113,10 @@ class Outbox:
 
     async def __aenter__(self) -> Outbox:
         self._subscription = self._bus.subscribe(maxsize=10_000)
+        try:
+            await self.recover()
+        except StoreUnavailable as error:
+            log.error("notifications.recovery_failed", error=error.error)
         self._writer = asyncio.create_task(self._write_loop(), name="notifications-writer")
         self._worker = asyncio.create_task(self._deliver_loop(), name="notifications-worker")
         return self
@@ -135,23 +149,53 @@ class Outbox:
             event = await self._subscription.get()
             await self._write_event_safely(event)
 
-    async def _write_event_safely(self, event: object) -> None:
+    async def _write_event_safely(self, event: DomainEvent) -> None:
         try:
-            for announcement in announcements(event):  # type: ignore[arg-type]
+            for announcement in announcements(event):
                 await self.write(announcement)
         except StoreUnavailable as error:
             log.error("notifications.write_failed", error=error.error, event=getattr(event, "name", None))
         except Exception:
             log.exception("notifications.write_crashed", event=getattr(event, "name", None))
 
-    async def write(self, announcement: Announcement) -> list[OutboxMessage]:
+    async def recover(self) -> int:
+        """Write what the jobs say happened in the last ``recovery_window`` seconds: the start of each job that
+        started then and the end of each that ended then. This closes the gap of an event lost between a job's
+        commit and its outbox rows (a process killed in between, or notifications switched off for a while).
+        Rows that exist already are not written again; a rule is only sent news no older than itself. Returns
+        how many rows were written. Raises StoreUnavailable."""
+        if self._recent_jobs is None:
+            return 0
+        since = self._clock() - timedelta(seconds=self._recovery_window)
+        written = 0
+        for job in await self._recent_jobs(since):
+            found: list[tuple[Announcement, datetime]] = []
+            started_at = job.start_time or job.created_at
+            if started_at >= since and job.status.value != "pending":
+                start = Announcement(
+                    event=NotificationEvent.PRINT_STARTED, subject=f"job:{job.id}", printer_id=job.printer_id, job=job
+                )
+                found.append((start, started_at))
+            current = job_announcement(job)
+            if current is not None and job.end_time is not None and job.end_time >= since:
+                found.append((current, job.end_time))
+            for announcement, occurred_at in found:
+                written += len(await self.write(announcement, occurred_at=occurred_at))
+        if written:
+            log.info("notifications.recovered", written=written, since=since.isoformat())
+        return written
+
+    async def write(self, announcement: Announcement, *, occurred_at: datetime | None = None) -> list[OutboxMessage]:
         """Write one row per channel whose rules ask for ``announcement`` and whose user may hear it; returns the
-        rows written (none for a repeat). Raises StoreUnavailable."""
+        rows written (none for a repeat). With ``occurred_at``, rules made after that moment are left out.
+        Raises StoreUnavailable."""
         now = self._clock()
         data = context(announcement, base_url=self._base_url, now=now)
         title, body = self._templates.render(announcement.event, data)
         chosen: dict[int, Channel] = {}
         for rule, channel in await self._repository.active_rules():
+            if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
+                continue
             if channel.id not in chosen and rule.matches(announcement.event, announcement.printer_id):
                 chosen[channel.id] = channel
         messages: list[NewMessage] = []
