@@ -287,3 +287,45 @@ async def test_a_finish_missed_while_notifications_were_off_is_sent_once_at_the_
         finally:
             await server.stop()
     assert receiver.webhook_events("/hook", SECRET) == ["print_started", "print_finished"]
+
+
+async def test_a_queue_member_alone_hears_of_their_offer_and_released_reservation(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm, language="de")
+    try:
+        member = await bearer_headers(server.runtime.accounts, username="maya", role=Role.MEMBER)
+        events = ["claim_offered", "reservation_released"]
+        admin_channel = await add_channel(server, kind="webhook", name="admin", url=f"{receiver.url}/admin")
+        await add_rule(server, admin_channel["id"], events)
+        mine = await server.client.post(
+            "/api/v1/notifications/channels",
+            json={"kind": "apprise", "name": "json", "url": f"json://127.0.0.1:{receiver.port}/maya"},
+            headers=member,
+        )
+        rule = {"channel_id": mine.json()["id"], "events": events}
+        assert (await server.client.post("/api/v1/notifications/rules", json=rule, headers=member)).status_code == 201
+
+        joined = await server.client.post(
+            "/api/v1/queue", json={"job_name": "Halter", "estimate": "1h"}, headers=member
+        )
+        assert joined.status_code == 201, joined.text
+        entry_id = joined.json()["entry"]["id"]
+        await receiver.wait_for(lambda: len(receiver.on("/maya")) == 1)
+        offered = receiver.on("/maya")[0].json()
+        assert offered["title"] == f"Du bist dran: {farm[0].printer_id}"
+        assert "Halter" in offered["message"]
+        claimed = await server.client.post(f"/api/v1/queue/{entry_id}/claim", json={}, headers=member)
+        assert claimed.status_code == 200, claimed.text
+        cancelled = await server.client.post(f"/api/v1/queue/{entry_id}/cancel", json={}, headers=member)
+        assert cancelled.status_code == 200, cancelled.text
+        await receiver.wait_for(lambda: len(receiver.on("/maya")) == 2)
+        released = receiver.on("/maya")[1].json()
+        assert released["title"] == f"Reservierung beendet: {farm[0].printer_id}"
+        assert "cancelled" in released["message"]
+        await asyncio.sleep(0.8)
+        assert len(receiver.on("/maya")) == 2
+        assert receiver.on("/admin") == []  # the queue member concerned, nobody else
+    finally:
+        await server.stop()
