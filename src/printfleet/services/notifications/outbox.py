@@ -147,7 +147,12 @@ class Outbox:
         assert self._subscription is not None
         while True:
             event = await self._subscription.get()
-            await self._write_event_safely(event)
+            writing = asyncio.ensure_future(self._write_event_safely(event))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await writing  # stopping: the event in hand is written, not lost
+                raise
 
     async def _write_event_safely(self, event: DomainEvent) -> None:
         try:
@@ -238,7 +243,12 @@ class Outbox:
             try:
                 batch = await self._repository.due(self._clock(), limit=self._batch_size)
                 if batch:
-                    await asyncio.gather(*(self._deliver_one(message) for message in batch))
+                    outcomes = await asyncio.gather(
+                        *(self._deliver_one(message) for message in batch), return_exceptions=True
+                    )
+                    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+                    if failures:
+                        raise failures[0]
                     continue
                 delay = self._idle_poll
                 next_due = await self._repository.next_due()
@@ -291,6 +301,8 @@ class Outbox:
         channel = await self._repository.channel(message.channel_id)
         if channel is None:
             raise DeliveryFailed("the channel was deleted", permanent=True)
+        if not channel.enabled:
+            raise DeliveryFailed("the channel is disabled", permanent=True)
         email = None
         if channel.kind is ChannelKind.EMAIL:
             user = await self._users(channel.user_id)

@@ -4,6 +4,7 @@ channel is "not found")."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -171,7 +172,10 @@ class NotificationService:
         try:
             if channel.kind is ChannelKind.EMAIL and not outgoing.email:
                 raise DeliveryFailed("your account has no email address", permanent=True)
-            await self._sender.send(outgoing)
+            await asyncio.wait_for(self._sender.send(outgoing), self._test_timeout)
+        except TimeoutError:
+            log.info("notification.test", channel_id=channel.id, kind=channel.kind.value, ok=False, reason="timeout")
+            return False, f"no answer within {self._test_timeout:g} s"
         except DeliveryFailed as failure:
             log.info(
                 "notification.test", channel_id=channel.id, kind=channel.kind.value, ok=False, reason=failure.reason
