@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,11 @@ from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
+from printfleet.app_notifications import build_notifications
 from printfleet.bot import DiscordBot
-from printfleet.config import DiscordSettings, NotificationSettings, Settings
-from printfleet.domain.accounts.users import User
-from printfleet.domain.jobs import Job, JobFilter
-from printfleet.domain.notifications.model import Backoff
+from printfleet.config import DiscordSettings, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
 from printfleet.domain.queue_commands import RateLimit
-from printfleet.notify import ChannelSender
-from printfleet.notify.email import SmtpServer
 from printfleet.observability.metrics import PrometheusMetrics
 from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import ConnectionObserver
@@ -42,14 +38,12 @@ from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService, DispatchTimings
-from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService, Outbox
-from printfleet.services.notifications.templates import Templates
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
@@ -60,7 +54,6 @@ from printfleet.store.database import Database, migrate
 from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
-from printfleet.store.notifications import SqlNotificationRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.web import mount_web
@@ -112,43 +105,6 @@ class Runtime:
     plates: PlateService
     notifications: NotificationService
     outbox: Outbox
-
-
-def smtp_server(settings: NotificationSettings) -> SmtpServer | None:
-    """The SMTP server of ``notifications.smtp``, or None without a host."""
-    smtp = settings.smtp
-    if smtp.host is None:
-        return None
-    return SmtpServer(
-        host=smtp.host,
-        port=smtp.port,
-        starttls=smtp.starttls,
-        ssl=smtp.ssl,
-        user=smtp.user,
-        password=smtp.password.get_secret_value() if smtp.password else None,
-        sender=smtp.sender,
-        timeout=smtp.timeout,
-    )
-
-
-def _user_lookup(accounts: AccountService) -> Callable[[int], Any]:
-    async def lookup(user_id: int) -> User | None:
-        try:
-            return await accounts.get_user(user_id)
-        except NotFound:
-            return None
-
-    return lookup
-
-
-def _recent_jobs(jobs: JobService) -> Callable[[datetime], Any]:
-    """Jobs created up to a week before ``since`` (a print started then may have ended since), newest 500."""
-
-    async def recent(since: datetime) -> list[Job]:
-        found, _ = await jobs.list(JobFilter(since=since - timedelta(days=7), limit=500))
-        return found
-
-    return recent
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -341,33 +297,10 @@ def build_app(
                 **({"clock": clock} if clock is not None else {}),
             )
             notify_settings = settings.notifications
-            sender = ChannelSender(smtp=smtp_server(notify_settings), timeout=notify_settings.send_timeout)
-            notification_repository = SqlNotificationRepository(database)
-            templates = Templates(notify_settings.language)
-            outbox = Outbox(
-                repository=notification_repository,
-                bus=bus,
-                users=_user_lookup(accounts),
-                sender=sender,
-                templates=templates,
-                backoff=Backoff(
-                    initial=notify_settings.retry_initial,
-                    maximum=notify_settings.retry_max,
-                    give_up_after=notify_settings.give_up_after,
-                ),
-                base_url=notify_settings.base_url,
-                send_timeout=notify_settings.send_timeout,
-                recent_jobs=_recent_jobs(jobs),
-                recovery_window=notify_settings.recovery_window,
-                clock=clock or (lambda: datetime.now(UTC)),
+            notifying = build_notifications(
+                notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
             )
-            notifications = NotificationService(
-                repository=notification_repository,
-                users=_user_lookup(accounts),
-                sender=sender,
-                templates=templates,
-                test_timeout=notify_settings.send_timeout,
-            )
+            outbox, notifications = notifying.outbox, notifying.service
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -416,7 +349,7 @@ def build_app(
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:
-                await sender.aclose()
+                await notifying.sender.aclose()
                 await store_health.close()
             log.info("printfleet.stopped")
 
