@@ -38,6 +38,7 @@ def smtp_server(settings: NotificationSettings) -> SmtpServer | None:
         password=smtp.password.get_secret_value() if smtp.password else None,
         sender=smtp.sender,
         timeout=smtp.timeout,
+        ca_file=smtp.ca_file,
     )
 
 

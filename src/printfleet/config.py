@@ -233,7 +233,8 @@ class DiscordSettings(BaseModel):
 class SmtpSettings(BaseModel):
     """The SMTP server email notifications go through. Without ``host`` email channels fail (for good) with "no
     SMTP server configured". ``ssl``: implicit TLS (port 465); else ``starttls`` upgrades a plain connection
-    (port 587); neither: plain SMTP (a loopback relay). ``password`` is a secret: never logged, never shown."""
+    (port 587); neither: plain SMTP (a loopback relay). ``password`` is a secret: never logged, never shown.
+    ``ca_file`` (PEM) verifies the server's certificate against that CA instead of the system's."""
 
     model_config = ConfigDict(extra="forbid")
     host: str | None = Field(default=None, min_length=1, max_length=253)
@@ -244,6 +245,14 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = None
     sender: str = Field(default="printfleet@localhost", min_length=3, max_length=254)
     timeout: float = Field(default=10.0, gt=0, le=300)
+    ca_file: str | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"ca_file {value!r} does not exist")
+        return value
 
 
 class NotificationSettings(BaseModel):

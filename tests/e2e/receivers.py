@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from printfleet.domain.notifications.signing import verify
 from tests.support import free_port
@@ -97,13 +97,39 @@ class _MailHandler:
         return "250 OK"
 
 
-class SmtpReceiver:
-    """aiosmtpd on 127.0.0.1, plain SMTP, recording every mail."""
+class _Authenticator:
+    """Accepts one login and password; records every login tried."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: str, password: str) -> None:
+        self.expected = (login.encode(), password.encode())
+        self.tried: list[bytes] = []
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        self.tried.append(data.login)
+        accepted = (data.login, data.password) == self.expected
+        return AuthResult(success=accepted, handled=False)  # handled=False: aiosmtpd answers 535 on a refusal
+
+
+class SmtpReceiver:
+    """aiosmtpd on 127.0.0.1, recording every mail: plain SMTP, or with ``tls`` (an ``ssl.SSLContext``) STARTTLS
+    required and a login (``login``, ``password``) required over it."""
+
+    def __init__(self, *, tls: Any = None, login: str = "farm", password: str = "") -> None:
         self.port = free_port()
         self.mails: list[Message] = []
-        self._controller = Controller(_MailHandler(self.mails), hostname="127.0.0.1", port=self.port)
+        self.authenticator = _Authenticator(login, password)
+        extra: dict[str, Any] = {}
+        if tls is not None:
+            extra = {
+                "tls_context": tls,
+                "require_starttls": True,
+                "authenticator": self.authenticator,
+                "auth_require_tls": True,
+                "auth_required": True,
+            }
+        self._controller = Controller(_MailHandler(self.mails), hostname="127.0.0.1", port=self.port, **extra)
 
     def __enter__(self) -> SmtpReceiver:
         self._controller.start()

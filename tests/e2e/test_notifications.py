@@ -8,6 +8,7 @@ import asyncio
 import base64
 import io
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import structlog
 from printfleet.domain.accounts.roles import Role
 from printfleet.observability.logging import configure_logging
 from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.tls import SimCertificateAuthority
 from tests.e2e.harness import Server, statuses
 from tests.e2e.receivers import HttpReceiver, SmtpReceiver
 from tests.support_accounts import bearer_headers
@@ -329,3 +331,40 @@ async def test_a_queue_member_alone_hears_of_their_offer_and_released_reservatio
         assert receiver.on("/admin") == []  # the queue member concerned, nobody else
     finally:
         await server.stop()
+
+
+async def test_email_goes_over_starttls_with_a_login_and_a_refused_login_is_reported(
+    database_url: str, farm: BambuFarm, tmp_path: Path, captured_logs: io.StringIO
+) -> None:
+    authority = SimCertificateAuthority.create()
+    files = authority.issue("localhost", directory=tmp_path / "smtp", name="smtp", dns_names=["localhost"])
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(files.cert_file, files.key_file)
+    password = "smtp-Pa55word"
+    with SmtpReceiver(tls=tls, login="farm", password=password) as smtp:
+        smtp_settings = {
+            "host": "localhost",
+            "port": smtp.port,
+            "starttls": True,
+            "user": "farm",
+            "password": password,
+            "ca_file": str(authority.write_ca(tmp_path / "smtp" / "ca.pem")),
+        }
+        for given, delivered in ((password, True), ("wrong", False)):
+            server = await started(database_url, farm, smtp={**smtp_settings, "password": given})
+            try:
+                me = await server.client.patch("/api/v1/me", json={"email": "admin@example.test"})
+                assert me.status_code == 200, me.text
+                channel = await add_channel(server, kind="email", name="mail")
+                tested = await server.client.post(f"/api/v1/notifications/channels/{channel['id']}/test")
+                expected = {"delivered": True, "reason": None}
+                if not delivered:
+                    expected = {"delivered": False, "reason": "the SMTP server refused the login"}
+                assert tested.json() == expected
+            finally:
+                await server.stop()
+        [mail] = smtp.mails
+        assert mail["To"] == "admin@example.test"
+        assert mail["Subject"] == "printfleet test message"
+        assert set(smtp.authenticator.tried) == {b"farm"}  # smtplib tries PLAIN, then LOGIN, after a refusal
+    assert password not in captured_logs.getvalue()

@@ -15,7 +15,8 @@ from printfleet.services.notifications.ports import DeliveryFailed, Outgoing
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmtpServer:
-    """Where and how to send mail. ``password`` is a secret (never logged). ``timeout`` in seconds."""
+    """Where and how to send mail. ``password`` is a secret (never logged). ``timeout`` in seconds; ``ca_file``
+    (PEM) replaces the system's CAs for verifying the server's certificate (the host name is always checked)."""
 
     host: str
     port: int = 587
@@ -25,6 +26,7 @@ class SmtpServer:
     password: str | None = None
     sender: str = "printfleet@localhost"
     timeout: float = 10.0
+    ca_file: str | None = None
 
 
 def email_message(outgoing: Outgoing, *, sender: str, recipient: str) -> EmailMessage:
@@ -68,7 +70,7 @@ class EmailSender:
 
 
 def _send(server: SmtpServer, message: EmailMessage) -> None:
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=server.ca_file)
     client: smtplib.SMTP
     if server.ssl:
         client = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout, context=context)
