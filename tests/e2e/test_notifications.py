@@ -368,3 +368,30 @@ async def test_email_goes_over_starttls_with_a_login_and_a_refused_login_is_repo
         assert mail["Subject"] == "printfleet test message"
         assert set(smtp.authenticator.tried) == {b"farm"}  # smtplib tries PLAIN, then LOGIN, after a refusal
     assert password not in captured_logs.getvalue()
+
+
+async def test_a_rule_made_mid_print_hears_the_finish_but_never_the_old_start(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    printer = farm[0]
+    server = await started(database_url, farm)
+    try:
+        await printer.start_print("lid.gcode.3mf", duration_s=600)
+        [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+        channel = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["print_started", "print_paused", "print_finished"])
+        edited = await server.client.patch(f"/api/v1/jobs/{job['id']}", json={"notes": "blue lid"})
+        assert edited.status_code == 200, edited.text  # a job_updated of a running job, after the rule
+        await printer.pause()
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["paused"])
+        await printer.resume()
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+        assert printer.print is not None
+        printer.print.started_at -= 600
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"])
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await asyncio.sleep(0.8)
+        assert receiver.webhook_events("/hook", SECRET) == ["print_paused", "print_finished"]
+    finally:
+        await server.stop()

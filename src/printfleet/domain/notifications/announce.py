@@ -8,6 +8,7 @@ reports: the duplicate messages research §5 lists, e.g. OctoPod#7, Octorant#22)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from printfleet.domain.events import ClaimOffered, DomainEvent, JobAutoCreated, JobUpdated, ReservationReleased
 from printfleet.domain.jobs import Job, JobStatus
@@ -27,7 +28,9 @@ _JOB_EVENTS: dict[JobStatus, NotificationEvent] = {
 class Announcement:
     """One thing to tell people. ``job`` or ``entry`` is what it is about; ``reason`` qualifies a released
     reservation (``start_missed``, ``cancelled``, ``removed``). ``queue_user_id`` is the only recipient of a queue
-    event (the queue's user id, ``user:<id>``)."""
+    event (the queue's user id, ``user:<id>``). ``occurred_at`` (aware UTC) is when it happened, when the record
+    says: a rule made later is not sent it (a job edited long after its start does not announce the start to a
+    rule made since)."""
 
     event: NotificationEvent
     subject: str
@@ -35,6 +38,7 @@ class Announcement:
     job: Job | None = None
     entry: QueueEntry | None = None
     reason: str | None = None
+    occurred_at: datetime | None = None
 
     @property
     def queue_user_id(self) -> str | None:
@@ -54,10 +58,31 @@ def job_announcement(job: Job) -> Announcement | None:
     if event is None or job.deleted:
         return None
     subject = f"job:{job.id}"
-    if event is NotificationEvent.PRINT_PAUSED:
+    occurred_at: datetime | None = job.end_time
+    if event is NotificationEvent.PRINT_STARTED:
+        occurred_at = started_at(job)
+    elif event is NotificationEvent.PRINT_PAUSED:
         mark = job.elapsed_seconds if job.elapsed_seconds is not None else round(job.progress or 0.0, 1)
         subject = f"{subject}:pause:{mark}"
-    return Announcement(event=event, subject=subject, printer_id=job.printer_id, job=job)
+        occurred_at = None
+    return Announcement(event=event, subject=subject, printer_id=job.printer_id, job=job, occurred_at=occurred_at)
+
+
+def started_at(job: Job) -> datetime:
+    """When printfleet knew ``job`` had started: the later of its creation (an auto-created job: discovery) and its
+    start time (a manual or dispatched job is created before its print starts)."""
+    return max(job.created_at, job.start_time) if job.start_time is not None else job.created_at
+
+
+def start_announcement(job: Job) -> Announcement:
+    """The ``print_started`` announcement of ``job`` whatever its status now (start-up recovery)."""
+    return Announcement(
+        event=NotificationEvent.PRINT_STARTED,
+        subject=f"job:{job.id}",
+        printer_id=job.printer_id,
+        job=job,
+        occurred_at=started_at(job),
+    )
 
 
 def announcements(event: DomainEvent) -> list[Announcement]:

@@ -24,8 +24,13 @@ import structlog
 from printfleet.domain.accounts.roles import Permission, allows
 from printfleet.domain.accounts.users import User
 from printfleet.domain.events import DomainEvent
-from printfleet.domain.jobs import Job
-from printfleet.domain.notifications.announce import Announcement, announcements, job_announcement
+from printfleet.domain.jobs import Job, JobStatus
+from printfleet.domain.notifications.announce import (
+    Announcement,
+    announcements,
+    job_announcement,
+    start_announcement,
+)
 from printfleet.domain.notifications.model import (
     Backoff,
     Channel,
@@ -174,27 +179,25 @@ class Outbox:
         since = self._clock() - timedelta(seconds=self._recovery_window)
         written = 0
         for job in await self._recent_jobs(since):
-            found: list[tuple[Announcement, datetime]] = []
-            started_at = job.start_time or job.created_at
-            if started_at >= since and job.status.value != "pending":
-                start = Announcement(
-                    event=NotificationEvent.PRINT_STARTED, subject=f"job:{job.id}", printer_id=job.printer_id, job=job
-                )
-                found.append((start, started_at))
+            found: list[Announcement] = []
+            if job.status is not JobStatus.PENDING:
+                found.append(start_announcement(job))
             current = job_announcement(job)
-            if current is not None and job.end_time is not None and job.end_time >= since:
-                found.append((current, job.end_time))
-            for announcement, occurred_at in found:
-                written += len(await self.write(announcement, occurred_at=occurred_at))
+            if current is not None and current.event is not NotificationEvent.PRINT_STARTED:
+                found.append(current)
+            for announcement in found:
+                if announcement.occurred_at is not None and announcement.occurred_at >= since:
+                    written += len(await self.write(announcement))
         if written:
             log.info("notifications.recovered", written=written, since=since.isoformat())
         return written
 
-    async def write(self, announcement: Announcement, *, occurred_at: datetime | None = None) -> list[OutboxMessage]:
+    async def write(self, announcement: Announcement) -> list[OutboxMessage]:
         """Write one row per channel whose rules ask for ``announcement`` and whose user may hear it; returns the
-        rows written (none for a repeat). With ``occurred_at``, rules made after that moment are left out.
+        rows written (none for a repeat). Rules made after ``announcement.occurred_at`` are left out.
         Raises StoreUnavailable."""
         now = self._clock()
+        occurred_at = announcement.occurred_at
         data = context(announcement, base_url=self._base_url, now=now)
         title, body = self._templates.render(announcement.event, data)
         chosen: dict[int, Channel] = {}
