@@ -198,14 +198,16 @@ class Outbox:
         Raises StoreUnavailable."""
         now = self._clock()
         occurred_at = announcement.occurred_at
-        data = context(announcement, base_url=self._base_url, now=now)
-        title, body = self._templates.render(announcement.event, data)
         chosen: dict[int, Channel] = {}
         for rule, channel in await self._repository.active_rules():
             if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
                 continue
             if channel.id not in chosen and rule.matches(announcement.event, announcement.printer_id):
                 chosen[channel.id] = channel
+        if not chosen:
+            return []
+        data = context(announcement, base_url=self._base_url, now=now)
+        title, body = self._templates.render(announcement.event, data)
         messages: list[NewMessage] = []
         hearing: dict[int, bool] = {}
         for channel in chosen.values():
