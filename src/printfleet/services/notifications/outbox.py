@@ -245,6 +245,7 @@ class Outbox:
 
     async def _deliver_loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before reading: a row written from here on wakes the wait below
             try:
                 batch = await self._repository.due(self._clock(), limit=self._batch_size)
                 if batch:
@@ -265,7 +266,6 @@ class Outbox:
             except Exception:
                 log.exception("notifications.worker_crashed")
                 delay = self._idle_poll
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
