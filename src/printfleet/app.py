@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
+from printfleet.app_notifications import build_notifications
 from printfleet.bot import DiscordBot
 from printfleet.config import DiscordSettings, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
@@ -44,6 +45,7 @@ from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.monitoring import MonitoringService
+from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
@@ -105,6 +107,8 @@ class Runtime:
     dispatch: DispatchService
     plates: PlateService
     materials: MaterialsService
+    notifications: NotificationService
+    outbox: Outbox
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -299,6 +303,11 @@ def build_app(
             materials = MaterialsService(
                 repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
             )
+            notify_settings = settings.notifications
+            notifying = build_notifications(
+                notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
+            )
+            outbox, notifications = notifying.outbox, notifying.service
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -318,6 +327,8 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
                 materials=materials,
+                notifications=notifications,
+                outbox=outbox,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -332,6 +343,7 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
                 materials=materials,
+                notifications=notifications,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -339,11 +351,14 @@ def build_app(
                 metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
+            # The outbox subscribes first and stops last: it hears every event published while the rest runs.
+            outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             try:
-                async with bot, queue, monitoring, dispatch:
+                async with outbox_context, bot, queue, monitoring, dispatch:
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:
+                await notifying.sender.aclose()
                 await store_health.close()
             log.info("printfleet.stopped")
 

@@ -230,6 +230,52 @@ class DiscordSettings(BaseModel):
         return bool(self.token and self.token.get_secret_value()) and bool(self.guild_id and self.queue_channel_id)
 
 
+class SmtpSettings(BaseModel):
+    """The SMTP server email notifications go through. Without ``host`` email channels fail (for good) with "no
+    SMTP server configured". ``ssl``: implicit TLS (port 465); else ``starttls`` upgrades a plain connection
+    (port 587); neither: plain SMTP (a loopback relay). ``password`` is a secret: never logged, never shown.
+    ``ca_file`` (PEM) verifies the server's certificate against that CA instead of the system's."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(default=None, min_length=1, max_length=253)
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    user: str | None = Field(default=None, min_length=1, max_length=254)
+    password: SecretStr | None = None
+    sender: str = Field(default="printfleet@localhost", min_length=3, max_length=254)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    ca_file: str | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"ca_file {value!r} does not exist")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    """Notifications: ``enabled`` runs the outbox (writing and delivering); ``retry_initial`` and ``retry_max``
+    (seconds) bound the exponential backoff between attempts; ``give_up_after`` (seconds, default 24 h) marks a
+    message failed when still undelivered that long after it was written; ``send_timeout`` (seconds) bounds one
+    send; ``recovery_window`` (seconds) is how far back start-up looks for job starts and ends that have no
+    message yet (an event lost between a job's commit and its outbox write); ``language`` (``en``, ``de``) picks
+    the default message texts; ``base_url`` (e.g. ``https://farm.example.org``) makes links to job pages in
+    messages."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    smtp: SmtpSettings = SmtpSettings()
+    retry_initial: float = Field(default=10.0, gt=0, le=3600)
+    retry_max: float = Field(default=3600.0, gt=0, le=86400)
+    give_up_after: float = Field(default=86400.0, gt=0, le=7 * 86400)
+    send_timeout: float = Field(default=15.0, gt=0, le=300)
+    recovery_window: float = Field(default=3600.0, ge=0, le=7 * 86400)
+    language: Literal["en", "de"] = "en"
+    base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+
+
 class _PrinterBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Annotated[str, Field(pattern=_PRINTER_ID)]
@@ -368,6 +414,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     files: FilesSettings = FilesSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None
 
     @classmethod

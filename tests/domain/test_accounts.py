@@ -27,6 +27,7 @@ def test_admin_may_everything_and_viewer_only_reads() -> None:
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
         Permission.PROFILE,
+        Permission.NOTIFICATIONS,
         Permission.LIVE,
     }
 
@@ -41,6 +42,7 @@ def test_member_queues_but_does_not_control_printers_or_manage_the_queue() -> No
     assert not allows(Role.MEMBER, Permission.FILES_MANAGE)
     assert allows(Role.MEMBER, Permission.MATERIALS_READ)
     assert not allows(Role.MEMBER, Permission.MATERIALS_MANAGE)
+    assert allows(Role.MEMBER, Permission.NOTIFICATIONS)  # their own channels and preferences
 
 
 def test_operator_controls_printers_and_queue_but_not_users_settings_or_printer_setup() -> None:

@@ -17,6 +17,7 @@ from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.monitoring import MonitoringService
+from printfleet.services.notifications import NotificationService
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.settings import SettingsService
@@ -39,6 +40,7 @@ class ApiContext:
     dispatch: DispatchService
     plates: PlateService
     materials: MaterialsService
+    notifications: NotificationService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

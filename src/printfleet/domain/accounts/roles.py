@@ -52,6 +52,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     PROFILE = "profile"
     """One's own profile: display name, password, personal API tokens, Discord link."""
+    NOTIFICATIONS = "notifications"
+    """One's own notification channels, rules and per-printer preferences (with their delivery history)."""
     FILES_READ = "files.read"
     """List and read the print-file library, with thumbnails."""
     FILES_MANAGE = "files.manage"
@@ -73,6 +75,7 @@ _VIEWER = frozenset(
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
         Permission.PROFILE,
+        Permission.NOTIFICATIONS,
         Permission.LIVE,
     }
 )
@@ -87,6 +90,7 @@ _MEMBER = frozenset(
         Permission.MATERIALS_READ,
         Permission.PRINTERS_PRINT_OWN,
         Permission.PROFILE,
+        Permission.NOTIFICATIONS,
         Permission.LIVE,
     }
 )

@@ -1,0 +1,115 @@
+"""What a domain event announces: pure mapping from published events to notification events with their subject.
+
+The subject names the thing announced so that (subject, event, channel) is unique per real occurrence: a job's
+start, end or pause is announced once however often ``job_updated`` repeats it (user edits, restarts, duplicate
+reports: the duplicate messages research §5 lists, e.g. OctoPod#7, Octorant#22).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from printfleet.domain.events import ClaimOffered, DomainEvent, JobAutoCreated, JobUpdated, ReservationReleased
+from printfleet.domain.jobs import Job, JobStatus
+from printfleet.domain.notifications.model import NotificationEvent
+from printfleet.domain.queue import QueueEntry
+
+_JOB_EVENTS: dict[JobStatus, NotificationEvent] = {
+    JobStatus.RUNNING: NotificationEvent.PRINT_STARTED,
+    JobStatus.PAUSED: NotificationEvent.PRINT_PAUSED,
+    JobStatus.COMPLETED: NotificationEvent.PRINT_FINISHED,
+    JobStatus.FAILED: NotificationEvent.PRINT_FAILED,
+    JobStatus.CANCELLED: NotificationEvent.PRINT_CANCELLED,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Announcement:
+    """One thing to tell people. ``job`` or ``entry`` is what it is about; ``reason`` qualifies a released
+    reservation (``start_missed``, ``cancelled``, ``removed``). ``queue_user_id`` is the only recipient of a queue
+    event (the queue's user id, ``user:<id>``). ``occurred_at`` (aware UTC) is when it happened, when the record
+    says: a rule made later is not sent it (a job edited long after its start does not announce the start to a
+    rule made since)."""
+
+    event: NotificationEvent
+    subject: str
+    printer_id: str | None
+    job: Job | None = None
+    entry: QueueEntry | None = None
+    reason: str | None = None
+    occurred_at: datetime | None = None
+
+    @property
+    def queue_user_id(self) -> str | None:
+        """The queue member concerned (queue events only)."""
+        return self.entry.user_id if self.entry is not None and self.event.queue_only else None
+
+
+def job_announcement(job: Job) -> Announcement | None:
+    """The announcement of ``job``'s current status, or None (pending, unknown, deleted jobs announce nothing).
+
+    Subjects: ``job:<id>`` for start and end; a pause is ``job:<id>:pause:<elapsed>`` with the printer's printing
+    time at the pause (seconds; progress % when the printer gives no time), so each pause of one print is its own
+    occurrence while repeats of one pause are not. A resume (back to ``running``) reuses the start's subject and so
+    announces nothing.
+    """
+    event = _JOB_EVENTS.get(job.status)
+    if event is None or job.deleted:
+        return None
+    subject = f"job:{job.id}"
+    occurred_at: datetime | None = job.end_time
+    if event is NotificationEvent.PRINT_STARTED:
+        occurred_at = started_at(job)
+    elif event is NotificationEvent.PRINT_PAUSED:
+        mark = job.elapsed_seconds if job.elapsed_seconds is not None else round(job.progress or 0.0, 1)
+        subject = f"{subject}:pause:{mark}"
+        occurred_at = None
+    return Announcement(event=event, subject=subject, printer_id=job.printer_id, job=job, occurred_at=occurred_at)
+
+
+def started_at(job: Job) -> datetime:
+    """When printfleet knew ``job`` had started: the later of its creation (an auto-created job: discovery) and its
+    start time (a manual or dispatched job is created before its print starts)."""
+    return max(job.created_at, job.start_time) if job.start_time is not None else job.created_at
+
+
+def start_announcement(job: Job) -> Announcement:
+    """The ``print_started`` announcement of ``job`` whatever its status now (start-up recovery)."""
+    return Announcement(
+        event=NotificationEvent.PRINT_STARTED,
+        subject=f"job:{job.id}",
+        printer_id=job.printer_id,
+        job=job,
+        occurred_at=started_at(job),
+    )
+
+
+def announcements(event: DomainEvent) -> list[Announcement]:
+    """What ``event`` announces (empty for events that notify nobody)."""
+    if isinstance(event, JobAutoCreated | JobUpdated):
+        found = job_announcement(event.job)
+        return [found] if found is not None else []
+    if isinstance(event, ClaimOffered):
+        entry = event.entry
+        offered = entry.offered_at.isoformat() if entry.offered_at else f"v{entry.version}"
+        return [
+            Announcement(
+                event=NotificationEvent.CLAIM_OFFERED,
+                subject=f"queue:{entry.id}:offer:{entry.printer_id}:{offered}",
+                printer_id=entry.printer_id,
+                entry=entry,
+            )
+        ]
+    if isinstance(event, ReservationReleased):
+        entry = event.entry
+        return [
+            Announcement(
+                event=NotificationEvent.RESERVATION_RELEASED,
+                subject=f"queue:{entry.id}:released:{event.printer_id}:v{entry.version}",
+                printer_id=event.printer_id,
+                entry=entry,
+                reason=event.reason,
+            )
+        ]
+    return []

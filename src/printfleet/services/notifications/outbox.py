@@ -1,0 +1,350 @@
+"""The outbox: announcements become stored messages, and a delivery worker sends them after commit.
+
+Writing: the outbox subscribes to the event bus. Services publish an event only after the change committed
+(DESIGN.md invariant 7), so a message is never written — let alone sent — for a change that did not happen. Each
+announcement is matched against every enabled channel's rules, rendered, and written as one row per channel; the
+store's unique (subject, event, channel) makes a repeated event a no-op (invariant 9).
+
+Delivering: the worker sends due rows, marks each delivered, or schedules the next attempt with exponential backoff
+(:class:`~printfleet.domain.notifications.model.Backoff`) until ``give_up_after``, then marks it failed. Rows still
+pending at start-up are sent then (a restart between commit and send still sends). The limits of this design —
+where "the same transaction" holds and where it does not — are in docs/notifications.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import structlog
+
+from printfleet.domain.accounts.roles import Permission, allows
+from printfleet.domain.accounts.users import User
+from printfleet.domain.events import DomainEvent
+from printfleet.domain.jobs import Job, JobStatus
+from printfleet.domain.notifications.announce import (
+    Announcement,
+    announcements,
+    job_announcement,
+    start_announcement,
+)
+from printfleet.domain.notifications.model import (
+    Backoff,
+    Channel,
+    ChannelKind,
+    DeliveryState,
+    NewMessage,
+    NotificationEvent,
+    OutboxMessage,
+)
+from printfleet.services.errors import StoreUnavailable
+from printfleet.services.events import EventBus, Subscription
+from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
+from printfleet.services.notifications.templates import Templates, context
+
+log = structlog.get_logger("printfleet.notifications")
+
+UserLookup = Callable[[int], Awaitable[User | None]]
+"""The account of a user id, or None when it no longer exists."""
+
+RecentJobs = Callable[[datetime], Awaitable[list[Job]]]
+"""Jobs that may have started or ended at or after the given moment (a superset is fine)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def may_hear(user: User, announcement: Announcement) -> bool:
+    """Whether ``user`` may be told about ``announcement``: a queue event only to the member concerned; a job event
+    to whoever may read every job (``jobs.read``) and to the job's own person (queue member or requester)."""
+    if user.disabled:
+        return False
+    if announcement.event.queue_only:
+        return announcement.queue_user_id == user.queue_user_id
+    job = announcement.job
+    if job is None:
+        return False
+    if allows(user.role, Permission.JOBS_READ):
+        return True
+    return job.queue_user_id == user.queue_user_id or job.requested_by == user.id
+
+
+class Outbox:
+    """Writes outbox rows for published events and delivers them. Use as an async context manager: entering
+    subscribes to the bus and starts the writer and the worker; leaving writes what is still buffered, lets sends
+    in flight finish (at most ``send_timeout`` seconds) and stops."""
+
+    def __init__(
+        self,
+        *,
+        repository: NotificationRepository,
+        bus: EventBus,
+        users: UserLookup,
+        sender: Sender,
+        templates: Templates | None = None,
+        backoff: Backoff | None = None,
+        base_url: str | None = None,
+        send_timeout: float = 15.0,
+        batch_size: int = 50,
+        concurrency: int = 8,
+        idle_poll: float = 5.0,
+        recent_jobs: RecentJobs | None = None,
+        recovery_window: float = 3600.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._repository = repository
+        self._recent_jobs = recent_jobs
+        self._recovery_window = recovery_window
+        self._bus = bus
+        self._users = users
+        self._sender = sender
+        self._templates = templates or Templates()
+        self._backoff = backoff or Backoff()
+        self._base_url = base_url
+        self._send_timeout = send_timeout
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle_poll = idle_poll
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._subscription: Subscription | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Outbox:
+        self._subscription = self._bus.subscribe(maxsize=10_000)
+        try:
+            await self.recover()
+        except StoreUnavailable as error:
+            log.error("notifications.recovery_failed", error=error.error)
+        self._writer = asyncio.create_task(self._write_loop(), name="notifications-writer")
+        self._worker = asyncio.create_task(self._deliver_loop(), name="notifications-worker")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        writer, worker, subscription = self._writer, self._worker, self._subscription
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        if subscription is not None:
+            while subscription.pending():
+                await self._write_event_safely(await subscription.get())
+            subscription.close()
+        self._stopping.set()
+        self._wake.set()
+        if worker is not None:
+            try:
+                await asyncio.wait_for(worker, self._send_timeout + 5)
+            except TimeoutError:
+                log.warning("notifications.stop_timeout")
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        assert self._subscription is not None
+        while True:
+            event = await self._subscription.get()
+            writing = asyncio.ensure_future(self._write_event_safely(event))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await writing  # stopping: the event in hand is written, not lost
+                raise
+
+    async def _write_event_safely(self, event: DomainEvent) -> None:
+        try:
+            for announcement in announcements(event):
+                await self.write(announcement)
+        except StoreUnavailable as error:
+            log.error("notifications.write_failed", error=error.error, event=getattr(event, "name", None))
+        except Exception:
+            log.exception("notifications.write_crashed", event=getattr(event, "name", None))
+
+    async def recover(self) -> int:
+        """Write what the jobs say happened in the last ``recovery_window`` seconds: the start of each job that
+        started then and the end of each that ended then. This closes the gap of an event lost between a job's
+        commit and its outbox rows (a process killed in between, or notifications switched off for a while).
+        Rows that exist already are not written again; a rule is only sent news no older than itself. Returns
+        how many rows were written. Raises StoreUnavailable."""
+        if self._recent_jobs is None:
+            return 0
+        since = self._clock() - timedelta(seconds=self._recovery_window)
+        written = 0
+        for job in await self._recent_jobs(since):
+            found: list[Announcement] = []
+            if job.status is not JobStatus.PENDING:
+                found.append(start_announcement(job))
+            current = job_announcement(job)
+            if current is not None and current.event is not NotificationEvent.PRINT_STARTED:
+                found.append(current)
+            for announcement in found:
+                if announcement.occurred_at is not None and announcement.occurred_at >= since:
+                    written += len(await self.write(announcement))
+        if written:
+            log.info("notifications.recovered", written=written, since=since.isoformat())
+        return written
+
+    async def write(self, announcement: Announcement) -> list[OutboxMessage]:
+        """Write one row per channel whose rules ask for ``announcement`` and whose user may hear it; returns the
+        rows written (none for a repeat). Rules made after ``announcement.occurred_at`` are left out.
+        Raises StoreUnavailable."""
+        now = self._clock()
+        occurred_at = announcement.occurred_at
+        chosen: dict[int, Channel] = {}
+        for rule, channel in await self._repository.active_rules():
+            if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
+                continue
+            if channel.id not in chosen and rule.matches(announcement.event, announcement.printer_id):
+                chosen[channel.id] = channel
+        if not chosen:
+            return []
+        data = context(announcement, base_url=self._base_url, now=now)
+        title, body = self._templates.render(announcement.event, data)
+        messages: list[NewMessage] = []
+        hearing: dict[int, bool] = {}
+        for channel in chosen.values():
+            if channel.user_id not in hearing:
+                user = await self._users(channel.user_id)
+                hearing[channel.user_id] = user is not None and may_hear(user, announcement)
+            if hearing[channel.user_id]:
+                messages.append(
+                    NewMessage(
+                        channel_id=channel.id,
+                        user_id=channel.user_id,
+                        event=announcement.event,
+                        subject=announcement.subject,
+                        title=title,
+                        body=body,
+                        payload=data,
+                    )
+                )
+        if not messages:
+            return []
+        written = await self._repository.enqueue(messages, now=now)
+        for message in written:
+            log.info(
+                "notification.queued",
+                notification_id=message.id,
+                channel_id=message.channel_id,
+                notification_event=message.event.value,
+                subject=message.subject,
+            )
+        if written:
+            self._wake.set()
+        return written
+
+    # -- delivering ------------------------------------------------------------------------------------------
+
+    async def _deliver_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()  # before reading: a row written from here on wakes the wait below
+            try:
+                batch = await self._repository.due(self._clock(), limit=self._batch_size)
+                if batch:
+                    outcomes = await asyncio.gather(
+                        *(self._deliver_one(message) for message in batch), return_exceptions=True
+                    )
+                    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+                    if failures:
+                        raise failures[0]
+                    continue
+                delay = self._idle_poll
+                next_due = await self._repository.next_due()
+                if next_due is not None:
+                    delay = min(delay, max((next_due - self._clock()).total_seconds(), 0.0))
+            except StoreUnavailable as error:
+                log.error("notifications.store_unavailable", error=error.error)
+                delay = self._idle_poll
+            except Exception:
+                log.exception("notifications.worker_crashed")
+                delay = self._idle_poll
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _deliver_one(self, message: OutboxMessage) -> None:
+        async with self._slots:
+            attempts = message.attempts + 1
+            try:
+                outgoing = await self._outgoing(message)
+                await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
+            except DeliveryFailed as failure:
+                await self._failed(message, attempts, failure.reason, permanent=failure.permanent)
+                return
+            except TimeoutError:
+                await self._failed(message, attempts, f"no answer within {self._send_timeout:g} s", permanent=False)
+                return
+            except Exception as error:  # a sender bug must not stop the worker; its text may quote a URL
+                await self._failed(message, attempts, f"unexpected {type(error).__name__}", permanent=False)
+                return
+            now = self._clock()
+            await self._repository.record_attempt(
+                message.id,
+                attempts=attempts,
+                state=DeliveryState.DELIVERED,
+                next_attempt_at=None,
+                error=None,
+                delivered_at=now,
+            )
+            log.info(
+                "notification.delivered",
+                notification_id=message.id,
+                channel_id=message.channel_id,
+                kind=outgoing.kind.value,
+                notification_event=message.event.value,
+                attempts=attempts,
+            )
+
+    async def _outgoing(self, message: OutboxMessage) -> Outgoing:
+        channel = await self._repository.channel(message.channel_id)
+        if channel is None:
+            raise DeliveryFailed("the channel was deleted", permanent=True)
+        if not channel.enabled:
+            raise DeliveryFailed("the channel is disabled", permanent=True)
+        email = None
+        if channel.kind is ChannelKind.EMAIL:
+            user = await self._users(channel.user_id)
+            email = user.email if user is not None else None
+            if not email:
+                raise DeliveryFailed("the user has no email address", permanent=True)
+        return Outgoing(
+            message_id=message.message_id,
+            kind=channel.kind,
+            event=message.event.value,
+            title=message.title,
+            body=message.body,
+            timestamp=self._clock(),
+            payload=message.payload,
+            secrets=await self._repository.channel_secrets(channel.id),
+            email=email,
+            channel_label=f"{channel.kind.value}:{channel.id}",
+        )
+
+    async def _failed(self, message: OutboxMessage, attempts: int, reason: str, *, permanent: bool) -> None:
+        now = self._clock()
+        retry_at = None if permanent else self._backoff.next_attempt(attempts, now, message.created_at)
+        state = DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
+        await self._repository.record_attempt(
+            message.id,
+            attempts=attempts,
+            state=state,
+            next_attempt_at=retry_at,
+            error=reason,
+            delivered_at=None,
+        )
+        log.warning(
+            "notification.retry" if retry_at is not None else "notification.failed",
+            notification_id=message.id,
+            channel_id=message.channel_id,
+            notification_event=message.event.value,
+            attempts=attempts,
+            reason=reason,
+            retry_at=retry_at.isoformat() if retry_at is not None else None,
+        )

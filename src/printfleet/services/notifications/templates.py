@@ -1,0 +1,157 @@
+"""Message texts: Jinja2 templates rendered in a sandbox (``jinja2.sandbox.SandboxedEnvironment``: a template
+cannot reach Python internals) over a documented context (docs/notifications.md "Message context").
+
+Defaults exist in English (``en``) and German (``de``); ``notifications.language`` picks one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from printfleet.domain.jobs import Job
+from printfleet.domain.notifications.announce import Announcement
+from printfleet.domain.notifications.model import NotificationEvent
+from printfleet.domain.queue import QueueEntry
+
+_EN: dict[NotificationEvent, tuple[str, str]] = {
+    NotificationEvent.PRINT_STARTED: ("Print started: {{ job.name }}", "{{ job.name }} started on {{ printer.id }}."),
+    NotificationEvent.PRINT_FINISHED: (
+        "Print finished: {{ job.name }}",
+        "{{ job.name }} finished on {{ printer.id }}{% if job.duration %} after {{ job.duration }}{% endif %}.",
+    ),
+    NotificationEvent.PRINT_FAILED: (
+        "Print failed: {{ job.name }}",
+        "{{ job.name }} failed on {{ printer.id }}"
+        "{% if job.progress is not none %} at {{ job.progress }} %{% endif %}.",
+    ),
+    NotificationEvent.PRINT_CANCELLED: (
+        "Print cancelled: {{ job.name }}",
+        "{{ job.name }} was cancelled on {{ printer.id }}.",
+    ),
+    NotificationEvent.PRINT_PAUSED: ("Print paused: {{ job.name }}", "{{ job.name }} is paused on {{ printer.id }}."),
+    NotificationEvent.CLAIM_OFFERED: (
+        "Your turn: {{ printer.id }}",
+        "{{ printer.id }} is free for {{ entry.job_name }}. Claim it before {{ entry.deadline }}.",
+    ),
+    NotificationEvent.RESERVATION_RELEASED: (
+        "Reservation released: {{ printer.id }}",
+        "Your reservation of {{ printer.id }} for {{ entry.job_name }} ended ({{ reason }}).",
+    ),
+}
+_DE: dict[NotificationEvent, tuple[str, str]] = {
+    NotificationEvent.PRINT_STARTED: (
+        "Druck gestartet: {{ job.name }}",
+        "{{ job.name }} wurde auf {{ printer.id }} gestartet.",
+    ),
+    NotificationEvent.PRINT_FINISHED: (
+        "Druck fertig: {{ job.name }}",
+        "{{ job.name }} ist auf {{ printer.id }} fertig{% if job.duration %} (Dauer {{ job.duration }}){% endif %}.",
+    ),
+    NotificationEvent.PRINT_FAILED: (
+        "Druck fehlgeschlagen: {{ job.name }}",
+        "{{ job.name }} ist auf {{ printer.id }} fehlgeschlagen.",
+    ),
+    NotificationEvent.PRINT_CANCELLED: (
+        "Druck abgebrochen: {{ job.name }}",
+        "{{ job.name }} wurde auf {{ printer.id }} abgebrochen.",
+    ),
+    NotificationEvent.PRINT_PAUSED: (
+        "Druck pausiert: {{ job.name }}",
+        "{{ job.name }} ist auf {{ printer.id }} pausiert.",
+    ),
+    NotificationEvent.CLAIM_OFFERED: (
+        "Du bist dran: {{ printer.id }}",
+        "{{ printer.id }} ist frei für {{ entry.job_name }}. Bitte bis {{ entry.deadline }} übernehmen.",
+    ),
+    NotificationEvent.RESERVATION_RELEASED: (
+        "Reservierung beendet: {{ printer.id }}",
+        "Deine Reservierung von {{ printer.id }} für {{ entry.job_name }} ist beendet ({{ reason }}).",
+    ),
+}
+DEFAULTS: dict[str, dict[NotificationEvent, tuple[str, str]]] = {"en": _EN, "de": _DE}
+"""Default (title, body) templates per language and event."""
+
+TEST_MESSAGE = {
+    "en": ("printfleet test message", "This is a test message from printfleet to the channel '{name}'."),
+    "de": ("printfleet-Testnachricht", "Dies ist eine Testnachricht von printfleet an den Kanal '{name}'."),
+}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _duration(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def job_context(job: Job, base_url: str | None) -> dict[str, Any]:
+    """The ``job`` part of the context."""
+    return {
+        "id": job.id,
+        "name": job.job_name,
+        "file": job.filename,
+        "status": job.status.value,
+        "progress": job.progress,
+        "start_time": _iso(job.start_time),
+        "end_time": _iso(job.end_time),
+        "duration_seconds": job.duration_seconds,
+        "duration": _duration(job.duration_seconds),
+        "url": f"{base_url.rstrip('/')}/jobs/{job.id}" if base_url else None,
+    }
+
+
+def entry_context(entry: QueueEntry) -> dict[str, Any]:
+    """The ``entry`` part of the context (a queue entry)."""
+    return {
+        "id": entry.id,
+        "job_name": entry.job_name,
+        "user_name": entry.user_name,
+        "status": entry.status.value,
+        "deadline": _iso(entry.deadline),
+    }
+
+
+def context(announcement: Announcement, *, base_url: str | None, now: datetime) -> dict[str, Any]:
+    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job`` or ``entry`` (None when
+    not about one), ``reason`` and ``time`` (ISO 8601 UTC, when the message was written). This dict is also the
+    ``data`` of a webhook body."""
+    return {
+        "event": announcement.event.value,
+        "printer": {"id": announcement.printer_id},
+        "job": job_context(announcement.job, base_url) if announcement.job is not None else None,
+        "entry": entry_context(announcement.entry) if announcement.entry is not None else None,
+        "reason": announcement.reason,
+        "time": now.isoformat(),
+    }
+
+
+class Templates:
+    """Renders (title, body) for an event in one language, in a Jinja2 sandbox."""
+
+    def __init__(self, language: str = "en") -> None:
+        self._env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._texts = DEFAULTS.get(language, _EN)
+        self.language = language if language in DEFAULTS else "en"
+
+    def render(self, event: NotificationEvent, data: dict[str, Any]) -> tuple[str, str]:
+        """The title and body of ``event`` over ``data`` (see :func:`context`). Raises KeyError for an event
+        without a template (material and maintenance events are not announced yet)."""
+        title, body = self._texts[event]
+        return (
+            self._env.from_string(title).render(data).strip(),
+            self._env.from_string(body).render(data).strip(),
+        )
+
+    def test_message(self, channel_name: str) -> tuple[str, str]:
+        """The title and body of a test message to the channel named ``channel_name``."""
+        title, body = TEST_MESSAGE[self.language]
+        return title, body.format(name=channel_name)

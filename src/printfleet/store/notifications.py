@@ -1,0 +1,344 @@
+"""Notification channels, rules, preferences and the outbox on SQLAlchemy (SQLite or PostgreSQL); implements
+:class:`~printfleet.services.notifications.ports.NotificationRepository`.
+
+Outbox rows are inserted with ``ON CONFLICT DO NOTHING`` on (subject, event, channel_id), so two writers of one
+announcement (a repeated event, or two processes) leave one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from printfleet.domain.notifications.model import (
+    Channel,
+    ChannelKind,
+    ChannelSecrets,
+    DeliveryState,
+    NewMessage,
+    NotificationEvent,
+    OutboxMessage,
+    PrinterPreferences,
+    Rule,
+)
+from printfleet.store.database import Database
+from printfleet.store.notification_tables import (
+    NotificationChannelRow,
+    NotificationPreferenceRow,
+    NotificationRow,
+    NotificationRuleRow,
+)
+
+_CHANNEL_FIELDS = frozenset({"name", "enabled", "url", "signing_secret"})
+
+
+def _channel(row: NotificationChannelRow) -> Channel:
+    return Channel(
+        id=row.id,
+        user_id=row.user_id,
+        kind=ChannelKind(row.kind),
+        name=row.name,
+        enabled=row.enabled,
+        has_url=bool(row.url),
+        has_secret=bool(row.signing_secret),
+        created_at=row.created_at.astimezone(UTC),
+        managed_for=row.managed_for,
+    )
+
+
+def _events(values: list[str]) -> frozenset[NotificationEvent]:
+    known = {event.value for event in NotificationEvent}
+    return frozenset(NotificationEvent(value) for value in values if value in known)
+
+
+def _rule(row: NotificationRuleRow) -> Rule:
+    return Rule(
+        id=row.id,
+        channel_id=row.channel_id,
+        events=_events(row.events),
+        printer_ids=frozenset(row.printer_ids),
+        managed_for=row.managed_for,
+        created_at=row.created_at.astimezone(UTC),
+    )
+
+
+def _message(row: NotificationRow) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id,
+        channel_id=row.channel_id,
+        user_id=row.user_id,
+        event=NotificationEvent(row.event),
+        subject=row.subject,
+        title=row.title,
+        body=row.body,
+        payload=dict(row.payload),
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at.astimezone(UTC),
+        created_at=row.created_at.astimezone(UTC),
+        delivered_at=row.delivered_at.astimezone(UTC) if row.delivered_at else None,
+        last_error=row.last_error,
+    )
+
+
+class SqlNotificationRepository:
+    """The notification store."""
+
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._database = database
+        self._clock = clock
+
+    async def add_channel(
+        self,
+        *,
+        user_id: int,
+        kind: ChannelKind,
+        name: str,
+        secrets: ChannelSecrets,
+        managed_for: str | None = None,
+    ) -> Channel:
+        """Store a new, enabled channel."""
+        row = NotificationChannelRow(
+            user_id=user_id,
+            kind=kind.value,
+            name=name,
+            enabled=True,
+            url=secrets.url,
+            signing_secret=secrets.signing_secret,
+            managed_for=managed_for,
+            created_at=self._clock(),
+        )
+        async with self._database.transaction() as session:
+            session.add(row)
+            await session.flush()
+        return _channel(row)
+
+    async def channels(self, user_id: int) -> list[Channel]:
+        """The user's channels, oldest first."""
+        async with self._database.transaction() as session:
+            rows = await session.scalars(
+                select(NotificationChannelRow)
+                .where(NotificationChannelRow.user_id == user_id)
+                .order_by(NotificationChannelRow.id)
+            )
+            return [_channel(row) for row in rows]
+
+    async def channel(self, channel_id: int) -> Channel | None:
+        """One channel, or None."""
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationChannelRow, channel_id)
+            return _channel(row) if row is not None else None
+
+    async def update_channel(self, channel_id: int, **changes: Any) -> Channel:
+        """Set ``name``, ``enabled``, ``url`` or ``signing_secret``. Raises KeyError when missing."""
+        unknown = set(changes) - _CHANNEL_FIELDS
+        if unknown:
+            raise ValueError(f"cannot change {sorted(unknown)}")
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationChannelRow, channel_id)
+            if row is None:
+                raise KeyError(channel_id)
+            for name, value in changes.items():
+                setattr(row, name, value)
+        return _channel(row)
+
+    async def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel; its rules and outbox rows go with it (ON DELETE CASCADE)."""
+        async with self._database.transaction() as session:
+            await session.execute(delete(NotificationChannelRow).where(NotificationChannelRow.id == channel_id))
+
+    async def channel_secrets(self, channel_id: int) -> ChannelSecrets:
+        """The channel's URL and signing secret (empty when the channel is gone)."""
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationChannelRow, channel_id)
+            if row is None:
+                return ChannelSecrets()
+            return ChannelSecrets(url=row.url, signing_secret=row.signing_secret)
+
+    async def add_rule(
+        self,
+        *,
+        channel_id: int,
+        events: frozenset[NotificationEvent],
+        printer_ids: frozenset[str],
+        managed_for: str | None = None,
+    ) -> Rule:
+        """Store a rule."""
+        row = NotificationRuleRow(
+            channel_id=channel_id,
+            events=sorted(event.value for event in events),
+            printer_ids=sorted(printer_ids),
+            managed_for=managed_for,
+            created_at=self._clock(),
+        )
+        async with self._database.transaction() as session:
+            session.add(row)
+            await session.flush()
+        return _rule(row)
+
+    async def rules(self, user_id: int) -> list[Rule]:
+        """Every rule of the user's channels."""
+        async with self._database.transaction() as session:
+            rows = await session.scalars(
+                select(NotificationRuleRow)
+                .join(NotificationChannelRow, NotificationChannelRow.id == NotificationRuleRow.channel_id)
+                .where(NotificationChannelRow.user_id == user_id)
+                .order_by(NotificationRuleRow.id)
+            )
+            return [_rule(row) for row in rows]
+
+    async def update_rule(self, rule_id: int, **changes: Any) -> Rule:
+        """Set ``events`` or ``printer_ids``. Raises KeyError when missing."""
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationRuleRow, rule_id)
+            if row is None:
+                raise KeyError(rule_id)
+            if "events" in changes:
+                row.events = sorted(event.value for event in changes["events"])
+            if "printer_ids" in changes:
+                row.printer_ids = sorted(changes["printer_ids"])
+        return _rule(row)
+
+    async def delete_rule(self, rule_id: int) -> None:
+        """Delete a rule."""
+        async with self._database.transaction() as session:
+            await session.execute(delete(NotificationRuleRow).where(NotificationRuleRow.id == rule_id))
+
+    async def active_rules(self) -> list[tuple[Rule, Channel]]:
+        """Every rule of every enabled channel."""
+        async with self._database.transaction() as session:
+            rows = await session.execute(
+                select(NotificationRuleRow, NotificationChannelRow)
+                .join(NotificationChannelRow, NotificationChannelRow.id == NotificationRuleRow.channel_id)
+                .where(NotificationChannelRow.enabled.is_(True))
+                .order_by(NotificationRuleRow.id)
+            )
+            return [(_rule(rule), _channel(channel)) for rule, channel in rows.all()]
+
+    async def preferences(self, user_id: int, printer_id: str) -> PrinterPreferences | None:
+        """The stored preferences, or None."""
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationPreferenceRow, (user_id, printer_id))
+            if row is None:
+                return None
+            return PrinterPreferences(
+                printer_id=row.printer_id,
+                notify_print_start=row.notify_print_start,
+                notify_print_complete=row.notify_print_complete,
+                notify_print_failed=row.notify_print_failed,
+                notify_material_change=row.notify_material_change,
+                notify_maintenance=row.notify_maintenance,
+                email_enabled=row.email_enabled,
+            )
+
+    async def save_preferences(self, user_id: int, preferences: PrinterPreferences) -> None:
+        """Insert or replace the preferences."""
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationPreferenceRow, (user_id, preferences.printer_id))
+            if row is None:
+                row = NotificationPreferenceRow(user_id=user_id, printer_id=preferences.printer_id)
+                session.add(row)
+            row.notify_print_start = preferences.notify_print_start
+            row.notify_print_complete = preferences.notify_print_complete
+            row.notify_print_failed = preferences.notify_print_failed
+            row.notify_material_change = preferences.notify_material_change
+            row.notify_maintenance = preferences.notify_maintenance
+            row.email_enabled = preferences.email_enabled
+            row.updated_at = self._clock()
+
+    async def enqueue(self, messages: list[NewMessage], *, now: datetime) -> list[OutboxMessage]:
+        """Insert the rows that do not exist yet (ON CONFLICT DO NOTHING); returns those inserted."""
+        written: list[OutboxMessage] = []
+        insert = pg_insert if self._database.dialect_name == "postgresql" else sqlite_insert
+        async with self._database.transaction() as session:
+            for message in messages:
+                statement = (
+                    insert(NotificationRow)
+                    .values(
+                        channel_id=message.channel_id,
+                        user_id=message.user_id,
+                        event=message.event.value,
+                        subject=message.subject[:200],
+                        title=message.title[:300],
+                        body=message.body,
+                        payload=message.payload,
+                        state=DeliveryState.PENDING.value,
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["subject", "event", "channel_id"])
+                    .returning(NotificationRow.id)
+                )
+                new_id = (await session.execute(statement)).scalar_one_or_none()
+                if new_id is not None:
+                    row = await session.get(NotificationRow, new_id)
+                    assert row is not None
+                    written.append(_message(row))
+        return written
+
+    async def due(self, now: datetime, *, limit: int) -> list[OutboxMessage]:
+        """Pending rows due at ``now``, oldest first."""
+        async with self._database.transaction() as session:
+            rows = await session.scalars(
+                select(NotificationRow)
+                .where(NotificationRow.state == DeliveryState.PENDING.value, NotificationRow.next_attempt_at <= now)
+                .order_by(NotificationRow.next_attempt_at, NotificationRow.id)
+                .limit(limit)
+            )
+            return [_message(row) for row in rows]
+
+    async def next_due(self) -> datetime | None:
+        """The earliest due time of a pending row."""
+        async with self._database.transaction() as session:
+            value = await session.scalar(
+                select(func.min(NotificationRow.next_attempt_at)).where(
+                    NotificationRow.state == DeliveryState.PENDING.value
+                )
+            )
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    async def record_attempt(
+        self,
+        message_id: int,
+        *,
+        attempts: int,
+        state: str,
+        next_attempt_at: datetime | None,
+        error: str | None,
+        delivered_at: datetime | None,
+    ) -> None:
+        """Store one attempt's outcome (a row deleted meanwhile is ignored)."""
+        async with self._database.transaction() as session:
+            row = await session.get(NotificationRow, message_id)
+            if row is None:
+                return
+            row.attempts = attempts
+            row.state = str(state)
+            if next_attempt_at is not None:
+                row.next_attempt_at = next_attempt_at
+            row.last_error = error[:300] if error else None
+            row.delivered_at = delivered_at
+
+    async def history(self, channel_id: int, *, limit: int, offset: int) -> tuple[list[OutboxMessage], int]:
+        """The channel's rows, newest first, and their count."""
+        async with self._database.transaction() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(NotificationRow).where(NotificationRow.channel_id == channel_id)
+            )
+            rows = await session.scalars(
+                select(NotificationRow)
+                .where(NotificationRow.channel_id == channel_id)
+                .order_by(NotificationRow.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_message(row) for row in rows], int(total or 0)

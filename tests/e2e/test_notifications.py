@@ -1,0 +1,397 @@
+"""Notifications end to end: a real printfleet server watching simulated Bambu Lab printers (MQTT through a real
+broker) delivers to real loopback receivers — an HTTP server checking Standard Webhooks signatures, Apprise
+``json://`` to the same server, and an aiosmtpd SMTP server — on SQLite and PostgreSQL. No transport is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from printfleet.domain.accounts.roles import Role
+from printfleet.observability.logging import configure_logging
+from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.tls import SimCertificateAuthority
+from tests.e2e.harness import Server, statuses
+from tests.e2e.receivers import HttpReceiver, SmtpReceiver
+from tests.support_accounts import bearer_headers
+
+pytestmark = pytest.mark.usefixtures("mosquitto_binary")
+
+SECRET = "whsec_" + base64.b64encode(b"printfleet-test-signing-key-32by").decode()
+FAST = {"retry_initial": 0.2, "retry_max": 0.5, "send_timeout": 5}
+
+
+@pytest.fixture
+async def farm(tmp_path: Path) -> AsyncIterator[BambuFarm]:
+    async with BambuFarm(1, workdir=tmp_path / "bambu", report_interval_s=0.1, prepare_s=0.2) as bambu:
+        yield bambu
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    running = HttpReceiver()
+    yield running
+    await running.stop()
+
+
+async def started(database_url: str, farm: BambuFarm, **notifications: Any) -> Server:
+    server = Server(database_url, farm.printer_configs(), notifications={**FAST, **notifications})
+    await server.start()
+    await server.wait_online()
+    return server
+
+
+async def add_channel(server: Server, **body: Any) -> dict[str, Any]:
+    response = await server.client.post("/api/v1/notifications/channels", json=body)
+    assert response.status_code == 201, response.text
+    channel: dict[str, Any] = response.json()
+    return channel
+
+
+async def add_rule(server: Server, channel_id: int, events: list[str], printer_ids: list[str] | None = None) -> None:
+    body = {"channel_id": channel_id, "events": events, "printer_ids": printer_ids or []}
+    response = await server.client.post("/api/v1/notifications/rules", json=body)
+    assert response.status_code == 201, response.text
+
+
+async def deliveries(server: Server, channel_id: int) -> list[dict[str, Any]]:
+    response = await server.client.get(f"/api/v1/notifications/channels/{channel_id}/deliveries")
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["deliveries"]
+    return found
+
+
+async def test_signed_webhook_hears_start_and_finish_once_each_across_a_restart(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        assert channel["has_url"] is True
+        assert channel["has_secret"] is True
+        await add_rule(server, channel["id"], ["print_started", "print_finished"])
+        printer = farm[0]
+        await printer.start_print("benchy.gcode.3mf", duration_s=600)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await server.stop()
+        assert printer.print is not None
+        printer.print.started_at -= 600  # the print finishes while printfleet is down
+        await server.start()
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"])
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await asyncio.sleep(1.0)  # a repeat would arrive by now (retries are 0.2 s apart here)
+        assert receiver.webhook_events("/hook", SECRET) == ["print_started", "print_finished"]
+        assert len({request.headers["webhook-id"] for request in receiver.on("/hook")}) == 2
+        finished = receiver.on("/hook")[1].json()
+        assert finished["data"]["job"]["name"] == "benchy"
+        assert finished["data"]["printer"]["id"] == printer.printer_id
+        assert finished["data"]["title"] == "Print finished: benchy"
+        history = await deliveries(server, channel["id"])
+        assert [(d["event"], d["state"], d["attempts"]) for d in history] == [
+            ("print_finished", "delivered", 1),
+            ("print_started", "delivered", 1),
+        ]
+    finally:
+        await server.stop()
+
+
+async def test_a_receiver_down_gets_its_messages_once_when_back_even_after_a_restart(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    server = await started(database_url, farm)
+    try:
+        webhook = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        apprise = await add_channel(
+            server, kind="apprise", name="json", url=f"json://127.0.0.1:{receiver.port}/apprise"
+        )
+        for channel in (webhook, apprise):
+            await add_rule(server, channel["id"], ["print_finished"])
+        await farm[0].start_print("cube.gcode.3mf", duration_s=0.8)
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"])
+
+        async def retrying() -> bool:
+            found = [*await deliveries(server, webhook["id"]), *await deliveries(server, apprise["id"])]
+            return len(found) == 2 and all(d["state"] == "pending" and d["attempts"] >= 2 for d in found)
+
+        for _ in range(200):
+            if await retrying():
+                break
+            await asyncio.sleep(0.1)
+        [pending] = await deliveries(server, webhook["id"])
+        assert pending["last_error"].startswith("webhook not reached")
+        assert str(receiver.port) not in pending["last_error"]
+        await server.stop()
+        await receiver.start()
+        await server.start()
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1 and len(receiver.on("/apprise")) == 1)
+        await asyncio.sleep(1.0)
+        assert receiver.webhook_events("/hook", SECRET) == ["print_finished"]
+        [posted] = receiver.on("/apprise")
+        assert posted.json()["title"] == "Print finished: cube"
+        assert posted.json()["type"] == "success"
+        [done] = await deliveries(server, apprise["id"])
+        assert done["state"] == "delivered"
+        assert done["attempts"] >= 3
+    finally:
+        await server.stop()
+
+
+async def test_per_printer_preferences_mail_the_operator_and_post_their_webhook_but_not_to_a_member(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    printer = farm[0]
+    with SmtpReceiver() as smtp:
+        server = await started(
+            database_url,
+            farm,
+            smtp={"host": "127.0.0.1", "port": smtp.port, "starttls": False, "sender": "farm@x.test"},
+        )
+        try:
+            accounts = server.runtime.accounts
+            await accounts.create_user(username="ops", password=None, role=Role.OPERATOR, email="ops@example.test")
+            ops = await bearer_headers(accounts, username="ops")
+            member = await bearer_headers(accounts, username="maya", role=Role.MEMBER)
+            url = f"/api/bambu/notifications/{printer.printer_id}"
+            defaults = (await server.client.get(url, headers=ops)).json()
+            assert defaults["notify_print_complete"] is True
+            assert defaults["email_enabled"] is False
+            body = {"notify_print_failed": True, "email_enabled": True, "webhook_url": f"{receiver.url}/compat"}
+            saved = await server.client.put(url, json=body, headers=ops)
+            assert saved.status_code == 200, saved.text
+            assert saved.json()["webhook_url"] is None
+            assert saved.json()["has_webhook_url"] is True
+            again = (await server.client.get(url, headers=ops)).json()
+            assert again == saved.json()
+            snoop = await server.client.post(
+                "/api/v1/notifications/channels",
+                json={"kind": "webhook", "name": "all", "url": f"{receiver.url}/member"},
+                headers=member,
+            )
+            assert snoop.status_code == 201, snoop.text
+            rule = {"channel_id": snoop.json()["id"], "events": ["print_failed", "print_started"]}
+            assert (
+                await server.client.post("/api/v1/notifications/rules", json=rule, headers=member)
+            ).status_code == 201
+
+            await printer.start_print("warp.gcode.3mf", duration_s=30)
+            await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+            await printer.fail()
+            await receiver.wait_for(lambda: len(receiver.on("/compat")) == 1)
+            for _ in range(100):
+                if smtp.mails:
+                    break
+                await asyncio.sleep(0.1)
+            [mail] = smtp.mails
+            assert mail["To"] == "ops@example.test"
+            assert mail["From"] == "farm@x.test"
+            assert mail["Subject"] == "Print failed: warp"
+            assert printer.printer_id in mail.get_payload()
+            [compat] = receiver.on("/compat")
+            assert compat.json()["type"] == "print_failed"
+            assert "webhook-signature" not in compat.headers  # a preference's webhook has no secret to sign with
+            await asyncio.sleep(1.0)
+            assert receiver.on("/member") == []  # a member hears of their own prints only
+            assert len(smtp.mails) == 1
+        finally:
+            await server.stop()
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    out = io.StringIO()
+    configure_logging(level="DEBUG", json_format=True, stream=out)
+    yield out
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+    structlog.reset_defaults()
+
+
+async def test_channel_urls_and_secrets_never_leave_in_a_response_or_a_log_line(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver, captured_logs: io.StringIO
+) -> None:
+    await receiver.start()
+    token = "s3cretTOKENinURL"
+    apprise_url = f"json://127.0.0.1:{receiver.port}/hook?+X-Token={token}"
+    server = await started(database_url, farm)
+    texts: list[str] = []
+    try:
+        apprise = await add_channel(server, kind="apprise", name="json", url=apprise_url)
+        webhook = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/w/{token}", secret=SECRET)
+        texts.append(str(apprise) + str(webhook))
+        for channel in (apprise, webhook):
+            await add_rule(server, channel["id"], ["print_started"])
+            tested = await server.client.post(f"/api/v1/notifications/channels/{channel['id']}/test")
+            assert tested.json() == {"delivered": True, "reason": None}
+            texts.append(tested.text)
+        patched = await server.client.patch(
+            f"/api/v1/notifications/channels/{apprise['id']}", json={"url": apprise_url + "&x=1"}
+        )
+        texts.append(patched.text)
+        await farm[0].start_print("tag.gcode.3mf", duration_s=30)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2 and len(receiver.on(f"/w/{token}")) == 2)
+        assert receiver.on("/hook")[0].headers["x-token"] == token  # the URL's secret reached its receiver
+        for path in ("/api/v1/notifications/channels", "/api/v1/notifications/rules", "/openapi.json"):
+            texts.append((await server.client.get(path)).text)
+        for channel in (apprise, webhook):
+            texts.append(str(await deliveries(server, channel["id"])))
+    finally:
+        await server.stop()
+    logged = captured_logs.getvalue()
+    assert "notification.delivered" in logged  # the log does speak of the deliveries
+    for text in [*texts, logged]:
+        assert token not in text
+        assert SECRET not in text
+        assert SECRET.removeprefix("whsec_") not in text
+
+
+async def test_a_finish_missed_while_notifications_were_off_is_sent_once_at_the_next_start(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    # The same gap as a process killed between a job's commit and its outbox rows: the job ended, no row exists.
+    await receiver.start()
+    printer = farm[0]
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["print_started", "print_finished"])
+        await printer.start_print("clip.gcode.3mf", duration_s=600)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+    finally:
+        await server.stop()
+    quiet = await started(database_url, farm, enabled=False)
+    try:
+        assert printer.print is not None
+        printer.print.started_at -= 600
+        await quiet.wait_jobs(lambda jobs: statuses(jobs) == ["completed"])
+        await asyncio.sleep(0.5)
+        assert len(receiver.on("/hook")) == 1
+    finally:
+        await quiet.stop()
+    for _ in range(2):  # the first start sends the missed finish; the second sends nothing more
+        await server.start()
+        try:
+            await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+            await asyncio.sleep(0.8)
+        finally:
+            await server.stop()
+    assert receiver.webhook_events("/hook", SECRET) == ["print_started", "print_finished"]
+
+
+async def test_a_queue_member_alone_hears_of_their_offer_and_released_reservation(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm, language="de")
+    try:
+        member = await bearer_headers(server.runtime.accounts, username="maya", role=Role.MEMBER)
+        events = ["claim_offered", "reservation_released"]
+        admin_channel = await add_channel(server, kind="webhook", name="admin", url=f"{receiver.url}/admin")
+        await add_rule(server, admin_channel["id"], events)
+        mine = await server.client.post(
+            "/api/v1/notifications/channels",
+            json={"kind": "apprise", "name": "json", "url": f"json://127.0.0.1:{receiver.port}/maya"},
+            headers=member,
+        )
+        rule = {"channel_id": mine.json()["id"], "events": events}
+        assert (await server.client.post("/api/v1/notifications/rules", json=rule, headers=member)).status_code == 201
+
+        joined = await server.client.post(
+            "/api/v1/queue", json={"job_name": "Halter", "estimate": "1h"}, headers=member
+        )
+        assert joined.status_code == 201, joined.text
+        entry_id = joined.json()["entry"]["id"]
+        await receiver.wait_for(lambda: len(receiver.on("/maya")) == 1)
+        offered = receiver.on("/maya")[0].json()
+        assert offered["title"] == f"Du bist dran: {farm[0].printer_id}"
+        assert "Halter" in offered["message"]
+        claimed = await server.client.post(f"/api/v1/queue/{entry_id}/claim", json={}, headers=member)
+        assert claimed.status_code == 200, claimed.text
+        cancelled = await server.client.post(f"/api/v1/queue/{entry_id}/cancel", json={}, headers=member)
+        assert cancelled.status_code == 200, cancelled.text
+        await receiver.wait_for(lambda: len(receiver.on("/maya")) == 2)
+        released = receiver.on("/maya")[1].json()
+        assert released["title"] == f"Reservierung beendet: {farm[0].printer_id}"
+        assert "cancelled" in released["message"]
+        await asyncio.sleep(0.8)
+        assert len(receiver.on("/maya")) == 2
+        assert receiver.on("/admin") == []  # the queue member concerned, nobody else
+    finally:
+        await server.stop()
+
+
+async def test_email_goes_over_starttls_with_a_login_and_a_refused_login_is_reported(
+    database_url: str, farm: BambuFarm, tmp_path: Path, captured_logs: io.StringIO
+) -> None:
+    authority = SimCertificateAuthority.create()
+    files = authority.issue("localhost", directory=tmp_path / "smtp", name="smtp", dns_names=["localhost"])
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(files.cert_file, files.key_file)
+    password = "smtp-Pa55word"
+    with SmtpReceiver(tls=tls, login="farm", password=password) as smtp:
+        smtp_settings = {
+            "host": "localhost",
+            "port": smtp.port,
+            "starttls": True,
+            "user": "farm",
+            "password": password,
+            "ca_file": str(authority.write_ca(tmp_path / "smtp" / "ca.pem")),
+        }
+        for given, delivered in ((password, True), ("wrong", False)):
+            server = await started(database_url, farm, smtp={**smtp_settings, "password": given})
+            try:
+                me = await server.client.patch("/api/v1/me", json={"email": "admin@example.test"})
+                assert me.status_code == 200, me.text
+                channel = await add_channel(server, kind="email", name="mail")
+                tested = await server.client.post(f"/api/v1/notifications/channels/{channel['id']}/test")
+                expected = {"delivered": True, "reason": None}
+                if not delivered:
+                    expected = {"delivered": False, "reason": "the SMTP server refused the login"}
+                assert tested.json() == expected
+            finally:
+                await server.stop()
+        [mail] = smtp.mails
+        assert mail["To"] == "admin@example.test"
+        assert mail["Subject"] == "printfleet test message"
+        assert set(smtp.authenticator.tried) == {b"farm"}  # smtplib tries PLAIN, then LOGIN, after a refusal
+    assert password not in captured_logs.getvalue()
+
+
+async def test_a_rule_made_mid_print_hears_the_finish_but_never_the_old_start(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    printer = farm[0]
+    server = await started(database_url, farm)
+    try:
+        await printer.start_print("lid.gcode.3mf", duration_s=600)
+        [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+        channel = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["print_started", "print_paused", "print_finished"])
+        edited = await server.client.patch(f"/api/v1/jobs/{job['id']}", json={"notes": "blue lid"})
+        assert edited.status_code == 200, edited.text  # a job_updated of a running job, after the rule
+        await printer.pause()
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["paused"])
+        await printer.resume()
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+        assert printer.print is not None
+        printer.print.started_at -= 600
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"])
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await asyncio.sleep(0.8)
+        assert receiver.webhook_events("/hook", SECRET) == ["print_paused", "print_finished"]
+    finally:
+        await server.stop()

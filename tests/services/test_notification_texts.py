@@ -1,0 +1,75 @@
+"""Message texts: every event printfleet announces has an English and a German default, rendered over the
+documented context (the job's name, the printer, the duration)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from printfleet.domain.jobs import Job, JobStatus
+from printfleet.domain.notifications.announce import Announcement, job_announcement
+from printfleet.domain.notifications.model import NotificationEvent
+from printfleet.domain.queue import EntryStatus, QueueEntry
+from printfleet.services.notifications.templates import Templates, context
+
+T0 = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+FINISHED = Job(
+    id=3,
+    printer_id="x1c-left",
+    printer_type="bambu",
+    job_name="benchy",
+    filename="benchy.gcode.3mf",
+    status=JobStatus.COMPLETED,
+    progress=100.0,
+    created_at=T0,
+    start_time=T0,
+    end_time=T0 + timedelta(minutes=62),
+    duration_seconds=62 * 60,
+)
+ENTRY = QueueEntry(
+    id=5,
+    user_id="user:2",
+    user_name="Maya",
+    job_name="Halter",
+    estimate=timedelta(hours=1),
+    queue_key=1,
+    created_at=T0,
+    queued_at=T0,
+    status=EntryStatus.OFFERED,
+    printer_id="x1c-left",
+    deadline=T0 + timedelta(minutes=10),
+)
+ANNOUNCED = [
+    NotificationEvent.PRINT_STARTED,
+    NotificationEvent.PRINT_FINISHED,
+    NotificationEvent.PRINT_FAILED,
+    NotificationEvent.PRINT_CANCELLED,
+    NotificationEvent.PRINT_PAUSED,
+    NotificationEvent.CLAIM_OFFERED,
+    NotificationEvent.RESERVATION_RELEASED,
+]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("event", ANNOUNCED)
+def test_every_announced_event_has_a_text_naming_what_it_is_about(language: str, event: NotificationEvent) -> None:
+    if event.queue_only:
+        announcement = Announcement(event=event, subject="s", printer_id="x1c-left", entry=ENTRY, reason="cancelled")
+        named = "Halter"
+    else:
+        announcement = Announcement(event=event, subject="s", printer_id="x1c-left", job=FINISHED)
+        named = "benchy"
+    title, body = Templates(language).render(event, context(announcement, base_url=None, now=T0))
+    assert title
+    assert named in title + body
+    assert "x1c-left" in title + body
+
+
+def test_a_finished_print_says_how_long_it_took_and_links_its_page() -> None:
+    announcement = job_announcement(FINISHED)
+    assert announcement is not None
+    data = context(announcement, base_url="https://farm.example.org/", now=T0)
+    title, body = Templates("en").render(announcement.event, data)
+    assert (title, body) == ("Print finished: benchy", "benchy finished on x1c-left after 1 h 02 min.")
+    assert data["job"]["url"] == "https://farm.example.org/jobs/3"
