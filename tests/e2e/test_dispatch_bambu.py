@@ -50,6 +50,17 @@ async def server(database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIte
     await running.stop()
 
 
+@pytest.fixture
+async def sqlite_server(sqlite_database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIterator[Server]:
+    """The server on SQLite only: for the retry tests, whose subject (the printer dropping starts) is the same on
+    both stores and whose waits are long."""
+    running = _server(sqlite_database_url, farm, tmp_path)
+    await running.start()
+    await running.wait_online()
+    yield running
+    await running.stop()
+
+
 async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
     content = bambu_3mf()
@@ -85,8 +96,9 @@ async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(ser
 
 
 async def test_a_start_the_printer_drops_is_sent_again_then_fails_not_confirmed(
-    server: Server, farm: BambuFarm
+    sqlite_server: Server, farm: BambuFarm
 ) -> None:
+    server = sqlite_server
     printer = farm[0]
     printer.drop_starts = 3
     file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
@@ -102,7 +114,8 @@ async def test_a_start_the_printer_drops_is_sent_again_then_fails_not_confirmed(
     assert "not_confirmed" in job["end_reason"]
 
 
-async def test_one_dropped_start_is_retried_and_the_print_runs(server: Server, farm: BambuFarm) -> None:
+async def test_one_dropped_start_is_retried_and_the_print_runs(sqlite_server: Server, farm: BambuFarm) -> None:
+    server = sqlite_server
     printer = farm[0]
     printer.drop_starts = 1
     file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
