@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -121,6 +122,17 @@ class Server:
             if loop.time() > deadline:
                 raise AssertionError(f"{printer_id} never became {state}: {body['status']}")
             await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(server: Server) -> AsyncIterator[Server]:
+    """``server`` started with every printer online; stopped on exit."""
+    await server.start()
+    try:
+        await server.wait_online()
+        yield server
+    finally:
+        await server.stop()
 
 
 def statuses(jobs: list[Job]) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 from printfleet.domain.accounts.roles import Role
 from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.sim.bambu import BambuFarm
-from tests.e2e.harness import Server, collect_frames, statuses
+from tests.e2e.harness import Server, collect_frames, running, statuses
 from tests.files_samples import bambu_3mf
 from tests.support_accounts import bearer_headers
 
@@ -43,22 +43,16 @@ def _server(database_url: str, farm: BambuFarm, tmp_path: Path) -> Server:
 
 @pytest.fixture
 async def server(database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIterator[Server]:
-    running = _server(database_url, farm, tmp_path)
-    await running.start()
-    await running.wait_online()
-    yield running
-    await running.stop()
+    async with running(_server(database_url, farm, tmp_path)) as started:
+        yield started
 
 
 @pytest.fixture
 async def sqlite_server(sqlite_database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIterator[Server]:
     """The server on SQLite only: for the retry tests, whose subject (the printer dropping starts) is the same on
     both stores and whose waits are long."""
-    running = _server(sqlite_database_url, farm, tmp_path)
-    await running.start()
-    await running.wait_online()
-    yield running
-    await running.stop()
+    async with running(_server(sqlite_database_url, farm, tmp_path)) as started:
+        yield started
 
 
 async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(server: Server, farm: BambuFarm) -> None:

@@ -16,7 +16,7 @@ import pytest
 from printfleet.domain.accounts.roles import Role
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
-from tests.e2e.harness import Server, statuses
+from tests.e2e.harness import Server, running, statuses
 from tests.files_samples import bambu_3mf, prusa_bgcode, prusa_gcode
 from tests.support_accounts import bearer_headers
 
@@ -37,11 +37,8 @@ def _server(database_url: str, farm: BambuFarm, tmp_path: Path, *extra: Any, **s
 
 @pytest.fixture
 async def server(database_url: str, farm: BambuFarm, tmp_path: Path) -> AsyncIterator[Server]:
-    running = _server(database_url, farm, tmp_path)
-    await running.start()
-    await running.wait_online()
-    yield running
-    await running.stop()
+    async with running(_server(database_url, farm, tmp_path)) as started:
+        yield started
 
 
 async def _printer(server: Server, printer_id: str) -> dict[str, Any]:
