@@ -298,8 +298,10 @@ def build_app(
                 queue=queue,
                 require_plate_clear=settings.dispatch.require_plate_clear,
                 timings=dispatch_timings,
+                on_sending_changed=monitoring.refresh,
                 **({"clock": clock} if clock is not None else {}),
             )
+            monitoring.set_sending_lookup(dispatch.sending)
             materials = MaterialsService(
                 repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
             )

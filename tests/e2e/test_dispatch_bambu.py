@@ -59,7 +59,9 @@ async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(ser
     printer = farm[0]
     content = bambu_3mf()
     file_id = await server.upload("Cube (v2).gcode.3mf", content)
-    frames = asyncio.create_task(collect_frames(server.ws_url, {"dispatch_updated"}, 6, headers=server.headers))
+    frames = asyncio.create_task(
+        collect_frames(server.ws_url, {"dispatch_updated", "printer_status_update"}, 6, headers=server.headers)
+    )
     await asyncio.sleep(0.3)  # the WebSocket is subscribed
 
     response = await server.client.post(f"/api/v1/printers/{printer.printer_id}/print", json={"file_id": file_id})
@@ -85,8 +87,19 @@ async def test_a_sent_3mf_prints_as_one_job_carrying_the_file_and_the_sender(ser
     assert command["url"] == "ftp:///Cube_v2.gcode.3mf"
     assert (printer.ftps.root / "Cube_v2.gcode.3mf").read_bytes() == content  # type: ignore[union-attr]
 
-    seen = [frame["data"]["state"] for frame in await frames if frame["data"]["id"] == dispatch["id"]]
+    received = await frames
+    seen = [
+        f["data"]["state"] for f in received if f["type"] == "dispatch_updated" and f["data"]["id"] == dispatch["id"]
+    ]
     assert seen == ["pending", "uploading", "uploaded", "starting", "started"]
+    # The printer's own status says a print is being sent while it is, and nothing once it started.
+    sending = [
+        f["data"]["status"]["sending"]
+        for f in received
+        if f["type"] == "printer_status_update" and f["data"]["id"] == printer.printer_id
+    ]
+    assert {"uploading", "starting"} <= set(sending)
+    assert sending[-1] is None
 
 
 async def test_a_start_the_printer_drops_is_sent_again_then_fails_not_confirmed(

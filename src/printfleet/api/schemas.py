@@ -79,6 +79,11 @@ class PrinterStatusPublic(BaseModel):
         description="The last print ended and nobody has confirmed the plate is clear yet "
         "(POST /api/v1/printers/{id}/plate-cleared).",
     )
+    sending: str | None = Field(
+        default=None,
+        description="The step of a print printfleet is sending this printer (pending, uploading, uploaded, "
+        "starting); null when none is in flight.",
+    )
 
     @classmethod
     def from_domain(cls, status: PrinterStatus) -> PrinterStatusPublic:
@@ -108,6 +113,7 @@ class PrinterStatusPublic(BaseModel):
             offline_reason=status.offline_reason,
             offline_detail=status.offline_detail,
             plate_needs_clearing=status.plate_needs_clearing,
+            sending=status.sending,
         )
 
 

@@ -291,8 +291,9 @@ class PrinterStatus:
     ``display_name``). ``print_start_time`` is set only when the printer reports a start time or elapsed seconds:
     never estimated from progress. ``raw_state`` is the printer's own state word (``RUNNING``, ``PRINTING``,
     ``Operational``) for display and debugging. ``plate_needs_clearing`` is printfleet's own knowledge, not the
-    printer's: its last print ended and nobody has confirmed the plate is clear yet (adapters leave it False; the
-    monitoring service fills it in for every status it publishes).
+    printer's: its last print ended and nobody has confirmed the plate is clear yet; so is ``sending``, the step of a
+    print printfleet is sending the printer (``pending``, ``uploading``, ``uploaded``, ``starting``; None: none).
+    Adapters leave both unset; the monitoring service fills them in for every status it publishes.
     """
 
     state: PrinterState
@@ -319,6 +320,7 @@ class PrinterStatus:
     offline_reason: OfflineReason | None = None
     offline_detail: str | None = None
     plate_needs_clearing: bool = False
+    sending: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def lifecycle_key(self) -> tuple[object, ...]:

@@ -144,16 +144,25 @@ class MonitoringService:
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
         self._plate_lookup: Callable[[str], bool] = lambda _printer_id: False
+        self._sending_lookup: Callable[[str], str | None] = lambda _printer_id: None
 
     def set_plate_lookup(self, lookup: Callable[[str], bool]) -> None:
         """``lookup(printer_id)`` says whether the printer's plate needs clearing (from memory, no I/O); every
         status this service hands out or publishes carries the answer in ``plate_needs_clearing``."""
         self._plate_lookup = lookup
 
+    def set_sending_lookup(self, lookup: Callable[[str], str | None]) -> None:
+        """``lookup(printer_id)`` gives the step of the print printfleet is sending the printer (``uploading``,
+        ``starting``...; None: nothing in flight), from memory; shown as ``sending`` in every status."""
+        self._sending_lookup = lookup
+
     def _shown(self, config: PrinterConfig, status: PrinterStatus) -> PrinterStatus:
-        """``status`` as printfleet shows it: with ``plate_needs_clearing`` filled in."""
+        """``status`` as printfleet shows it: with ``plate_needs_clearing`` and ``sending`` filled in."""
         flag = self._plate_lookup(config.id)
-        return status if flag is status.plate_needs_clearing else dataclasses.replace(status, plate_needs_clearing=flag)
+        sending = self._sending_lookup(config.id)
+        if flag is status.plate_needs_clearing and sending == status.sending:
+            return status
+        return dataclasses.replace(status, plate_needs_clearing=flag, sending=sending)
 
     def refresh(self, printer_id: str) -> None:
         """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate)."""

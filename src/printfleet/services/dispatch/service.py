@@ -120,7 +120,10 @@ class DispatchService:
         require_plate_clear: bool = True,
         timings: DispatchTimings | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        on_sending_changed: Callable[[str], None] = lambda _printer_id: None,
     ) -> None:
+        """``on_sending_changed(printer_id)`` is called when the step of the print being sent to a printer changed
+        (the monitoring service shows it on the printer's status)."""
         self._repository = repository
         self._files = files
         self._jobs = jobs
@@ -141,7 +144,10 @@ class DispatchService:
             require_plate_clear=require_plate_clear,
             timings=self._timings,
             clock=clock,
+            on_saved=self._saved,
         )
+        self._sending: dict[str, Dispatch] = {}  # printer id -> its dispatch in flight
+        self._on_sending_changed = on_sending_changed
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._printers_busy: dict[int, str] = {}  # dispatch id -> printer id, while its task runs
 
@@ -192,6 +198,20 @@ class DispatchService:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(task)
+
+    def _saved(self, dispatch: Dispatch) -> None:
+        if dispatch.state.is_final:
+            if self._sending.get(dispatch.printer_id, dispatch).id != dispatch.id:
+                return
+            self._sending.pop(dispatch.printer_id, None)
+        else:
+            self._sending[dispatch.printer_id] = dispatch
+        self._on_sending_changed(dispatch.printer_id)
+
+    def sending(self, printer_id: str) -> str | None:
+        """The step of the print being sent to ``printer_id`` (``pending``, ``uploading``...), or None."""
+        dispatch = self._sending.get(printer_id)
+        return dispatch.state.value if dispatch is not None else None
 
     # --- reading ------------------------------------------------------------------------------------------------
 

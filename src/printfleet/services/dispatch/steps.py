@@ -116,7 +116,9 @@ class DispatchSteps:
         require_plate_clear: bool,
         timings: DispatchTimings,
         clock: Callable[[], datetime],
+        on_saved: Callable[[Dispatch], None] = lambda _dispatch: None,
     ) -> None:
+        """``on_saved(dispatch)`` is called after every stored change, before it is published."""
         self._repository = repository
         self._files = files
         self._jobs = jobs
@@ -126,6 +128,7 @@ class DispatchSteps:
         self._require_plate_clear = require_plate_clear
         self._timings = timings
         self._clock = clock
+        self._on_saved = on_saved
 
     async def save(self, dispatch: Dispatch, **changes: Any) -> Dispatch:
         """Store ``changes`` (retrying while the store is unavailable), then publish the new state."""
@@ -136,6 +139,7 @@ class DispatchSteps:
                 break
             except StoreUnavailable:
                 await asyncio.sleep(delays.next_delay())
+        self._on_saved(updated)
         self._bus.publish(DispatchUpdated(dispatch=updated))
         return updated
 
