@@ -1,0 +1,1 @@
+"""Klipper printers through Moonraker's JSON-RPC websocket."""
