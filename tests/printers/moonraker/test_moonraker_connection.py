@@ -1,0 +1,87 @@
+"""The Moonraker adapter against the real Moonraker + Klippy: Klippy restarts, a second owner, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from printfleet.domain.printer import (
+    OfflineReason,
+    PrinterConfig,
+    PrinterKind,
+    PrinterState,
+    PrinterStatus,
+)
+from printfleet.printers.base import Backoff
+from printfleet.printers.moonraker.client import MoonrakerConnection
+from tests.printers.moonraker.stack import MoonrakerStack
+
+
+class Recorder:
+    """Collects every status a connection reports."""
+
+    def __init__(self) -> None:
+        self.statuses: list[PrinterStatus] = []
+
+    async def __call__(self, printer_id: str, status: PrinterStatus) -> None:
+        self.statuses.append(status)
+
+    async def wait_for(self, check: Callable[[PrinterStatus], bool], *, timeout: float = 15.0) -> PrinterStatus:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for status in self.statuses:
+                if check(status):
+                    return status
+            assert loop.time() < deadline, f"no such status in {[s.state.value for s in self.statuses]}"
+            await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(stack: MoonrakerStack) -> AsyncIterator[tuple[MoonrakerConnection, Recorder]]:
+    recorder = Recorder()
+    config = PrinterConfig(id="k1", name="K1", kind=PrinterKind.MOONRAKER, url=stack.url)
+    connection = MoonrakerConnection(
+        config, sink=recorder, backoff=Backoff(initial=0.2, maximum=1.0), call_timeout_s=5.0
+    )
+    task = asyncio.create_task(connection.run())
+    try:
+        yield connection, recorder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_klippy_restart_is_host_not_ready_then_live_again_with_a_new_subscription(
+    moonraker_stack: MoonrakerStack,
+) -> None:
+    async with running(moonraker_stack) as (connection, recorder):
+        await recorder.wait_for(lambda s: s.state is PrinterState.IDLE)
+        await asyncio.to_thread(moonraker_stack.rpc, "printer.restart")
+        await recorder.wait_for(lambda s: s.offline_reason is OfflineReason.HOST_NOT_READY)
+        recorder.statuses.clear()
+        await recorder.wait_for(lambda s: s.state is PrinterState.IDLE, timeout=20)
+        # Moonraker dropped the old subscription: a print now is only seen through the new one.
+        await asyncio.to_thread(moonraker_stack.upload, "pause_mid.gcode", as_name="after.gcode", start=True)
+        paused = await recorder.wait_for(lambda s: s.state is PrinterState.PAUSED)
+        assert paused.file_name == "after.gcode"
+        assert paused.layer == 1
+        await connection.stop()
+        cancelled = await recorder.wait_for(lambda s: s.state is PrinterState.CANCELLED)
+        assert cancelled.file_name == "after.gcode"
+
+
+async def test_a_second_printfleet_on_the_same_printer_is_offline_owned_elsewhere(
+    moonraker_stack: MoonrakerStack,
+) -> None:
+    async with running(moonraker_stack) as (_first, first_statuses):
+        await first_statuses.wait_for(lambda s: s.state is PrinterState.IDLE)
+        async with running(moonraker_stack) as (second, second_statuses):
+            refused = await second_statuses.wait_for(
+                lambda s: s.offline_reason is not None and s.offline_reason is not OfflineReason.CONNECTING
+            )
+            assert refused.offline_reason is OfflineReason.OWNED_ELSEWHERE
+            assert not second.connected
+        assert first_statuses.statuses[-1].state is PrinterState.IDLE
