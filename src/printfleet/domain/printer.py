@@ -139,8 +139,8 @@ def host_problem(host: str) -> str | None:
 
 
 def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be an OctoPrint or Moonraker address (None when it can): it must be ``http://`` or ``https://`` with a
-    valid host (see :func:`host_problem`) and port, and hold no spaces or control characters."""
+    """Why ``url`` cannot be an OctoPrint or Moonraker address (None when it can): it must be ``http://`` or
+    ``https://`` with a valid host (see :func:`host_problem`) and port, and hold no spaces or control characters."""
     if not url.startswith(("http://", "https://")):
         return "must start with http:// or https://"
     if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
@@ -243,7 +243,8 @@ class PrinterConfig:
                 found.append(("url", "is required for Moonraker and must start with http:// or https://"))
             elif problem := url_problem(self.url):
                 found.append(("url", problem))
-        if self.host and self.kind in (PrinterKind.BAMBU, PrinterKind.PRUSALINK) and (problem := host_problem(self.host)):
+        uses_host = self.kind in (PrinterKind.BAMBU, PrinterKind.PRUSALINK)
+        if self.host and uses_host and (problem := host_problem(self.host)):
             found.append(("host", problem))
         if self.port is not None and not 0 < self.port < 65536:
             found.append(("port", "must be between 1 and 65535"))

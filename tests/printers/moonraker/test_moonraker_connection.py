@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import pytest
+
+from printfleet.domain.dispatch.sending import PrinterBusy
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterConfig,
@@ -15,7 +19,8 @@ from printfleet.domain.printer import (
 )
 from printfleet.printers.base import Backoff
 from printfleet.printers.moonraker.client import MoonrakerConnection
-from tests.printers.moonraker.stack import MoonrakerStack
+from tests.printers.moonraker.stack import FIXTURES, MoonrakerStack
+from tests.printers.print_requests import print_request
 
 
 class Recorder:
@@ -85,3 +90,26 @@ async def test_a_second_printfleet_on_the_same_printer_is_offline_owned_elsewher
             assert refused.offline_reason is OfflineReason.OWNED_ELSEWHERE
             assert not second.connected
         assert first_statuses.statuses[-1].state is PrinterState.IDLE
+
+
+async def test_sending_starts_an_idle_printer_and_a_busy_one_stores_or_refuses_the_file(
+    moonraker_stack: MoonrakerStack, tmp_path: Path
+) -> None:
+    content = (FIXTURES / "pause_mid.gcode").read_bytes()
+    async with running(moonraker_stack) as (connection, recorder):
+        await recorder.wait_for(lambda s: s.state is PrinterState.IDLE)
+        sent = await connection.upload(print_request(tmp_path, "first.gcode", content), start=True)
+        assert (sent.remote_path, sent.started) == ("first.gcode", True)
+        paused = await recorder.wait_for(lambda s: s.state is PrinterState.PAUSED)
+        assert paused.file_name == "first.gcode"
+        # Printing (held at PAUSE): another file is stored but not started...
+        with pytest.raises(PrinterBusy) as busy:
+            await connection.upload(print_request(tmp_path, "second.gcode", content), start=True)
+        assert busy.value.stored is True
+        assert (moonraker_stack.data / "gcodes" / "second.gcode").read_bytes() == content
+        # ...and the file being printed cannot be overwritten.
+        with pytest.raises(PrinterBusy) as loaded:
+            await connection.upload(print_request(tmp_path, "first.gcode", b"G28\n"), start=True)
+        assert loaded.value.stored is False
+        assert (moonraker_stack.data / "gcodes" / "first.gcode").read_bytes() == content
+        assert await asyncio.to_thread(moonraker_stack.print_state) == "paused"

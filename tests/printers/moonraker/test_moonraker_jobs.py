@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.services.dispatch.steps import DispatchTimings
 from tests.e2e.harness import Server, statuses
-from tests.printers.moonraker.stack import MoonrakerStack
+from tests.printers.moonraker.stack import FIXTURES, MoonrakerStack
 
 
 def klipper_config(url: str, printer_id: str = "voron") -> PrinterConfig:
@@ -62,3 +63,31 @@ async def test_moonraker_restarted_mid_print_leaves_one_job_that_completes(
         assert [job["id"] for job in jobs] == [paused["id"]]
     finally:
         await server.stop()
+
+
+async def test_a_print_printfleet_sends_to_klipper_is_one_job_carrying_the_file(
+    moonraker_stack: MoonrakerStack, tmp_path: Path
+) -> None:
+    server = Server(
+        f"sqlite+aiosqlite:///{tmp_path}/printfleet.db",
+        [klipper_config(moonraker_stack.url)],
+        files={"directory": str(tmp_path / "lib")},
+        dispatch_timings=DispatchTimings(confirm_window_s=5.0, confirm_extension_s=2.0, poll_s=0.05),
+    )
+    await server.start()
+    try:
+        await server.wait_online()
+        file_id = await server.upload("hook.gcode", (FIXTURES / "pause_mid.gcode").read_bytes())
+        dispatch = await server.send("voron", file_id)
+        started = await server.wait_dispatch(dispatch["id"], "started")
+        [paused] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["paused"])
+        assert await asyncio.to_thread(moonraker_stack.print_state) == "paused"
+        await asyncio.to_thread(moonraker_stack.rpc, "printer.print.resume")
+        [done] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+    finally:
+        await server.stop()
+    assert started["job_id"] == paused["id"] == done["id"]
+    assert done["file_id"] == str(file_id)
+    assert done["dispatch_id"] == dispatch["id"]
+    stored = (moonraker_stack.data / "gcodes" / "hook.gcode").read_bytes()
+    assert stored == (FIXTURES / "pause_mid.gcode").read_bytes()

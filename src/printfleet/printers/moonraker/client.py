@@ -24,11 +24,12 @@ import contextlib
 import itertools
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, PrintSender, StartRejected, Uploaded
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -44,7 +45,7 @@ from printfleet.printers.base import (
     StatusSink,
     utcnow,
 )
-from printfleet.printers.limits import UNREADABLE_ERRORS
+from printfleet.printers.limits import MAX_RESPONSE_BYTES, UNREADABLE_ERRORS
 from printfleet.printers.moonraker.protocol import (
     SUBSCRIBED_OBJECTS,
     MoonrakerPayloadError,
@@ -56,6 +57,7 @@ from printfleet.printers.moonraker.protocol import (
     to_status,
     update_params,
 )
+from printfleet.printers.moonraker.sending import MoonrakerUploader
 
 CALL_TIMEOUT_S = 10.0
 """Client-side deadline of each JSON-RPC call, seconds."""
@@ -95,6 +97,9 @@ class MoonrakerConnection(PrinterConnectionBase):
     """
 
     kind = PrinterKind.MOONRAKER
+    upload_starts_print = True
+    """The upload itself starts the print (``print=true``): the send side of
+    :class:`~printfleet.domain.dispatch.sending.PrintSender`."""
 
     def __init__(
         self,
@@ -120,6 +125,13 @@ class MoonrakerConnection(PrinterConnectionBase):
         self._klippy_ready = asyncio.Event()
         self._subscribed = False
         self._lock = asyncio.Lock()
+        self._uploader = MoonrakerUploader(
+            printer_id=config.id,
+            base_url=self.base_url,
+            api_key=config.api_key,
+            timeout_s=call_timeout_s,
+            max_response_bytes=MAX_RESPONSE_BYTES,
+        )
 
     @property
     def websocket_url(self) -> str:
@@ -363,3 +375,37 @@ class MoonrakerConnection(PrinterConnectionBase):
         except MoonrakerRpcError as exc:
             raise PrinterCommandRejected(self.printer_id, f"{action}: {exc.message} ({exc.code})") from exc
         self.log.info("moonraker.command", action=action)
+
+    # --- sending a print (PrintSender) -------------------------------------------------------------------------
+
+    async def upload(self, request: PrintRequest, *, start: bool) -> Uploaded:
+        """Upload ``request.source`` into Moonraker's ``gcodes`` root, with ``start`` printing it at once
+        (:meth:`MoonrakerUploader.upload` says how it answers). Raises PrinterNotConnected when offline, and
+        UploadFailed, PrinterBusy or StartRejected as :meth:`MoonrakerUploader.upload`."""
+        if not self.connected:
+            raise PrinterNotConnected(self.printer_id, "cannot upload: the printer is offline")
+        loaded = self._status.file_name if self._status.state.is_active else None
+        return await self._uploader.upload(request, start=start, loaded_file=loaded)
+
+    async def start(self, request: PrintRequest, remote_path: str) -> None:
+        """Print ``remote_path`` (relative to the ``gcodes`` root): ``printer.print.start {filename}``.
+
+        Raises PrinterNotConnected when offline; PrinterBusy(stored=True) on ``SD busy``; StartRejected on any other
+        refusal (``Unable to open file``)."""
+        if self._socket is None or not self.connected:
+            raise PrinterNotConnected(self.printer_id, "cannot start the print: the printer is offline")
+        try:
+            await self._call("printer.print.start", {"filename": remote_path})
+        except ConnectionFailed as exc:
+            raise PrinterNotConnected(self.printer_id, f"start failed: {exc.detail}") from exc
+        except MoonrakerRpcError as exc:
+            if "busy" in exc.message.lower():
+                raise PrinterBusy(self.printer_id, f"Klipper is busy ({exc.message})", stored=True) from exc
+            raise StartRejected(self.printer_id, f"start refused: {exc.message} ({exc.code})") from exc
+        self.log.info("moonraker.start_file", file=request.remote_name)
+
+
+if TYPE_CHECKING:  # mypy proves the connection offers the send side the dispatch service drives
+
+    def _sends_prints(connection: MoonrakerConnection) -> PrintSender:
+        return connection
