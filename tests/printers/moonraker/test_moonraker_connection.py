@@ -59,7 +59,7 @@ async def running(stack: MoonrakerStack) -> AsyncIterator[tuple[MoonrakerConnect
             await task
 
 
-async def test_klippy_restart_is_host_not_ready_then_live_again_with_a_new_subscription(
+async def test_klippy_restart_is_host_not_ready_then_live_again_with_a_new_subscription_and_prints_end(
     moonraker_stack: MoonrakerStack,
 ) -> None:
     async with running(moonraker_stack) as (connection, recorder):
@@ -76,6 +76,14 @@ async def test_klippy_restart_is_host_not_ready_then_live_again_with_a_new_subsc
         await connection.stop()
         cancelled = await recorder.wait_for(lambda s: s.state is PrinterState.CANCELLED)
         assert cancelled.file_name == "after.gcode"
+        # A print Klipper ends at once (an extrude move without an extruder) is seen starting, then failed.
+        recorder.statuses.clear()
+        await asyncio.to_thread(moonraker_stack.upload, "extrude_error.gcode", as_name="blob.gcode", start=True)
+        failed = await recorder.wait_for(lambda s: s.state is PrinterState.FAILED)
+        assert failed.file_name == "blob.gcode"
+        assert "Extrude when no extruder" in failed.extra["message"]
+        started = [s for s in recorder.statuses if s.state is PrinterState.PRINTING]
+        assert [s.file_name for s in started] == ["blob.gcode"]
 
 
 async def test_a_second_printfleet_on_the_same_printer_is_offline_owned_elsewhere(

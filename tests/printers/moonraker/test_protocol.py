@@ -63,6 +63,18 @@ def test_a_print_reset_to_standby_is_cancelled_and_klippy_shutdown_is_an_error()
     assert to_status(shutdown, now=NOW).state is PrinterState.ERROR
 
 
+def test_a_print_that_started_and_ended_between_two_updates_is_an_inferred_start() -> None:
+    ended = apply_objects(_printing(), {"print_stats": {"state": "complete"}}, now=NOW)
+    assert not ended.inferred_start  # seen printing: an ordinary end
+    again = apply_objects(ended, {"print_stats": {"total_duration": 2.0, "filename": "next.gcode"}}, now=NOW)
+    assert again.inferred_start
+    assert to_status(again, now=NOW).file_name == "next.gcode"
+    quiet = apply_objects(again, {"extruder": {"temperature": 30.0}}, now=NOW)
+    assert not quiet.inferred_start  # nothing about the print changed: no new print
+    fresh = apply_objects(MoonrakerState(), {"print_stats": {"state": "complete", "filename": "x.gcode"}}, now=NOW)
+    assert not fresh.inferred_start  # the first sight of an ended print is not a print starting
+
+
 def test_a_history_entry_names_the_print_only_when_file_and_start_agree() -> None:
     state = _printing()
     start = (NOW - timedelta(seconds=30)).timestamp()

@@ -36,6 +36,7 @@ from printfleet.domain.printer import (
     PrinterConfig,
     PrinterKind,
     PrinterNotConnected,
+    PrinterState,
 )
 from printfleet.printers.base import (
     Backoff,
@@ -340,6 +341,9 @@ class MoonrakerConnection(PrinterConnectionBase):
     async def _publish(self, state: MoonrakerState) -> None:
         self._state = state
         status = to_status(state, now=utcnow())
+        if state.inferred_start and not self._status.state.is_active:
+            # Started and ended between two updates: report the start first, so the print is one job that ends.
+            await self._emit(status.replace(state=PrinterState.PRINTING, raw_state="printing", extra={}))
         previous = self._status
         if previous.replace(last_seen=None) == status.replace(last_seen=None):
             self._status = status

@@ -60,6 +60,7 @@ _STATES = {
     "error": PrinterState.FAILED,
 }
 _ACTIVE = frozenset({"printing", "paused"})
+_ENDED = frozenset({"complete", "cancelled", "error"})
 
 
 class MoonrakerPayloadError(ValueError):
@@ -106,13 +107,16 @@ class HistoryKey:
 class MoonrakerState:
     """What the adapter knows about one Moonraker: the subscribed printer ``objects`` (deep-merged), whether
     Klippy is ready, the print under way or last ended (``print_file``, ``print_started_at`` aware UTC,
-    ``history``), and ``reset_after`` (the file of a print that went back to ``standby``: a cancel)."""
+    ``history``), ``reset_after`` (the file of a print that went back to ``standby``: a cancel), and
+    ``inferred_start``: the last delta showed a print that started and ended between two updates (Klipper's batch
+    of 250 ms, or a print that fails at once), which Moonraker's job tracker also counts as a start (research A3)."""
 
     objects: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     print_file: str | None = None
     print_started_at: datetime | None = None
     history: HistoryKey | None = None
     reset_after: str | None = None
+    inferred_start: bool = False
 
     def replace(self, **changes: object) -> MoonrakerState:
         """A copy with ``changes``."""
@@ -153,7 +157,18 @@ def apply_objects(
     raw = stats.get("state")
     file_name = short_text(stats.get("filename"))
     total = _number(stats.get("total_duration"))
-    changed = state.replace(objects=objects)
+    changed = state.replace(objects=objects, inferred_start=False)
+    before = state.objects.get("print_stats", {})
+    previous = before.get("state")
+    before_total = _number(before.get("total_duration"))
+    new_print = (
+        raw != previous
+        or file_name != short_text(before.get("filename"))
+        or (total is not None and before_total is not None and total < before_total)
+    )
+    if not replace and previous is not None and previous not in _ACTIVE and raw in _ENDED and new_print:
+        started = now - timedelta(seconds=total) if total is not None else now
+        return changed.replace(print_file=file_name, print_started_at=started, history=None, inferred_start=True)
     if raw in _ACTIVE:
         same = file_name == state.print_file and state.print_started_at is not None
         if same and total is not None and state.print_started_at is not None:
@@ -165,7 +180,7 @@ def apply_objects(
             started = now - timedelta(seconds=total) if total is not None else now
             changed = changed.replace(print_file=file_name, print_started_at=started, history=None)
         return changed.replace(reset_after=None)
-    if raw == "standby" and state.objects.get("print_stats", {}).get("state") in _ACTIVE:
+    if raw == "standby" and previous in _ACTIVE:
         return changed.replace(reset_after=state.print_file)
     if raw != "standby":
         return changed.replace(reset_after=None)
