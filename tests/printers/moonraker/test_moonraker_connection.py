@@ -16,6 +16,7 @@ from printfleet.domain.printer import (
     PrinterKind,
     PrinterState,
     PrinterStatus,
+    Secret,
 )
 from printfleet.printers.base import Backoff
 from printfleet.printers.moonraker.client import MoonrakerConnection
@@ -44,9 +45,12 @@ class Recorder:
 
 
 @contextlib.asynccontextmanager
-async def running(stack: MoonrakerStack) -> AsyncIterator[tuple[MoonrakerConnection, Recorder]]:
+async def running(
+    stack: MoonrakerStack, *, api_key: str | None = None
+) -> AsyncIterator[tuple[MoonrakerConnection, Recorder]]:
     recorder = Recorder()
-    config = PrinterConfig(id="k1", name="K1", kind=PrinterKind.MOONRAKER, url=stack.url)
+    key = Secret(api_key) if api_key is not None else None
+    config = PrinterConfig(id="k1", name="K1", kind=PrinterKind.MOONRAKER, url=stack.url, api_key=key)
     connection = MoonrakerConnection(
         config, sink=recorder, backoff=Backoff(initial=0.2, maximum=1.0), call_timeout_s=5.0
     )
@@ -121,3 +125,16 @@ async def test_sending_starts_an_idle_printer_and_a_busy_one_stores_or_refuses_t
         assert loaded.value.stored is False
         assert (moonraker_stack.data / "gcodes" / "first.gcode").read_bytes() == content
         assert await asyncio.to_thread(moonraker_stack.print_state) == "paused"
+
+
+async def test_without_a_trusted_address_the_api_key_decides(moonraker_stack: MoonrakerStack) -> None:
+    key = await asyncio.to_thread(moonraker_stack.require_api_key)
+    async with running(moonraker_stack, api_key="0" * 32) as (wrong, statuses):
+        refused = await statuses.wait_for(lambda s: s.offline_reason is OfflineReason.AUTH_FAILED)
+        assert key not in (refused.offline_detail or "")
+        assert not wrong.connected
+    async with running(moonraker_stack) as (_none, statuses):
+        await statuses.wait_for(lambda s: s.offline_reason is OfflineReason.AUTH_FAILED)
+    async with running(moonraker_stack, api_key=key) as (right, statuses):
+        await statuses.wait_for(lambda s: s.state is PrinterState.IDLE)
+        assert right.connected

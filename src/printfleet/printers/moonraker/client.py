@@ -190,6 +190,14 @@ class MoonrakerConnection(PrinterConnectionBase):
             self._pending.clear()
 
     async def _drive(self) -> None:
+        try:
+            await self._run_protocol()
+        except MoonrakerRpcError as exc:  # a refusal the start-up sequence cannot go on after
+            if exc.code == 503:  # "Klippy Host not connected": Klippy went away between two calls
+                raise ConnectionFailed(OfflineReason.HOST_NOT_READY, exc.message) from None
+            raise ConnectionFailed(OfflineReason.PROTOCOL_ERROR, f"Moonraker refused: {exc}") from None
+
+    async def _run_protocol(self) -> None:
         await self._identify()
         while True:
             await self._wait_for_klippy()
@@ -332,8 +340,11 @@ class MoonrakerConnection(PrinterConnectionBase):
         except websockets.ConnectionClosed:
             raise ConnectionFailed(OfflineReason.UNREACHABLE, f"{method}: connection closed") from None
         except MoonrakerRpcError as exc:
-            if exc.code in (401, 403, -32602) and "nauthorized" in exc.message:
-                raise ConnectionFailed(OfflineReason.AUTH_FAILED, "Moonraker refused the API key") from None
+            text = exc.message.lower()
+            if exc.code in (401, 403, -32602) and ("unauthorized" in text or "api key" in text):
+                raise ConnectionFailed(
+                    OfflineReason.AUTH_FAILED, f"Moonraker refused the API key ({exc.code})"
+                ) from None
             raise
         finally:
             self._pending.pop(call_id, None)
