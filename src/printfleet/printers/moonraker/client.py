@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import websockets
@@ -74,6 +74,8 @@ PING_INTERVAL_S = 10.0
 
 _UNREADABLE: tuple[type[Exception], ...] = (MoonrakerPayloadError, *UNREADABLE_ERRORS)
 
+_Handler = Callable[[object], Awaitable[None]]
+
 AGENT_NAME = "printfleet"
 """The ``client_name`` printfleet identifies with, as an ``agent``."""
 
@@ -121,10 +123,9 @@ class MoonrakerConnection(PrinterConnectionBase):
         self._state = MoonrakerState()
         self._socket: Any = None
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[object]] = {}
+        self._pending: dict[int, tuple[asyncio.Future[object], _Handler | None]] = {}
         self._klippy_down = asyncio.Event()
         self._klippy_ready = asyncio.Event()
-        self._subscribed = False
         self._lock = asyncio.Lock()
         self._uploader = MoonrakerUploader(
             printer_id=config.id,
@@ -179,12 +180,11 @@ class MoonrakerConnection(PrinterConnectionBase):
                 reader.result()
         finally:
             self._socket = None
-            self._subscribed = False
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
             await socket.close()
-            for future in self._pending.values():
+            for future, _handler in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionFailed(OfflineReason.UNREACHABLE, "connection closed"))
             self._pending.clear()
@@ -208,7 +208,6 @@ class MoonrakerConnection(PrinterConnectionBase):
                     await asyncio.wait_for(self._klippy_down.wait(), self.drift_check_s)
                 except TimeoutError:
                     await self._requery()
-            self._subscribed = False
             await self._mark_offline(OfflineReason.HOST_NOT_READY, "Klippy disconnected from Moonraker")
 
     async def _identify(self) -> None:
@@ -242,14 +241,12 @@ class MoonrakerConnection(PrinterConnectionBase):
                 await asyncio.wait_for(self._klippy_ready.wait(), READY_POLL_S)
 
     async def _subscribe(self) -> None:
-        result = await self._call("printer.objects.subscribe", {"objects": SUBSCRIBED_OBJECTS})
-        await self._apply_full(result)
-        self._subscribed = True
+        # The full state is applied by the reader, in frame order: a delta right behind the answer builds on it.
+        await self._call("printer.objects.subscribe", {"objects": SUBSCRIBED_OBJECTS}, on_result=self._apply_full)
         await self._backfill_history()
 
     async def _requery(self) -> None:
-        result = await self._call("printer.objects.query", {"objects": SUBSCRIBED_OBJECTS})
-        await self._apply_full(result)
+        await self._call("printer.objects.query", {"objects": SUBSCRIBED_OBJECTS}, on_result=self._apply_full)
 
     async def _apply_full(self, result: object) -> None:
         try:
@@ -290,14 +287,13 @@ class MoonrakerConnection(PrinterConnectionBase):
         try:
             message = decode_frame(frame)
             if "id" in message and "method" not in message:
-                self._on_answer(message)
+                await self._on_answer(message)
                 return
             method, params = message.get("method"), message.get("params")
             if method == "notify_status_update":
-                if self._subscribed:
-                    delta = update_params(params)
-                    async with self._lock:
-                        await self._publish(apply_objects(self._state, delta, now=utcnow()))
+                delta = update_params(params)
+                async with self._lock:
+                    await self._publish(apply_objects(self._state, delta, now=utcnow()))
             elif method == "notify_history_changed":
                 if isinstance(params, list) and params and isinstance(params[0], Mapping):
                     async with self._lock:
@@ -313,25 +309,34 @@ class MoonrakerConnection(PrinterConnectionBase):
             self._observer.parse_error(self.kind)
             self.log.warning("moonraker.unreadable_frame", detail=f"{type(exc).__name__}: {str(exc)[:200]}")
 
-    def _on_answer(self, message: Mapping[str, object]) -> None:
-        future = self._pending.pop(message["id"], None) if isinstance(message["id"], int) else None
-        if future is None or future.done():
+    async def _on_answer(self, message: Mapping[str, object]) -> None:
+        entry = self._pending.pop(message["id"], None) if isinstance(message["id"], int) else None
+        if entry is None or entry[0].done():
             return
+        future, handler = entry
         error = message.get("error")
         if isinstance(error, Mapping):
             future.set_exception(MoonrakerRpcError(error.get("code"), str(error.get("message", ""))[:500]))
-        else:
-            future.set_result(message.get("result"))
+            return
+        result = message.get("result")
+        if handler is not None:
+            try:
+                await handler(result)
+            except ConnectionFailed as exc:
+                future.set_exception(exc)
+                return
+        future.set_result(result)
 
-    async def _call(self, method: str, params: Mapping[str, object]) -> Any:
-        """One JSON-RPC call; its result. Raises MoonrakerRpcError (refused), ConnectionFailed (auth, deadline,
-        closed)."""
+    async def _call(self, method: str, params: Mapping[str, object], *, on_result: _Handler | None = None) -> Any:
+        """One JSON-RPC call; its result. ``on_result`` is awaited with the result by the reader, before it reads
+        the next frame. Raises MoonrakerRpcError (refused), ConnectionFailed (auth, deadline, closed, or raised by
+        ``on_result``)."""
         socket = self._socket
         if socket is None:
             raise ConnectionFailed(OfflineReason.UNREACHABLE, "not connected")
         call_id = next(self._ids)
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._pending[call_id] = future
+        self._pending[call_id] = (future, on_result)
         try:
             await socket.send(json.dumps({"jsonrpc": "2.0", "method": method, "params": dict(params), "id": call_id}))
             return await asyncio.wait_for(future, self.call_timeout_s)
@@ -350,11 +355,13 @@ class MoonrakerConnection(PrinterConnectionBase):
             self._pending.pop(call_id, None)
 
     async def _publish(self, state: MoonrakerState) -> None:
-        self._state = state
         status = to_status(state, now=utcnow())
-        if state.inferred_start and not self._status.state.is_active:
-            # Started and ended between two updates: report the start first, so the print is one job that ends.
-            await self._emit(status.replace(state=PrinterState.PRINTING, raw_state="printing", extra={}))
+        if state.inferred_start:
+            state = state.replace(inferred_start=False)  # once: later history notes must not start it again
+            if not self._status.state.is_active:
+                # Started and ended between two updates: report the start first, so it is one job that ends.
+                await self._emit(status.replace(state=PrinterState.PRINTING, raw_state="printing", extra={}))
+        self._state = state
         previous = self._status
         if previous.replace(last_seen=None) == status.replace(last_seen=None):
             self._status = status
