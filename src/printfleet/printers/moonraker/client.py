@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import websockets
@@ -58,6 +56,7 @@ from printfleet.printers.moonraker.protocol import (
     to_status,
     update_params,
 )
+from printfleet.printers.moonraker.rpc import Handler, MoonrakerRpcError, RpcChannel
 from printfleet.printers.moonraker.sending import MoonrakerUploader
 
 CALL_TIMEOUT_S = 10.0
@@ -74,19 +73,8 @@ PING_INTERVAL_S = 10.0
 
 _UNREADABLE: tuple[type[Exception], ...] = (MoonrakerPayloadError, *UNREADABLE_ERRORS)
 
-_Handler = Callable[[object], Awaitable[None]]
-
 AGENT_NAME = "printfleet"
 """The ``client_name`` printfleet identifies with, as an ``agent``."""
-
-
-class MoonrakerRpcError(Exception):
-    """Moonraker answered a call with a JSON-RPC error: ``code`` (HTTP status reused) and ``message``."""
-
-    def __init__(self, code: object, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 class MoonrakerConnection(PrinterConnectionBase):
@@ -121,9 +109,7 @@ class MoonrakerConnection(PrinterConnectionBase):
         self.call_timeout_s = call_timeout_s
         self.drift_check_s = drift_check_s
         self._state = MoonrakerState()
-        self._socket: Any = None
-        self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[asyncio.Future[object], _Handler | None]] = {}
+        self._rpc: RpcChannel | None = None
         self._klippy_down = asyncio.Event()
         self._klippy_ready = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -166,8 +152,8 @@ class MoonrakerConnection(PrinterConnectionBase):
             raise ConnectionFailed(OfflineReason.TIMEOUT, "no websocket within the deadline") from None
         except (OSError, websockets.WebSocketException) as exc:
             raise ConnectionFailed(OfflineReason.UNREACHABLE, f"{type(exc).__name__}: {exc}") from None
+        self._rpc = RpcChannel(socket, timeout_s=self.call_timeout_s)
         reader = asyncio.create_task(self._read(socket), name=f"moonraker-read:{self.printer_id}")
-        self._socket = socket
         try:
             main = asyncio.create_task(self._drive(), name=f"moonraker-drive:{self.printer_id}")
             done, _ = await asyncio.wait({reader, main}, return_when=asyncio.FIRST_COMPLETED)
@@ -179,15 +165,12 @@ class MoonrakerConnection(PrinterConnectionBase):
                     await main
                 reader.result()
         finally:
-            self._socket = None
+            rpc, self._rpc = self._rpc, None
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
             await socket.close()
-            for future, _handler in self._pending.values():
-                if not future.done():
-                    future.set_exception(ConnectionFailed(OfflineReason.UNREACHABLE, "connection closed"))
-            self._pending.clear()
+            rpc.close()
 
     async def _drive(self) -> None:
         try:
@@ -287,7 +270,8 @@ class MoonrakerConnection(PrinterConnectionBase):
         try:
             message = decode_frame(frame)
             if "id" in message and "method" not in message:
-                await self._on_answer(message)
+                if self._rpc is not None:
+                    await self._rpc.answer(message)
                 return
             method, params = message.get("method"), message.get("params")
             if method == "notify_status_update":
@@ -309,50 +293,11 @@ class MoonrakerConnection(PrinterConnectionBase):
             self._observer.parse_error(self.kind)
             self.log.warning("moonraker.unreadable_frame", detail=f"{type(exc).__name__}: {str(exc)[:200]}")
 
-    async def _on_answer(self, message: Mapping[str, object]) -> None:
-        entry = self._pending.pop(message["id"], None) if isinstance(message["id"], int) else None
-        if entry is None or entry[0].done():
-            return
-        future, handler = entry
-        error = message.get("error")
-        if isinstance(error, Mapping):
-            future.set_exception(MoonrakerRpcError(error.get("code"), str(error.get("message", ""))[:500]))
-            return
-        result = message.get("result")
-        if handler is not None:
-            try:
-                await handler(result)
-            except ConnectionFailed as exc:
-                future.set_exception(exc)
-                return
-        future.set_result(result)
-
-    async def _call(self, method: str, params: Mapping[str, object], *, on_result: _Handler | None = None) -> Any:
-        """One JSON-RPC call; its result. ``on_result`` is awaited with the result by the reader, before it reads
-        the next frame. Raises MoonrakerRpcError (refused), ConnectionFailed (auth, deadline, closed, or raised by
-        ``on_result``)."""
-        socket = self._socket
-        if socket is None:
+    async def _call(self, method: str, params: Mapping[str, object], *, on_result: Handler | None = None) -> Any:
+        """One call on the open websocket (:meth:`RpcChannel.call`); ConnectionFailed when there is none."""
+        if self._rpc is None:
             raise ConnectionFailed(OfflineReason.UNREACHABLE, "not connected")
-        call_id = next(self._ids)
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._pending[call_id] = (future, on_result)
-        try:
-            await socket.send(json.dumps({"jsonrpc": "2.0", "method": method, "params": dict(params), "id": call_id}))
-            return await asyncio.wait_for(future, self.call_timeout_s)
-        except TimeoutError:
-            raise ConnectionFailed(OfflineReason.TIMEOUT, f"{method}: no answer in {self.call_timeout_s:g} s") from None
-        except websockets.ConnectionClosed:
-            raise ConnectionFailed(OfflineReason.UNREACHABLE, f"{method}: connection closed") from None
-        except MoonrakerRpcError as exc:
-            text = exc.message.lower()
-            if exc.code in (401, 403, -32602) and ("unauthorized" in text or "api key" in text):
-                raise ConnectionFailed(
-                    OfflineReason.AUTH_FAILED, f"Moonraker refused the API key ({exc.code})"
-                ) from None
-            raise
-        finally:
-            self._pending.pop(call_id, None)
+        return await self._rpc.call(method, params, on_result=on_result)
 
     async def _publish(self, state: MoonrakerState) -> None:
         status = to_status(state, now=utcnow())
@@ -388,7 +333,7 @@ class MoonrakerConnection(PrinterConnectionBase):
         await self._command("stop", "printer.print.cancel")
 
     async def _command(self, action: str, method: str) -> None:
-        if self._socket is None or not self.connected:
+        if self._rpc is None or not self.connected:
             raise PrinterNotConnected(self.printer_id, f"cannot {action}: the printer is offline")
         try:
             await self._call(method, {})
@@ -414,7 +359,7 @@ class MoonrakerConnection(PrinterConnectionBase):
 
         Raises PrinterNotConnected when offline; PrinterBusy(stored=True) on ``SD busy``; StartRejected on any other
         refusal (``Unable to open file``)."""
-        if self._socket is None or not self.connected:
+        if self._rpc is None or not self.connected:
             raise PrinterNotConnected(self.printer_id, "cannot start the print: the printer is offline")
         try:
             await self._call("printer.print.start", {"filename": remote_path})
