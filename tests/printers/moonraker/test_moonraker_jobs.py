@@ -42,10 +42,11 @@ async def test_a_klipper_print_paused_and_resumed_is_one_job_then_completed(
         await server.stop()
 
 
-async def test_moonraker_restarted_mid_print_leaves_one_job_that_completes(
+async def test_moonraker_then_printfleet_restarted_mid_print_leave_one_job_that_completes(
     moonraker_stack: MoonrakerStack, tmp_path: Path
 ) -> None:
-    server = Server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", [klipper_config(moonraker_stack.url)])
+    database = f"sqlite+aiosqlite:///{tmp_path}/printfleet.db"
+    server = Server(database, [klipper_config(moonraker_stack.url)])
     await server.start()
     try:
         await server.wait_online()
@@ -58,6 +59,12 @@ async def test_moonraker_restarted_mid_print_leaves_one_job_that_completes(
         await asyncio.to_thread(moonraker_stack.start_moonraker)
         await server.wait_printer("voron", "paused", timeout=30)
         assert statuses(await server.jobs()) == ["paused"]
+        # printfleet restarts too: the print it finds paused is the job it already has.
+        await server.stop()
+        server = Server(database, [klipper_config(moonraker_stack.url)])
+        await server.start()
+        await server.wait_printer("voron", "paused")
+        assert [job["id"] for job in await server.jobs()] == [paused["id"]]
         await asyncio.to_thread(moonraker_stack.rpc, "printer.print.resume")
         jobs = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
         assert [job["id"] for job in jobs] == [paused["id"]]
