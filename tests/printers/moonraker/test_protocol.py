@@ -75,6 +75,23 @@ def test_a_print_that_started_and_ended_between_two_updates_is_an_inferred_start
     assert not fresh.inferred_start  # the first sight of an ended print is not a print starting
 
 
+def test_a_long_pause_keeps_the_print_and_its_name_but_a_rewound_total_is_another_print() -> None:
+    start = (NOW - timedelta(seconds=30)).timestamp()
+    named = apply_history(_printing(), {"job_id": "00002A", "filename": "benchy.gcode", "start_time": start})
+    paused = apply_objects(named, {"print_stats": {"state": "paused"}}, now=NOW)
+    later = NOW + timedelta(hours=2)  # no total_duration update for two hours, then a temperature change
+    still = to_status(apply_objects(paused, {"extruder": {"temperature": 180.0}}, now=later), now=later)
+    assert (still.state, still.native_job_id, still.print_start_time) == (
+        PrinterState.PAUSED,
+        f"00002A@{int(start)}",
+        NOW - timedelta(seconds=30),
+    )
+    again = apply_objects(named, {"print_stats": {"total_duration": 1.0}}, now=later)
+    status = to_status(again, now=later)
+    assert status.native_job_id is None
+    assert status.print_start_time == later - timedelta(seconds=1)
+
+
 def test_a_history_entry_names_the_print_only_when_file_and_start_agree() -> None:
     state = _printing()
     start = (NOW - timedelta(seconds=30)).timestamp()

@@ -170,12 +170,14 @@ def apply_objects(
         started = now - timedelta(seconds=total) if total is not None else now
         return changed.replace(print_file=file_name, print_started_at=started, history=None, inferred_start=True)
     if raw in _ACTIVE:
-        same = file_name == state.print_file and state.print_started_at is not None
-        if same and total is not None and state.print_started_at is not None:
-            # A print of the same file that began clearly later is a new print.
-            same = abs((now - timedelta(seconds=total)) - state.print_started_at) < timedelta(
-                seconds=HISTORY_START_TOLERANCE_S
-            )
+        # The print goes on while it was active before, with the same file, and its total time did not go back
+        # (that would be another print of the same file, started while we were not connected).
+        same = (
+            previous in _ACTIVE
+            and file_name == state.print_file
+            and state.print_started_at is not None
+            and not (total is not None and before_total is not None and total < before_total)
+        )
         if not same:
             started = now - timedelta(seconds=total) if total is not None else now
             changed = changed.replace(print_file=file_name, print_started_at=started, history=None)
