@@ -45,12 +45,11 @@ class Recorder:
 
 
 @contextlib.asynccontextmanager
-async def running(
-    stack: MoonrakerStack, *, api_key: str | None = None
-) -> AsyncIterator[tuple[MoonrakerConnection, Recorder]]:
+async def running(url: str, *, api_key: str | None = None) -> AsyncIterator[tuple[MoonrakerConnection, Recorder]]:
+    """A MoonrakerConnection to ``url`` running in a task (quick backoff), and the statuses it reports."""
     recorder = Recorder()
     key = Secret(api_key) if api_key is not None else None
-    config = PrinterConfig(id="k1", name="K1", kind=PrinterKind.MOONRAKER, url=stack.url, api_key=key)
+    config = PrinterConfig(id="k1", name="K1", kind=PrinterKind.MOONRAKER, url=url, api_key=key)
     connection = MoonrakerConnection(
         config, sink=recorder, backoff=Backoff(initial=0.2, maximum=1.0), call_timeout_s=5.0
     )
@@ -66,7 +65,7 @@ async def running(
 async def test_klippy_restart_is_host_not_ready_then_live_again_with_a_new_subscription_and_prints_end(
     moonraker_stack: MoonrakerStack,
 ) -> None:
-    async with running(moonraker_stack) as (connection, recorder):
+    async with running(moonraker_stack.url) as (connection, recorder):
         await recorder.wait_for(lambda s: s.state is PrinterState.IDLE)
         await asyncio.to_thread(moonraker_stack.rpc, "printer.restart")
         await recorder.wait_for(lambda s: s.offline_reason is OfflineReason.HOST_NOT_READY)
@@ -93,9 +92,9 @@ async def test_klippy_restart_is_host_not_ready_then_live_again_with_a_new_subsc
 async def test_a_second_printfleet_on_the_same_printer_is_offline_owned_elsewhere(
     moonraker_stack: MoonrakerStack,
 ) -> None:
-    async with running(moonraker_stack) as (_first, first_statuses):
+    async with running(moonraker_stack.url) as (_first, first_statuses):
         await first_statuses.wait_for(lambda s: s.state is PrinterState.IDLE)
-        async with running(moonraker_stack) as (second, second_statuses):
+        async with running(moonraker_stack.url) as (second, second_statuses):
             refused = await second_statuses.wait_for(
                 lambda s: s.offline_reason is not None and s.offline_reason is not OfflineReason.CONNECTING
             )
@@ -108,7 +107,7 @@ async def test_sending_starts_an_idle_printer_and_a_busy_one_stores_or_refuses_t
     moonraker_stack: MoonrakerStack, tmp_path: Path
 ) -> None:
     content = (FIXTURES / "pause_mid.gcode").read_bytes()
-    async with running(moonraker_stack) as (connection, recorder):
+    async with running(moonraker_stack.url) as (connection, recorder):
         await recorder.wait_for(lambda s: s.state is PrinterState.IDLE)
         sent = await connection.upload(print_request(tmp_path, "first.gcode", content), start=True)
         assert (sent.remote_path, sent.started) == ("first.gcode", True)
@@ -129,12 +128,12 @@ async def test_sending_starts_an_idle_printer_and_a_busy_one_stores_or_refuses_t
 
 async def test_without_a_trusted_address_the_api_key_decides(moonraker_stack: MoonrakerStack) -> None:
     key = await asyncio.to_thread(moonraker_stack.require_api_key)
-    async with running(moonraker_stack, api_key="0" * 32) as (wrong, statuses):
+    async with running(moonraker_stack.url, api_key="0" * 32) as (wrong, statuses):
         refused = await statuses.wait_for(lambda s: s.offline_reason is OfflineReason.AUTH_FAILED)
         assert key not in (refused.offline_detail or "")
         assert not wrong.connected
-    async with running(moonraker_stack) as (_none, statuses):
+    async with running(moonraker_stack.url) as (_none, statuses):
         await statuses.wait_for(lambda s: s.offline_reason is OfflineReason.AUTH_FAILED)
-    async with running(moonraker_stack, api_key=key) as (right, statuses):
+    async with running(moonraker_stack.url, api_key=key) as (right, statuses):
         await statuses.wait_for(lambda s: s.state is PrinterState.IDLE)
         assert right.connected
