@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from printfleet.domain.dispatch.sending import PrinterBusy
-from printfleet.domain.printer import OfflineReason, PrinterState
+from printfleet.domain.printer import OfflineReason, PrinterKind, PrinterState
+from printfleet.sim.farm import SimulatedFarm
 from printfleet.sim.moonraker import SimulatedMoonrakerPrinter
 from tests.printers.moonraker.test_moonraker_connection import running
 from tests.printers.print_requests import dwell_gcode, print_request
@@ -53,3 +54,14 @@ async def test_commands_sending_and_a_second_agent_behave_as_on_moonraker(
         recorder.statuses.clear()
         back = await recorder.wait_for(lambda s: s.state is not PrinterState.OFFLINE)
         assert back.state is PrinterState.IDLE
+
+
+async def test_the_farm_keeps_its_klipper_printer_printing(tmp_path: Path) -> None:
+    farm = SimulatedFarm(
+        bambu=0, prusalink=0, octoprint=0, moonraker=1, idle_s=0, min_print_s=1, max_print_s=2, workdir=tmp_path
+    )
+    async with farm:
+        assert [c.kind for c in farm.printer_configs()] == [PrinterKind.MOONRAKER]
+        async with running(farm.moonraker[0].url) as (_, recorder):
+            printing = await recorder.wait_for(lambda s: s.state is PrinterState.PRINTING, timeout=10)
+    assert str(printing.file_name).endswith(".gcode")
