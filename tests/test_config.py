@@ -62,6 +62,19 @@ def test_a_bambu_printer_may_name_its_ftps_port(tmp_path: Path) -> None:
         load_settings(write(tmp_path, GOOD.replace("    tls_insecure: true\n", "    ftp_port: 0\n", 1)))
 
 
+def test_a_klipper_printer_is_a_moonraker_url_with_an_optional_api_key(tmp_path: Path) -> None:
+    text = (
+        "printers:\n"
+        "  - {id: voron, type: moonraker, url: 'http://voron.local:7125/'}\n"
+        "  - {id: k1, type: moonraker, url: 'http://10.0.0.9:7125', api_key: KEY}\n"
+    )
+    voron, k1 = load_settings(write(tmp_path, text)).printer_configs()
+    assert (voron.kind, voron.url, voron.api_key) == (PrinterKind.MOONRAKER, "http://voron.local:7125", None)
+    assert (k1.api_key, k1.problems()) == (Secret("KEY"), [])
+    with pytest.raises(ConfigError, match="url"):
+        load_settings(write(tmp_path, "printers:\n  - {id: v, type: moonraker, url: voron.local}\n"))
+
+
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRINTFLEET_HTTP__PORT", "9001")
     monkeypatch.setenv("PRINTFLEET_DATABASE_URL", "postgresql+asyncpg://u@h/db")

@@ -31,6 +31,7 @@ from printfleet.domain.queue_commands import RateLimit
 from printfleet.observability.metrics import PrometheusMetrics
 from printfleet.printers.bambu.client import BambuConnection
 from printfleet.printers.base import ConnectionObserver
+from printfleet.printers.moonraker.client import MoonrakerConnection
 from printfleet.printers.octoprint.client import OctoPrintConnection
 from printfleet.printers.prusalink.client import PrusaLinkConnection
 from printfleet.security.passwords import Argon2PasswordHasher
@@ -72,6 +73,8 @@ def connection_factory(observer: ConnectionObserver) -> ConnectionFactory:
             return BambuConnection(config, sink=sink, observer=observer)
         if config.kind is PrinterKind.PRUSALINK:
             return PrusaLinkConnection(config, sink=sink, observer=observer)
+        if config.kind is PrinterKind.MOONRAKER:
+            return MoonrakerConnection(config, sink=sink, observer=observer)
         return OctoPrintConnection(config, sink=sink, observer=observer)
 
     return build

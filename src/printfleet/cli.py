@@ -132,8 +132,8 @@ def demo(
         bool, typer.Option("--open/--no-open", help="Open the live printers page in the desktop's browser.")
     ] = True,
 ) -> None:
-    """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint) that keeps printing,
-    and open the live printers page."""
+    """Run printfleet on SQLite with a simulated farm (2 Bambu Lab, 1 PrusaLink, 1 OctoPrint, 1 Klipper)
+    that keeps printing, and open the live printers page."""
     # The simulated PrusaLink and OctoPrint printers follow the global poll interval (2 s here; Settings page).
     http = _http_overrides(_settings(None), host, port)
     settings = _settings(None, database_url=database_url, monitoring_interval=2.0, **http)

@@ -327,8 +327,18 @@ class OctoPrintPrinterSettings(_PrinterBase):
     poll_interval: float | None = Field(default=None, ge=0.5, le=3600)
 
 
+class MoonrakerPrinterSettings(_PrinterBase):
+    """A Klipper printer through Moonraker (``http://host:7125``); ``api_key`` only when Moonraker does not trust
+    printfleet's address (``[authorization] trusted_clients``). Moonraker pushes its state: nothing is polled."""
+
+    type: Literal["moonraker"]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    api_key: SecretStr | None = None
+
+
 PrinterSettings = Annotated[
-    BambuPrinterSettings | PrusaLinkPrinterSettings | OctoPrintPrinterSettings, Field(discriminator="type")
+    BambuPrinterSettings | PrusaLinkPrinterSettings | OctoPrintPrinterSettings | MoonrakerPrinterSettings,
+    Field(discriminator="type"),
 ]
 
 
@@ -366,6 +376,10 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
             api_key=_secret(entry.api_key),
             poll_interval=entry.poll_interval,
             **common,
+        )
+    if isinstance(entry, MoonrakerPrinterSettings):
+        return PrinterConfig(
+            kind=PrinterKind.MOONRAKER, url=entry.url.rstrip("/"), api_key=_secret(entry.api_key), **common
         )
     return PrinterConfig(
         kind=PrinterKind.OCTOPRINT,
@@ -457,7 +471,7 @@ def _format_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
             parts.append(label)
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:
-            if item in ("bambu", "prusalink", "octoprint"):  # the discriminator's branch name, not a key
+            if item in ("bambu", "prusalink", "octoprint", "moonraker"):  # the discriminator's branch name, not a key
                 continue
             parts.append(f".{item}" if parts else item)
             node = node.get(item) if isinstance(node, dict) else None

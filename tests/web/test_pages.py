@@ -150,6 +150,18 @@ async def test_printer_form_keeps_secrets_out_of_the_page(bare_server: RunningSe
     assert (await client.get("/api/v1/printers/x1c-b")).status_code == 404
 
 
+async def test_a_klipper_printer_added_by_form_shows_as_klipper_on_the_dashboard_and_settings(
+    bare_server: RunningServer,
+) -> None:
+    form = {"id": "voron", "name": "Voron", "type": "moonraker", "url": f"http://127.0.0.1:{free_port()}"}
+    added = await bare_server.client.post("/ui/printers", data=form, headers=HTMX)
+    assert added.status_code == 200, added.text
+    printer = (await bare_server.client.get("/api/v1/printers/voron")).json()
+    assert (printer["type"], printer["has_api_key"]) == ("moonraker", False)
+    assert "Klipper (Moonraker)" in (await bare_server.client.get("/settings")).text
+    assert "Klipper (Moonraker)" in (await bare_server.client.get("/")).text
+
+
 async def test_connection_test_reports_an_unreachable_printer(bare_server: RunningServer) -> None:
     form = {"type": "octoprint", "url": f"http://127.0.0.1:{free_port()}", "api_key": "k" * 32}
     response = await bare_server.client.post("/ui/printers/test", data=form, headers=HTMX)

@@ -253,7 +253,8 @@ class ConnectionTestResult(BaseModel):
 
     ``ok`` is true when the printer answered and accepted the credentials; then ``state`` is its live state
     (``idle``, ``printing``, ...). Otherwise ``state`` is ``offline`` and ``offline_reason`` says why
-    (``unreachable``, ``auth_failed``, ``tls_failed``, ``timeout``, ``protocol_error``, ``not_operational``),
+    (``unreachable``, ``auth_failed``, ``tls_failed``, ``timeout``, ``protocol_error``, ``not_operational``,
+    ``host_not_ready``, ``owned_elsewhere``),
     with a short human ``detail``. ``seconds`` is how long the test took.
     """
 

@@ -21,10 +21,12 @@ class PrinterKind(StrEnum):
     BAMBU = "bambu"
     PRUSALINK = "prusalink"
     OCTOPRINT = "octoprint"
+    MOONRAKER = "moonraker"
 
     @property
     def is_polled(self) -> bool:
-        """True for kinds printfleet polls over HTTP (PrusaLink, OctoPrint); Bambu pushes its reports."""
+        """True for kinds printfleet polls over HTTP (PrusaLink, OctoPrint); Bambu and Moonraker push their
+        reports."""
         return self in (PrinterKind.PRUSALINK, PrinterKind.OCTOPRINT)
 
 
@@ -75,6 +77,8 @@ class OfflineReason(StrEnum):
     TLS_FAILED = "tls_failed"  # certificate not trusted, or CN is not the serial
     PROTOCOL_ERROR = "protocol_error"  # the printer answered something we cannot read
     NOT_OPERATIONAL = "not_operational"  # OctoPrint up, but its serial link to the printer is down
+    HOST_NOT_READY = "host_not_ready"  # Moonraker up, but Klippy is not connected or not ready
+    OWNED_ELSEWHERE = "owned_elsewhere"  # another printfleet already holds the printer (Moonraker agent refused)
 
 
 class Secret:
@@ -135,8 +139,8 @@ def host_problem(host: str) -> str | None:
 
 
 def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be an OctoPrint address (None when it can): it must be ``http://`` or ``https://`` with a
-    valid host (see :func:`host_problem`) and port, and hold no spaces or control characters."""
+    """Why ``url`` cannot be an OctoPrint or Moonraker address (None when it can): it must be ``http://`` or
+    ``https://`` with a valid host (see :func:`host_problem`) and port, and hold no spaces or control characters."""
     if not url.startswith(("http://", "https://")):
         return "must start with http:// or https://"
     if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
@@ -162,6 +166,7 @@ class PrinterConfig:
     - prusalink: ``host``, ``port`` (default 80), ``username`` + ``password`` (HTTP Digest) or ``api_key``,
       ``poll_interval`` (seconds).
     - octoprint: ``url``, ``api_key``, ``poll_interval`` (seconds).
+    - moonraker: ``url`` (``http://host:7125``), optional ``api_key`` (none: Moonraker trusts printfleet's address).
 
     ``poll_interval`` is the per-printer override of the global ``monitoring_interval`` (None: follow the global
     setting, see :meth:`with_default_poll_interval`); Bambu printers push their reports and ignore it.
@@ -233,7 +238,13 @@ class PrinterConfig:
                 found.append(("url", problem))
             if not self.api_key:
                 found.append(("api_key", "is required for OctoPrint (a user's application key)"))
-        if self.host and self.kind is not PrinterKind.OCTOPRINT and (problem := host_problem(self.host)):
+        elif self.kind is PrinterKind.MOONRAKER:
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                found.append(("url", "is required for Moonraker and must start with http:// or https://"))
+            elif problem := url_problem(self.url):
+                found.append(("url", problem))
+        uses_host = self.kind in (PrinterKind.BAMBU, PrinterKind.PRUSALINK)
+        if self.host and uses_host and (problem := host_problem(self.host)):
             found.append(("host", problem))
         if self.port is not None and not 0 < self.port < 65536:
             found.append(("port", "must be between 1 and 65535"))

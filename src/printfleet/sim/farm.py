@@ -1,4 +1,5 @@
-"""A simulated farm that keeps printing: Bambu Lab (MQTT over TLS), PrusaLink and OctoPrint simulators together.
+"""A simulated farm that keeps printing: Bambu Lab (MQTT over TLS), PrusaLink, OctoPrint and Klipper (Moonraker)
+simulators together.
 
 Used by ``printfleet demo`` (inside the server's process) and ``printfleet sim --config FILE`` (on their own,
 printing the ``printers:`` entries to paste into a printfleet configuration).
@@ -19,6 +20,7 @@ import yaml
 from printfleet.domain.printer import PrinterConfig, PrinterKind
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.base import SimPrint, SimulatedPrinter
+from printfleet.sim.moonraker import SimulatedMoonrakerPrinter
 from printfleet.sim.octoprint import SimulatedOctoPrintPrinter
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 
@@ -44,10 +46,11 @@ def _current_print(printer: SimulatedPrinter) -> SimPrint | None:
 
 
 class SimulatedFarm:
-    """``bambu`` + ``prusalink`` + ``octoprint`` simulated printers, plus ``spare`` more of each kind; with
-    ``keep_printing`` each of the first ones starts a new print (``min_print_s``–``max_print_s`` seconds long) after
-    ``idle_s`` seconds idle, and now and then pauses one. The spare printers are left alone: they stay idle until
-    someone sends them a print from printfleet (the Files page), which they print like the real ones would.
+    """``bambu`` + ``prusalink`` + ``octoprint`` + ``moonraker`` (Klipper) simulated printers, plus ``spare`` more of
+    each kind; with ``keep_printing`` each of the first ones starts a new print (``min_print_s``–``max_print_s``
+    seconds long) after ``idle_s`` seconds idle, and now and then pauses one. The spare printers are left alone:
+    they stay idle until someone sends them a print from printfleet (the Files page), which they print like the real
+    ones would.
     A file sent to a simulated printer prints for its predicted time divided by ``speed_factor``.
 
     Async context manager. Raises ``printfleet.sim.mqtt_broker.BrokerError`` when the Bambu brokers cannot start.
@@ -59,6 +62,7 @@ class SimulatedFarm:
         bambu: int = 2,
         prusalink: int = 1,
         octoprint: int = 1,
+        moonraker: int = 1,
         keep_printing: bool = True,
         min_print_s: float = 90.0,
         max_print_s: float = 240.0,
@@ -86,12 +90,17 @@ class SimulatedFarm:
             )
             for n in range(1, octoprint + spare + 1)
         ]
+        self.moonraker = [
+            SimulatedMoonrakerPrinter(f"voron-{n}", name=f"Voron 2.4 #{n} (Klipper)", speed_factor=speed_factor)
+            for n in range(1, moonraker + spare + 1)
+        ]
         bambu_ids = [f"x1c-{n}" for n in range(bambu + 1, bambu + spare + 1)]
         self.spare_ids = frozenset(
             [
                 *bambu_ids,
                 *(p.printer_id for p in self.prusalink[prusalink:]),
                 *(p.printer_id for p in self.octoprint[octoprint:]),
+                *(p.printer_id for p in self.moonraker[moonraker:]),
             ]
         )
         """The printers the scenario leaves idle."""
@@ -107,7 +116,7 @@ class SimulatedFarm:
     def printers(self) -> list[SimulatedPrinter]:
         """Every simulated printer."""
         bambu: list[SimulatedPrinter] = list(self._bambu.printers) if self._bambu else []
-        return [*bambu, *self.prusalink, *self.octoprint]
+        return [*bambu, *self.prusalink, *self.octoprint, *self.moonraker]
 
     def printer_configs(self) -> list[PrinterConfig]:
         """How printfleet reaches each simulated printer."""
@@ -121,6 +130,8 @@ class SimulatedFarm:
                 await self._stack.enter_async_context(prusalink)
             for octoprint in self.octoprint:
                 await self._stack.enter_async_context(octoprint)
+            for moonraker in self.moonraker:
+                await self._stack.enter_async_context(moonraker)
         except BaseException:
             await self._stack.aclose()
             raise
@@ -169,7 +180,7 @@ class SimulatedFarm:
             return
         idle_since.pop(printer.printer_id, None)
         file_name = self._rng.choice(DEMO_FILES)
-        if isinstance(printer, SimulatedOctoPrintPrinter):
+        if isinstance(printer, SimulatedOctoPrintPrinter | SimulatedMoonrakerPrinter):
             file_name = file_name.removesuffix(".gcode.3mf") + ".gcode"
         elif isinstance(printer, SimulatedPrusaLinkPrinter):
             file_name = file_name.removesuffix(".gcode.3mf") + ".bgcode"
@@ -197,6 +208,7 @@ def _read_sim_config(path: Path) -> dict[str, Any]:
         "bambu",
         "prusalink",
         "octoprint",
+        "moonraker",
         "keep_printing",
         "min_print_s",
         "max_print_s",
@@ -206,7 +218,9 @@ def _read_sim_config(path: Path) -> dict[str, Any]:
     for key, value in data.items():
         if key not in allowed:
             raise SimConfigError(f"simulator file {path}: {key}: unknown key (allowed: {', '.join(sorted(allowed))})")
-        if key in ("bambu", "prusalink", "octoprint") and (not isinstance(value, int) or not 0 <= value <= 500):
+        if key in ("bambu", "prusalink", "octoprint", "moonraker") and (
+            not isinstance(value, int) or not 0 <= value <= 500
+        ):
             raise SimConfigError(f"simulator file {path}: {key}: must be a whole number from 0 to 500")
         if key.endswith("_s") and (not isinstance(value, int | float) or value < 0):
             raise SimConfigError(f"simulator file {path}: {key}: must be a number of seconds, 0 or more")
@@ -242,7 +256,7 @@ def printer_entries(configs: list[PrinterConfig]) -> list[dict[str, Any]]:
 
 
 def load_sim_options(config_file: Path) -> dict[str, Any]:
-    """Read and check a simulator file (keys: bambu, prusalink, octoprint counts; keep_printing; min_print_s,
+    """Read and check a simulator file (keys: bambu, prusalink, octoprint, moonraker counts; keep_printing; min_print_s,
     max_print_s, idle_s in seconds; speed_factor). Raises :class:`SimConfigError` naming the file and the key."""
     return _read_sim_config(config_file)
 

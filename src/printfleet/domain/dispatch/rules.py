@@ -19,9 +19,10 @@ ACCEPTED_KINDS: dict[PrinterKind, frozenset[FileKind]] = {
     PrinterKind.BAMBU: frozenset({FileKind.GCODE_3MF, FileKind.GCODE}),
     PrinterKind.PRUSALINK: frozenset({FileKind.GCODE, FileKind.BGCODE}),
     PrinterKind.OCTOPRINT: frozenset({FileKind.GCODE}),
+    PrinterKind.MOONRAKER: frozenset({FileKind.GCODE}),
 }
 """File formats each printer kind can print: Bambu runs sliced 3MF (``project_file``) and plain G-code
-(``gcode_file``); PrusaLink takes G-code and binary G-code; OctoPrint streams text G-code only."""
+(``gcode_file``); PrusaLink takes G-code and binary G-code; OctoPrint and Klipper (Moonraker) print text G-code only."""
 
 # Bambu model names as slicers and the printers spell them, folded to one short name. Families that share G-code
 # map to the same family key.
@@ -99,7 +100,12 @@ def compatibility(
     ``force``."""
     if file_kind not in ACCEPTED_KINDS[printer_kind]:
         names = {FileKind.GCODE_3MF: "a Bambu Lab 3MF", FileKind.GCODE: "G-code", FileKind.BGCODE: "binary G-code"}
-        kinds = {PrinterKind.BAMBU: "Bambu Lab", PrinterKind.PRUSALINK: "PrusaLink", PrinterKind.OCTOPRINT: "OctoPrint"}
+        kinds = {
+            PrinterKind.BAMBU: "Bambu Lab",
+            PrinterKind.PRUSALINK: "PrusaLink",
+            PrinterKind.OCTOPRINT: "OctoPrint",
+            PrinterKind.MOONRAKER: "Klipper",
+        }
         return Refusal(
             FailureReason.INCOMPATIBLE, f"This printer ({kinds[printer_kind]}) cannot print {names[file_kind]}."
         )
