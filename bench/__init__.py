@@ -89,6 +89,10 @@ def printer_entry(config: PrinterConfig) -> dict[str, Any]:
             entry["password"] = config.password.reveal()
         if config.api_key is not None:
             entry["api_key"] = config.api_key.reveal()
+    elif config.kind is PrinterKind.MOONRAKER:
+        entry["url"] = config.url
+        if config.api_key is not None:
+            entry["api_key"] = config.api_key.reveal()
     else:
         raise ValueError(f"no YAML entry for {config.kind.value} printers in the benchmarks")
     return entry

@@ -1,10 +1,15 @@
-"""A print on the real Moonraker + Klippy becomes exactly one job, through pause/resume and a Moonraker restart."""
+"""A print on the real Moonraker + Klippy becomes exactly one job, through pause/resume, a Moonraker restart and
+printfleet killed with SIGKILL."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import httpx
+
+from bench import ServerProcess, printer_entry
 from printfleet.domain.printer import PrinterConfig, PrinterKind
 from printfleet.services.dispatch.steps import DispatchTimings
 from tests.e2e.harness import Server, statuses
@@ -98,3 +103,41 @@ async def test_a_print_printfleet_sends_to_klipper_is_one_job_carrying_the_file(
     assert done["dispatch_id"] == dispatch["id"]
     stored = (moonraker_stack.data / "gcodes" / "hook.gcode").read_bytes()
     assert stored == (FIXTURES / "pause_mid.gcode").read_bytes()
+
+
+async def _jobs(server: ServerProcess) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=5, headers=server.headers) as client:
+        jobs: list[dict[str, Any]] = (await client.get("/api/v1/jobs")).json()["jobs"]
+        return jobs
+
+
+async def _wait_statuses(server: ServerProcess, wanted: list[str], timeout: float = 20.0) -> list[dict[str, Any]]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while statuses(jobs := await _jobs(server)) != wanted:
+        assert loop.time() < deadline, jobs
+        await asyncio.sleep(0.1)
+    return jobs
+
+
+async def test_printfleet_sigkilled_mid_print_and_restarted_keeps_the_one_job(
+    moonraker_stack: MoonrakerStack, tmp_path: Path
+) -> None:
+    (tmp_path / "server").mkdir()
+    entries = [printer_entry(klipper_config(moonraker_stack.url))]
+    async with ServerProcess(tmp_path / "server", entries) as server:
+        await server.wait_connected(1, timeout_s=20)
+        await asyncio.to_thread(moonraker_stack.upload, "pause_mid.gcode", as_name="knob.gcode", start=True)
+        [before] = await _wait_statuses(server, ["paused"])
+        assert server.process is not None
+        server.process.kill()  # SIGKILL: no shutdown, nothing flushed
+        await server.process.wait()
+        await server.start()
+        await server.wait_connected(1, timeout_s=20)
+        await asyncio.sleep(1.0)
+        [after] = await _wait_statuses(server, ["paused"])
+        assert after["id"] == before["id"]
+        assert after["start_time"] == before["start_time"]
+        await asyncio.to_thread(moonraker_stack.rpc, "printer.print.resume")
+        [done] = await _wait_statuses(server, ["completed"])
+        assert done["id"] == before["id"]
