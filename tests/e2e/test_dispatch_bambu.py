@@ -157,6 +157,7 @@ async def test_a_restart_while_starting_adopts_the_print_and_never_starts_it_twi
     database_url: str, farm: BambuFarm, tmp_path: Path
 ) -> None:
     printer = farm[0]
+    printer.start_latency_s = 1.0  # the printer takes a moment to show the print: the server stops before it does
     server = _server(database_url, farm, tmp_path)
     await server.start()
     await server.wait_online()

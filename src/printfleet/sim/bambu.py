@@ -153,6 +153,9 @@ class SimulatedBambuPrinter:
         self.speed_factor = speed_factor
         self.min_print_s = min_print_s
         self.drop_starts = 0
+        self.start_latency_s = 0.0
+        """Seconds between an obeyed start command and the print showing in the reports (real printers take a few,
+        an H2D up to ~50 s: research dispatch-scheduling-orders.md 1a step 3)."""
         """How many of the next start commands to drop silently (a command the printer never acts on)."""
         self.start_commands: list[dict[str, Any]] = []
         """Every ``project_file``/``gcode_file`` body received, in order, whether obeyed, ignored or dropped."""
@@ -448,6 +451,13 @@ class SimulatedBambuPrinter:
         except StartIgnored as exc:
             self.log.info("sim.bambu_start_ignored", reason=str(exc), command=body.get("command"))
             return False
+        if self.start_latency_s > 0:  # the firmware fetches and parses the file before it reports anything
+            asyncio.get_running_loop().call_later(self.start_latency_s, self._begin_planned, planned)
+        else:
+            self._begin_planned(planned)
+        return True
+
+    def _begin_planned(self, planned: PlannedPrint) -> None:
         self._begin(
             planned.gcode_file,
             duration_s=planned.duration_s,
@@ -456,7 +466,6 @@ class SimulatedBambuPrinter:
         )
         self._started = planned
         self.log.info("sim.bambu_start_obeyed", file=planned.gcode_file, duration_s=round(planned.duration_s, 2))
-        return True
 
     def _begin(self, file_name: str, *, duration_s: float, total_layers: int, prepare_s: float) -> None:
         self._print_error = 0
