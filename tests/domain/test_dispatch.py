@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from printfleet.domain.dispatch.model import FailureReason
 from printfleet.domain.dispatch.rules import (
+    UnseenPrint,
     bambu_model,
     compatibility,
     gcode_compatible,
     is_our_print,
     readiness,
     remote_file_name,
+    unseen_print,
 )
 from printfleet.domain.files.model import FileKind, FileMetadata, PlateInfo
 from printfleet.domain.printer import OfflineReason, PrinterKind, PrinterState, PrinterStatus
@@ -126,3 +130,43 @@ def test_remote_file_names_are_printer_safe() -> None:
     assert remote_file_name("part.BGCODE") == "part.bgcode"
     assert remote_file_name("日本.gcode") == "print.gcode"
     assert len(remote_file_name("x" * 300 + ".gcode")) == 64 + len(".gcode")
+
+
+SENT = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+
+
+def _unseen(status: PrinterStatus, *, earlier_same: bool = False) -> UnseenPrint:
+    return unseen_print(
+        status,
+        job_name="cube",
+        remote_name="cube.gcode.3mf",
+        start_sent_at=SENT,
+        earlier_print_of_same_file=earlier_same,
+    )
+
+
+def test_a_print_of_ours_that_ended_while_nobody_watched_ran() -> None:
+    finished = PrinterStatus(state=PrinterState.FINISHED, job_name="cube")
+    assert _unseen(finished) is UnseenPrint.RAN
+    failed = PrinterStatus(state=PrinterState.FAILED, file_name="/sdcard/cube.gcode.3mf")
+    assert _unseen(failed) is UnseenPrint.RAN
+
+
+def test_an_ended_print_of_the_same_file_printed_just_before_may_be_that_one() -> None:
+    finished = PrinterStatus(state=PrinterState.FINISHED, job_name="cube")
+    assert _unseen(finished, earlier_same=True) is UnseenPrint.AMBIGUOUS
+
+
+def test_a_printer_reported_start_time_settles_which_print_ended() -> None:
+    ours = PrinterStatus(state=PrinterState.FINISHED, job_name="cube", print_start_time=SENT + timedelta(seconds=20))
+    assert _unseen(ours, earlier_same=True) is UnseenPrint.RAN
+    skewed = PrinterStatus(state=PrinterState.FINISHED, job_name="cube", print_start_time=SENT - timedelta(minutes=2))
+    assert _unseen(skewed, earlier_same=True) is UnseenPrint.RAN  # the printer's clock may lag a little
+    before = PrinterStatus(state=PrinterState.FINISHED, job_name="cube", print_start_time=SENT - timedelta(hours=2))
+    assert _unseen(before) is UnseenPrint.NONE
+
+
+def test_idle_active_or_other_prints_say_nothing_about_ours() -> None:
+    assert _unseen(PrinterStatus(state=PrinterState.IDLE)) is UnseenPrint.NONE
+    assert _unseen(PrinterStatus(state=PrinterState.PRINTING, job_name="cube")) is UnseenPrint.NONE
+    assert _unseen(PrinterStatus(state=PrinterState.FINISHED, job_name="bracket")) is UnseenPrint.NONE

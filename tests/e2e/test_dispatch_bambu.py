@@ -17,6 +17,7 @@ import pytest
 from printfleet.domain.accounts.roles import Role
 from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.base import SimPhase
 from tests.e2e.harness import Server, collect_frames, running, statuses
 from tests.files_samples import bambu_3mf
 from tests.support_accounts import bearer_headers
@@ -174,6 +175,72 @@ async def test_a_restart_while_starting_adopts_the_print_and_never_starts_it_twi
         [job] = await again.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
         assert job["dispatch_id"] == dispatch["id"]
         assert len(printer.start_commands) == 1
+    finally:
+        await again.stop()
+
+
+async def test_a_print_that_ran_while_the_server_was_down_is_adopted_and_never_started_again(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = farm[0]
+    printer.start_latency_s = 1.0  # the server stops before the printer shows the print
+    server = _server(database_url, farm, tmp_path)
+    await server.start()
+    await server.wait_online()
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+    dispatch = await server.send(printer.printer_id, file_id)
+    await server.wait_dispatch(dispatch["id"], "starting")
+    await server.stop()
+    for _ in range(200):  # the whole print runs and ends while nobody watches
+        if printer.print is not None and printer.print.tick() is SimPhase.FINISHED:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the simulated print did not finish")
+
+    again = _server(database_url, farm, tmp_path)
+    await again.start()
+    try:
+        started = await again.wait_dispatch(dispatch["id"], "started")
+        assert started["attempts"] == 1
+        await asyncio.sleep(FAST.confirm_window_s + 0.5)  # a second start would have gone out by now
+        assert len(printer.start_commands) == 1
+        [job] = await again.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+        assert job["dispatch_id"] == dispatch["id"]
+        status = await again.wait_printer(printer.printer_id, "finished")
+        assert status["status"]["plate_needs_clearing"] is True
+    finally:
+        await again.stop()
+
+
+async def test_an_ended_print_that_may_be_an_earlier_one_of_the_same_file_is_never_started_again(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = farm[0]
+    server = _server(database_url, farm, tmp_path)
+    await server.start()
+    await server.wait_online()
+    file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+    first = await server.send(printer.printer_id, file_id)
+    await server.wait_dispatch(first["id"], "started")
+    await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+    cleared = await server.client.post(f"/api/v1/printers/{printer.printer_id}/plate-cleared", json={"outcome": "good"})
+    assert cleared.status_code == 200, cleared.text
+
+    printer.start_latency_s = 1.0
+    printer.drop_starts = 1  # the printer ignores this start: it still shows the first print's end
+    second = await server.send(printer.printer_id, file_id)
+    await server.wait_dispatch(second["id"], "starting")
+    await server.stop()
+
+    again = _server(database_url, farm, tmp_path)
+    await again.start()
+    try:
+        failed = await again.wait_dispatch(second["id"], "failed")
+        assert failed["error"] == "not_confirmed"
+        assert "not started again" in failed["detail"]
+        await asyncio.sleep(FAST.confirm_window_s + 0.5)
+        assert len(printer.start_commands) == 2  # nothing sent after the restart
     finally:
         await again.stop()
 

@@ -72,6 +72,12 @@ _ENDINGS = {
 }
 
 
+def outcome(state: PrinterState) -> JobStatus:
+    """The job status a print ends with when the printer shows ``state`` (finished → completed, failed, cancelled).
+    Raises KeyError for a state that is not an end."""
+    return _ENDINGS[state]
+
+
 def is_identifiable(status: PrinterStatus) -> bool:
     """False for placeholder reports: an active state with neither a file name nor a native job id.
 

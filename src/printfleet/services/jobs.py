@@ -366,6 +366,18 @@ class JobService:
         )
         self._bus.publish(JobUpdated(job=ended))
 
+    async def end_unseen(self, job_id: int, *, status: JobStatus, reason: str) -> Job | None:
+        """End a ``pending`` job whose print ran while printfleet was not watching (its dispatch found the printer
+        showing the print ended): ``status`` is the printer's outcome (completed, failed, cancelled), the end time is
+        now and the start unknown. A job that is no longer pending is left alone (None)."""
+        job = await self._repository.get_job(job_id)
+        if job is None or job.status is not JobStatus.PENDING:
+            return None
+        ended = await self._repository.update_job(job_id, status=status, end_time=self._clock(), end_reason=reason)
+        self._bus.publish(JobUpdated(job=ended))
+        log.info("job.ended_unseen", job_id=job_id, printer_id=job.printer_id, status=status.value)
+        return ended
+
     async def edit(self, job_id: int, changes: dict[str, Any]) -> Job:
         """Apply user edits (``job_name``, ``is_business``, ``customer_info``, ``notes``; ``printer_id`` and
         ``filename`` only on manual jobs). Raises JobNotFound, InvalidInput."""

@@ -6,8 +6,10 @@ states; 1e side by side; 2a G-code families: X1, X1C, X1E, P1P, P1S share G-code
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from printfleet.domain.dispatch.model import FailureReason
 from printfleet.domain.files.model import FileKind, FileMetadata
@@ -133,6 +135,49 @@ def is_our_print(status: PrinterStatus, *, job_name: str, remote_name: str) -> b
         return True
     file_name = (status.file_name or "").rsplit("/", 1)[-1]
     return bool(file_name) and file_name.lower() == remote_name.lower()
+
+
+PRINTER_CLOCK_SKEW = timedelta(minutes=5)
+"""How far a printer's clock may lag ours when its reported print start is compared with when we sent the start."""
+
+
+class UnseenPrint(enum.Enum):
+    """What an ended print on the printer says about a start that printfleet sent but never saw begin."""
+
+    NONE = "none"
+    """The printer shows no ended print of our file: nothing to conclude."""
+    RAN = "ran"
+    """Our print ran (and ended) while printfleet was not watching: adopt it, never start it again."""
+    AMBIGUOUS = "ambiguous"
+    """An ended print of our file that may be an earlier print of the same file: neither adopt nor start again."""
+
+
+def unseen_print(
+    status: PrinterStatus,
+    *,
+    job_name: str,
+    remote_name: str,
+    start_sent_at: datetime,
+    earlier_print_of_same_file: bool,
+) -> UnseenPrint:
+    """After a restart, classify a printer that shows an *ended* print (finished, failed, cancelled) named like ours.
+
+    ``start_sent_at`` is when our last start request went out (aware UTC); ``earlier_print_of_same_file`` whether
+    the printer's last print before that, as recorded by the job tracker, had the same file or job name (then the
+    ended print shown may be that one). A printer-reported start time settles it when there is one (at or after
+    ``start_sent_at`` less :data:`PRINTER_CLOCK_SKEW`: ours; before: the earlier print); current Bambu firmware
+    reports none (research dispatch-scheduling-orders.md 1a), so the last recorded print decides.
+    """
+    if not status.state.is_terminal:
+        return UnseenPrint.NONE
+    named_ours = bool(status.job_name) and status.job_name in (job_name, remote_name)
+    file_name = (status.file_name or "").rsplit("/", 1)[-1]
+    if not (named_ours or (bool(file_name) and file_name.lower() == remote_name.lower())):
+        return UnseenPrint.NONE
+    if status.print_start_time is not None:
+        ours = status.print_start_time >= start_sent_at - PRINTER_CLOCK_SKEW
+        return UnseenPrint.RAN if ours else UnseenPrint.NONE
+    return UnseenPrint.AMBIGUOUS if earlier_print_of_same_file else UnseenPrint.RAN
 
 
 def remote_file_name(name: str) -> str:

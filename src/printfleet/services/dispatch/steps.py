@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from printfleet.domain import tracking
 from printfleet.domain.dispatch import rules
 from printfleet.domain.dispatch.model import (
     CONFIRM_EXTENSION_S,
@@ -33,6 +34,7 @@ from printfleet.domain.dispatch.sending import (
     UploadFailed,
 )
 from printfleet.domain.events import DispatchUpdated
+from printfleet.domain.jobs import JobFilter
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterConfig,
@@ -182,11 +184,61 @@ class DispatchSteps:
             status, job_name=dispatch.job_name, remote_name=dispatch.remote_name
         ):
             return await self._started(dispatch)
+        if status is not None and dispatch.start_sent_at is not None:
+            verdict = rules.unseen_print(
+                status,
+                job_name=dispatch.job_name,
+                remote_name=dispatch.remote_name,
+                start_sent_at=dispatch.start_sent_at,
+                earlier_print_of_same_file=await self._earlier_print_of_same_file(dispatch),
+            )
+            if verdict is rules.UnseenPrint.RAN:
+                return await self._ran_unseen(dispatch, status)
+            if verdict is rules.UnseenPrint.AMBIGUOUS:
+                raise _Failed(
+                    FailureReason.NOT_CONFIRMED,
+                    "While printfleet was stopped the printer ended a print of this file, perhaps this one: "
+                    "it is not started again. Check the printer before sending it again.",
+                )
         if dispatch.state is DispatchState.STARTING:
             return dispatch  # confirmation goes on from the stored start time
         if dispatch.state is DispatchState.UPLOADED and dispatch.remote_path:
             return dispatch
         return await self.save(dispatch, state=DispatchState.PENDING)  # upload again: the last one may be partial
+
+    async def _earlier_print_of_same_file(self, dispatch: Dispatch) -> bool:
+        """Whether the printer's last recorded print before our start had our file or job name."""
+        jobs, _ = await self._jobs.list(JobFilter(printer_id=dispatch.printer_id, limit=10))
+        sent = dispatch.start_sent_at
+        earlier = next(
+            (
+                job
+                for job in jobs
+                if job.id != dispatch.job_id and job.end_time is not None and (sent is None or job.end_time <= sent)
+            ),
+            None,
+        )
+        if earlier is None:
+            return False
+        file_name = (earlier.filename or "").rsplit("/", 1)[-1].lower()
+        same_name = earlier.job_name in (dispatch.job_name, dispatch.remote_name)
+        return same_name or file_name == dispatch.remote_name.lower()
+
+    async def _ran_unseen(self, dispatch: Dispatch, status: PrinterStatus) -> Dispatch:
+        """Our print ran and ended while printfleet was stopped: the dispatch is ``started``, its job ends with the
+        printer's outcome, and the plate needs clearing."""
+        log.warning("dispatch.ran_unseen", dispatch_id=dispatch.id, printer_id=dispatch.printer_id)
+        started = await self._started(dispatch)
+        if dispatch.job_id is not None:
+            await self._jobs.end_unseen(
+                dispatch.job_id,
+                status=tracking.outcome(status.state),
+                reason="the print ran while printfleet was stopped",
+            )
+        config = next((c for c, _ in self._printers.watched() if c.id == dispatch.printer_id), None)
+        if config is not None:
+            await self._plates.on_printer_change(config, None, status)
+        return started
 
     def _sender(self, dispatch: Dispatch) -> PrintSender:
         connection = self._printers.connection(dispatch.printer_id)
