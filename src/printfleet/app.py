@@ -44,6 +44,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
+from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService, Outbox
@@ -57,6 +58,7 @@ from printfleet.store.database import Database, migrate
 from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
+from printfleet.store.maintenance import SqlMaintenanceRepository
 from printfleet.store.materials.repository import SqlMaterialRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
@@ -112,6 +114,7 @@ class Runtime:
     materials: MaterialsService
     notifications: NotificationService
     outbox: Outbox
+    maintenance: MaintenanceService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -313,6 +316,12 @@ def build_app(
                 notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
             )
             outbox, notifications = notifying.outbox, notifying.service
+            maintenance = MaintenanceService(
+                repository=SqlMaintenanceRepository(database),
+                bus=bus,
+                printers=lambda: [config for config, _ in monitoring.watched()],
+                clock=clock or (lambda: datetime.now(UTC)),
+            )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -334,6 +343,7 @@ def build_app(
                 materials=materials,
                 notifications=notifications,
                 outbox=outbox,
+                maintenance=maintenance,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -349,6 +359,7 @@ def build_app(
                 plates=plates,
                 materials=materials,
                 notifications=notifications,
+                maintenance=maintenance,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -359,7 +370,7 @@ def build_app(
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             try:
-                async with outbox_context, bot, queue, monitoring, dispatch:
+                async with outbox_context, bot, queue, monitoring, dispatch, maintenance:
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:

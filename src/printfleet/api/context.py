@@ -15,6 +15,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
+from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
@@ -41,6 +42,7 @@ class ApiContext:
     plates: PlateService
     materials: MaterialsService
     notifications: NotificationService
+    maintenance: MaintenanceService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

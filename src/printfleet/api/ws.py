@@ -30,6 +30,7 @@ from printfleet.domain.events import (
     DomainEvent,
     JobAutoCreated,
     JobUpdated,
+    MaintenanceDue,
     PlateCleared,
     PrinterRemoved,
     PrinterStatusUpdated,
@@ -57,6 +58,16 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return DispatchPublic.from_domain(event.dispatch).model_dump(mode="json")
     if isinstance(event, PlateCleared):
         return PlatePublic.from_domain(event.plate).model_dump(mode="json")
+    if isinstance(event, MaintenanceDue):
+        return {
+            "task_id": event.task_id,
+            "task_name": event.task_name,
+            "printer_id": event.printer_id,
+            "used": event.used,
+            "interval": event.interval,
+            "unit": event.unit,
+            "since": event.since.isoformat(),
+        }
     return queue_event_data(event)
 
 

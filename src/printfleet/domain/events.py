@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from printfleet.domain.dispatch.model import Dispatch
@@ -157,6 +158,21 @@ class PlateCleared:
     plate: PlateState
 
 
+@dataclass(frozen=True, slots=True)
+class MaintenanceDue:
+    """A maintenance task crossed into *due* on a printer (published once per crossing). ``used`` and ``interval``
+    in ``unit`` (print_hours, days, jobs); ``since`` (aware UTC) when its counter started."""
+
+    name: ClassVar[str] = "maintenance_due"
+    task_id: int
+    task_name: str
+    printer_id: str
+    used: float
+    interval: float
+    unit: str
+    since: datetime
+
+
 DomainEvent = (
     PrinterStatusUpdated
     | PrinterRemoved
@@ -166,4 +182,5 @@ DomainEvent = (
     | QueueEvent
     | DispatchUpdated
     | PlateCleared
+    | MaintenanceDue
 )

@@ -39,6 +39,8 @@ class AuditAction(StrEnum):
     MATERIAL_ADDED = "material_added"
     MATERIAL_UPDATED = "material_updated"
     MATERIAL_REMOVED = "material_removed"
+    MAINTENANCE_CHANGED = "maintenance_changed"
+    MAINTENANCE_DONE = "maintenance_done"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -62,6 +62,10 @@ class Permission(StrEnum):
     """List and read vendors, filaments and spools."""
     MATERIALS_MANAGE = "materials.manage"
     """Add, edit, archive and delete vendors, filaments and spools; record use and weighings."""
+    MAINTENANCE_READ = "maintenance.read"
+    """See maintenance tasks, where each printer stands and what was done."""
+    MAINTENANCE_MANAGE = "maintenance.manage"
+    """Add, edit and delete maintenance tasks; mark them done; set a printer's counter offset."""
     LIVE = "live"
     """The live event streams (``/ws``, ``/ui/ws``); what each frame may show is filtered by the other permissions."""
 
@@ -74,6 +78,7 @@ _VIEWER = frozenset(
         Permission.SETTINGS_READ,
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
+        Permission.MAINTENANCE_READ,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
         Permission.LIVE,
@@ -88,6 +93,7 @@ _MEMBER = frozenset(
         Permission.QUEUE_USE,
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
+        Permission.MAINTENANCE_READ,
         Permission.PRINTERS_PRINT_OWN,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
@@ -104,6 +110,7 @@ _OPERATOR = (
         Permission.QUEUE_MANAGE,
         Permission.FILES_MANAGE,
         Permission.MATERIALS_MANAGE,
+        Permission.MAINTENANCE_MANAGE,
     }
 )
 _ADMIN = frozenset(Permission)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from printfleet.domain.events import ClaimOffered, DomainEvent, JobAutoCreated, JobUpdated, ReservationReleased
+from printfleet.domain.events import (
+    ClaimOffered,
+    DomainEvent,
+    JobAutoCreated,
+    JobUpdated,
+    MaintenanceDue,
+    ReservationReleased,
+)
 from printfleet.domain.jobs import Job, JobStatus
 from printfleet.domain.notifications.model import NotificationEvent
 from printfleet.domain.queue import QueueEntry
@@ -30,7 +37,7 @@ class Announcement:
     reservation (``start_missed``, ``cancelled``, ``removed``). ``queue_user_id`` is the only recipient of a queue
     event (the queue's user id, ``user:<id>``). ``occurred_at`` (aware UTC) is when it happened, when the record
     says: a rule made later is not sent it (a job edited long after its start does not announce the start to a
-    rule made since)."""
+    rule made since). ``maintenance`` is the task that fell due (``maintenance_due`` only)."""
 
     event: NotificationEvent
     subject: str
@@ -39,6 +46,7 @@ class Announcement:
     entry: QueueEntry | None = None
     reason: str | None = None
     occurred_at: datetime | None = None
+    maintenance: MaintenanceDue | None = None
 
     @property
     def queue_user_id(self) -> str | None:
@@ -110,6 +118,15 @@ def announcements(event: DomainEvent) -> list[Announcement]:
                 printer_id=event.printer_id,
                 entry=entry,
                 reason=event.reason,
+            )
+        ]
+    if isinstance(event, MaintenanceDue):
+        return [
+            Announcement(
+                event=NotificationEvent.MAINTENANCE_DUE,
+                subject=f"maintenance:{event.task_id}:{event.printer_id}:{event.since.isoformat()}",
+                printer_id=event.printer_id,
+                maintenance=event,
             )
         ]
     return []

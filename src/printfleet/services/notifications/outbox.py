@@ -60,11 +60,14 @@ def _utcnow() -> datetime:
 
 def may_hear(user: User, announcement: Announcement) -> bool:
     """Whether ``user`` may be told about ``announcement``: a queue event only to the member concerned; a job event
-    to whoever may read every job (``jobs.read``) and to the job's own person (queue member or requester)."""
+    to whoever may read every job (``jobs.read``) and to the job's own person (queue member or requester); a task
+    falling due to whoever may read maintenance (``maintenance.read``)."""
     if user.disabled:
         return False
     if announcement.event.queue_only:
         return announcement.queue_user_id == user.queue_user_id
+    if announcement.maintenance is not None:
+        return allows(user.role, Permission.MAINTENANCE_READ)
     job = announcement.job
     if job is None:
         return False
@@ -206,7 +209,7 @@ class Outbox:
                 chosen[channel.id] = channel
         if not chosen:
             return []
-        data = context(announcement, base_url=self._base_url, now=now)
+        data = context(announcement, base_url=self._base_url, now=now, language=self._templates.language)
         title, body = self._templates.render(announcement.event, data)
         messages: list[NewMessage] = []
         hearing: dict[int, bool] = {}

@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from printfleet.domain.events import MaintenanceDue
 from printfleet.domain.jobs import Job
 from printfleet.domain.notifications.announce import Announcement
 from printfleet.domain.notifications.model import NotificationEvent
@@ -40,6 +41,11 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.RESERVATION_RELEASED: (
         "Reservation released: {{ printer.id }}",
         "Your reservation of {{ printer.id }} for {{ entry.job_name }} ended ({{ reason }}).",
+    ),
+    NotificationEvent.MAINTENANCE_DUE: (
+        "Maintenance due: {{ maintenance.task }} on {{ printer.id }}",
+        "{{ maintenance.task }} is due on {{ printer.id }}: {{ maintenance.used }} of {{ maintenance.interval }} "
+        "{{ maintenance.unit_text }} since {{ maintenance.since_date }}.",
     ),
 }
 _DE: dict[NotificationEvent, tuple[str, str]] = {
@@ -70,6 +76,11 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.RESERVATION_RELEASED: (
         "Reservierung beendet: {{ printer.id }}",
         "Deine Reservierung von {{ printer.id }} für {{ entry.job_name }} ist beendet ({{ reason }}).",
+    ),
+    NotificationEvent.MAINTENANCE_DUE: (
+        "Wartung fällig: {{ maintenance.task }} an {{ printer.id }}",
+        "{{ maintenance.task }} ist an {{ printer.id }} fällig: {{ maintenance.used }} von {{ maintenance.interval }} "
+        "{{ maintenance.unit_text }} seit {{ maintenance.since_date }}.",
     ),
 }
 DEFAULTS: dict[str, dict[NotificationEvent, tuple[str, str]]] = {"en": _EN, "de": _DE}
@@ -120,16 +131,41 @@ def entry_context(entry: QueueEntry) -> dict[str, Any]:
     }
 
 
-def context(announcement: Announcement, *, base_url: str | None, now: datetime) -> dict[str, Any]:
+_UNIT_TEXT = {
+    "en": {"print_hours": "print hours", "days": "days", "jobs": "prints"},
+    "de": {"print_hours": "Druckstunden", "days": "Tagen", "jobs": "Drucken"},
+}
+
+
+def maintenance_context(due: MaintenanceDue, language: str = "en") -> dict[str, Any]:
+    """The ``maintenance`` part of the context: ``task`` (its name), ``task_id``, ``used`` and ``interval`` (rounded
+    to one decimal) in ``unit`` (``print_hours``, ``days``, ``jobs``; ``unit_text`` in words), ``since`` (ISO 8601)
+    and ``since_date`` (its UTC date)."""
+    return {
+        "task": due.task_name,
+        "task_id": due.task_id,
+        "used": round(due.used, 1),
+        "interval": round(due.interval, 1),
+        "unit": due.unit,
+        "unit_text": _UNIT_TEXT.get(language, _UNIT_TEXT["en"]).get(due.unit, due.unit),
+        "since": due.since.isoformat(),
+        "since_date": due.since.date().isoformat(),
+    }
+
+
+def context(announcement: Announcement, *, base_url: str | None, now: datetime, language: str = "en") -> dict[str, Any]:
     """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job`` or ``entry`` (None when
     not about one), ``reason`` and ``time`` (ISO 8601 UTC, when the message was written). This dict is also the
-    ``data`` of a webhook body."""
+    ``data`` of a webhook body. ``maintenance`` is set for ``maintenance_due`` (see :func:`maintenance_context`)."""
     return {
         "event": announcement.event.value,
         "printer": {"id": announcement.printer_id},
         "job": job_context(announcement.job, base_url) if announcement.job is not None else None,
         "entry": entry_context(announcement.entry) if announcement.entry is not None else None,
         "reason": announcement.reason,
+        "maintenance": (
+            maintenance_context(announcement.maintenance, language) if announcement.maintenance is not None else None
+        ),
         "time": now.isoformat(),
     }
 
@@ -144,7 +180,7 @@ class Templates:
 
     def render(self, event: NotificationEvent, data: dict[str, Any]) -> tuple[str, str]:
         """The title and body of ``event`` over ``data`` (see :func:`context`). Raises KeyError for an event
-        without a template (material and maintenance events are not announced yet)."""
+        without a template (material events are not announced yet)."""
         title, body = self._texts[event]
         return (
             self._env.from_string(title).render(data).strip(),
