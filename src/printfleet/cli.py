@@ -10,6 +10,7 @@ import signal
 import sys
 import webbrowser
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,6 +180,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
     await _demo_files(settings)
     async with SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
         printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
+        await _demo_maintenance(settings, [config.id for config in printers])
         app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -274,6 +276,33 @@ async def _demo_files(settings: Settings) -> int:
             _, new = await library.store(name, once(content), uploaded_by=None)
             added += new
     return added
+
+
+DEMO_MAINTENANCE = (
+    ("Clean the nozzle and wipe the plate", 20.0, "print_hours", 17.5),
+    ("Lubricate the rods and lead screws", 100.0, "print_hours", 104.0),
+    ("Check belt tension", 30.0, "days", 0.0),
+    ("Replace the nozzle wiper", 200.0, "jobs", 60.0),
+)
+"""The demo's example maintenance tasks: (name, interval, unit, counter offset of the first printer, so that one
+task shows due soon and one due on first start)."""
+
+
+async def _demo_maintenance(settings: Settings, printer_ids: list[str]) -> None:
+    """Add the example maintenance tasks on the demo's first start (never when tasks exist)."""
+    from printfleet.domain.maintenance import IntervalUnit, NewTask, PrinterTask
+    from printfleet.store.database import Database
+    from printfleet.store.maintenance import SqlMaintenanceRepository
+
+    async with Database(settings.database_url) as database:
+        repository = SqlMaintenanceRepository(database)
+        if await repository.tasks():
+            return
+        now = datetime.now(UTC)
+        for name, interval, unit, offset in DEMO_MAINTENANCE:
+            task = await repository.add_task(NewTask(name=name, interval=interval, unit=IntervalUnit(unit)), now)
+            if offset and printer_ids:
+                await repository.save_record(PrinterTask(task_id=task.id, printer_id=printer_ids[0], offset=offset))
 
 
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
