@@ -238,6 +238,7 @@ def build_app(
             health.add_source("printers", monitoring.health_reasons)
             _follow_monitoring_interval(settings_service, monitoring)
             monitoring.add_listener(jobs.on_printer_change)
+            monitoring.add_telemetry_listener(jobs.on_telemetry)  # the first layer done
             jobs.attach(monitoring.watched)
             queue = QueueService(
                 repository=SqlQueueRepository(database),

@@ -6,7 +6,7 @@ import pytest
 
 from printfleet.domain.jobs import JobStatus, can_transition, clean_job_name
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
-from printfleet.domain.tracking import ActiveJob, EndJob, StartJob, UpdateJob, decide
+from printfleet.domain.tracking import ActiveJob, EndJob, StartJob, UpdateJob, decide, first_layer_done
 
 RUNNING_JOB = ActiveJob(
     job_id=1, filename="benchy.gcode.3mf", native_job_id=None, status=JobStatus.RUNNING, progress=40
@@ -115,3 +115,14 @@ def test_ended_jobs_never_change_again() -> None:
 )
 def test_job_names_are_cleaned_file_names(file_name: str | None, subtask: str | None, expected: str) -> None:
     assert clean_job_name(file_name, subtask) == expected
+
+
+def test_the_first_layer_is_done_when_the_layer_counter_crosses_two_while_printing() -> None:
+    printing = PrinterStatus(state=PrinterState.PRINTING, file_name="vase.gcode", layer=1)
+    assert first_layer_done(printing, printing.replace(layer=2))
+    assert first_layer_done(printing, printing.replace(layer=5))  # a fast first layer seen between reports
+    assert not first_layer_done(printing.replace(layer=2), printing.replace(layer=3))  # already past it
+    assert not first_layer_done(None, printing.replace(layer=2))  # first seen after a restart
+    assert not first_layer_done(printing.replace(layer=None), printing.replace(layer=2))  # no layer known before
+    paused = PrinterStatus(state=PrinterState.PAUSED, file_name="vase.gcode", layer=2)
+    assert not first_layer_done(printing, paused)

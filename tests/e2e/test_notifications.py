@@ -395,3 +395,23 @@ async def test_a_rule_made_mid_print_hears_the_finish_but_never_the_old_start(
         assert receiver.webhook_events("/hook", SECRET) == ["print_paused", "print_finished"]
     finally:
         await server.stop()
+
+
+async def test_first_layer_done_is_announced_once_when_the_printer_reaches_layer_two(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["first_layer_done"])
+        await farm[0].start_print("vase.gcode.3mf", duration_s=4, total_layers=10)  # a layer every 0.4 s
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await asyncio.sleep(0.5)
+        assert receiver.webhook_events("/hook", SECRET) == ["first_layer_done"]
+        message = receiver.on("/hook")[0].json()["data"]
+        assert message["title"] == "First layer done: vase"
+        assert message["job"]["name"] == "vase"
+    finally:
+        await server.stop()

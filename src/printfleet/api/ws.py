@@ -28,6 +28,7 @@ from printfleet.domain.accounts.users import Principal
 from printfleet.domain.events import (
     DispatchUpdated,
     DomainEvent,
+    FirstLayerDone,
     JobAutoCreated,
     JobUpdated,
     MaintenanceDue,
@@ -50,7 +51,7 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return PrinterPublic.from_domain(event.printer, event.status).model_dump(mode="json")
     if isinstance(event, PrinterRemoved):
         return {"id": event.printer_id}
-    if isinstance(event, JobAutoCreated | JobUpdated):
+    if isinstance(event, JobAutoCreated | JobUpdated | FirstLayerDone):
         return JobPublic.from_domain(event.job).model_dump(mode="json")
     if isinstance(event, SettingsUpdated):
         return dict(event.settings)
@@ -165,7 +166,7 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
     """Whether ``principal`` may see ``event``: a job event only when they may read every job or it is their own
     (a member sees the jobs of their own queue prints and of the prints they sent); a dispatch event only when they
     may see every dispatch or asked for it."""
-    if isinstance(event, JobAutoCreated | JobUpdated) and not principal.may(Permission.JOBS_READ):
+    if isinstance(event, JobAutoCreated | JobUpdated | FirstLayerDone) and not principal.may(Permission.JOBS_READ):
         return event.job.queue_user_id == principal.user.queue_user_id or event.job.requested_by == principal.user.id
     if isinstance(event, DispatchUpdated) and not (
         principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)

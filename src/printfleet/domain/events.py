@@ -49,6 +49,15 @@ class JobUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstLayerDone:
+    """A running print reached its second layer, so its first layer is down (published once, when the printer's
+    layer counter crosses 2 while printfleet watches); ``job`` is the print's job."""
+
+    name: ClassVar[str] = "first_layer_done"
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsUpdated:
     """Run-time settings changed; ``settings`` is the whole new set."""
 
@@ -178,6 +187,7 @@ DomainEvent = (
     | PrinterRemoved
     | JobAutoCreated
     | JobUpdated
+    | FirstLayerDone
     | SettingsUpdated
     | QueueEvent
     | DispatchUpdated

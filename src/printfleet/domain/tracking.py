@@ -78,6 +78,22 @@ def outcome(state: PrinterState) -> JobStatus:
     return _ENDINGS[state]
 
 
+FIRST_LAYER_DONE_AT = 2
+"""The layer number at which the first layer counts as done: the printer started the second one (research
+materials-notifications.md N4: Bambu ``layer_num`` or Klipper's current layer reaching 2 while printing, not a height
+or time guess)."""
+
+
+def first_layer_done(previous: PrinterStatus | None, current: PrinterStatus) -> bool:
+    """Whether ``current`` shows the print's layer counter crossing :data:`FIRST_LAYER_DONE_AT` while printing, from
+    a known lower layer in ``previous`` (a print first seen past its first layer, after a restart, does not count)."""
+    if previous is None or previous.layer is None or current.layer is None:
+        return False
+    if current.state is not PrinterState.PRINTING:
+        return False
+    return previous.layer < FIRST_LAYER_DONE_AT <= current.layer
+
+
 def is_identifiable(status: PrinterStatus) -> bool:
     """False for placeholder reports: an active state with neither a file name nor a native job id.
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import structlog
 
-from printfleet.domain.events import JobAutoCreated, JobUpdated
+from printfleet.domain.events import FirstLayerDone, JobAutoCreated, JobUpdated
 from printfleet.domain.jobs import AUTO_CREATION_KEYS, Job, JobFilter, JobStatus, NewJob, clean_job_name
 from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
-from printfleet.domain.tracking import ActiveJob, EndJob, StartJob, UpdateJob, decide
+from printfleet.domain.tracking import ActiveJob, EndJob, StartJob, UpdateJob, decide, first_layer_done
 from printfleet.services.errors import ActiveJobExists, InvalidInput, JobNotFound
 from printfleet.services.events import EventBus
 from printfleet.services.ports import JobMetrics, JobRepository
@@ -99,6 +99,7 @@ class JobService:
         self._clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._seen: set[str] = set()  # printers that reported since start-up
+        self._running: dict[str, Job] = {}  # the running job of each printer, as last seen here
         self._live: Callable[[], Iterable[tuple[PrinterConfig, PrinterStatus]]] = tuple
 
     # --- wiring -----------------------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class JobService:
         started = time.perf_counter()
         async with self._locks[config.id]:
             active = await self._repository.active_job(config.id)
+            self._remember(config.id, active)
             decisions = decide(_active_view(active) if active else None, current, first_sight=first_sight)
             for decision in decisions:
                 if isinstance(decision, EndJob) and active is not None:
@@ -148,6 +150,24 @@ class JobService:
                     await self._start(
                         config, current, discovered=decision.discovered, on_startup=on_startup, started=started
                     )
+        await self.on_telemetry(config, previous, current)
+
+    async def on_telemetry(self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus) -> None:
+        """Announce milestones of the running print between state changes (the monitoring service's telemetry
+        listener, also called after each state change): ``first_layer_done`` when the layer counter crosses 2. It
+        runs for every report, so it reads nothing from the store: the running job is the one this process last
+        saw (another process sharing the store announces it when it saw it; the outbox sends it once)."""
+        if first_layer_done(previous, current):
+            running = self._running.get(config.id)
+            if running is not None:
+                self._bus.publish(FirstLayerDone(job=running))
+
+    def _remember(self, printer_id: str, job: Job | None) -> None:
+        """Keep ``job`` as the printer's running job (None: it has none) for :meth:`on_telemetry`."""
+        if job is None:
+            self._running.pop(printer_id, None)
+        else:
+            self._running[printer_id] = job
 
     def _duplicate(self, config: PrinterConfig, status: PrinterStatus) -> None:
         if self._metrics is not None:
@@ -186,6 +206,7 @@ class JobService:
             return
         if manual is not None:
             log.info("job.manual_started", printer_id=config.id, job_id=manual.id, job_name=manual.job_name)
+            self._remember(config.id, manual)
             self._bus.publish(JobUpdated(job=manual))
             return
         if not self.auto_create_for(config):
@@ -223,6 +244,7 @@ class JobService:
                 on_startup=discovered_on_startup,
             )
         log.info("job.auto_created", printer_id=config.id, job_id=job.id, job_name=job.job_name, discovered=discovered)
+        self._remember(config.id, job)
         self._bus.publish(JobAutoCreated(job=job))
 
     async def _continue(self, job: Job, status: PrinterStatus, wanted: JobStatus) -> None:
@@ -254,6 +276,7 @@ class JobService:
         elif status.progress is not None and decision.status is not JobStatus.UNKNOWN:
             changes["progress"] = status.progress
         ended = await self._repository.update_job(job.id, **changes)
+        self._remember(job.printer_id, None)
         log.info(
             "job.ended",
             printer_id=job.printer_id,

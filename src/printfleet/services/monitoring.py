@@ -28,6 +28,7 @@ ends anyway (an adapter bug) is logged at ERROR, counted and restarted with a fr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -140,6 +141,7 @@ class MonitoringService:
         self._default_poll_interval = default_poll_interval
         self._watched: dict[str, _Watched] = {}
         self._listeners: list[StatusListener] = []
+        self._telemetry_listeners: list[StatusListener] = []
         self._recorded: dict[str, PrinterState] = {}
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
@@ -174,6 +176,12 @@ class MonitoringService:
         """Call ``listener`` on every state change (after it was persisted, before it is published; while the
         store fails, the live status is published first and the listener called once the store is back)."""
         self._listeners.append(listener)
+
+    def add_telemetry_listener(self, listener: StatusListener) -> None:
+        """Call ``listener`` on every report that changes no state (telemetry: progress, layer, temperatures), with
+        the report before it. It must be cheap (it runs for every report) and find its own milestones; a
+        StoreUnavailable it raises is dropped."""
+        self._telemetry_listeners.append(listener)
 
     async def start(self) -> None:
         """Connect to every printer in the store."""
@@ -358,6 +366,9 @@ class MonitoringService:
         if previous.lifecycle_key() == status.lifecycle_key():
             self._publish_telemetry(entry)
             entry.settled = status
+            for telemetry_listener in self._telemetry_listeners:
+                with contextlib.suppress(StoreUnavailable):  # a milestone the store cannot take now is dropped
+                    await telemetry_listener(entry.config, previous, status)
             if status.state.is_active and time.monotonic() - entry.last_checkpoint >= self._checkpoint_interval_s:
                 entry.last_checkpoint = time.monotonic()
                 try:

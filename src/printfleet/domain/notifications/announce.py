@@ -13,6 +13,7 @@ from datetime import datetime
 from printfleet.domain.events import (
     ClaimOffered,
     DomainEvent,
+    FirstLayerDone,
     JobAutoCreated,
     JobUpdated,
     MaintenanceDue,
@@ -118,6 +119,17 @@ def announcements(event: DomainEvent) -> list[Announcement]:
                 printer_id=event.printer_id,
                 entry=entry,
                 reason=event.reason,
+            )
+        ]
+    if isinstance(event, FirstLayerDone):
+        job = event.job
+        return [
+            Announcement(
+                event=NotificationEvent.FIRST_LAYER_DONE,
+                subject=f"job:{job.id}:first_layer",
+                printer_id=job.printer_id,
+                job=job,
+                occurred_at=started_at(job),
             )
         ]
     if isinstance(event, MaintenanceDue):

@@ -21,12 +21,14 @@ class NotificationEvent(StrEnum):
     PRINT_FAILED = "print_failed"
     PRINT_CANCELLED = "print_cancelled"
     PRINT_PAUSED = "print_paused"
+    FIRST_LAYER_DONE = "first_layer_done"
+    """The print reached its second layer: the first layer is down (Bambu ``layer_num``, Klipper's current layer)."""
     CLAIM_OFFERED = "claim_offered"
     RESERVATION_RELEASED = "reservation_released"
     MATERIAL_CHANGED = "material_changed"
     """Accepted in rules and preferences; not emitted yet."""
     MAINTENANCE_DUE = "maintenance_due"
-    """Accepted in rules and preferences; not emitted yet."""
+    """A maintenance task reached its interval on a printer (once per crossing)."""
 
     @property
     def queue_only(self) -> bool:

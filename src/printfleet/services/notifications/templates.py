@@ -34,6 +34,10 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
         "{{ job.name }} was cancelled on {{ printer.id }}.",
     ),
     NotificationEvent.PRINT_PAUSED: ("Print paused: {{ job.name }}", "{{ job.name }} is paused on {{ printer.id }}."),
+    NotificationEvent.FIRST_LAYER_DONE: (
+        "First layer done: {{ job.name }}",
+        "The first layer of {{ job.name }} on {{ printer.id }} is down: a good moment to check it.",
+    ),
     NotificationEvent.CLAIM_OFFERED: (
         "Your turn: {{ printer.id }}",
         "{{ printer.id }} is free for {{ entry.job_name }}. Claim it before {{ entry.deadline }}.",
@@ -68,6 +72,10 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.PRINT_PAUSED: (
         "Druck pausiert: {{ job.name }}",
         "{{ job.name }} ist auf {{ printer.id }} pausiert.",
+    ),
+    NotificationEvent.FIRST_LAYER_DONE: (
+        "Erste Schicht fertig: {{ job.name }}",
+        "Die erste Schicht von {{ job.name }} auf {{ printer.id }} ist gedruckt: ein guter Moment, sie anzusehen.",
     ),
     NotificationEvent.CLAIM_OFFERED: (
         "Du bist dran: {{ printer.id }}",
