@@ -7,9 +7,11 @@ from sqlalchemy import MetaData
 from printfleet.store import dispatch_tables as _dispatch_tables  # noqa: F401 - registers dispatches and plates
 from printfleet.store import file_tables as _file_tables  # noqa: F401 - registers the file library table
 from printfleet.store import notification_tables as _notification_tables  # noqa: F401 - registers notifications
+from printfleet.store import schedule_tables as _schedule_tables  # noqa: F401 - registers scheduled prints
 from printfleet.store.accounts import tables as _accounts_tables  # noqa: F401 - registers the accounts tables
 from printfleet.store.materials import tables as _materials_tables  # noqa: F401 - registers the material inventory
 from printfleet.store.tables import Base
 
 metadata: MetaData = Base.metadata
-"""Every printfleet table (core, queue, accounts, file library, dispatch, materials, notifications)."""
+"""Every printfleet table (core, queue, accounts, file library, dispatch, materials, notifications, scheduled
+prints)."""
