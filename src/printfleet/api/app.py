@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import accounts, dispatch, files, jobs, materials, notifications, printers, queue, ws
+from printfleet.api import accounts, dispatch, files, jobs, materials, notifications, printers, queue, schedule, ws
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
@@ -187,6 +187,7 @@ def create_api(
     app.include_router(files.router)
     app.include_router(materials.router)
     app.include_router(notifications.router)
+    app.include_router(schedule.router)
     app.include_router(ws.router)
 
     @app.get(

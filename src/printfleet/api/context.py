@@ -20,6 +20,7 @@ from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
+from printfleet.services.schedule import ScheduleService
 from printfleet.services.settings import SettingsService
 
 
@@ -41,6 +42,7 @@ class ApiContext:
     plates: PlateService
     materials: MaterialsService
     notifications: NotificationService
+    schedule: ScheduleService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

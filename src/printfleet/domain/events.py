@@ -10,6 +10,7 @@ from printfleet.domain.dispatch.plates import PlateState
 from printfleet.domain.jobs import Job
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.domain.queue import QueueEntry
+from printfleet.domain.schedule.model import ScheduledPrint, ScheduleStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,16 @@ class PlateCleared:
     plate: PlateState
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledPrintUpdated:
+    """A scheduled print was created or changed (stored first); ``shown_status`` is its status as a person sees
+    it (``waiting`` for a queued print that may not start yet)."""
+
+    name: ClassVar[str] = "scheduled_print_updated"
+    scheduled: ScheduledPrint
+    shown_status: ScheduleStatus
+
+
 DomainEvent = (
     PrinterStatusUpdated
     | PrinterRemoved
@@ -166,4 +177,5 @@ DomainEvent = (
     | QueueEvent
     | DispatchUpdated
     | PlateCleared
+    | ScheduledPrintUpdated
 )

@@ -39,6 +39,9 @@ class AuditAction(StrEnum):
     MATERIAL_ADDED = "material_added"
     MATERIAL_UPDATED = "material_updated"
     MATERIAL_REMOVED = "material_removed"
+    PRINT_SCHEDULED = "print_scheduled"
+    SCHEDULED_PRINT_UPDATED = "scheduled_print_updated"
+    SCHEDULED_PRINT_CANCELLED = "scheduled_print_cancelled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

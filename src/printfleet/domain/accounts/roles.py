@@ -62,6 +62,12 @@ class Permission(StrEnum):
     """List and read vendors, filaments and spools."""
     MATERIALS_MANAGE = "materials.manage"
     """Add, edit, archive and delete vendors, filaments and spools; record use and weighings."""
+    SCHEDULE_READ = "schedule.read"
+    """List and read scheduled prints and the timeline."""
+    SCHEDULE_OWN = "schedule.own"
+    """Schedule, change and cancel one's own prints (only when ``schedule.members_may_schedule``)."""
+    SCHEDULE_MANAGE = "schedule.manage"
+    """Schedule prints for anyone; change, reprioritise and cancel any scheduled print."""
     LIVE = "live"
     """The live event streams (``/ws``, ``/ui/ws``); what each frame may show is filtered by the other permissions."""
 
@@ -74,6 +80,7 @@ _VIEWER = frozenset(
         Permission.SETTINGS_READ,
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
+        Permission.SCHEDULE_READ,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
         Permission.LIVE,
@@ -89,6 +96,8 @@ _MEMBER = frozenset(
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
         Permission.PRINTERS_PRINT_OWN,
+        Permission.SCHEDULE_READ,
+        Permission.SCHEDULE_OWN,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
         Permission.LIVE,
@@ -104,6 +113,7 @@ _OPERATOR = (
         Permission.QUEUE_MANAGE,
         Permission.FILES_MANAGE,
         Permission.MATERIALS_MANAGE,
+        Permission.SCHEDULE_MANAGE,
     }
 )
 _ADMIN = frozenset(Permission)
@@ -134,6 +144,7 @@ _WIDER: dict[Permission, Permission] = {
     Permission.JOBS_READ_OWN: Permission.JOBS_READ,
     Permission.JOBS_EDIT_OWN: Permission.JOBS_EDIT,
     Permission.PRINTERS_PRINT_OWN: Permission.PRINTERS_PRINT,
+    Permission.SCHEDULE_OWN: Permission.SCHEDULE_MANAGE,
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from printfleet.domain.files.model import FileMetadata
 from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import PrinterConfig
 from printfleet.domain.schedule.model import OffsetFrom, ScheduledPrint, ScheduleStatus, Target
@@ -131,3 +132,11 @@ def after_dispatch_failure(attempts: int, max_attempts: int) -> ScheduleStatus:
     """Where a print goes after its ``attempts``-th dispatch failed: back to ``queued``, or ``failed`` once
     ``max_attempts`` dispatches have failed (``schedule.max_attempts``, default 3)."""
     return ScheduleStatus.FAILED if attempts >= max_attempts else ScheduleStatus.QUEUED
+
+
+def estimate_minutes(metadata: FileMetadata, plate: int) -> int | None:
+    """The file's predicted printing time for ``plate`` in whole minutes (rounded up; the slicer's estimate in the
+    file's metadata), the whole file's when the plate gives none, or None."""
+    seconds = next((p.print_time_s for p in metadata.plates if p.index == plate and p.print_time_s), None)
+    seconds = seconds or metadata.print_time_s
+    return None if not seconds else max(1, -(-int(seconds) // 60))
