@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from printfleet.domain.printer import PrinterConfig, QueueMode
+from printfleet.domain.schedule.model import PrintPlan, expand_copies
 from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
+from printfleet.store.database import Database
+from printfleet.store.schedule import SqlScheduleRepository
 from tests.e2e.harness import Server, running
 from tests.files_samples import bambu_3mf, prusa_bgcode
 
@@ -253,3 +256,44 @@ async def test_scheduling_is_for_operators_unless_members_may_schedule(
         assert deleted.json()["status"] == "cancelled"
         audit = (await server.client.get("/api/v1/audit", params={"action": "scheduled_print_cancelled"})).json()
         assert audit["records"][0]["target"] == f"scheduled_print:{mine['id']}"
+
+
+async def test_a_print_due_by_a_deadline_starts_before_older_ones(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = farm.printer_configs()[0]
+    async with running(_server(database_url, [scheduled(printer)], tmp_path)) as server:
+        await farm[0].start_print("by-hand.gcode.3mf", duration_s=3)
+        await server.wait_printer(printer.id, "printing")
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+        old = await schedule(server, file_id, job_name="old", priority=3)
+        # Predicted at 99 minutes (the file says 5,935 s): due in 2 hours, it has no time to wait for the others.
+        soon = datetime.now(UTC) + timedelta(hours=2)
+        due = await schedule(server, file_id, job_name="due", finish_by=soon.isoformat())
+        timeline = (await server.client.get("/api/v1/schedule/timeline")).json()["entries"]
+        assert [e["job_name"] for e in timeline] == ["due", "old"]
+        assert timeline[0]["at_risk"] is True
+        await wait_status(server, old["id"], "completed", timeout=40)
+        assert (await get(server, due["id"]))["status"] == "completed"
+        assert [d["job_name"] for d in reversed(await dispatches(server))] == ["due", "old"]
+
+
+async def test_a_print_claimed_by_a_process_that_died_before_sending_it_is_printed_once(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = scheduled(farm.printer_configs()[0])
+    server = _server(database_url, [printer], tmp_path)
+    async with running(server):
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+    # Another process chose the print and claimed it a minute ago, then died before making the dispatch.
+    async with Database(database_url) as database:
+        repository = SqlScheduleRepository(database)
+        plan = PrintPlan(job_name="orphan", file_id=file_id, printer_id=printer.id)
+        [orphan] = await repository.add_many(expand_copies(plan, created_by=None, created_at=datetime.now(UTC)))
+        claimed = await repository.claim(orphan.id, printer_id=printer.id, now=datetime.now(UTC) - timedelta(minutes=1))
+        assert claimed is not None
+    again = _server(database_url, [printer], tmp_path)
+    async with running(again):
+        done = await wait_status(again, orphan.id, "completed")
+        assert done["attempts"] == 1
+        assert [d["job_name"] for d in await dispatches(again)] == ["orphan"]
