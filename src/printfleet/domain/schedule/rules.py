@@ -9,6 +9,7 @@ one without it runs anyway, counting its offset from the predecessor's end (or i
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from printfleet.domain.printer import PrinterConfig
 from printfleet.domain.schedule.model import OffsetFrom, ScheduledPrint, ScheduleStatus, Target
 
 
+@functools.lru_cache(maxsize=1024)
 def _fold(name: str | None) -> str:
     return re.sub(r"[^a-z0-9]", "", (name or "").lower())
 
@@ -37,6 +39,8 @@ def matches_target(target: Target, printer: PrinterConfig) -> bool:
     """Whether ``printer`` is of ``target``'s model and carries all of its tags."""
     if target.model and _fold(target.model) != _fold(printer.model):
         return False
+    if not target.tags:
+        return True
     tags = {tag.strip().lower() for tag in printer.tags}
     return all(tag.strip().lower() in tags for tag in target.tags)
 
