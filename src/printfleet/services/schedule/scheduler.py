@@ -145,7 +145,13 @@ class Scheduler:
     async def _listen(self, subscription: Any) -> None:
         try:
             async for event in subscription:
-                if isinstance(event, DispatchUpdated | JobUpdated | PlateCleared):
+                # Only the changes a look acts on: a dispatch or a job ending, a plate cleared (a job's progress
+                # is published often and changes nothing here).
+                if (
+                    isinstance(event, PlateCleared)
+                    or (isinstance(event, DispatchUpdated) and event.dispatch.state.is_final)
+                    or (isinstance(event, JobUpdated) and event.job.status.is_terminal)
+                ):
                     self.wake()
         finally:
             subscription.close()

@@ -115,6 +115,12 @@ class ScheduleService:
                 permission="schedule.manage",
             )
 
+    def may_change(self, print_: ScheduledPrint, actor: Actor) -> bool:
+        """Whether ``actor`` may change or cancel ``print_`` (its status aside)."""
+        if actor.manages:
+            return True
+        return self._policy.members_may_schedule and print_.created_by == actor.user_id
+
     def _check_owner(self, print_: ScheduledPrint, actor: Actor) -> None:
         self._may_schedule(actor)
         if not actor.manages and print_.created_by != actor.user_id:

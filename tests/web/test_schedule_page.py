@@ -1,0 +1,106 @@
+"""The Schedule page: the timeline strip and the list of scheduled prints, cancelling from the list, German; and
+the strip's geometry (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import httpx
+
+from printfleet.domain.accounts.roles import Role
+from printfleet.domain.schedule.timeline import TimelineEntry
+from printfleet.sim.samples import demo_samples
+from printfleet.web.schedule_page import strip
+from tests.api.conftest import RunningServer
+from tests.support_accounts import bearer_headers, session_cookie
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+async def _schedule_two(server: RunningServer) -> tuple[int, int]:
+    name, content = next(iter(demo_samples()))
+    upload = await server.client.post("/api/v1/files", files={"file": (name, content)})
+    assert upload.status_code == 201, upload.text
+    file_id = upload.json()["id"]
+    created = await server.client.post(
+        "/api/v1/scheduled-prints", json={"file_id": file_id, "job_name": "Hooks", "copies": 2, "priority": 2}
+    )
+    assert created.status_code == 201, created.text
+    first, second = (p["id"] for p in created.json())
+    return first, second
+
+
+async def test_the_schedule_lists_prints_and_an_operator_cancels_one(bare_server: RunningServer) -> None:
+    first, second = await _schedule_two(bare_server)
+
+    body = (await bare_server.client.get("/schedule")).text
+
+    assert 'href="/schedule" aria-current="page"' in body
+    assert "Hooks (1/2)" in body
+    assert "Hooks (2/2)" in body
+    assert "Scheduled prints: 2" in body
+    assert "No printer can take it yet" in body  # no scheduled printer exists
+    assert f'hx-post="/ui/schedule/{first}/cancel"' in body
+
+    cancelled = await bare_server.client.post(f"/ui/schedule/{first}/cancel", headers={"HX-Request": "true"})
+    assert cancelled.status_code == 200
+    assert "Hooks (1/2) cancelled" in cancelled.text
+    assert f'id="scheduled-{first}"' in cancelled.text
+    assert (await bare_server.client.get(f"/api/v1/scheduled-prints/{first}")).json()["status"] == "cancelled"
+    again = await bare_server.client.post(f"/ui/schedule/{first}/cancel", headers={"HX-Request": "true"})
+    assert again.status_code == 409
+    open_only = (await bare_server.client.get("/schedule")).text
+    assert "Hooks (1/2)" not in open_only
+    assert "Hooks (1/2)" in (await bare_server.client.get("/schedule?status=cancelled")).text
+    assert f'hx-post="/ui/schedule/{second}/cancel"' in open_only
+
+
+async def test_a_member_sees_the_schedule_but_may_not_cancel_others_prints(bare_server: RunningServer) -> None:
+    first, _ = await _schedule_two(bare_server)
+    member = await bearer_headers(bare_server.runtime.accounts, username="mia", role=Role.MEMBER)
+
+    body = (await bare_server.client.get("/schedule", headers=member)).text
+
+    assert "Hooks (1/2)" in body
+    assert "/ui/schedule/" not in body
+    refused = await bare_server.client.post(f"/ui/schedule/{first}/cancel", headers={**member, "HX-Request": "true"})
+    assert refused.status_code == 403
+
+
+async def test_the_schedule_page_speaks_german(bare_server: RunningServer) -> None:
+    await _schedule_two(bare_server)
+    cookie = await session_cookie(bare_server.runtime.accounts, username="olga", role=Role.OPERATOR)
+    async with httpx.AsyncClient(base_url=bare_server.base_url, cookies={"printfleet_session": cookie}) as browser:
+        german = await browser.get("/schedule", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert german.status_code == 200
+    assert "Zeitplan" in german.text
+    assert "Eingereiht" in german.text
+
+
+def _entry(print_id: int, printer_id: str | None, start_h: float, end_h: float, **fields: object) -> TimelineEntry:
+    return TimelineEntry(
+        print_id=print_id,
+        printer_id=printer_id,
+        start=NOW + timedelta(hours=start_h) if printer_id else None,
+        end=NOW + timedelta(hours=end_h) if printer_id else None,
+        finish_by=fields.get("finish_by"),  # type: ignore[arg-type]
+        at_risk=bool(fields.get("at_risk", False)),
+        running=bool(fields.get("running", False)),
+    )
+
+
+def test_the_strip_places_prints_by_time_from_now_to_the_last_end() -> None:
+    entries = [
+        (_entry(1, "a", 0, 2, running=True), SimpleNamespace(job_name="one")),
+        (_entry(2, "a", 2, 4, finish_by=NOW + timedelta(hours=3), at_risk=True), SimpleNamespace(job_name="two")),
+        (_entry(3, None, 0, 0), SimpleNamespace(job_name="nowhere")),
+    ]
+    lanes, end = strip(entries, {"a": "Printer A"}, NOW)
+    assert end == NOW + timedelta(hours=4)
+    placed, unplaced = lanes
+    assert placed.name == "Printer A"
+    one, two = placed.blocks
+    assert (one.left, one.width, one.running) == (0.0, 50.0, True)
+    assert (two.left, two.width, two.at_risk, two.deadline) == (50.0, 50.0, True, 75.0)
+    assert unplaced.printer_id is None
