@@ -104,3 +104,21 @@ def test_the_strip_places_prints_by_time_from_now_to_the_last_end() -> None:
     assert (one.left, one.width, one.running) == (0.0, 50.0, True)
     assert (two.left, two.width, two.at_risk, two.deadline) == (50.0, 50.0, True, 75.0)
     assert unplaced.printer_id is None
+
+
+async def test_the_settings_form_sets_who_sends_a_printer_prints_and_its_tags(bare_server: RunningServer) -> None:
+    htmx = {"HX-Request": "true"}
+    url = "http://127.0.0.1:9"
+    form = {"id": "voron", "name": "Voron", "type": "moonraker", "url": url, "queue_mode": "scheduled", "tags": "abs"}
+    added = await bare_server.client.post("/ui/printers", data=form, headers=htmx)
+    assert added.status_code == 200, added.text
+    printer = (await bare_server.client.get("/api/v1/printers/voron")).json()
+    assert (printer["queue_mode"], printer["tags"]) == ("scheduled", ["abs"])
+    settings = (await bare_server.client.get("/settings")).text
+    assert '<option value="scheduled" selected>' in settings
+
+    edit = {"name": "Voron", "url": url, "queue_mode": "manual", "tags": "abs, 0.6-nozzle"}
+    edited = await bare_server.client.post("/ui/printers/voron", data=edit, headers=htmx)
+    assert edited.status_code == 200, edited.text
+    printer = (await bare_server.client.get("/api/v1/printers/voron")).json()
+    assert (printer["queue_mode"], printer["tags"]) == ("manual", ["abs", "0.6-nozzle"])
