@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from printfleet.domain.jobs import JobStatus
-from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.domain.printer import AmsTray, PrinterConfig, PrinterKind
 from printfleet.domain.schedule.model import (
     OffsetFrom,
     PrintPlan,
@@ -32,6 +32,7 @@ from printfleet.domain.schedule.rules import (
     chain_state,
     is_due,
     job_failure_reason,
+    material_loaded,
     shown_status,
     target_matches,
 )
@@ -127,6 +128,20 @@ def test_targets_name_a_printer_a_model_tags_or_any_printer() -> None:
     assert target_matches(sp(1, target=Target(tags=("petg",))), p1s)
     assert not target_matches(sp(1, target=Target(tags=("petg", "room-2"))), p1s)
     assert target_matches(sp(1), p1s)
+
+
+def test_a_print_that_asks_for_a_material_needs_it_loaded_where_the_printer_reports_its_trays() -> None:
+    trays = (
+        AmsTray(ams_id=0, tray_id=0, tray_type="PLA", color="FF8000FF"),
+        AmsTray(ams_id=0, tray_id=1, tray_type="PETG", color="000000FF"),
+    )
+    assert material_loaded(sp(1, material_type="petg"), trays)
+    assert material_loaded(sp(1, material_type="PLA", material_color="#ff8000"), trays)
+    assert not material_loaded(sp(1, material_type="PLA", material_color="#000000"), trays)
+    assert not material_loaded(sp(1, material_type="PETG", material_slot=0), trays)
+    assert not material_loaded(sp(1, material_type="ASA"), trays)
+    assert material_loaded(sp(1, material_type="ASA"), ())  # a printer without trays: nothing to compare
+    assert material_loaded(sp(1), trays)
 
 
 def test_a_failed_dispatch_goes_back_to_the_queue_until_the_third() -> None:

@@ -297,3 +297,17 @@ async def test_a_print_claimed_by_a_process_that_died_before_sending_it_is_print
         done = await wait_status(again, orphan.id, "completed")
         assert done["attempts"] == 1
         assert [d["job_name"] for d in await dispatches(again)] == ["orphan"]
+
+
+async def test_a_print_waits_for_its_material_to_be_loaded(database_url: str, farm: BambuFarm, tmp_path: Path) -> None:
+    printer = farm.printer_configs()[0]
+    async with running(_server(database_url, [scheduled(printer)], tmp_path)) as server:
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+        asa = await schedule(server, file_id, job_name="asa", material_type="ASA", material_color="#102030")
+
+        async def still_queued() -> bool:
+            return (await get(server, asa["id"]))["status"] == "queued"
+
+        await hold(1.5, still_queued)
+        await farm[0].set_ams_tray(2, tray_type="ASA", color="102030FF")
+        await wait_status(server, asa["id"], "completed")

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from printfleet.domain.files.model import FileMetadata
 from printfleet.domain.jobs import JobStatus
-from printfleet.domain.printer import PrinterConfig
+from printfleet.domain.printer import AmsTray, PrinterConfig
 from printfleet.domain.schedule.model import OffsetFrom, ScheduledPrint, ScheduleStatus, Target
 
 
@@ -144,3 +144,29 @@ def estimate_minutes(metadata: FileMetadata, plate: int) -> int | None:
     seconds = next((p.print_time_s for p in metadata.plates if p.index == plate and p.print_time_s), None)
     seconds = seconds or metadata.print_time_s
     return None if not seconds else max(1, -(-int(seconds) // 60))
+
+
+def _rgb(color: str | None) -> str | None:
+    """``#FF8000``, ``FF8000`` or Bambu's ``FF8000FF`` as ``ff8000`` (None when not a colour)."""
+    value = (color or "").strip().lstrip("#").lower()
+    return value[:6] if len(value) in (6, 8) and all(c in "0123456789abcdef" for c in value) else None
+
+
+def _tray_fits(tray: AmsTray, material_type: str | None, material_color: str | None) -> bool:
+    if material_type and (tray.tray_type or "").strip().lower() != material_type.strip().lower():
+        return False
+    return not material_color or _rgb(tray.color) == _rgb(material_color)
+
+
+def material_loaded(print_: ScheduledPrint, trays: tuple[AmsTray, ...]) -> bool:
+    """Whether the printer has what ``print_`` asks for loaded: a tray (AMS slot ``ams_id*4 + tray``, or the external
+    spool) of ``material_type`` (``PLA``, case-insensitive) and ``material_color`` (RGB; the alpha of Bambu's
+    ``RRGGBBAA`` is ignored); in ``material_slot`` when it names one. A print that asks for nothing, and a printer
+    that reports no trays (PrusaLink, OctoPrint, Klipper: nothing to compare), pass."""
+    if not print_.material_type and not print_.material_color:
+        return True
+    if not trays:
+        return True
+    if print_.material_slot is not None:
+        trays = tuple(tray for tray in trays if tray.slot == print_.material_slot)
+    return any(_tray_fits(tray, print_.material_type, print_.material_color) for tray in trays)

@@ -222,7 +222,12 @@ class Scheduler:
                     continue
                 if not self._ready(config, status):
                     continue
-                eligible = [p for p in due if await self._may_take(p, config, files)]
+                eligible = [
+                    p
+                    for p in due
+                    if await self._may_take(p, config, files)
+                    and rules.material_loaded(p, status.ams_trays if status else ())
+                ]
                 choice = choose(
                     eligible,
                     now,
