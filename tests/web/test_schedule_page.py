@@ -122,3 +122,42 @@ async def test_the_settings_form_sets_who_sends_a_printer_prints_and_its_tags(ba
     assert edited.status_code == 200, edited.text
     printer = (await bare_server.client.get("/api/v1/printers/voron")).json()
     assert (printer["queue_mode"], printer["tags"]) == ("manual", ["abs", "0.6-nozzle"])
+
+
+async def test_an_operator_schedules_a_chain_from_the_form_and_reprioritises_it(bare_server: RunningServer) -> None:
+    first, _ = await _schedule_two(bare_server)
+    page = (await bare_server.client.get("/schedule")).text
+    assert 'action="/ui/schedule"' in page
+    file_id = (await bare_server.client.get(f"/api/v1/scheduled-prints/{first}")).json()["file_id"]
+    form = {
+        "file_id": str(file_id),
+        "plate": "1",
+        "job_name": "Lid",
+        "scheduled_start": "2026-12-24T08:30",
+        "finish_by": "2026-12-24T18:00",
+        "tz": "Europe/Berlin",
+        "priority": "4",
+        "copies": "1",
+        "depends_on": str(first),
+        "offset_minutes": "15",
+        "offset_from": "start",
+        "only_if_succeeded": "1",
+        "tags": "petg",
+    }
+    done = await bare_server.client.post("/ui/schedule", data=form)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/schedule"
+    [lid] = (await bare_server.client.get("/api/v1/scheduled-prints")).json()["scheduled_prints"][2:]
+    assert lid["job_name"] == "Lid"
+    assert lid["scheduled_start"].startswith("2026-12-24T07:30:00")  # 08:30 in Berlin
+    assert (lid["depends_on"], lid["offset_minutes"], lid["offset_from"]) == (first, 15, "start")
+    assert lid["target"] == {"tags": ["petg"]}
+    assert lid["priority"] == 4
+
+    moved = await bare_server.client.post(f"/ui/schedule/{lid['id']}/priority", data={"priority": "9"})
+    assert moved.status_code == 303
+    assert (await bare_server.client.get(f"/api/v1/scheduled-prints/{lid['id']}")).json()["priority"] == 9
+
+    bad = await bare_server.client.post("/ui/schedule", data={**form, "finish_by": "2026-12-23T08:00"})
+    assert bad.status_code == 422
+    assert "finish_by must be after scheduled_start" in bad.text

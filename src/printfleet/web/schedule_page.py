@@ -7,20 +7,28 @@ yet sent with ``POST /ui/schedule/{id}/cancel`` (htmx: the row is replaced, a to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from printfleet.api.auth import audit, requires
+from printfleet.api.schedule_schemas import ScheduledPrintCreate
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
+from printfleet.domain.files.library import FileQuery
+from printfleet.domain.jobs import clean_job_name
+from printfleet.domain.printer import QueueMode
 from printfleet.domain.schedule.model import ScheduleQuery, ScheduleStatus
 from printfleet.domain.schedule.timeline import TimelineEntry
-from printfleet.services.errors import Conflict, NotFound, PermissionDenied
+from printfleet.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from printfleet.services.schedule.service import Actor, Shown
 from printfleet.web.pages import (
     Context,
@@ -41,6 +49,9 @@ router = APIRouter(include_in_schema=False)
 
 LIST_SIZE = 200
 """Scheduled prints listed at once (oldest first)."""
+
+FORM_FILES = 200
+"""Library files offered by the schedule form (newest first)."""
 
 OPEN = frozenset({ScheduleStatus.QUEUED, ScheduleStatus.WAITING, ScheduleStatus.DISPATCHING, ScheduleStatus.STARTED})
 MIN_SPAN = timedelta(hours=2)
@@ -136,6 +147,12 @@ async def schedule_page(
 ) -> Response:
     """The timeline strip and the list (``status``: ``open`` — queued, waiting, sending or printing —, ``all``, or
     one status)."""
+    return await _render(request, context, locale, status=status)
+
+
+async def _render(
+    request: Request, context: Context, locale: str, *, status: str = "open", errors: Sequence[str] = ()
+) -> Response:
     if status == "all":
         wanted: frozenset[ScheduleStatus] = frozenset()
     elif status in {s.value for s in ScheduleStatus}:
@@ -161,8 +178,23 @@ async def schedule_page(
         window_end=window_end,
         printer_names=names,
         may_cancel=lambda shown: _may_cancel(request, context, shown),
+        **(await _form_context(request, context)),
+        errors=list(errors),
     )
-    return html(body)
+    return html(body, status_code=422 if errors else 200)
+
+
+async def _form_context(request: Request, context: Context) -> dict[str, Any]:
+    """What the schedule form offers: library files, scheduled printers, prints to follow."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    if principal is None or not principal.may(Permission.SCHEDULE_OWN):
+        return {"may_schedule": False}
+    if not context.schedule.may_schedule(_actor(principal)):
+        return {"may_schedule": False}
+    files, _ = await context.files.list(FileQuery(limit=FORM_FILES))
+    printers = [config for config, _ in await context.printers.list() if config.queue_mode is QueueMode.SCHEDULED]
+    following, _ = await context.schedule.list_prints(ScheduleQuery(statuses=OPEN, limit=LIST_SIZE))
+    return {"may_schedule": True, "files": files, "scheduled_printers": printers, "following": following}
 
 
 @router.post("/ui/schedule/{print_id}/cancel", dependencies=[SameSite, requires(Permission.SCHEDULE_OWN)])
@@ -193,3 +225,94 @@ async def cancel_print(
     )
     text = translate(locale, "%(name)s cancelled") % {"name": cancelled.job_name}
     return html(row + toast(locale, text, level="success"))
+
+
+def _local_moment(value: str, zone: str) -> datetime | None:
+    """A ``datetime-local`` field's value (the viewer's wall time in ``zone``) as aware UTC; None when empty.
+    Raises ValueError for a value that is not a date and time or an unknown zone."""
+    if not value.strip():
+        return None
+    try:
+        where = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r}") from None
+    return datetime.fromisoformat(value.strip()).replace(tzinfo=where).astimezone(UTC)
+
+
+def _plan_fields(form: FormData) -> dict[str, Any]:
+    """The schedule form as the API's create body (empty fields left out)."""
+    text = {name: str(form.get(name) or "").strip() for name in form}
+    zone = text.get("tz", "UTC")
+    body: dict[str, Any] = {"file_id": text.get("file_id") or None}
+    for name in ("plate", "priority", "copies", "depends_on", "offset_minutes", "job_name", "printer_id"):
+        if text.get(name):
+            body[name] = text[name]
+    target: dict[str, Any] = {}
+    if text.get("model"):
+        target["model"] = text["model"]
+    tags = [tag.strip() for tag in text.get("tags", "").split(",") if tag.strip()]
+    if tags:
+        target["tags"] = tags
+    if target and "printer_id" not in body:
+        body["target"] = target
+    for name in ("scheduled_start", "finish_by"):
+        moment = _local_moment(text.get(name, ""), zone)
+        if moment is not None:
+            body[name] = moment.isoformat()
+    if text.get("offset_from") in ("start", "finish"):
+        body["offset_from"] = text["offset_from"]
+    if "depends_on" in body:
+        body["only_if_succeeded"] = form.get("only_if_succeeded") == "1"
+    return body
+
+
+@router.post("/ui/schedule", dependencies=[SameSite, requires(Permission.SCHEDULE_OWN)])
+async def schedule_print(request: Request, context: Context, locale: Locale) -> Response:
+    """Schedule a library file from the page's form; back to the page (303), or the page with the problems
+    (422)."""
+    principal: Principal = request.scope["state"]["principal"]
+    form = await request.form()
+    try:
+        body = ScheduledPrintCreate.model_validate(_plan_fields(form))
+        stored = await context.files.get(body.file_id)
+        created = await context.schedule.create(body.to_domain(clean_job_name(stored.name)), actor=_actor(principal))
+    except ValidationError as error:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+        return await _page_with_errors(request, context, locale, problems)
+    except ValueError as error:
+        return await _page_with_errors(request, context, locale, [str(error)])
+    except (NotFound, PermissionDenied, Conflict, InvalidInput) as error:
+        return await _page_with_errors(request, context, locale, [error.message])
+    await audit(
+        request,
+        AuditAction.PRINT_SCHEDULED,
+        f"scheduled_print:{created[0].id}",
+        file_id=body.file_id,
+        copies=len(created),
+        printer_id=body.printer_id,
+    )
+    return RedirectResponse("/schedule", status_code=303)
+
+
+async def _page_with_errors(request: Request, context: Context, locale: str, errors: list[str]) -> Response:
+    return await _render(request, context, locale, errors=errors)
+
+
+@router.post("/ui/schedule/{print_id}/priority", dependencies=[SameSite, requires(Permission.SCHEDULE_OWN)])
+async def reprioritise(
+    request: Request, print_id: Annotated[int, Path(ge=1, le=2**63 - 1)], context: Context, locale: Locale
+) -> Response:
+    """Set a print's priority from its row; back to the page (303)."""
+    principal: Principal = request.scope["state"]["principal"]
+    form = await request.form()
+    try:
+        priority = int(str(form.get("priority") or "0"))
+        if not -100 <= priority <= 100:
+            raise ValueError("priority must be between -100 and 100")
+        await context.schedule.update(print_id, {"priority": priority}, actor=_actor(principal))
+    except ValueError as error:
+        return await _page_with_errors(request, context, locale, [str(error)])
+    except (NotFound, PermissionDenied, Conflict, InvalidInput) as error:
+        return await _page_with_errors(request, context, locale, [error.message])
+    await audit(request, AuditAction.SCHEDULED_PRINT_UPDATED, f"scheduled_print:{print_id}", fields=["priority"])
+    return RedirectResponse("/schedule", status_code=303)

@@ -115,6 +115,10 @@ class ScheduleService:
                 permission="schedule.manage",
             )
 
+    def may_schedule(self, actor: Actor) -> bool:
+        """Whether ``actor`` may schedule prints at all."""
+        return actor.manages or self._policy.members_may_schedule
+
     def may_change(self, print_: ScheduledPrint, actor: Actor) -> bool:
         """Whether ``actor`` may change or cancel ``print_`` (its status aside)."""
         if actor.manages:
