@@ -129,6 +129,8 @@ async def test_a_chain_of_three_runs_in_order_on_bambu_printers_and_never_on_a_m
         assert done_c["assigned_printer_id"] == second_printer.id
         assert {d["printer_id"] for d in await dispatches(server)} == {first_printer.id, second_printer.id}
         assert await dispatches(server, printer_id=member_printer.id) == []
+        queue = (await server.client.get("/api/v1/queue")).json()
+        assert [p["id"] for p in queue["printers"]] == [member_printer.id]  # the member queue offers only its own
         jobs = await server.jobs()
         assert sorted(job["job_name"] for job in jobs) == ["A", "B", "C"]
         assert all(job["status"] == "completed" for job in jobs)

@@ -7,10 +7,10 @@ prints, when ``schedule.members_may_schedule``) or ``schedule.manage`` (operator
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import AwareDatetime
 
 from printfleet.api.auth import audit, requires
 from printfleet.api.context import ContextDep
@@ -50,8 +50,8 @@ async def list_scheduled_prints(
     status_: Annotated[list[ScheduleStatus] | None, Query(alias="status")] = None,
     order_id: Annotated[str | None, Query(max_length=64)] = None,
     created_by: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601 with offset).")] = None,
-    until: Annotated[datetime | None, Query(description="Created before (ISO 8601 with offset).")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Created at or after (ISO 8601 with offset).")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Created before (ISO 8601 with offset).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> ScheduledPrintList:
