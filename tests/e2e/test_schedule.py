@@ -206,7 +206,10 @@ async def test_the_plate_gate_holds_the_next_print_until_the_plate_is_cleared(
         await hold(2.0, still_queued)
         cleared = await server.client.post(f"/api/v1/printers/{printer.id}/plate-cleared", json={"outcome": "good"})
         assert cleared.status_code == 200, cleared.text
-        await wait_status(server, second["id"], "completed")
+        done = await wait_status(server, second["id"], "completed")
+        # The scheduler never raced the gate: nothing was sent before the plate was flagged, nothing failed.
+        assert done["attempts"] == 1
+        assert [d["state"] for d in await dispatches(server)] == ["started", "started"]
 
 
 async def test_a_server_stopped_mid_chain_resumes_after_restart_without_a_duplicate(

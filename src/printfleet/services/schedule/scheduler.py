@@ -112,6 +112,9 @@ class Scheduler:
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_dispatch_at: datetime | None = None
+        # printer id -> the last state the monitoring listeners have all taken in. A print that just ended shows on
+        # the live status before the plate gate has raised its flag; the printer is ready only once it has.
+        self._settled: dict[str, tuple[object, ...]] = {}
 
     async def __aenter__(self) -> Scheduler:
         loop = asyncio.get_running_loop()
@@ -137,8 +140,10 @@ class Scheduler:
     async def on_printer_change(
         self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus
     ) -> None:
-        """Monitoring listener: a ``scheduled`` printer that is ready (or whose print just ended) wakes the
-        scheduler."""
+        """Monitoring listener (registered after the job tracker and the plate gate): records that this state has
+        been taken in by them, and wakes the scheduler when a ``scheduled`` printer is ready (or its print just
+        ended)."""
+        self._settled[config.id] = current.lifecycle_key()
         if config.queue_mode is QueueMode.SCHEDULED and dispatch_rules.readiness(current) is None:
             self.wake()
 
@@ -243,8 +248,10 @@ class Scheduler:
             return next_look
 
     def _ready(self, config: PrinterConfig, status: PrinterStatus | None) -> bool:
-        if dispatch_rules.readiness(status) is not None:
+        if status is None or dispatch_rules.readiness(status) is not None:
             return False
+        if self._settled.get(config.id) != status.lifecycle_key():
+            return False  # the job tracker and the plate gate have not taken in this state yet
         if self._policy.require_plate_clear and self._plates.needs_clearing(config.id):
             return False
         return self._dispatch.sending(config.id) is None
