@@ -316,3 +316,18 @@ async def test_a_print_waits_for_its_material_to_be_loaded(database_url: str, fa
         await hold(1.5, still_queued)
         await farm[0].set_ams_tray(2, tray_type="ASA", color="102030FF")
         await wait_status(server, asa["id"], "completed")
+
+
+async def test_the_farm_starts_one_scheduled_print_per_stagger(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    first_printer, second_printer, _ = farm.printer_configs()
+    printers = [scheduled(first_printer), scheduled(second_printer)]
+    async with running(_server(database_url, printers, tmp_path, stagger=2)) as server:
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+        created = (await server.client.post("/api/v1/scheduled-prints", json={"file_id": file_id, "copies": 2})).json()
+        for p in created:
+            await wait_status(server, p["id"], "started")
+        sent = sorted(datetime.fromisoformat(d["created_at"]) for d in await dispatches(server))
+        assert len(sent) == 2
+        assert sent[1] - sent[0] >= timedelta(seconds=1.9)  # both printers were ready at once
