@@ -331,3 +331,25 @@ async def test_the_farm_starts_one_scheduled_print_per_stagger(
         sent = sorted(datetime.fromisoformat(d["created_at"]) for d in await dispatches(server))
         assert len(sent) == 2
         assert sent[1] - sent[0] >= timedelta(seconds=1.9)  # both printers were ready at once
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3])
+async def test_a_failed_dispatch_goes_back_to_the_queue_with_its_reason_until_max_attempts(
+    database_url: str, tmp_path: Path, max_attempts: int
+) -> None:
+    async with SimulatedPrusaLinkPrinter("mk4", speed_factor=3_000, poll_interval=0.5) as mk4:
+        config = scheduled(mk4.printer_config(poll_interval=0.5))
+        server = _server(database_url, [config], tmp_path, max_attempts=max_attempts)
+        async with running(server):
+            file_id = await server.upload("part.bgcode", prusa_bgcode())
+            mk4.start_during_next_upload("by-hand.bgcode", duration_s=2)  # someone starts a print meanwhile
+            p = await schedule(server, file_id, printer_id="mk4")
+            if max_attempts == 1:
+                failed = await wait_status(server, p["id"], "failed")
+                assert failed["attempts"] == 1
+                assert "did not start it" in failed["failed_reason"]  # PrusaLink stored the file, answered 409
+                return
+            done = await wait_status(server, p["id"], "completed")
+            assert done["attempts"] == 2
+            assert done["failed_reason"] is None  # the reason of the failed first dispatch went with its success
+            assert [d["state"] for d in reversed(await dispatches(server))] == ["failed", "started"]

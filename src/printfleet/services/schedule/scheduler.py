@@ -48,6 +48,11 @@ from printfleet.services.schedule.ports import ScheduleRepository
 
 log = structlog.get_logger("printfleet.schedule")
 
+RETRY_HOLD = timedelta(seconds=30)
+"""After a dispatch to a printer failed, how long the scheduler sends it nothing more while it reports no new state
+(a printer that refused as busy is usually seen printing at its next report; an upload that failed is tried again
+after this)."""
+
 ADOPT_GRACE = timedelta(seconds=30)
 """How long a print found ``dispatching`` without its dispatch may still be in another process's hands (between
 its claim and its dispatch) before it goes back to the queue."""
@@ -115,6 +120,8 @@ class Scheduler:
         # printer id -> the last state the monitoring listeners have all taken in. A print that just ended shows on
         # the live status before the plate gate has raised its flag; the printer is ready only once it has.
         self._settled: dict[str, tuple[object, ...]] = {}
+        # printer id -> (its state when a dispatch to it failed, until when it is held while that state lasts)
+        self._held: dict[str, tuple[tuple[object, ...] | None, datetime]] = {}
 
     async def __aenter__(self) -> Scheduler:
         loop = asyncio.get_running_loop()
@@ -227,6 +234,9 @@ class Scheduler:
                     continue
                 if not self._ready(config, status):
                     continue
+                if (held := self._held_for(config.id, now)) is not None:
+                    next_look = min(next_look, held)
+                    continue
                 eligible = [
                     p
                     for p in due
@@ -246,6 +256,22 @@ class Scheduler:
                 if await self._send(choice, config, now) and self._policy.stagger > timedelta(0):
                     return min(next_look, self._policy.stagger.total_seconds())
             return next_look
+
+    def _held_for(self, printer_id: str, now: datetime) -> float | None:
+        """Seconds a printer stays held after a failed dispatch (None: not held): until it reports a new state or
+        :data:`RETRY_HOLD` has passed."""
+        held = self._held.get(printer_id)
+        if held is None:
+            return None
+        key, until = held
+        if key != self._settled.get(printer_id) or now >= until:
+            del self._held[printer_id]
+            return None
+        return (until - now).total_seconds()
+
+    def _hold(self, printer_id: str | None, now: datetime) -> None:
+        if printer_id is not None:
+            self._held[printer_id] = (self._settled.get(printer_id), now + RETRY_HOLD)
 
     def _ready(self, config: PrinterConfig, status: PrinterStatus | None) -> bool:
         if status is None or dispatch_rules.readiness(status) is not None:
@@ -316,6 +342,7 @@ class Scheduler:
         return True
 
     async def _dispatch_failed(self, print_: ScheduledPrint, reason: str, now: datetime) -> None:
+        self._hold(print_.assigned_printer_id, now)
         status = rules.after_dispatch_failure(print_.attempts, self._policy.max_attempts)
         log.warning("schedule.dispatch_failed", print_id=print_.id, reason=reason, status=status.value)
         changes: dict[str, Any] = {"status": status, "failed_reason": reason[:500]}
