@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +35,7 @@ from printfleet.domain.files.library import PrintFile
 from printfleet.domain.printer import PrinterConfig, PrinterStatus, QueueMode
 from printfleet.domain.schedule import rules
 from printfleet.domain.schedule.model import ScheduledPrint, ScheduleStatus
-from printfleet.domain.schedule.ordering import DEFAULT_MARGIN, StaffedHours, choose, stagger_wait
+from printfleet.domain.schedule.ordering import choose, stagger_wait
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService, Requester
 from printfleet.services.dispatch.steps import Printers
@@ -44,39 +43,14 @@ from printfleet.services.errors import NotFound, ServiceError, StoreUnavailable
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.jobs import JobService
+from printfleet.services.schedule.policy import ADOPT_GRACE, RETRY_HOLD, SchedulePolicy
 from printfleet.services.schedule.ports import ScheduleRepository
 
 log = structlog.get_logger("printfleet.schedule")
 
-RETRY_HOLD = timedelta(seconds=30)
-"""After a dispatch to a printer failed, how long the scheduler sends it nothing more while it reports no new state
-(a printer that refused as busy is usually seen printing at its next report; an upload that failed is tried again
-after this)."""
-
-ADOPT_GRACE = timedelta(seconds=30)
-"""How long a print found ``dispatching`` without its dispatch may still be in another process's hands (between
-its claim and its dispatch) before it goes back to the queue."""
-
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SchedulePolicy:
-    """The ``schedule.*`` settings as the services use them: ``stagger`` between dispatches across the farm (0:
-    off), ``max_attempts`` dispatches per print, deadline ``margin``, ``interval_s`` (seconds) between looks when
-    nothing happens, optional ``staffed_hours`` (``staffed_hours_strict``), ``members_may_schedule``, and
-    ``require_plate_clear`` (``dispatch.require_plate_clear``)."""
-
-    stagger: timedelta = timedelta(seconds=60)
-    max_attempts: int = 3
-    margin: timedelta = DEFAULT_MARGIN
-    interval_s: float = 30.0
-    staffed_hours: StaffedHours | None = None
-    staffed_hours_strict: bool = False
-    members_may_schedule: bool = False
-    require_plate_clear: bool = True
 
 
 def publish(bus: EventBus, print_: ScheduledPrint, now: datetime, predecessor: ScheduledPrint | None = None) -> None:

@@ -30,8 +30,9 @@ from printfleet.services.dispatch.steps import Printers
 from printfleet.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PrinterNotFound
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
+from printfleet.services.schedule.policy import SchedulePolicy
 from printfleet.services.schedule.ports import ScheduleRepository
-from printfleet.services.schedule.scheduler import SchedulePolicy, Scheduler, publish
+from printfleet.services.schedule.scheduler import Scheduler, publish
 
 
 def _utcnow() -> datetime:
