@@ -12,7 +12,7 @@ def test_schedule_benchmark_is_registered() -> None:
 
 
 def test_schedule_benchmark_measures_decisions_and_the_timeline_at_small_sizes() -> None:
-    due, decision, timeline = run(prints=300, printers=8)
+    due, decision, timeline = run(prints=300, printers=8, plate_samples=0)
     assert due.measured.startswith("270 due, found in ")
     assert decision.name == "schedule decision (300 queued, 8 printers)"
     assert "(8 decisions)" in decision.measured
