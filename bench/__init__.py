@@ -117,7 +117,15 @@ class ServerProcess:
     ``printfleet users``, as an operator would: :attr:`headers` signs requests and WebSocket handshakes in.
     """
 
-    def __init__(self, workdir: Path, printers: Sequence[Mapping[str, Any]], *, log_level: str = "INFO") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        printers: Sequence[Mapping[str, Any]],
+        *,
+        log_level: str = "INFO",
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``settings``: more top-level keys of the config file (e.g. ``{"schedule": {"stagger": 0}}``)."""
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -131,6 +139,7 @@ class ServerProcess:
                     "http": {"host": "127.0.0.1", "port": self.port},
                     "logging": {"level": log_level, "format": "console"},
                     "printers": [dict(entry) for entry in printers],
+                    **dict(settings or {}),
                 },
                 sort_keys=False,
             )

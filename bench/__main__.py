@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "accounts": ("bench.accounts:run", "authenticated request overhead (session lookup); sign-in with argon2id"),
     "ftps": ("bench.ftps:run", "Bambu FTPS upload of a 50 MB file: printfleet against bare ftplib, same server"),
     "files": ("bench.files:run", "file library: server RSS growth during a 200 MB upload"),
+    "schedule": ("bench.schedule:run", "scheduler decision and timeline with 10,000 scheduled prints, 200 printers"),
     "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one

@@ -16,9 +16,12 @@ import httpx
 import pytest
 
 from bench import _printfleet_command
-from printfleet.cli import _demo_files
+from printfleet.cli import _demo_files, _demo_schedule
 from printfleet.config import load_settings
+from printfleet.domain.schedule.model import ScheduleQuery
 from printfleet.sim.samples import demo_samples
+from printfleet.store.database import Database
+from printfleet.store.schedule import SqlScheduleRepository
 from tests.support import free_port
 
 
@@ -196,3 +199,19 @@ async def test_the_demo_imports_its_sample_files_once(tmp_path: Path) -> None:
     assert await _demo_files(settings) == len(demo_samples())
     assert await _demo_files(settings) == 0  # the next start finds them there: stored by SHA-256, one file each
     assert len(list((tmp_path / "files").iterdir())) == len(demo_samples())
+
+
+async def test_the_demo_schedules_a_chain_of_three_once(tmp_path: Path) -> None:
+    settings = load_settings(
+        None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db", files={"directory": str(tmp_path / "files")}
+    )
+    await _demo_files(settings)
+
+    assert await _demo_schedule(settings) == 3
+    assert await _demo_schedule(settings) == 0  # the next start keeps the chain it has
+
+    async with Database(settings.database_url) as database:
+        chain, total = await SqlScheduleRepository(database).list_prints(ScheduleQuery())
+    assert total == 3
+    assert [p.depends_on for p in chain] == [None, chain[0].id, chain[1].id]
+    assert {p.printer_id for p in chain} == {"x1c-3"}

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
 from printfleet.app_notifications import build_notifications
+from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
 from printfleet.bot import DiscordBot
 from printfleet.config import DiscordSettings, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
@@ -51,6 +52,7 @@ from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
+from printfleet.services.schedule import Scheduler, ScheduleService
 from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
 from printfleet.store.accounts.audit import SqlAuditRepository
 from printfleet.store.accounts.repository import SqlAccountRepository
@@ -62,6 +64,7 @@ from printfleet.store.maintenance import SqlMaintenanceRepository
 from printfleet.store.materials.repository import SqlMaterialRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
+from printfleet.store.schedule import SqlScheduleRepository
 from printfleet.web import mount_web
 
 log = structlog.get_logger("printfleet.app")
@@ -115,6 +118,8 @@ class Runtime:
     notifications: NotificationService
     outbox: Outbox
     maintenance: MaintenanceService
+    schedule: ScheduleService
+    scheduler: Scheduler
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -244,13 +249,14 @@ def build_app(
                 repository=SqlQueueRepository(database),
                 jobs=SqlJobRepository(database),
                 bus=bus,
-                printers=monitoring.watched,
+                printers=lambda: member_printers(monitoring.watched()),
                 policy=settings.queue.policy(),
                 rate_limit=RateLimit(capacity=settings.queue.rate_limit.burst, interval=settings.queue.rate_limit.per),
                 startup_grace=settings.queue.startup_grace,
                 **({"clock": clock} if clock is not None else {}),
             )
-            monitoring.add_listener(queue.on_printer_change)  # after the job tracker: the print's job exists
+            # After the job tracker (the print's job exists); only member-queue printers concern the queue.
+            monitoring.add_listener(for_member_printers(queue.on_printer_change))
             plates_ref: list[PlateService] = []
 
             async def forget_plate(printer_id: str) -> None:
@@ -309,6 +315,29 @@ def build_app(
                 **({"clock": clock} if clock is not None else {}),
             )
             monitoring.set_sending_lookup(dispatch.sending)
+            schedule_policy = schedule_policy_of(settings)
+            schedule_repository = SqlScheduleRepository(database, **({"clock": clock} if clock is not None else {}))
+            scheduler = Scheduler(
+                repository=schedule_repository,
+                dispatch=dispatch,
+                printers=monitoring,
+                plates=plates,
+                jobs=jobs,
+                files=files,
+                bus=bus,
+                policy=schedule_policy,
+                **({"clock": clock} if clock is not None else {}),
+            )
+            monitoring.add_listener(scheduler.on_printer_change)  # after plates: a plate raised is seen
+            schedule = ScheduleService(
+                repository=schedule_repository,
+                scheduler=scheduler,
+                files=files,
+                printers=monitoring,
+                bus=bus,
+                policy=schedule_policy,
+                **({"clock": clock} if clock is not None else {}),
+            )
             materials = MaterialsService(
                 repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
             )
@@ -345,6 +374,8 @@ def build_app(
                 notifications=notifications,
                 outbox=outbox,
                 maintenance=maintenance,
+                schedule=schedule,
+                scheduler=scheduler,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -361,6 +392,7 @@ def build_app(
                 materials=materials,
                 notifications=notifications,
                 maintenance=maintenance,
+                schedule=schedule,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -371,7 +403,7 @@ def build_app(
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             try:
-                async with outbox_context, bot, queue, monitoring, dispatch, maintenance:
+                async with outbox_context, bot, queue, monitoring, dispatch, scheduler, maintenance:
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:

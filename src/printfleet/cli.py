@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from printfleet.config import ConfigError, HttpSettings, Settings, load_settings
+from printfleet.domain.printer import QueueMode
 from printfleet.observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="printfleet: a self-hosted print-farm manager.")
@@ -178,8 +179,12 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
 
     credentials = await _demo_accounts(settings)
     await _demo_files(settings)
+    await _demo_schedule(settings)
     async with SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
-        printers = [config.replace(poll_interval=None) for config in farm.printer_configs()]
+        printers = [
+            config.replace(poll_interval=None, queue_mode=DEMO_SCHEDULED.get(config.id, config.queue_mode))
+            for config in farm.printer_configs()
+        ]
         await _demo_maintenance(settings, [config.id for config in printers])
         app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
@@ -198,6 +203,8 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
             f"\n[bold]printfleet demo[/] — {len(farm.printers)} simulated printers\n"
             f"  open      {url}/   (live printers; jobs at {url}/jobs, settings at {url}/settings)\n"
             f"  idle for your prints from the Files page: {', '.join(sorted(farm.spare_ids))}\n"
+            f"  scheduled prints at {url}/schedule: a chain of three on {', '.join(DEMO_SCHEDULED)} "
+            "(mark its plate cleared on its card between prints)\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
             "Press Ctrl+C to stop.\n",
         )
@@ -303,6 +310,42 @@ async def _demo_maintenance(settings: Settings, printer_ids: list[str]) -> None:
             task = await repository.add_task(NewTask(name=name, interval=interval, unit=IntervalUnit(unit)), now)
             if offset and printer_ids:
                 await repository.save_record(PrinterTask(task_id=task.id, printer_id=printer_ids[0], offset=offset))
+
+
+DEMO_SCHEDULED = {"x1c-3": QueueMode.SCHEDULED}
+"""The demo's printers that the scheduler sends prints to (the spare Bambu Lab printer)."""
+
+
+async def _demo_schedule(settings: Settings) -> int:
+    """Schedule a chain of three calibration cubes on the demo's scheduled printer, each after the one before ends,
+    unless scheduled prints exist already. How many were added."""
+    from printfleet.domain.files.library import FileQuery
+    from printfleet.domain.schedule.model import PrintPlan, ScheduleQuery, expand_copies
+    from printfleet.store.database import Database
+    from printfleet.store.files import SqlFileRepository
+    from printfleet.store.schedule import SqlScheduleRepository
+
+    async with Database(settings.database_url) as database:
+        repository = SqlScheduleRepository(database)
+        if (await repository.list_prints(ScheduleQuery(limit=1)))[1]:
+            return 0
+        files, _ = await SqlFileRepository(database).list(FileQuery(search="calibration_cube", limit=1))
+        if not files:
+            return 0
+        now = datetime.now(UTC)
+        previous: int | None = None
+        for step in ("A", "B", "C"):
+            plan = PrintPlan(
+                job_name=f"Demo chain {step}",
+                file_id=files[0].id,
+                printer_id=next(iter(DEMO_SCHEDULED)),
+                depends_on=previous,
+                estimated_duration_minutes=95,
+                priority=1,
+            )
+            [stored] = await repository.add_many(expand_copies(plan, created_by=None, created_at=now))
+            previous = stored.id
+    return 3
 
 
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:

@@ -22,10 +22,11 @@ import contextvars
 import ipaddress
 import os
 import re
-from datetime import timedelta
+from datetime import time, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -41,8 +42,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from printfleet.domain.durations import QueueInputError, parse_duration
-from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, PrinterConfig, PrinterKind, Secret
+from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, PrinterConfig, PrinterKind, QueueMode, Secret
 from printfleet.domain.queue import QueuePolicy
+from printfleet.domain.schedule.ordering import StaffedHours
 
 _PRINTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _YAML_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("printfleet_yaml_data")
@@ -172,6 +174,62 @@ class QueueSettings(BaseModel):
         )
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+def _clock_time(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a time of day such as 08:00") from None
+
+
+class StaffedHoursSettings(BaseModel):
+    """When someone is at the farm to take prints off the plates: ``days`` (``mon`` … ``sun``), ``start`` and
+    ``end`` (``HH:MM`` wall-clock in ``zone``, an IANA name; an ``end`` before ``start`` runs past midnight)."""
+
+    model_config = ConfigDict(extra="forbid")
+    days: list[Weekday] = Field(default_factory=lambda: list(_WORKDAYS), min_length=1)
+    start: Annotated[str, AfterValidator(lambda v: _clock_time(v).isoformat(timespec="minutes"))] = "08:00"
+    end: Annotated[str, AfterValidator(lambda v: _clock_time(v).isoformat(timespec="minutes"))] = "18:00"
+    zone: Annotated[str, AfterValidator(lambda v: (_zone(v), v)[1])] = "UTC"
+
+    def to_domain(self) -> StaffedHours:
+        """The domain's :class:`StaffedHours`."""
+        return StaffedHours(
+            days=frozenset(_WEEKDAYS.index(day) for day in self.days),
+            start=_clock_time(self.start),
+            end=_clock_time(self.end),
+            zone=_zone(self.zone),
+        )
+
+
+class ScheduleSettings(BaseModel):
+    """The scheduler of scheduled prints (docs/schedule.md). ``stagger`` (seconds; 0: off) spaces dispatches across
+    the farm; ``max_attempts`` dispatches before a print is ``failed``; ``members_may_schedule`` lets members
+    schedule their own prints; ``deadline_margin`` (minutes) is the spare time a deadline wants; ``interval``
+    (seconds) how often the scheduler looks even when nothing happened; ``staffed_hours`` (optional) and
+    ``staffed_hours_strict`` (leave a printer idle rather than end a print outside them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    stagger: float = Field(default=60.0, ge=0, le=3600)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    members_may_schedule: bool = False
+    deadline_margin: float = Field(default=30.0, ge=0, le=7 * 24 * 60)
+    interval: float = Field(default=30.0, ge=0.1, le=3600)
+    staffed_hours: StaffedHoursSettings | None = None
+    staffed_hours_strict: bool = False
+
+
 class AuthSettings(BaseModel):
     """Sign-in sessions: ``session_idle`` ends a session unused that long (each use moves it on);
     ``session_absolute`` ends it that long after sign-in whatever happens."""
@@ -282,6 +340,8 @@ class _PrinterBase(BaseModel):
     name: str = ""
     auto_create_jobs: bool | None = None
     model: str | None = Field(default=None, min_length=1, max_length=64)
+    queue_mode: QueueMode = QueueMode.MEMBERS
+    tags: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=20)
 
 
 class BambuPrinterSettings(_PrinterBase):
@@ -353,6 +413,8 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
         "name": entry.name or entry.id,
         "auto_create_jobs": entry.auto_create_jobs,
         "model": entry.model,
+        "queue_mode": entry.queue_mode,
+        "tags": tuple(entry.tags),
     }
     if isinstance(entry, BambuPrinterSettings):
         return PrinterConfig(
@@ -428,6 +490,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     files: FilesSettings = FilesSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None
 

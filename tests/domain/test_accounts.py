@@ -27,6 +27,7 @@ def test_admin_may_everything_and_viewer_only_reads() -> None:
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
         Permission.MAINTENANCE_READ,
+        Permission.SCHEDULE_READ,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
         Permission.LIVE,
@@ -46,6 +47,8 @@ def test_member_queues_but_does_not_control_printers_or_manage_the_queue() -> No
     assert allows(Role.MEMBER, Permission.MAINTENANCE_READ)
     assert not allows(Role.MEMBER, Permission.MAINTENANCE_MANAGE)
     assert allows(Role.MEMBER, Permission.NOTIFICATIONS)  # their own channels and preferences
+    assert allows(Role.MEMBER, Permission.SCHEDULE_OWN)  # their own prints, when schedule.members_may_schedule
+    assert not allows(Role.MEMBER, Permission.SCHEDULE_MANAGE)
 
 
 def test_operator_controls_printers_and_queue_but_not_users_settings_or_printer_setup() -> None:
@@ -56,6 +59,7 @@ def test_operator_controls_printers_and_queue_but_not_users_settings_or_printer_
         Permission.FILES_MANAGE,
         Permission.MATERIALS_MANAGE,
         Permission.MAINTENANCE_MANAGE,
+        Permission.SCHEDULE_MANAGE,
     ):
         assert allows(Role.OPERATOR, permission)
     for permission in (Permission.USERS_MANAGE, Permission.SETTINGS_MANAGE, Permission.PRINTERS_MANAGE):

@@ -24,6 +24,7 @@ from printfleet.api import (
     notifications,
     printers,
     queue,
+    schedule,
     ws,
 )
 from printfleet.api.auth import check_metrics_access, public
@@ -199,6 +200,7 @@ def create_api(
     app.include_router(materials.router)
     app.include_router(notifications.router)
     app.include_router(maintenance.router)
+    app.include_router(schedule.router)
     app.include_router(ws.router)
 
     @app.get(

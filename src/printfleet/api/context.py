@@ -21,6 +21,7 @@ from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
+from printfleet.services.schedule import ScheduleService
 from printfleet.services.settings import SettingsService
 
 
@@ -43,6 +44,7 @@ class ApiContext:
     materials: MaterialsService
     notifications: NotificationService
     maintenance: MaintenanceService
+    schedule: ScheduleService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -18,6 +18,7 @@ from printfleet.domain.printer import (
     PrinterKind,
     PrinterState,
     PrinterStatus,
+    QueueMode,
     Secret,
 )
 from printfleet.services.printers import ConnectionCheck
@@ -140,6 +141,10 @@ class PrinterPublic(BaseModel):
     auto_create_jobs: bool | None
     model: str | None = Field(description="The printer model (X1C, P1S, MK4S...), when configured.")
     ftp_port: int | None = Field(description="Bambu FTPS port; null: 990.")
+    queue_mode: QueueMode = Field(
+        description="Who sends it prints: members (the shared member queue), scheduled (the scheduler), manual."
+    )
+    tags: list[str] = Field(description='Labels a scheduled print can target (``{"tags": [...]}``).')
     has_access_code: bool
     has_password: bool
     has_api_key: bool
@@ -163,6 +168,8 @@ class PrinterPublic(BaseModel):
             auto_create_jobs=config.auto_create_jobs,
             model=config.model,
             ftp_port=config.ftp_port,
+            queue_mode=config.queue_mode,
+            tags=list(config.tags),
             has_access_code=bool(config.access_code),
             has_password=bool(config.password),
             has_api_key=bool(config.api_key),
@@ -194,14 +201,18 @@ class _PrinterFields(BaseModel):
     auto_create_jobs: bool | None = None
     model: str | None = Field(default=None, min_length=1, max_length=64)
     ftp_port: int | None = Field(default=None, ge=1, le=65535)
+    queue_mode: QueueMode | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(default=None, max_length=20)
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, secrets wrapped in domain ``Secret``."""
+        """The fields the client sent, secrets wrapped in domain ``Secret``, tags as a tuple."""
         out: dict[str, Any] = {}
         for name in self.model_fields_set:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = Secret(value.get_secret_value())
+            if name == "tags":
+                value = tuple(value or ())
             out[name] = value
         return out
 
@@ -229,9 +240,9 @@ class PrinterUpdate(_PrinterFields):
     """``PATCH /api/v1/printers/{id}``: only the fields sent change. A secret sent as ``""`` is cleared;
     ``poll_interval`` sent as null makes the printer follow the global ``monitoring_interval`` again."""
 
-    @field_validator("tls_insecure")
+    @field_validator("tls_insecure", "queue_mode")
     @classmethod
-    def _flag_not_null(cls, value: bool | None) -> bool | None:
+    def _flag_not_null(cls, value: Any) -> Any:
         # Sent as null it would reach the store as NULL (a 500); null means "unset" only where a field has a
         # global fallback (poll_interval, auto_create_jobs) or can be empty.
         if value is None:

@@ -22,6 +22,7 @@ from printfleet.api.context import ApiContext
 from printfleet.api.dispatch_schemas import DispatchPublic, PlatePublic
 from printfleet.api.job_schemas import JobPublic
 from printfleet.api.queue_schemas import queue_event_data
+from printfleet.api.schedule_schemas import ScheduledPrintPublic
 from printfleet.api.schemas import PrinterPublic
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
@@ -35,9 +36,11 @@ from printfleet.domain.events import (
     PlateCleared,
     PrinterRemoved,
     PrinterStatusUpdated,
+    ScheduledPrintUpdated,
     SettingsUpdated,
 )
 from printfleet.services.events import EventBus
+from printfleet.services.schedule.service import Shown
 
 router = APIRouter()
 
@@ -69,6 +72,9 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
             "unit": event.unit,
             "since": event.since.isoformat(),
         }
+    if isinstance(event, ScheduledPrintUpdated):
+        shown = Shown(scheduled=event.scheduled, status=event.shown_status)
+        return ScheduledPrintPublic.from_domain(shown).model_dump(mode="json")
     return queue_event_data(event)
 
 
@@ -168,6 +174,8 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
     may see every dispatch or asked for it."""
     if isinstance(event, JobAutoCreated | JobUpdated | FirstLayerDone) and not principal.may(Permission.JOBS_READ):
         return event.job.queue_user_id == principal.user.queue_user_id or event.job.requested_by == principal.user.id
+    if isinstance(event, ScheduledPrintUpdated) and not principal.may(Permission.SCHEDULE_READ):
+        return False
     if isinstance(event, DispatchUpdated) and not (
         principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)
     ):

@@ -11,6 +11,7 @@ from printfleet.domain.dispatch.plates import PlateState
 from printfleet.domain.jobs import Job
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.domain.queue import QueueEntry
+from printfleet.domain.schedule.model import ScheduledPrint, ScheduleStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,16 @@ class MaintenanceDue:
     since: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledPrintUpdated:
+    """A scheduled print was created or changed (stored first); ``shown_status`` is its status as a person sees
+    it (``waiting`` for a queued print that may not start yet)."""
+
+    name: ClassVar[str] = "scheduled_print_updated"
+    scheduled: ScheduledPrint
+    shown_status: ScheduleStatus
+
+
 DomainEvent = (
     PrinterStatusUpdated
     | PrinterRemoved
@@ -193,4 +204,5 @@ DomainEvent = (
     | DispatchUpdated
     | PlateCleared
     | MaintenanceDue
+    | ScheduledPrintUpdated
 )

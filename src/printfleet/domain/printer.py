@@ -30,6 +30,15 @@ class PrinterKind(StrEnum):
         return self in (PrinterKind.PRUSALINK, PrinterKind.OCTOPRINT)
 
 
+class QueueMode(StrEnum):
+    """How a printer takes part in printing: ``members`` (offered to the shared member queue), ``scheduled`` (the
+    scheduler sends it scheduled prints by itself) or ``manual`` (neither: only prints sent by hand)."""
+
+    MEMBERS = "members"
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+
+
 DEFAULT_POLL_INTERVAL_S = 5.0
 """The poll interval, seconds, when nothing else says: the initial global ``monitoring_interval``, and what a polled
 adapter uses for a configuration that follows the global setting but was not resolved against it."""
@@ -172,7 +181,8 @@ class PrinterConfig:
     setting, see :meth:`with_default_poll_interval`); Bambu printers push their reports and ignore it.
     ``auto_create_jobs`` is the per-printer override of job auto-creation (None: follow the global setting).
     ``model`` names the printer model (``X1C``, ``P1S``, ``A1 mini``, ``MK4S``...; optional: printfleet then cannot
-    tell a Bambu file sliced for another model).
+    tell a Bambu file sliced for another model). ``queue_mode`` says who sends it prints (:class:`QueueMode`);
+    ``tags`` are free labels (``petg``, ``0.6-nozzle``, ``room-2``) a scheduled print can target.
     """
 
     id: str
@@ -192,6 +202,8 @@ class PrinterConfig:
     auto_create_jobs: bool | None = None
     model: str | None = None
     ftp_port: int | None = None
+    queue_mode: QueueMode = QueueMode.MEMBERS
+    tags: tuple[str, ...] = ()
 
     def replace(self, **changes: object) -> PrinterConfig:
         """Return a copy with ``changes`` applied."""
@@ -252,6 +264,8 @@ class PrinterConfig:
             found.append(("ftp_port", "must be between 1 and 65535"))
         if self.model is not None and not 0 < len(self.model.strip()) <= 64:
             found.append(("model", "must be 1 to 64 characters"))
+        if len(self.tags) > 20 or any(not 0 < len(tag.strip()) <= 32 for tag in self.tags):
+            found.append(("tags", "at most 20 tags of 1 to 32 characters each"))
         if self.poll_interval is not None and not 0.5 <= self.poll_interval <= 3600:
             found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
         return found

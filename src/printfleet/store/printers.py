@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus, Secret
+from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus, QueueMode, Secret
 from printfleet.services.errors import PrinterAlreadyExists, PrinterNotFound
 from printfleet.services.ports import StateTransition
 from printfleet.store.database import Database
@@ -57,6 +57,8 @@ def _printer_from_row(row: PrinterRow) -> PrinterConfig:
         auto_create_jobs=row.auto_create_jobs,
         model=row.model,
         ftp_port=row.ftp_port,
+        queue_mode=QueueMode(row.queue_mode or QueueMode.MEMBERS.value),
+        tags=tuple(row.tags or ()),
     )
 
 
@@ -78,6 +80,8 @@ def _apply_config(row: PrinterRow, config: PrinterConfig) -> None:
     row.auto_create_jobs = config.auto_create_jobs
     row.model = config.model
     row.ftp_port = config.ftp_port
+    row.queue_mode = config.queue_mode.value
+    row.tags = list(config.tags) or None
 
 
 def _new_row(config: PrinterConfig, *, source: PrinterSource, now: datetime) -> PrinterRow:

@@ -8,9 +8,11 @@ from printfleet.store import dispatch_tables as _dispatch_tables  # noqa: F401 -
 from printfleet.store import file_tables as _file_tables  # noqa: F401 - registers the file library table
 from printfleet.store import maintenance_tables as _maintenance_tables  # noqa: F401 - registers maintenance
 from printfleet.store import notification_tables as _notification_tables  # noqa: F401 - registers notifications
+from printfleet.store import schedule_tables as _schedule_tables  # noqa: F401 - registers scheduled prints
 from printfleet.store.accounts import tables as _accounts_tables  # noqa: F401 - registers the accounts tables
 from printfleet.store.materials import tables as _materials_tables  # noqa: F401 - registers the material inventory
 from printfleet.store.tables import Base
 
 metadata: MetaData = Base.metadata
-"""Every printfleet table (core, queue, accounts, file library, dispatch, materials, notifications, maintenance)."""
+"""Every printfleet table (core, queue, accounts, file library, dispatch, materials, notifications, maintenance,
+scheduled prints)."""

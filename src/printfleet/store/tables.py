@@ -70,6 +70,8 @@ class PrinterRow(Base):
     auto_create_jobs: Mapped[bool | None] = mapped_column(Boolean)
     model: Mapped[str | None] = mapped_column(String)
     ftp_port: Mapped[int | None] = mapped_column(Integer)
+    queue_mode: Mapped[str] = mapped_column(String(16), server_default="members")
+    tags: Mapped[list[str] | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

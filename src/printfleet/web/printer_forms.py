@@ -56,6 +56,10 @@ def _form_fields(form: FormData, *, creating: bool) -> dict[str, Any]:
             fields[name] = value
     fields["tls_insecure"] = form.get("tls_insecure") == "1"
     fields["auto_create_jobs"] = {"on": True, "off": False}.get(str(form.get("auto_create_jobs") or ""))
+    if form.get("queue_mode"):
+        fields["queue_mode"] = str(form.get("queue_mode"))
+    if "tags" in form:
+        fields["tags"] = [tag.strip() for tag in str(form.get("tags") or "").split(",") if tag.strip()]
     return fields
 
 

@@ -41,6 +41,9 @@ class AuditAction(StrEnum):
     MATERIAL_REMOVED = "material_removed"
     MAINTENANCE_CHANGED = "maintenance_changed"
     MAINTENANCE_DONE = "maintenance_done"
+    PRINT_SCHEDULED = "print_scheduled"
+    SCHEDULED_PRINT_UPDATED = "scheduled_print_updated"
+    SCHEDULED_PRINT_CANCELLED = "scheduled_print_cancelled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -66,6 +66,12 @@ class Permission(StrEnum):
     """See maintenance tasks, where each printer stands and what was done."""
     MAINTENANCE_MANAGE = "maintenance.manage"
     """Add, edit and delete maintenance tasks; mark them done; set a printer's counter offset."""
+    SCHEDULE_READ = "schedule.read"
+    """List and read scheduled prints and the timeline."""
+    SCHEDULE_OWN = "schedule.own"
+    """Schedule, change and cancel one's own prints (only when ``schedule.members_may_schedule``)."""
+    SCHEDULE_MANAGE = "schedule.manage"
+    """Schedule prints for anyone; change, reprioritise and cancel any scheduled print."""
     LIVE = "live"
     """The live event streams (``/ws``, ``/ui/ws``); what each frame may show is filtered by the other permissions."""
 
@@ -79,6 +85,7 @@ _VIEWER = frozenset(
         Permission.FILES_READ,
         Permission.MATERIALS_READ,
         Permission.MAINTENANCE_READ,
+        Permission.SCHEDULE_READ,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
         Permission.LIVE,
@@ -95,6 +102,8 @@ _MEMBER = frozenset(
         Permission.MATERIALS_READ,
         Permission.MAINTENANCE_READ,
         Permission.PRINTERS_PRINT_OWN,
+        Permission.SCHEDULE_READ,
+        Permission.SCHEDULE_OWN,
         Permission.PROFILE,
         Permission.NOTIFICATIONS,
         Permission.LIVE,
@@ -111,6 +120,7 @@ _OPERATOR = (
         Permission.FILES_MANAGE,
         Permission.MATERIALS_MANAGE,
         Permission.MAINTENANCE_MANAGE,
+        Permission.SCHEDULE_MANAGE,
     }
 )
 _ADMIN = frozenset(Permission)
@@ -141,6 +151,7 @@ _WIDER: dict[Permission, Permission] = {
     Permission.JOBS_READ_OWN: Permission.JOBS_READ,
     Permission.JOBS_EDIT_OWN: Permission.JOBS_EDIT,
     Permission.PRINTERS_PRINT_OWN: Permission.PRINTERS_PRINT,
+    Permission.SCHEDULE_OWN: Permission.SCHEDULE_MANAGE,
 }
 
 

@@ -53,6 +53,16 @@
     for (var i = 0; i < inputs.length; i++) inputs[i].value = zone;
   }
 
+  /* The Schedule strip: blocks and deadline marks carry their place in % (the CSP allows no style attribute). */
+  function timelineBlocks(root) {
+    var marks = (root || document).querySelectorAll(".lane-track [data-left]");
+    for (var i = 0; i < marks.length; i++) {
+      marks[i].style.left = marks[i].getAttribute("data-left") + "%";
+      var width = marks[i].getAttribute("data-width");
+      if (width) marks[i].style.width = width + "%";
+    }
+  }
+
   /* Printer forms show the fields of the chosen kind only (all fields stay in the page without script). */
   function kindFields(root) {
     var forms = (root || document).querySelectorAll("form[data-kind]");
@@ -163,6 +173,7 @@
     armToasts(root);
     timeZone(root);
     kindFields(root);
+    timelineBlocks(root);
     countdowns();
   }
 

@@ -1,7 +1,7 @@
 """maintenance: tasks, per-printer counters and the log of what was done
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-04
 
 ``maintenance_tasks`` holds each task (interval in print hours, days or jobs; every printer, one printer or one
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
