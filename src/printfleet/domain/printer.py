@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from printfleet.domain.materials.slots import MaterialSlots
+
 
 class PrinterKind(StrEnum):
     """The protocol family a printer speaks."""
@@ -305,6 +307,9 @@ class PrinterStatus:
     printer's: its last print ended and nobody has confirmed the plate is clear yet; so is ``sending``, the step of a
     print printfleet is sending the printer (``pending``, ``uploading``, ``uploaded``, ``starting``; None: none).
     Adapters leave both unset; the monitoring service fills them in for every status it publishes.
+    ``material_slots`` is where the printer holds filament (Bambu AMS trays and external spools from the merged
+    reports, tool slots elsewhere; None when the adapter does not know yet); an adapter hands on the same object
+    while nothing in it changed, so ``is not`` tells a slot change cheaply.
     """
 
     state: PrinterState
@@ -332,6 +337,7 @@ class PrinterStatus:
     offline_detail: str | None = None
     plate_needs_clearing: bool = False
     sending: str | None = None
+    material_slots: MaterialSlots | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def lifecycle_key(self) -> tuple[object, ...]:
