@@ -2,11 +2,11 @@
 
 What is measured: the work :meth:`printfleet.printers.bambu.client.BambuConnection._handle` does for each MQTT
 message, with the same functions in the same order: ``parse_payload`` (``json.loads`` + object check), then
-``apply_report`` into the kept state, then the slot tracker (``SlotTracker.take``: the report's material parts through
-the pure AMS merge, and the slots re-read when they changed), then — only when something changed and the state is
-not a placeholder — ``normalise(state, last_seen=utcnow(), material_slots=...)``. Left out: the Prometheus counter and the hand-off to the monitoring
-service (an ``await`` of the sink), which are not parsing; the reply matching returns at once with no command
-pending, as here.
+``apply_report`` into the kept state, then the slot tracker (``SlotTracker.take``: the report's material parts
+through the pure AMS merge, and the slots re-read when they changed), then — only when something changed and the
+state is not a placeholder — ``normalise(state, last_seen=utcnow(), material_slots=...)``. Left out: the Prometheus
+counter and the hand-off to the monitoring service (an ``await`` of the sink), which are not parsing; the reply
+matching returns at once with no command pending, as here.
 
 The messages are built up front as bytes (compact JSON as a printer sends it) and replayed in order: a P1/X1
 printing a long print, one full ``push_status`` (the ``pushall`` answer: every field, 4 AMS trays, one empty)

@@ -45,6 +45,7 @@ from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.materials import MaterialsService
+from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
@@ -58,6 +59,7 @@ from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.materials.repository import SqlMaterialRepository
+from printfleet.store.materials.slots import SqlSlotRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.web import mount_web
@@ -110,6 +112,7 @@ class Runtime:
     dispatch: DispatchService
     plates: PlateService
     materials: MaterialsService
+    slots: SlotService
     notifications: NotificationService
     outbox: Outbox
 
@@ -308,6 +311,16 @@ def build_app(
             materials = MaterialsService(
                 repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
             )
+            slots = SlotService(
+                repository=SqlSlotRepository(database),
+                materials=materials,
+                bus=bus,
+                auto_create_rfid_spools=settings.materials.auto_create_rfid_spools,
+                low_stock_grams=settings.materials.low_stock_grams,
+                printers=lambda: {config.id: status for config, status in monitoring.watched()},
+                **({"clock": clock} if clock is not None else {}),
+            )
+            monitoring.add_slot_listener(slots.on_printer_slots)
             notify_settings = settings.notifications
             notifying = build_notifications(
                 notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
@@ -332,6 +345,7 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
                 materials=materials,
+                slots=slots,
                 notifications=notifications,
                 outbox=outbox,
             )
@@ -348,6 +362,7 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
                 materials=materials,
+                slots=slots,
                 notifications=notifications,
                 bus=bus,
                 health=health,

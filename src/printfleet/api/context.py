@@ -16,6 +16,7 @@ from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.materials import MaterialsService
+from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
 from printfleet.services.printers import PrinterService
@@ -40,6 +41,7 @@ class ApiContext:
     dispatch: DispatchService
     plates: PlateService
     materials: MaterialsService
+    slots: SlotService
     notifications: NotificationService
     bus: EventBus
     health: HealthService

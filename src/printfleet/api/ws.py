@@ -30,6 +30,7 @@ from printfleet.domain.events import (
     DomainEvent,
     JobAutoCreated,
     JobUpdated,
+    MaterialSlotChanged,
     PlateCleared,
     PrinterRemoved,
     PrinterStatusUpdated,
@@ -57,6 +58,8 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return DispatchPublic.from_domain(event.dispatch).model_dump(mode="json")
     if isinstance(event, PlateCleared):
         return PlatePublic.from_domain(event.plate).model_dump(mode="json")
+    if isinstance(event, MaterialSlotChanged):
+        return event.data()
     return queue_event_data(event)
 
 
@@ -156,6 +159,8 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
     may see every dispatch or asked for it."""
     if isinstance(event, JobAutoCreated | JobUpdated) and not principal.may(Permission.JOBS_READ):
         return event.job.queue_user_id == principal.user.queue_user_id or event.job.requested_by == principal.user.id
+    if isinstance(event, MaterialSlotChanged):
+        return principal.may(Permission.MATERIALS_READ)
     if isinstance(event, DispatchUpdated) and not (
         principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)
     ):

@@ -66,6 +66,12 @@ StoreUnavailable: the state change is then handled again (every listener called 
 state fully handled) once the store is back, so a listener must be idempotent."""
 
 
+SlotListener = Callable[[PrinterConfig, PrinterStatus], Awaitable[None]]
+"""``await listener(printer, current)`` whenever a printer's ``material_slots`` changed (another object: adapters hand
+on the same one while nothing changed), including the first reading after each connect. A listener raising
+StoreUnavailable is logged; the next change is compared with what it stored, so nothing is announced twice."""
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -140,6 +146,7 @@ class MonitoringService:
         self._default_poll_interval = default_poll_interval
         self._watched: dict[str, _Watched] = {}
         self._listeners: list[StatusListener] = []
+        self._slot_listeners: list[SlotListener] = []
         self._recorded: dict[str, PrinterState] = {}
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
@@ -174,6 +181,19 @@ class MonitoringService:
         """Call ``listener`` on every state change (after it was persisted, before it is published; while the
         store fails, the live status is published first and the listener called once the store is back)."""
         self._listeners.append(listener)
+
+    def add_slot_listener(self, listener: SlotListener) -> None:
+        """Call ``listener`` whenever a printer's material slots change (see :data:`SlotListener`)."""
+        self._slot_listeners.append(listener)
+
+    async def _slots_changed(self, config: PrinterConfig, status: PrinterStatus) -> None:
+        for listener in self._slot_listeners:
+            try:
+                await listener(config, status)
+            except StoreUnavailable as error:
+                log.warning("monitoring.slots_not_recorded", printer_id=config.id, error=error.error)
+            except Exception:  # a slot listener must not stop the printer's status
+                log.exception("monitoring.slot_listener_failed", printer_id=config.id)
 
     async def start(self) -> None:
         """Connect to every printer in the store."""
@@ -349,6 +369,8 @@ class MonitoringService:
         entry.status = status
         if previous.state is PrinterState.OFFLINE or status.state is PrinterState.OFFLINE:
             self._update_connected_gauge()
+        if status.material_slots is not None and status.material_slots is not previous.material_slots:
+            await self._slots_changed(entry.config, status)
         if entry.retry is not None:  # an earlier state waits for the store; its retry handles the newest one
             if previous.lifecycle_key() == status.lifecycle_key():
                 self._publish_telemetry(entry)
