@@ -14,7 +14,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from printfleet import __version__
-from printfleet.api import accounts, dispatch, files, jobs, materials, notifications, printers, queue, ws
+from printfleet.api import (
+    accounts,
+    dispatch,
+    files,
+    jobs,
+    material_slots,
+    materials,
+    notifications,
+    printers,
+    queue,
+    ws,
+)
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
@@ -181,6 +192,7 @@ def create_api(
 
     app.include_router(accounts.router)
     app.include_router(dispatch.router)  # before printers: /{printer_id}/print is not a printer command
+    app.include_router(material_slots.router)  # before printers: /{printer_id}/slots is not a printer command
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)
