@@ -25,6 +25,7 @@ import structlog
 
 from printfleet.domain.events import MaterialSlotChanged
 from printfleet.domain.materials import InvalidMaterial, Spool
+from printfleet.domain.materials.loaded import LoadedCheck, MaterialNeed, SlotStock, check_loaded
 from printfleet.domain.materials.model import clean_text, normalise_color
 from printfleet.domain.materials.slot_events import SlotEvent, SlotEventKind
 from printfleet.domain.materials.slot_records import SlotRecord, low_stock_crossing, parse_slot, plan_sync
@@ -192,6 +193,22 @@ class SlotService:
             LoadedSlot(record=record, spool=spools.get(record.spool_id) if record.spool_id else None)
             for record in sorted(records.values(), key=_order)
         ]
+
+    async def check_loaded(
+        self, printer_id: str, needs: Sequence[MaterialNeed], *, unknown_grams_ok: bool = False
+    ) -> LoadedCheck:
+        """Whether the printer has every one of ``needs`` loaded with enough grams (for the scheduler; see
+        :func:`~printfleet.domain.materials.loaded.check_loaded`). Raises NotFound for an unknown printer."""
+        stock = [
+            SlotStock(
+                slot=loaded.record.slot,
+                material=loaded.record.material_type if loaded.record.present else None,
+                color=loaded.record.color,
+                grams_left=loaded.grams_left,
+            )
+            for loaded in await self.printer_slots(printer_id)
+        ]
+        return check_loaded(stock, needs, unknown_grams_ok=unknown_grams_ok)
 
     async def all_slots(self) -> dict[str, list[LoadedSlot]]:
         """Every printer's stored slots with their spools, by printer id."""
