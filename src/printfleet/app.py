@@ -318,9 +318,11 @@ def build_app(
                 auto_create_rfid_spools=settings.materials.auto_create_rfid_spools,
                 low_stock_grams=settings.materials.low_stock_grams,
                 printers=lambda: {config.id: status for config, status in monitoring.watched()},
+                on_change=monitoring.refresh,
                 **({"clock": clock} if clock is not None else {}),
             )
             monitoring.add_slot_listener(slots.on_printer_slots)
+            monitoring.set_slot_spools_lookup(slots.slot_spools)
             notify_settings = settings.notifications
             notifying = build_notifications(
                 notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from printfleet.domain.materials.slots import MaterialSlots
+from printfleet.domain.materials.slots import MaterialSlots, SlotSpool
 
 
 class PrinterKind(StrEnum):
@@ -293,6 +293,11 @@ class AmsTray:
         """Global slot number as Bambu's ``tray_now`` counts it: ``ams_id * 4 + tray_id``."""
         return self.ams_id * 4 + self.tray_id
 
+    @property
+    def label(self) -> str:
+        """The slot's label (``AMS0-T2``, ``EXT254`` for the external spool), as material slots name it."""
+        return f"EXT{self.tray_id}" if self.ams_id == 255 else f"AMS{self.ams_id}-T{self.tray_id}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrinterStatus:
@@ -309,7 +314,8 @@ class PrinterStatus:
     Adapters leave both unset; the monitoring service fills them in for every status it publishes.
     ``material_slots`` is where the printer holds filament (Bambu AMS trays and external spools from the merged
     reports, tool slots elsewhere; None when the adapter does not know yet); an adapter hands on the same object
-    while nothing in it changed, so ``is not`` tells a slot change cheaply.
+    while nothing in it changed, so ``is not`` tells a slot change cheaply. ``slot_spools`` (by slot label) is
+    printfleet's own knowledge of the spools in the slots, filled in by the monitoring service like ``sending``.
     """
 
     state: PrinterState
@@ -338,6 +344,7 @@ class PrinterStatus:
     plate_needs_clearing: bool = False
     sending: str | None = None
     material_slots: MaterialSlots | None = None
+    slot_spools: dict[str, SlotSpool] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def lifecycle_key(self) -> tuple[object, ...]:

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 import structlog
 
 from printfleet.domain.events import PrinterRemoved, PrinterStatusUpdated
+from printfleet.domain.materials.slots import SlotSpool
 from printfleet.domain.printer import (
     DEFAULT_POLL_INTERVAL_S,
     OfflineReason,
@@ -152,6 +153,7 @@ class MonitoringService:
         self._restart = (restart_initial_s, restart_max_s)
         self._plate_lookup: Callable[[str], bool] = lambda _printer_id: False
         self._sending_lookup: Callable[[str], str | None] = lambda _printer_id: None
+        self._spools_lookup: Callable[[str], dict[str, SlotSpool]] = lambda _printer_id: {}
 
     def set_plate_lookup(self, lookup: Callable[[str], bool]) -> None:
         """``lookup(printer_id)`` says whether the printer's plate needs clearing (from memory, no I/O); every
@@ -163,13 +165,19 @@ class MonitoringService:
         ``starting``...; None: nothing in flight), from memory; shown as ``sending`` in every status."""
         self._sending_lookup = lookup
 
+    def set_slot_spools_lookup(self, lookup: Callable[[str], dict[str, SlotSpool]]) -> None:
+        """``lookup(printer_id)`` gives the spools printfleet knows in the printer's slots (by label), from memory;
+        shown as ``slot_spools`` in every status."""
+        self._spools_lookup = lookup
+
     def _shown(self, config: PrinterConfig, status: PrinterStatus) -> PrinterStatus:
-        """``status`` as printfleet shows it: with ``plate_needs_clearing`` and ``sending`` filled in."""
+        """``status`` as printfleet shows it: with ``plate_needs_clearing``, ``sending`` and ``slot_spools``."""
         flag = self._plate_lookup(config.id)
         sending = self._sending_lookup(config.id)
-        if flag is status.plate_needs_clearing and sending == status.sending:
+        spools = self._spools_lookup(config.id)
+        if flag is status.plate_needs_clearing and sending == status.sending and spools == status.slot_spools:
             return status
-        return dataclasses.replace(status, plate_needs_clearing=flag, sending=sending)
+        return dataclasses.replace(status, plate_needs_clearing=flag, sending=sending, slot_spools=spools)
 
     def refresh(self, printer_id: str) -> None:
         """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate)."""

@@ -16,12 +16,13 @@ def mount_web(app: FastAPI) -> None:
     connection and ``/static`` to ``app``, and answer a refused permission on a page with a page (on an htmx
     action with an error toast) rather than JSON."""
     from printfleet.api.app import forbidden_json, wants_page
-    from printfleet.web import account_pages, files_page, live, queue_page, routes
+    from printfleet.web import account_pages, files_page, live, materials_page, queue_page, routes
     from printfleet.web.pages import error_toast, html, is_htmx, page, request_locale, translate
 
     app.include_router(routes.router)
     app.include_router(queue_page.router)
     app.include_router(files_page.router)
+    app.include_router(materials_page.router)
     app.include_router(account_pages.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=str(files("printfleet.web") / "static")), name="static")

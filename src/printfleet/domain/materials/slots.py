@@ -141,6 +141,16 @@ class MaterialSlots:
         return next((slot for slot in self.slots if slot.id == slot_id), None)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotSpool:
+    """What printfleet knows is in a slot, for display: the inventory spool's ``name`` (vendor, product line,
+    material; None: no spool known) and ``grams_left`` (None: unknown)."""
+
+    spool_id: int | None = None
+    name: str | None = None
+    grams_left: float | None = None
+
+
 @lru_cache(maxsize=16)
 def tool_slots(count: int) -> MaterialSlots:
     """``count`` tool slots ``T0`` … (PrusaLink, OctoPrint, Moonraker); their contents are unknown until assigned.

@@ -29,7 +29,7 @@ from printfleet.domain.materials.loaded import LoadedCheck, MaterialNeed, SlotSt
 from printfleet.domain.materials.model import clean_text, normalise_color
 from printfleet.domain.materials.slot_events import SlotEvent, SlotEventKind
 from printfleet.domain.materials.slot_records import SlotRecord, low_stock_crossing, parse_slot, plan_sync
-from printfleet.domain.materials.slots import MaterialSlots, SlotKind
+from printfleet.domain.materials.slots import MaterialSlots, SlotKind, SlotSpool
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
@@ -96,6 +96,7 @@ class SlotService:
         auto_create_rfid_spools: bool = True,
         low_stock_grams: float = 100.0,
         printers: Callable[[], Mapping[str, PrinterStatus | None]] | None = None,
+        on_change: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
@@ -104,7 +105,27 @@ class SlotService:
         self._auto_create = auto_create_rfid_spools
         self._low_stock_g = low_stock_grams
         self._printers = printers
+        self._on_change = on_change
         self._clock = clock
+        self._views: dict[str, dict[str, SlotSpool]] = {}
+
+    def slot_spools(self, printer_id: str) -> dict[str, SlotSpool]:
+        """The spools in the printer's slots by label, from memory (as last synced or assigned); for display."""
+        return self._views.get(printer_id, {})
+
+    def _remember(self, printer_id: str, loaded: Iterable[LoadedSlot]) -> None:
+        view = dict(self._views.get(printer_id, {}))
+        for slot in loaded:
+            spool = slot.spool if slot.record.spool_id is not None else None
+            view[slot.record.slot] = SlotSpool(
+                spool_id=spool.id if spool is not None else None,
+                name=spool.display_name if spool is not None else None,
+                grams_left=slot.grams_left,
+            )
+        if view != self._views.get(printer_id):
+            self._views[printer_id] = view
+            if self._on_change is not None:
+                self._on_change(printer_id)
 
     @property
     def low_stock_grams(self) -> float:
@@ -160,6 +181,10 @@ class SlotService:
                     grams_left=low.grams_left,
                 )
             )
+        self._remember(
+            printer_id,
+            (LoadedSlot(record=r, spool=spools.get(r.spool_id) if r.spool_id else None) for r in by_label.values()),
+        )
         return list(by_label.values())
 
     async def _spools(self, records: Iterable[SlotRecord]) -> dict[int, Spool]:
@@ -281,7 +306,9 @@ class SlotService:
                 remaining_pct=saved.remaining_pct,
             )
         )
-        return LoadedSlot(record=saved, spool=spool)
+        loaded = LoadedSlot(record=saved, spool=spool)
+        self._remember(printer_id, [loaded])
+        return loaded
 
 
 def _order(record: SlotRecord) -> tuple[object, ...]:
