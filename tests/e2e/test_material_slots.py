@@ -15,6 +15,8 @@ from printfleet.domain.events import MaterialSlotChanged
 from printfleet.services.events import Subscription
 from printfleet.sim.bambu import BambuFarm, SimulatedBambuPrinter
 from tests.e2e.harness import Server
+from tests.e2e.receivers import HttpReceiver
+from tests.e2e.test_notifications import FAST, SECRET, add_channel, add_rule
 
 pytestmark = pytest.mark.usefixtures("mosquitto_binary")
 
@@ -146,3 +148,30 @@ async def test_a_removed_tray_and_a_low_spool_are_announced_once(server: Server,
     assert (slots["AMS0-T1"]["material_type"], slots["AMS0-T1"]["grams_left"]) == ("PETG", 1000)
     assert ("spool_inserted", "AMS0-T1") in await _heard(subscription, 0.3)
     assert len(await _spool_ids(server)) == 3
+
+
+async def test_a_signed_webhook_hears_a_removed_spool_and_a_low_spool_once(database_url: str, farm: BambuFarm) -> None:
+    receiver = HttpReceiver()
+    await receiver.start()
+    server = Server(database_url, farm.printer_configs(), notifications=FAST)
+    await server.start()
+    try:
+        await server.wait_online()
+        printer = farm[0]
+        await _wait_slots(server, printer, _loaded)
+        channel = await add_channel(server, kind="webhook", name="shop", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["material_changed", "spool_low"])
+
+        await printer.remove_ams_tray(1)
+        await printer.set_ams_tray(0, remain=5)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await printer.push_all()
+        await asyncio.sleep(1.0)  # a repeat would arrive by now
+        assert sorted(receiver.webhook_events("/hook", SECRET)) == ["material_changed", "spool_low"]
+        bodies = {request.json()["data"]["event"]: request.json()["data"] for request in receiver.on("/hook")}
+        assert bodies["spool_low"]["slot"]["slot"] == "AMS0-T0"
+        assert bodies["spool_low"]["title"] == f"Spool low: {printer.printer_id} AMS0-T0"
+        assert bodies["material_changed"]["slot"]["event"] == "spool_removed"
+    finally:
+        await server.stop()
+        await receiver.stop()

@@ -41,6 +41,17 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
         "Reservation released: {{ printer.id }}",
         "Your reservation of {{ printer.id }} for {{ entry.job_name }} ended ({{ reason }}).",
     ),
+    NotificationEvent.MATERIAL_CHANGED: (
+        "Material changed: {{ printer.id }} {{ slot.slot }}",
+        "{% if slot.event == 'spool_removed' %}The spool was taken out of {{ slot.slot }} on {{ printer.id }}."
+        "{% else %}{{ slot.slot }} on {{ printer.id }} now holds {{ slot.material_type or 'a spool' }}"
+        "{% if slot.color %} ({{ slot.color }}){% endif %}.{% endif %}",
+    ),
+    NotificationEvent.SPOOL_LOW: (
+        "Spool low: {{ printer.id }} {{ slot.slot }}",
+        "{{ slot.material_type or 'The spool' }} in {{ slot.slot }} on {{ printer.id }} is running low"
+        "{% if slot.grams_left is not none %}: {{ slot.grams_left|round|int }} g left{% endif %}.",
+    ),
 }
 _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.PRINT_STARTED: (
@@ -70,6 +81,17 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.RESERVATION_RELEASED: (
         "Reservierung beendet: {{ printer.id }}",
         "Deine Reservierung von {{ printer.id }} für {{ entry.job_name }} ist beendet ({{ reason }}).",
+    ),
+    NotificationEvent.MATERIAL_CHANGED: (
+        "Material gewechselt: {{ printer.id }} {{ slot.slot }}",
+        "{% if slot.event == 'spool_removed' %}Die Spule in {{ slot.slot }} auf {{ printer.id }} wurde entnommen."
+        "{% else %}In {{ slot.slot }} auf {{ printer.id }} ist jetzt {{ slot.material_type or 'eine Spule' }}"
+        "{% if slot.color %} ({{ slot.color }}){% endif %}.{% endif %}",
+    ),
+    NotificationEvent.SPOOL_LOW: (
+        "Spule fast leer: {{ printer.id }} {{ slot.slot }}",
+        "{{ slot.material_type or 'Die Spule' }} in {{ slot.slot }} auf {{ printer.id }} geht zur Neige"
+        "{% if slot.grams_left is not none %}: noch {{ slot.grams_left|round|int }} g{% endif %}.",
     ),
 }
 DEFAULTS: dict[str, dict[NotificationEvent, tuple[str, str]]] = {"en": _EN, "de": _DE}
@@ -121,8 +143,9 @@ def entry_context(entry: QueueEntry) -> dict[str, Any]:
 
 
 def context(announcement: Announcement, *, base_url: str | None, now: datetime) -> dict[str, Any]:
-    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job`` or ``entry`` (None when
-    not about one), ``reason`` and ``time`` (ISO 8601 UTC, when the message was written). This dict is also the
+    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job``, ``entry`` or ``slot`` (None
+    when not about one; ``slot`` holds ``slot``, ``event``, ``spool_id``, ``material_type``, ``color``,
+    ``grams_left``), ``reason`` and ``time`` (ISO 8601 UTC, when the message was written). This dict is also the
     ``data`` of a webhook body."""
     return {
         "event": announcement.event.value,
@@ -130,6 +153,7 @@ def context(announcement: Announcement, *, base_url: str | None, now: datetime) 
         "job": job_context(announcement.job, base_url) if announcement.job is not None else None,
         "entry": entry_context(announcement.entry) if announcement.entry is not None else None,
         "reason": announcement.reason,
+        "slot": announcement.slot.data() if announcement.slot is not None else None,
         "time": now.isoformat(),
     }
 
@@ -144,7 +168,7 @@ class Templates:
 
     def render(self, event: NotificationEvent, data: dict[str, Any]) -> tuple[str, str]:
         """The title and body of ``event`` over ``data`` (see :func:`context`). Raises KeyError for an event
-        without a template (material and maintenance events are not announced yet)."""
+        without a template (maintenance events are not announced yet)."""
         title, body = self._texts[event]
         return (
             self._env.from_string(title).render(data).strip(),
