@@ -180,7 +180,9 @@ def _merge_ams(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]
         for key in ("tray_exist_bits", "tray_is_bbl_bits", "tray_read_done_bits"):
             if key in old:
                 merged[key] = old[key]
-    if type(merged.get("ams")) is list:
+    units = new.get("ams")
+    trays_named = type(units) is list and any(type(unit) is dict and "tray" in unit for unit in units)
+    if type(merged.get("ams")) is list and ("tray_exist_bits" in new or trays_named):
         merged["ams"] = list(merged["ams"])
         _apply_exist_bits(merged)
     return merged

@@ -269,8 +269,9 @@ def _extruders(state: Mapping[str, Any]) -> tuple[int | None, dict[int, Mapping[
 
 
 SlotMemo = dict[int, tuple[Any, ...]]
-"""A caller-owned memo for :func:`bambu_slots`: by the identity of a raw object (a unit's tray list, the external
-spools' object or list), that object, what else its reading depended on, and what was read from it."""
+"""A caller-owned memo for :func:`bambu_slots`: by the identity of a raw object (a unit, a unit's tray list, a tray,
+the external spools' object or list), that object, what else its reading depended on, and what was read from it;
+key 0 holds the feeding pointers last read."""
 
 
 def _unit_trays(
@@ -326,7 +327,13 @@ def bambu_slots(state: Mapping[str, Any], memo: SlotMemo | None = None) -> Mater
             continue
         kind = SlotKind.AMS_HT if 128 <= ams_id <= 135 else SlotKind.AMS
         nozzle = _unit_nozzle(raw_unit.get("info"), dual)
-        units.append(_unit(ams_id, kind, raw_unit, nozzle))
+        known_unit = memo.get(id(raw_unit)) if memo is not None else None
+        if known_unit is not None and known_unit[0] is raw_unit and known_unit[1] == (ams_id, nozzle):
+            unit = known_unit[2]
+        else:
+            unit = _unit(ams_id, kind, raw_unit, nozzle)
+        seen[id(raw_unit)] = (raw_unit, (ams_id, nozzle), unit)
+        units.append(unit)
         slots.extend(_unit_trays(ams_id, raw_unit.get("tray"), bits, nozzle, memo, seen))
     external = state.get("vir_slot")
     if type(external) is not list:
@@ -339,7 +346,13 @@ def bambu_slots(state: Mapping[str, Any], memo: SlotMemo | None = None) -> Mater
     if external is not None:
         seen[id(external)] = (external, dual, outside)
     slots.extend(outside)
-    active, previous = _feeding(ams, active_extruder, extruders)
+    pointers = (ams.get("tray_now"), ams.get("tray_pre"), active_extruder, id(state.get("extruder")))
+    known_feed = memo.get(0) if memo is not None else None
+    if known_feed is not None and known_feed[0] == pointers and known_feed[1] is state.get("extruder"):
+        active, previous = known_feed[2]
+    else:
+        active, previous = _feeding(ams, active_extruder, extruders)
+    seen[0] = (pointers, state.get("extruder"), (active, previous))
     if memo is not None:
         memo.clear()
         memo.update(seen)
