@@ -85,6 +85,12 @@ async def test_a_spool_assigned_to_a_tool_lists_with_its_grams_in_both_shapes(fa
     assert emptied.status_code == 200, emptied.text
     assert (emptied.json()["weight_grams"], emptied.json()["material_type"]) == (None, None)
 
+    await client.put("/api/v1/printers/mk4/slots/T0", json={"spool_id": spool["id"]})
+    moved = await client.put("/api/v1/printers/mk4/slots/T2", json={"spool_id": spool["id"]})
+    assert moved.json()["spool_id"] == spool["id"]
+    held = {s["slot"]: s["spool_id"] for s in (await client.get("/api/v1/printers/mk4/slots")).json()["slots"]}
+    assert held["T0"] is None  # a spool is in one place
+
     loaded = await client.post("/api/bambu/materials/mk4", json={"slot": "T1", "material_type": "TPU"})
     assert loaded.status_code == 200, loaded.text
     assert (loaded.json()["slot"], loaded.json()["material_type"]) == ("T1", "TPU")

@@ -264,7 +264,8 @@ class SlotService:
     ) -> LoadedSlot:
         """Say what is in a slot: the inventory spool ``spool_id`` (None: none), or without a spool a material
         type and colour (``RRGGBBAA``). For a tool or an untagged spool this is the only way printfleet learns it; an
-        RFID slot is matched again from its tag when the printer next reports it changed. Raises NotFound (printer,
+        RFID slot is matched again from its tag when the printer next reports it changed. A spool is in one place:
+        a slot that held it lets it go. Raises NotFound (printer,
         slot label), InvalidMaterial (``spool_id`` unknown or archived, ``color``)."""
         self._check_printer(printer_id)
         slot_id = parse_slot(label)
@@ -293,7 +294,14 @@ class SlotService:
         elif spool is None and material is not None:
             changes.update(material_type=material, color=colour)
         updated = replace(record, **changes)  # type: ignore[arg-type]
-        [saved] = await self._repository.save_slots([updated])
+        moved = []
+        if spool_id is not None:  # a spool is in one place: the slot that held it lets it go
+            for other in await self._repository.all_slots():
+                if other.spool_id == spool_id and (other.printer_id, other.slot) != (printer_id, updated.slot):
+                    moved.append(replace(other, spool_id=None, low_alerted=False))
+        saved, *released = await self._repository.save_slots([updated, *moved])
+        for other in released:
+            self._remember(other.printer_id, [LoadedSlot(record=other, spool=None)])
         self._bus.publish(
             MaterialSlotChanged(
                 printer_id=printer_id,
