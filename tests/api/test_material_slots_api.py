@@ -95,6 +95,9 @@ async def test_a_spool_assigned_to_a_tool_lists_with_its_grams_in_both_shapes(fa
     assert loaded.status_code == 200, loaded.text
     assert (loaded.json()["slot"], loaded.json()["material_type"]) == ("T1", "TPU")
 
+    card = (await client.get("/")).text  # the printer card names what a person loaded in a tool
+    assert f"Galaxy Black #{spool['id']}" in card
+
     entries = (await client.get("/api/v1/audit", params={"target": "slot:mk4:T0"})).json()["records"]
     assert [(e["action"], e["detail"]) for e in entries][-1] == ("material_updated", {"spool_id": spool["id"]})
 

@@ -134,3 +134,11 @@ async def test_a_person_assigns_a_spool_to_a_tool_and_its_grams_count(database: 
     await farm.service.sync("mk4", tool_slots(1))  # the printer reconnects: a person's assignment stays
     [kept] = await farm.service.printer_slots("mk4")
     assert kept.record.spool_id == spool.id
+
+
+async def test_without_auto_create_an_unknown_rfid_spool_waits_for_a_person(database: Database) -> None:
+    farm = _Farm(database, auto=False)
+    records = await farm.service.sync("x1c", _slots(merge_material_report(None, _report("ams_full_pushall_x1c.json"))))
+    assert all(record.spool_id is None for record in records)
+    assert (await farm.materials.list_spools(SpoolQuery(limit=50)))[1] == 0
+    assert {record.slot: record.tray_uuid is not None for record in records}["AMS0-T0"]  # the tag is kept
