@@ -2,10 +2,11 @@
 
 What is measured: the work :meth:`printfleet.printers.bambu.client.BambuConnection._handle` does for each MQTT
 message, with the same functions in the same order: ``parse_payload`` (``json.loads`` + object check), then
-``apply_report`` into the kept state, then — only when something changed and the state is not a placeholder —
-``normalise(state, last_seen=utcnow())``. Left out: the Prometheus counter and the hand-off to the monitoring
-service (an ``await`` of the sink), which are not parsing; the reply matching returns at once with no command
-pending, as here.
+``apply_report`` into the kept state, then the slot tracker (``SlotTracker.take``: the report's material parts
+through the pure AMS merge, and the slots re-read when they changed), then — only when something changed and the
+state is not a placeholder — ``normalise(state, last_seen=utcnow(), material_slots=...)``. Left out: the Prometheus
+counter and the hand-off to the monitoring service (an ``await`` of the sink), which are not parsing; the reply
+matching returns at once with no command pending, as here.
 
 The messages are built up front as bytes (compact JSON as a printer sends it) and replayed in order: a P1/X1
 printing a long print, one full ``push_status`` (the ``pushall`` answer: every field, 4 AMS trays, one empty)
@@ -14,6 +15,9 @@ temperatures nearly always, ``mc_print_line_number``, now and then ``mc_percent`
 ``layer_num``, fan speeds, ``wifi_signal``, the chamber temperature, the AMS unit's humidity/temperature or one
 tray's ``remain``. Field names and shapes are the firmware's (PROTOCOLS.md, and the same as
 :mod:`printfleet.sim.bambu`'s render). The stream is deterministic (seeded).
+
+The AMS-heavy variant replays the same stream with the whole ``ams`` object (4 trays) in every report, as an X1
+sends it; its target is the same ratio to bare ``json.loads`` on its own (larger) messages.
 
 How: ``time.perf_counter`` around a loop over all messages; one warm-up pass, then the best of 5 runs. Each run
 starts from an empty kept state (so the first message is the full report, as after a connect) and decodes every
@@ -31,6 +35,7 @@ from typing import Any
 
 from bench import Figure
 from printfleet.printers.bambu.protocol import apply_report, is_placeholder, normalise, parse_payload
+from printfleet.printers.bambu.slots import SlotTracker
 from printfleet.printers.base import utcnow
 
 __all__ = ["TARGET_RATE", "TARGET_RATIO", "build_messages", "ingest_all", "json_loads_all", "run"]
@@ -51,8 +56,8 @@ _TRAYS = (
 )
 
 
-def _full_report(state: dict[str, Any], sequence: int) -> dict[str, Any]:
-    """The answer to ``pushall``: everything, including fields the adapter ignores (as a real printer sends)."""
+def _ams_block(state: dict[str, Any]) -> dict[str, Any]:
+    """The whole ``ams`` object as a ``pushall`` answer (and every X1 report) carries it: one AMS, 3 RFID spools."""
     trays: list[dict[str, Any]] = [
         {
             "id": str(index),
@@ -82,6 +87,24 @@ def _full_report(state: dict[str, Any], sequence: int) -> dict[str, Any]:
         for index, (kind, sub_brand, color, info_idx, _) in enumerate(_TRAYS)
     ]
     trays.append({"id": "3"})  # an empty slot is only its id
+    return {
+        "ams": [{"id": "0", "humidity": state["humidity"], "temp": state["ams_temp"], "tray": trays}],
+        "ams_exist_bits": "1",
+        "tray_exist_bits": "7",
+        "tray_is_bbl_bits": "7",
+        "tray_tar": "0",
+        "tray_now": "0",
+        "tray_pre": "0",
+        "tray_read_done_bits": "7",
+        "tray_reading_bits": "0",
+        "version": 4,
+        "insert_flag": True,
+        "power_on_flag": False,
+    }
+
+
+def _full_report(state: dict[str, Any], sequence: int) -> dict[str, Any]:
+    """The answer to ``pushall``: everything, including fields the adapter ignores (as a real printer sends)."""
     return {
         "print": {
             "command": "push_status",
@@ -151,20 +174,7 @@ def _full_report(state: dict[str, Any], sequence: int) -> dict[str, Any]:
             },
             "hms": [],
             "online": {"ahb": False, "rfid": False, "version": 7},
-            "ams": {
-                "ams": [{"id": "0", "humidity": state["humidity"], "temp": state["ams_temp"], "tray": trays}],
-                "ams_exist_bits": "1",
-                "tray_exist_bits": "7",
-                "tray_is_bbl_bits": "7",
-                "tray_tar": "0",
-                "tray_now": "0",
-                "tray_pre": "0",
-                "tray_read_done_bits": "7",
-                "tray_reading_bits": "0",
-                "version": 4,
-                "insert_flag": True,
-                "power_on_flag": False,
-            },
+            "ams": _ams_block(state),
             "ipcam": {"ipcam_dev": "1", "ipcam_record": "enable", "timelapse": "disable", "resolution": "1080p"},
             "xcam": {
                 "allow_skip_parts": False,
@@ -182,8 +192,11 @@ def _full_report(state: dict[str, Any], sequence: int) -> dict[str, Any]:
     }
 
 
-def _partial_report(second: int, state: dict[str, Any], rng: random.Random, sequence: int) -> dict[str, Any]:
-    """One second of a printing P1/X1: only the fields whose value changed since the last report."""
+def _partial_report(
+    second: int, state: dict[str, Any], rng: random.Random, sequence: int, *, full_ams: bool = False
+) -> dict[str, Any]:
+    """One second of a printing P1/X1: only the fields whose value changed since the last report; with
+    ``full_ams`` the whole ``ams`` object too, changed or not (an X1)."""
     fields: dict[str, Any] = {}
 
     def update(key: str, wire_key: str, value: Any) -> None:
@@ -219,13 +232,18 @@ def _partial_report(second: int, state: dict[str, Any], rng: random.Random, sequ
             ams_units[0]["tray"] = [tray]
         else:
             ams_units.append({"id": "0", "tray": [tray]})
-    if ams_units:
+    if full_ams:
+        fields["ams"] = _ams_block(state)
+    elif ams_units:
         fields["ams"] = {"ams": ams_units}
     return {"print": {"command": "push_status", "msg": 1, "sequence_id": str(sequence), **fields}}
 
 
-def build_messages(*, cycles: int = CYCLES, partials: int = PARTIALS_PER_FULL, seed: int = 2024) -> list[bytes]:
-    """``cycles`` x (1 full ``push_status`` + ``partials`` partial reports) as compact JSON bytes."""
+def build_messages(
+    *, cycles: int = CYCLES, partials: int = PARTIALS_PER_FULL, seed: int = 2024, full_ams: bool = False
+) -> list[bytes]:
+    """``cycles`` x (1 full ``push_status`` + ``partials`` partial reports) as compact JSON bytes; with ``full_ams``
+    every partial also carries the whole ``ams`` object (the AMS-heavy stream)."""
     rng = random.Random(seed)
     state: dict[str, Any] = {
         "nozzle": 220.0,
@@ -251,7 +269,11 @@ def build_messages(*, cycles: int = CYCLES, partials: int = PARTIALS_PER_FULL, s
         for _ in range(partials):
             second += 1
             sequence += 1
-            messages.append(json.dumps(_partial_report(second, state, rng, sequence), separators=(",", ":")).encode())
+            messages.append(
+                json.dumps(
+                    _partial_report(second, state, rng, sequence, full_ams=full_ams), separators=(",", ":")
+                ).encode()
+            )
     return messages
 
 
@@ -266,12 +288,14 @@ def json_loads_all(messages: Sequence[bytes]) -> int:
 def ingest_all(messages: Sequence[bytes]) -> int:
     """What ``BambuConnection._handle`` does per message, into one fresh kept state; returns statuses emitted."""
     state: dict[str, Any] = {}
+    slots = SlotTracker()
     emitted = 0
     for raw in messages:
         payload = parse_payload(raw)
         state, changed = apply_report(state, payload)
+        material_slots = slots.take(payload, changed)
         if changed and state and not is_placeholder(state):
-            normalise(state, last_seen=utcnow())
+            normalise(state, last_seen=utcnow(), material_slots=material_slots)
             emitted += 1
     return emitted
 
@@ -297,6 +321,11 @@ def run() -> list[Figure]:
     ingest_rate = best_rate(ingest_all, messages)
     ratio = ingest_rate / loads_rate
     passed = ingest_rate >= TARGET_RATE and ratio >= TARGET_RATIO
+    heavy = build_messages(full_ams=True)
+    heavy_loads = best_rate(json_loads_all, heavy)
+    heavy_rate = best_rate(ingest_all, heavy)
+    heavy_ratio = heavy_rate / heavy_loads
+    heavy_median = sorted(map(len, heavy))[len(heavy) // 2]
     return [
         Figure(
             "bambu ingest",
@@ -308,5 +337,15 @@ def run() -> list[Figure]:
             "  message mix",
             f"{len(messages):,} msgs: 1 full ({full_size:,} B) per {PARTIALS_PER_FULL} partials "
             f"(median {partial_sizes[len(partial_sizes) // 2]} B); {emitted:,} statuses normalised",
+        ),
+        Figure(
+            "bambu ingest, AMS-heavy",
+            f"{heavy_rate:,.0f} reports/s  (json.loads {heavy_loads:,.0f}/s, ratio {heavy_ratio:.2f})",
+            f"ratio ≥ {TARGET_RATIO}",
+            heavy_ratio >= TARGET_RATIO,
+        ),
+        Figure(
+            "  message mix",
+            f"{len(heavy):,} msgs, every one with the whole ams object (median {heavy_median:,} B)",
         ),
     ]

@@ -47,6 +47,7 @@ from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
+from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
@@ -62,6 +63,7 @@ from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.maintenance import SqlMaintenanceRepository
 from printfleet.store.materials.repository import SqlMaterialRepository
+from printfleet.store.materials.slots import SqlSlotRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.store.schedule import SqlScheduleRepository
@@ -115,6 +117,7 @@ class Runtime:
     dispatch: DispatchService
     plates: PlateService
     materials: MaterialsService
+    slots: SlotService
     notifications: NotificationService
     outbox: Outbox
     maintenance: MaintenanceService
@@ -341,6 +344,18 @@ def build_app(
             materials = MaterialsService(
                 repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
             )
+            slots = SlotService(
+                repository=SqlSlotRepository(database),
+                materials=materials,
+                bus=bus,
+                auto_create_rfid_spools=settings.materials.auto_create_rfid_spools,
+                low_stock_grams=settings.materials.low_stock_grams,
+                printers=lambda: {config.id: status for config, status in monitoring.watched()},
+                on_change=monitoring.refresh,
+                **({"clock": clock} if clock is not None else {}),
+            )
+            monitoring.add_slot_listener(slots.on_printer_slots)
+            monitoring.set_slot_spools_lookup(slots.slot_spools)
             notify_settings = settings.notifications
             notifying = build_notifications(
                 notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
@@ -371,6 +386,7 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
                 materials=materials,
+                slots=slots,
                 notifications=notifications,
                 outbox=outbox,
                 maintenance=maintenance,
@@ -390,6 +406,7 @@ def build_app(
                 dispatch=dispatch,
                 plates=plates,
                 materials=materials,
+                slots=slots,
                 notifications=notifications,
                 maintenance=maintenance,
                 schedule=schedule,

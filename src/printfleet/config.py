@@ -260,6 +260,16 @@ class DispatchSettings(BaseModel):
     require_plate_clear: bool = True
 
 
+class MaterialsSettings(BaseModel):
+    """Material slots: with ``auto_create_rfid_spools`` (default) a Bambu RFID spool seen in an AMS slot that the
+    inventory does not know is added from its tag (vendor, filament, spool with its ``tray_uuid``); a slot whose
+    grams left fall below ``low_stock_grams`` (default 100 g) announces ``spool_low`` once."""
+
+    model_config = ConfigDict(extra="forbid")
+    auto_create_rfid_spools: bool = True
+    low_stock_grams: float = Field(default=100.0, ge=0, le=100_000)
+
+
 class MetricsSettings(BaseModel):
     """``/metrics``: open to loopback clients only by default; with ``token`` set (a secret), open to any client
     that sends ``Authorization: Bearer <token>`` and to nobody else."""
@@ -491,6 +501,7 @@ class Settings(BaseSettings):
     files: FilesSettings = FilesSettings()
     dispatch: DispatchSettings = DispatchSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    materials: MaterialsSettings = MaterialsSettings()
     notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None
 

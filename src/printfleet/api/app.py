@@ -20,6 +20,7 @@ from printfleet.api import (
     files,
     jobs,
     maintenance,
+    material_slots,
     materials,
     notifications,
     printers,
@@ -193,6 +194,7 @@ def create_api(
 
     app.include_router(accounts.router)
     app.include_router(dispatch.router)  # before printers: /{printer_id}/print is not a printer command
+    app.include_router(material_slots.router)  # before printers: /{printer_id}/slots is not a printer command
     app.include_router(printers.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)

@@ -17,6 +17,7 @@ from printfleet.services.health import HealthService
 from printfleet.services.jobs import JobService
 from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
+from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
 from printfleet.services.printers import PrinterService
@@ -42,6 +43,7 @@ class ApiContext:
     dispatch: DispatchService
     plates: PlateService
     materials: MaterialsService
+    slots: SlotService
     notifications: NotificationService
     maintenance: MaintenanceService
     schedule: ScheduleService

@@ -33,6 +33,7 @@ from printfleet.domain.events import (
     JobAutoCreated,
     JobUpdated,
     MaintenanceDue,
+    MaterialSlotChanged,
     PlateCleared,
     PrinterRemoved,
     PrinterStatusUpdated,
@@ -75,6 +76,8 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
     if isinstance(event, ScheduledPrintUpdated):
         shown = Shown(scheduled=event.scheduled, status=event.shown_status)
         return ScheduledPrintPublic.from_domain(shown).model_dump(mode="json")
+    if isinstance(event, MaterialSlotChanged):
+        return event.data()
     return queue_event_data(event)
 
 
@@ -176,6 +179,8 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
         return event.job.queue_user_id == principal.user.queue_user_id or event.job.requested_by == principal.user.id
     if isinstance(event, ScheduledPrintUpdated) and not principal.may(Permission.SCHEDULE_READ):
         return False
+    if isinstance(event, MaterialSlotChanged):
+        return principal.may(Permission.MATERIALS_READ)
     if isinstance(event, DispatchUpdated) and not (
         principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from printfleet.domain.dispatch.model import Dispatch
 from printfleet.domain.dispatch.plates import PlateState
@@ -193,6 +193,46 @@ class ScheduledPrintUpdated:
     shown_status: ScheduleStatus
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaterialSlotChanged:
+    """A printer's material slot changed, published once per real change after the slot records committed.
+
+    ``event``: ``spool_inserted``, ``spool_removed``, ``spool_changed``, ``remain_changed``,
+    ``active_slot_changed`` (``slot`` the slot now feeding, None: none; ``from_slot``; ``layer`` printing then) or
+    ``spool_low`` (grams left fell below ``materials.low_stock_grams``). ``slot`` is the label (``AMS0-T2``, ``EXT254``,
+    ``T0``); ``spool_id`` the inventory spool concerned (for a removal: the one taken out); ``grams_left`` grams
+    (None: unknown); ``occurred_at`` aware UTC."""
+
+    name: ClassVar[str] = "material_slot_changed"
+    printer_id: str
+    event: str
+    slot: str | None
+    occurred_at: datetime
+    spool_id: int | None = None
+    material_type: str | None = None
+    color: str | None = None
+    remaining_pct: int | None = None
+    grams_left: float | None = None
+    from_slot: str | None = None
+    layer: int | None = None
+
+    def data(self) -> dict[str, Any]:
+        """The event as JSON-ready values (``occurred_at`` ISO 8601 with offset)."""
+        return {
+            "printer_id": self.printer_id,
+            "event": self.event,
+            "slot": self.slot,
+            "spool_id": self.spool_id,
+            "material_type": self.material_type,
+            "color": self.color,
+            "remaining_pct": self.remaining_pct,
+            "grams_left": self.grams_left,
+            "from_slot": self.from_slot,
+            "layer": self.layer,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
 DomainEvent = (
     PrinterStatusUpdated
     | PrinterRemoved
@@ -205,4 +245,5 @@ DomainEvent = (
     | PlateCleared
     | MaintenanceDue
     | ScheduledPrintUpdated
+    | MaterialSlotChanged
 )

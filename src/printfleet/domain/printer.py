@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from printfleet.domain.materials.slots import MaterialSlots, SlotSpool
+
 
 class PrinterKind(StrEnum):
     """The protocol family a printer speaks."""
@@ -305,6 +307,11 @@ class AmsTray:
         """Global slot number as Bambu's ``tray_now`` counts it: ``ams_id * 4 + tray_id``."""
         return self.ams_id * 4 + self.tray_id
 
+    @property
+    def label(self) -> str:
+        """The slot's label (``AMS0-T2``, ``EXT254`` for the external spool), as material slots name it."""
+        return f"EXT{self.tray_id}" if self.ams_id == 255 else f"AMS{self.ams_id}-T{self.tray_id}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrinterStatus:
@@ -319,6 +326,10 @@ class PrinterStatus:
     printer's: its last print ended and nobody has confirmed the plate is clear yet; so is ``sending``, the step of a
     print printfleet is sending the printer (``pending``, ``uploading``, ``uploaded``, ``starting``; None: none).
     Adapters leave both unset; the monitoring service fills them in for every status it publishes.
+    ``material_slots`` is where the printer holds filament (Bambu AMS trays and external spools from the merged
+    reports, tool slots elsewhere; None when the adapter does not know yet); an adapter hands on the same object
+    while nothing in it changed, so ``is not`` tells a slot change cheaply. ``slot_spools`` (by slot label) is
+    printfleet's own knowledge of the spools in the slots, filled in by the monitoring service like ``sending``.
     """
 
     state: PrinterState
@@ -346,6 +357,8 @@ class PrinterStatus:
     offline_detail: str | None = None
     plate_needs_clearing: bool = False
     sending: str | None = None
+    material_slots: MaterialSlots | None = None
+    slot_spools: dict[str, SlotSpool] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def lifecycle_key(self) -> tuple[object, ...]:

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 import structlog
 
 from printfleet.domain.events import PrinterRemoved, PrinterStatusUpdated
+from printfleet.domain.materials.slots import SlotSpool
 from printfleet.domain.printer import (
     DEFAULT_POLL_INTERVAL_S,
     OfflineReason,
@@ -65,6 +66,12 @@ StatusListener = Callable[[PrinterConfig, PrinterStatus | None, PrinterStatus], 
 tells a print seen again after a restart from a new print of the same file). A listener may raise
 StoreUnavailable: the state change is then handled again (every listener called again, ``previous`` being the last
 state fully handled) once the store is back, so a listener must be idempotent."""
+
+
+SlotListener = Callable[[PrinterConfig, PrinterStatus], Awaitable[None]]
+"""``await listener(printer, current)`` whenever a printer's ``material_slots`` changed (another object: adapters hand
+on the same one while nothing changed), including the first reading after each connect. A listener raising
+StoreUnavailable is logged; the next change is compared with what it stored, so nothing is announced twice."""
 
 
 def _utcnow() -> datetime:
@@ -142,11 +149,13 @@ class MonitoringService:
         self._watched: dict[str, _Watched] = {}
         self._listeners: list[StatusListener] = []
         self._telemetry_listeners: list[StatusListener] = []
+        self._slot_listeners: list[SlotListener] = []
         self._recorded: dict[str, PrinterState] = {}
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
         self._plate_lookup: Callable[[str], bool] = lambda _printer_id: False
         self._sending_lookup: Callable[[str], str | None] = lambda _printer_id: None
+        self._spools_lookup: Callable[[str], dict[str, SlotSpool]] = lambda _printer_id: {}
 
     def set_plate_lookup(self, lookup: Callable[[str], bool]) -> None:
         """``lookup(printer_id)`` says whether the printer's plate needs clearing (from memory, no I/O); every
@@ -158,13 +167,19 @@ class MonitoringService:
         ``starting``...; None: nothing in flight), from memory; shown as ``sending`` in every status."""
         self._sending_lookup = lookup
 
+    def set_slot_spools_lookup(self, lookup: Callable[[str], dict[str, SlotSpool]]) -> None:
+        """``lookup(printer_id)`` gives the spools printfleet knows in the printer's slots (by label), from memory;
+        shown as ``slot_spools`` in every status."""
+        self._spools_lookup = lookup
+
     def _shown(self, config: PrinterConfig, status: PrinterStatus) -> PrinterStatus:
-        """``status`` as printfleet shows it: with ``plate_needs_clearing`` and ``sending`` filled in."""
+        """``status`` as printfleet shows it: with ``plate_needs_clearing``, ``sending`` and ``slot_spools``."""
         flag = self._plate_lookup(config.id)
         sending = self._sending_lookup(config.id)
-        if flag is status.plate_needs_clearing and sending == status.sending:
+        spools = self._spools_lookup(config.id)
+        if flag is status.plate_needs_clearing and sending == status.sending and spools == status.slot_spools:
             return status
-        return dataclasses.replace(status, plate_needs_clearing=flag, sending=sending)
+        return dataclasses.replace(status, plate_needs_clearing=flag, sending=sending, slot_spools=spools)
 
     def refresh(self, printer_id: str) -> None:
         """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate)."""
@@ -182,6 +197,19 @@ class MonitoringService:
         the report before it. It must be cheap (it runs for every report) and find its own milestones; a
         StoreUnavailable it raises is dropped."""
         self._telemetry_listeners.append(listener)
+
+    def add_slot_listener(self, listener: SlotListener) -> None:
+        """Call ``listener`` whenever a printer's material slots change (see :data:`SlotListener`)."""
+        self._slot_listeners.append(listener)
+
+    async def _slots_changed(self, config: PrinterConfig, status: PrinterStatus) -> None:
+        for listener in self._slot_listeners:
+            try:
+                await listener(config, status)
+            except StoreUnavailable as error:
+                log.warning("monitoring.slots_not_recorded", printer_id=config.id, error=error.error)
+            except Exception:  # a slot listener must not stop the printer's status
+                log.exception("monitoring.slot_listener_failed", printer_id=config.id)
 
     async def start(self) -> None:
         """Connect to every printer in the store."""
@@ -357,6 +385,8 @@ class MonitoringService:
         entry.status = status
         if previous.state is PrinterState.OFFLINE or status.state is PrinterState.OFFLINE:
             self._update_connected_gauge()
+        if status.material_slots is not None and status.material_slots is not previous.material_slots:
+            await self._slots_changed(entry.config, status)
         if entry.retry is not None:  # an earlier state waits for the store; its retry handles the newest one
             if previous.lifecycle_key() == status.lifecycle_key():
                 self._publish_telemetry(entry)

@@ -29,7 +29,6 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,6 +38,7 @@ import structlog
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.printers.bambu.protocol import CANCELLED_PRINT_ERROR, report_topic, request_topic
+from printfleet.sim.bambu_ams import SimulatedAms
 from printfleet.sim.bambu_ftps import SimulatedBambuFtps
 from printfleet.sim.bambu_start import Pacing, PlannedPrint, StartIgnored, plan_start, stem
 from printfleet.sim.base import SimPhase, SimPrint
@@ -60,16 +60,9 @@ _GCODE_STATE = {
     SimPhase.FAILED: "FAILED",
     SimPhase.CANCELLED: "FAILED",
 }
-_TRAYS = (("PLA", "FFFFFFFF", "GFA00"), ("PLA", "000000FF", "GFA01"), ("PETG", "FF6A13FF", "GFG00"), ("", "", ""))
+
+
 _ROOM_C = 25.0
-
-
-@dataclass
-class _Tray:
-    kind: str  # tray_type; "" = empty slot
-    color: str
-    info_idx: str
-    remain: int
 
 
 def _diff(old: Any, new: Any) -> Any:
@@ -163,9 +156,8 @@ class SimulatedBambuPrinter:
         self._started: PlannedPrint | None = None  # what the running remote start reports; None: started on screen
         self._print_error = 0
         self._hms: list[dict[str, int]] = []
-        self._trays = [
-            _Tray(kind=t, color=c, info_idx=i, remain=100 - 15 * n if t else -1) for n, (t, c, i) in enumerate(_TRAYS)
-        ]
+        self.ams = SimulatedAms(serial)
+        """AMS 0 and the external spool; change them with the tray methods below."""
         self._published: dict[str, Any] | None = None
         self._push_sequence = 0
         self._rng = random.Random(serial)
@@ -291,28 +283,6 @@ class SimulatedBambuPrinter:
         # float residue makes a finished print 99.99999 %; the printer shows 100
         progress = 100.0 if phase is SimPhase.FINISHED else job.progress(now) if job is not None else 0.0
         used = int(progress / 10) if active or phase is SimPhase.FINISHED else 0
-        trays: list[dict[str, Any]] = []
-        for index, tray in enumerate(self._trays):
-            if not tray.kind:
-                trays.append({"id": str(index)})
-                continue
-            remain = tray.remain - used if index == 0 and tray.remain >= 0 else tray.remain
-            trays.append(
-                {
-                    "id": str(index),
-                    "tray_type": tray.kind,
-                    "tray_sub_brands": f"{tray.kind} Basic",
-                    "tray_color": tray.color,
-                    "tray_info_idx": tray.info_idx,
-                    "remain": remain,
-                    "tag_uid": f"{index:016X}",
-                    "tray_uuid": f"{index:032X}",
-                    "tray_weight": "1000",
-                    "tray_diameter": "1.75",
-                    "nozzle_temp_min": "190",
-                    "nozzle_temp_max": "230",
-                }
-            )
         report: dict[str, Any] = {
             "gcode_state": _GCODE_STATE.get(phase, "IDLE"),
             "mc_percent": int(progress) if job is not None else 0,
@@ -341,15 +311,8 @@ class SimulatedBambuPrinter:
             "wifi_signal": "-45dBm",
             "sdcard": True,
             "lights_report": [{"node": "chamber_light", "mode": "on"}],
-            "ams": {
-                "ams": [{"id": "0", "humidity": "4", "temp": "24.5", "tray": trays}],
-                "ams_exist_bits": "1",
-                "tray_exist_bits": "7",
-                "tray_now": "0" if phase in (SimPhase.PRINTING, SimPhase.PAUSED) else "255",
-                "tray_tar": "0" if active else "255",
-                "version": 4,
-            },
-            "vt_tray": {"id": "254", "tray_type": "", "tray_color": "00000000", "remain": 0},
+            "ams": self.ams.render(used=used, feeding=phase in (SimPhase.PRINTING, SimPhase.PAUSED), loading=active),
+            "vt_tray": self.ams.external(),
         }
         if started is not None and job is not None:
             report["gcode_file"] = started.gcode_file  # P1 in LAN mode: the file's name on the SD card
@@ -525,14 +488,25 @@ class SimulatedBambuPrinter:
         self, tray_id: int, *, tray_type: str | None = None, color: str | None = None, remain: int | None = None
     ) -> None:
         """Change AMS 0 slot ``tray_id`` (0-3); the next report names only that tray's changed fields."""
-        tray = self._trays[tray_id]
-        if tray_type is not None:
-            tray.kind = tray_type
-        if color is not None:
-            tray.color = color
-        if remain is not None:
-            tray.remain = remain
+        self.ams.set_tray(tray_id, tray_type=tray_type, color=color, remain=remain)
         await self._publish_changes()
+
+    async def remove_ams_tray(self, tray_id: int) -> None:
+        """Take the spool out of AMS 0 slot ``tray_id`` (see :meth:`SimulatedAms.remove`)."""
+        self.ams.remove(tray_id)
+        await self._publish_changes()
+
+    async def insert_ams_tray(
+        self, tray_id: int, *, tray_type: str, color: str, remain: int = 100, rfid: bool = True, sub_brand: str = ""
+    ) -> str | None:
+        """Put a spool in AMS 0 slot ``tray_id`` (see :meth:`SimulatedAms.insert`); its ``tray_uuid`` or None. The
+        next report carries the whole tray (the firmware reports the tag it has just read)."""
+        uuid = self.ams.insert(tray_id, tray_type=tray_type, color=color, remain=remain, rfid=rfid, sub_brand=sub_brand)
+        async with self._lock:
+            if self._published is not None:  # the tag just read is reported whole, not as a difference
+                self._published["ams"]["ams"][0]["tray"][tray_id] = {"id": str(tray_id)}
+        await self._publish_changes()
+        return uuid
 
     async def disconnect(self, seconds: float) -> None:
         """Drop off the network for ``seconds`` and come back; returns when back. Printing goes on meanwhile.
@@ -572,6 +546,10 @@ class SimulatedBambuPrinter:
     async def send_raw(self, payload: bytes) -> None:
         """Publish ``payload`` unchanged on the report topic (malformed-message tests)."""
         await self._publish(payload)
+
+    async def push_all(self) -> None:
+        """Publish the whole state again, as the answer to a ``pushall`` (an X1 sends it all the time)."""
+        await self._publish_full()
 
     async def send_placeholder(self) -> None:
         """Publish what some firmwares send right after a reconnect: empty ``gcode_state`` and ``subtask_name``."""

@@ -16,7 +16,16 @@ def mount_web(app: FastAPI) -> None:
     connection and ``/static`` to ``app``, and answer a refused permission on a page with a page (on an htmx
     action with an error toast) rather than JSON."""
     from printfleet.api.app import forbidden_json, wants_page
-    from printfleet.web import account_pages, files_page, live, maintenance_page, queue_page, routes, schedule_page
+    from printfleet.web import (
+        account_pages,
+        files_page,
+        live,
+        maintenance_page,
+        materials_page,
+        queue_page,
+        routes,
+        schedule_page,
+    )
     from printfleet.web.pages import error_toast, html, is_htmx, page, request_locale, translate
 
     app.include_router(routes.router)
@@ -24,6 +33,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(files_page.router)
     app.include_router(maintenance_page.router)
     app.include_router(schedule_page.router)
+    app.include_router(materials_page.router)
     app.include_router(account_pages.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=str(files("printfleet.web") / "static")), name="static")

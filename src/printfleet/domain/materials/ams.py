@@ -18,7 +18,10 @@ P1/A1 (and newer) firmware sends only what changed; X1 sends everything every ti
 - ``vt_tray`` (one external spool) merges field by field; ``vir_slot`` (H2 series, two external spools) and
   ``device.extruder.info`` (per-nozzle slot pointers) merge by ``id``; ``device.extruder.state`` overwrites.
 
-The function is pure: the state passed in is not changed; the result shares unchanged parts with it.
+The function is pure: the state passed in is not changed; the result shares unchanged parts with it and shares
+nothing mutable with the report (a caller may keep changing the report's objects). A report that changes nothing
+returns the very state passed in (``merged is state``), so a caller can skip re-reading the slots at no cost: an X1
+repeats its whole ``ams`` block in every report.
 """
 
 from __future__ import annotations
@@ -72,14 +75,16 @@ def wire_int(value: Any) -> int | None:
 
 
 def _merge_tray(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    if set(new) == {"id"}:
-        return {"id": new["id"]}
+    if len(new) == 1 and "id" in new:
+        return old if len(old) == 1 and old.get("id") == new["id"] else {"id": new["id"]}  # type: ignore[return-value]
+    if old and new.items() <= old.items():
+        return old  # type: ignore[return-value]
     merged = dict(old)
     identity_changes = any(key in new and new[key] != old.get(key) for key in _IDENTITY)
     for key, value in new.items():
         if key in _ZERO_IDS and value == _ZERO_IDS[key] and not identity_changes and old.get(key):
             continue
-        merged[key] = value
+        merged[key] = _copy(value)
     return merged
 
 
@@ -88,27 +93,44 @@ def _merge_by_id(old: list[Any], new: list[Any], merge: _Merge | None = None) ->
     entries only in ``old`` stay, new ids are appended."""
     result = list(old)
     index = {entry.get("id"): position for position, entry in enumerate(result) if type(entry) is dict}
+    changed = False
     for entry in new:
         if type(entry) is not dict:
             continue
         position = index.get(entry.get("id"))
         if position is None:
             index[entry.get("id")] = len(result)
-            result.append(dict(entry))
+            result.append(merge({}, entry) if merge is not None else _copy(entry))
+            changed = True
         else:
             current = result[position]
-            result[position] = merge(current, entry) if merge is not None else {**current, **entry}
-    return result
+            merged = merge(current, entry) if merge is not None else {**current, **_copy(entry)}
+            if merged is not current and merged != current:
+                result[position] = merged
+                changed = True
+    return result if changed else old
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a wire value (lists and objects copied all the way down), so the report can be changed later."""
+    if type(value) is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copy(item) for item in value]
+    return value
 
 
 def _merge_unit(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(old)
+    changed = False
     for key, value in new.items():
-        if key == "tray" and type(value) is list and type(old.get("tray")) is list:
-            merged["tray"] = _merge_by_id(old["tray"], value, _merge_tray)
-        else:
+        if key == "tray" and type(value) is list:
+            trays = old.get("tray")
+            value = _merge_by_id(trays if type(trays) is list else [], value, _merge_tray)
+        if key not in old or (old[key] is not value and old[key] != value):
             merged[key] = value
-    return merged
+            changed = True
+    return merged if changed else old  # type: ignore[return-value]
 
 
 def _apply_exist_bits(ams: dict[str, Any]) -> None:
@@ -122,31 +144,45 @@ def _apply_exist_bits(ams: dict[str, Any]) -> None:
         if type(unit) is not dict or type(unit.get("tray")) is not list:
             continue
         ams_id = wire_int(unit.get("id"))
+        if ams_id is None:
+            continue
         trays = unit["tray"]
-        cleared = list(trays)
+        cleared: list[Any] | None = None
         for index, tray in enumerate(trays):
-            tray_id = wire_int(tray.get("id")) if type(tray) is dict else None
-            bit = exist_bit(ams_id, tray_id) if ams_id is not None and tray_id is not None else None
-            if bit is not None and not bits >> bit & 1 and set(tray) != {"id"}:
+            if type(tray) is not dict or len(tray) <= 1:
+                continue
+            tray_id = wire_int(tray.get("id"))
+            bit = exist_bit(ams_id, tray_id) if tray_id is not None else None
+            if bit is not None and not bits >> bit & 1:
+                if cleared is None:
+                    cleared = list(trays)
                 cleared[index] = {"id": tray["id"]}
-        if cleared != trays:
+        if cleared is not None:
             units[position] = {**unit, "tray": cleared}
 
 
 def _merge_ams(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(old)
+    changed = False
     for key, value in new.items():
         if key == "ams" and type(value) is list:
             current = old.get("ams")
-            merged["ams"] = _merge_by_id(current if type(current) is list else [], value, _merge_unit)
-        else:
+            value = _merge_by_id(current if type(current) is list else [], value, _merge_unit)
+        elif type(value) in (list, dict):
+            value = _copy(value)
+        if key not in old or (old[key] is not value and old[key] != value):
             merged[key] = value
+            changed = True
+    if not changed:
+        return old  # type: ignore[return-value]
     if hex_bits(new.get("tray_exist_bits")) == 0 and merged.get("power_on_flag") is False:
         # the printer shutting down: keep the slots as they were
         for key in ("tray_exist_bits", "tray_is_bbl_bits", "tray_read_done_bits"):
             if key in old:
                 merged[key] = old[key]
-    if type(merged.get("ams")) is list:
+    units = new.get("ams")
+    trays_named = type(units) is list and any(type(unit) is dict and "tray" in unit for unit in units)
+    if type(merged.get("ams")) is list and ("tray_exist_bits" in new or trays_named):
         merged["ams"] = list(merged["ams"])
         _apply_exist_bits(merged)
     return merged
@@ -155,30 +191,34 @@ def _merge_ams(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]
 def merge_material_report(state: Mapping[str, Any] | None, report: Mapping[str, Any]) -> MaterialState:
     """``state`` with the material parts of ``report`` (one report's ``print`` object) merged as the module describes.
     Other fields of ``report`` are ignored; malformed parts (a non-object ``ams``, a non-list ``vir_slot``) are
-    skipped. ``state`` None is the empty state."""
-    merged: MaterialState = dict(state or {})
+    skipped. ``state`` None is the empty state. When nothing changes, ``state`` itself is returned."""
+    kept: Mapping[str, Any] = state if state is not None else {}
+    merged: MaterialState = dict(kept)
     ams = report.get("ams")
     if type(ams) is dict:
-        current = merged.get("ams")
+        current = kept.get("ams")
         merged["ams"] = _merge_ams(current if type(current) is dict else {}, ams)
     external = report.get("vt_tray")
     if type(external) is dict:
-        current = merged.get("vt_tray")
+        current = kept.get("vt_tray")
         merged["vt_tray"] = _merge_tray(current if type(current) is dict else {}, external)
     virtual = report.get("vir_slot")
     if type(virtual) is list:
-        current = merged.get("vir_slot")
+        current = kept.get("vir_slot")
         merged["vir_slot"] = _merge_by_id(current if type(current) is list else [], virtual, _merge_tray)
     device = report.get("device")
     extruder = device.get("extruder") if type(device) is dict else None
     if type(extruder) is dict:
-        current = merged.get("extruder")
-        kept = dict(current) if type(current) is dict else {}
+        current = kept.get("extruder")
+        before = dict(current) if type(current) is dict else {}
+        after = dict(before)
         for key, value in extruder.items():
             if key == "info" and type(value) is list:
-                before = kept.get("info")
-                kept["info"] = _merge_by_id(before if type(before) is list else [], value)
+                info = after.get("info")
+                after["info"] = _merge_by_id(info if type(info) is list else [], value)
             else:
-                kept[key] = value
-        merged["extruder"] = kept
+                after[key] = _copy(value)
+        merged["extruder"] = current if after == before and type(current) is dict else after
+    if state is not None and len(merged) == len(kept) and all(merged[key] is kept[key] for key in kept):
+        return state  # type: ignore[return-value]
     return merged

@@ -238,6 +238,14 @@ class Spool(SpoolFields):
         return max(self.initial_weight_g - self.used_weight_g, 0.0)
 
     @property
+    def display_name(self) -> str:
+        """The spool as people name it: vendor, product line (or material) and its number, e.g. ``Bambu Lab PLA
+        Basic #12``."""
+        filament = self.filament
+        parts = [filament.vendor.name if filament.vendor is not None else None, filament.name or filament.material]
+        return " ".join(part for part in parts if part) + f" #{self.id}"
+
+    @property
     def tare_g(self) -> float | None:
         """The empty spool's weight, grams: the spool's own, else its filament's, else its vendor's, else None."""
         return self.spool_weight_g if self.spool_weight_g is not None else self.filament.tare_g

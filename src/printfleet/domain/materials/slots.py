@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from printfleet.domain.materials.ams import exist_bit, hex_bits, wire_int
@@ -140,8 +141,20 @@ class MaterialSlots:
         return next((slot for slot in self.slots if slot.id == slot_id), None)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotSpool:
+    """What printfleet knows is in a slot, for display: the inventory spool's ``name`` (vendor, product line,
+    material; None: no spool known) and ``grams_left`` (None: unknown)."""
+
+    spool_id: int | None = None
+    name: str | None = None
+    grams_left: float | None = None
+
+
+@lru_cache(maxsize=16)
 def tool_slots(count: int) -> MaterialSlots:
-    """``count`` tool slots ``T0`` … (PrusaLink, OctoPrint, Moonraker); their contents are unknown until assigned."""
+    """``count`` tool slots ``T0`` … (PrusaLink, OctoPrint, Moonraker); their contents are unknown until assigned.
+    The same object for the same count (adapters call it on every poll; a new object would read as a change)."""
     return MaterialSlots(slots=tuple(Slot(id=SlotId(SlotKind.TOOL, 0, n)) for n in range(max(count, 0))))
 
 
@@ -255,9 +268,52 @@ def _extruders(state: Mapping[str, Any]) -> tuple[int | None, dict[int, Mapping[
     return active, {key: value for key, value in info.items() if key is not None}
 
 
-def bambu_slots(state: Mapping[str, Any]) -> MaterialSlots:
+SlotMemo = dict[int, tuple[Any, ...]]
+"""A caller-owned memo for :func:`bambu_slots`: by the identity of a raw object (a unit, a unit's tray list, a tray,
+the external spools' object or list), that object, what else its reading depended on, and what was read from it;
+key 0 holds the feeding pointers last read."""
+
+
+def _unit_trays(
+    ams_id: int, trays: Any, bits: int | None, nozzle: Nozzle | None, memo: SlotMemo | None, seen: SlotMemo
+) -> tuple[Slot, ...]:
+    if type(trays) is not list:
+        return ()
+    known = memo.get(id(trays)) if memo is not None else None
+    if known is not None and known[0] is trays and known[1] == (ams_id, bits, nozzle):
+        read: tuple[Slot, ...] = known[2]
+        if len(read) == len(trays):
+            for raw, slot in zip(trays, read, strict=True):
+                seen[id(raw)] = (raw, (ams_id, slot.present, nozzle), slot)
+    else:
+        slots: list[Slot] = []
+        for raw in trays:
+            tray_id = wire_int(raw.get("id")) if type(raw) is dict else None
+            if tray_id is None:
+                continue
+            bit = exist_bit(ams_id, tray_id)
+            present = bool(bits >> bit & 1) if bits is not None and bit is not None else len(raw) > 1
+            depends = (ams_id, present, nozzle)
+            same = memo.get(id(raw)) if memo is not None else None
+            if same is not None and same[0] is raw and same[1] == depends:
+                slot = same[2]
+            else:
+                slot = _tray(_ams_slot_id(ams_id, tray_id), raw, present=present, nozzle=nozzle)
+            seen[id(raw)] = (raw, depends, slot)
+            slots.append(slot)
+        read = tuple(slots)
+    seen[id(trays)] = (trays, (ams_id, bits, nozzle), read)
+    return read
+
+
+def bambu_slots(state: Mapping[str, Any], memo: SlotMemo | None = None) -> MaterialSlots:
     """The slots of a Bambu printer from its merged material state (see the module for the rules). Units and trays
-    keep the printer's order; external spools come last."""
+    keep the printer's order; external spools come last.
+
+    ``memo`` (optional, kept by the caller between calls and replaced by each) reuses what was read from a raw
+    object that is the very same object as last time: the merge keeps an unchanged unit's tray list and the external
+    spools as they were, so a report changing one unit re-reads that unit only."""
+    seen: SlotMemo = {}
     active_extruder, extruders = _extruders(state)
     dual = len(extruders) >= 2 or type(state.get("vir_slot")) is list
     raw_ams = state.get("ams")
@@ -271,16 +327,35 @@ def bambu_slots(state: Mapping[str, Any]) -> MaterialSlots:
             continue
         kind = SlotKind.AMS_HT if 128 <= ams_id <= 135 else SlotKind.AMS
         nozzle = _unit_nozzle(raw_unit.get("info"), dual)
-        units.append(_unit(ams_id, kind, raw_unit, nozzle))
-        for raw in raw_unit.get("tray") or ():
-            tray_id = wire_int(raw.get("id")) if type(raw) is dict else None
-            if tray_id is None:
-                continue
-            bit = exist_bit(ams_id, tray_id)
-            present = bool(bits >> bit & 1) if bits is not None and bit is not None else len(raw) > 1
-            slots.append(_tray(_ams_slot_id(ams_id, tray_id), raw, present=present, nozzle=nozzle))
-    slots.extend(_external_slots(state, dual))
-    active, previous = _feeding(ams, active_extruder, extruders)
+        known_unit = memo.get(id(raw_unit)) if memo is not None else None
+        if known_unit is not None and known_unit[0] is raw_unit and known_unit[1] == (ams_id, nozzle):
+            unit = known_unit[2]
+        else:
+            unit = _unit(ams_id, kind, raw_unit, nozzle)
+        seen[id(raw_unit)] = (raw_unit, (ams_id, nozzle), unit)
+        units.append(unit)
+        slots.extend(_unit_trays(ams_id, raw_unit.get("tray"), bits, nozzle, memo, seen))
+    external = state.get("vir_slot")
+    if type(external) is not list:
+        external = state.get("vt_tray")
+    known = memo.get(id(external)) if memo is not None and external is not None else None
+    if known is not None and known[0] is external and known[1] == dual:
+        outside: list[Slot] = known[2]
+    else:
+        outside = _external_slots(state, dual)
+    if external is not None:
+        seen[id(external)] = (external, dual, outside)
+    slots.extend(outside)
+    pointers = (ams.get("tray_now"), ams.get("tray_pre"), active_extruder, id(state.get("extruder")))
+    known_feed = memo.get(0) if memo is not None else None
+    if known_feed is not None and known_feed[0] == pointers and known_feed[1] is state.get("extruder"):
+        active, previous = known_feed[2]
+    else:
+        active, previous = _feeding(ams, active_extruder, extruders)
+    seen[0] = (pointers, state.get("extruder"), (active, previous))
+    if memo is not None:
+        memo.clear()
+        memo.update(seen)
     return MaterialSlots(slots=tuple(slots), units=tuple(units), active=active, previous=previous)
 
 

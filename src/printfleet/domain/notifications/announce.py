@@ -17,6 +17,7 @@ from printfleet.domain.events import (
     JobAutoCreated,
     JobUpdated,
     MaintenanceDue,
+    MaterialSlotChanged,
     ReservationReleased,
 )
 from printfleet.domain.jobs import Job, JobStatus
@@ -34,11 +35,11 @@ _JOB_EVENTS: dict[JobStatus, NotificationEvent] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Announcement:
-    """One thing to tell people. ``job`` or ``entry`` is what it is about; ``reason`` qualifies a released
-    reservation (``start_missed``, ``cancelled``, ``removed``). ``queue_user_id`` is the only recipient of a queue
-    event (the queue's user id, ``user:<id>``). ``occurred_at`` (aware UTC) is when it happened, when the record
-    says: a rule made later is not sent it (a job edited long after its start does not announce the start to a
-    rule made since). ``maintenance`` is the task that fell due (``maintenance_due`` only)."""
+    """One thing to tell people. ``job``, ``entry``, ``slot`` (a material slot's change) or ``maintenance`` (the task
+    that fell due) is what it is about; ``reason`` qualifies a released reservation (``start_missed``, ``cancelled``,
+    ``removed``). ``queue_user_id`` is the only recipient of a queue event (the queue's user id, ``user:<id>``).
+    ``occurred_at`` (aware UTC) is when it happened, when the record says: a rule made later is not sent it (a job
+    edited long after its start does not announce the start to a rule made since)."""
 
     event: NotificationEvent
     subject: str
@@ -48,6 +49,7 @@ class Announcement:
     reason: str | None = None
     occurred_at: datetime | None = None
     maintenance: MaintenanceDue | None = None
+    slot: MaterialSlotChanged | None = None
 
     @property
     def queue_user_id(self) -> str | None:
@@ -94,8 +96,32 @@ def start_announcement(job: Job) -> Announcement:
     )
 
 
+_SLOT_EVENTS = {
+    "spool_inserted": NotificationEvent.MATERIAL_CHANGED,
+    "spool_removed": NotificationEvent.MATERIAL_CHANGED,
+    "spool_changed": NotificationEvent.MATERIAL_CHANGED,
+    "spool_low": NotificationEvent.SPOOL_LOW,
+}
+
+
+def slot_announcement(event: MaterialSlotChanged) -> Announcement | None:
+    """A spool put in, taken out or swapped (``material_changed``), or running low (``spool_low``); None for the
+    other slot events (remain and active-slot changes notify nobody). The subject is the slot and the moment of the
+    change, each change being published once."""
+    kind = _SLOT_EVENTS.get(event.event)
+    if kind is None:
+        return None
+    subject = f"slot:{event.printer_id}:{event.slot}:{event.event}:{event.occurred_at.isoformat()}"
+    return Announcement(
+        event=kind, subject=subject[:200], printer_id=event.printer_id, occurred_at=event.occurred_at, slot=event
+    )
+
+
 def announcements(event: DomainEvent) -> list[Announcement]:
     """What ``event`` announces (empty for events that notify nobody)."""
+    if isinstance(event, MaterialSlotChanged):
+        found_slot = slot_announcement(event)
+        return [found_slot] if found_slot is not None else []
     if isinstance(event, JobAutoCreated | JobUpdated):
         found = job_announcement(event.job)
         return [found] if found is not None else []

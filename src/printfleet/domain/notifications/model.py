@@ -26,7 +26,9 @@ class NotificationEvent(StrEnum):
     CLAIM_OFFERED = "claim_offered"
     RESERVATION_RELEASED = "reservation_released"
     MATERIAL_CHANGED = "material_changed"
-    """Accepted in rules and preferences; not emitted yet."""
+    """A spool went into, came out of or was swapped in a printer's slot."""
+    SPOOL_LOW = "spool_low"
+    """The grams left in a slot fell below ``materials.low_stock_grams`` (once per crossing)."""
     MAINTENANCE_DUE = "maintenance_due"
     """A maintenance task reached its interval on a printer (once per crossing)."""
 
@@ -117,12 +119,14 @@ class PrinterPreferences:
 
     def events(self) -> frozenset[NotificationEvent]:
         """The events these preferences ask for: start → ``print_started``, complete → ``print_finished``,
-        failed → ``print_failed``, material change → ``material_changed``, maintenance → ``maintenance_due``."""
+        failed → ``print_failed``, material change → ``material_changed`` and ``spool_low``, maintenance →
+        ``maintenance_due``."""
         wanted = {
             NotificationEvent.PRINT_STARTED: self.notify_print_start,
             NotificationEvent.PRINT_FINISHED: self.notify_print_complete,
             NotificationEvent.PRINT_FAILED: self.notify_print_failed,
             NotificationEvent.MATERIAL_CHANGED: self.notify_material_change,
+            NotificationEvent.SPOOL_LOW: self.notify_material_change,
             NotificationEvent.MAINTENANCE_DUE: self.notify_maintenance,
         }
         return frozenset(event for event, on in wanted.items() if on)

@@ -54,6 +54,7 @@ from printfleet.printers.bambu.protocol import (
     request_topic,
 )
 from printfleet.printers.bambu.sending import UploadLimits, start_command, upload
+from printfleet.printers.bambu.slots import SlotTracker
 from printfleet.printers.bambu.tls import insecure_context, verifying_context
 from printfleet.printers.base import (
     Backoff,
@@ -153,6 +154,7 @@ class BambuConnection(PrinterConnectionBase):
         self._connect_timeout_s = connect_timeout_s
         self._upload_limits = upload_limits or UploadLimits()
         self._state: dict[str, Any] = {}
+        self._slots = SlotTracker()
         self._commands = BambuCommands()
         self._client: aiomqtt.Client | None = None
         self._last_pushall: float | None = None
@@ -334,6 +336,7 @@ class BambuConnection(PrinterConnectionBase):
                 raise BambuPayloadError(f"unexpected payload type {type(raw).__name__}")
             payload = parse_payload(raw)
             self._state, changed = apply_report(self._state, payload)
+            slots = self._slots.take(payload, changed)
         except BambuPayloadError as exc:
             self._unusable_report(str(exc))
             return
@@ -345,7 +348,7 @@ class BambuConnection(PrinterConnectionBase):
         if (changed or not self.connected) and self._state and not is_placeholder(self._state):
             rejected: list[str] = []
             try:
-                status = normalise(self._state, last_seen=utcnow(), rejected=rejected)
+                status = normalise(self._state, last_seen=utcnow(), rejected=rejected, material_slots=slots)
             except UNREADABLE_ERRORS as exc:  # normalise is total; should it ever fail, never keep the cause
                 for key in changed or tuple(self._state):
                     self._state.pop(key, None)

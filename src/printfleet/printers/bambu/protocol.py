@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from printfleet.domain.materials.slots import MaterialSlots
 from printfleet.domain.printer import AmsTray, PrinterState, PrinterStatus
 from printfleet.printers.bambu.commands import BambuCommands, encode_command
 from printfleet.printers.limits import INT_RANGE, MAX_ERROR_CODES, short_text
@@ -468,7 +469,13 @@ def _hms_code(entry: Any) -> str | None:
     return f"HMS_{attr >> 16:04X}_{attr & 0xFFFF:04X}_{code >> 16:04X}_{code & 0xFFFF:04X}"
 
 
-def normalise(state: Mapping[str, Any], *, last_seen: datetime, rejected: list[str] | None = None) -> PrinterStatus:
+def normalise(
+    state: Mapping[str, Any],
+    *,
+    last_seen: datetime,
+    rejected: list[str] | None = None,
+    material_slots: MaterialSlots | None = None,
+) -> PrinterStatus:
     """Turn a kept (merged) ``print`` state into a :class:`PrinterStatus`. Never raises on data from the wire.
 
     - ``gcode_state``: IDLE → idle; PREPARE/SLICING/INIT → preparing; RUNNING → printing; PAUSE → paused;
@@ -490,7 +497,8 @@ def normalise(state: Mapping[str, Any], *, last_seen: datetime, rejected: list[s
     ``rejected`` when given, and it is deleted from ``state`` when that is a dict, so the kept state never holds
     it on later reports. A field with the wrong type (``"mc_percent": "abc"``) reads as None.
 
-    ``last_seen`` must be timezone-aware UTC (when the report arrived).
+    ``last_seen`` must be timezone-aware UTC (when the report arrived). ``material_slots`` (kept by
+    :class:`printfleet.printers.bambu.slots.SlotTracker`) is handed on as it is.
     """
     get = state.get
     fields = _Fields(state)
@@ -541,6 +549,7 @@ def normalise(state: Mapping[str, Any], *, last_seen: datetime, rejected: list[s
         active_tray=None if tray_now is None or tray_now == 255 else tray_now,
         error_codes=error_codes,
         last_seen=last_seen,
+        material_slots=material_slots,
         extra={"print_type": print_type} if print_type else {},
     )
     if fields.rejected:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from printfleet.domain.materials.slots import tool_slots
 from printfleet.domain.printer import PrinterState, PrinterStatus
 from printfleet.printers.limits import INT_RANGE, short_text
 
@@ -247,6 +248,7 @@ def to_status(state: MoonrakerState, *, now: datetime) -> PrinterStatus:
         native_job_id=state.history.native_id if state.history is not None and active else None,
         error_codes=error_codes,
         last_seen=now,
+        material_slots=tool_slots(1),
         extra=extra,
     )
 

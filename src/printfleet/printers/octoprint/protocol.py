@@ -79,6 +79,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from printfleet.domain.materials.slots import tool_slots
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
 from printfleet.printers.limits import INT_RANGE, MAX_TEXT_CHARS
 
@@ -425,5 +426,6 @@ def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
         bed_target=state.bed_target,
         stage=state.stage,
         last_seen=now,
+        material_slots=tool_slots(1),
         extra=extra,
     )

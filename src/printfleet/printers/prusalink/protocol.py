@@ -55,6 +55,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from printfleet.domain.materials.slots import tool_slots
 from printfleet.domain.printer import PrinterState, PrinterStatus
 from printfleet.printers.limits import INT_RANGE, short_text
 
@@ -215,6 +216,7 @@ def parse_status(
         bed_temp=_number(printer.get("temp_bed")),
         bed_target=_number(printer.get("target_bed")),
         last_seen=now,
+        material_slots=tool_slots(1),
         extra=extra,
     )
 

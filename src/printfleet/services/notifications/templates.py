@@ -51,6 +51,17 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
         "{{ maintenance.task }} is due on {{ printer.id }}: {{ maintenance.used }} of {{ maintenance.interval }} "
         "{{ maintenance.unit_text }} since {{ maintenance.since_date }}.",
     ),
+    NotificationEvent.MATERIAL_CHANGED: (
+        "Material changed: {{ printer.id }} {{ slot.slot }}",
+        "{% if slot.event == 'spool_removed' %}The spool was taken out of {{ slot.slot }} on {{ printer.id }}."
+        "{% else %}{{ slot.slot }} on {{ printer.id }} now holds {{ slot.material_type or 'a spool' }}"
+        "{% if slot.color %} ({{ slot.color }}){% endif %}.{% endif %}",
+    ),
+    NotificationEvent.SPOOL_LOW: (
+        "Spool low: {{ printer.id }} {{ slot.slot }}",
+        "{{ slot.material_type or 'The spool' }} in {{ slot.slot }} on {{ printer.id }} is running low"
+        "{% if slot.grams_left is not none %}: {{ slot.grams_left|round|int }} g left{% endif %}.",
+    ),
 }
 _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.PRINT_STARTED: (
@@ -89,6 +100,17 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
         "Wartung fällig: {{ maintenance.task }} an {{ printer.id }}",
         "{{ maintenance.task }} ist an {{ printer.id }} fällig: {{ maintenance.used }} von {{ maintenance.interval }} "
         "{{ maintenance.unit_text }} seit {{ maintenance.since_date }}.",
+    ),
+    NotificationEvent.MATERIAL_CHANGED: (
+        "Material gewechselt: {{ printer.id }} {{ slot.slot }}",
+        "{% if slot.event == 'spool_removed' %}Die Spule in {{ slot.slot }} auf {{ printer.id }} wurde entnommen."
+        "{% else %}In {{ slot.slot }} auf {{ printer.id }} ist jetzt {{ slot.material_type or 'eine Spule' }}"
+        "{% if slot.color %} ({{ slot.color }}){% endif %}.{% endif %}",
+    ),
+    NotificationEvent.SPOOL_LOW: (
+        "Spule fast leer: {{ printer.id }} {{ slot.slot }}",
+        "{{ slot.material_type or 'Die Spule' }} in {{ slot.slot }} auf {{ printer.id }} geht zur Neige"
+        "{% if slot.grams_left is not none %}: noch {{ slot.grams_left|round|int }} g{% endif %}.",
     ),
 }
 DEFAULTS: dict[str, dict[NotificationEvent, tuple[str, str]]] = {"en": _EN, "de": _DE}
@@ -162,9 +184,10 @@ def maintenance_context(due: MaintenanceDue, language: str = "en") -> dict[str, 
 
 
 def context(announcement: Announcement, *, base_url: str | None, now: datetime, language: str = "en") -> dict[str, Any]:
-    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job`` or ``entry`` (None when
-    not about one), ``reason`` and ``time`` (ISO 8601 UTC, when the message was written). This dict is also the
-    ``data`` of a webhook body. ``maintenance`` is set for ``maintenance_due`` (see :func:`maintenance_context`)."""
+    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job``, ``entry``, ``slot`` or
+    ``maintenance`` (None when not about one; ``slot`` holds ``slot``, ``event``, ``spool_id``, ``material_type``,
+    ``color``, ``grams_left``; ``maintenance`` see :func:`maintenance_context`), ``reason`` and ``time`` (ISO 8601
+    UTC, when the message was written). This dict is also the ``data`` of a webhook body."""
     return {
         "event": announcement.event.value,
         "printer": {"id": announcement.printer_id},
@@ -174,6 +197,7 @@ def context(announcement: Announcement, *, base_url: str | None, now: datetime, 
         "maintenance": (
             maintenance_context(announcement.maintenance, language) if announcement.maintenance is not None else None
         ),
+        "slot": announcement.slot.data() if announcement.slot is not None else None,
         "time": now.isoformat(),
     }
 
@@ -188,7 +212,7 @@ class Templates:
 
     def render(self, event: NotificationEvent, data: dict[str, Any]) -> tuple[str, str]:
         """The title and body of ``event`` over ``data`` (see :func:`context`). Raises KeyError for an event
-        without a template (material events are not announced yet)."""
+        without a template."""
         title, body = self._texts[event]
         return (
             self._env.from_string(title).render(data).strip(),

@@ -1,4 +1,5 @@
-"""ORM tables of the material inventory (schema: migration 0008): vendors, filaments, spools.
+"""ORM tables of the material inventory (schema: migrations 0008 and 0010): vendors, filaments, spools, and the
+printers' material slots.
 
 A filament's vendor and a spool's filament are foreign keys that refuse the delete of a row still named (the service
 answers 409 first; the key catches a race). ``tray_uuid`` (a Bambu RFID spool id) is unique where set.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from printfleet.store.tables import Base
@@ -73,3 +74,30 @@ class SpoolRow(Base):
     last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class MaterialSlotRow(Base):
+    """One printer slot (AMS tray, external spool, tool) and what is in it; one row per (printer, slot label). The
+    spool key empties the slot when its spool is deleted."""
+
+    __tablename__ = "material_slots"
+    __table_args__ = (
+        UniqueConstraint("printer_id", "slot", name="uq_material_slots_printer_id_slot"),
+        Index("ix_material_slots_spool_id", "spool_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    printer_id: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(16))
+    present: Mapped[bool] = mapped_column(Boolean)
+    spool_id: Mapped[int | None] = mapped_column(ForeignKey("spools.id", ondelete="SET NULL"))
+    material_type: Mapped[str | None] = mapped_column(String(32))
+    color: Mapped[str | None] = mapped_column(String(8))
+    preset_id: Mapped[str | None] = mapped_column(String(32))
+    tray_uuid: Mapped[str | None] = mapped_column(String(32))
+    remaining_pct: Mapped[int | None] = mapped_column(Integer)
+    label_weight_g: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    low_alerted: Mapped[bool] = mapped_column(Boolean)
+    loaded_at: Mapped[datetime | None]
+    last_synced: Mapped[datetime | None]

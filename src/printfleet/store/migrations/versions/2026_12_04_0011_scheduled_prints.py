@@ -1,7 +1,7 @@
 """scheduled prints, and how each printer takes part in printing
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
 
 ``scheduled_prints`` holds one row per copy of a scheduled print (file, target, times, deadline, priority, chain,
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
