@@ -40,6 +40,7 @@ from printfleet.domain.events import (
 )
 from printfleet.domain.jobs import Job, JobFilter
 from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
+from printfleet.web.glance import farm_order
 from printfleet.web.i18n import COOKIE, LOCALES, negotiate
 from printfleet.web.jobs_view import JobsQuery
 from printfleet.web.pages import renderer, toast, translate
@@ -112,7 +113,7 @@ class LiveSession:
         rows = await self._context.printers.list()
         self._names = {config.id: config.name for config, _ in rows}
         if self.view == "printers":
-            cards = [self._card(config, status) for config, status in rows]
+            cards = [self._card(config, status) for config, status in farm_order(rows)]
             self._cards = {config.id for config, _ in rows}
             return '<div id="printer-grid" hx-swap-oob="innerHTML">' + "".join(cards) + "</div>"
         if self.view == "jobs" and self._filter is not None:

@@ -24,6 +24,7 @@ from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected
 from printfleet.services.errors import InvalidInput, NotFound, ServiceError
 from printfleet.services.printers import PrinterCommand
+from printfleet.web.glance import farm_order, glance
 from printfleet.web.i18n import COOKIE, LOCALES
 from printfleet.web.jobs_view import PAGE_SIZE, JobsQuery, page_count
 from printfleet.web.pages import (
@@ -63,8 +64,10 @@ def _back(request: Request, fallback: str) -> RedirectResponse:
 
 @router.get("/", dependencies=[requires(Permission.PRINTERS_READ)])
 async def printers_page(request: Request, context: Context, locale: Locale) -> Response:
-    """Home: a live card per printer."""
-    rows = await context.printers.list()
+    """Home: the farm at a glance, a summary bar of counts by state and a live card per printer in natural name
+    order; the filters (``q``, ``state``, ``kind``, ``tag``, ``order``) are applied in the browser and kept in the
+    address, so a wall screen's link shows the same view."""
+    rows = farm_order(await context.printers.list())
     body = page(
         request,
         locale,
@@ -72,6 +75,7 @@ async def printers_page(request: Request, context: Context, locale: Locale) -> R
         page_name="printers",
         title=translate(locale, "Printers"),
         printers=rows,
+        glance=glance(rows, request.query_params),
         live_url=live_url("printers", locale),
     )
     return html(body)

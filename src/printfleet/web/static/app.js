@@ -7,7 +7,14 @@
   var formats = {
     datetime: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }),
     time: new Intl.DateTimeFormat(lang, { timeStyle: "medium" }),
+    clock: new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }),
+    dayclock: new Intl.DateTimeFormat(lang, { weekday: "short", hour: "2-digit", minute: "2-digit" }),
   };
+
+  /* A clock time ("14:35"), with the weekday when it is not today ("Sat 02:15"). */
+  function clockFormat(moment) {
+    return moment.toDateString() === new Date().toDateString() ? formats.clock : formats.dayclock;
+  }
 
   /* <time datetime="…UTC…" data-style="datetime|time"> shows the viewer's local time. */
   function localTimes(root) {
@@ -16,7 +23,8 @@
       var node = nodes[i];
       var moment = new Date(node.getAttribute("datetime"));
       if (isNaN(moment.getTime())) continue;
-      var format = formats[node.getAttribute("data-style")] || formats.datetime;
+      var style = node.getAttribute("data-style");
+      var format = style === "clock" ? clockFormat(moment) : formats[style] || formats.datetime;
       node.textContent = format.format(moment);
       node.setAttribute("title", moment.toISOString());
       node.setAttribute("data-local", "");
