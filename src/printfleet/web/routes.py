@@ -32,6 +32,7 @@ from printfleet.web.pages import (
     Locale,
     SameSite,
     error_toast,
+    fragment,
     html,
     is_htmx,
     live_url,
@@ -40,6 +41,7 @@ from printfleet.web.pages import (
     renderer,
     toast,
     translate,
+    wants_fragment,
 )
 from printfleet.web.printer_forms import printers_admin, register_printer_routes
 
@@ -135,8 +137,8 @@ async def jobs_page(request: Request, principal: JobReader, context: Context, lo
         "filter_errors": query.errors,
     }
     status_code = 400 if query.errors else 200
-    if is_htmx(request) and request.headers.get("hx-target") == "jobs-results":
-        return html(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
+    if wants_fragment(request, "jobs-results"):
+        return fragment(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
     title = translate(locale, "Jobs")
     return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
 
