@@ -41,7 +41,14 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from printfleet.domain.durations import QueueInputError, parse_duration
-from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, PrinterConfig, PrinterKind, Secret
+from printfleet.domain.printer import (
+    DEFAULT_POLL_INTERVAL_S,
+    PrinterConfig,
+    PrinterKind,
+    Secret,
+    clean_tags,
+    tags_problem,
+)
 from printfleet.domain.queue import QueuePolicy
 
 _PRINTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -282,6 +289,16 @@ class _PrinterBase(BaseModel):
     name: str = ""
     auto_create_jobs: bool | None = None
     model: str | None = Field(default=None, min_length=1, max_length=64)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: object) -> list[str]:
+        """A list of tags or one comma-separated string; trimmed, duplicates dropped, each checked."""
+        tags = clean_tags(value if value is not None else [])
+        if problem := tags_problem(tags):
+            raise ValueError(problem)
+        return list(tags)
 
 
 class BambuPrinterSettings(_PrinterBase):
@@ -353,6 +370,7 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
         "name": entry.name or entry.id,
         "auto_create_jobs": entry.auto_create_jobs,
         "model": entry.model,
+        "tags": tuple(entry.tags),
     }
     if isinstance(entry, BambuPrinterSettings):
         return PrinterConfig(

@@ -1,7 +1,7 @@
 """The farm at a glance in Chromium: 30 printers on one wall screen, counts and filters, natural order, a phone.
 
-Thirty simulated Bambu Lab printers on one broker, named ``X1C #1`` to ``X1C #30`` and given to the server in a
-shuffled order; a few print, one pauses, one fails.
+Thirty simulated Bambu Lab printers on one broker, named ``X1C #1`` to ``X1C #30``, tagged ``room-a`` (1-15) and
+``room-b`` (16-30) and given to the server in a shuffled order; a few print, one pauses, one fails.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ async def big_farm(tmp_path: Path, mosquitto_binary: str) -> AsyncIterator[Bambu
 
 @pytest.fixture
 async def wall(tmp_path: Path, big_farm: BambuFarm) -> AsyncIterator[Server]:
-    configs = [config.replace(name=f"X1C #{index + 1}") for index, config in enumerate(big_farm.printer_configs())]
+    configs = [
+        config.replace(name=f"X1C #{index + 1}", tags=("room-a" if index < COUNT // 2 else "room-b",))
+        for index, config in enumerate(big_farm.printer_configs())
+    ]
     random.Random(3).shuffle(configs)
     running = Server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", configs)
     await running.start()
@@ -136,6 +139,13 @@ async def test_thirty_printers_fit_a_wall_screen_in_compact_cards_counted_and_fi
     await page.reload()
     await expect(page.get_by_label("Search")).to_have_value("#2")
     await expect(page.locator("#printer-grid > .card:not([hidden])")).to_have_count(11)
+
+    # Tags (a location here): the second room alone, searched within.
+    await page.locator("select[name=tag]").select_option("room-b")
+    assert await card_names(page) == [f"X1C #{n}" for n in range(20, 30)]
+    await page.get_by_label("Search").fill("")
+    await expect(page.locator("#printer-grid > .card:not([hidden])")).to_have_count(COUNT // 2)
+    await expect(page).to_have_url(f"{wall.base_url}/?tag=room-b")
     await opened.context.close()
     assert opened.watched.errors == []
 

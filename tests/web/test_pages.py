@@ -162,6 +162,28 @@ async def test_a_klipper_printer_added_by_form_shows_as_klipper_on_the_dashboard
     assert "Klipper (Moonraker)" in (await bare_server.client.get("/")).text
 
 
+async def test_tags_typed_in_the_settings_form_reach_the_printer_and_the_printers_filter(
+    bare_server: RunningServer,
+) -> None:
+    client = bare_server.client
+    url = f"http://127.0.0.1:{free_port()}"
+    form = {"id": "voron", "name": "Voron", "type": "moonraker", "url": url, "tags": "room-a, petg ,room-a"}
+    assert (await client.post("/ui/printers", data=form, headers=HTMX)).status_code == 200
+    assert (await client.get("/api/v1/printers/voron")).json()["tags"] == ["room-a", "petg"]
+    settings = (await client.get("/settings")).text
+    assert 'name="tags" value="room-a, petg"' in settings
+    home = (await client.get("/")).text
+    assert '<option value="room-a"' in home
+    assert '<option value="petg"' in home
+
+    emptied = {"name": "Voron", "url": url, "tags": ""}
+    assert (await client.post("/ui/printers/voron", data=emptied, headers=HTMX)).status_code == 200
+    assert (await client.get("/api/v1/printers/voron")).json()["tags"] == []
+    refused = await client.post("/ui/printers/voron", data={**emptied, "tags": "x" * 41}, headers=HTMX)
+    assert refused.status_code == 422
+    assert "tags" in refused.text
+
+
 async def test_connection_test_reports_an_unreachable_printer(bare_server: RunningServer) -> None:
     form = {"type": "octoprint", "url": f"http://127.0.0.1:{free_port()}", "api_key": "k" * 32}
     response = await bare_server.client.post("/ui/printers/test", data=form, headers=HTMX)

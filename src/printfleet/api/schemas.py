@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from printfleet.domain.printer import (
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
     AmsTray,
     OfflineReason,
     PrinterConfig,
@@ -19,6 +21,7 @@ from printfleet.domain.printer import (
     PrinterState,
     PrinterStatus,
     Secret,
+    clean_tags,
 )
 from printfleet.services.printers import ConnectionCheck
 
@@ -140,6 +143,9 @@ class PrinterPublic(BaseModel):
     auto_create_jobs: bool | None
     model: str | None = Field(description="The printer model (X1C, P1S, MK4S...), when configured.")
     ftp_port: int | None = Field(description="Bambu FTPS port; null: 990.")
+    tags: list[str] = Field(
+        description="The operator's own labels (a location, a group); the Printers page filters by them."
+    )
     has_access_code: bool
     has_password: bool
     has_api_key: bool
@@ -163,6 +169,7 @@ class PrinterPublic(BaseModel):
             auto_create_jobs=config.auto_create_jobs,
             model=config.model,
             ftp_port=config.ftp_port,
+            tags=list(config.tags),
             has_access_code=bool(config.access_code),
             has_password=bool(config.password),
             has_api_key=bool(config.api_key),
@@ -194,14 +201,22 @@ class _PrinterFields(BaseModel):
     auto_create_jobs: bool | None = None
     model: str | None = Field(default=None, min_length=1, max_length=64)
     ftp_port: int | None = Field(default=None, ge=1, le=65535)
+    tags: list[Annotated[str, Field(max_length=MAX_TAG_LENGTH)]] | None = Field(
+        default=None,
+        max_length=MAX_TAGS,
+        description="Labels such as a location (room-a) or a group (petg): trimmed, duplicates dropped; "
+        "no commas; [] or null: none.",
+    )
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, secrets wrapped in domain ``Secret``."""
+        """The fields the client sent, secrets wrapped in domain ``Secret``, tags cleaned (a tuple)."""
         out: dict[str, Any] = {}
         for name in self.model_fields_set:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = Secret(value.get_secret_value())
+            if name == "tags":
+                value = clean_tags(value or [])
             out[name] = value
         return out
 

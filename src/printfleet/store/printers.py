@@ -57,6 +57,7 @@ def _printer_from_row(row: PrinterRow) -> PrinterConfig:
         auto_create_jobs=row.auto_create_jobs,
         model=row.model,
         ftp_port=row.ftp_port,
+        tags=tuple(tag for tag in (row.tags or "").split(",") if tag),
     )
 
 
@@ -78,6 +79,7 @@ def _apply_config(row: PrinterRow, config: PrinterConfig) -> None:
     row.auto_create_jobs = config.auto_create_jobs
     row.model = config.model
     row.ftp_port = config.ftp_port
+    row.tags = ",".join(config.tags)
 
 
 def _new_row(config: PrinterConfig, *, source: PrinterSource, now: datetime) -> PrinterRow:

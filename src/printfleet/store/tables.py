@@ -70,6 +70,7 @@ class PrinterRow(Base):
     auto_create_jobs: Mapped[bool | None] = mapped_column(Boolean)
     model: Mapped[str | None] = mapped_column(String)
     ftp_port: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[str] = mapped_column(String, server_default="")  # comma-joined; a tag never holds a comma
     source: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
