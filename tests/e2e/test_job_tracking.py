@@ -269,9 +269,15 @@ async def test_a_prusalink_print_is_one_job_with_its_native_id(database_url: str
         server = Server(database_url, [prusa.printer_config(poll_interval=0.5)])
         await server.start()
         try:
-            await prusa.start_print("box.bgcode", duration_s=3)
+            await prusa.start_print("raspberry_pi_case.bgcode", duration_s=3)
             [running] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
             assert running["native_job_id"] is not None
+            # The printer reports the file by its 8.3 alias (RASPBE~1.BGC) besides its long name: only the long
+            # name reaches the job, the printer's status and the Printers page.
+            assert (running["job_name"], running["filename"]) == ("raspberry_pi_case", "/usb/raspberry_pi_case.bgcode")
+            printer = (await server.client.get(f"/api/v1/printers/{prusa.printer_id}")).json()
+            assert printer["status"]["file_name"] == "/usb/raspberry_pi_case.bgcode"
+            assert "~1" not in (await server.client.get("/")).text
             assert running["customer_info"]["printer_start_time"] is not None  # PrusaLink reports time_printing
             jobs = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
             assert jobs[0]["id"] == running["id"]

@@ -184,7 +184,8 @@ async def test_print_goes_idle_printing_paused_printing_finished_under_one_job_i
         PrinterState.FINISHED,
     ]
     assert printing.native_job_id == paused.native_job_id == finished.native_job_id == "1"
-    assert printing.file_name == finished.file_name == "/usb/BENCHY~1.BGC"
+    # Buddy reports the file by its 8.3 alias (BENCHY~1.BGC) besides the long name: the long name is used.
+    assert printing.file_name == finished.file_name == "/usb/benchy_0.2mm_PLA.bgcode"
     assert printing.job_name == "benchy_0.2mm_PLA.bgcode"
     assert finished.progress == 100.0
     assert second.native_job_id == "2"
@@ -247,11 +248,11 @@ async def test_start_print_prints_a_stored_file_and_is_rejected_when_busy_or_mis
             await recorder.wait_for(state_is(PrinterState.CANCELLED))
             with pytest.raises(PrinterCommandRejected, match="404"):
                 await connection.start_print("/usb/missing.bgcode")
-            # The 8.3 name a status reports starts the same file again.
+            # The path a status reports (the long name in place of the 8.3 alias) starts the same file again.
             await connection.start_print(printing.file_name or "")
             again = await recorder.wait_for(state_is(PrinterState.PRINTING))
 
-    assert printing.file_name == "/usb/CUBE~1.BGC"
+    assert printing.file_name == "/usb/cube.bgcode"
     assert again.native_job_id == "2"
 
 
