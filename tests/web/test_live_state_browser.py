@@ -107,7 +107,7 @@ async def test_a_dropped_live_connection_is_said_plainly_and_actions_wait_for_it
     await expect(banner).to_be_visible()
 
     down = False  # the server is back: the page reconnects by itself, and all is as before
-    await expect(banner).to_be_hidden(timeout=20_000)
+    await expect(banner).to_be_hidden(timeout=30_000)  # retries at most 15 s apart
     await wait_live(page)
     await expect(pause).to_be_enabled()
     await opened.context.close()

@@ -168,6 +168,13 @@
      replaces it on purpose), a banner says since when the page shows old values, the values are dimmed and the
      buttons that would act are disabled; all is undone when the connection is back. */
   var lastLive = new Date();
+  /* Reconnect soon after the server is back: jittered, doubling from 1 s, at most 15 s apart (a wall screen should
+     not wait a minute). */
+  if (window.htmx) {
+    window.htmx.config.wsReconnectDelay = function (retryCount) {
+      return Math.min(1000 * Math.pow(2, Math.min(retryCount, 4)), 15000) * (0.5 + Math.random() / 2);
+    };
+  }
   var lostTimer = null;
   var ACTING = "button[hx-post], form[hx-post] button, button[data-plate-cleared]";
 
