@@ -157,6 +157,8 @@ async def test_the_farm_on_a_phone_and_in_german(browser: Browser, wall: Server,
     await page.goto(wall.base_url + "/")
     await expect(page.locator("#printer-grid > .card")).to_have_count(COUNT)
     await expect(page.locator("#farm-summary")).to_contain_text("Benötigt Aufmerksamkeit")
+    await expect(page.locator('#farm-summary [data-filter-state="ready"]')).to_contain_text("Frei")
+    await expect(page.locator('#farm-summary [data-filter-state="idle"]')).to_contain_text("Bereit")
     await expect(page.locator(f"#printer-{big_farm[0].printer_id} .timing")).to_contain_text("Ende")
     for size in ("normal", "compact"):
         await page.locator("#card-size").select_option(size)

@@ -104,6 +104,14 @@ async def test_jobs_page_filters_and_names_bad_parameters(bare_server: RunningSe
     before = (await bare_server.client.get(f"/jobs?to={yesterday}&tz=Pacific/Auckland")).text
     assert rows(before) == []
 
+    searched = (await bare_server.client.get("/jobs?q=LEFT")).text
+    assert "left bracket" in searched
+    assert "right bracket" not in searched
+    assert 'name="q" value="LEFT"' in searched
+    assert 'ws-connect="/ui/ws?view=jobs&amp;lang=en&amp;q=LEFT"' in searched  # the live list keeps the search
+    api = (await bare_server.client.get("/api/v1/jobs", params={"search": "right"})).json()
+    assert [found["job_name"] for found in api["jobs"]] == ["right bracket"]
+
     bad = await bare_server.client.get("/jobs?status=lost&from=21.11.2026&tz=Mars/Olympus&page=x")
     assert bad.status_code == 400
     for reason in ("status: unknown value 'lost'", "from: give a date as YYYY-MM-DD", "tz: unknown time zone"):
