@@ -134,3 +134,23 @@ async def test_keyboard_focus_survives_live_card_updates(browsing: Browsing, ser
     # And Enter still pauses it.
     await page.keyboard.press("Enter")
     await expect(page.locator("#toasts .toast")).to_contain_text("Pause sent")
+
+
+async def test_a_running_jobs_page_follows_the_print_without_touching_the_form(
+    browsing: Browsing, server: Server, farm: BambuFarm
+) -> None:
+    await farm[0].start_print("clip.gcode.3mf", duration_s=8, total_layers=40)
+    [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+    page = browsing.page
+    await page.goto(f"{server.base_url}/jobs/{job['id']}")
+    await wait_live(page)
+    notes = page.get_by_label("Notes")
+    await notes.click()
+    await page.keyboard.type("half typed note")
+    progress = page.locator("#job-facts .job-progress")
+    first = await progress.text_content()
+    await expect(progress).not_to_have_text(first or "", timeout=10_000)  # live progress
+    await expect(page.locator("#job-facts .remaining")).to_contain_text("ends")
+    await expect(page.locator("#job-facts .status-badge")).to_have_text("Completed", timeout=20_000)
+    await expect(notes).to_have_value("half typed note")
+    assert await page.evaluate("document.activeElement.name") == "notes"

@@ -166,6 +166,7 @@ async def job_page(request: Request, job_id: JobId, principal: JobReader, contex
         job=job,
         printer_names=await printer_names(context),
         errors=[],
+        live_url=live_url("job", locale, job_id=job.id),
     )
     return html(body)
 
