@@ -19,6 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from printfleet.sim.bambu import BambuFarm
 from tests.e2e.harness import Server
+from tests.web.axe import assert_accessible
 from tests.web.conftest import open_page, screenshot_path, sign_in
 
 expect.set_options(timeout=15_000)
@@ -110,6 +111,8 @@ async def test_thirty_printers_fit_a_wall_screen_in_compact_cards_counted_and_fi
     assert printing_box is not None
     assert idle_box["height"] < printing_box["height"]
     await page.screenshot(path=str(screenshot_path("printers-wall", 1920)))
+
+    await assert_accessible(page)  # axe-core: nothing serious, light or dark
 
     # The size is remembered by this browser.
     await page.reload()

@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from printfleet.sim.bambu import BambuFarm
 from tests.e2e.harness import Server, statuses
+from tests.web.axe import assert_accessible
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, Browsing, open_page, sign_in
 
 expect.set_options(timeout=10_000)
@@ -40,6 +41,7 @@ async def test_back_from_a_job_to_the_filtered_list_shows_the_whole_page(
     await page.locator("#job-rows .job-name").click()
     await expect(page).to_have_url(re.compile(r"/jobs/\d+$"))
     await expect(page.locator("#job-detail")).to_be_visible()
+    await assert_accessible(page)
 
     await page.go_back()
     await expect(page).to_have_url(re.compile(r"/jobs\?.*status=running"))
@@ -48,6 +50,7 @@ async def test_back_from_a_job_to_the_filtered_list_shows_the_whole_page(
     await expect(page.locator("#job-filters select[name=status]")).to_have_value("running")
     await expect(page.locator("#job-rows tr")).to_have_count(1)
     assert await page.evaluate("getComputedStyle(document.querySelector('header.top')).display") == "flex"
+    await assert_accessible(page)
     await wait_live(page)
 
     # The fragment and the page share an address; the cache is told to keep them apart.
@@ -105,6 +108,7 @@ async def test_a_dropped_live_connection_is_said_plainly_and_actions_wait_for_it
     assert opacity < 1, "old values are dimmed"
     await asyncio.sleep(2)
     await expect(banner).to_be_visible()
+    await assert_accessible(page, "#live-lost")  # the banner (the old values are dimmed on purpose)
 
     down = False  # the server is back: the page reconnects by itself, and all is as before
     await expect(banner).to_be_hidden(timeout=30_000)  # retries at most 15 s apart
