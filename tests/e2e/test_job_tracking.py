@@ -127,6 +127,26 @@ async def test_a_print_running_at_start_up_is_discovered(database_url: str, farm
         await server.stop()
 
 
+async def test_a_print_on_a_printer_added_while_running_is_discovered_but_not_on_startup(database_url: str) -> None:
+    async with SimulatedPrusaLinkPrinter("mk4-new") as prusa:
+        await prusa.start_print("hook.bgcode", duration_s=600)
+        server = Server(database_url, [])
+        await server.start()
+        try:
+            config = prusa.printer_config(poll_interval=0.5)
+            body = {"id": config.id, "type": "prusalink", "host": config.host, "port": config.port}
+            if config.api_key:
+                body["api_key"] = config.api_key.reveal()
+            else:
+                body |= {"username": config.username, "password": config.password.reveal() if config.password else ""}
+            assert (await server.client.post("/api/v1/printers", json=body)).status_code == 201
+            [job] = await server.wait_jobs(lambda jobs: len(jobs) == 1)
+            assert job["customer_info"]["auto_created"] is True
+            assert job["customer_info"]["discovered_on_startup"] is False  # no "(on startup)" for a new printer
+        finally:
+            await server.stop()
+
+
 async def test_same_file_printed_again_while_the_server_was_down(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
     await printer.start_print("tag.gcode.3mf", duration_s=600)
