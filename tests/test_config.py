@@ -75,6 +75,19 @@ def test_a_klipper_printer_is_a_moonraker_url_with_an_optional_api_key(tmp_path:
         load_settings(write(tmp_path, "printers:\n  - {id: v, type: moonraker, url: voron.local}\n"))
 
 
+def test_printer_tags_from_the_file_are_a_list_or_one_comma_separated_string(tmp_path: Path) -> None:
+    text = (
+        "printers:\n"
+        "  - {id: a, type: octoprint, url: http://x, api_key: k, tags: [room-a, ' PETG ', room-a]}\n"
+        "  - {id: b, type: octoprint, url: http://y, api_key: k, tags: 'room-b, enclosure'}\n"
+        "  - {id: c, type: octoprint, url: http://z, api_key: k}\n"
+    )
+    a, b, c = load_settings(write(tmp_path, text)).printer_configs()
+    assert a.tags == ("room-a", "PETG")
+    assert b.tags == ("room-b", "enclosure")
+    assert c.tags == ()
+
+
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRINTFLEET_HTTP__PORT", "9001")
     monkeypatch.setenv("PRINTFLEET_DATABASE_URL", "postgresql+asyncpg://u@h/db")
@@ -119,6 +132,10 @@ def test_config_file_from_environment_variable(tmp_path: Path, monkeypatch: pyte
             "printers[0] (id a).poll_interval: Input should be less than or equal to 3600",
         ),
         ("monitoring_interval: 0\n", "monitoring_interval: Input should be greater than or equal to 0.5"),
+        (
+            "printers:\n  - {id: a, type: octoprint, url: http://x, api_key: k, tags: [" + "x" * 41 + "]}\n",
+            "printers[0] (id a).tags: Value error, each tag must be 1 to 40 characters",
+        ),
         ("printers: [1, 2\n", "not valid YAML at line"),
         ("- a\n- b\n", "the top level must be a mapping"),
     ],

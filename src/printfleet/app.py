@@ -270,6 +270,7 @@ def build_app(
                 repository=repository,
                 monitoring=monitoring,
                 on_removed=[jobs.close_for_removed_printer, queue.on_printer_removed, forget_plate],
+                on_added=[jobs.printer_added],
             )
             accounts = AccountService(
                 repository=SqlAccountRepository(database),

@@ -42,7 +42,15 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from printfleet.domain.durations import QueueInputError, parse_duration
-from printfleet.domain.printer import DEFAULT_POLL_INTERVAL_S, PrinterConfig, PrinterKind, QueueMode, Secret
+from printfleet.domain.printer import (
+    DEFAULT_POLL_INTERVAL_S,
+    PrinterConfig,
+    PrinterKind,
+    QueueMode,
+    Secret,
+    clean_tags,
+    tags_problem,
+)
 from printfleet.domain.queue import QueuePolicy
 from printfleet.domain.schedule.ordering import StaffedHours
 
@@ -351,7 +359,16 @@ class _PrinterBase(BaseModel):
     auto_create_jobs: bool | None = None
     model: str | None = Field(default=None, min_length=1, max_length=64)
     queue_mode: QueueMode = QueueMode.MEMBERS
-    tags: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=20)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: object) -> list[str]:
+        """A list of tags or one comma-separated string; trimmed, duplicates dropped, each checked."""
+        tags = clean_tags(value if value is not None else [])
+        if problem := tags_problem(tags):
+            raise ValueError(problem)
+        return list(tags)
 
 
 class BambuPrinterSettings(_PrinterBase):

@@ -37,6 +37,14 @@ def test_filter_matches_the_same_jobs_the_store_lists() -> None:
     assert JobFilter(auto_created=False).matches(job(auto_created=False))
 
 
+def test_search_finds_part_of_the_job_or_file_name_in_any_case() -> None:
+    named = job(job_name="Raspberry Pi case", filename="/usb/raspberry_pi_case.bgcode")
+    assert JobFilter(search="PI CASE").matches(named)
+    assert JobFilter(search="pi_case.bg").matches(named)
+    assert not JobFilter(search="benchy").matches(named)
+    assert JobFilter(search="straße").matches(job(job_name="STRASSE sign")) is True  # casefold
+
+
 def test_since_is_inclusive_and_until_exclusive() -> None:
     assert JobFilter(since=NOON).matches(job())
     assert not JobFilter(since=NOON + timedelta(seconds=1)).matches(job())

@@ -127,6 +127,26 @@ async def test_a_print_running_at_start_up_is_discovered(database_url: str, farm
         await server.stop()
 
 
+async def test_a_print_on_a_printer_added_while_running_is_discovered_but_not_on_startup(database_url: str) -> None:
+    async with SimulatedPrusaLinkPrinter("mk4-new") as prusa:
+        await prusa.start_print("hook.bgcode", duration_s=600)
+        server = Server(database_url, [])
+        await server.start()
+        try:
+            config = prusa.printer_config(poll_interval=0.5)
+            body = {"id": config.id, "type": "prusalink", "host": config.host, "port": config.port}
+            if config.api_key:
+                body["api_key"] = config.api_key.reveal()
+            else:
+                body |= {"username": config.username, "password": config.password.reveal() if config.password else ""}
+            assert (await server.client.post("/api/v1/printers", json=body)).status_code == 201
+            [job] = await server.wait_jobs(lambda jobs: len(jobs) == 1)
+            assert job["customer_info"]["auto_created"] is True
+            assert job["customer_info"]["discovered_on_startup"] is False  # no "(on startup)" for a new printer
+        finally:
+            await server.stop()
+
+
 async def test_same_file_printed_again_while_the_server_was_down(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
     await printer.start_print("tag.gcode.3mf", duration_s=600)
@@ -269,9 +289,15 @@ async def test_a_prusalink_print_is_one_job_with_its_native_id(database_url: str
         server = Server(database_url, [prusa.printer_config(poll_interval=0.5)])
         await server.start()
         try:
-            await prusa.start_print("box.bgcode", duration_s=3)
+            await prusa.start_print("raspberry_pi_case.bgcode", duration_s=3)
             [running] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
             assert running["native_job_id"] is not None
+            # The printer reports the file by its 8.3 alias (RASPBE~1.BGC) besides its long name: only the long
+            # name reaches the job, the printer's status and the Printers page.
+            assert (running["job_name"], running["filename"]) == ("raspberry_pi_case", "/usb/raspberry_pi_case.bgcode")
+            printer = (await server.client.get(f"/api/v1/printers/{prusa.printer_id}")).json()
+            assert printer["status"]["file_name"] == "/usb/raspberry_pi_case.bgcode"
+            assert "~1" not in (await server.client.get("/")).text
             assert running["customer_info"]["printer_start_time"] is not None  # PrusaLink reports time_printing
             jobs = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
             assert jobs[0]["id"] == running["id"]

@@ -503,3 +503,22 @@ async def test_list_jobs_filters(jobs: SqlJobRepository, history: list[Job], job
         expected[job_filter.offset : job_filter.offset + job_filter.limit],
         total,
     )
+
+
+async def test_list_jobs_searches_job_and_file_names_ignoring_case(jobs: SqlJobRepository) -> None:
+    gear = await jobs.create_job(new_job("x1c-01", created_at=T0, job_name="Gear 50% scale", filename="gear_v2.3mf"))
+    hook = await jobs.create_job(manual_job("mk4-01", created_at=T0 + timedelta(hours=1), job_name="Wall hook"))
+    await jobs.create_job(new_job("p1s-01", created_at=T0 + timedelta(hours=2), job_name="gear_v20", filename="x.3mf"))
+
+    async def found(text: str) -> list[int]:
+        listed, total = await jobs.list_jobs(JobFilter(search=text))
+        assert total == len(listed)
+        assert all(JobFilter(search=text).matches(job) for job in listed)  # the live list agrees with the store
+        return sorted(job.id for job in listed)
+
+    assert await found("GEAR_V2.") == [gear.id]  # the file name, any case
+    assert await found("hook") == [hook.id]
+    assert await found("bracket") == [hook.id]  # the manual job's file, bracket.bgcode
+    assert await found("50%") == [gear.id]  # % and _ are plain characters, not wildcards
+    assert len(await found("gear_v2")) == 2
+    assert await found("nothing like it") == []

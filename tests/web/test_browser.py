@@ -358,6 +358,8 @@ async def test_the_queue_page_offers_a_free_printer_live_and_follows_the_print(
         await expect(row.locator(".entry-status")).to_have_text("Offered")
         await expect(row).to_contain_text(f"on {printer.name}")
         await expect(row.locator(".countdown")).to_have_text(re.compile(r"^(9|10):\d\d$"))
+        # A countdown reads as one, apart from the deadline's clock time.
+        await expect(row.locator(".countdown-left")).to_have_text(re.compile(r"^(9|10):\d\d left$"))
     await expect(watcher.page.locator("#toasts .toast")).to_contain_text(
         f"{printer.name} is free for Ada (benchy): claim it now."
     )

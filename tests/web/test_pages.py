@@ -104,6 +104,14 @@ async def test_jobs_page_filters_and_names_bad_parameters(bare_server: RunningSe
     before = (await bare_server.client.get(f"/jobs?to={yesterday}&tz=Pacific/Auckland")).text
     assert rows(before) == []
 
+    searched = (await bare_server.client.get("/jobs?q=LEFT")).text
+    assert "left bracket" in searched
+    assert "right bracket" not in searched
+    assert 'name="q" value="LEFT"' in searched
+    assert 'ws-connect="/ui/ws?view=jobs&amp;lang=en&amp;q=LEFT"' in searched  # the live list keeps the search
+    api = (await bare_server.client.get("/api/v1/jobs", params={"search": "right"})).json()
+    assert [found["job_name"] for found in api["jobs"]] == ["right bracket"]
+
     bad = await bare_server.client.get("/jobs?status=lost&from=21.11.2026&tz=Mars/Olympus&page=x")
     assert bad.status_code == 400
     for reason in ("status: unknown value 'lost'", "from: give a date as YYYY-MM-DD", "tz: unknown time zone"):
@@ -160,6 +168,29 @@ async def test_a_klipper_printer_added_by_form_shows_as_klipper_on_the_dashboard
     assert (printer["type"], printer["has_api_key"]) == ("moonraker", False)
     assert "Klipper (Moonraker)" in (await bare_server.client.get("/settings")).text
     assert "Klipper (Moonraker)" in (await bare_server.client.get("/")).text
+
+
+async def test_tags_typed_in_the_settings_form_reach_the_printer_and_the_printers_filter(
+    bare_server: RunningServer,
+) -> None:
+    client = bare_server.client
+    url = f"http://127.0.0.1:{free_port()}"
+    form = {"id": "voron", "name": "Voron", "type": "moonraker", "url": url, "tags": "room-a, petg ,room-a"}
+    assert (await client.post("/ui/printers", data=form, headers=HTMX)).status_code == 200
+    assert (await client.get("/api/v1/printers/voron")).json()["tags"] == ["room-a", "petg"]
+    settings = (await client.get("/settings")).text
+    assert 'name="tags" value="room-a, petg"' in settings
+    home = (await client.get("/")).text
+    assert 'href="/jobs?printer_id=voron"' in home  # a card's name leads to that printer's jobs
+    assert '<option value="room-a"' in home
+    assert '<option value="petg"' in home
+
+    emptied = {"name": "Voron", "url": url, "tags": ""}
+    assert (await client.post("/ui/printers/voron", data=emptied, headers=HTMX)).status_code == 200
+    assert (await client.get("/api/v1/printers/voron")).json()["tags"] == []
+    refused = await client.post("/ui/printers/voron", data={**emptied, "tags": "x" * 41}, headers=HTMX)
+    assert refused.status_code == 422
+    assert "tags" in refused.text
 
 
 async def test_connection_test_reports_an_unreachable_printer(bare_server: RunningServer) -> None:

@@ -1,4 +1,5 @@
-"""FastAPI application factory: routers, error mapping, health and metrics. OpenAPI at ``/docs``."""
+"""FastAPI application factory: routers, error mapping, health and metrics. OpenAPI at ``/docs`` (served offline,
+see :mod:`printfleet.api.docs`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from printfleet.api import (
 )
 from printfleet.api.auth import check_metrics_access, public
 from printfleet.api.context import ContextDep
+from printfleet.api.docs import mount_docs
 from printfleet.api.errors import responses
 from printfleet.api.guards import BodyLimit, HostGuard
 from printfleet.api.schemas import Health
@@ -104,7 +106,10 @@ def create_api(
         version=__version__,
         description="Self-hosted print-farm manager: live printers, jobs, queue.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_docs(app)
 
     async def service_error(_request: Request, exc: Exception) -> JSONResponse:
         for error_type, code in _STATUS_BY_ERROR:

@@ -62,6 +62,9 @@ async def list_jobs(
     auto_created: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    search: Annotated[
+        str | None, Query(max_length=100, description="Part of the job name or file name, any case.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobList:
@@ -77,6 +80,7 @@ async def list_jobs(
             since=since,
             until=until,
             queue_user_id=owner_scope(principal),
+            search=search.strip() or None if search is not None else None,
             limit=limit,
             offset=offset,
         )

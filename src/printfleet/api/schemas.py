@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from printfleet.domain.printer import (
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
     AmsTray,
     OfflineReason,
     PrinterConfig,
@@ -20,6 +22,7 @@ from printfleet.domain.printer import (
     PrinterStatus,
     QueueMode,
     Secret,
+    clean_tags,
 )
 from printfleet.services.printers import ConnectionCheck
 
@@ -144,7 +147,10 @@ class PrinterPublic(BaseModel):
     queue_mode: QueueMode = Field(
         description="Who sends it prints: members (the shared member queue), scheduled (the scheduler), manual."
     )
-    tags: list[str] = Field(description='Labels a scheduled print can target (``{"tags": [...]}``).')
+    tags: list[str] = Field(
+        description="The operator's own labels (a location, a group): the Printers page filters by them and a "
+        'scheduled print can target them (``{"tags": [...]}``).'
+    )
     has_access_code: bool
     has_password: bool
     has_api_key: bool
@@ -202,17 +208,22 @@ class _PrinterFields(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=64)
     ftp_port: int | None = Field(default=None, ge=1, le=65535)
     queue_mode: QueueMode | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(default=None, max_length=20)
+    tags: list[Annotated[str, Field(max_length=MAX_TAG_LENGTH)]] | None = Field(
+        default=None,
+        max_length=MAX_TAGS,
+        description="Labels such as a location (room-a) or a group (petg): trimmed, duplicates dropped; "
+        "no commas; [] or null: none.",
+    )
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, secrets wrapped in domain ``Secret``, tags as a tuple."""
+        """The fields the client sent, secrets wrapped in domain ``Secret``, tags cleaned (a tuple)."""
         out: dict[str, Any] = {}
         for name in self.model_fields_set:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = Secret(value.get_secret_value())
             if name == "tags":
-                value = tuple(value or ())
+                value = clean_tags(value or [])
             out[name] = value
         return out
 

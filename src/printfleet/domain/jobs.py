@@ -171,7 +171,8 @@ class NewJob:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobFilter:
     """Filters of the job list. ``since``/``until`` bound ``created_at`` (aware UTC); ``queue_user_id`` keeps the
-    jobs of one person (the prints started on their queue reservation: what a ``member`` may see)."""
+    jobs of one person (the prints started on their queue reservation: what a ``member`` may see); ``search`` keeps
+    the jobs whose name or file name contains it, ignoring case (on SQLite: of ASCII letters only)."""
 
     printer_id: str | None = None
     status: JobStatus | None = None
@@ -179,6 +180,7 @@ class JobFilter:
     since: datetime | None = None
     until: datetime | None = None
     queue_user_id: str | None = None
+    search: str | None = None
     limit: int = 50
     offset: int = 0
 
@@ -193,4 +195,11 @@ class JobFilter:
             or (self.since is not None and job.created_at < self.since)
             or (self.until is not None and job.created_at >= self.until)
             or (self.queue_user_id is not None and job.queue_user_id != self.queue_user_id)
+            or (self.search is not None and not _contains(job, self.search))
         )
+
+
+def _contains(job: Job, text: str) -> bool:
+    """Whether ``job``'s name or file name contains ``text``, ignoring case."""
+    needle = text.casefold()
+    return needle in job.job_name.casefold() or needle in (job.filename or "").casefold()

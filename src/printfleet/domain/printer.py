@@ -168,6 +168,40 @@ def url_problem(url: str) -> str | None:
     return f"host {problem}" if problem else None
 
 
+MAX_TAGS = 16
+"""Tags one printer may carry."""
+
+MAX_TAG_LENGTH = 40
+"""Characters in one tag."""
+
+
+def clean_tags(values: object) -> tuple[str, ...]:
+    """Tags as typed (a list, or one string split at commas) as stored: trimmed, empty ones dropped, duplicates
+    (ignoring case) dropped, in the order given. Validate the result with :func:`tags_problem`."""
+    items = values.split(",") if isinstance(values, str) else list(values) if isinstance(values, list | tuple) else []
+    seen: set[str] = set()
+    tags: list[str] = []
+    for item in items:
+        tag = " ".join(str(item).split())
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tuple(tags)
+
+
+def tags_problem(tags: tuple[str, ...]) -> str | None:
+    """Why ``tags`` cannot be stored (None when they can): at most :data:`MAX_TAGS`, each 1 to
+    :data:`MAX_TAG_LENGTH` characters without a comma or control character."""
+    if len(tags) > MAX_TAGS:
+        return f"give at most {MAX_TAGS} tags"
+    for tag in tags:
+        if not 0 < len(tag) <= MAX_TAG_LENGTH:
+            return f"each tag must be 1 to {MAX_TAG_LENGTH} characters"
+        if "," in tag or any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in tag):
+            return f"tag {tag!r} must not contain a comma or control characters"
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrinterConfig:
     """How to reach one printer. Which fields apply depends on ``kind``.
@@ -184,7 +218,8 @@ class PrinterConfig:
     ``auto_create_jobs`` is the per-printer override of job auto-creation (None: follow the global setting).
     ``model`` names the printer model (``X1C``, ``P1S``, ``A1 mini``, ``MK4S``...; optional: printfleet then cannot
     tell a Bambu file sliced for another model). ``queue_mode`` says who sends it prints (:class:`QueueMode`);
-    ``tags`` are free labels (``petg``, ``0.6-nozzle``, ``room-2``) a scheduled print can target.
+    ``tags`` are the operator's own labels (a location such as ``room-a``, a group such as ``petg``, ``0.6-nozzle``):
+    the Printers page filters by them and a scheduled print can target them; see :func:`clean_tags`.
     """
 
     id: str
@@ -266,10 +301,10 @@ class PrinterConfig:
             found.append(("ftp_port", "must be between 1 and 65535"))
         if self.model is not None and not 0 < len(self.model.strip()) <= 64:
             found.append(("model", "must be 1 to 64 characters"))
-        if len(self.tags) > 20 or any(not 0 < len(tag.strip()) <= 32 for tag in self.tags):
-            found.append(("tags", "at most 20 tags of 1 to 32 characters each"))
         if self.poll_interval is not None and not 0.5 <= self.poll_interval <= 3600:
             found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
+        if problem := tags_problem(self.tags):
+            found.append(("tags", problem))
         return found
 
     @property

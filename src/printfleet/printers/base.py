@@ -97,6 +97,11 @@ class Backoff:
         return self._attempt
 
 
+SEEN_REFRESH_S = 1.0
+"""A report or answer that changes nothing but the time still reaches the sink once this many seconds have passed
+since the ``last_seen`` it last carried, so ``last_seen`` is the time of the last report or poll answer (to this
+precision) and a healthy, quiet printer never looks stale."""
+
 MAX_BAD_POLLS = 3
 """Unreadable responses in a row after which a polled printer is taken offline as ``protocol_error``."""
 
@@ -151,6 +156,19 @@ class PrinterConnectionBase:
     async def _emit(self, status: PrinterStatus) -> None:
         self._status = status
         await self._sink(self.config.id, status)
+
+    async def _emit_changed(self, status: PrinterStatus) -> bool:
+        """Emit ``status``, a snapshot from a report or poll answer just received. One that differs from the last
+        in ``last_seen`` only is emitted when :data:`SEEN_REFRESH_S` have passed since the last emitted
+        ``last_seen`` (else just kept). Returns whether it differs in more than ``last_seen``."""
+        previous = self._status
+        if previous.replace(last_seen=None) != status.replace(last_seen=None):
+            await self._emit(status)
+            return True
+        before, now = previous.last_seen, status.last_seen
+        if before is None or now is None or (now - before).total_seconds() >= SEEN_REFRESH_S:
+            await self._emit(status)
+        return False
 
     async def _mark_offline(self, reason: OfflineReason, detail: str) -> None:
         if self._status.state is PrinterState.OFFLINE and self._status.offline_reason is reason:

@@ -118,6 +118,10 @@ class JobService:
         for config, status in list(self._live()):
             await self.on_printer_change(config, None, status)
 
+    def printer_added(self, printer_id: str) -> None:
+        """A printer was added while running: a print it shows first is discovered, but not "on startup"."""
+        self._seen.add(printer_id)
+
     def auto_create_for(self, config: PrinterConfig) -> bool:
         """The printer's override when set, else the global setting."""
         return self._settings.auto_create if config.auto_create_jobs is None else config.auto_create_jobs

@@ -121,10 +121,15 @@ class PrinterService:
         repository: PrinterRepository,
         monitoring: MonitoringService,
         on_removed: Sequence[Callable[[str], Awaitable[None]]] = (),
+        on_added: Sequence[Callable[[str], None]] = (),
     ) -> None:
+        """``on_removed``: awaited with the id of a printer removed; ``on_added``: called with the id of a printer
+        added while running, before it is connected (job tracking then knows its first print is not one found at
+        start-up)."""
         self._repository = repository
         self._monitoring = monitoring
         self._on_removed = tuple(on_removed)
+        self._on_added = tuple(on_added)
 
     async def seed(self, configs: Sequence[PrinterConfig]) -> None:
         """Insert or overwrite the configuration file's printers (before monitoring starts)."""
@@ -147,6 +152,8 @@ class PrinterService:
         """Persist a new printer and connect to it; raises InvalidInput, PrinterAlreadyExists."""
         _check(config)
         await self._repository.add_printer(config)
+        for listener in self._on_added:
+            listener(config.id)
         self._monitoring.watch(config)
         log.info("printer.added", printer_id=config.id, printer_kind=config.kind.value)
         return config

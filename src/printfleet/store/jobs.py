@@ -150,6 +150,14 @@ def _filter_conditions(job_filter: JobFilter) -> list[ColumnElement[bool]]:
         conditions.append(JobRow.auto_created.is_(job_filter.auto_created))
     if job_filter.queue_user_id is not None:
         conditions.append(JobRow.queue_user_id == job_filter.queue_user_id)
+    if job_filter.search is not None:
+        needle = job_filter.search.lower()
+        conditions.append(
+            or_(
+                func.lower(JobRow.job_name).contains(needle, autoescape=True),
+                func.lower(func.coalesce(JobRow.filename, "")).contains(needle, autoescape=True),
+            )
+        )
     if job_filter.since is not None:
         conditions.append(JobRow.created_at >= job_filter.since)
     if job_filter.until is not None:

@@ -24,6 +24,7 @@ from printfleet.web.pages import (
     Locale,
     SameSite,
     error_toast,
+    fragment,
     html,
     is_htmx,
     page,
@@ -31,6 +32,7 @@ from printfleet.web.pages import (
     renderer,
     toast,
     translate,
+    wants_fragment,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -50,8 +52,8 @@ async def _results(context: Context, search: str) -> dict[str, Any]:
 async def files_page(request: Request, context: Context, locale: Locale, search: SearchText = "") -> Response:
     """The library, newest first, searched by name; the results part alone for an htmx search."""
     values = await _results(context, search)
-    if is_htmx(request) and request.headers.get("hx-target") == "file-results":
-        return html(renderer().render("_files_results.html", locale, **values, may=permission_check(request)))
+    if wants_fragment(request, "file-results"):
+        return fragment(renderer().render("_files_results.html", locale, **values, may=permission_check(request)))
     title = translate(locale, "Files")
     body = page(request, locale, "files.html", page_name="files", title=title, **values)
     return html(body)

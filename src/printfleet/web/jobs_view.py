@@ -18,16 +18,21 @@ from printfleet.domain.jobs import JobFilter, JobStatus
 PAGE_SIZE = 50
 """Jobs per page."""
 
+MAX_SEARCH = 100
+"""The longest search text, characters."""
+
 MAX_PAGE = (2**63 - 1) // PAGE_SIZE
 """The last page number whose offset the store can hold (a signed 64-bit integer)."""
 
 
 @dataclass(frozen=True, slots=True)
 class JobsQuery:
-    """The jobs page's query as typed in the form: ``auto`` is ``yes``/``no``/empty, dates ``YYYY-MM-DD``,
-    ``page`` 1-based. ``errors`` lists the parameters that were ignored and why."""
+    """The jobs page's query as typed in the form: ``q`` searches job and file names (at most
+    :data:`MAX_SEARCH` characters), ``auto`` is ``yes``/``no``/empty, dates ``YYYY-MM-DD``, ``page`` 1-based.
+    ``errors`` lists the parameters that were ignored and why."""
 
     printer_id: str = ""
+    q: str = ""
     status: str = ""
     auto: str = ""
     date_from: str = ""
@@ -72,8 +77,13 @@ class JobsQuery:
         if page > MAX_PAGE:
             errors.append(f"page: must be at most {MAX_PAGE}")
             page = 1
+        q = " ".join(params.get("q", "").split())
+        if len(q) > MAX_SEARCH:
+            errors.append(f"q: at most {MAX_SEARCH} characters")
+            q = q[:MAX_SEARCH]
         return cls(
             printer_id=params.get("printer_id", ""),
+            q=q,
             status=status,
             auto=auto,
             date_from=dates["from"],
@@ -94,6 +104,7 @@ class JobsQuery:
         number = self.page if page is None else page
         return JobFilter(
             printer_id=self.printer_id or None,
+            search=self.q or None,
             status=JobStatus(self.status) if self.status else None,
             auto_created={"yes": True, "no": False}.get(self.auto),
             since=self._bound(self.date_from, next_day=False),
@@ -105,6 +116,7 @@ class JobsQuery:
     def params(self, *, page: int | None = None) -> dict[str, str]:
         """The non-empty query parameters (to build links and the live connection's address)."""
         values = {
+            "q": self.q,
             "printer_id": self.printer_id,
             "status": self.status,
             "auto": self.auto,

@@ -1,7 +1,8 @@
 """``/ui/ws``: the web UI's live connection, HTML fragments for htmx's WebSocket extension.
 
-The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters). On connect the server sends the current
-state of the view (every printer card, the page of job rows, or the Queue page's fragment), then one message per
+The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters, or a job page's ``job_id``). On connect the
+server sends the current state of the view (every printer card, the page of job rows, the Queue page's fragment, or
+a job's facts: never its form, so typing is not overwritten), then one message per
 domain event: a message is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a
 card or a row, add a row at the top, replace the queue fragment, add a toast). The prints a person sent
 (``dispatch_updated``) show their progress as toasts on every page that person has open. The Queue page's fragment
@@ -38,8 +39,10 @@ from printfleet.domain.events import (
     QueueEvent,
     SettingsUpdated,
 )
-from printfleet.domain.jobs import Job, JobFilter
+from printfleet.domain.jobs import Job, JobFilter, JobStatus
 from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
+from printfleet.services.errors import NotFound
+from printfleet.web.glance import farm_order
 from printfleet.web.i18n import COOKIE, LOCALES, negotiate
 from printfleet.web.jobs_view import JobsQuery
 from printfleet.web.pages import renderer, toast, translate
@@ -50,7 +53,7 @@ router = APIRouter()
 CLIENT_BUFFER = 500
 """Events buffered per browser before its oldest are dropped."""
 
-VIEWS = ("printers", "jobs", "settings", "queue", "toasts")
+VIEWS = ("printers", "jobs", "job", "settings", "queue", "toasts")
 
 
 class _CardCache:
@@ -90,9 +93,11 @@ class LiveSession:
         query: JobsQuery | None,
         owner: str | None = None,
         viewer: Principal | None = None,
+        job_id: int | None = None,
     ) -> None:
         """``owner``: the queue user id whose jobs alone this page may show (a member), None for every job;
-        ``viewer``: who watches (the Queue page shows their own actions and, to operators, the admin section)."""
+        ``viewer``: who watches (the Queue page shows their own actions and, to operators, the admin section);
+        ``job_id``: the job a job's page shows (view ``job``)."""
         self._context = context
         self._viewer = viewer
         self._controls = viewer is None or viewer.may(Permission.PRINTERS_CONTROL)
@@ -106,13 +111,16 @@ class LiveSession:
         self._rows: set[int] = set()
         self._newest: datetime | None = None
         self._states: dict[str, PrinterState] = {}
+        self._job_id = job_id
+        self._job: Job | None = None
+        self._job_status: PrinterStatus | None = None
 
     async def snapshot(self) -> str:
         """The view's current state (sent first, so nothing that happened since the page was rendered is missed)."""
         rows = await self._context.printers.list()
         self._names = {config.id: config.name for config, _ in rows}
         if self.view == "printers":
-            cards = [self._card(config, status) for config, status in rows]
+            cards = [self._card(config, status) for config, status in farm_order(rows)]
             self._cards = {config.id for config, _ in rows}
             return '<div id="printer-grid" hx-swap-oob="innerHTML">' + "".join(cards) + "</div>"
         if self.view == "jobs" and self._filter is not None:
@@ -124,6 +132,46 @@ class LiveSession:
         if self.view == "queue":
             self._states = {config.id: status.state for config, status in rows if status is not None}
             return queue_fragment(self._context.queue, self.locale, viewer=self._viewer, oob=True)
+        if self.view == "job" and self._job_id is not None:
+            try:
+                job = await self._context.jobs.get(self._job_id)
+            except NotFound:
+                return ""
+            if job.deleted or (self._viewer is not None and not may_see(self._viewer, JobUpdated(job=job))):
+                return ""
+            self._job = job
+            self._job_status = next((status for config, status in rows if config.id == job.printer_id), None)
+            return self._job_facts()
+        return ""
+
+    def _job_facts(self) -> str:
+        """The job page's header and facts (never its form), with the printer's live progress while it prints."""
+        if self._job is None:
+            return ""
+        active = self._job.status in (JobStatus.RUNNING, JobStatus.PAUSED)
+        return renderer().render(
+            "_job_facts.html",
+            self.locale,
+            job=self._job,
+            live=self._job_status if active else None,
+            printer_names=self._names,
+            oob="true",
+        )
+
+    def _job_page(self, event: DomainEvent) -> str:
+        """A job's page: its facts again when the job changed, or its printer reported while it prints."""
+        job = self._job
+        if job is None:
+            return ""
+        if isinstance(event, JobUpdated) and event.job.id == job.id:
+            self._job = event.job
+            return "" if event.job.deleted else self._job_facts()
+        if isinstance(event, PrinterStatusUpdated) and event.printer.id == job.printer_id:
+            self._names[event.printer.id] = event.printer.name
+            self._job_status = event.status
+            return self._job_facts() if job.status in (JobStatus.RUNNING, JobStatus.PAUSED) else ""
+        if isinstance(event, JobAutoCreated):
+            return self._job_toast(event.job)
         return ""
 
     def _card(self, config: PrinterConfig, status: PrinterStatus | None) -> str:
@@ -138,6 +186,8 @@ class LiveSession:
         """The message for ``event`` ("" when this page shows nothing of it)."""
         if isinstance(event, DispatchUpdated):
             return self._dispatch_toast(event)
+        if self.view == "job":
+            return self._job_page(event)
         if self.view == "queue":
             if isinstance(event, JobAutoCreated):
                 return self._job_toast(event.job)
@@ -245,9 +295,16 @@ async def live(websocket: WebSocket) -> None:
         else negotiate(cookie=websocket.cookies.get(COOKIE), accept_language=websocket.headers.get("accept-language"))
     )
     query = JobsQuery.parse(params) if view == "jobs" else None
+    job_id = params.get("job_id", "")
     principal: Principal = websocket.state.principal
     session = LiveSession(
-        context, view=view, locale=locale, query=query, owner=owner_scope(principal), viewer=principal
+        context,
+        view=view,
+        locale=locale,
+        query=query,
+        owner=owner_scope(principal),
+        viewer=principal,
+        job_id=int(job_id) if job_id.isdigit() and len(job_id) < 19 else None,
     )
 
     async def initial() -> list[str]:

@@ -56,9 +56,32 @@ SameSite = Depends(same_site)
 Context = Annotated[ApiContext, Depends(get_context)]
 
 
+HISTORY_HEADERS: Mapping[str, str] = {"Vary": "HX-Request, HX-Target, HX-History-Restore-Request"}
+"""A page and its htmx fragment share an address (``/jobs?status=failed``): the cache must keep them apart, or the
+browser's Back button shows the bare fragment."""
+
+
 def html(body: str, *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
-    """An HTML response with the security headers."""
-    return HTMLResponse(body, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})})
+    """An HTML response with the security headers and ``Vary`` on the htmx request headers."""
+    return HTMLResponse(
+        body, status_code=status_code, headers={**SECURITY_HEADERS, **HISTORY_HEADERS, **(headers or {})}
+    )
+
+
+def fragment(body: str, *, status_code: int = 200) -> HTMLResponse:
+    """An htmx fragment answered at a page's own address: never stored by the browser (``no-store``), so going
+    back to that address loads the whole page."""
+    return html(body, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def wants_fragment(request: Request, target: str) -> bool:
+    """Whether htmx asks for the part of a page with id ``target`` alone; a history restore (htmx found no copy
+    of the page for the Back button) always gets the whole page."""
+    return (
+        is_htmx(request)
+        and request.headers.get("hx-target") == target
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
 
 
 def live_url(view: str, locale: str, **params: str | int | None) -> str:

@@ -54,6 +54,9 @@ def _form_fields(form: FormData, *, creating: bool) -> dict[str, Any]:
         value = str(form.get(name) or "").strip()
         if value:
             fields[name] = value
+    tags = str(form.get("tags") or "").strip()
+    if tags or not creating:
+        fields["tags"] = [tag for tag in tags.split(",") if tag.strip()]  # emptied: no tags
     fields["tls_insecure"] = form.get("tls_insecure") == "1"
     fields["auto_create_jobs"] = {"on": True, "off": False}.get(str(form.get("auto_create_jobs") or ""))
     if form.get("queue_mode"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from gettext import NullTranslations
 from typing import Any
 
@@ -17,6 +17,8 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_environment, select_autoescape
 
 from printfleet import __version__
+from printfleet.domain.farm import bucket
+from printfleet.domain.printer import PrinterStatus
 from printfleet.web.i18n import LOCALES, translations
 
 _HEX_COLOUR = re.compile(r"^[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?$")
@@ -81,6 +83,15 @@ def utc_text(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def finish_at(status: PrinterStatus | None) -> datetime | None:
+    """When the running print should end (aware UTC): the time of the printer's last report plus the seconds it
+    said were left; None when it gave no time left or no print is under way."""
+    if status is None or not status.state.is_active or status.remaining_seconds is None:
+        return None
+    seen = status.last_seen or datetime.now(UTC)
+    return seen + timedelta(seconds=max(0, status.remaining_seconds))
+
+
 def _environment(locale: str) -> Environment:
     env = Environment(
         loader=PackageLoader("printfleet.web", "templates"),
@@ -93,7 +104,10 @@ def _environment(locale: str) -> Environment:
     catalog = translations(locale)
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(locale=locale, locales=LOCALES, version=__version__, translations=catalog)
-    env.filters.update(duration=duration, number=number, finite=finite, iso=iso, utc_text=utc_text, swatch=swatch)
+    env.filters.update(
+        duration=duration, number=number, finite=finite, iso=iso, utc_text=utc_text, swatch=swatch, finish_at=finish_at
+    )
+    env.globals.update(bucket=bucket)
     return env
 
 

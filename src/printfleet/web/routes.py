@@ -24,6 +24,7 @@ from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected
 from printfleet.services.errors import InvalidInput, NotFound, ServiceError
 from printfleet.services.printers import PrinterCommand
+from printfleet.web.glance import farm_order, glance
 from printfleet.web.i18n import COOKIE, LOCALES
 from printfleet.web.jobs_view import PAGE_SIZE, JobsQuery, page_count
 from printfleet.web.pages import (
@@ -31,6 +32,7 @@ from printfleet.web.pages import (
     Locale,
     SameSite,
     error_toast,
+    fragment,
     html,
     is_htmx,
     live_url,
@@ -39,6 +41,7 @@ from printfleet.web.pages import (
     renderer,
     toast,
     translate,
+    wants_fragment,
 )
 from printfleet.web.printer_forms import printers_admin, register_printer_routes
 
@@ -63,8 +66,10 @@ def _back(request: Request, fallback: str) -> RedirectResponse:
 
 @router.get("/", dependencies=[requires(Permission.PRINTERS_READ)])
 async def printers_page(request: Request, context: Context, locale: Locale) -> Response:
-    """Home: a live card per printer."""
-    rows = await context.printers.list()
+    """Home: the farm at a glance, a summary bar of counts by state and a live card per printer in natural name
+    order; the filters (``q``, ``state``, ``kind``, ``tag``, ``order``) are applied in the browser and kept in the
+    address, so a wall screen's link shows the same view."""
+    rows = farm_order(await context.printers.list())
     body = page(
         request,
         locale,
@@ -72,6 +77,7 @@ async def printers_page(request: Request, context: Context, locale: Locale) -> R
         page_name="printers",
         title=translate(locale, "Printers"),
         printers=rows,
+        glance=glance(rows, request.query_params),
         live_url=live_url("printers", locale),
     )
     return html(body)
@@ -131,8 +137,8 @@ async def jobs_page(request: Request, principal: JobReader, context: Context, lo
         "filter_errors": query.errors,
     }
     status_code = 400 if query.errors else 200
-    if is_htmx(request) and request.headers.get("hx-target") == "jobs-results":
-        return html(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
+    if wants_fragment(request, "jobs-results"):
+        return fragment(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
     title = translate(locale, "Jobs")
     return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
 
@@ -160,6 +166,7 @@ async def job_page(request: Request, job_id: JobId, principal: JobReader, contex
         job=job,
         printer_names=await printer_names(context),
         errors=[],
+        live_url=live_url("job", locale, job_id=job.id),
     )
     return html(body)
 

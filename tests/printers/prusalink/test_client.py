@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 import structlog
@@ -182,7 +184,8 @@ async def test_print_goes_idle_printing_paused_printing_finished_under_one_job_i
         PrinterState.FINISHED,
     ]
     assert printing.native_job_id == paused.native_job_id == finished.native_job_id == "1"
-    assert printing.file_name == finished.file_name == "/usb/BENCHY~1.BGC"
+    # Buddy reports the file by its 8.3 alias (BENCHY~1.BGC) besides the long name: the long name is used.
+    assert printing.file_name == finished.file_name == "/usb/benchy_0.2mm_PLA.bgcode"
     assert printing.job_name == "benchy_0.2mm_PLA.bgcode"
     assert finished.progress == 100.0
     assert second.native_job_id == "2"
@@ -245,11 +248,11 @@ async def test_start_print_prints_a_stored_file_and_is_rejected_when_busy_or_mis
             await recorder.wait_for(state_is(PrinterState.CANCELLED))
             with pytest.raises(PrinterCommandRejected, match="404"):
                 await connection.start_print("/usb/missing.bgcode")
-            # The 8.3 name a status reports starts the same file again.
+            # The path a status reports (the long name in place of the 8.3 alias) starts the same file again.
             await connection.start_print(printing.file_name or "")
             again = await recorder.wait_for(state_is(PrinterState.PRINTING))
 
-    assert printing.file_name == "/usb/CUBE~1.BGC"
+    assert printing.file_name == "/usb/cube.bgcode"
     assert again.native_job_id == "2"
 
 
@@ -353,18 +356,27 @@ def test_the_poll_interval_is_the_configured_one_else_the_default() -> None:
     assert PrusaLinkConnection(config, sink=Recorder()).poll_interval_s == DEFAULT_POLL_INTERVAL_S
 
 
-async def test_an_unchanged_printer_is_not_re_reported_but_last_seen_stays_fresh() -> None:
+async def test_an_idle_printer_is_reported_seen_at_each_answer_so_it_never_looks_stale() -> None:
+    # Polled every 0.1 s: an answer that changes nothing but the time still reaches the sink, at most once a
+    # second, so last_seen (what the card's "Last seen" shows) is never more than a poll plus a second old.
     async with (
         SimulatedPrusaLinkPrinter("mk4") as sim,
         running(sim.printer_config(poll_interval=POLL)) as (connection, recorder),
     ):
         first = await recorder.wait_for(state_is(PrinterState.IDLE))
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(2.6)
+        assert connection.status.last_seen is not None
+        assert datetime.now(UTC) - connection.status.last_seen < timedelta(seconds=1)
 
-    assert len(recorder.statuses) == 1
-    assert first.last_seen is not None
+    idle = [status for status in recorder.statuses if status.state is PrinterState.IDLE]
+    assert 3 <= len(idle) <= 5, [status.last_seen for status in idle]
+    assert {status.replace(last_seen=None) for status in idle} == {first.replace(last_seen=None)}
+    seen = [status.last_seen for status in idle]
+    assert all(earlier is not None and later is not None and later > earlier for earlier, later in pairwise(seen))
+    newest = seen[-1]
+    assert newest is not None
     assert connection.status.last_seen is not None
-    assert connection.status.last_seen > first.last_seen
+    assert connection.status.last_seen - newest < timedelta(seconds=1.01)
 
 
 def test_a_config_without_credentials_is_refused() -> None:

@@ -76,7 +76,7 @@ def test_buddy_print_reports_job_id_file_times_and_temperatures() -> None:
     assert status.state is PrinterState.PRINTING
     assert status.raw_state == "PRINTING"
     assert status.native_job_id == "17"
-    assert status.file_name == "/usb/BENCHY~1.BGC"
+    assert status.file_name == "/usb/benchy_0.4n_0.2mm_PLA_MK4_1h2m.bgcode"  # the long name, not BENCHY~1.BGC
     assert status.job_name == "benchy_0.4n_0.2mm_PLA_MK4_1h2m.bgcode"
     assert status.progress == 42.0
     assert status.remaining_seconds == 520
@@ -189,12 +189,27 @@ def test_storage_is_an_object_on_buddy_and_a_list_on_the_pi(value: object, expec
     [
         ({"name": "BENCHY~1.BGC", "path": "/usb"}, "/usb/BENCHY~1.BGC"),
         ({"name": "BENCHY~1.BGC", "path": "/usb/"}, "/usb/BENCHY~1.BGC"),
+        (
+            {"name": "RASPBE~1.BGC", "display_name": "raspberry_pi_case.bgcode", "path": "/usb"},
+            "/usb/raspberry_pi_case.bgcode",
+        ),
+        (
+            {"name": "RASPBE~1.BGC", "display_name": "raspberry_pi_case.bgcode", "path": "/usb/RASPBE~1.BGC"},
+            "/usb/raspberry_pi_case.bgcode",
+        ),
+        (
+            {"name": "GRIDFI~12.BGC", "display_name": "gridfinity bin 2x3.bgcode", "path": "/usb/bins"},
+            "/usb/bins/gridfinity bin 2x3.bgcode",
+        ),
+        ({"name": "RASPBE~1.BGC", "display_name": "", "path": "/usb"}, "/usb/RASPBE~1.BGC"),
+        ({"name": "RASPBE~1.BGC", "display_name": "../etc/x.bgcode", "path": "/usb"}, "/usb/RASPBE~1.BGC"),
+        ({"name": "benchy.bgcode", "display_name": "Benchy (copy).bgcode", "path": "/local"}, "/local/benchy.bgcode"),
         ({"name": "benchy.gcode", "path": "/local/examples/benchy.gcode"}, "/local/examples/benchy.gcode"),
         ({"name": "benchy.gcode"}, "benchy.gcode"),
         ({}, None),
     ],
 )
-def test_file_path_joins_folder_and_name_once(file: dict[str, object], expected: str | None) -> None:
+def test_file_path_joins_folder_and_the_long_name_once(file: dict[str, object], expected: str | None) -> None:
     assert file_path_of(file) == expected
 
 

@@ -61,8 +61,8 @@ async def test_upload_with_print_after_upload_prints_our_file_for_its_predicted_
     assert PrusaLinkConnection.upload_starts_print is True  # the service sends with start=True, never start()
     assert uploaded.started is True
     assert uploaded.remote_path == f"/{storage}/{NAME}"
-    # Buddy reports the 8.3 name in the path and the long name as display_name; the Pi the whole path.
-    assert started.file_name == ("/usb/BRACKE~1.BGC" if shape == "buddy" else f"/local/{NAME}")
+    # Buddy reports the 8.3 alias (BRACKE~1.BGC) and the long name as display_name; the long name is used.
+    assert started.file_name == f"/{storage}/{NAME}"
     assert started.remaining_seconds is not None
     assert started.remaining_seconds <= 3  # 7510 s predicted / 3000
     assert sim.files[NAME].size == len(content)  # arrived whole

@@ -357,6 +357,8 @@ class BambuConnection(PrinterConnectionBase):
             if rejected:
                 self._unusable_report(f"unusable value dropped: {', '.join(rejected)}")
             await self._emit(status)
+        elif self.connected:  # a report that changed nothing: the printer was still seen now
+            await self._emit_changed(self._status.replace(last_seen=utcnow()))
 
     def _unusable_report(self, error: str) -> None:
         self._observer.parse_error(self.kind)

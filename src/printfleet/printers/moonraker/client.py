@@ -308,14 +308,12 @@ class MoonrakerConnection(PrinterConnectionBase):
                 await self._emit(status.replace(state=PrinterState.PRINTING, raw_state="printing", extra={}))
         self._state = state
         previous = self._status
-        if previous.replace(last_seen=None) == status.replace(last_seen=None):
-            self._status = status
-            return
-        if previous.state != status.state or previous.file_name != status.file_name:
+        if await self._emit_changed(status) and (
+            previous.state != status.state or previous.file_name != status.file_name
+        ):
             self.log.info(
                 "moonraker.state", state=status.state.value, raw_state=status.raw_state, file=status.file_name
             )
-        await self._emit(status)
 
     # --- commands --------------------------------------------------------------------------------------------
 

@@ -79,8 +79,9 @@ class OctoPrintConnection(PolledConnectionBase):
     ``config`` needs ``url`` (``http://host:port``, a path prefix is kept for OctoPrint behind a reverse proxy)
     and ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, answer included (however
     slowly it trickles in), and the websocket opening, in seconds; ``max_response_bytes`` caps each answer's body.
-    ``push=False`` polls only. A snapshot goes to ``sink`` only when it differs from the last one in
-    something but ``last_seen``. Wrong API key → offline ``auth_failed``; refused → ``unreachable``; no whole
+    ``push=False`` polls only. Every answer and push message reaches ``sink`` (one that changes nothing
+    but ``last_seen`` at most once per :data:`~printfleet.printers.base.SEEN_REFRESH_S`). Wrong API key →
+    offline ``auth_failed``; refused → ``unreachable``; no whole
     answer in time → ``timeout``; OctoPrint up without its printer → ``not_operational``; an answer over the cap →
     ``protocol_error``; :data:`~printfleet.printers.base.MAX_BAD_POLLS` unreadable polls in a row (not JSON, wrong
     shape, nested too deep, numbers out of range; each counted as a parse error) → ``protocol_error``. An
@@ -197,18 +198,16 @@ class OctoPrintConnection(PolledConnectionBase):
             raise OctoPrintPayloadError(f"{path}: {exc}") from exc
 
     async def _publish(self, state: OctoPrintState) -> None:
-        """Keep ``state``; emit its status when it differs from the last one in more than ``last_seen``."""
+        """Keep ``state`` and emit its status (one that changes nothing but ``last_seen`` at most once a second)."""
         self._state = state
         status = to_status(state, now=utcnow())
         previous = self._status
-        if previous.replace(last_seen=None) == status.replace(last_seen=None):
-            self._status = status  # nothing new but the time: keep last_seen fresh without waking anyone
-            return
-        if previous.state != status.state or previous.file_name != status.file_name:
+        if await self._emit_changed(status) and (
+            previous.state != status.state or previous.file_name != status.file_name
+        ):
             self.log.info(
                 "octoprint.state", state=status.state.value, raw_state=status.raw_state, file=status.file_name
             )
-        await self._emit(status)
 
     # --- push ------------------------------------------------------------------------------------------------
 

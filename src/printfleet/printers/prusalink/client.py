@@ -88,9 +88,10 @@ class PrusaLinkConnection(PolledConnectionBase):
 
     ``config`` needs ``host`` (``port`` defaults to 80) and either ``username`` + ``password`` (HTTP Digest) or
     ``api_key``; otherwise ``ValueError``. ``timeout_s`` bounds each HTTP request, answer included, in seconds
-    (however slowly it trickles in); ``max_response_bytes`` caps each answer's body. A snapshot goes
-    to ``sink`` only when it differs from the last one in something but ``last_seen`` (``status`` keeps
-    ``last_seen`` fresh regardless). Wrong credentials → offline ``auth_failed``; refused or unroutable →
+    (however slowly it trickles in); ``max_response_bytes`` caps each answer's body. Every answer
+    reaches ``sink`` (one that changes nothing but ``last_seen`` at most once per
+    :data:`~printfleet.printers.base.SEEN_REFRESH_S`), so ``last_seen`` is the time of the last answer. Wrong
+    credentials → offline ``auth_failed``; refused or unroutable →
     ``unreachable``; no whole answer in time → ``timeout``; HTTP 503 → ``not_operational``; an answer over the cap
     → ``protocol_error``; :data:`~printfleet.printers.base.MAX_BAD_POLLS` unreadable polls in a row (not JSON,
     wrong shape, nested too deep, numbers out of range; each counted as a parse error) → ``protocol_error``.
@@ -207,14 +208,10 @@ class PrusaLinkConnection(PolledConnectionBase):
 
     async def _publish(self, status: PrinterStatus) -> None:
         previous = self._status
-        if previous.replace(last_seen=None) == status.replace(last_seen=None):
-            self._status = status  # nothing new but the time: keep last_seen fresh without waking anyone
-            return
-        if previous.state != status.state:
+        if await self._emit_changed(status) and previous.state != status.state:
             self.log.info(
                 "prusalink.state", state=status.state.value, raw_state=status.raw_state, job_id=status.native_job_id
             )
-        await self._emit(status)
 
     # --- commands --------------------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,15 +140,34 @@ def parse_storage(value: object) -> tuple[StorageInfo, ...]:
     return tuple(storages)
 
 
-def file_path_of(file: Mapping[str, object]) -> str | None:
-    """The printer's path of a job's file: ``/usb/BENCHY~1.BGC`` (Buddy) or ``/local/benchy.gcode`` (Pi).
+_DOS_ALIAS = re.compile(r"^[^.~/\\]{1,7}~[0-9]{1,6}(?:\.[^./\\]{0,3})?$")
+"""A FAT 8.3 alias of a long name (``RASPBE~1.BGC``): up to 8 characters with ``~N``, an extension of up to 3."""
 
-    Buddy gives the folder in ``path`` and the short name in ``name``; the Pi gives the full path in ``path``.
+
+def is_dos_alias(name: str) -> bool:
+    """Whether ``name`` is a FAT 8.3 short alias such as ``RASPBE~1.BGC`` (what Buddy firmware reports as a job's
+    ``file.name`` for a file on its USB stick)."""
+    return bool(_DOS_ALIAS.match(name))
+
+
+def file_path_of(file: Mapping[str, object]) -> str | None:
+    """The path of a job's file with its long name: ``/usb/benchy_0.2mm.bgcode`` (Buddy) or
+    ``/local/benchy.gcode`` (Pi).
+
+    Buddy gives the folder in ``path`` and the 8.3 alias in ``name`` (``BENCHY~1.BGC``) besides the long name in
+    ``display_name``: the long name replaces the alias (Buddy accepts either to start a print), so the alias never
+    reaches cards, job names or messages. The Pi gives the full path in ``path``.
     """
     name = file.get("name")
     path = file.get("path")
+    display = file.get("display_name")
     name = name if isinstance(name, str) and name else None
     path = path if isinstance(path, str) and path else None
+    long_name = display.strip() if isinstance(display, str) and "/" not in display and "\\" not in display else ""
+    if name is not None and long_name and is_dos_alias(name):
+        if path is not None and path.rstrip("/").endswith("/" + name):
+            path = path.rstrip("/")[: -len(name) - 1] or "/"
+        name = long_name
     if path is None:
         return name
     if name is None or path.rstrip("/").endswith("/" + name) or path == name:

@@ -7,7 +7,14 @@
   var formats = {
     datetime: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }),
     time: new Intl.DateTimeFormat(lang, { timeStyle: "medium" }),
+    clock: new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }),
+    dayclock: new Intl.DateTimeFormat(lang, { weekday: "short", hour: "2-digit", minute: "2-digit" }),
   };
+
+  /* A clock time ("14:35"), with the weekday when it is not today ("Sat 02:15"). */
+  function clockFormat(moment) {
+    return moment.toDateString() === new Date().toDateString() ? formats.clock : formats.dayclock;
+  }
 
   /* <time datetime="…UTC…" data-style="datetime|time"> shows the viewer's local time. */
   function localTimes(root) {
@@ -16,7 +23,8 @@
       var node = nodes[i];
       var moment = new Date(node.getAttribute("datetime"));
       if (isNaN(moment.getTime())) continue;
-      var format = formats[node.getAttribute("data-style")] || formats.datetime;
+      var style = node.getAttribute("data-style");
+      var format = style === "clock" ? clockFormat(moment) : formats[style] || formats.datetime;
       node.textContent = format.format(moment);
       node.setAttribute("title", moment.toISOString());
       node.setAttribute("data-local", "");
@@ -165,8 +173,85 @@
     var indicator = document.getElementById("live-indicator");
     if (indicator) indicator.setAttribute("data-live", state);
   }
-  document.addEventListener("htmx:wsOpen", function () { live("on"); });
-  document.addEventListener("htmx:wsClose", function () { live("off"); });
+
+  /* Honest live state. When the live connection drops (and has not come back within a moment: a filter change
+     replaces it on purpose), a banner says since when the page shows old values, the values are dimmed and the
+     buttons that would act are disabled; all is undone when the connection is back. */
+  var lastLive = new Date();
+  /* Reconnect soon after the server is back: jittered, doubling from 1 s, at most 15 s apart (a wall screen should
+     not wait a minute). */
+  if (window.htmx) {
+    window.htmx.config.wsReconnectDelay = function (retryCount) {
+      return Math.min(1000 * Math.pow(2, Math.min(retryCount, 4)), 15000) * (0.5 + Math.random() / 2);
+    };
+  }
+  var lostTimer = null;
+  var ACTING = "button[hx-post], form[hx-post] button, button[data-plate-cleared]";
+
+  function connectionLost() {
+    var banner = document.getElementById("live-lost");
+    if (!banner) return;
+    var since = banner.querySelector("[data-live-since]");
+    if (since) {
+      since.setAttribute("datetime", lastLive.toISOString());
+      since.textContent = formats.clock.format(lastLive);
+    }
+    banner.hidden = false;
+    document.body.classList.add("live-lost");
+    var buttons = document.querySelectorAll(ACTING);
+    for (var i = 0; i < buttons.length; i++) {
+      if (buttons[i].disabled) continue;
+      buttons[i].disabled = true;
+      buttons[i].setAttribute("data-live-disabled", "");
+    }
+  }
+
+  function connectionBack() {
+    var banner = document.getElementById("live-lost");
+    if (banner) banner.hidden = true;
+    document.body.classList.remove("live-lost");
+    var buttons = document.querySelectorAll("[data-live-disabled]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = false;
+      buttons[i].removeAttribute("data-live-disabled");
+    }
+  }
+
+  document.addEventListener("htmx:wsOpen", function () {
+    live("on");
+    lastLive = new Date();
+    if (lostTimer) { clearTimeout(lostTimer); lostTimer = null; }
+    connectionBack();
+  });
+  document.addEventListener("htmx:wsClose", function () {
+    live("off");
+    if (!lostTimer) lostTimer = setTimeout(function () { lostTimer = null; connectionLost(); }, 1500);
+  });
+  /* An action sent while the server cannot be reached says so instead of doing nothing. */
+  document.addEventListener("htmx:sendError", function () {
+    var banner = document.getElementById("live-lost");
+    showToast(banner ? banner.getAttribute("data-unsent") : "Not sent", "error");
+  });
+
+  /* Keyboard focus survives live updates: a card or row swapped by a live message gets the focus back on the
+     same control (same id), else on the card it was in. */
+  var focusedId = null;
+  var focusedCard = null;
+  document.addEventListener("htmx:wsBeforeMessage", function () {
+    var active = document.activeElement;
+    focusedId = active && active !== document.body && active.id ? active.id : null;
+    var card = active && active.closest ? active.closest("article[id], tr[id]") : null;
+    focusedCard = card ? card.id : null;
+  });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    lastLive = new Date();
+    var active = document.activeElement;
+    if ((focusedId || focusedCard) && (!active || active === document.body)) {
+      var target = (focusedId && document.getElementById(focusedId)) || (focusedCard && document.getElementById(focusedCard));
+      if (target && !target.hidden) target.focus({ preventScroll: true });
+    }
+    focusedId = focusedCard = null;
+  });
 
   function refresh(root) {
     localTimes(root);
