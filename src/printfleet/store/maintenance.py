@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from printfleet.domain.jobs import JobStatus
 from printfleet.domain.maintenance import IntervalUnit, Level, NewTask, PrinterTask, Task, Usage
@@ -47,6 +48,19 @@ def _record(row: MaintenancePrinterRow) -> PrinterTask:
         offset=row.counter_offset,
         announced=Level(row.announced),
     )
+
+
+async def _store_record(session: AsyncSession, record: PrinterTask) -> None:
+    """Insert or replace one per-printer state in ``session``'s transaction."""
+    row = await session.get(MaintenancePrinterRow, (record.task_id, record.printer_id), with_for_update=True)
+    if row is None:
+        row = MaintenancePrinterRow(task_id=record.task_id, printer_id=record.printer_id)
+        session.add(row)
+    row.last_done_at = record.last_done_at
+    row.last_done_by = record.last_done_by
+    row.last_notes = record.last_notes
+    row.counter_offset = record.offset
+    row.announced = record.announced.value
 
 
 class SqlMaintenanceRepository:
@@ -112,30 +126,14 @@ class SqlMaintenanceRepository:
     async def save_record(self, record: PrinterTask) -> None:
         """Insert or replace one per-printer state."""
         async with self._database.transaction() as session:
-            row = await session.get(MaintenancePrinterRow, (record.task_id, record.printer_id), with_for_update=True)
-            if row is None:
-                row = MaintenancePrinterRow(task_id=record.task_id, printer_id=record.printer_id)
-                session.add(row)
-            row.last_done_at = record.last_done_at
-            row.last_done_by = record.last_done_by
-            row.last_notes = record.last_notes
-            row.counter_offset = record.offset
-            row.announced = record.announced.value
+            await _store_record(session, record)
 
     async def record_done(self, record: PrinterTask, counter: float) -> None:
         """Store ``record`` (just done: its ``last_done_at``, ``last_done_by``, ``last_notes``) and a log line with
         the counter before it was reset, in one transaction."""
         assert record.last_done_at is not None
         async with self._database.transaction() as session:
-            row = await session.get(MaintenancePrinterRow, (record.task_id, record.printer_id), with_for_update=True)
-            if row is None:
-                row = MaintenancePrinterRow(task_id=record.task_id, printer_id=record.printer_id)
-                session.add(row)
-            row.last_done_at = record.last_done_at
-            row.last_done_by = record.last_done_by
-            row.last_notes = record.last_notes
-            row.counter_offset = record.offset
-            row.announced = record.announced.value
+            await _store_record(session, record)
             session.add(
                 MaintenanceLogRow(
                     task_id=record.task_id,
