@@ -117,8 +117,7 @@ async def test_a_start_the_printer_drops_is_sent_again_then_fails_not_confirmed(
     assert len(printer.start_commands) == 3
     ids = {command["task_id"] for command in printer.start_commands}
     assert len(ids) == 3  # a fresh task id per attempt
-    [job] = await server.jobs()
-    assert job["status"] == "cancelled"
+    [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["cancelled"])
     assert "not_confirmed" in job["end_reason"]
 
 
