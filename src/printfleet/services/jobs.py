@@ -100,6 +100,7 @@ class JobService:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._seen: set[str] = set()  # printers that reported since start-up
         self._running: dict[str, Job] = {}  # the running job of each printer, as last seen here
+        self._known: set[int] = set()  # active jobs this process has created or seen before
         self._live: Callable[[], Iterable[tuple[PrinterConfig, PrinterStatus]]] = tuple
 
     # --- wiring -----------------------------------------------------------------------------------------------
@@ -140,6 +141,9 @@ class JobService:
         started = time.perf_counter()
         async with self._locks[config.id]:
             active = await self._repository.active_job(config.id)
+            if active is not None and self._predates(active, current):
+                log.debug("job.stale_report_ignored", printer_id=config.id, job_id=active.id, state=current.state.value)
+                return
             self._remember(config.id, active)
             decisions = decide(_active_view(active) if active else None, current, first_sight=first_sight)
             for decision in decisions:
@@ -166,12 +170,23 @@ class JobService:
             if running is not None:
                 self._bus.publish(FirstLayerDone(job=running))
 
+    def _predates(self, job: Job, status: PrinterStatus) -> bool:
+        """Whether ``status`` was received before ``job`` existed, and the job is not one this process made or saw:
+        another process sharing the store created it from a newer report than this one (a second process's first
+        report, answered before the print began, is handled after the first process created the print's job). Such a
+        report says nothing about the job's print; this process acts on the reports that follow it."""
+        if job.id in self._known or status.last_seen is None:
+            return False
+        return status.last_seen <= job.created_at
+
     def _remember(self, printer_id: str, job: Job | None) -> None:
         """Keep ``job`` as the printer's running job (None: it has none) for :meth:`on_telemetry`."""
-        if job is None:
-            self._running.pop(printer_id, None)
-        else:
+        before = self._running.pop(printer_id, None)
+        if before is not None and (job is None or before.id != job.id):
+            self._known.discard(before.id)
+        if job is not None:
             self._running[printer_id] = job
+            self._known.add(job.id)
 
     def _duplicate(self, config: PrinterConfig, status: PrinterStatus) -> None:
         if self._metrics is not None:

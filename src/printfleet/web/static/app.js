@@ -7,11 +7,12 @@
   var formats = {
     datetime: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }),
     time: new Intl.DateTimeFormat(lang, { timeStyle: "medium" }),
-    clock: new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }),
-    dayclock: new Intl.DateTimeFormat(lang, { weekday: "short", hour: "2-digit", minute: "2-digit" }),
+    clock: new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" }),
+    dayclock: new Intl.DateTimeFormat(lang, { weekday: "short", hour: "numeric", minute: "2-digit" }),
   };
 
-  /* A clock time ("14:35"), with the weekday when it is not today ("Sat 02:15"). */
+  /* A clock time in the viewer's language ("14:35", "2:35 PM"), with the weekday when it is not today
+     ("Sa., 02:15", "Sat 2:15 AM"). */
   function clockFormat(moment) {
     return moment.toDateString() === new Date().toDateString() ? formats.clock : formats.dayclock;
   }
