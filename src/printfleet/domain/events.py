@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from printfleet.domain.dispatch.model import Dispatch
 from printfleet.domain.dispatch.plates import PlateState
 from printfleet.domain.jobs import Job
+from printfleet.domain.orders.model import Order
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.domain.queue import QueueEntry
 from printfleet.domain.schedule.model import ScheduledPrint, ScheduleStatus
@@ -233,6 +234,14 @@ class MaterialSlotChanged:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    """A shop order was received or changed (stored first): its status, problem, shipment or lines."""
+
+    name: ClassVar[str] = "order_updated"
+    order: Order
+
+
 DomainEvent = (
     PrinterStatusUpdated
     | PrinterRemoved
@@ -246,4 +255,5 @@ DomainEvent = (
     | MaintenanceDue
     | ScheduledPrintUpdated
     | MaterialSlotChanged
+    | OrderUpdated
 )

@@ -11,8 +11,9 @@ from printfleet.store import notification_tables as _notification_tables  # noqa
 from printfleet.store import schedule_tables as _schedule_tables  # noqa: F401 - registers scheduled prints
 from printfleet.store.accounts import tables as _accounts_tables  # noqa: F401 - registers the accounts tables
 from printfleet.store.materials import tables as _materials_tables  # noqa: F401 - registers the material inventory
+from printfleet.store.orders import tables as _orders_tables  # noqa: F401 - registers shop orders and profiles
 from printfleet.store.tables import Base
 
 metadata: MetaData = Base.metadata
 """Every printfleet table (core, queue, accounts, file library, dispatch, materials, notifications, maintenance,
-scheduled prints)."""
+scheduled prints, shop orders)."""

@@ -150,3 +150,33 @@ class Order:
     notes: str | None = None
     created_by: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderQuery:
+    """Filters of the order list (ship-by soonest first, then newest): ``statuses``, ``source``, ``ship_by_before``
+    (aware UTC), ``search`` (buyer name, shop order id or a line's title, case-insensitive), and a page."""
+
+    statuses: frozenset[OrderStatus] = frozenset()
+    source: OrderSource | None = None
+    ship_by_before: datetime | None = None
+    search: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderPrint:
+    """A plate of an order and one scheduled print of it: ``line_id``, ``part_index`` and ``plate_index`` (from 1),
+    ``attempt`` (1, then 2… for reprints) and ``scheduled_print_id``."""
+
+    line_id: int
+    part_index: int
+    plate_index: int
+    attempt: int
+    scheduled_print_id: int
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        """The plate: (line id, part index, plate index)."""
+        return self.line_id, self.part_index, self.plate_index

@@ -1,0 +1,1 @@
+"""Shop orders' tables (schema: migration 0013) and repository."""
