@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
 from printfleet.app_notifications import build_notifications
-from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
+from printfleet.app_schedule import for_member_printers, member_printers, orders_policy_of, schedule_policy_of
 from printfleet.bot import DiscordBot
 from printfleet.config import DiscordSettings, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
@@ -50,6 +50,7 @@ from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService, Outbox
+from printfleet.services.orders import OrderService
 from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
@@ -64,6 +65,7 @@ from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.maintenance import SqlMaintenanceRepository
 from printfleet.store.materials.repository import SqlMaterialRepository
 from printfleet.store.materials.slots import SqlSlotRepository
+from printfleet.store.orders.repository import SqlOrderRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.store.schedule import SqlScheduleRepository
@@ -368,6 +370,13 @@ def build_app(
                 printers=lambda: [config for config, _ in monitoring.watched()],
                 clock=clock or (lambda: datetime.now(UTC)),
             )
+            orders = OrderService(
+                repository=SqlOrderRepository(database),
+                schedule=schedule,
+                bus=bus,
+                policy=orders_policy_of(settings),
+                **({"clock": clock} if clock is not None else {}),
+            )
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -411,6 +420,7 @@ def build_app(
                 notifications=notifications,
                 maintenance=maintenance,
                 schedule=schedule,
+                orders=orders,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -421,7 +431,7 @@ def build_app(
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             try:
-                async with outbox_context, bot, queue, monitoring, dispatch, scheduler, maintenance:
+                async with outbox_context, bot, queue, monitoring, dispatch, scheduler, maintenance, orders:
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:

@@ -221,6 +221,19 @@ class StaffedHoursSettings(BaseModel):
         )
 
 
+class OrdersSettings(BaseModel):
+    """Shop orders (docs/orders.md). ``ship_buffer`` (hours) is kept for packing before an order's ship-by date
+    (its prints' ``finish_by``); ``auto_schedule`` schedules paid orders whose lines all match a product profile as
+    they arrive; ``reprint_failed`` schedules a failed plate again, up to ``max_attempts`` prints a plate (else the
+    order needs attention)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ship_buffer: float = Field(default=24.0, ge=0, le=30 * 24)
+    auto_schedule: bool = False
+    reprint_failed: bool = True
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+
 class ScheduleSettings(BaseModel):
     """The scheduler of scheduled prints (docs/schedule.md). ``stagger`` (seconds; 0: off) spaces dispatches across
     the farm; ``max_attempts`` dispatches before a print is ``failed``; ``members_may_schedule`` lets members
@@ -518,6 +531,7 @@ class Settings(BaseSettings):
     files: FilesSettings = FilesSettings()
     dispatch: DispatchSettings = DispatchSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    orders: OrdersSettings = OrdersSettings()
     materials: MaterialsSettings = MaterialsSettings()
     notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None

@@ -24,6 +24,7 @@ from printfleet.api import (
     material_slots,
     materials,
     notifications,
+    orders,
     printers,
     queue,
     schedule,
@@ -207,6 +208,7 @@ def create_api(
     app.include_router(materials.router)
     app.include_router(notifications.router)
     app.include_router(maintenance.router)
+    app.include_router(orders.router)
     app.include_router(schedule.router)
     app.include_router(ws.router)
 

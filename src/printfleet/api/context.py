@@ -20,6 +20,7 @@ from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
+from printfleet.services.orders import OrderService
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.schedule import ScheduleService
@@ -47,6 +48,7 @@ class ApiContext:
     notifications: NotificationService
     maintenance: MaintenanceService
     schedule: ScheduleService
+    orders: OrderService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -21,6 +21,7 @@ from printfleet.api.auth import requires
 from printfleet.api.context import ApiContext
 from printfleet.api.dispatch_schemas import DispatchPublic, PlatePublic
 from printfleet.api.job_schemas import JobPublic
+from printfleet.api.order_schemas import OrderPublic
 from printfleet.api.queue_schemas import queue_event_data
 from printfleet.api.schedule_schemas import ScheduledPrintPublic
 from printfleet.api.schemas import PrinterPublic
@@ -34,6 +35,7 @@ from printfleet.domain.events import (
     JobUpdated,
     MaintenanceDue,
     MaterialSlotChanged,
+    OrderUpdated,
     PlateCleared,
     PrinterRemoved,
     PrinterStatusUpdated,
@@ -78,6 +80,8 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return ScheduledPrintPublic.from_domain(shown).model_dump(mode="json")
     if isinstance(event, MaterialSlotChanged):
         return event.data()
+    if isinstance(event, OrderUpdated):
+        return OrderPublic.from_domain(event.order).model_dump(mode="json")
     return queue_event_data(event)
 
 
@@ -181,6 +185,8 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
         return False
     if isinstance(event, MaterialSlotChanged):
         return principal.may(Permission.MATERIALS_READ)
+    if isinstance(event, OrderUpdated):
+        return principal.may(Permission.ORDERS_READ)
     if isinstance(event, DispatchUpdated) and not (
         principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)
     ):

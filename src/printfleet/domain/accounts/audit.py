@@ -44,6 +44,8 @@ class AuditAction(StrEnum):
     PRINT_SCHEDULED = "print_scheduled"
     SCHEDULED_PRINT_UPDATED = "scheduled_print_updated"
     SCHEDULED_PRINT_CANCELLED = "scheduled_print_cancelled"
+    ORDER_CHANGED = "order_changed"
+    PRODUCT_PROFILE_CHANGED = "product_profile_changed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

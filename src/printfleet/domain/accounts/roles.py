@@ -72,6 +72,10 @@ class Permission(StrEnum):
     """Schedule, change and cancel one's own prints (only when ``schedule.members_may_schedule``)."""
     SCHEDULE_MANAGE = "schedule.manage"
     """Schedule prints for anyone; change, reprioritise and cancel any scheduled print."""
+    ORDERS_READ = "orders.read"
+    """List and read shop orders (they hold buyers' names) and product profiles."""
+    ORDERS_MANAGE = "orders.manage"
+    """Type in, import, schedule, ship and cancel orders; add, change and delete product profiles."""
     LIVE = "live"
     """The live event streams (``/ws``, ``/ui/ws``); what each frame may show is filtered by the other permissions."""
 
@@ -121,6 +125,8 @@ _OPERATOR = (
         Permission.MATERIALS_MANAGE,
         Permission.MAINTENANCE_MANAGE,
         Permission.SCHEDULE_MANAGE,
+        Permission.ORDERS_READ,
+        Permission.ORDERS_MANAGE,
     }
 )
 _ADMIN = frozenset(Permission)
