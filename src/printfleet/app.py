@@ -124,6 +124,7 @@ class Runtime:
     outbox: Outbox
     maintenance: MaintenanceService
     schedule: ScheduleService
+    orders: OrderService
     scheduler: Scheduler
 
 
@@ -402,6 +403,7 @@ def build_app(
                 maintenance=maintenance,
                 schedule=schedule,
                 scheduler=scheduler,
+                orders=orders,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])

@@ -22,6 +22,7 @@ def mount_web(app: FastAPI) -> None:
         live,
         maintenance_page,
         materials_page,
+        orders_page,
         queue_page,
         routes,
         schedule_page,
@@ -34,6 +35,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(maintenance_page.router)
     app.include_router(schedule_page.router)
     app.include_router(materials_page.router)
+    app.include_router(orders_page.router)
     app.include_router(account_pages.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=str(files("printfleet.web") / "static")), name="static")

@@ -109,6 +109,10 @@ class OrderService:
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
 
+    def now(self) -> datetime:
+        """The service's clock (aware UTC): when an order typed in or imported now was received."""
+        return self._clock()
+
     # --- product profiles -----------------------------------------------------------------------------------------
 
     async def profiles(self) -> list[ProductProfile]:
@@ -217,6 +221,11 @@ class OrderService:
     async def list_orders(self, query: OrderQuery) -> tuple[list[Order], int]:
         """A page of orders (ship-by soonest first) and the total."""
         return await self._repository.list_orders(query)
+
+    async def list_orders_all(self) -> list[Order]:
+        """Every order (for small farms' exports and tests; the API pages)."""
+        found, _ = await self._repository.list_orders(OrderQuery(limit=1_000_000))
+        return found
 
     async def update(self, order_id: int, changes: dict[str, Any]) -> Order:
         """Change an order's buyer name, ship-by date or notes. Raises OrderNotFound, InvalidInput."""

@@ -1,0 +1,200 @@
+"""The Orders page (``/orders``): shop orders, ship-by soonest first, with their status, progress and what needs
+attention; operators schedule, ship and cancel them, import a CSV file, and add product profiles from a library
+file. Forms post to ``/ui/orders/...`` and the page is shown again with a note (or the error)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from printfleet.api.auth import audit, requires
+from printfleet.domain.accounts.audit import AuditAction
+from printfleet.domain.accounts.roles import Permission
+from printfleet.domain.accounts.users import Principal
+from printfleet.domain.files.library import FileQuery
+from printfleet.domain.orders.csv_format import parse_orders
+from printfleet.domain.orders.model import OrderQuery, OrderStatus
+from printfleet.domain.orders.planning import ScheduleOptions
+from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
+from printfleet.services.errors import InvalidInput, ServiceError
+from printfleet.services.schedule.service import Actor
+from printfleet.web.pages import Context, Locale, SameSite, html, page, translate
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 100
+"""Orders the page shows (the REST API pages through more)."""
+
+MAX_CSV_BYTES = 5 * 1024 * 1024
+"""The largest CSV file the page imports (bytes)."""
+
+OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _text(form: Any, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+async def _render(
+    request: Request,
+    context: Context,
+    locale: str,
+    *,
+    status: str | None = None,
+    note: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    known = {s.value for s in OrderStatus}
+    statuses = frozenset({OrderStatus(status)}) if status is not None and status in known else frozenset()
+    found, total = await context.orders.list_orders(OrderQuery(statuses=statuses, limit=PAGE_SIZE))
+    views = [await context.orders.get(order.id) for order in found]
+    profiles = await context.orders.profiles()
+    files, _ = await context.files.list(FileQuery(limit=200))
+    body = page(
+        request,
+        locale,
+        "orders.html",
+        page_name="orders",
+        title=translate(locale, "Orders"),
+        views=views,
+        total=total,
+        profiles=profiles,
+        profile_names={profile.id: profile.name for profile in profiles},
+        files=files,
+        statuses=[s.value for s in OrderStatus],
+        shown_status=status or "",
+        note=note,
+        error=error,
+    )
+    return html(body, status_code=status_code)
+
+
+@router.get("/orders", dependencies=[requires(Permission.ORDERS_READ)])
+async def orders_page(
+    request: Request,
+    context: Context,
+    locale: Locale,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """Orders, ship-by soonest first, optionally of one status."""
+    return await _render(request, context, locale, status=status)
+
+
+@router.post("/ui/orders/{order_id}/schedule", dependencies=[SameSite])
+async def schedule(
+    request: Request,
+    order_id: OrderId,
+    context: Context,
+    locale: Locale,
+    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
+) -> Response:
+    """Schedule the order's plates that have no print yet."""
+    try:
+        created = await context.orders.schedule(
+            order_id, ScheduleOptions(), actor=Actor(user_id=principal.user.id, manages=True)
+        )
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=409)
+    await audit(request, AuditAction.ORDER_CHANGED, f"order:{order_id}", op="scheduled", prints=len(created))
+    note = translate(locale, "%(count)s print(s) scheduled") % {"count": len(created)}
+    return await _render(request, context, locale, note=note)
+
+
+@router.post("/ui/orders/{order_id}/ship", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
+async def ship(request: Request, order_id: OrderId, context: Context, locale: Locale) -> Response:
+    """Mark the order shipped, with the tracking code typed."""
+    form = await request.form()
+    try:
+        await context.orders.mark_shipped(
+            order_id, tracking_code=_text(form, "tracking_code", 120) or None, carrier=_text(form, "carrier", 64)
+        )
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=409)
+    await audit(request, AuditAction.ORDER_CHANGED, f"order:{order_id}", op="shipped")
+    return await _render(request, context, locale, note=translate(locale, "Marked shipped"))
+
+
+@router.post("/ui/orders/{order_id}/cancel", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
+async def cancel(request: Request, order_id: OrderId, context: Context, locale: Locale) -> Response:
+    """Cancel the order (the page asked for confirmation)."""
+    try:
+        await context.orders.cancel(order_id)
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=409)
+    await audit(request, AuditAction.ORDER_CHANGED, f"order:{order_id}", op="cancelled")
+    return await _render(request, context, locale, note=translate(locale, "Cancelled"))
+
+
+@router.post("/ui/orders/import", dependencies=[SameSite])
+async def import_csv(
+    request: Request,
+    context: Context,
+    locale: Locale,
+    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
+) -> Response:
+    """Import the CSV file chosen in the form."""
+    form = await request.form(max_part_size=MAX_CSV_BYTES)
+    upload = form.get("file")
+    content = await upload.read(MAX_CSV_BYTES + 1) if upload is not None and not isinstance(upload, str) else b""
+    try:
+        if len(content) > MAX_CSV_BYTES:
+            raise InvalidInput(translate(locale, "The file is larger than 5 MB."))
+        try:
+            parsed = parse_orders(content.decode("utf-8"), now=context.orders.now())
+        except UnicodeDecodeError:
+            raise InvalidInput(translate(locale, "The file is not UTF-8 text.")) from None
+        except ValueError as refused:
+            raise InvalidInput(str(refused)) from None
+    except InvalidInput as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=422)
+    created = updated = 0
+    problems = list(parsed.errors)
+    for incoming in parsed.orders:
+        try:
+            _, new = await context.orders.receive(incoming, created_by=principal.user.id)
+        except InvalidInput as exc:
+            problems.append(f"order {incoming.external_id}: {exc.message}")
+            continue
+        created += new
+        updated += not new
+    await audit(request, AuditAction.ORDER_CHANGED, "orders", op="imported", created=created, updated=updated)
+    note = translate(locale, "%(created)s order(s) added, %(updated)s updated") % {
+        "created": created,
+        "updated": updated,
+    }
+    return await _render(request, context, locale, note=note, error="; ".join(problems[:10]) or None)
+
+
+@router.post("/ui/product-profiles", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
+async def add_profile(request: Request, context: Context, locale: Locale) -> Response:
+    """Add a product profile of one part from the form (the REST API takes several parts and variations)."""
+    form = await request.form()
+    try:
+        try:
+            file_id = int(_text(form, "file_id", 12))
+            units = int(_text(form, "units_per_plate", 6) or "1")
+        except ValueError:
+            raise InvalidInput(translate(locale, "Choose a file and give the units per plate as a number.")) from None
+        draft = ProfileDraft(
+            name=_text(form, "name", 120),
+            listing_id=_text(form, "listing_id", 64),
+            sku=_text(form, "sku", 120) or None,
+            parts=(
+                ProfilePart(
+                    file_id=file_id,
+                    units_per_plate=units,
+                    material_type=_text(form, "material_type", 32) or None,
+                ),
+            ),
+            allow_personalisation=form.get("allow_personalisation") == "on",
+        )
+        await context.files.get(file_id)
+        profile = await context.orders.add_profile(draft)
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=422)
+    await audit(request, AuditAction.PRODUCT_PROFILE_CHANGED, f"product_profile:{profile.id}", op="added")
+    return await _render(request, context, locale, note=translate(locale, "Added %(name)s") % {"name": profile.name})

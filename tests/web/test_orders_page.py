@@ -1,0 +1,71 @@
+"""The Orders page as each role meets it: an operator adds a product profile from a library file, imports orders from
+a CSV file, sees each order's status, problem and plates, schedules one and marks it shipped; a member is not shown
+orders (they hold buyers' names); German."""
+
+from __future__ import annotations
+
+from printfleet.domain.accounts.roles import Role
+from tests.e2e.harness import Server
+from tests.files_samples import bambu_3mf
+from tests.support_accounts import bearer_headers
+
+CSV = (
+    "order_id,buyer_name,ship_by,title,quantity,listing_id,personalisation\n"
+    "E-7,Grace Hopper,2030-03-01,Keychain,7,555,\n"
+    "E-8,Alan Turing,2030-03-02,Keychain,1,555,Alan\n"
+)
+
+
+async def test_an_operator_imports_orders_adds_a_profile_schedules_and_ships(server: Server) -> None:
+    operator = await bearer_headers(server.runtime.accounts, username="olga", role=Role.OPERATOR)
+    file_id = await server.upload("keychain.gcode.3mf", bambu_3mf())
+
+    imported = await server.client.post(
+        "/ui/orders/import", files={"file": ("etsy.csv", CSV.encode(), "text/csv")}, headers=operator
+    )
+    assert imported.status_code == 200, imported.text
+    assert "2 order(s) added, 0 updated" in imported.text
+    assert imported.text.count("no product profile matches this line") == 4  # per line and per order
+    assert "Grace Hopper" in imported.text
+
+    added = await server.client.post(
+        "/ui/product-profiles",
+        data={"name": "Keychain", "listing_id": "555", "file_id": str(file_id), "units_per_plate": "4"},
+        headers=operator,
+    )
+    assert added.status_code == 200, added.text
+    assert "Added Keychain" in added.text
+    assert "4 per plate" in added.text
+    [seven, eight] = sorted((await server.runtime.orders.list_orders_all()), key=lambda order: order.external_id or "")
+    assert seven.status.value == "new"
+    assert (eight.status.value, eight.problem) == (
+        "needs_attention",
+        "Keychain: personalisation requested; the profile 'Keychain' does not allow it",
+    )
+
+    scheduled = await server.client.post(f"/ui/orders/{seven.id}/schedule", headers=operator)
+    assert scheduled.status_code == 200, scheduled.text
+    assert "2 print(s) scheduled" in scheduled.text
+    assert "Order E-7: Keychain (1/2)" in scheduled.text
+    assert f'<tr class="order-scheduled" id="order-{seven.id}">' in scheduled.text
+    assert '<span class="figures">0 / 2</span>' in scheduled.text
+
+    shipped = await server.client.post(
+        f"/ui/orders/{seven.id}/ship", data={"tracking_code": "1Z42", "carrier": "UPS"}, headers=operator
+    )
+    assert "Marked shipped" in shipped.text
+    assert "UPS 1Z42" in shipped.text
+    refused = await server.client.post(f"/ui/orders/{eight.id}/schedule", headers=operator)
+    assert refused.status_code == 409
+    assert "needs attention" in refused.text
+
+
+async def test_members_are_not_shown_orders_and_operators_read_them_in_german(server: Server) -> None:
+    member = await bearer_headers(server.runtime.accounts, username="mo", role=Role.MEMBER)
+    page = await server.client.get("/orders", headers=member)
+    assert page.status_code == 403
+    assert 'href="/orders"' not in (await server.client.get("/", headers=member)).text
+    operator = await bearer_headers(server.runtime.accounts, username="olga", role=Role.OPERATOR)
+    body = (await server.client.get("/orders", headers={**operator, "Accept-Language": "de"})).text
+    assert "<h1>Bestellungen</h1>" in body
+    assert "Produktprofile" in body
