@@ -16,11 +16,13 @@ import httpx
 import pytest
 
 from bench import _printfleet_command
-from printfleet.cli import _demo_files, _demo_schedule
+from printfleet.cli_demo import demo_files, demo_orders, demo_schedule
 from printfleet.config import load_settings
+from printfleet.domain.orders.model import OrderQuery, OrderStatus
 from printfleet.domain.schedule.model import ScheduleQuery
 from printfleet.sim.samples import demo_samples
 from printfleet.store.database import Database
+from printfleet.store.orders.repository import SqlOrderRepository
 from printfleet.store.schedule import SqlScheduleRepository
 from tests.support import free_port
 
@@ -196,8 +198,8 @@ async def test_the_demo_imports_its_sample_files_once(tmp_path: Path) -> None:
         None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db", files={"directory": str(tmp_path / "files")}
     )
 
-    assert await _demo_files(settings) == len(demo_samples())
-    assert await _demo_files(settings) == 0  # the next start finds them there: stored by SHA-256, one file each
+    assert await demo_files(settings) == len(demo_samples())
+    assert await demo_files(settings) == 0  # the next start finds them there: stored by SHA-256, one file each
     assert len(list((tmp_path / "files").iterdir())) == len(demo_samples())
 
 
@@ -205,13 +207,34 @@ async def test_the_demo_schedules_a_chain_of_three_once(tmp_path: Path) -> None:
     settings = load_settings(
         None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db", files={"directory": str(tmp_path / "files")}
     )
-    await _demo_files(settings)
+    await demo_files(settings)
 
-    assert await _demo_schedule(settings) == 3
-    assert await _demo_schedule(settings) == 0  # the next start keeps the chain it has
+    assert await demo_schedule(settings) == 3
+    assert await demo_schedule(settings) == 0  # the next start keeps the chain it has
 
     async with Database(settings.database_url) as database:
         chain, total = await SqlScheduleRepository(database).list_prints(ScheduleQuery())
     assert total == 3
     assert [p.depends_on for p in chain] == [None, chain[0].id, chain[1].id]
     assert {p.printer_id for p in chain} == {"x1c-3"}
+
+
+async def test_the_demo_adds_a_product_profile_and_three_orders_once(tmp_path: Path) -> None:
+    settings = load_settings(
+        None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db", files={"directory": str(tmp_path / "files")}
+    )
+    await demo_files(settings)
+
+    assert await demo_orders(settings) == 3
+    assert await demo_orders(settings) == 0  # the next start keeps the orders it has
+
+    async with Database(settings.database_url) as database:
+        orders, _ = await SqlOrderRepository(database).list_orders(OrderQuery())
+    by_number = {order.external_id: order for order in orders}
+    assert by_number["DEMO-1001"].status is OrderStatus.NEW
+    assert by_number["DEMO-1001"].lines[0].profile_id is not None
+    attention = by_number["DEMO-1003"]
+    assert attention.status is OrderStatus.NEEDS_ATTENTION
+    assert attention.problem == (
+        "Calibration cube: personalisation requested; the profile 'Calibration cube' does not allow it"
+    )

@@ -9,8 +9,7 @@ import os
 import signal
 import sys
 import webbrowser
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +20,15 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
+from printfleet.cli_demo import (
+    DEMO_SCHEDULED,
+    demo_accounts,
+    demo_files,
+    demo_maintenance,
+    demo_orders,
+    demo_schedule,
+)
 from printfleet.config import ConfigError, HttpSettings, Settings, load_settings
-from printfleet.domain.printer import QueueMode
 from printfleet.observability.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="printfleet: a self-hosted print-farm manager.")
@@ -177,15 +183,16 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
     from printfleet.app import build_app
     from printfleet.sim.farm import SimulatedFarm
 
-    credentials = await _demo_accounts(settings)
-    await _demo_files(settings)
-    await _demo_schedule(settings)
+    credentials = await demo_accounts(settings)
+    await demo_files(settings)
+    await demo_schedule(settings)
+    await demo_orders(settings)
     async with SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
         printers = [
             config.replace(poll_interval=None, queue_mode=DEMO_SCHEDULED.get(config.id, config.queue_mode))
             for config in farm.printer_configs()
         ]
-        await _demo_maintenance(settings, [config.id for config in printers])
+        await demo_maintenance(settings, [config.id for config in printers])
         app = build_app(settings, extra_printers=printers)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -205,6 +212,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
             f"  idle for your prints from the Files page: {', '.join(sorted(farm.spare_ids))}\n"
             f"  scheduled prints at {url}/schedule: a chain of three on {', '.join(DEMO_SCHEDULED)} "
             "(mark its plate cleared on its card between prints)\n"
+            f"  shop orders at {url}/orders: schedule one, and it prints after the chain\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
             "Press Ctrl+C to stop.\n",
         )
@@ -231,121 +239,6 @@ def _print_demo_accounts(settings: Settings, credentials: list[tuple[str, str, s
         return
     lines = "".join(f"  sign in   {name:<6} {password}   ({role})\n" for name, password, role in credentials)
     err.print(lines, highlight=False)
-
-
-DEMO_ACCOUNTS = (("admin", "Demo Admin", "admin"), ("alice", "Alice", "member"), ("bob", "Bob", "member"))
-"""The demo's accounts: (username, display name, role)."""
-
-
-async def _demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
-    """Give the demo's accounts fresh random passwords (creating them on the first run): (username, password,
-    role) to print beside the URL. Only the demo does this; a real install never has a default password."""
-    from printfleet.cli_users import account_service
-    from printfleet.domain.accounts.credentials import new_password
-    from printfleet.domain.accounts.roles import Role
-    from printfleet.services.errors import NotFound
-
-    printed = []
-    async with account_service(settings) as accounts:
-        for username, display_name, role in DEMO_ACCOUNTS:
-            password = new_password()
-            try:
-                user = await accounts.find_user(username)
-                await accounts.reset_password(user.id, password, actor=None)
-            except NotFound:
-                await accounts.create_user(
-                    username=username, password=password, role=Role(role), display_name=display_name
-                )
-            printed.append((username, password, role))
-    return printed
-
-
-async def _demo_files(settings: Settings) -> int:
-    """Put the sample sliced files (``printfleet.sim.samples``) into the file library, attributed to nobody; the
-    ones already there (stored by SHA-256) stay as they are. How many were added."""
-    from printfleet.services.files import FileLibrary
-    from printfleet.sim.samples import demo_samples
-    from printfleet.store.database import Database, migrate
-    from printfleet.store.files import SqlFileRepository
-
-    async def once(content: bytes) -> AsyncIterator[bytes]:
-        yield content
-
-    await migrate(settings.database_url)
-    added = 0
-    async with Database(settings.database_url) as database:
-        library = FileLibrary(
-            repository=SqlFileRepository(database),
-            directory=Path(settings.files.directory),
-            max_size=settings.files.max_size,
-        )
-        for name, content in demo_samples():
-            _, new = await library.store(name, once(content), uploaded_by=None)
-            added += new
-    return added
-
-
-DEMO_MAINTENANCE = (
-    ("Clean the nozzle and wipe the plate", 20.0, "print_hours", 17.5),
-    ("Lubricate the rods and lead screws", 100.0, "print_hours", 104.0),
-    ("Check belt tension", 30.0, "days", 0.0),
-    ("Replace the nozzle wiper", 200.0, "jobs", 60.0),
-)
-"""The demo's example maintenance tasks: (name, interval, unit, counter offset of the first printer, so that one
-task shows due soon and one due on first start)."""
-
-
-async def _demo_maintenance(settings: Settings, printer_ids: list[str]) -> None:
-    """Add the example maintenance tasks on the demo's first start (never when tasks exist)."""
-    from printfleet.domain.maintenance import IntervalUnit, NewTask, PrinterTask
-    from printfleet.store.database import Database
-    from printfleet.store.maintenance import SqlMaintenanceRepository
-
-    async with Database(settings.database_url) as database:
-        repository = SqlMaintenanceRepository(database)
-        if await repository.tasks():
-            return
-        now = datetime.now(UTC)
-        for name, interval, unit, offset in DEMO_MAINTENANCE:
-            task = await repository.add_task(NewTask(name=name, interval=interval, unit=IntervalUnit(unit)), now)
-            if offset and printer_ids:
-                await repository.save_record(PrinterTask(task_id=task.id, printer_id=printer_ids[0], offset=offset))
-
-
-DEMO_SCHEDULED = {"x1c-3": QueueMode.SCHEDULED}
-"""The demo's printers that the scheduler sends prints to (the spare Bambu Lab printer)."""
-
-
-async def _demo_schedule(settings: Settings) -> int:
-    """Schedule a chain of three calibration cubes on the demo's scheduled printer, each after the one before ends,
-    unless scheduled prints exist already. How many were added."""
-    from printfleet.domain.files.library import FileQuery
-    from printfleet.domain.schedule.model import PrintPlan, ScheduleQuery, expand_copies
-    from printfleet.store.database import Database
-    from printfleet.store.files import SqlFileRepository
-    from printfleet.store.schedule import SqlScheduleRepository
-
-    async with Database(settings.database_url) as database:
-        repository = SqlScheduleRepository(database)
-        if (await repository.list_prints(ScheduleQuery(limit=1)))[1]:
-            return 0
-        files, _ = await SqlFileRepository(database).list(FileQuery(search="calibration_cube", limit=1))
-        if not files:
-            return 0
-        now = datetime.now(UTC)
-        previous: int | None = None
-        for step in ("A", "B", "C"):
-            plan = PrintPlan(
-                job_name=f"Demo chain {step}",
-                file_id=files[0].id,
-                printer_id=next(iter(DEMO_SCHEDULED)),
-                depends_on=previous,
-                estimated_duration_minutes=95,
-                priority=1,
-            )
-            [stored] = await repository.add_many(expand_copies(plan, created_by=None, created_at=now))
-            previous = stored.id
-    return 3
 
 
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:

@@ -1,0 +1,192 @@
+"""The demo's seed data (``printfleet demo``): its accounts, the sample files in the library, example maintenance
+tasks, a chain of scheduled prints and example shop orders with a product profile. Each seeds only what is not
+there yet, so a restarted demo keeps what was done with it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from printfleet.config import Settings
+from printfleet.domain.printer import QueueMode
+
+DEMO_ACCOUNTS = (("admin", "Demo Admin", "admin"), ("alice", "Alice", "member"), ("bob", "Bob", "member"))
+"""The demo's accounts: (username, display name, role)."""
+
+
+async def demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    """Give the demo's accounts fresh random passwords (creating them on the first run): (username, password,
+    role) to print beside the URL. Only the demo does this; a real install never has a default password."""
+    from printfleet.cli_users import account_service
+    from printfleet.domain.accounts.credentials import new_password
+    from printfleet.domain.accounts.roles import Role
+    from printfleet.services.errors import NotFound
+
+    printed = []
+    async with account_service(settings) as accounts:
+        for username, display_name, role in DEMO_ACCOUNTS:
+            password = new_password()
+            try:
+                user = await accounts.find_user(username)
+                await accounts.reset_password(user.id, password, actor=None)
+            except NotFound:
+                await accounts.create_user(
+                    username=username, password=password, role=Role(role), display_name=display_name
+                )
+            printed.append((username, password, role))
+    return printed
+
+
+async def demo_files(settings: Settings) -> int:
+    """Put the sample sliced files (``printfleet.sim.samples``) into the file library, attributed to nobody; the
+    ones already there (stored by SHA-256) stay as they are. How many were added."""
+    from printfleet.services.files import FileLibrary
+    from printfleet.sim.samples import demo_samples
+    from printfleet.store.database import Database, migrate
+    from printfleet.store.files import SqlFileRepository
+
+    async def once(content: bytes) -> AsyncIterator[bytes]:
+        yield content
+
+    await migrate(settings.database_url)
+    added = 0
+    async with Database(settings.database_url) as database:
+        library = FileLibrary(
+            repository=SqlFileRepository(database),
+            directory=Path(settings.files.directory),
+            max_size=settings.files.max_size,
+        )
+        for name, content in demo_samples():
+            _, new = await library.store(name, once(content), uploaded_by=None)
+            added += new
+    return added
+
+
+DEMO_MAINTENANCE = (
+    ("Clean the nozzle and wipe the plate", 20.0, "print_hours", 17.5),
+    ("Lubricate the rods and lead screws", 100.0, "print_hours", 104.0),
+    ("Check belt tension", 30.0, "days", 0.0),
+    ("Replace the nozzle wiper", 200.0, "jobs", 60.0),
+)
+"""The demo's example maintenance tasks: (name, interval, unit, counter offset of the first printer, so that one
+task shows due soon and one due on first start)."""
+
+
+async def demo_maintenance(settings: Settings, printer_ids: list[str]) -> None:
+    """Add the example maintenance tasks on the demo's first start (never when tasks exist)."""
+    from printfleet.domain.maintenance import IntervalUnit, NewTask, PrinterTask
+    from printfleet.store.database import Database
+    from printfleet.store.maintenance import SqlMaintenanceRepository
+
+    async with Database(settings.database_url) as database:
+        repository = SqlMaintenanceRepository(database)
+        if await repository.tasks():
+            return
+        now = datetime.now(UTC)
+        for name, interval, unit, offset in DEMO_MAINTENANCE:
+            task = await repository.add_task(NewTask(name=name, interval=interval, unit=IntervalUnit(unit)), now)
+            if offset and printer_ids:
+                await repository.save_record(PrinterTask(task_id=task.id, printer_id=printer_ids[0], offset=offset))
+
+
+DEMO_SCHEDULED = {"x1c-3": QueueMode.SCHEDULED}
+"""The demo's printers that the scheduler sends prints to (the spare Bambu Lab printer)."""
+
+
+async def demo_schedule(settings: Settings) -> int:
+    """Schedule a chain of three calibration cubes on the demo's scheduled printer, each after the one before ends,
+    unless scheduled prints exist already. How many were added."""
+    from printfleet.domain.files.library import FileQuery
+    from printfleet.domain.schedule.model import PrintPlan, ScheduleQuery, expand_copies
+    from printfleet.store.database import Database
+    from printfleet.store.files import SqlFileRepository
+    from printfleet.store.schedule import SqlScheduleRepository
+
+    async with Database(settings.database_url) as database:
+        repository = SqlScheduleRepository(database)
+        if (await repository.list_prints(ScheduleQuery(limit=1)))[1]:
+            return 0
+        files, _ = await SqlFileRepository(database).list(FileQuery(search="calibration_cube", limit=1))
+        if not files:
+            return 0
+        now = datetime.now(UTC)
+        previous: int | None = None
+        for step in ("A", "B", "C"):
+            plan = PrintPlan(
+                job_name=f"Demo chain {step}",
+                file_id=files[0].id,
+                printer_id=next(iter(DEMO_SCHEDULED)),
+                depends_on=previous,
+                estimated_duration_minutes=95,
+                priority=1,
+            )
+            [stored] = await repository.add_many(expand_copies(plan, created_by=None, created_at=now))
+            previous = stored.id
+    return 3
+
+
+DEMO_ORDERS = (
+    ("DEMO-1001", "Ada Lovelace", 3, None),
+    ("DEMO-1002", "Grace Hopper", 1, None),
+    ("DEMO-1003", "Alan Turing", 1, "Alan"),
+)
+"""The demo's example shop orders: (order number, buyer, quantity of calibration cubes, personalisation). The
+personalised one needs attention: the demo's profile does not allow personalisation."""
+
+
+async def demo_orders(settings: Settings) -> int:
+    """On the demo's first start, a product profile for the calibration cube (2 a plate, on the scheduled printer)
+    and the example orders, matched to it (typed in: source ``manual``). How many orders were added."""
+    from printfleet.domain.files.library import FileQuery
+    from printfleet.domain.orders.model import IncomingLine, IncomingOrder, OrderQuery, OrderSource
+    from printfleet.domain.orders.planning import order_status, plates_total, progress
+    from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart, line_problem, match_profile
+    from printfleet.store.database import Database
+    from printfleet.store.files import SqlFileRepository
+    from printfleet.store.orders.repository import SqlOrderRepository
+
+    async with Database(settings.database_url) as database:
+        repository = SqlOrderRepository(database)
+        if (await repository.list_orders(OrderQuery(limit=1)))[1] or await repository.profiles():
+            return 0
+        files, _ = await SqlFileRepository(database).list(FileQuery(search="calibration_cube", limit=1))
+        if not files:
+            return 0
+        now = datetime.now(UTC)
+        profile = await repository.add_profile(
+            ProfileDraft(
+                name="Calibration cube",
+                listing_id="1000000001",
+                parts=(ProfilePart(file_id=files[0].id, units_per_plate=2, material_type="PLA"),),
+                printer_id=next(iter(DEMO_SCHEDULED)),
+                priority=1,
+            ),
+            now,
+        )
+        for number, buyer, quantity, personalisation in DEMO_ORDERS:
+            line = IncomingLine(
+                external_id="1",
+                title="Calibration cube",
+                quantity=quantity,
+                listing_id="1000000001",
+                personalisation=personalisation,
+            )
+            matched = match_profile(line, [profile])
+            order, _ = await repository.save_order(
+                IncomingOrder(
+                    source=OrderSource.MANUAL,
+                    external_id=number,
+                    buyer_name=buyer,
+                    created_at=now,
+                    paid_at=now,
+                    ship_by=now + timedelta(days=3),
+                    lines=(line,),
+                ),
+                [(matched.id if matched else None, line_problem(line, matched))],
+                created_by=None,
+                now=now,
+            )
+            status, problem = order_status(order, progress(plates_total(order, {profile.id: profile}), []))
+            await repository.update_order(order.id, {"status": status, "problem": problem}, now)
+    return len(DEMO_ORDERS)
