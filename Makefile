@@ -42,9 +42,11 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## test: lint, types (strict on src/), the import-layer contract, and the whole pytest suite
+## test: lint, types (strict on src/), the import-layer contract, and the whole pytest suite: three workers in
+## parallel, then the tests marked serial (restarts, outages and timed windows) alone
 test: $(VENV)/.dev-installed octoprint klipper lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 ## bench: run the benchmarks and print their figures
 bench: $(VENV)/.dev-installed

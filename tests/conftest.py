@@ -21,3 +21,24 @@ def mosquitto_binary() -> str:
     need_service(path is not None, "mosquitto is not installed (apt-get install mosquitto)")
     assert path is not None
     return path
+
+
+SERIAL_MODULES = frozenset(
+    {
+        "tests/e2e/test_dispatch_bambu.py",
+        "tests/e2e/test_job_tracking.py",
+        "tests/e2e/test_queue_day.py",
+        "tests/e2e/test_sigkill.py",
+        "tests/e2e/test_store_failure.py",
+    }
+)
+"""Modules whose tests race real timers against restarts, outages and claim windows: ``make test`` runs them alone
+(marker ``serial``) after the parallel part, so a busy CPU never decides their outcome."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`SERIAL_MODULES` ``serial``."""
+    root = config.rootpath
+    for item in items:
+        if item.path.relative_to(root).as_posix() in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
