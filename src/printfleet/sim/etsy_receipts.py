@@ -14,7 +14,7 @@ dispatch-scheduling-orders.md 4.4, 4.5).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -165,14 +165,22 @@ class ReceiptBook:
 
     def query(self, query: ReceiptQuery) -> tuple[int, list[Receipt]]:
         """``(count, page)``: how many receipts match the filters, and the ``limit`` of them from ``offset`` in the
-        requested order (ties broken by receipt id)."""
+        requested order (ties broken by receipt id). When the only filters are the sort index's own bounds (the
+        polling case: ``sort_on=updated`` with ``min_last_modified``) the page is a slice of the index; otherwise
+        the index range is scanned once."""
         ids = self._candidates(query)
-        if query.descending:
-            ids = reversed(list(ids))
+        if _only_index_bounds(query):
+            count = len(ids)
+            if query.descending:
+                stop = count - query.offset
+                chosen = ids[max(0, stop - query.limit) : max(0, stop)][::-1]
+            else:
+                chosen = ids[query.offset : query.offset + query.limit]
+            return count, [self._by_id[receipt_id] for receipt_id in chosen]
         count = 0
         page: list[Receipt] = []
         end = query.offset + query.limit
-        for receipt_id in ids:
+        for receipt_id in reversed(ids) if query.descending else ids:
             receipt = self._by_id[receipt_id]
             if not _matches(receipt, query):
                 continue
@@ -181,7 +189,8 @@ class ReceiptBook:
             count += 1
         return count, page
 
-    def _candidates(self, query: ReceiptQuery) -> Iterable[int]:
+    def _candidates(self, query: ReceiptQuery) -> Sequence[int]:
+        """The receipt ids within the sort index's own bounds, in ascending order of that index."""
         if query.sort_on == "receipt_id":
             return self._ids
         if query.sort_on == "updated":
@@ -190,7 +199,20 @@ class ReceiptBook:
             index, low, high = self._created, query.min_created, query.max_created
         start = 0 if low is None else bisect.bisect_left(index, (low, -1))
         stop = len(index) if high is None else bisect.bisect_right(index, (high, 2**63))
-        return (receipt_id for _, receipt_id in index[start:stop])
+        return [receipt_id for _, receipt_id in index[start:stop]]
+
+
+def _only_index_bounds(query: ReceiptQuery) -> bool:
+    """True when every filter of ``query`` is a bound of the index it is sorted on."""
+    if (query.was_paid, query.was_shipped, query.was_canceled) != (None, None, None):
+        return False
+    created = (query.min_created, query.max_created) != (None, None)
+    modified = (query.min_last_modified, query.max_last_modified) != (None, None)
+    if query.sort_on == "created":
+        return not modified
+    if query.sort_on == "updated":
+        return not created
+    return not created and not modified
 
 
 def _within(value: int, low: int | None, high: int | None) -> bool:
