@@ -35,9 +35,7 @@ Times are epoch seconds from ``clock`` (``time.time`` by default).
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import hmac
 import itertools
 import secrets
@@ -47,21 +45,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from printfleet.sim.etsy_oauth import EtsyAuthority, oauth_error, s256
 from printfleet.sim.etsy_receipts import (
     RECEIPT_STATUSES,
     Receipt,
     ReceiptBook,
-    ReceiptQuery,
-    SortOn,
     money,
     personalisation,
+    receipt_query,
     transaction,
     variation,
 )
@@ -72,42 +69,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 ALL_SCOPES = ("transactions_r", "transactions_w", "shops_r", "listings_r")
 """The scopes printfleet asks for (research 4.2)."""
 
-MIN_TIMESTAMP = 946684800
-"""The document's ``minimum`` of the receipt time filters (2000-01-01)."""
-
-_SORT_ORDERS = {"asc": False, "ascending": False, "up": False, "desc": True, "descending": True, "down": True}
-_AUTH_CODE_LIFETIME_S = 600
-
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The document's ``ErrorSchema`` body."""
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    """OAuth's ``{error, error_description}`` body (research 4.2)."""
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
-
-
-def s256(verifier: str) -> str:
-    """PKCE's S256 challenge of ``verifier`` (RFC 7636 4.2): base64url of its SHA-256, no padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-@dataclass
-class _AccessToken:
-    scopes: frozenset[str]
-    expires_at: float
-
-
-@dataclass
-class _AuthCode:
-    client_id: str
-    redirect_uri: str
-    scopes: frozenset[str]
-    challenge: str
-    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +133,18 @@ class EtsyStandIn:
         self.user_id = user_id
         self.shop_id = shop_id
         self.application_id = application_id
-        self.redirect_uris = None if redirect_uris is None else frozenset(redirect_uris)
-        self.expires_in_s = expires_in_s
         self.limit_per_second = limit_per_second
         self.limit_per_day = limit_per_day
         self.enforce_limits = enforce_limits
         self.clock = clock
         self.receipts = ReceiptBook()
-        self._access: dict[str, _AccessToken] = {}
-        self._refresh: dict[str, frozenset[str]] = {}
-        self._revoked: set[str] = set()
-        self._codes: dict[str, _AuthCode] = {}
+        self.authority = EtsyAuthority(
+            keystring=self.keystring,
+            user_id=user_id,
+            redirect_uris=redirect_uris,
+            expires_in_s=expires_in_s,
+            clock=clock,
+        )
         self._failures = _Failures()
         self._usage = _Usage()
         self._ids = itertools.count(3_100_000_001)
@@ -235,31 +201,15 @@ class EtsyStandIn:
     def issue_tokens(self, scopes: Sequence[str] = ALL_SCOPES) -> dict[str, Any]:
         """A token response (``access_token``, ``token_type``, ``expires_in``, ``refresh_token``) as if the seller
         had just approved ``scopes``: for tests that do not walk the authorize page."""
-        return self._issue(frozenset(scopes))
-
-    def _issue(self, scopes: frozenset[str]) -> dict[str, Any]:
-        access = f"{self.user_id}.{secrets.token_urlsafe(48)}"
-        refresh = f"{self.user_id}.{secrets.token_urlsafe(48)}"
-        self._access[access] = _AccessToken(scopes, self.clock() + self.expires_in_s)
-        self._refresh[refresh] = scopes
-        return {
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in_s,
-            "refresh_token": refresh,
-        }
+        return self.authority.issue(frozenset(scopes))
 
     def expire_access_tokens(self) -> None:
         """Make every access token issued so far expired now (refresh tokens stay valid)."""
-        now = self.clock()
-        for token in self._access.values():
-            token.expires_at = min(token.expires_at, now - 1)
+        self.authority.expire_access_tokens()
 
     def revoke_all_tokens(self) -> None:
         """Revoke every token, as a seller's password change does (etsy/open-api#519)."""
-        self._revoked.update(self._refresh)
-        self._refresh.clear()
-        self._access.clear()
+        self.authority.revoke_all()
 
     # -- failures --------------------------------------------------------------------------------------------------
 
@@ -540,7 +490,7 @@ class EtsyStandIn:
             if problem is not None:
                 return problem
             if scope is not None:
-                problem = self._token_problem(request, scope)
+                problem = self.authority.token_problem(self._bearer(request), scope)
                 if problem is not None:
                     return problem
             response = await handler(request)
@@ -550,83 +500,21 @@ class EtsyStandIn:
 
         return self._logged(guarded)
 
-    def _token_problem(self, request: Request, scope: str) -> JSONResponse | None:
-        bearer = self._bearer(request)
-        if bearer is None:
-            return _oauth_error(401, "invalid_token", "access token is missing")
-        token = self._access.get(bearer)
-        if token is None:
-            return _oauth_error(401, "invalid_token", "access token is invalid")
-        if token.expires_at <= self.clock():
-            return _oauth_error(401, "invalid_token", "access token is expired")
-        if scope not in token.scopes:
-            return _error(403, f"Access token is missing the required scope '{scope}'.")
-        return None
-
     async def _authorize(self, request: Request) -> Response:
-        query = request.query_params
-        if query.get("client_id") != self.keystring:
-            return _oauth_error(400, "invalid_client", "unknown client_id")
-        redirect_uri = query.get("redirect_uri", "")
-        if urlsplit(redirect_uri).scheme != "https" or (
-            self.redirect_uris is not None and redirect_uri not in self.redirect_uris
-        ):
-            return _oauth_error(400, "invalid_request", "The requested redirect URL is not permitted")
-        scopes = frozenset(query.get("scope", "").split())
-        problem = None
-        if query.get("response_type") != "code":
-            problem = "response_type must be code"
-        elif not scopes:
-            problem = "scope is required"
-        elif not query.get("state"):
-            problem = "state is required"
-        elif not query.get("code_challenge") or query.get("code_challenge_method") != "S256":
-            problem = "code_challenge with code_challenge_method S256 is required"
-        if problem is not None:
-            return _oauth_error(400, "invalid_request", problem)
-        code = secrets.token_urlsafe(32)
-        self._codes[code] = _AuthCode(
-            self.keystring, redirect_uri, scopes, query["code_challenge"], self.clock() + _AUTH_CODE_LIFETIME_S
-        )
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{separator}{urlencode({'code': code, 'state': query['state']})}", 302)
+        return self.authority.authorize(request.query_params)
 
     async def _token(self, request: Request) -> Response:
         problem = self._key_problem(request)
         if problem is not None:
             return problem
-        form = await request.form()
-        values = {key: str(value) for key, value in form.items()}
-        if values.get("client_id") != self.keystring:
-            return _oauth_error(400, "invalid_client", "client_id is not the app's keystring")
-        grant = values.get("grant_type")
-        if grant == "authorization_code":
-            return self._grant_code(values)
-        if grant == "refresh_token":
-            if self._failures.refresh_failures > 0:
-                self._failures.refresh_failures -= 1
-                return _oauth_error(self._failures.refresh_status, "server_error", "please try again")
-            return self._grant_refresh(values)
-        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
-
-    def _grant_code(self, values: dict[str, str]) -> Response:
-        code = self._codes.pop(values.get("code", ""), None)
-        if code is None or code.expires_at <= self.clock():
-            return _oauth_error(400, "invalid_grant", "code is invalid or expired")
-        if values.get("redirect_uri") != code.redirect_uri:
-            return _oauth_error(400, "invalid_grant", "redirect_uri does not match the authorization request")
-        verifier = values.get("code_verifier", "")
-        if not verifier or not hmac.compare_digest(s256(verifier), code.challenge):
-            return _oauth_error(400, "invalid_grant", "code_verifier does not match the code_challenge")
-        return JSONResponse(self._issue(code.scopes), headers=self._limit_headers())
-
-    def _grant_refresh(self, values: dict[str, str]) -> Response:
-        refresh = values.get("refresh_token", "")
-        scopes = self._refresh.pop(refresh, None)
-        if scopes is None:
-            return _oauth_error(400, "invalid_grant", "refresh_token is revoked")
-        self._revoked.add(refresh)
-        return JSONResponse(self._issue(scopes), headers=self._limit_headers())
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        if form.get("grant_type") == "refresh_token" and self._failures.refresh_failures > 0:
+            self._failures.refresh_failures -= 1
+            return oauth_error(self._failures.refresh_status, "server_error", "please try again")
+        answer = self.authority.grant(form)
+        if isinstance(answer, Response):
+            return answer
+        return JSONResponse(answer, headers=self._limit_headers())
 
     async def _ping(self, request: Request) -> Response:
         return JSONResponse({"application_id": self.application_id})
@@ -644,7 +532,7 @@ class EtsyStandIn:
         if problem is not None:
             return problem
         try:
-            query = _receipt_query(request.query_params)
+            query = receipt_query(request.query_params)
         except ValueError as exc:
             return _error(400, str(exc))
         count, page = self.receipts.query(query)
@@ -707,56 +595,6 @@ def _cents(value: object) -> int:
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
-
-
-def _flag(query: Any, name: str) -> bool | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise ValueError(f"{name} must be a boolean")
-
-
-def _number(query: Any, name: str, *, default: int | None, low: int, high: int | None = None) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer") from None
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{name} must be {bounds}")
-    return value
-
-
-def _receipt_query(query: Any) -> ReceiptQuery:
-    """``getShopReceipts``' query parameters, checked against the document's bounds; ValueError names the first
-    bad one."""
-    sort_on = query.get("sort_on", "created")
-    if sort_on not in ("created", "updated", "receipt_id"):
-        raise ValueError("sort_on must be one of created, updated, receipt_id")
-    sort_order = query.get("sort_order", "desc")
-    if sort_order not in _SORT_ORDERS:
-        raise ValueError("sort_order must be one of " + ", ".join(_SORT_ORDERS))
-    sort: SortOn = sort_on
-    return ReceiptQuery(
-        min_created=_number(query, "min_created", default=None, low=MIN_TIMESTAMP),
-        max_created=_number(query, "max_created", default=None, low=MIN_TIMESTAMP),
-        min_last_modified=_number(query, "min_last_modified", default=None, low=MIN_TIMESTAMP),
-        max_last_modified=_number(query, "max_last_modified", default=None, low=MIN_TIMESTAMP),
-        sort_on=sort,
-        descending=_SORT_ORDERS[sort_order],
-        was_paid=_flag(query, "was_paid"),
-        was_shipped=_flag(query, "was_shipped"),
-        was_canceled=_flag(query, "was_canceled"),
-        limit=_number(query, "limit", default=25, low=1, high=100) or 25,
-        offset=_number(query, "offset", default=0, low=0) or 0,
-    )
 
 
 __all__ = ["ALL_SCOPES", "RECEIPT_STATUSES", "EtsyStandIn", "LoggedRequest", "s256"]

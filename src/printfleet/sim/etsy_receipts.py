@@ -14,7 +14,7 @@ dispatch-scheduling-orders.md 4.4, 4.5).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +26,11 @@ PERSONALISATION_PROPERTY_ID = 54
 
 CUSTOM_PROPERTY_ID = 513
 """A seller-defined variation property (Etsy numbers custom variations 513 and 514)."""
+
+MIN_TIMESTAMP = 946684800
+"""The document's ``minimum`` of the receipt time filters (2000-01-01)."""
+
+_SORT_ORDERS = {"asc": False, "ascending": False, "up": False, "desc": True, "descending": True, "down": True}
 
 RECEIPT_STATUSES = frozenset(
     {"paid", "completed", "open", "payment processing", "canceled", "fully refunded", "partially refunded"}
@@ -229,3 +234,55 @@ def _matches(receipt: Receipt, query: ReceiptQuery) -> bool:
     if query.was_shipped is not None and bool(receipt.get("is_shipped")) != query.was_shipped:
         return False
     return query.was_canceled is None or (receipt.get("status") == "canceled") == query.was_canceled
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ValueError(f"{name} must be a boolean")
+
+
+def _number(
+    query: Mapping[str, str], name: str, *, default: int | None, low: int, high: int | None = None
+) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bounds}")
+    return value
+
+
+def receipt_query(query: Mapping[str, str]) -> ReceiptQuery:
+    """``getShopReceipts``' query parameters, checked against the document's bounds; ValueError names the first
+    bad one."""
+    sort_on = query.get("sort_on", "created")
+    sorts: dict[str, SortOn] = {"created": "created", "updated": "updated", "receipt_id": "receipt_id"}
+    if sort_on not in sorts:
+        raise ValueError("sort_on must be one of created, updated, receipt_id")
+    sort_order = query.get("sort_order", "desc")
+    if sort_order not in _SORT_ORDERS:
+        raise ValueError("sort_order must be one of " + ", ".join(_SORT_ORDERS))
+    return ReceiptQuery(
+        min_created=_number(query, "min_created", default=None, low=MIN_TIMESTAMP),
+        max_created=_number(query, "max_created", default=None, low=MIN_TIMESTAMP),
+        min_last_modified=_number(query, "min_last_modified", default=None, low=MIN_TIMESTAMP),
+        max_last_modified=_number(query, "max_last_modified", default=None, low=MIN_TIMESTAMP),
+        sort_on=sorts[sort_on],
+        descending=_SORT_ORDERS[sort_order],
+        was_paid=_flag(query, "was_paid"),
+        was_shipped=_flag(query, "was_shipped"),
+        was_canceled=_flag(query, "was_canceled"),
+        limit=_number(query, "limit", default=25, low=1, high=100) or 25,
+        offset=_number(query, "offset", default=0, low=0) or 0,
+    )
