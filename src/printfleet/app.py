@@ -24,7 +24,8 @@ from fastapi import FastAPI
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
 from printfleet.app_notifications import build_notifications
-from printfleet.app_schedule import for_member_printers, member_printers, orders_policy_of, schedule_policy_of
+from printfleet.app_orders import build_etsy, orders_policy_of
+from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
 from printfleet.bot import DiscordBot
 from printfleet.config import DiscordSettings, Settings
 from printfleet.domain.printer import PrinterConfig, PrinterKind
@@ -378,6 +379,7 @@ def build_app(
                 policy=orders_policy_of(settings),
                 **({"clock": clock} if clock is not None else {}),
             )
+            etsy = build_etsy(settings, database, orders, clock)
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)
@@ -423,6 +425,8 @@ def build_app(
                 maintenance=maintenance,
                 schedule=schedule,
                 orders=orders,
+                shop=etsy.sync if etsy else None,
+                shop_connector=etsy.connector if etsy else None,
                 bus=bus,
                 health=health,
                 render_metrics=metrics.render,
@@ -432,12 +436,25 @@ def build_app(
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
+            shop_context: AbstractAsyncContextManager[object] = etsy.sync if etsy else nullcontext()
             try:
-                async with outbox_context, bot, queue, monitoring, dispatch, scheduler, maintenance, orders:
+                async with (
+                    outbox_context,
+                    bot,
+                    queue,
+                    monitoring,
+                    dispatch,
+                    scheduler,
+                    maintenance,
+                    orders,
+                    shop_context,
+                ):
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield
             finally:
                 await notifying.sender.aclose()
+                if etsy is not None:
+                    await etsy.http.aclose()
                 await store_health.close()
             log.info("printfleet.stopped")
 

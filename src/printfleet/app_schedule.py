@@ -1,5 +1,5 @@
-"""Wiring of scheduled prints for the composition root: the scheduler's and the order service's policies from the
-settings, and which printers the shared member queue sees (``queue_mode: members`` only)."""
+"""Wiring of scheduled prints for the composition root: the scheduler's policy from the settings, and which printers
+the shared member queue sees (``queue_mode: members`` only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import timedelta
 from printfleet.config import Settings
 from printfleet.domain.printer import PrinterConfig, PrinterStatus, QueueMode
 from printfleet.services.monitoring import StatusListener
-from printfleet.services.orders import OrdersPolicy
 from printfleet.services.schedule import SchedulePolicy
 
 
@@ -40,15 +39,4 @@ def schedule_policy_of(settings: Settings) -> SchedulePolicy:
         staffed_hours_strict=schedule.staffed_hours_strict,
         members_may_schedule=schedule.members_may_schedule,
         require_plate_clear=settings.dispatch.require_plate_clear,
-    )
-
-
-def orders_policy_of(settings: Settings) -> OrdersPolicy:
-    """The order service's policy from the ``orders`` settings."""
-    orders = settings.orders
-    return OrdersPolicy(
-        ship_buffer=timedelta(hours=orders.ship_buffer),
-        auto_schedule=orders.auto_schedule,
-        reprint_failed=orders.reprint_failed,
-        max_attempts=orders.max_attempts,
     )

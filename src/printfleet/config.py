@@ -291,6 +291,39 @@ class MaterialsSettings(BaseModel):
     low_stock_grams: float = Field(default=100.0, ge=0, le=100_000)
 
 
+class SecretsSettings(BaseModel):
+    """Secrets at rest (shop tokens): ``key`` is a Fernet key (url-safe base64, 32 bytes; a secret, env
+    ``PRINTFLEET_SECRETS__KEY``); without it the key is read from ``key_file``, created with a new key (mode 0600) on
+    first use."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: SecretStr | None = None
+    key_file: str = "data/secrets.key"
+
+
+class EtsySettings(BaseModel):
+    """An Etsy shop (docs/orders.md). ``keystring`` and ``shared_secret`` (a secret) are the app's, from Etsy's
+    developer portal; ``redirect_url`` is the HTTPS address Etsy sends the seller back to (registered for the app;
+    printfleet serves ``/ui/shops/etsy/callback``); ``poll_interval`` (seconds) between polls of paid orders and
+    ``overlap`` (seconds) re-read before the last change seen. ``api_url``, ``token_url`` and ``authorize_url`` are
+    Etsy's, changed only to point at a stand-in."""
+
+    model_config = ConfigDict(extra="forbid")
+    keystring: str | None = Field(default=None, min_length=1, max_length=64)
+    shared_secret: SecretStr | None = None
+    redirect_url: str | None = Field(default=None, max_length=500)
+    poll_interval: float = Field(default=300.0, ge=5, le=86_400)
+    overlap: float = Field(default=600.0, ge=0, le=86_400)
+    api_url: str = "https://openapi.etsy.com"
+    token_url: str = "https://api.etsy.com/v3/public/oauth/token"  # noqa: S105 (an address, not a secret)
+    authorize_url: str = "https://www.etsy.com/oauth/connect"
+
+    @property
+    def configured(self) -> bool:
+        """Whether the app's keystring and shared secret are both set (the shop can be connected)."""
+        return bool(self.keystring and self.shared_secret and self.shared_secret.get_secret_value())
+
+
 class MetricsSettings(BaseModel):
     """``/metrics``: open to loopback clients only by default; with ``token`` set (a secret), open to any client
     that sends ``Authorization: Bearer <token>`` and to nobody else."""
@@ -532,6 +565,8 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     orders: OrdersSettings = OrdersSettings()
+    etsy: EtsySettings = EtsySettings()
+    secrets: SecretsSettings = SecretsSettings()
     materials: MaterialsSettings = MaterialsSettings()
     notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None

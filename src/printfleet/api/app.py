@@ -28,6 +28,7 @@ from printfleet.api import (
     printers,
     queue,
     schedule,
+    shops,
     ws,
 )
 from printfleet.api.auth import check_metrics_access, public
@@ -209,6 +210,7 @@ def create_api(
     app.include_router(notifications.router)
     app.include_router(maintenance.router)
     app.include_router(orders.router)
+    app.include_router(shops.router)
     app.include_router(schedule.router)
     app.include_router(ws.router)
 

@@ -21,6 +21,7 @@ from printfleet.services.materials.slots import SlotService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
 from printfleet.services.orders import OrderService
+from printfleet.services.orders.shop_sync import ShopConnector, ShopSync
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.schedule import ScheduleService
@@ -52,6 +53,8 @@ class ApiContext:
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]
+    shop: ShopSync | None = None
+    shop_connector: ShopConnector | None = None
     secure_cookies: bool = False
     metrics_token: str | None = None
 

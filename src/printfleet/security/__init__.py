@@ -1,1 +1,2 @@
-"""Security adapters: password hashing (argon2id through pwdlib). Implements the accounts service's ports."""
+"""Security adapters: password hashing (argon2id through pwdlib), implementing the accounts service's ports; secrets
+at rest (Fernet)."""

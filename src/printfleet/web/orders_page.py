@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from printfleet.api.auth import audit, requires
 from printfleet.domain.accounts.audit import AuditAction
@@ -53,6 +53,7 @@ async def _render(
     found, total = await context.orders.list_orders(OrderQuery(statuses=statuses, limit=PAGE_SIZE))
     views = [await context.orders.get(order.id) for order in found]
     profiles = await context.orders.profiles()
+    shop = await context.shop.status() if context.shop is not None else None
     files, _ = await context.files.list(FileQuery(limit=200))
     body = page(
         request,
@@ -67,6 +68,7 @@ async def _render(
         files=files,
         statuses=[s.value for s in OrderStatus],
         shown_status=status or "",
+        shop=shop,
         note=note,
         error=error,
     )
@@ -198,3 +200,50 @@ async def add_profile(request: Request, context: Context, locale: Locale) -> Res
         return await _render(request, context, locale, error=exc.message, status_code=422)
     await audit(request, AuditAction.PRODUCT_PROFILE_CHANGED, f"product_profile:{profile.id}", op="added")
     return await _render(request, context, locale, note=translate(locale, "Added %(name)s") % {"name": profile.name})
+
+
+@router.post("/ui/shops/etsy/connect", dependencies=[SameSite, requires(Permission.SETTINGS_MANAGE)])
+async def connect_etsy(request: Request, context: Context, locale: Locale) -> Response:
+    """Send the admin's browser to Etsy to approve printfleet (Etsy sends it back to the callback)."""
+    if context.shop_connector is None:
+        error = translate(locale, "Etsy is not configured: set etsy.keystring and etsy.shared_secret.")
+        return await _render(request, context, locale, error=error, status_code=409)
+    try:
+        url = await context.shop_connector.begin()
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=409)
+    await audit(request, AuditAction.SETTINGS_CHANGED, "shop:etsy", op="connect_started")
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/ui/shops/etsy/callback", dependencies=[requires(Permission.SETTINGS_MANAGE)])
+async def etsy_callback(
+    request: Request,
+    context: Context,
+    locale: Locale,
+    code: Annotated[str | None, Query(max_length=2000)] = None,
+    state: Annotated[str | None, Query(max_length=200)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Where Etsy sends the admin back: the code is traded for tokens (kept sealed) and the shop is polled."""
+    if context.shop_connector is None:
+        return await _render(request, context, locale, error="Etsy is not configured.", status_code=409)
+    if error or not code or not state:
+        message = translate(locale, "Etsy did not connect the shop: %(reason)s") % {"reason": error or "no code"}
+        return await _render(request, context, locale, error=message, status_code=400)
+    try:
+        await context.shop_connector.finish(code=code, state=state)
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=400)
+    await audit(request, AuditAction.SETTINGS_CHANGED, "shop:etsy", op="connected")
+    return await _render(request, context, locale, note=translate(locale, "Etsy shop connected"))
+
+
+@router.post("/ui/shops/etsy/poll", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
+async def poll_etsy(request: Request, context: Context, locale: Locale) -> Response:
+    """Poll the Etsy shop now."""
+    if context.shop is None:
+        return await _render(request, context, locale, error="Etsy is not configured.", status_code=409)
+    received = await context.shop.poll()
+    note = translate(locale, "%(count)s order(s) received from Etsy") % {"count": received}
+    return await _render(request, context, locale, note=note)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -108,6 +108,12 @@ class OrderService:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._shipment_listeners: list[Callable[[Order], Awaitable[None]]] = []
+
+    def add_shipment_listener(self, listener: Callable[[Order], Awaitable[None]]) -> None:
+        """Call ``listener(order)`` after an order is marked shipped here (a shop writes the shipment back); its
+        failure is logged and changes nothing here."""
+        self._shipment_listeners.append(listener)
 
     def now(self) -> datetime:
         """The service's clock (aware UTC): when an order typed in or imported now was received."""
@@ -292,7 +298,7 @@ class OrderService:
             order = await self._order(order_id)
             if order.status is OrderStatus.CANCELLED:
                 raise Conflict(f"order {order_id} is cancelled")
-            return await self._set(
+            shipped = await self._set(
                 order,
                 status=OrderStatus.SHIPPED,
                 problem=None,
@@ -300,6 +306,12 @@ class OrderService:
                 carrier=(carrier or "").strip() or None,
                 shipped_at=self._clock(),
             )
+        for listener in self._shipment_listeners:
+            try:
+                await listener(shipped)
+            except Exception:  # the shop's trouble must not undo the shipment here
+                log.exception("order.shipment_listener_failed", order_id=order_id)
+        return shipped
 
     async def cancel(self, order_id: int) -> Order:
         """Cancel an order and its prints not sent yet (prints under way go on; stop them on the printer). Raises

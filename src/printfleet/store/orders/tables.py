@@ -106,3 +106,22 @@ class OrderPrintRow(Base):
     plate_index: Mapped[int] = mapped_column(Integer)
     attempt: Mapped[int] = mapped_column(Integer)
     scheduled_print_id: Mapped[int] = mapped_column(Integer)
+
+
+class ShopConnectionRow(Base):
+    """A connected shop (one row per shop kind, e.g. ``etsy``): the seller's ids, the tokens (encrypted by the
+    caller; never stored in clear), the poll's watermark, and how the connection stands."""
+
+    __tablename__ = "shop_connections"
+
+    shop: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shop_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    tokens: Mapped[str | None] = mapped_column(Text)
+    pending: Mapped[str | None] = mapped_column(Text)
+    watermark: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(20))
+    last_poll_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    orders_seen: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

@@ -1,11 +1,12 @@
-"""orders: shop orders, their lines, product profiles and the scheduled print of each plate
+"""orders: shop orders, their lines, product profiles, the scheduled print of each plate, connected shops
 
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04
 
 ``product_profiles`` says how a product is printed; ``orders`` and ``order_lines`` keep orders (a shop's, typed in
-or imported) unique per shop id; ``order_prints`` links each plate of a line to its scheduled print.
+or imported) unique per shop id; ``order_prints`` links each plate of a line to its scheduled print;
+``shop_connections`` a connected shop's ids, encrypted tokens and poll watermark.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the four order tables."""
+    """Create the order tables."""
     op.create_table(
         "product_profiles",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -107,10 +108,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("scheduled_print_id", name=op.f("uq_order_prints_scheduled_print_id")),
     )
     op.create_index("ix_order_prints_order_id", "order_prints", ["order_id"])
+    op.create_table(
+        "shop_connections",
+        sa.Column("shop", sa.String(16), nullable=False),
+        sa.Column("shop_id", sa.String(32), nullable=True),
+        sa.Column("user_id", sa.String(32), nullable=True),
+        sa.Column("tokens", sa.Text(), nullable=True),
+        sa.Column("pending", sa.Text(), nullable=True),
+        sa.Column("watermark", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("last_poll_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(500), nullable=True),
+        sa.Column("orders_seen", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("shop", name=op.f("pk_shop_connections")),
+    )
 
 
 def downgrade() -> None:
     """Drop the order tables."""
+    op.drop_table("shop_connections")
     op.drop_index("ix_order_prints_order_id", table_name="order_prints")
     op.drop_table("order_prints")
     op.drop_table("order_lines")

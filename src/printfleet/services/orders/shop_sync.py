@@ -1,0 +1,222 @@
+"""Orders from a connected shop: poll it every ``interval`` from a stored watermark, hand each order to the order
+service (which updates an order it has, so a re-poll adds nothing), and write shipments back.
+
+The shop's own client (the Etsy adapter) is reached through :class:`ShopClient`; its refusals arrive as
+:class:`ShopReconnectNeeded` (the seller must connect again: polling stops until they do) or
+:class:`ShopUnavailable` (answered again at the next poll). The watermark moves only after every order of a poll
+was stored, so an outage mid-poll loses nothing. One poll at a time runs in a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from printfleet.domain.orders.model import IncomingOrder, Order
+from printfleet.domain.orders.shops import ConnectionState, ShopConnection
+from printfleet.services.errors import InvalidInput, ServiceError, StoreUnavailable
+from printfleet.services.orders.service import OrderService
+
+log = structlog.get_logger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ShopReconnectNeeded(ServiceError):
+    """The shop refused printfleet's tokens (revoked, reused or expired): the seller must connect again."""
+
+
+class ShopUnavailable(ServiceError):
+    """The shop could not be reached or refused a request for now (an outage, its rate limit)."""
+
+
+class ShopClient(Protocol):
+    """A shop's API as the sync needs it (the Etsy adapter, wrapped by the composition root)."""
+
+    async def identify(self) -> tuple[str, str]:
+        """The seller's (user id, shop id). Raises ShopReconnectNeeded, ShopUnavailable."""
+        ...
+
+    def orders_since(self, shop_id: str, watermark: datetime | None) -> AsyncIterator[IncomingOrder]:
+        """The shop's orders changed since a little before ``watermark`` (all when None), oldest change first.
+        Raises ShopReconnectNeeded, ShopUnavailable."""
+        ...
+
+    async def ship(self, shop_id: str, order_id: str, *, tracking_code: str | None, carrier: str | None) -> None:
+        """Tell the shop the order was shipped. Raises ShopReconnectNeeded, ShopUnavailable."""
+        ...
+
+
+class ShopConnector(Protocol):
+    """Connecting a shop (OAuth 2.0 with PKCE for Etsy), implemented by the composition root."""
+
+    async def begin(self) -> str:
+        """The address to send the seller to, to approve printfleet. Raises InvalidInput when the app's settings
+        lack what the shop needs."""
+        ...
+
+    async def finish(self, *, code: str, state: str) -> None:
+        """Complete the connection with the shop's callback. Raises InvalidInput, ShopReconnectNeeded,
+        ShopUnavailable."""
+        ...
+
+    async def disconnect(self) -> None:
+        """Forget the shop's tokens (orders stay)."""
+        ...
+
+
+class ShopRepository(Protocol):
+    """Connected shops (store: ``SqlShopRepository``)."""
+
+    async def get(self, shop: str) -> ShopConnection | None: ...
+    async def update(self, shop: str, now: datetime, *, add_seen: int = 0, **changes: Any) -> ShopConnection: ...
+
+
+class ShopSync:
+    """Poll one shop's orders into the order service, and write its shipments back. Use as an async context
+    manager (or :meth:`start`/:meth:`stop`) to poll every ``interval_s`` seconds."""
+
+    def __init__(
+        self,
+        *,
+        shop: str,
+        repository: ShopRepository,
+        orders: OrderService,
+        client: ShopClient,
+        interval_s: float,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._shop = shop
+        self._repository = repository
+        self._orders = orders
+        self._client = client
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def shop(self) -> str:
+        """The shop's kind (``etsy``)."""
+        return self._shop
+
+    async def status(self) -> ShopConnection:
+        """How the connection stands (``disconnected`` when it never was)."""
+        found = await self._repository.get(self._shop)
+        return found or ShopConnection(shop=self._shop, state=ConnectionState.DISCONNECTED, updated_at=self._clock())
+
+    async def poll(self) -> int:
+        """Poll once now (waiting for a poll under way): how many orders (new or changed) were received. Nothing
+        when the shop is not connected. A refusal of the tokens marks it ``reconnect_needed``; an outage is kept as
+        ``last_error`` for the next poll to retry."""
+        async with self._lock:
+            connection = await self.status()
+            if connection.state is not ConnectionState.CONNECTED:
+                return 0
+            received = 0
+            newest = connection.watermark
+            try:
+                shop_id = connection.shop_id
+                if shop_id is None:
+                    user_id, shop_id = await self._client.identify()
+                    await self._repository.update(self._shop, self._clock(), user_id=user_id, shop_id=shop_id)
+                async for incoming in self._client.orders_since(shop_id, connection.watermark):
+                    try:
+                        await self._orders.receive(incoming)
+                    except InvalidInput as refused:  # e.g. an order without lines: logged, the rest go on
+                        log.warning("shop.order_refused", shop=self._shop, order=incoming.external_id, problem=refused)
+                    received += 1
+                    if incoming.updated_at is not None and (newest is None or incoming.updated_at > newest):
+                        newest = incoming.updated_at
+            except ShopReconnectNeeded as refused:
+                log.warning("shop.reconnect_needed", shop=self._shop, problem=refused.message)
+                await self._repository.update(
+                    self._shop,
+                    self._clock(),
+                    state=ConnectionState.RECONNECT_NEEDED,
+                    last_error=refused.message[:500],
+                    last_poll_at=self._clock(),
+                    add_seen=received,
+                )
+                return received
+            except ShopUnavailable as outage:
+                log.warning("shop.poll_failed", shop=self._shop, problem=outage.message, received=received)
+                await self._repository.update(
+                    self._shop, self._clock(), last_error=outage.message[:500], last_poll_at=self._clock()
+                )
+                return received
+            await self._repository.update(
+                self._shop,
+                self._clock(),
+                watermark=newest,
+                last_poll_at=self._clock(),
+                last_error=None,
+                add_seen=received,
+            )
+            if received:
+                log.info("shop.polled", shop=self._shop, received=received)
+            return received
+
+    async def ship(self, order: Order) -> None:
+        """Tell the shop ``order`` (one of its own) was shipped, with its tracking code. A refusal is logged and kept
+        as ``last_error``; the order stays shipped here."""
+        if order.source.value != self._shop or order.external_id is None:
+            return
+        connection = await self.status()
+        if connection.state is not ConnectionState.CONNECTED or connection.shop_id is None:
+            return
+        try:
+            await self._client.ship(
+                connection.shop_id, order.external_id, tracking_code=order.tracking_code, carrier=order.carrier
+            )
+        except (ShopReconnectNeeded, ShopUnavailable) as refused:
+            log.warning("shop.shipment_not_sent", shop=self._shop, order_id=order.id, problem=refused.message)
+            changes: dict[str, Any] = {"last_error": refused.message[:500]}
+            if isinstance(refused, ShopReconnectNeeded):
+                changes["state"] = ConnectionState.RECONNECT_NEEDED
+            await self._repository.update(self._shop, self._clock(), **changes)
+            return
+        log.info("shop.shipment_sent", shop=self._shop, order_id=order.id)
+
+    def wake(self) -> None:
+        """Poll soon (a shop was just connected)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.poll()
+            except StoreUnavailable:
+                log.warning("shop.poll_deferred", shop=self._shop)
+            except Exception:  # a bug must not stop polling for good
+                log.exception("shop.poll_crashed", shop=self._shop)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
+
+    async def start(self) -> None:
+        """Poll now and every ``interval_s`` seconds."""
+        self._task = asyncio.create_task(self._run(), name=f"shop-sync-{self._shop}")
+
+    async def stop(self) -> None:
+        """Stop polling (a poll under way is cancelled; its orders stored so far stay)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def __aenter__(self) -> ShopSync:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
