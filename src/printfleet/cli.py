@@ -10,6 +10,7 @@ import signal
 import sys
 import webbrowser
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +22,11 @@ from rich.console import Console
 from rich.text import Text
 
 from printfleet.cli_demo import (
+    DEMO_ETSY_KEYSTRING,
+    DEMO_ETSY_SECRET,
     DEMO_SCHEDULED,
     demo_accounts,
+    demo_etsy,
     demo_files,
     demo_maintenance,
     demo_orders,
@@ -181,13 +185,17 @@ def _run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None
 
 async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Event) -> None:
     from printfleet.app import build_app
+    from printfleet.sim.etsy import EtsyStandIn
     from printfleet.sim.farm import SimulatedFarm
 
     credentials = await demo_accounts(settings)
     await demo_files(settings)
     await demo_schedule(settings)
     await demo_orders(settings)
-    async with SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
+    etsy = EtsyStandIn(keystring=DEMO_ETSY_KEYSTRING, shared_secret=DEMO_ETSY_SECRET)
+    async with etsy, SimulatedFarm(workdir=Path("data") / "sim", spare=1) as farm:
+        etsy.seed_demo(datetime.now(UTC))
+        settings = await demo_etsy(settings, etsy)
         printers = [
             config.replace(poll_interval=None, queue_mode=DEMO_SCHEDULED.get(config.id, config.queue_mode))
             for config in farm.printer_configs()
@@ -212,7 +220,8 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
             f"  idle for your prints from the Files page: {', '.join(sorted(farm.spare_ids))}\n"
             f"  scheduled prints at {url}/schedule: a chain of three on {', '.join(DEMO_SCHEDULED)} "
             "(mark its plate cleared on its card between prints)\n"
-            f"  shop orders at {url}/orders: schedule one, and it prints after the chain\n"
+            f"  shop orders at {url}/orders: the Etsy stand-in's paid orders are scheduled as they arrive; "
+            "schedule a typed-in one yourself\n"
             f"  API docs  {url}/docs\n  events    ws://{settings.http.host}:{settings.http.port}/ws\n"
             "Press Ctrl+C to stop.\n",
         )

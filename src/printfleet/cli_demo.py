@@ -7,9 +7,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import SecretStr
 
 from printfleet.config import Settings
 from printfleet.domain.printer import QueueMode
+
+
+class EtsyStandInLike(Protocol):
+    """What the demo needs of its Etsy stand-in (``printfleet.sim.etsy.EtsyStandIn``)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def token_url(self) -> str: ...
+    @property
+    def authorize_url(self) -> str: ...
+    def issue_tokens(self) -> dict[str, Any]: ...
+
 
 DEMO_ACCOUNTS = (("admin", "Demo Admin", "admin"), ("alice", "Alice", "member"), ("bob", "Bob", "member"))
 """The demo's accounts: (username, display name, role)."""
@@ -190,3 +206,69 @@ async def demo_orders(settings: Settings) -> int:
             status, problem = order_status(order, progress(plates_total(order, {profile.id: profile}), []))
             await repository.update_order(order.id, {"status": status, "problem": problem}, now)
     return len(DEMO_ORDERS)
+
+
+DEMO_ETSY_KEYSTRING = "demo0keystring0printfleet"
+DEMO_ETSY_SECRET = "demo0secret"  # noqa: S105 (the demo stand-in's, not a real app's)
+"""The demo's Etsy app, known only to the demo's stand-in."""
+
+DEMO_ETSY_PROFILES = (
+    ("Star keychain", 1_462_850_311, "calibration_cube", 4),
+    ("Spiral vase", 1_462_850_313, "shelf_bracket", 1),
+)
+"""Product profiles for the stand-in's demo listings (``EtsyStandIn.seed_demo``): (name, listing id, sample file
+searched by name, units per plate). The personalised name tag has none: it needs attention."""
+
+
+async def demo_etsy(settings: Settings, stand_in: EtsyStandInLike) -> Settings:
+    """Connect the demo to its Etsy stand-in: ``settings`` with ``etsy.*`` pointing at it and paid orders scheduled
+    as they arrive; fresh tokens from the stand-in sealed in the store (the stand-in keeps nothing between starts);
+    on the first start, product profiles for its listings."""
+    from printfleet.app_orders import ETSY, SealedTokenStore
+    from printfleet.domain.files.library import FileQuery
+    from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
+    from printfleet.domain.orders.shops import ConnectionState
+    from printfleet.security.secretbox import SecretBox
+    from printfleet.shops.etsy.oauth import SCOPES, tokens_from_response
+    from printfleet.store.database import Database
+    from printfleet.store.files import SqlFileRepository
+    from printfleet.store.orders.repository import SqlOrderRepository
+    from printfleet.store.orders.shops import SqlShopRepository
+
+    connected = settings.model_copy(
+        update={
+            "etsy": settings.etsy.model_copy(
+                update={
+                    "keystring": DEMO_ETSY_KEYSTRING,
+                    "shared_secret": SecretStr(DEMO_ETSY_SECRET),
+                    "api_url": stand_in.url,
+                    "token_url": stand_in.token_url,
+                    "authorize_url": stand_in.authorize_url,
+                    "poll_interval": 30.0,
+                }
+            ),
+            "orders": settings.orders.model_copy(update={"auto_schedule": True}),
+        }
+    )
+    now = datetime.now(UTC)
+    box = SecretBox.from_settings(None, Path(settings.secrets.key_file))
+    async with Database(settings.database_url) as database:
+        shops = SqlShopRepository(database)
+        tokens = tokens_from_response(stand_in.issue_tokens(), now=now, scopes=SCOPES)
+        await SealedTokenStore(shops, box, lambda: now).save(tokens)
+        await shops.update(ETSY, now, state=ConnectionState.CONNECTED, last_error=None)
+        orders = SqlOrderRepository(database)
+        if any(profile.listing_id == str(DEMO_ETSY_PROFILES[0][1]) for profile in await orders.profiles()):
+            return connected
+        for name, listing, sample, units in DEMO_ETSY_PROFILES:
+            files, _ = await SqlFileRepository(database).list(FileQuery(search=sample, limit=1))
+            if not files:
+                continue
+            draft = ProfileDraft(
+                name=name,
+                listing_id=str(listing),
+                parts=(ProfilePart(file_id=files[0].id, units_per_plate=units, material_type="PLA"),),
+                printer_id=next(iter(DEMO_SCHEDULED)),
+            )
+            await orders.add_profile(draft, now)
+    return connected
