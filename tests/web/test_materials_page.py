@@ -16,20 +16,24 @@ from tests.e2e.harness import Server
 from tests.support_accounts import bearer_headers, session_cookie
 
 
-async def _wait_for(server: Server, path: str, text: str, *, tries: int = 200) -> str:
+async def _wait_for(server: Server, path: str, text: str, *, times: int = 1, tries: int = 200) -> str:
+    """The page once ``text`` appears on it (``times`` times): the spools' records follow the AMS report."""
     body = ""
     for _ in range(tries):
         body = (await server.client.get(path)).text
-        if text in body:
+        if body.count(text) >= times:
             return body
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared on {path}")
+    raise AssertionError(f"{text!r} never appeared {times} time(s) on {path}")
 
 
 @pytest.mark.printers(1)
 async def test_the_ams_spools_show_on_the_materials_page_and_the_printer_card(server: Server, farm: BambuFarm) -> None:
     printer = farm[0]
-    body = await _wait_for(server, "/materials", "Bambu Lab PLA Matte #2")
+    # The slots, the spools made from their RFID tags and the grams left follow the AMS report one after the other.
+    for text in ("Bambu Lab PLA Matte #2", "Bambu Lab PLA Basic #1", "850 g left", 'fill="#FF6A13"'):
+        await _wait_for(server, "/materials", text)
+    body = await _wait_for(server, "/materials", '<meter class="spool-left"', times=2)
 
     assert 'href="/materials" aria-current="page"' in body
     assert 'id="slot-sim-bambu-1-AMS0-T0"' in body
@@ -102,7 +106,7 @@ async def test_an_operator_adds_weighs_archives_and_assigns_a_viewer_only_reads(
 
 @pytest.mark.printers(1)
 async def test_the_materials_page_speaks_german(server: Server) -> None:
-    await _wait_for(server, "/materials", "Bambu Lab PLA Basic #1")
+    await _wait_for(server, "/materials", "850 g left")  # the spool and its grams, from the AMS report
     cookie = await session_cookie(server.runtime.accounts, username="olga", role=Role.OPERATOR)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as browser:
         browser.cookies.set("printfleet_session", cookie)

@@ -152,6 +152,15 @@ class Order:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+class Saved(StrEnum):
+    """What storing an incoming order did: ``created`` it, ``updated`` the one the shop sent before, or nothing
+    (``unchanged``: the shop's last change is the one stored, as when a poll reads an order again)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderQuery:
     """Filters of the order list (ship-by soonest first, then newest): ``statuses``, ``source``, ``ship_by_before``

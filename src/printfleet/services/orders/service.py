@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from printfleet.domain.orders.model import (
     OrderPrint,
     OrderQuery,
     OrderStatus,
+    Saved,
 )
 from printfleet.domain.orders.planning import (
     Progress,
@@ -50,6 +52,9 @@ from printfleet.services.orders.ports import OrderRepository, OrdersPolicy
 from printfleet.services.schedule.service import Actor, ScheduleService, Shown
 
 log = structlog.get_logger(__name__)
+
+PROFILES_CACHE_S = 2.0
+"""How long (seconds) the service reuses the product profiles it read."""
 
 PRINTFLEET = Actor(user_id=None, manages=True)
 """The actor of what printfleet does by itself (auto-scheduling, reprints)."""
@@ -109,6 +114,7 @@ class OrderService:
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
         self._shipment_listeners: list[Callable[[Order], Awaitable[None]]] = []
+        self._profiles: tuple[float, list[ProductProfile]] | None = None
 
     def add_shipment_listener(self, listener: Callable[[Order], Awaitable[None]]) -> None:
         """Call ``listener(order)`` after an order is marked shipped here (a shop writes the shipment back); its
@@ -125,11 +131,20 @@ class OrderService:
         """Every product profile, by name."""
         return await self._repository.profiles()
 
+    async def _cached_profiles(self) -> list[ProductProfile]:
+        """The profiles, read at most every :data:`PROFILES_CACHE_S` seconds (an import matches thousands of lines;
+        a change here forgets them at once, one made by another process is seen within that time)."""
+        now = time.monotonic()
+        if self._profiles is None or now - self._profiles[0] > PROFILES_CACHE_S:
+            self._profiles = (now, await self._repository.profiles())
+        return self._profiles[1]
+
     async def add_profile(self, draft: ProfileDraft) -> ProductProfile:
         """Store a profile; open orders are matched again (a line waiting for one may now print). Raises
         InvalidInput naming the field."""
         _check_profile(draft)
         profile = await self._repository.add_profile(draft, self._clock())
+        self._profiles = None
         await self.rematch()
         return profile
 
@@ -137,6 +152,7 @@ class OrderService:
         """Replace a profile; open orders are matched again. Raises ProfileNotFound, InvalidInput."""
         _check_profile(draft)
         profile = await self._repository.update_profile(profile_id, draft, self._clock())
+        self._profiles = None
         if profile is None:
             raise ProfileNotFound(profile_id)
         await self.rematch()
@@ -146,12 +162,13 @@ class OrderService:
         """Delete a profile (prints already scheduled from it stay). Raises ProfileNotFound."""
         if not await self._repository.delete_profile(profile_id):
             raise ProfileNotFound(profile_id)
+        self._profiles = None
         await self.rematch()
 
     async def rematch(self) -> None:
         """Match the lines of every order not scheduled yet (``new`` or ``needs_attention``) against the profiles
         again, and auto-schedule those that can now print when ``orders.auto_schedule``."""
-        profiles = await self._repository.profiles()
+        profiles = await self._cached_profiles()
         for order in await self._repository.open_orders():
             if order.status not in (OrderStatus.NEW, OrderStatus.NEEDS_ATTENTION):
                 continue
@@ -184,14 +201,15 @@ class OrderService:
                 raise InvalidInput(f"lines[{index}].quantity: must be at least 1")
             if not line.title.strip():
                 raise InvalidInput(f"lines[{index}].title: must not be empty")
-        profiles = await self._repository.profiles()
+        profiles = await self._cached_profiles()
         matches: list[tuple[int | None, str | None]] = []
         for line in incoming.lines:
             profile = match_profile(line, profiles)
             matches.append((profile.id if profile else None, line_problem(line, profile)))
-        order, created = await self._repository.save_order(incoming, matches, created_by=created_by, now=self._clock())
+        order, saved = await self._repository.save_order(incoming, matches, created_by=created_by, now=self._clock())
+        created = saved is Saved.CREATED
         async with self._locks[order.id]:
-            if order.status.is_closed:
+            if order.status.is_closed or saved is Saved.UNCHANGED:
                 pass
             elif incoming.cancelled:
                 order = await self._cancel_locked(order, reason="cancelled in the shop")
@@ -255,7 +273,7 @@ class OrderService:
             blocked = [line for line in order.lines if line.problem is not None]
             if blocked:
                 raise Conflict(f"order {order_id} needs attention: {blocked[0].title}: {blocked[0].problem}")
-            profiles = {profile.id: profile for profile in await self._repository.profiles()}
+            profiles = {profile.id: profile for profile in await self._cached_profiles()}
             links = await self._repository.order_prints(order_id)
             try:
                 planned = plan_order(
@@ -413,7 +431,7 @@ class OrderService:
         if links:
             found, _ = await self._schedule.list_prints(ScheduleQuery(order_id=str(order.id), limit=10_000))
             shown = {item.scheduled.id: item for item in found}
-        profiles = {profile.id: profile for profile in await self._repository.profiles()}
+        profiles = {profile.id: profile for profile in await self._cached_profiles()}
         needed = plates_total(order, profiles)
         statuses = [
             (link.key, shown[link.scheduled_print_id].scheduled.status)

@@ -18,6 +18,7 @@ from printfleet.domain.orders.model import (
     OrderQuery,
     OrderSource,
     OrderStatus,
+    Saved,
     Variation,
 )
 from printfleet.domain.orders.profiles import ProductProfile, ProfileDraft, ProfilePart
@@ -179,11 +180,12 @@ class SqlOrderRepository:
         *,
         created_by: int | None,
         now: datetime,
-    ) -> tuple[Order, bool]:
+    ) -> tuple[Order, Saved]:
         """Insert ``incoming`` or, when its shop already sent it (same source and ``external_id``), update it and
-        its lines in place (lines matched by their ``external_id``; new ones added). ``matches`` gives each line's
-        (profile id, problem), in line order. Returns the stored order and whether it is new. A race with another
-        process inserting the same order ends as an update."""
+        its lines in place (lines matched by their ``external_id``; new ones added), unless the shop's last change
+        (``updated_at``) is the one stored. ``matches`` gives each line's (profile id, problem), in line order.
+        Returns the stored order and what was done. A race with another process inserting the same order ends as
+        an update."""
         for _ in range(2):
             try:
                 return await self._save_order(incoming, matches, created_by=created_by, now=now)
@@ -198,7 +200,7 @@ class SqlOrderRepository:
         *,
         created_by: int | None,
         now: datetime,
-    ) -> tuple[Order, bool]:
+    ) -> tuple[Order, Saved]:
         async with self._database.transaction() as session:
             row: OrderRow | None = None
             if incoming.external_id is not None:
@@ -207,6 +209,13 @@ class SqlOrderRepository:
                     .where(OrderRow.source == incoming.source.value, OrderRow.external_id == incoming.external_id)
                     .with_for_update()
                 )
+            if (
+                row is not None
+                and incoming.updated_at is not None
+                and row.shop_updated_at is not None
+                and row.shop_updated_at.astimezone(UTC) == incoming.updated_at
+            ):
+                return await _load(session, row), Saved.UNCHANGED
             created = row is None
             if row is None:
                 row = OrderRow(
@@ -244,7 +253,7 @@ class SqlOrderRepository:
                 line_row.profile_id = profile_id
                 line_row.problem = problem
             await session.flush()
-            return await _load(session, row), created
+            return await _load(session, row), Saved.CREATED if created else Saved.UPDATED
 
     async def get_order(self, order_id: int) -> Order | None:
         """One order with its lines, or None."""
