@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from printfleet.domain.orders.model import IncomingOrder, Order, OrderPrint, OrderQuery, Saved
+from printfleet.domain.orders.model import (
+    IncomingOrder,
+    Order,
+    OrderPrint,
+    OrderQuery,
+    OrderSource,
+    OrderStatus,
+    Saved,
+)
 from printfleet.domain.orders.profiles import ProductProfile, ProfileDraft
 
 
@@ -37,7 +45,9 @@ class OrderRepository(Protocol):
         *,
         created_by: int | None,
         now: datetime,
+        initial: tuple[OrderStatus, str | None] = ...,
     ) -> tuple[Order, Saved]: ...
+    async def shop_versions(self, source: OrderSource, external_ids: Sequence[str]) -> dict[str, datetime | None]: ...
     async def get_order(self, order_id: int) -> Order | None: ...
     async def list_orders(self, query: OrderQuery) -> tuple[list[Order], int]: ...
     async def open_orders(self) -> list[Order]: ...

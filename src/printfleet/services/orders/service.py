@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -203,14 +203,22 @@ class OrderService:
                 raise InvalidInput(f"lines[{index}].title: must not be empty")
         profiles = await self._cached_profiles()
         matches: list[tuple[int | None, str | None]] = []
+        initial: tuple[OrderStatus, str | None] = (OrderStatus.NEW, None)
         for line in incoming.lines:
             profile = match_profile(line, profiles)
-            matches.append((profile.id if profile else None, line_problem(line, profile)))
-        order, saved = await self._repository.save_order(incoming, matches, created_by=created_by, now=self._clock())
+            problem = line_problem(line, profile)
+            matches.append((profile.id if profile else None, problem))
+            if problem is not None and initial[1] is None:
+                initial = (OrderStatus.NEEDS_ATTENTION, f"{line.title}: {problem}")
+        order, saved = await self._repository.save_order(
+            incoming, matches, created_by=created_by, now=self._clock(), initial=initial
+        )
         created = saved is Saved.CREATED
         async with self._locks[order.id]:
             if order.status.is_closed or saved is Saved.UNCHANGED:
                 pass
+            elif created and not incoming.cancelled and not incoming.is_shipped:
+                self._bus.publish(OrderUpdated(order=order))  # its status came with it: nothing is scheduled yet
             elif incoming.cancelled:
                 order = await self._cancel_locked(order, reason="cancelled in the shop")
             elif incoming.is_shipped:
@@ -229,6 +237,22 @@ class OrderService:
             await self._schedule_quietly(order.id)
             order = await self._order(order.id)
         return order, created
+
+    async def receive_batch(self, incoming: Sequence[IncomingOrder]) -> None:
+        """:meth:`receive` each order of a shop's page, leaving out at once (one query) those whose shop's last change
+        is the one stored, as a re-poll reads them. An order refused (InvalidInput) is logged; the others go on."""
+        keyed = [order for order in incoming if order.external_id is not None and order.updated_at is not None]
+        stored: dict[str, datetime | None] = {}
+        if keyed:
+            stored = await self._repository.shop_versions(keyed[0].source, [o.external_id or "" for o in keyed])
+        for order in incoming:
+            known = stored.get(order.external_id or "", None) if order.external_id in stored else None
+            if order.updated_at is not None and known == order.updated_at:
+                continue  # read again, unchanged since it was stored
+            try:
+                await self.receive(order)
+            except InvalidInput as refused:
+                log.warning("order.refused", source=order.source.value, order=order.external_id, problem=refused)
 
     async def _schedule_quietly(self, order_id: int) -> None:
         try:

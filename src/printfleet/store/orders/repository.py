@@ -180,18 +180,19 @@ class SqlOrderRepository:
         *,
         created_by: int | None,
         now: datetime,
+        initial: tuple[OrderStatus, str | None] = (OrderStatus.NEW, None),
     ) -> tuple[Order, Saved]:
         """Insert ``incoming`` or, when its shop already sent it (same source and ``external_id``), update it and
         its lines in place (lines matched by their ``external_id``; new ones added), unless the shop's last change
         (``updated_at``) is the one stored. ``matches`` gives each line's (profile id, problem), in line order.
-        Returns the stored order and what was done. A race with another process inserting the same order ends as
-        an update."""
+        A new order starts with the ``initial`` status and problem. Returns the stored order and what was done. A
+        race with another process inserting the same order ends as an update."""
         for _ in range(2):
             try:
-                return await self._save_order(incoming, matches, created_by=created_by, now=now)
+                return await self._save_order(incoming, matches, created_by=created_by, now=now, initial=initial)
             except IntegrityError:
                 continue  # another process inserted it first: the next try updates it
-        return await self._save_order(incoming, matches, created_by=created_by, now=now)
+        return await self._save_order(incoming, matches, created_by=created_by, now=now, initial=initial)
 
     async def _save_order(
         self,
@@ -200,6 +201,7 @@ class SqlOrderRepository:
         *,
         created_by: int | None,
         now: datetime,
+        initial: tuple[OrderStatus, str | None],
     ) -> tuple[Order, Saved]:
         async with self._database.transaction() as session:
             row: OrderRow | None = None
@@ -221,7 +223,8 @@ class SqlOrderRepository:
                 row = OrderRow(
                     source=incoming.source.value,
                     external_id=incoming.external_id,
-                    status=OrderStatus.NEW.value,
+                    status=initial[0].value,
+                    problem=initial[1],
                     created_by=created_by,
                     created_at=incoming.created_at,
                 )
@@ -254,6 +257,18 @@ class SqlOrderRepository:
                 line_row.problem = problem
             await session.flush()
             return await _load(session, row), Saved.CREATED if created else Saved.UPDATED
+
+    async def shop_versions(self, source: OrderSource, external_ids: Sequence[str]) -> dict[str, datetime | None]:
+        """The shop's last change stored for each of these orders of ``source`` that printfleet has (by shop id)."""
+        if not external_ids:
+            return {}
+        async with self._database.transaction() as session:
+            rows = await session.execute(
+                select(OrderRow.external_id, OrderRow.shop_updated_at).where(
+                    OrderRow.source == source.value, OrderRow.external_id.in_(list(external_ids))
+                )
+            )
+            return {str(external_id): _utc(changed) for external_id, changed in rows.all()}
 
     async def get_order(self, order_id: int) -> Order | None:
         """One order with its lines, or None."""
