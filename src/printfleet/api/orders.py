@@ -34,7 +34,6 @@ from printfleet.api.schedule_schemas import ScheduledPrintPublic
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
-from printfleet.domain.orders.csv_format import parse_orders
 from printfleet.domain.orders.model import OrderQuery, OrderSource, OrderStatus
 from printfleet.domain.orders.planning import ScheduleOptions
 from printfleet.services.errors import InvalidInput
@@ -168,22 +167,11 @@ async def import_orders(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text") from None
-    try:
-        parsed = parse_orders(text, now=_now())
-    except ValueError as error:
-        raise InvalidInput(str(error)) from None
-    created = updated = 0
-    errors = list(parsed.errors)
-    for incoming in parsed.orders:
-        try:
-            _, new = await context.orders.receive(incoming, created_by=principal.user.id)
-        except InvalidInput as error:
-            errors.append(f"order {incoming.external_id}: {error.message}")
-            continue
-        created += new
-        updated += not new
-    await audit(request, AuditAction.ORDER_CHANGED, "orders", op="imported", created=created, updated=updated)
-    return ImportResult(created=created, updated=updated, errors=errors)
+    result = await context.orders.import_csv(text, created_by=principal.user.id)
+    await audit(
+        request, AuditAction.ORDER_CHANGED, "orders", op="imported", created=result.created, updated=result.updated
+    )
+    return ImportResult(created=result.created, updated=result.updated, errors=list(result.errors))
 
 
 @router.get("/api/v1/orders/{order_id}", response_model=OrderDetail, dependencies=Reader, responses=responses(404))
@@ -201,9 +189,28 @@ async def update_order(order_id: OrderId, body: OrderUpdate, request: Request, c
     return OrderPublic.from_domain(order)
 
 
-async def _schedule(
-    order_id: int, body: ScheduleBody | None, request: Request, context: ContextDep, principal: Principal
+@router.post(
+    "/api/v1/orders/{order_id}/schedule",
+    response_model=list[ScheduledPrintPublic],
+    responses=responses(404, 409),
+)
+@router.post(
+    "/api/orders/{order_id}/schedule-prints",
+    response_model=list[ScheduledPrintPublic],
+    responses=responses(404, 409),
+    summary="Schedule order prints (the planning document's path)",
+)
+async def schedule_order(
+    order_id: OrderId,
+    request: Request,
+    context: ContextDep,
+    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
+    body: ScheduleBody | None = None,
 ) -> list[ScheduledPrintPublic]:
+    """Schedule every plate of the order that has no print yet (a second call adds nothing): the prints created.
+    409 when the order is shipped or cancelled, or a line needs attention. ``POST /api/orders/{order_id}/
+    schedule-prints`` is the planning document's path for the same (``printer_id``, ``material_type``,
+    ``start_offset_minutes``)."""
     options = body or ScheduleBody()
     created = await context.orders.schedule(
         order_id,
@@ -216,40 +223,6 @@ async def _schedule(
     )
     await audit(request, AuditAction.ORDER_CHANGED, f"order:{order_id}", op="scheduled", prints=len(created))
     return [ScheduledPrintPublic.from_domain(await context.schedule.get(p.id)) for p in created]
-
-
-@router.post(
-    "/api/v1/orders/{order_id}/schedule",
-    response_model=list[ScheduledPrintPublic],
-    responses=responses(404, 409),
-)
-async def schedule_order(
-    order_id: OrderId,
-    request: Request,
-    context: ContextDep,
-    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
-    body: ScheduleBody | None = None,
-) -> list[ScheduledPrintPublic]:
-    """Schedule every plate of the order that has no print yet (a second call adds nothing): the prints created.
-    409 when the order is shipped or cancelled, or a line needs attention."""
-    return await _schedule(order_id, body, request, context, principal)
-
-
-@router.post(
-    "/api/orders/{order_id}/schedule-prints",
-    response_model=list[ScheduledPrintPublic],
-    responses=responses(404, 409),
-)
-async def schedule_order_prints(
-    order_id: OrderId,
-    request: Request,
-    context: ContextDep,
-    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
-    body: ScheduleBody | None = None,
-) -> list[ScheduledPrintPublic]:
-    """The planning document's path for :func:`schedule_order` (``printer_id``, ``material_type``,
-    ``start_offset_minutes``)."""
-    return await _schedule(order_id, body, request, context, principal)
 
 
 @router.post(

@@ -14,7 +14,6 @@ from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.domain.files.library import FileQuery
-from printfleet.domain.orders.csv_format import parse_orders
 from printfleet.domain.orders.model import OrderQuery, OrderStatus
 from printfleet.domain.orders.planning import ScheduleOptions
 from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
@@ -146,29 +145,19 @@ async def import_csv(
         if len(content) > MAX_CSV_BYTES:
             raise InvalidInput(translate(locale, "The file is larger than 5 MB."))
         try:
-            parsed = parse_orders(content.decode("utf-8"), now=context.orders.now())
+            text = content.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput(translate(locale, "The file is not UTF-8 text.")) from None
-        except ValueError as refused:
-            raise InvalidInput(str(refused)) from None
+        result = await context.orders.import_csv(text, created_by=principal.user.id)
     except InvalidInput as exc:
         return await _render(request, context, locale, error=exc.message, status_code=422)
-    created = updated = 0
-    problems = list(parsed.errors)
-    for incoming in parsed.orders:
-        try:
-            _, new = await context.orders.receive(incoming, created_by=principal.user.id)
-        except InvalidInput as exc:
-            problems.append(f"order {incoming.external_id}: {exc.message}")
-            continue
-        created += new
-        updated += not new
+    created, updated = result.created, result.updated
     await audit(request, AuditAction.ORDER_CHANGED, "orders", op="imported", created=created, updated=updated)
     note = translate(locale, "%(created)s order(s) added, %(updated)s updated") % {
         "created": created,
         "updated": updated,
     }
-    return await _render(request, context, locale, note=note, error="; ".join(problems[:10]) or None)
+    return await _render(request, context, locale, note=note, error="; ".join(result.errors[:10]) or None)
 
 
 @router.post("/ui/product-profiles", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from printfleet.domain.events import OrderUpdated, ScheduledPrintUpdated
+from printfleet.domain.orders.csv_format import parse_orders
 from printfleet.domain.orders.model import (
     IncomingOrder,
     Order,
@@ -87,6 +88,16 @@ class OrderView:
     order: Order
     prints: tuple[tuple[OrderPrint, Shown | None], ...]
     progress: Progress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CsvResult:
+    """What a CSV import did: orders ``created`` and ``updated``, and ``errors`` ("row 4: quantity: not a whole
+    number", "order W-2: …")."""
+
+    created: int
+    updated: int
+    errors: tuple[str, ...]
 
 
 _EDITABLE = frozenset({"buyer_name", "ship_by", "notes"})
@@ -253,6 +264,26 @@ class OrderService:
                 await self.receive(order)
             except InvalidInput as refused:
                 log.warning("order.refused", source=order.source.value, order=order.external_id, problem=refused)
+
+    async def import_csv(self, text: str, *, created_by: int | None) -> CsvResult:
+        """Receive the orders of a CSV file (:mod:`printfleet.domain.orders.csv_format`): how many were created and
+        updated, and the rows and orders refused with their reason. Raises InvalidInput when the file has no usable
+        header or too many rows."""
+        try:
+            parsed = parse_orders(text, now=self._clock())
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        created = updated = 0
+        errors = list(parsed.errors)
+        for incoming in parsed.orders:
+            try:
+                _, new = await self.receive(incoming, created_by=created_by)
+            except InvalidInput as refused:
+                errors.append(f"order {incoming.external_id}: {refused.message}")
+                continue
+            created += new
+            updated += not new
+        return CsvResult(created=created, updated=updated, errors=tuple(errors))
 
     async def _schedule_quietly(self, order_id: int) -> None:
         try:
