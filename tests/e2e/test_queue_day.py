@@ -89,7 +89,9 @@ class Day:
 
     async def user(self, user_id: str) -> None:
         behaviour = BEHAVIOUR[user_id]
-        acted: set[tuple[int, str, str]] = set()  # (entry version, status, printer) already acted on
+        # (entry, status, printer, when it was offered or claimed) already acted on: a second offer of the same
+        # printer is a new one.
+        acted: set[tuple[int, str, str, str]] = set()
         while True:
             await asyncio.sleep(0.05)
             queue = self.queue()
@@ -99,7 +101,8 @@ class Day:
             if not mine:
                 return  # the entry ended
             entry = mine[0]
-            key = (entry.id, entry.status.value, entry.printer_id or "")
+            moment = entry.claimed_at if entry.status is EntryStatus.CLAIMED else entry.offered_at
+            key = (entry.id, entry.status.value, entry.printer_id or "", moment.isoformat() if moment else "")
             if key in acted or entry.printer_id is None:
                 continue
             if entry.status is EntryStatus.OFFERED and behaviour != "no_show":
