@@ -167,10 +167,13 @@ async def test_printers_come_back_after_sqlite_was_write_locked(
                 degraded = await wait_health(server, "degraded", timeout=5)
                 assert any("store unavailable since" in r and "database is locked" in r for r in degraded["reasons"])
                 assert any("not recorded yet" in reason for reason in degraded["reasons"])
+                during = [entry["event"] for entry in logs]
                 release.set()
                 await assert_recovered(server, farm, farm[0].printer_id)
         events = [entry["event"] for entry in logs]
-        assert events.count("store.unavailable") == 1  # once per outage, not once per report
+        # Once for the outage, not once per report. (After the release, printfleet's own writers catching up may
+        # still wait longer than this test's shortened busy timeout now and then: a blip of its own, logged again.)
+        assert during.count("store.unavailable") == 1
         assert "printer.session_crashed" not in events
         metrics = (await server.client.get("/metrics")).text
         assert 'printfleet_store_errors_total{error="OperationalError"}' in metrics
