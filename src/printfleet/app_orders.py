@@ -20,7 +20,7 @@ from printfleet.domain.printer import Secret
 from printfleet.security.secretbox import SecretBox, SecretUnreadable
 from printfleet.services.errors import InvalidInput
 from printfleet.services.orders import OrderService, OrdersPolicy
-from printfleet.services.orders.shop_sync import ShopReconnectNeeded, ShopSync, ShopUnavailable
+from printfleet.services.orders.shop_sync import ShopReconnectNeeded, ShopRefused, ShopSync, ShopUnavailable
 from printfleet.shops.etsy import EtsyClient, EtsyError, EtsyReconnectNeeded, EtsyTokens, start_authorization
 from printfleet.shops.etsy.oauth import SCOPES, exchange_code
 from printfleet.store.database import Database
@@ -80,9 +80,13 @@ class SealedTokenStore:
         await self._repository.save_tokens(ETSY, self._box.seal(json.dumps(data)), self._clock())
 
 
-def _refusal(error: EtsyError) -> ShopReconnectNeeded | ShopUnavailable:
+def _refusal(error: EtsyError) -> ShopReconnectNeeded | ShopUnavailable | ShopRefused:
+    """Etsy's refusal as the sync's: ``invalid_grant`` → reconnect; a 4xx other than 401, 403 and 429 (e.g. 409 for a
+    shipment Etsy has) → refused for good; anything else → try again later."""
     if isinstance(error, EtsyReconnectNeeded):
         return ShopReconnectNeeded(str(error))
+    if error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 429):
+        return ShopRefused(str(error))
     return ShopUnavailable(str(error))
 
 
@@ -251,7 +255,7 @@ def build_etsy(
         interval_s=etsy.poll_interval,
         clock=now,
     )
-    orders.add_shipment_listener(sync.ship)
+    orders.add_shipment_hint(sync.wake)
     connector = EtsyConnector(
         settings=settings, repository=repository, box=box, tokens=tokens, http=http, on_connected=sync.wake, clock=now
     )

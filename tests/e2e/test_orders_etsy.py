@@ -171,9 +171,13 @@ async def test_etsy_receipts_are_imported_once_printed_and_shipped_back(
         assert keychain["lines"][0]["variations"] == [{"name": "Color", "value": "Galaxy Black"}]
         await wait_order(server, by_buyer["Hedy Lamarr"]["id"], "printed")
 
+        # The shipment is stored with the order and sent to Etsy after commit, by the shop's sync.
         await post(server, f"/api/v1/orders/{keychain['id']}/ship", {"tracking_code": "1Z999AA1", "carrier": "ups"})
-        shipped = etsy.receipt(int(keychain["external_id"]))
-        assert shipped["is_shipped"] is True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not (shipped := etsy.receipt(int(keychain["external_id"])))["is_shipped"]:
+            assert loop.time() < deadline, "the shipment never reached Etsy"
+            await asyncio.sleep(0.1)
         assert [(s["tracking_code"], s["carrier_name"]) for s in shipped["shipments"]] == [("1Z999AA1", "ups")]
 
 

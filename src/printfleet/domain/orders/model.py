@@ -129,8 +129,9 @@ class OrderLine(IncomingLine):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Order:
     """A stored order. ``status`` as in :class:`OrderStatus`; ``problem`` says why it needs attention;
-    ``tracking_code``/``carrier`` and ``shipped_at`` once shipped; ``created_by`` the user who typed or imported it
-    (None for a shop's)."""
+    ``tracking_code``/``carrier`` and ``shipped_at`` once shipped; ``shop_shipment`` whether the shipment still has
+    to be told to the order's shop (``pending``, then ``sent`` or ``failed``; None: nothing to tell); ``created_by``
+    the user who typed or imported it (None for a shop's)."""
 
     id: int
     source: OrderSource
@@ -149,6 +150,7 @@ class Order:
     shipped_at: datetime | None = None
     notes: str | None = None
     created_by: int | None = None
+    shop_shipment: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

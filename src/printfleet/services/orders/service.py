@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from printfleet.domain.orders.model import (
     OrderLine,
     OrderPrint,
     OrderQuery,
+    OrderSource,
     OrderStatus,
     Saved,
 )
@@ -124,13 +125,13 @@ class OrderService:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._subscription: Subscription | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._shipment_listeners: list[Callable[[Order], Awaitable[None]]] = []
+        self._shipment_hints: list[Callable[[], None]] = []
         self._profiles: tuple[float, list[ProductProfile]] | None = None
 
-    def add_shipment_listener(self, listener: Callable[[Order], Awaitable[None]]) -> None:
-        """Call ``listener(order)`` after an order is marked shipped here (a shop writes the shipment back); its
-        failure is logged and changes nothing here."""
-        self._shipment_listeners.append(listener)
+    def add_shipment_hint(self, hint: Callable[[], None]) -> None:
+        """Call ``hint()`` after a shop's order was marked shipped and committed with its shipment to send
+        (``shop_shipment: pending``, in the same transaction): the shop's sync sends it, retrying until done."""
+        self._shipment_hints.append(hint)
 
     def now(self) -> datetime:
         """The service's clock (aware UTC): when an order typed in or imported now was received."""
@@ -378,13 +379,19 @@ class OrderService:
                 tracking_code=(tracking_code or "").strip() or None,
                 carrier=(carrier or "").strip() or None,
                 shipped_at=self._clock(),
+                **({"shop_shipment": "pending"} if order.source is OrderSource.ETSY else {}),
             )
-        for listener in self._shipment_listeners:
-            try:
-                await listener(shipped)
-            except Exception:  # the shop's trouble must not undo the shipment here
-                log.exception("order.shipment_listener_failed", order_id=order_id)
+        for hint in self._shipment_hints:
+            hint()
         return shipped
+
+    async def pending_shipments(self, source: OrderSource) -> list[Order]:
+        """The orders of ``source`` shipped here whose shop has not been told yet, oldest first."""
+        return await self._repository.pending_shipments(source)
+
+    async def shipment_told(self, order: Order, outcome: str) -> None:
+        """Record that the shop was told of ``order``'s shipment (``sent``) or refused it for good (``failed``)."""
+        await self._repository.update_order(order.id, {"shop_shipment": outcome}, self._clock())
 
     async def cancel(self, order_id: int) -> Order:
         """Cancel an order and its prints not sent yet (prints under way go on; stop them on the printer). Raises

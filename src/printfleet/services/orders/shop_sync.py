@@ -1,5 +1,6 @@
 """Orders from a connected shop: poll it every ``interval`` from a stored watermark, hand each order to the order
-service (which updates an order it has, so a re-poll adds nothing), and write shipments back.
+service (which updates an order it has, so a re-poll adds nothing), and tell the shop of the shipments marked here
+(each stored with its order's shipment and sent after commit, retried until the shop has it: DESIGN's outbox rule).
 
 The shop's own client (the Etsy adapter) is reached through :class:`ShopClient`; its refusals arrive as
 :class:`ShopReconnectNeeded` (the seller must connect again: polling stops until they do) or
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from printfleet.domain.orders.model import IncomingOrder, Order
+from printfleet.domain.orders.model import IncomingOrder, OrderSource
 from printfleet.domain.orders.shops import ConnectionState, ShopConnection
 from printfleet.services.errors import ServiceError, StoreUnavailable
 from printfleet.services.orders.service import OrderService
@@ -40,6 +41,10 @@ class ShopReconnectNeeded(ServiceError):
 
 class ShopUnavailable(ServiceError):
     """The shop could not be reached or refused a request for now (an outage, its rate limit)."""
+
+
+class ShopRefused(ServiceError):
+    """The shop refused a request for good (e.g. a shipment it already has): asking again would not help."""
 
 
 class ShopClient(Protocol):
@@ -173,35 +178,48 @@ class ShopSync:
                 log.info("shop.polled", shop=self._shop, received=received)
             return received
 
-    async def ship(self, order: Order) -> None:
-        """Tell the shop ``order`` (one of its own) was shipped, with its tracking code. A refusal is logged and kept
-        as ``last_error``; the order stays shipped here."""
-        if order.source.value != self._shop or order.external_id is None:
-            return
+    async def deliver_shipments(self) -> int:
+        """Tell the shop of the shipments marked here and not told yet (each stored as ``shop_shipment: pending``
+        with its order's shipment, so none is lost if printfleet stops first): how many were told. An outage
+        leaves them pending for the next round; a refusal for good (e.g. Etsy's 409) marks one ``failed``."""
         connection = await self.status()
         if connection.state is not ConnectionState.CONNECTED or connection.shop_id is None:
-            return
-        try:
-            await self._client.ship(
-                connection.shop_id, order.external_id, tracking_code=order.tracking_code, carrier=order.carrier
-            )
-        except (ShopReconnectNeeded, ShopUnavailable) as refused:
-            log.warning("shop.shipment_not_sent", shop=self._shop, order_id=order.id, problem=refused.message)
-            changes: dict[str, Any] = {"last_error": refused.message[:500]}
-            if isinstance(refused, ShopReconnectNeeded):
-                changes["state"] = ConnectionState.RECONNECT_NEEDED
-            await self._repository.update(self._shop, self._clock(), **changes)
-            return
-        log.info("shop.shipment_sent", shop=self._shop, order_id=order.id)
+            return 0
+        told = 0
+        for order in await self._orders.pending_shipments(OrderSource(self._shop)):
+            try:
+                await self._client.ship(
+                    connection.shop_id,
+                    order.external_id or "",
+                    tracking_code=order.tracking_code,
+                    carrier=order.carrier,
+                )
+            except ShopRefused as refused:
+                log.warning("shop.shipment_refused", shop=self._shop, order_id=order.id, problem=refused.message)
+                await self._orders.shipment_told(order, "failed")
+                await self._repository.update(self._shop, self._clock(), last_error=refused.message[:500])
+                continue
+            except (ShopReconnectNeeded, ShopUnavailable) as refused:
+                log.warning("shop.shipment_deferred", shop=self._shop, order_id=order.id, problem=refused.message)
+                changes: dict[str, Any] = {"last_error": refused.message[:500]}
+                if isinstance(refused, ShopReconnectNeeded):
+                    changes["state"] = ConnectionState.RECONNECT_NEEDED
+                await self._repository.update(self._shop, self._clock(), **changes)
+                return told
+            await self._orders.shipment_told(order, "sent")
+            log.info("shop.shipment_sent", shop=self._shop, order_id=order.id)
+            told += 1
+        return told
 
     def wake(self) -> None:
-        """Poll soon (a shop was just connected)."""
+        """Send pending shipments and poll soon (a shop was just connected, an order marked shipped)."""
         self._wake.set()
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
             try:
+                await self.deliver_shipments()
                 await self.poll()
             except StoreUnavailable:
                 log.warning("shop.poll_deferred", shop=self._shop)

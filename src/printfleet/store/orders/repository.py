@@ -27,7 +27,18 @@ from printfleet.store.database import Database
 from printfleet.store.orders.tables import OrderLineRow, OrderPrintRow, OrderRow, ProductProfileRow
 
 _ORDER_UPDATABLE = frozenset(
-    {"status", "problem", "buyer_name", "ship_by", "notes", "tracking_code", "carrier", "shipped_at", "paid_at"}
+    {
+        "status",
+        "problem",
+        "buyer_name",
+        "ship_by",
+        "notes",
+        "tracking_code",
+        "carrier",
+        "shipped_at",
+        "paid_at",
+        "shop_shipment",
+    }
 )
 
 
@@ -120,6 +131,7 @@ def _order(row: OrderRow, lines: Sequence[OrderLineRow]) -> Order:
         shipped_at=_utc(row.shipped_at),
         notes=row.notes,
         created_by=row.created_by,
+        shop_shipment=row.shop_shipment,
     )
 
 
@@ -313,6 +325,18 @@ class SqlOrderRepository:
             for line in lines:
                 by_order.setdefault(line.order_id, []).append(line)
             return [_order(row, by_order.get(row.id, [])) for row in rows], int(total)
+
+    async def pending_shipments(self, source: OrderSource) -> list[Order]:
+        """The orders of ``source`` whose shipment the shop has not been told yet, oldest first."""
+        async with self._database.transaction() as session:
+            rows = (
+                await session.scalars(
+                    select(OrderRow)
+                    .where(OrderRow.source == source.value, OrderRow.shop_shipment == "pending")
+                    .order_by(OrderRow.id)
+                )
+            ).all()
+            return [await _load(session, row) for row in rows]
 
     async def open_orders(self) -> list[Order]:
         """Every order not shipped nor cancelled (for re-matching after a profile change)."""

@@ -62,6 +62,7 @@ class OrderRow(Base):
     tracking_code: Mapped[str | None] = mapped_column(String(120))
     carrier: Mapped[str | None] = mapped_column(String(64))
     shipped_at: Mapped[datetime | None]
+    shop_shipment: Mapped[str | None] = mapped_column(String(16))
     notes: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("tracking_code", sa.String(120), nullable=True),
         sa.Column("carrier", sa.String(64), nullable=True),
         sa.Column("shipped_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("shop_shipment", sa.String(16), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
