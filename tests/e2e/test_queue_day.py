@@ -212,8 +212,10 @@ async def test_a_simulated_day(database_url: str, farm: BambuFarm) -> None:
                     assert (detail or "").startswith(wanted), (user_id, got)
             if behaviour in ("prompt", "fail", "late"):
                 assert entry.status is EntryStatus.DONE
+                # The job's duration is in whole seconds: a 1.5 s print first seen a moment after it began (around
+                # the restart) may round down to 0.
                 assert entry.actual_duration is not None
-                assert entry.actual_duration > timedelta(0)
+                assert timedelta(0) <= entry.actual_duration <= timedelta(seconds=10)
             else:
                 assert entry.status is EntryStatus.EXPIRED
         assert ended["u9"].printer_id == ids[0]  # limited to the first printer
