@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
+from printfleet.app_materials import build_usage
 from printfleet.app_notifications import build_notifications
 from printfleet.app_orders import build_etsy, orders_policy_of
 from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
@@ -49,6 +50,7 @@ from printfleet.services.jobs import JobService
 from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
+from printfleet.services.materials.usage import UsageService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.orders import OrderService
@@ -127,6 +129,7 @@ class Runtime:
     schedule: ScheduleService
     orders: OrderService
     scheduler: Scheduler
+    usage: UsageService
 
 
 def _warn_about_tls(configs: list[PrinterConfig]) -> None:
@@ -361,6 +364,19 @@ def build_app(
             )
             monitoring.add_slot_listener(slots.on_printer_slots)
             monitoring.set_slot_spools_lookup(slots.slot_spools)
+            usage = build_usage(
+                settings,
+                database,
+                jobs=jobs,
+                slots=slots,
+                materials=materials,
+                files=files,
+                printer=lambda printer_id: next((c for c, _ in monitoring.watched() if c.id == printer_id), None),
+                bus=bus,
+                clock=clock,
+            )
+            monitoring.add_listener(usage.on_report)
+            monitoring.add_telemetry_listener(usage.on_report)
             notify_settings = settings.notifications
             notifying = build_notifications(
                 notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
@@ -406,6 +422,7 @@ def build_app(
                 schedule=schedule,
                 scheduler=scheduler,
                 orders=orders,
+                usage=usage,
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
@@ -425,6 +442,7 @@ def build_app(
                 maintenance=maintenance,
                 schedule=schedule,
                 orders=orders,
+                usage=usage,
                 shop=etsy.sync if etsy else None,
                 shop_connector=etsy.connector if etsy else None,
                 bus=bus,
@@ -446,6 +464,7 @@ def build_app(
                     dispatch,
                     scheduler,
                     maintenance,
+                    usage,
                     orders,
                     shop_context,
                 ):

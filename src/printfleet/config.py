@@ -291,6 +291,17 @@ class MaterialsSettings(BaseModel):
     low_stock_grams: float = Field(default=100.0, ge=0, le=100_000)
 
 
+class CostsSettings(BaseModel):
+    """What a print costs (docs/materials.md): ``currency`` (ISO 4217 code), ``default_price_per_kg`` for filament of
+    no priced spool, ``kwh_price`` per kWh for the energy part (with each printer's ``average_watts``; none: energy is
+    not costed). Each printer's ``hourly_rate`` adds machine time."""
+
+    model_config = ConfigDict(extra="forbid")
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    default_price_per_kg: float = Field(default=20.0, ge=0, le=1_000_000)
+    kwh_price: float | None = Field(default=None, ge=0, le=1_000)
+
+
 class SecretsSettings(BaseModel):
     """Secrets at rest (shop tokens): ``key`` is a Fernet key (url-safe base64, 32 bytes; a secret, env
     ``PRINTFLEET_SECRETS__KEY``); without it the key is read from ``key_file``, created with a new key (mode 0600) on
@@ -406,6 +417,8 @@ class _PrinterBase(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=64)
     queue_mode: QueueMode = QueueMode.MEMBERS
     tags: list[str] = Field(default_factory=list)
+    average_watts: float | None = Field(default=None, ge=0, le=100_000)
+    hourly_rate: float | None = Field(default=None, ge=0, le=1_000_000)
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -488,6 +501,8 @@ def printer_config_from_settings(entry: PrinterSettings) -> PrinterConfig:
         "model": entry.model,
         "queue_mode": entry.queue_mode,
         "tags": tuple(entry.tags),
+        "average_watts": entry.average_watts,
+        "hourly_rate": entry.hourly_rate,
     }
     if isinstance(entry, BambuPrinterSettings):
         return PrinterConfig(
@@ -568,6 +583,7 @@ class Settings(BaseSettings):
     etsy: EtsySettings = EtsySettings()
     secrets: SecretsSettings = SecretsSettings()
     materials: MaterialsSettings = MaterialsSettings()
+    costs: CostsSettings = CostsSettings()
     notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from printfleet import __version__
 from printfleet.api import (
     accounts,
+    costs,
     dispatch,
     files,
     jobs,
@@ -203,6 +204,7 @@ def create_api(
     app.include_router(dispatch.router)  # before printers: /{printer_id}/print is not a printer command
     app.include_router(material_slots.router)  # before printers: /{printer_id}/slots is not a printer command
     app.include_router(printers.router)
+    app.include_router(costs.router)  # before jobs: /{job_id}/usage
     app.include_router(jobs.router)
     app.include_router(queue.router)
     app.include_router(files.router)

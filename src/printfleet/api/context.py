@@ -18,6 +18,7 @@ from printfleet.services.jobs import JobService
 from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
+from printfleet.services.materials.usage import UsageService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
 from printfleet.services.orders import OrderService
@@ -50,6 +51,7 @@ class ApiContext:
     maintenance: MaintenanceService
     schedule: ScheduleService
     orders: OrderService
+    usage: UsageService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

@@ -151,6 +151,8 @@ class PrinterPublic(BaseModel):
         description="The operator's own labels (a location, a group): the Printers page filters by them and a "
         'scheduled print can target them (``{"tags": [...]}``).'
     )
+    average_watts: float | None = Field(description="Average power while printing, W: the energy part of a cost.")
+    hourly_rate: float | None = Field(description="Machine time per printing hour, in the costs currency.")
     has_access_code: bool
     has_password: bool
     has_api_key: bool
@@ -176,6 +178,8 @@ class PrinterPublic(BaseModel):
             ftp_port=config.ftp_port,
             queue_mode=config.queue_mode,
             tags=list(config.tags),
+            average_watts=config.average_watts,
+            hourly_rate=config.hourly_rate,
             has_access_code=bool(config.access_code),
             has_password=bool(config.password),
             has_api_key=bool(config.api_key),
@@ -214,6 +218,8 @@ class _PrinterFields(BaseModel):
         description="Labels such as a location (room-a) or a group (petg): trimmed, duplicates dropped; "
         "no commas; [] or null: none.",
     )
+    average_watts: float | None = Field(default=None, ge=0, le=100_000)
+    hourly_rate: float | None = Field(default=None, ge=0, le=1_000_000)
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, secrets wrapped in domain ``Secret``, tags cleaned (a tuple)."""

@@ -32,6 +32,7 @@ from printfleet.domain.events import (
     DomainEvent,
     FirstLayerDone,
     JobAutoCreated,
+    JobCostRecorded,
     JobUpdated,
     MaintenanceDue,
     MaterialSlotChanged,
@@ -82,6 +83,15 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return event.data()
     if isinstance(event, OrderUpdated):
         return OrderPublic.from_domain(event.order).model_dump(mode="json")
+    if isinstance(event, JobCostRecorded):
+        return {
+            "job_id": event.job_id,
+            "printer_id": event.printer_id,
+            "material_grams": event.material_grams,
+            "total": event.total,
+            "currency": event.currency,
+            "spools": list(event.spools),
+        }
     return queue_event_data(event)
 
 
@@ -187,6 +197,8 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
         return principal.may(Permission.MATERIALS_READ)
     if isinstance(event, OrderUpdated):
         return principal.may(Permission.ORDERS_READ)
+    if isinstance(event, JobCostRecorded):
+        return principal.may(Permission.JOBS_READ)
     if isinstance(event, DispatchUpdated) and not (
         principal.may(Permission.PRINTERS_PRINT) or principal.may(Permission.JOBS_READ)
     ):

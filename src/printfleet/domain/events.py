@@ -242,6 +242,20 @@ class OrderUpdated:
     order: Order
 
 
+@dataclass(frozen=True, slots=True)
+class JobCostRecorded:
+    """A job that ended had its filament use charged to its spools and its cost fixed (stored first; once per
+    job): ``material_grams`` (g), ``total`` in ``currency``, ``spools`` the spool ids charged."""
+
+    name: ClassVar[str] = "job_cost_recorded"
+    job_id: int
+    printer_id: str
+    material_grams: float
+    total: float
+    currency: str
+    spools: tuple[int, ...] = ()
+
+
 DomainEvent = (
     PrinterStatusUpdated
     | PrinterRemoved
@@ -256,4 +270,5 @@ DomainEvent = (
     | ScheduledPrintUpdated
     | MaterialSlotChanged
     | OrderUpdated
+    | JobCostRecorded
 )

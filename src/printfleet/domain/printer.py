@@ -220,6 +220,8 @@ class PrinterConfig:
     tell a Bambu file sliced for another model). ``queue_mode`` says who sends it prints (:class:`QueueMode`);
     ``tags`` are the operator's own labels (a location such as ``room-a``, a group such as ``petg``, ``0.6-nozzle``):
     the Printers page filters by them and a scheduled print can target them; see :func:`clean_tags`.
+    ``average_watts`` (W, while printing) and ``hourly_rate`` (currency per printing hour) price a print's energy and
+    machine time (None: not costed).
     """
 
     id: str
@@ -241,6 +243,8 @@ class PrinterConfig:
     ftp_port: int | None = None
     queue_mode: QueueMode = QueueMode.MEMBERS
     tags: tuple[str, ...] = ()
+    average_watts: float | None = None
+    hourly_rate: float | None = None
 
     def replace(self, **changes: object) -> PrinterConfig:
         """Return a copy with ``changes`` applied."""
@@ -305,6 +309,10 @@ class PrinterConfig:
             found.append(("poll_interval", "must be between 0.5 and 3600 seconds"))
         if problem := tags_problem(self.tags):
             found.append(("tags", problem))
+        if self.average_watts is not None and not 0 <= self.average_watts <= 100_000:
+            found.append(("average_watts", "must be between 0 and 100000 watts"))
+        if self.hourly_rate is not None and not 0 <= self.hourly_rate <= 1_000_000:
+            found.append(("hourly_rate", "must be between 0 and 1000000"))
         return found
 
     @property

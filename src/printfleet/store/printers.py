@@ -59,6 +59,8 @@ def _printer_from_row(row: PrinterRow) -> PrinterConfig:
         ftp_port=row.ftp_port,
         queue_mode=QueueMode(row.queue_mode or QueueMode.MEMBERS.value),
         tags=tuple(row.tags or ()),
+        average_watts=row.average_watts,
+        hourly_rate=row.hourly_rate,
     )
 
 
@@ -82,6 +84,8 @@ def _apply_config(row: PrinterRow, config: PrinterConfig) -> None:
     row.ftp_port = config.ftp_port
     row.queue_mode = config.queue_mode.value
     row.tags = list(config.tags) or None
+    row.average_watts = config.average_watts
+    row.hourly_rate = config.hourly_rate
 
 
 def _new_row(config: PrinterConfig, *, source: PrinterSource, now: datetime) -> PrinterRow:

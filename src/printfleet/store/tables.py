@@ -72,6 +72,8 @@ class PrinterRow(Base):
     ftp_port: Mapped[int | None] = mapped_column(Integer)
     queue_mode: Mapped[str] = mapped_column(String(16), server_default="members")
     tags: Mapped[list[str] | None] = mapped_column(JSON)
+    average_watts: Mapped[float | None] = mapped_column(Float)  # for the energy cost of a print
+    hourly_rate: Mapped[float | None] = mapped_column(Float)  # machine time cost per printing hour
     source: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -153,6 +153,36 @@ class SlotService:
                 records[slot.id.label] = replace(record, spool_id=spool.id)
                 log.info("materials.rfid_spool_matched", printer_id=printer_id, slot=slot.id.label, spool_id=spool.id)
         spools = await self._spools(records.values())
+        lows = self._lows(records, spools)
+        saved = await self._repository.save_slots(list(records.values()))  # last_synced moves on for all
+        by_label = {record.slot: record for record in saved}
+        for event in plan.events:
+            self._bus.publish(_announce(printer_id, event, by_label, stored, now))
+        self._announce_lows(printer_id, lows, now)
+        self._remember(
+            printer_id,
+            (LoadedSlot(record=r, spool=spools.get(r.spool_id) if r.spool_id else None) for r in by_label.values()),
+        )
+        return list(by_label.values())
+
+    async def recheck(self, printer_id: str) -> None:
+        """Read the printer's slots and spools again after filament was charged to its spools: the grams shown on
+        its card, and ``spool_low`` for a spool that fell below the threshold (once). Raises StoreUnavailable."""
+        stored = {record.slot: record for record in await self._repository.slots(printer_id)}
+        spools = await self._spools(stored.values())
+        records = dict(stored)
+        lows = self._lows(records, spools)
+        changed = [record for label, record in records.items() if record != stored[label]]
+        if changed:
+            await self._repository.save_slots(changed)
+        self._announce_lows(printer_id, lows, self._clock())
+        self._remember(
+            printer_id,
+            (LoadedSlot(record=r, spool=spools.get(r.spool_id) if r.spool_id else None) for r in records.values()),
+        )
+
+    def _lows(self, records: dict[str, SlotRecord], spools: Mapping[int, Spool]) -> list[LoadedSlot]:
+        """Mark in ``records`` the slots that crossed the low-stock threshold (either way); those that fell below."""
         lows: list[LoadedSlot] = []
         for label, record in records.items():
             loaded = LoadedSlot(record=record, spool=spools.get(record.spool_id) if record.spool_id else None)
@@ -161,10 +191,9 @@ class SlotService:
                 records[label] = replace(record, low_alerted=crossing)
                 if crossing:
                     lows.append(LoadedSlot(record=records[label], spool=loaded.spool))
-        saved = await self._repository.save_slots(list(records.values()))  # last_synced moves on for all
-        by_label = {record.slot: record for record in saved}
-        for event in plan.events:
-            self._bus.publish(_announce(printer_id, event, by_label, stored, now))
+        return lows
+
+    def _announce_lows(self, printer_id: str, lows: Sequence[LoadedSlot], now: datetime) -> None:
         for low in lows:
             record = low.record
             log.info("materials.spool_low", printer_id=printer_id, slot=record.slot, grams_left=low.grams_left)
@@ -181,11 +210,6 @@ class SlotService:
                     grams_left=low.grams_left,
                 )
             )
-        self._remember(
-            printer_id,
-            (LoadedSlot(record=r, spool=spools.get(r.spool_id) if r.spool_id else None) for r in by_label.values()),
-        )
-        return list(by_label.values())
 
     async def _spools(self, records: Iterable[SlotRecord]) -> dict[int, Spool]:
         found: dict[int, Spool] = {}

@@ -1,5 +1,5 @@
-"""ORM tables of the material inventory (schema: migrations 0008 and 0010): vendors, filaments, spools, and the
-printers' material slots.
+"""ORM tables of the material inventory (schema: migrations 0008, 0010 and 0014): vendors, filaments, spools, the
+printers' material slots, and what each print used and cost.
 
 A filament's vendor and a spool's filament are foreign keys that refuse the delete of a row still named (the service
 answers 409 first; the key catches a race). ``tray_uuid`` (a Bambu RFID spool id) is unique where set.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from printfleet.store.tables import Base
@@ -101,3 +101,61 @@ class MaterialSlotRow(Base):
     low_alerted: Mapped[bool] = mapped_column(Boolean)
     loaded_at: Mapped[datetime | None]
     last_synced: Mapped[datetime | None]
+
+
+class JobMaterialTrackingRow(Base):
+    """What a print's usage is computed from (``printfleet.domain.materials.usage.UsageTracking`` as JSON), recorded
+    when the print starts and grown while it runs; ``settled_at`` set when its usage and cost were stored (once)."""
+
+    __tablename__ = "job_material_tracking"
+    __table_args__ = (Index("ix_job_material_tracking_unsettled", "settled_at"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    printer_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+
+
+class JobUsageRow(Base):
+    """Filament one job used from one slot (one row per job and slot); ``spool_id`` the spool charged."""
+
+    __tablename__ = "job_usage"
+    __table_args__ = (
+        UniqueConstraint("job_id", "slot", name="uq_job_usage_job_id_slot"),
+        Index("ix_job_usage_spool_id", "spool_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    slot: Mapped[str | None] = mapped_column(String(16))
+    spool_id: Mapped[int | None] = mapped_column(ForeignKey("spools.id", ondelete="SET NULL"))
+    grams: Mapped[float] = mapped_column(Float)
+    metres: Mapped[float | None] = mapped_column(Float)
+    material: Mapped[str | None] = mapped_column(String(32))
+    color: Mapped[str | None] = mapped_column(String(9))
+    source: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[str] = mapped_column(String(8))
+
+
+class JobCostRow(Base):
+    """A job's cost snapshot, stored once when it ends (later price edits leave it as it was)."""
+
+    __tablename__ = "job_costs"
+    __table_args__ = (Index("ix_job_costs_ended_at", "ended_at"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    printer_id: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    material_grams: Mapped[float] = mapped_column(Float)
+    material_cost: Mapped[float] = mapped_column(Float)
+    printing_hours: Mapped[float] = mapped_column(Float)
+    energy_kwh: Mapped[float | None] = mapped_column(Float)
+    energy_cost: Mapped[float | None] = mapped_column(Float)
+    machine_cost: Mapped[float | None] = mapped_column(Float)
+    total_cost: Mapped[float] = mapped_column(Float)
+    materials: Mapped[str | None] = mapped_column(String(128))
+    computed_at: Mapped[datetime]

@@ -1,0 +1,391 @@
+"""Filament used by one print: which slots, which spools, how many grams (research materials-notifications.md §2).
+
+When a print starts, printfleet records a :class:`UsageTracking`: the printed plate's per-filament estimate (the
+slicer's ``slice_info.config`` of a Bambu 3MF, the header of a G-code file; one plate only, never the file's sum:
+Bambuddy#1697), the print's AMS mapping (``ams_mapping`` of our own ``project_file``: one global tray id per project
+filament, -1 unused), and what was in every slot (spool, material, colour, AMS ``remain`` %). While it runs, the slots
+seen feeding the nozzle (``tray_now``) and the last non-zero progress and layer are added (the firmware resets them to
+0 on a cancel). When it ends, :func:`compute_usage` turns that into :class:`UsageLine` values, best source first:
+
+1. the file's estimate, each filament mapped to a slot by the print's mapping (``high``); without a mapping, a
+   single-filament print goes to the one slot seen feeding (or feeding at the start), a multi-filament print to the
+   slot whose material and colour match it alone (``medium``); a filament no slot can be found for is kept with no
+   slot and no spool (priced at the default, deducted from nothing): **a slot the print did not use is never
+   charged** (Bambuddy#1269, #3081);
+2. without any estimate, the fall in AMS ``remain`` % × the tag's weight, only for slots seen feeding (``low``; RFID
+   spools only, whole %: coarse).
+
+A print that did not complete is charged for what it printed: layers printed ÷ layers of the plate when both are
+known, else the last non-zero progress, × the plate's estimate (never the whole plate). Grams are canonical; metres
+become grams through the spool's filament, else the material's typical density (:mod:`.units`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from printfleet.domain.materials.slot_records import parse_slot
+from printfleet.domain.materials.units import default_density, grams_from_length
+
+UNUSED_TRAY = -1
+"""An ``ams_mapping`` entry for a project filament the plate does not use."""
+
+
+class UsageSource(StrEnum):
+    """Where a usage line's grams come from."""
+
+    FILE = "file"  # the slicer's estimate for the printed plate (library file or the printer's copy)
+    PRINTER = "printer"  # the printer's own figure (Moonraker filament_used, OctoPrint job.filament)
+    RFID_REMAIN = "rfid_remain"  # the fall in the AMS remain % of an RFID spool
+
+
+class Confidence(StrEnum):
+    """How sure the grams and the slot are."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilamentEstimate:
+    """One filament of the printed plate: ``index`` its 1-based number in the project (Bambu: the position in
+    ``ams_mapping``; G-code: tool + 1), ``grams`` and ``metres`` for the whole plate (None: not given),
+    ``material`` (``PLA``), ``color`` ``RRGGBBAA`` or ``#RRGGBB``."""
+
+    index: int
+    grams: float | None = None
+    metres: float | None = None
+    material: str | None = None
+    color: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotState:
+    """What was in a slot: its label (``AMS0-T1``, ``EXT254``, ``T0``), the inventory spool (None: unknown), the
+    material and colour the printer reported, the AMS ``remain`` % (None: unknown), the RFID tag's net weight (grams),
+    and the spool filament's density (g/cm³) and diameter (mm) when known."""
+
+    slot: str
+    present: bool = True
+    spool_id: int | None = None
+    material: str | None = None
+    color: str | None = None
+    remain_pct: int | None = None
+    label_weight_g: int | None = None
+    density_g_cm3: float | None = None
+    diameter_mm: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {
+            "slot": self.slot,
+            "present": self.present,
+            "spool_id": self.spool_id,
+            "material": self.material,
+            "color": self.color,
+            "remain_pct": self.remain_pct,
+            "label_weight_g": self.label_weight_g,
+            "density_g_cm3": self.density_g_cm3,
+            "diameter_mm": self.diameter_mm,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SlotState:
+        """The value stored by :meth:`to_json`."""
+        return cls(
+            slot=str(data["slot"]),
+            present=bool(data.get("present", True)),
+            spool_id=data.get("spool_id"),
+            material=data.get("material"),
+            color=data.get("color"),
+            remain_pct=data.get("remain_pct"),
+            label_weight_g=data.get("label_weight_g"),
+            density_g_cm3=data.get("density_g_cm3"),
+            diameter_mm=data.get("diameter_mm"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageTracking:
+    """What is recorded when a print starts (and grows while it runs) so that its usage closes right even after a
+    restart. ``estimate``: the plate's filaments (empty: unknown), ``source`` where they came from, ``plate`` the
+    plate number, ``total_layers`` the plate's layers; ``mapping`` the print's AMS mapping (global tray ids, -1
+    unused; empty: none); ``slots`` what was in each slot at the start; ``active_at_start`` the slot feeding then;
+    ``used_slots`` every slot seen feeding while it ran; ``last_progress`` (%) and ``last_layer`` the last non-zero
+    values seen."""
+
+    estimate: tuple[FilamentEstimate, ...] = ()
+    source: UsageSource | None = None
+    plate: int | None = None
+    total_layers: int | None = None
+    mapping: tuple[int, ...] = ()
+    slots: tuple[SlotState, ...] = ()
+    active_at_start: str | None = None
+    used_slots: tuple[str, ...] = ()
+    last_progress: float | None = None
+    last_layer: int | None = None
+
+    def seen(self, *, active: str | None, progress: float | None, layer: int | None) -> UsageTracking:
+        """This tracking after a report of the running print: ``active`` the slot feeding (None: none), ``progress``
+        %, ``layer``; zeros never replace what was seen (firmware resets them on a cancel)."""
+        used = self.used_slots if active is None or active in self.used_slots else (*self.used_slots, active)
+        return replace(
+            self,
+            used_slots=used,
+            last_progress=progress if progress else self.last_progress,
+            last_layer=layer if layer else self.last_layer,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {
+            "estimate": [
+                {"index": f.index, "grams": f.grams, "metres": f.metres, "material": f.material, "color": f.color}
+                for f in self.estimate
+            ],
+            "source": self.source.value if self.source is not None else None,
+            "plate": self.plate,
+            "total_layers": self.total_layers,
+            "mapping": list(self.mapping),
+            "slots": [slot.to_json() for slot in self.slots],
+            "active_at_start": self.active_at_start,
+            "used_slots": list(self.used_slots),
+            "last_progress": self.last_progress,
+            "last_layer": self.last_layer,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UsageTracking:
+        """The value stored by :meth:`to_json`."""
+        source = data.get("source")
+        return cls(
+            estimate=tuple(
+                FilamentEstimate(
+                    index=int(f["index"]),
+                    grams=f.get("grams"),
+                    metres=f.get("metres"),
+                    material=f.get("material"),
+                    color=f.get("color"),
+                )
+                for f in data.get("estimate", ())
+            ),
+            source=UsageSource(source) if source else None,
+            plate=data.get("plate"),
+            total_layers=data.get("total_layers"),
+            mapping=tuple(int(v) for v in data.get("mapping", ())),
+            slots=tuple(SlotState.from_json(s) for s in data.get("slots", ())),
+            active_at_start=data.get("active_at_start"),
+            used_slots=tuple(str(s) for s in data.get("used_slots", ())),
+            last_progress=data.get("last_progress"),
+            last_layer=data.get("last_layer"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageLine:
+    """Filament one print used from one slot: ``slot`` label (None: no slot could be found), ``spool_id`` the
+    inventory spool charged (None: none known, nothing deducted), ``grams`` (≥ 0), ``metres`` (None: unknown),
+    ``material``, ``color``, where the figure comes from and how sure it is."""
+
+    slot: str | None
+    spool_id: int | None
+    grams: float
+    metres: float | None = None
+    material: str | None = None
+    color: str | None = None
+    source: UsageSource = UsageSource.FILE
+    confidence: Confidence = Confidence.HIGH
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrintOutcome:
+    """How the print ended: ``completed`` True when it finished (charged in full); otherwise ``progress`` (%) and
+    ``layer`` as last reported at the end (0 or None: unknown; the tracking's last non-zero values count)."""
+
+    completed: bool
+    progress: float | None = None
+    layer: int | None = None
+
+
+def printed_fraction(tracking: UsageTracking, outcome: PrintOutcome) -> tuple[float, bool]:
+    """The share of the plate printed, 0-1, and whether it is exact (completed, or counted in layers): 1 when
+    completed; else layers printed ÷ the plate's layers when both are known; else the last non-zero progress ÷ 100;
+    else 0 (nothing known is charged as nothing)."""
+    if outcome.completed:
+        return 1.0, True
+    layer = outcome.layer or tracking.last_layer
+    if layer and tracking.total_layers:
+        # the layer being printed when it stopped counts as half done
+        return min(max((layer - 0.5) / tracking.total_layers, 0.0), 1.0), True
+    progress = outcome.progress or tracking.last_progress
+    if progress:
+        return min(max(progress / 100.0, 0.0), 1.0), False
+    return 0.0, False
+
+
+def _slot_for_tray(tray: int, slots: Sequence[SlotState]) -> SlotState | None:
+    for state in slots:
+        slot_id = parse_slot(state.slot)
+        if slot_id is not None and slot_id.global_id == tray and slot_id.kind.value != "tool":
+            return state
+    return None
+
+
+def _rgb(color: str | None) -> str | None:
+    if not color:
+        return None
+    text = color.strip().lstrip("#").upper()
+    return text[:6] if len(text) in (6, 8) else None
+
+
+def _matches(estimate: FilamentEstimate, state: SlotState) -> bool:
+    if not state.present or estimate.material is None or state.material is None:
+        return False
+    if estimate.material.strip().upper() != state.material.strip().upper():
+        return False
+    want, have = _rgb(estimate.color), _rgb(state.color)
+    return want is None or have is None or want == have
+
+
+def _is_tool_printer(slots: Sequence[SlotState]) -> bool:
+    return bool(slots) and all(state.slot.startswith("T") for state in slots)
+
+
+def map_filaments(tracking: UsageTracking) -> dict[int, tuple[SlotState | None, Confidence]]:
+    """Each estimated filament's slot (None: none found) and how sure the mapping is (see the module)."""
+    slots = tracking.slots
+    by_label = {state.slot: state for state in slots}
+    result: dict[int, tuple[SlotState | None, Confidence]] = {}
+    used = [by_label[label] for label in tracking.used_slots if label in by_label]
+    for estimate in tracking.estimate:
+        if tracking.mapping:
+            tray = tracking.mapping[estimate.index - 1] if 0 < estimate.index <= len(tracking.mapping) else UNUSED_TRAY
+            if tray != UNUSED_TRAY:
+                result[estimate.index] = (_slot_for_tray(tray, slots), Confidence.HIGH)
+                continue
+        if _is_tool_printer(slots):
+            tool = by_label.get(f"T{estimate.index - 1}")
+            result[estimate.index] = (tool, Confidence.HIGH if tool is not None else Confidence.LOW)
+            continue
+        if len(tracking.estimate) == 1:
+            if len(used) == 1:
+                result[estimate.index] = (used[0], Confidence.MEDIUM)
+                continue
+            start = by_label.get(tracking.active_at_start or "")
+            if not used and start is not None:
+                result[estimate.index] = (start, Confidence.MEDIUM)
+                continue
+        candidates = [state for state in (used or slots) if _matches(estimate, state)]
+        if len(candidates) == 1:
+            result[estimate.index] = (candidates[0], Confidence.MEDIUM)
+        else:
+            result[estimate.index] = (None, Confidence.LOW)
+    return result
+
+
+def _grams(estimate: FilamentEstimate, state: SlotState | None) -> float | None:
+    if estimate.grams is not None:
+        return estimate.grams
+    if estimate.metres is None:
+        return None
+    density = state.density_g_cm3 if state is not None and state.density_g_cm3 else None
+    if density is None:
+        density = default_density(estimate.material or (state.material if state is not None else None) or "PLA")
+    diameter = state.diameter_mm if state is not None and state.diameter_mm else 1.75
+    return grams_from_length(estimate.metres * 1000.0, density_g_cm3=density, diameter_mm=diameter)
+
+
+def compute_usage(
+    tracking: UsageTracking, outcome: PrintOutcome, *, slots_now: Mapping[str, SlotState] | None = None
+) -> list[UsageLine]:
+    """The usage lines of a print that ended (see the module). ``slots_now``: the slots as they are at the end, by
+    label (for the ``remain`` fall when there is no estimate). Lines of the same slot are added together; grams are
+    rounded to 0.01 g; a line of 0 g is left out."""
+    fraction, exact = printed_fraction(tracking, outcome)
+    lines: dict[str | None, UsageLine] = {}
+    if tracking.estimate:
+        source = tracking.source or UsageSource.FILE
+        mapped = map_filaments(tracking)
+        for estimate in tracking.estimate:
+            state, confidence = mapped[estimate.index]
+            whole = _grams(estimate, state)
+            if whole is None:
+                continue
+            if not exact and confidence is Confidence.HIGH:
+                confidence = Confidence.MEDIUM
+            line = UsageLine(
+                slot=state.slot if state is not None else None,
+                spool_id=state.spool_id if state is not None else None,
+                grams=whole * fraction,
+                metres=estimate.metres * fraction if estimate.metres is not None else None,
+                material=estimate.material or (state.material if state is not None else None),
+                color=estimate.color or (state.color if state is not None else None),
+                source=source,
+                confidence=confidence,
+            )
+            _add(lines, line)
+    else:
+        now = slots_now or {}
+        by_label = {state.slot: state for state in tracking.slots}
+        for label in tracking.used_slots:
+            start, end = by_label.get(label), now.get(label)
+            if start is None or end is None or start.spool_id != end.spool_id:
+                continue  # the spool was changed meanwhile: its remain says nothing about this print
+            if start.remain_pct is None or end.remain_pct is None or not start.label_weight_g:
+                continue
+            fall = start.remain_pct - end.remain_pct
+            if fall <= 0:
+                continue
+            _add(
+                lines,
+                UsageLine(
+                    slot=label,
+                    spool_id=start.spool_id,
+                    grams=start.label_weight_g * fall / 100.0,
+                    material=start.material,
+                    color=start.color,
+                    source=UsageSource.RFID_REMAIN,
+                    confidence=Confidence.LOW,
+                ),
+            )
+    return [
+        replace(line, grams=round(line.grams, 2), metres=round(line.metres, 3) if line.metres is not None else None)
+        for line in lines.values()
+        if round(line.grams, 2) > 0
+    ]
+
+
+def _add(lines: dict[str | None, UsageLine], line: UsageLine) -> None:
+    before = lines.get(line.slot)
+    if before is None:
+        lines[line.slot] = line
+        return
+    metres = None if before.metres is None or line.metres is None else before.metres + line.metres
+    worse = max(before.confidence, line.confidence, key=list(Confidence).index)
+    lines[line.slot] = replace(before, grams=before.grams + line.grams, metres=metres, confidence=worse)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageSummary:
+    """A job's usage lines and the grams each spool is charged (spool id → grams)."""
+
+    lines: tuple[UsageLine, ...] = ()
+    by_spool: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lines: Sequence[UsageLine]) -> UsageSummary:
+        """The summary of ``lines``."""
+        by_spool: dict[int, float] = {}
+        for line in lines:
+            if line.spool_id is not None:
+                by_spool[line.spool_id] = round(by_spool.get(line.spool_id, 0.0) + line.grams, 2)
+        return cls(lines=tuple(lines), by_spool=by_spool)
+
+    @property
+    def grams(self) -> float:
+        """All grams used, rounded to 0.01 g."""
+        return round(sum(line.grams for line in self.lines), 2)

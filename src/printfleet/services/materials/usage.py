@@ -1,0 +1,363 @@
+"""Filament used by every print and what it cost: :class:`UsageService`.
+
+- **At the start** of a print (its job created, or a pending job started) the service records its
+  :class:`~printfleet.domain.materials.usage.UsageTracking`: the plate's estimate and AMS mapping from the
+  ``estimates`` port (the dispatched library file; see the composition root) and what is in every slot of the printer
+  (spool, material, colour, AMS ``remain``), stored before anything else happens, so a restart mid-print still closes
+  the usage right.
+- **While it runs**, each report (a monitoring telemetry and state listener; memory only, cheap) adds the slot feeding
+  the nozzle and the last non-zero progress and layer; a newly seen feeding slot is stored.
+- **When it ends**, the usage lines are computed (:func:`~printfleet.domain.materials.usage.compute_usage`), priced
+  (:func:`~printfleet.domain.materials.costs.job_cost`) and stored with the spools' deduction in one transaction that
+  happens once per job (:meth:`UsageRepository.settle`); ``job_cost_recorded`` is published after it. Jobs that ended
+  while the service was not running (a crash between the end and the settlement) are settled at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+import structlog
+
+from printfleet.domain.events import JobAutoCreated, JobCostRecorded, JobUpdated
+from printfleet.domain.jobs import Job, JobStatus
+from printfleet.domain.materials.costs import CostGrouping, CostRates, CostRow, JobCost, job_cost, price_per_gram
+from printfleet.domain.materials.usage import PrintOutcome, SlotState, UsageLine, UsageTracking, compute_usage
+from printfleet.domain.printer import PrinterConfig, PrinterStatus
+from printfleet.services.errors import NotFound, StoreUnavailable
+from printfleet.services.events import EventBus, Subscription
+from printfleet.services.materials.service import MaterialsService
+from printfleet.services.materials.slots import LoadedSlot, SlotService
+
+log = structlog.get_logger(__name__)
+
+
+class UsageRepository(Protocol):
+    """What the usage service needs from the store (``printfleet.store.materials.usage`` implements it)."""
+
+    async def start_tracking(self, job_id: int, printer_id: str, tracking: UsageTracking, *, at: datetime) -> bool:
+        """Record a print's tracking; False when it has one already."""
+        ...
+
+    async def tracking(self, job_id: int) -> UsageTracking | None:
+        """The job's tracking, or None."""
+        ...
+
+    async def save_tracking(self, job_id: int, tracking: UsageTracking, *, at: datetime) -> None:
+        """Store the job's grown tracking (nothing once settled)."""
+        ...
+
+    async def open_trackings(self) -> list[tuple[int, str, UsageTracking]]:
+        """(job id, printer id, tracking) of the prints still running."""
+        ...
+
+    async def unsettled_ended(self, *, limit: int = 100) -> list[int]:
+        """Ended jobs whose usage is not settled yet."""
+        ...
+
+    async def settle(
+        self,
+        job_id: int,
+        lines: Sequence[UsageLine],
+        cost: JobCost,
+        *,
+        printer_id: str,
+        outcome: str,
+        ended_at: datetime,
+        at: datetime,
+    ) -> bool:
+        """Store usage and cost and deduct from the spools, once; False when settled before."""
+        ...
+
+    async def usage(self, job_id: int) -> list[UsageLine]:
+        """The job's usage lines."""
+        ...
+
+    async def cost(self, job_id: int) -> JobCost | None:
+        """The job's cost snapshot."""
+        ...
+
+    async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
+        """Cost snapshots by job id."""
+        ...
+
+    async def report(
+        self, *, since: datetime | None, until: datetime | None, grouping: CostGrouping, currency: str | None = None
+    ) -> list[CostRow]:
+        """Costs of the jobs that ended in a range, grouped."""
+        ...
+
+
+class JobReader(Protocol):
+    """Reading a job (the job service)."""
+
+    async def get(self, job_id: int) -> Job:
+        """The job; raises NotFound."""
+        ...
+
+
+Estimates = Callable[[Job], Awaitable[UsageTracking | None]]
+"""The printed plate's estimate, plate, layers and AMS mapping of a job's print (a tracking without slots), or None
+when nothing is known."""
+
+
+def _state(loaded: LoadedSlot) -> SlotState:
+    record, spool = loaded.record, loaded.spool
+    filament = spool.filament if spool is not None else None
+    return SlotState(
+        slot=record.slot,
+        present=record.present,
+        spool_id=record.spool_id,
+        material=record.material_type,
+        color=record.color,
+        remain_pct=record.remaining_pct,
+        label_weight_g=record.label_weight_g,
+        density_g_cm3=filament.density_g_cm3 if filament is not None else None,
+        diameter_mm=filament.diameter_mm if filament is not None else None,
+    )
+
+
+class UsageService:
+    """Tracks each print's filament use and fixes its cost when it ends (see the module). ``rates(printer_id)``
+    gives the prices a printer's jobs are costed at; ``currency`` (ISO 4217) is the one they are costed in now."""
+
+    def __init__(
+        self,
+        *,
+        repository: UsageRepository,
+        jobs: JobReader,
+        slots: SlotService,
+        materials: MaterialsService,
+        estimates: Estimates,
+        rates: Callable[[str], CostRates],
+        currency: str,
+        bus: EventBus,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._repository = repository
+        self._jobs = jobs
+        self._slots = slots
+        self._materials = materials
+        self._estimates = estimates
+        self._rates = rates
+        self.currency = currency
+        self._bus = bus
+        self._clock = clock
+        self._live: dict[str, tuple[int, UsageTracking]] = {}  # printer id → (running job id, its tracking)
+        self._lock = asyncio.Lock()
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- following prints ------------------------------------------------------------------------------------
+
+    async def track(self, job: Job) -> UsageTracking:
+        """Record what ``job``'s print will be charged from (once; a job tracked before keeps its first record) and
+        follow it; the tracking. Raises StoreUnavailable."""
+        known = self._live.get(job.printer_id)
+        if known is not None and known[0] == job.id:
+            return known[1]
+        stored = await self._repository.tracking(job.id)
+        if stored is None:
+            planned = await self._estimate(job)
+            loaded = await self._printer_slots(job.printer_id)
+            active = next((slot.record.slot for slot in loaded if slot.record.active), None)
+            stored = replace(
+                planned,
+                slots=tuple(_state(slot) for slot in loaded),
+                active_at_start=active,
+                used_slots=(active,) if active is not None else (),
+            )
+            if not await self._repository.start_tracking(job.id, job.printer_id, stored, at=self._clock()):
+                stored = await self._repository.tracking(job.id) or stored
+            else:
+                log.info(
+                    "materials.usage_tracked",
+                    printer_id=job.printer_id,
+                    job_id=job.id,
+                    filaments=len(stored.estimate),
+                    mapped=bool(stored.mapping),
+                )
+        self._live[job.printer_id] = (job.id, stored)
+        return stored
+
+    async def _estimate(self, job: Job) -> UsageTracking:
+        try:
+            return await self._estimates(job) or UsageTracking()
+        except StoreUnavailable:
+            raise
+        except Exception:  # a file that cannot be read must not stop the tracking of the slots
+            log.exception("materials.usage_estimate_failed", printer_id=job.printer_id, job_id=job.id)
+            return UsageTracking()
+
+    async def _printer_slots(self, printer_id: str) -> list[LoadedSlot]:
+        try:
+            return await self._slots.printer_slots(printer_id)
+        except NotFound:  # a printer removed meanwhile
+            return []
+
+    async def on_report(self, config: PrinterConfig, previous: PrinterStatus | None, current: PrinterStatus) -> None:
+        """A monitoring listener (state changes and telemetry): note the slot feeding the running print and its
+        last non-zero progress and layer; a newly seen feeding slot is stored (rare: a filament change)."""
+        known = self._live.get(config.id)
+        if known is None or not current.state.is_active:
+            return
+        job_id, tracking = known
+        slots = current.material_slots
+        active = slots.active.label if slots is not None and slots.active is not None else None
+        grown = tracking.seen(active=active, progress=current.progress, layer=current.layer)
+        if grown == tracking:
+            return
+        self._live[config.id] = (job_id, grown)
+        if grown.used_slots != tracking.used_slots:
+            await self._repository.save_tracking(job_id, grown, at=self._clock())
+
+    # -- closing -----------------------------------------------------------------------------------------------
+
+    async def settle(self, job_id: int) -> bool:
+        """Charge the ended job's usage to its spools and fix its cost, once; False when there is nothing to do
+        (not ended, no tracking, or settled before). Raises StoreUnavailable."""
+        async with self._lock:
+            try:
+                job = await self._jobs.get(job_id)
+            except NotFound:
+                return False
+            if not job.status.is_terminal or job.end_time is None:
+                return False
+            known = self._live.get(job.printer_id)
+            tracking = known[1] if known is not None and known[0] == job_id else None
+            if tracking is None:
+                tracking = await self._repository.tracking(job_id)
+            if tracking is None:
+                return False
+            if known is not None and known[0] == job_id:
+                del self._live[job.printer_id]
+            now_slots = {slot.record.slot: _state(slot) for slot in await self._printer_slots(job.printer_id)}
+            outcome = PrintOutcome(completed=job.status is JobStatus.COMPLETED, progress=job.progress)
+            lines = compute_usage(tracking, outcome, slots_now=now_slots)
+            prices: dict[int, float | None] = {}
+            for spool_id in {line.spool_id for line in lines if line.spool_id is not None}:
+                try:
+                    prices[spool_id] = price_per_gram(await self._materials.get_spool(spool_id))
+                except NotFound:  # deleted since the start: charge no spool
+                    lines = [replace(line, spool_id=None) if line.spool_id == spool_id else line for line in lines]
+            seconds = job.duration_seconds if job.duration_seconds is not None else job.elapsed_seconds or 0
+            cost = job_cost(lines, prices_per_gram=prices, rates=self._rates(job.printer_id), printing_seconds=seconds)
+            settled = await self._repository.settle(
+                job_id,
+                lines,
+                cost,
+                printer_id=job.printer_id,
+                outcome=job.status.value,
+                ended_at=job.end_time,
+                at=self._clock(),
+            )
+        if not settled:
+            return False
+        spools = tuple(sorted({line.spool_id for line in lines if line.spool_id is not None}))
+        log.info(
+            "materials.usage_settled",
+            printer_id=job.printer_id,
+            job_id=job_id,
+            grams=cost.material_grams,
+            spools=list(spools),
+            total=cost.total,
+            currency=cost.currency,
+        )
+        self._bus.publish(
+            JobCostRecorded(
+                job_id=job_id,
+                printer_id=job.printer_id,
+                material_grams=cost.material_grams,
+                total=cost.total,
+                currency=cost.currency,
+                spools=spools,
+            )
+        )
+        if spools:
+            await self._slots.recheck(job.printer_id)
+        return True
+
+    async def settle_backlog(self) -> int:
+        """Settle every ended job not settled yet (after a crash or an outage); how many were settled."""
+        settled = 0
+        while True:
+            pending = await self._repository.unsettled_ended(limit=100)
+            done = [await self.settle(job_id) for job_id in pending]
+            settled += sum(done)
+            if len(pending) < 100 or not any(done):
+                return settled
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    async def usage(self, job_id: int) -> list[UsageLine]:
+        """The job's usage lines (empty before it ended or when untracked)."""
+        return await self._repository.usage(job_id)
+
+    async def cost(self, job_id: int) -> JobCost | None:
+        """The job's cost snapshot, or None."""
+        return await self._repository.cost(job_id)
+
+    async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
+        """The cost snapshots of several jobs, by id (those without one left out)."""
+        return await self._repository.costs_of(job_ids)
+
+    async def report(
+        self, *, since: datetime | None, until: datetime | None, grouping: CostGrouping, currency: str | None = None
+    ) -> list[CostRow]:
+        """The costs of the jobs that ended in ``[since, until)``, grouped (see :class:`CostGrouping`)."""
+        return await self._repository.report(since=since, until=until, grouping=grouping, currency=currency)
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    async def _on_job(self, job: Job) -> None:
+        if job.status.is_active:
+            await self.track(job)
+        elif job.status.is_terminal:
+            await self.settle(job.id)
+
+    async def start(self) -> None:
+        """Follow the jobs' events, after settling what ended while the service was not running."""
+        subscription = self._subscription = self._bus.subscribe(maxsize=10_000)
+
+        async def listen() -> None:
+            with contextlib.suppress(StoreUnavailable):
+                for job_id, printer_id, tracking in await self._repository.open_trackings():
+                    self._live.setdefault(printer_id, (job_id, tracking))  # a print running across a restart
+                await self.settle_backlog()
+            async for event in subscription:
+                if not isinstance(event, JobAutoCreated | JobUpdated):
+                    continue
+                try:
+                    await self._on_job(event.job)
+                except StoreUnavailable:  # settled from the backlog at the next start or job end
+                    log.warning("materials.usage_deferred", job_id=event.job.id)
+                except Exception:  # a bug must not stop the tracking of the next prints
+                    log.exception("materials.usage_failed", job_id=event.job.id)
+                if event.job.status.is_terminal:
+                    with contextlib.suppress(StoreUnavailable):
+                        await self.settle_backlog()
+
+        self._task = asyncio.create_task(listen(), name="materials-usage")
+
+    async def stop(self) -> None:
+        """Stop following the jobs."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+
+    async def __aenter__(self) -> UsageService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()

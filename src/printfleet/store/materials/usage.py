@@ -1,0 +1,267 @@
+"""What each print used and cost: :class:`SqlUsageRepository` (tables ``job_material_tracking``, ``job_usage``,
+``job_costs``; migration 0014).
+
+Settling a job is one transaction: its tracking row is marked settled only if it was not (a second process, or a
+second attempt after a crash, finds it settled and changes nothing), its usage lines and cost snapshot are inserted,
+and its spools' ``used_weight_g`` grows by the grams charged — so each job deducts from its spools exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from printfleet.domain.materials.costs import FAILED_OUTCOMES, CostGrouping, CostRow, JobCost
+from printfleet.domain.materials.usage import Confidence, UsageLine, UsageSource, UsageTracking
+from printfleet.store.database import Database
+from printfleet.store.materials.tables import JobCostRow, JobMaterialTrackingRow, JobUsageRow, SpoolRow
+from printfleet.store.tables import JobRow
+
+
+def _line(row: JobUsageRow) -> UsageLine:
+    return UsageLine(
+        slot=row.slot,
+        spool_id=row.spool_id,
+        grams=row.grams,
+        metres=row.metres,
+        material=row.material,
+        color=row.color,
+        source=UsageSource(row.source),
+        confidence=Confidence(row.confidence),
+    )
+
+
+def _cost(row: JobCostRow) -> JobCost:
+    return JobCost(
+        currency=row.currency,
+        material_grams=row.material_grams,
+        material_cost=row.material_cost,
+        printing_hours=row.printing_hours,
+        energy_kwh=row.energy_kwh,
+        energy_cost=row.energy_cost,
+        machine_cost=row.machine_cost,
+    )
+
+
+class SqlUsageRepository:
+    """Usage tracking, usage lines and cost snapshots in the store. Raises StoreUnavailable when the store fails."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def start_tracking(self, job_id: int, printer_id: str, tracking: UsageTracking, *, at: datetime) -> bool:
+        """Record the tracking of a print that started; False (nothing changed) when the job already has one."""
+        try:
+            async with self._database.transaction() as session:
+                if await session.get(JobMaterialTrackingRow, job_id) is not None:
+                    return False
+                session.add(
+                    JobMaterialTrackingRow(
+                        job_id=job_id,
+                        printer_id=printer_id,
+                        data=tracking.to_json(),
+                        created_at=at,
+                        updated_at=at,
+                        settled_at=None,
+                    )
+                )
+        except IntegrityError:  # recorded meanwhile by another process, or the job was deleted
+            return False
+        return True
+
+    async def tracking(self, job_id: int) -> UsageTracking | None:
+        """The job's tracking, or None."""
+        async with self._database.transaction() as session:
+            row = await session.get(JobMaterialTrackingRow, job_id)
+            return UsageTracking.from_json(row.data) if row is not None else None
+
+    async def save_tracking(self, job_id: int, tracking: UsageTracking, *, at: datetime) -> None:
+        """Store the job's grown tracking (nothing when it was settled meanwhile)."""
+        async with self._database.transaction() as session:
+            await session.execute(
+                update(JobMaterialTrackingRow)
+                .where(JobMaterialTrackingRow.job_id == job_id, JobMaterialTrackingRow.settled_at.is_(None))
+                .values(data=tracking.to_json(), updated_at=at)
+            )
+
+    async def open_trackings(self) -> list[tuple[int, str, UsageTracking]]:
+        """(job id, printer id, tracking) of every print still running (its job not ended), oldest first."""
+        async with self._database.transaction() as session:
+            rows = await session.execute(
+                select(JobMaterialTrackingRow)
+                .join(JobRow, JobRow.id == JobMaterialTrackingRow.job_id)
+                .where(JobMaterialTrackingRow.settled_at.is_(None), JobRow.end_time.is_(None))
+                .order_by(JobMaterialTrackingRow.job_id)
+            )
+            return [(row.job_id, row.printer_id, UsageTracking.from_json(row.data)) for (row,) in rows]
+
+    async def unsettled_ended(self, *, limit: int = 100) -> list[int]:
+        """Ids of ended jobs whose tracking is not settled yet, oldest end first."""
+        async with self._database.transaction() as session:
+            rows = await session.scalars(
+                select(JobMaterialTrackingRow.job_id)
+                .join(JobRow, JobRow.id == JobMaterialTrackingRow.job_id)
+                .where(JobMaterialTrackingRow.settled_at.is_(None), JobRow.end_time.is_not(None))
+                .order_by(JobRow.end_time, JobRow.id)
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def settle(
+        self,
+        job_id: int,
+        lines: Sequence[UsageLine],
+        cost: JobCost,
+        *,
+        printer_id: str,
+        outcome: str,
+        ended_at: datetime,
+        at: datetime,
+    ) -> bool:
+        """Store the job's usage lines and cost and deduct the grams from its spools, once: False (nothing changed)
+        when it was settled before or has no tracking."""
+        materials = "+".join(sorted({line.material.upper() for line in lines if line.material}))[:128] or None
+        async with self._database.transaction() as session:
+            marked = await session.execute(
+                update(JobMaterialTrackingRow)
+                .where(JobMaterialTrackingRow.job_id == job_id, JobMaterialTrackingRow.settled_at.is_(None))
+                .values(settled_at=at, updated_at=at)
+            )
+            if not getattr(marked, "rowcount", 0):
+                return False
+            session.add(
+                JobCostRow(
+                    job_id=job_id,
+                    printer_id=printer_id,
+                    ended_at=ended_at,
+                    outcome=outcome,
+                    currency=cost.currency,
+                    material_grams=cost.material_grams,
+                    material_cost=cost.material_cost,
+                    printing_hours=cost.printing_hours,
+                    energy_kwh=cost.energy_kwh,
+                    energy_cost=cost.energy_cost,
+                    machine_cost=cost.machine_cost,
+                    total_cost=cost.total,
+                    materials=materials,
+                    computed_at=at,
+                )
+            )
+            if lines:
+                await session.execute(
+                    insert(JobUsageRow),
+                    [
+                        {
+                            "job_id": job_id,
+                            "slot": line.slot,
+                            "spool_id": line.spool_id,
+                            "grams": line.grams,
+                            "metres": line.metres,
+                            "material": line.material,
+                            "color": line.color,
+                            "source": line.source.value,
+                            "confidence": line.confidence.value,
+                        }
+                        for line in lines
+                    ],
+                )
+            charged: dict[int, float] = {}
+            for line in lines:
+                if line.spool_id is not None:
+                    charged[line.spool_id] = charged.get(line.spool_id, 0.0) + line.grams
+            for spool_id, grams in sorted(charged.items()):
+                await session.execute(
+                    update(SpoolRow)
+                    .where(SpoolRow.id == spool_id)
+                    .values(
+                        used_weight_g=SpoolRow.used_weight_g + round(grams, 2),
+                        first_used_at=func.coalesce(SpoolRow.first_used_at, at),
+                        last_used_at=at,
+                        updated_at=at,
+                    )
+                )
+        return True
+
+    async def usage(self, job_id: int) -> list[UsageLine]:
+        """The job's usage lines, by slot."""
+        async with self._database.transaction() as session:
+            rows = await session.scalars(
+                select(JobUsageRow).where(JobUsageRow.job_id == job_id).order_by(JobUsageRow.slot, JobUsageRow.id)
+            )
+            return [_line(row) for row in rows]
+
+    async def cost(self, job_id: int) -> JobCost | None:
+        """The job's cost snapshot, or None (not ended, or ended without tracking)."""
+        async with self._database.transaction() as session:
+            row = await session.get(JobCostRow, job_id)
+            return _cost(row) if row is not None else None
+
+    async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
+        """The cost snapshots of ``job_ids`` that have one, by job id."""
+        if not job_ids:
+            return {}
+        async with self._database.transaction() as session:
+            rows = await session.scalars(select(JobCostRow).where(JobCostRow.job_id.in_(list(job_ids))))
+            return {row.job_id: _cost(row) for row in rows}
+
+    def _key(self, grouping: CostGrouping) -> ColumnElement[Any]:
+        if grouping is CostGrouping.PRINTER:
+            return JobCostRow.printer_id.expression
+        if grouping is CostGrouping.MATERIAL:
+            return func.coalesce(JobCostRow.materials, "")
+        if grouping is CostGrouping.OUTCOME:
+            return JobCostRow.outcome.expression
+        if grouping is CostGrouping.BUSINESS:
+            return case((JobRow.is_business.is_(True), "business"), else_="personal")
+        if self._database.dialect_name == "sqlite":  # Monday of the week: next Sunday (or today), 6 days back
+            return func.date(JobCostRow.ended_at, "weekday 0", "-6 days")
+        return func.to_char(func.date_trunc("week", func.timezone("UTC", JobCostRow.ended_at)), "YYYY-MM-DD")
+
+    async def report(
+        self, *, since: datetime | None, until: datetime | None, grouping: CostGrouping, currency: str | None = None
+    ) -> list[CostRow]:
+        """The cost of the jobs that ended in ``[since, until)`` (open ends: no bound), not deleted, grouped by
+        ``grouping``, sorted by key; only snapshots in ``currency`` when given."""
+        key = self._key(grouping).label("key")
+        failed = case((JobCostRow.outcome.in_(sorted(FAILED_OUTCOMES)), JobCostRow.total_cost), else_=0.0)
+        query = (
+            select(
+                key,
+                func.count(),
+                func.sum(JobCostRow.material_grams),
+                func.sum(JobCostRow.material_cost),
+                func.sum(func.coalesce(JobCostRow.energy_cost, 0.0)),
+                func.sum(func.coalesce(JobCostRow.machine_cost, 0.0)),
+                func.sum(JobCostRow.total_cost),
+                func.sum(failed),
+            )
+            .join(JobRow, JobRow.id == JobCostRow.job_id)
+            .where(JobRow.deleted_at.is_(None))
+            .group_by(key)
+            .order_by(key)
+        )
+        if since is not None:
+            query = query.where(JobCostRow.ended_at >= since)
+        if until is not None:
+            query = query.where(JobCostRow.ended_at < until)
+        if currency is not None:
+            query = query.where(JobCostRow.currency == currency)
+        async with self._database.transaction() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            CostRow(
+                key=str(row[0]) if row[0] is not None else "",
+                jobs=int(row[1]),
+                material_grams=round(float(row[2] or 0.0), 2),
+                material_cost=round(float(row[3] or 0.0), 4),
+                energy_cost=round(float(row[4] or 0.0), 4),
+                machine_cost=round(float(row[5] or 0.0), 4),
+                total=round(float(row[6] or 0.0), 4),
+                failed_total=round(float(row[7] or 0.0), 4),
+            )
+            for row in rows
+        ]
