@@ -145,6 +145,13 @@ async def test_a_print_charges_the_grams_of_its_plate_to_the_mapped_spools_once_
     assert cost["machine_cost"] == pytest.approx(HOURLY_RATE * hours, abs=1e-4)
     assert cost["total"] == pytest.approx(cost["material_cost"] + cost["energy_cost"] + cost["machine_cost"])
 
+    page = await server.client.get(f"/jobs/{job['id']}")
+    assert page.status_code == 200, page.text
+    section = page.text[page.text.index('id="job-usage"') :]
+    assert "AMS0-T1" in section and "22.1 g" in section and "4.25 g" in section
+    assert "none (not deducted)" in section  # the PETG slot holds no inventory spool
+    assert "Total" in section and "€" in section
+
     # A later price edit does not rewrite the cost; a restart does not charge the spool again.
     await _price(server, black, 99.0)
     await server.stop()

@@ -161,7 +161,10 @@ def _cell(text: str) -> str:
 @router.get(
     "/api/v1/reports/costs",
     response_model=CostReportPublic,
-    responses=responses(),
+    responses={
+        **responses(),
+        200: {"content": {"text/csv": {"schema": {"type": "string", "description": "With format=csv."}}}},
+    },
     dependencies=[requires(Permission.JOBS_READ)],
 )
 async def cost_report(

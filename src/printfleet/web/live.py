@@ -33,6 +33,7 @@ from printfleet.domain.events import (
     DispatchUpdated,
     DomainEvent,
     JobAutoCreated,
+    JobCostRecorded,
     JobUpdated,
     PrinterRemoved,
     PrinterStatusUpdated,
@@ -170,6 +171,11 @@ class LiveSession:
             self._names[event.printer.id] = event.printer.name
             self._job_status = event.status
             return self._job_facts() if job.status in (JobStatus.RUNNING, JobStatus.PAUSED) else ""
+        if isinstance(event, JobCostRecorded) and event.job_id == job.id:  # the page fetches the section again
+            return (
+                f'<section id="job-usage" hx-swap-oob="true" hx-get="/ui/jobs/{job.id}/usage" hx-trigger="load"'
+                ' hx-swap="outerHTML"></section>'
+            )
         if isinstance(event, JobAutoCreated):
             return self._job_toast(event.job)
         return ""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from gettext import NullTranslations
 from typing import Any
 
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_environment, select_autoescape
 
 from printfleet import __version__
@@ -68,6 +68,15 @@ def number(env: Environment, value: float | None, digits: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=str(env.globals["locale"]))
 
 
+@pass_environment
+def money(env: Environment, value: float | None, currency: str) -> str:
+    """``value`` in ``currency`` (ISO 4217) as the UI language writes money (``€0.64`` / ``0,64 €``); ``—`` if
+    None."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return format_currency(value, currency, locale=str(env.globals["locale"]))
+
+
 def finite(value: float | None) -> float | None:
     """``value``, or None when it is NaN or ±infinity (no reading: shown as ``—``, never as ``NaN %``)."""
     return value if value is None or math.isfinite(value) else None
@@ -105,7 +114,14 @@ def _environment(locale: str) -> Environment:
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(locale=locale, locales=LOCALES, version=__version__, translations=catalog)
     env.filters.update(
-        duration=duration, number=number, finite=finite, iso=iso, utc_text=utc_text, swatch=swatch, finish_at=finish_at
+        duration=duration,
+        number=number,
+        money=money,
+        finite=finite,
+        iso=iso,
+        utc_text=utc_text,
+        swatch=swatch,
+        finish_at=finish_at,
     )
     env.globals.update(bucket=bucket)
     return env

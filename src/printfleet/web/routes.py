@@ -146,8 +146,28 @@ async def jobs_page(request: Request, principal: JobReader, context: Context, lo
 async def _job_detail(context: Context, locale: str, job_id: JobId, *, errors: list[str] | None = None) -> str:
     job = await context.jobs.get(job_id)
     return renderer().render(
-        "_job_detail.html", locale, job=job, printer_names=await printer_names(context), errors=errors or []
+        "_job_detail.html",
+        locale,
+        job=job,
+        printer_names=await printer_names(context),
+        errors=errors or [],
+        **await _usage_of(context, job_id),
     )
+
+
+async def _usage_of(context: Context, job_id: int) -> dict[str, Any]:
+    """The template values of a job's filament and cost section."""
+    return {"lines": await context.usage.usage(job_id), "cost": await context.usage.cost(job_id)}
+
+
+@router.get("/ui/jobs/{job_id}/usage")
+async def job_usage_fragment(job_id: JobId, principal: JobReader, context: Context, locale: Locale) -> Response:
+    """A job's filament and cost section (the job page fetches it again when the job's cost was fixed)."""
+    try:
+        job = await visible_job(context, principal, job_id)
+    except NotFound:
+        return html("", status_code=404)
+    return html(renderer().render("_job_usage.html", locale, job=job, **await _usage_of(context, job_id)))
 
 
 @router.get("/jobs/{job_id}")
@@ -167,6 +187,7 @@ async def job_page(request: Request, job_id: JobId, principal: JobReader, contex
         printer_names=await printer_names(context),
         errors=[],
         live_url=live_url("job", locale, job_id=job.id),
+        **await _usage_of(context, job.id),
     )
     return html(body)
 
