@@ -132,7 +132,9 @@ def test_the_tracking_survives_its_stored_form() -> None:
     assert UsageTracking.from_json(tracking.to_json()) == tracking
 
 
-def _spool(*, price_per_kg: float | None = None, price_per_spool: float | None = None, net: float | None = None) -> Spool:
+def _spool(
+    *, price_per_kg: float | None = None, price_per_spool: float | None = None, net: float | None = None
+) -> Spool:
     filament = Filament(
         id=1,
         created_at=NOW,

@@ -116,7 +116,9 @@ async def test_a_print_charges_the_grams_of_its_plate_to_the_mapped_spools_once_
     printer = farm[0]
     spools = await _slot_spools(server, printer.printer_id)
     white, black = spools["AMS0-T0"], spools["AMS0-T1"]
-    assert white is not None and black is not None and spools["AMS0-T2"] is None
+    assert white is not None
+    assert black is not None
+    assert spools["AMS0-T2"] is None
     await _price(server, black, BLACK_PER_KG)
     used_before = {spool: (await _spool(server, spool))["used_weight_g"] for spool in (white, black)}
     file_id = await server.upload("Bracket.gcode.3mf", bambu_3mf())
@@ -148,9 +150,12 @@ async def test_a_print_charges_the_grams_of_its_plate_to_the_mapped_spools_once_
     page = await server.client.get(f"/jobs/{job['id']}")
     assert page.status_code == 200, page.text
     section = page.text[page.text.index('id="job-usage"') :]
-    assert "AMS0-T1" in section and "22.1 g" in section and "4.25 g" in section
+    assert "AMS0-T1" in section
+    assert "22.1 g" in section
+    assert "4.25 g" in section
     assert "none (not deducted)" in section  # the PETG slot holds no inventory spool
-    assert "Total" in section and "€" in section
+    assert "Total" in section
+    assert "€" in section
 
     # A later price edit does not rewrite the cost; a restart does not charge the spool again.
     await _price(server, black, 99.0)
