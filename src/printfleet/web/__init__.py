@@ -18,6 +18,7 @@ def mount_web(app: FastAPI) -> None:
     from printfleet.api.app import forbidden_json, wants_page
     from printfleet.web import (
         account_pages,
+        costs_page,
         files_page,
         live,
         maintenance_page,
@@ -33,6 +34,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(queue_page.router)
     app.include_router(files_page.router)
     app.include_router(maintenance_page.router)
+    app.include_router(costs_page.router)
     app.include_router(schedule_page.router)
     app.include_router(materials_page.router)
     app.include_router(orders_page.router)
