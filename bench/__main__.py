@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "schedule": ("bench.schedule:run", "scheduler decision and timeline with 10,000 scheduled prints, 200 printers"),
     "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
     "orders": ("bench.orders:run", "Etsy: 10,000 receipts imported from the stand-in, polled again; duplicates"),
+    "costs": ("bench.costs:run", "costs report over 1,000,000 costed jobs on PostgreSQL, each grouping"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one
 benchmark's import error is reported as its crash and does not stop the others."""

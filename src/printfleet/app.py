@@ -367,7 +367,6 @@ def build_app(
             usage = build_usage(
                 settings,
                 database,
-                jobs=jobs,
                 slots=slots,
                 materials=materials,
                 files=files,

@@ -15,7 +15,6 @@ from printfleet.domain.printer import PrinterConfig
 from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
-from printfleet.services.jobs import JobService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
 from printfleet.services.materials.usage import Estimates, UsageService
@@ -77,7 +76,6 @@ def build_usage(
     settings: Settings,
     database: Database,
     *,
-    jobs: JobService,
     slots: SlotService,
     materials: MaterialsService,
     files: FileLibrary,
@@ -88,7 +86,6 @@ def build_usage(
     """The usage service on the store, fed by dispatched files."""
     return UsageService(
         repository=SqlUsageRepository(database),
-        jobs=jobs,
         slots=slots,
         materials=materials,
         estimates=dispatched_file_estimates(SqlDispatchRepository(database), files),

@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from printfleet.domain.jobs import Job, JobFilter, JobStatus, NewJob
 from printfleet.services.errors import ActiveJobExists, JobNotFound
 from printfleet.store.database import Database
+from printfleet.store.materials.tables import JobCostRow
 from printfleet.store.tables import ACTIVE_JOB_CONDITION, PENDING_JOB_CONDITION, JobRow
 
 Clock = Callable[[], datetime]
@@ -299,6 +300,10 @@ class SqlJobRepository:
                 for column, value in changes.items():
                     setattr(row, column, value)
                 row.updated_at = self._clock()
+                if "is_business" in changes:  # the cost snapshot keeps the flag for the costs report
+                    await session.execute(
+                        update(JobCostRow).where(JobCostRow.job_id == job_id).values(is_business=row.is_business)
+                    )
                 await session.flush()
                 return job_from_row(row)
         except IntegrityError as error:
@@ -339,4 +344,5 @@ class SqlJobRepository:
                 raise JobNotFound(job_id)
             before = job_from_row(row)
             row.deleted_at = row.updated_at = self._clock()
+            await session.execute(update(JobCostRow).where(JobCostRow.job_id == job_id).values(deleted=True))
             return before

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from printfleet.domain.materials.model import Spool
@@ -66,6 +67,12 @@ def price_per_gram(spool: Spool) -> float | None:
         full = filament.net_weight_g or spool.initial_weight_g
         return filament.price_per_spool / full if full else None
     return None
+
+
+def week_of(moment: datetime) -> date:
+    """The Monday (UTC) of the week ``moment`` (aware) falls in: the key of the report's weekly groups."""
+    day = moment.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday())
 
 
 def job_cost(

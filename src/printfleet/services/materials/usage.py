@@ -44,6 +44,10 @@ class UsageRepository(Protocol):
         """Record a print's tracking; False when it has one already."""
         ...
 
+    async def ended_job(self, job_id: int) -> Job | None:
+        """The job, deleted or not (a deleted job's print still used filament), or None."""
+        ...
+
     async def tracking(self, job_id: int) -> UsageTracking | None:
         """The job's tracking, or None."""
         ...
@@ -69,6 +73,8 @@ class UsageRepository(Protocol):
         printer_id: str,
         outcome: str,
         ended_at: datetime,
+        is_business: bool = False,
+        deleted: bool = False,
         at: datetime,
     ) -> bool:
         """Store usage and cost and deduct from the spools, once; False when settled before."""
@@ -90,14 +96,6 @@ class UsageRepository(Protocol):
         self, *, since: datetime | None, until: datetime | None, grouping: CostGrouping, currency: str | None = None
     ) -> list[CostRow]:
         """Costs of the jobs that ended in a range, grouped."""
-        ...
-
-
-class JobReader(Protocol):
-    """Reading a job (the job service)."""
-
-    async def get(self, job_id: int) -> Job:
-        """The job; raises NotFound."""
         ...
 
 
@@ -130,7 +128,6 @@ class UsageService:
         self,
         *,
         repository: UsageRepository,
-        jobs: JobReader,
         slots: SlotService,
         materials: MaterialsService,
         estimates: Estimates,
@@ -140,7 +137,6 @@ class UsageService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
-        self._jobs = jobs
         self._slots = slots
         self._materials = materials
         self._estimates = estimates
@@ -222,11 +218,8 @@ class UsageService:
         """Charge the ended job's usage to its spools and fix its cost, once; False when there is nothing to do
         (not ended, no tracking, or settled before). Raises StoreUnavailable."""
         async with self._lock:
-            try:
-                job = await self._jobs.get(job_id)
-            except NotFound:
-                return False
-            if not job.status.is_terminal or job.end_time is None:
+            job = await self._repository.ended_job(job_id)
+            if job is None or not job.status.is_terminal or job.end_time is None:
                 return False
             known = self._live.get(job.printer_id)
             tracking = known[1] if known is not None and known[0] == job_id else None
@@ -254,6 +247,8 @@ class UsageService:
                 printer_id=job.printer_id,
                 outcome=job.status.value,
                 ended_at=job.end_time,
+                is_business=job.is_business,
+                deleted=job.deleted,
                 at=self._clock(),
             )
         if not settled:

@@ -5,7 +5,8 @@ Revises: 0013
 Create Date: 2026-12-05
 
 ``job_material_tracking`` keeps what a print's usage is computed from (recorded at its start, settled once at its
-end); ``job_usage`` one line per job and slot; ``job_costs`` the cost snapshot of each ended job. Printers gain
+end); ``job_usage`` one line per job and slot; ``job_costs`` the cost snapshot of each ended job, with the job's
+business flag, deletion and week (the Monday it ended, UTC) copied for the costs report. Printers gain
 ``average_watts`` and ``hourly_rate`` for the energy and machine-time parts of a cost.
 """
 
@@ -69,6 +70,9 @@ def upgrade() -> None:
         sa.Column("machine_cost", sa.Float(), nullable=True),
         sa.Column("total_cost", sa.Float(), nullable=False),
         sa.Column("materials", sa.String(128), nullable=True),
+        sa.Column("is_business", sa.Boolean(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("week", sa.Date(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("job_id"),
