@@ -188,3 +188,28 @@ def test_the_report_total_and_failure_share() -> None:
     total = summed("total", rows)
     assert (total.jobs, total.total, total.failure_share) == (3, 4, 0.5)
     assert summed("none", []).failure_share is None
+
+
+def test_a_one_tool_printer_that_measures_its_extrusion_is_charged_what_it_measured_even_when_it_failed() -> None:
+    tool = (SlotState(slot="T0", spool_id=7, material="PETG", density_g_cm3=1.27, diameter_mm=1.75),)
+    tracking = UsageTracking(slots=tool, estimate=(FilamentEstimate(index=1, grams=50.0, material="PETG"),))
+    tracking = tracking.seen(active=None, progress=30.0, layer=None, used_mm=1500.0)
+    tracking = tracking.seen(active=None, progress=0.0, layer=None, used_mm=0.0)  # Klipper resets it at the end
+
+    (line,) = compute_usage(tracking, PrintOutcome(completed=False))
+
+    assert (line.slot, line.spool_id, line.source, line.confidence) == ("T0", 7, UsageSource.PRINTER, Confidence.HIGH)
+    assert line.grams == pytest.approx(1.27 * 2.405282 * 1.5, abs=0.01)  # measured, not 30 % of the estimate
+    assert line.metres == 1.5
+
+
+def test_the_printers_own_estimate_per_tool_is_used_when_the_file_gave_none_and_scaled_like_one() -> None:
+    tools = (SlotState(slot="T0", spool_id=3, material="PLA"), SlotState(slot="T1", spool_id=None))
+    tracking = UsageTracking(slots=tools).seen(active=None, progress=50.0, layer=None, estimate_mm=(2000.0, 0.0))
+
+    assert tracking.source is UsageSource.PRINTER
+    (line,) = compute_usage(tracking, PrintOutcome(completed=False))
+
+    assert (line.slot, line.spool_id) == ("T0", 3)
+    assert line.grams == pytest.approx(2.98 * 2 * 0.5, abs=0.01)
+    assert tracking.seen(active=None, progress=60.0, layer=None, estimate_mm=(9.0,)).estimate == tracking.estimate

@@ -373,6 +373,9 @@ class PrinterStatus:
     reports, tool slots elsewhere; None when the adapter does not know yet); an adapter hands on the same object
     while nothing in it changed, so ``is not`` tells a slot change cheaply. ``slot_spools`` (by slot label) is
     printfleet's own knowledge of the spools in the slots, filled in by the monitoring service like ``sending``.
+    ``filament_used_mm`` is what the printer says the current print has extruded, mm (Moonraker
+    ``print_stats.filament_used``; reset by Klipper when the print ends); ``filament_estimate_mm`` the printer's own
+    estimate for the whole file per tool, mm (OctoPrint's G-code analysis, ``job.filament.toolN.length``).
     """
 
     state: PrinterState
@@ -401,6 +404,8 @@ class PrinterStatus:
     plate_needs_clearing: bool = False
     sending: str | None = None
     material_slots: MaterialSlots | None = None
+    filament_used_mm: float | None = None
+    filament_estimate_mm: tuple[float, ...] = ()
     slot_spools: dict[str, SlotSpool] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 

@@ -162,3 +162,10 @@ def test_an_update_without_its_object_array_is_refused() -> None:
     for params in (None, [], {"print_stats": {}}, [["print_stats"]], [{"print_stats": 3}]):
         with pytest.raises(MoonrakerPayloadError):
             update_params(params)
+
+
+def test_the_length_extruded_by_the_current_print_is_reported_only_while_it_prints() -> None:
+    state = apply_objects(_printing(), {"print_stats": {"filament_used": 1234.5}}, now=NOW)
+    assert to_status(state, now=NOW).filament_used_mm == 1234.5
+    ended = apply_objects(state, {"print_stats": {"state": "complete"}}, now=NOW)
+    assert to_status(ended, now=NOW).filament_used_mm is None

@@ -329,3 +329,20 @@ def test_non_finite_readings_are_unknown_and_long_paths_are_cut() -> None:
     status = to_status(state, now=NOW)
     assert status.nozzle_temp is None
     assert status.file_name == "x" * 500
+
+
+def test_the_files_filament_estimate_per_tool_reaches_the_status_while_it_prints() -> None:
+    old_shape = to_status(printing_state(), now=NOW)  # {"length", "volume"}: one tool
+    assert old_shape.filament_estimate_mm == (810.0,)
+
+    per_tool = job_body()
+    per_tool["job"]["filament"] = {"tool0": {"length": 1200.5, "volume": 8.1}, "tool2": {"length": 30, "volume": 0.2}}  # type: ignore[index]
+    status = to_status(poll(OctoPrintState(), printer_body("printing", text="Printing"), per_tool), now=NOW)
+    assert status.filament_estimate_mm == (1200.5, 0.0, 30.0)
+
+    unanalysed = job_body()
+    unanalysed["job"]["filament"] = None  # type: ignore[index]
+    status = to_status(poll(OctoPrintState(), printer_body("printing", text="Printing"), unanalysed), now=NOW)
+    assert status.filament_estimate_mm == ()
+    idle = to_status(poll(printing_state(), printer_body(), IDLE_JOB), now=NOW)
+    assert idle.filament_estimate_mm == ()

@@ -7,12 +7,15 @@ filament, -1 unused), and what was in every slot (spool, material, colour, AMS `
 seen feeding the nozzle (``tray_now``) and the last non-zero progress and layer are added (the firmware resets them to
 0 on a cancel). When it ends, :func:`compute_usage` turns that into :class:`UsageLine` values, best source first:
 
-1. the file's estimate, each filament mapped to a slot by the print's mapping (``high``); without a mapping, a
+1. on a one-tool printer that measures what it extruded (Moonraker ``print_stats.filament_used``), that length, in
+   grams through the tool's spool (``high``; research §2.4: actual, not estimated);
+2. the file's estimate (the library file, else the printer's own: OctoPrint's analysis per tool), each filament
+   mapped to a slot by the print's mapping (``high``); without a mapping, a
    single-filament print goes to the one slot seen feeding (or feeding at the start), a multi-filament print to the
    slot whose material and colour match it alone (``medium``); a filament no slot can be found for is kept with no
    slot and no spool (priced at the default, deducted from nothing): **a slot the print did not use is never
    charged** (Bambuddy#1269, #3081);
-2. without any estimate, the fall in AMS ``remain`` % × the tag's weight, only for slots seen feeding (``low``; RFID
+3. without any estimate, the fall in AMS ``remain`` % × the tag's weight, only for slots seen feeding (``low``; RFID
    spools only, whole %: coarse).
 
 A print that did not complete is charged for what it printed: layers printed ÷ layers of the plate when both are
@@ -116,7 +119,8 @@ class UsageTracking:
     plate number, ``total_layers`` the plate's layers; ``mapping`` the print's AMS mapping (global tray ids, -1
     unused; empty: none); ``slots`` what was in each slot at the start; ``active_at_start`` the slot feeding then;
     ``used_slots`` every slot seen feeding while it ran; ``last_progress`` (%) and ``last_layer`` the last non-zero
-    values seen."""
+    values seen; ``printer_used_mm`` the last non-zero length the printer said the print extruded (Moonraker's
+    ``print_stats.filament_used``, mm: measured, not estimated)."""
 
     estimate: tuple[FilamentEstimate, ...] = ()
     source: UsageSource | None = None
@@ -128,17 +132,40 @@ class UsageTracking:
     used_slots: tuple[str, ...] = ()
     last_progress: float | None = None
     last_layer: int | None = None
+    printer_used_mm: float | None = None
 
-    def seen(self, *, active: str | None, progress: float | None, layer: int | None) -> UsageTracking:
+    def seen(
+        self,
+        *,
+        active: str | None,
+        progress: float | None,
+        layer: int | None,
+        used_mm: float | None = None,
+        estimate_mm: tuple[float, ...] = (),
+    ) -> UsageTracking:
         """This tracking after a report of the running print: ``active`` the slot feeding (None: none), ``progress``
-        %, ``layer``; zeros never replace what was seen (firmware resets them on a cancel)."""
+        %, ``layer``, ``used_mm`` extruded so far (mm); zeros never replace what was seen (firmware resets them on a
+        cancel). ``estimate_mm``, the printer's own estimate per tool (mm), becomes the estimate when there is no
+        other."""
         used = self.used_slots if active is None or active in self.used_slots else (*self.used_slots, active)
-        return replace(
+        changed = replace(
             self,
             used_slots=used,
             last_progress=progress if progress else self.last_progress,
             last_layer=layer if layer else self.last_layer,
+            printer_used_mm=used_mm if used_mm else self.printer_used_mm,
         )
+        if estimate_mm and not self.estimate and any(estimate_mm):
+            changed = replace(
+                changed,
+                estimate=tuple(
+                    FilamentEstimate(index=n + 1, metres=length / 1000.0)
+                    for n, length in enumerate(estimate_mm)
+                    if length > 0
+                ),
+                source=UsageSource.PRINTER,
+            )
+        return changed
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
@@ -156,6 +183,7 @@ class UsageTracking:
             "used_slots": list(self.used_slots),
             "last_progress": self.last_progress,
             "last_layer": self.last_layer,
+            "printer_used_mm": self.printer_used_mm,
         }
 
     @classmethod
@@ -182,6 +210,7 @@ class UsageTracking:
             used_slots=tuple(str(s) for s in data.get("used_slots", ())),
             last_progress=data.get("last_progress"),
             last_layer=data.get("last_layer"),
+            printer_used_mm=data.get("printer_used_mm"),
         )
 
 
@@ -307,7 +336,10 @@ def compute_usage(
     rounded to 0.01 g; a line of 0 g is left out."""
     fraction, exact = printed_fraction(tracking, outcome)
     lines: dict[str | None, UsageLine] = {}
-    if tracking.estimate:
+    measured = _measured(tracking)
+    if measured is not None:
+        _add(lines, measured)
+    elif tracking.estimate:
         source = tracking.source or UsageSource.FILE
         mapped = map_filaments(tracking)
         for estimate in tracking.estimate:
@@ -357,6 +389,28 @@ def compute_usage(
         for line in lines.values()
         if round(line.grams, 2) > 0
     ]
+
+
+def _measured(tracking: UsageTracking) -> UsageLine | None:
+    """The printer's measured length as one line, for a printer with one tool (Klipper counts one total for all
+    extruders), on its tool; None when the printer measured nothing or has several tools."""
+    tools = [state for state in tracking.slots if state.slot.startswith("T")]
+    if not tracking.printer_used_mm or len(tools) != 1 or len(tracking.slots) != 1:
+        return None
+    tool = tools[0]
+    material = tool.material or (tracking.estimate[0].material if len(tracking.estimate) == 1 else None)
+    density = tool.density_g_cm3 or default_density(material or "PLA")
+    grams = grams_from_length(tracking.printer_used_mm, density_g_cm3=density, diameter_mm=tool.diameter_mm or 1.75)
+    return UsageLine(
+        slot=tool.slot,
+        spool_id=tool.spool_id,
+        grams=grams,
+        metres=tracking.printer_used_mm / 1000.0,
+        material=material,
+        color=tool.color,
+        source=UsageSource.PRINTER,
+        confidence=Confidence.HIGH,
+    )
 
 
 def _add(lines: dict[str | None, UsageLine], line: UsageLine) -> None:

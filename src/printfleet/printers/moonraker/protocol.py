@@ -249,6 +249,7 @@ def to_status(state: MoonrakerState, *, now: datetime) -> PrinterStatus:
         error_codes=error_codes,
         last_seen=now,
         material_slots=tool_slots(1),
+        filament_used_mm=_number(stats.get("filament_used")) if active else None,
         extra=extra,
     )
 

@@ -111,7 +111,8 @@ class OctoPrintPayloadError(ValueError):
 class OctoPrintState:
     """Everything the adapter knows about one OctoPrint instance, merged from polls, ``current`` and events.
 
-    Telemetry mirrors the last report: ``flags`` (names of the true flags), ``completion`` (%), ``print_time_s``
+    Telemetry mirrors the last report: ``flags`` (names of the true flags), ``completion`` (%), ``filament_mm`` (the
+    selected file's estimated filament per tool, mm, from OctoPrint's analysis), ``print_time_s``
     and ``print_time_left_s`` (seconds), temperatures (°C). An absent field keeps its value.
     Lifecycle memory: ``phase`` (idle, printing, paused, finished, failed, cancelled, error), ``print_path`` and
     ``print_name`` (the file of the current or last print), ``print_started_at`` (aware UTC, from the
@@ -138,6 +139,7 @@ class OctoPrintState:
     print_path: str | None = None
     print_name: str | None = None
     print_started_at: datetime | None = None
+    filament_mm: tuple[float, ...] = ()
     end_progress: float | None = None
     end_elapsed_s: int | None = None
     events_rule_until: float = float("-inf")
@@ -236,7 +238,28 @@ def _job_fields(state: OctoPrintState, payload: Mapping[str, object]) -> OctoPri
         completion=_number(progress.get("completion"), "progress.completion"),
         print_time_s=_seconds(progress.get("printTime"), "progress.printTime"),
         print_time_left_s=_seconds(progress.get("printTimeLeft"), "progress.printTimeLeft"),
+        filament_mm=_filament(job.get("filament")),
     )
+
+
+def _filament(value: object) -> tuple[float, ...]:
+    """OctoPrint's estimate of the selected file's filament per tool, mm: ``{"tool0": {"length": mm, "volume":
+    cm³}, ...}`` (``docs/api/datamodel.rst``, "Job information"), or one ``{"length", "volume"}`` in older
+    versions; () when analysis has not run (null) or the value is unreadable."""
+    if not isinstance(value, Mapping):
+        return ()
+    if "length" in value:
+        value = {"tool0": value}
+    lengths: dict[int, float] = {}
+    for key, tool in value.items():
+        if not (isinstance(key, str) and key.startswith("tool") and key[4:].isdigit() and isinstance(tool, Mapping)):
+            continue
+        length = tool.get("length")
+        if isinstance(length, int | float) and not isinstance(length, bool) and math.isfinite(length) and length >= 0:
+            lengths[int(key[4:])] = float(length)
+    if not lengths or max(lengths) > 15:
+        return ()
+    return tuple(lengths.get(n, 0.0) for n in range(max(lengths) + 1))
 
 
 def _ended(state: OctoPrintState, before: OctoPrintState, phase: PrinterState) -> OctoPrintState:
@@ -427,5 +450,6 @@ def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
         stage=state.stage,
         last_seen=now,
         material_slots=tool_slots(1),
+        filament_estimate_mm=state.filament_mm if in_print else (),
         extra=extra,
     )

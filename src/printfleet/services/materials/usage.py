@@ -205,11 +205,17 @@ class UsageService:
         job_id, tracking = known
         slots = current.material_slots
         active = slots.active.label if slots is not None and slots.active is not None else None
-        grown = tracking.seen(active=active, progress=current.progress, layer=current.layer)
+        grown = tracking.seen(
+            active=active,
+            progress=current.progress,
+            layer=current.layer,
+            used_mm=current.filament_used_mm,
+            estimate_mm=current.filament_estimate_mm,
+        )
         if grown == tracking:
             return
         self._live[config.id] = (job_id, grown)
-        if grown.used_slots != tracking.used_slots:
+        if grown.used_slots != tracking.used_slots or grown.estimate != tracking.estimate:
             await self._repository.save_tracking(job_id, grown, at=self._clock())
 
     # -- closing -----------------------------------------------------------------------------------------------
