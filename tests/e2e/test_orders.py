@@ -73,6 +73,19 @@ async def wait_order(server: Server, order_id: int, status: str, *, timeout: flo
         await asyncio.sleep(0.2)
 
 
+async def costed(server: Server, order_id: int, prints: int, *, timeout: float = 15.0) -> Body:
+    """The order's cost once ``prints`` of its prints have ended and been costed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        cost = (await order(server, order_id))["cost"]
+        if cost is not None and cost["prints"] == prints:
+            return dict(cost)
+        if loop.time() > deadline:
+            raise AssertionError(f"order {order_id} was never costed for {prints} prints: {cost}")
+        await asyncio.sleep(0.1)
+
+
 async def keychain_profile(server: Server, file_id: int, **fields: Any) -> Body:
     profile = {
         "name": "Keychain",
@@ -113,6 +126,10 @@ async def test_an_order_of_seven_at_four_a_plate_prints_two_plates_and_is_printe
         printed = await wait_order(server, created["id"], "printed")
         assert printed["progress"] == {"printed": 2, "needed": 2, "failed": 0}
         assert {plate["scheduled_print"]["status"] for plate in printed["plates"]} == {"completed"}
+        cost = await costed(server, created["id"], 2)
+        assert cost["material_grams"] == pytest.approx(2 * 26.35)  # plate 1 of the sample file, twice
+        assert cost["total"] > 0
+        assert cost["failed_total"] == 0
         shipped = await post(
             server, f"/api/v1/orders/{created['id']}/ship", {"tracking_code": "1Z999", "carrier": "ups"}
         )
@@ -208,3 +225,6 @@ async def test_a_failed_plate_is_printed_again_and_the_order_still_reaches_print
             (2, "completed"),
         ]
         assert printed["progress"] == {"printed": 1, "needed": 1, "failed": 0}
+        cost = await costed(server, created["id"], 2)  # both attempts are counted
+        assert cost["material_grams"] == pytest.approx(26.35)  # the plate failed as it started: it used nothing
+        assert cost["failed_total"] == 0

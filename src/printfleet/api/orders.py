@@ -19,6 +19,7 @@ from printfleet.api.context import ContextDep
 from printfleet.api.errors import responses
 from printfleet.api.order_schemas import (
     ImportResult,
+    OrderCostPublic,
     OrderCreate,
     OrderDetail,
     OrderList,
@@ -176,8 +177,11 @@ async def import_orders(
 
 @router.get("/api/v1/orders/{order_id}", response_model=OrderDetail, dependencies=Reader, responses=responses(404))
 async def get_order(order_id: OrderId, context: ContextDep) -> OrderDetail:
-    """One order with its plates (each with its scheduled print) and progress."""
-    return OrderDetail.from_view(await context.orders.get(order_id))
+    """One order with its plates (each with its scheduled print), progress and cost so far."""
+    view = await context.orders.get(order_id)
+    costs = await context.usage.order_costs([order_id])
+    cost = OrderCostPublic.from_domain(costs[order_id], context.usage.currency) if order_id in costs else None
+    return OrderDetail.from_view(view, cost)
 
 
 @router.patch("/api/v1/orders/{order_id}", response_model=OrderPublic, dependencies=Manager, responses=responses(404))

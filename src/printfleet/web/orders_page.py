@@ -51,6 +51,7 @@ async def _render(
     statuses = frozenset({OrderStatus(status)}) if status is not None and status in known else frozenset()
     found, total = await context.orders.list_orders(OrderQuery(statuses=statuses, limit=PAGE_SIZE))
     views = [await context.orders.get(order.id) for order in found]
+    costs = await context.usage.order_costs([order.id for order in found])
     profiles = await context.orders.profiles()
     shop = await context.shop.status() if context.shop is not None else None
     files, _ = await context.files.list(FileQuery(limit=200))
@@ -61,6 +62,8 @@ async def _render(
         page_name="orders",
         title=translate(locale, "Orders"),
         views=views,
+        costs=costs,
+        currency=context.usage.currency,
         total=total,
         profiles=profiles,
         profile_names={profile.id: profile.name for profile in profiles},

@@ -98,6 +98,10 @@ class UsageRepository(Protocol):
         """Costs of the jobs that ended in a range, grouped."""
         ...
 
+    async def order_costs(self, order_ids: Sequence[int], *, currency: str) -> dict[int, CostRow]:
+        """What each order's prints cost, by order id."""
+        ...
+
 
 Estimates = Callable[[Job], Awaitable[UsageTracking | None]]
 """The printed plate's estimate, plate, layers and AMS mapping of a job's print (a tracking without slots), or None
@@ -312,6 +316,11 @@ class UsageService:
     ) -> list[CostRow]:
         """The costs of the jobs that ended in ``[since, until)``, grouped (see :class:`CostGrouping`)."""
         return await self._repository.report(since=since, until=until, grouping=grouping, currency=currency)
+
+    async def order_costs(self, order_ids: Sequence[int]) -> dict[int, CostRow]:
+        """What the ended prints of each order cost (all attempts), in the current currency, by order id (orders
+        with no ended print left out)."""
+        return await self._repository.order_costs(order_ids, currency=self.currency)
 
     # -- running -----------------------------------------------------------------------------------------------
 
