@@ -1,17 +1,28 @@
 """Wiring of filament usage and print costs for the composition root: where a print's estimate comes from (the
-dispatched library file: its plate's filaments and the AMS mapping sent with it) and the prices a printer's jobs are
+dispatched library file: its plate's filaments and the AMS mapping sent with it; for a Bambu print started elsewhere,
+its project file read back from the printer) and the prices a printer's jobs are
 costed at (the ``costs`` settings and the printer's ``average_watts`` and ``hourly_rate``)."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import zipfile
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
+
 from printfleet.config import Settings
+from printfleet.domain.files import NotPrintable
+from printfleet.domain.files.model import FileMetadata
+from printfleet.domain.files.threemf import read_3mf
 from printfleet.domain.jobs import Job
 from printfleet.domain.materials.costs import CostRates
 from printfleet.domain.materials.usage import FilamentEstimate, UsageSource, UsageTracking
-from printfleet.domain.printer import PrinterConfig
+from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.printers.bambu.ftps import FtpsUploadError
+from printfleet.printers.bambu.project_files import fetch_project, printed_plate, project_candidates
 from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
@@ -21,6 +32,8 @@ from printfleet.services.materials.usage import Estimates, UsageService
 from printfleet.store.database import Database
 from printfleet.store.dispatch import SqlDispatchRepository
 from printfleet.store.materials.usage import SqlUsageRepository
+
+log = structlog.get_logger(__name__)
 
 
 def dispatched_file_estimates(dispatches: SqlDispatchRepository, files: FileLibrary) -> Estimates:
@@ -38,19 +51,65 @@ def dispatched_file_estimates(dispatches: SqlDispatchRepository, files: FileLibr
             library_file = await files.get(dispatch.file_id)
         except NotFound:
             return None
-        plate = next((p for p in library_file.metadata.plates if p.index == dispatch.plate), None)
-        if plate is None:
+        return plate_estimate(library_file.metadata, dispatch.plate, dispatch.options.ams_mapping)
+
+    return estimate
+
+
+def plate_estimate(metadata: FileMetadata, plate_index: int, mapping: tuple[int, ...] = ()) -> UsageTracking | None:
+    """The tracking's estimate part for plate ``plate_index`` of a file's metadata, or None when it has no such
+    plate."""
+    plate = next((p for p in metadata.plates if p.index == plate_index), None)
+    if plate is None:
+        return None
+    return UsageTracking(
+        estimate=tuple(
+            FilamentEstimate(index=f.slot, grams=f.used_g, metres=f.used_m, material=f.type, color=f.color)
+            for f in plate.filaments
+        ),
+        source=UsageSource.FILE,
+        plate=plate.index,
+        total_layers=plate.layer_count,
+        mapping=mapping,
+    )
+
+
+def printer_file_estimates(
+    printer: Callable[[str], PrinterConfig | None], *, attempts: int = 12, interval_s: float = 5.0
+) -> Estimates:
+    """The estimate of a Bambu Lab print printfleet did not send: its project file read back from the printer over
+    FTPS (``printfleet.printers.bambu.project_files``), the printed plate's filaments; tried ``attempts`` times
+    ``interval_s`` seconds apart, as the file appears only some seconds into a print. None for other printers, or
+    when the file is not found or cannot be read (the usage then falls back on what the AMS reports)."""
+
+    async def estimate(job: Job) -> UsageTracking | None:
+        config = printer(job.printer_id)
+        if config is None or config.kind is not PrinterKind.BAMBU or job.dispatch_id is not None:
             return None
-        return UsageTracking(
-            estimate=tuple(
-                FilamentEstimate(index=f.slot, grams=f.used_g, metres=f.used_m, material=f.type, color=f.color)
-                for f in plate.filaments
-            ),
-            source=UsageSource.FILE,
-            plate=plate.index,
-            total_layers=plate.layer_count,
-            mapping=dispatch.options.ams_mapping,
-        )
+        candidates = project_candidates(job.job_name, job.filename)
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(interval_s)
+            try:
+                found = await fetch_project(config, candidates, port=config.effective_ftp_port)
+            except FtpsUploadError as exc:
+                log.info("materials.project_file_unreadable", printer_id=job.printer_id, reason=exc.reason)
+                if exc.reason in ("tls_failed", "auth_failed"):  # not something a later try would change
+                    return None
+                continue
+            except ValueError:
+                return None
+            if found is None:
+                continue
+            path, content = found
+            try:
+                metadata = read_3mf(io.BytesIO(content))
+            except (NotPrintable, zipfile.BadZipFile, ValueError):
+                log.info("materials.project_file_not_sliced", printer_id=job.printer_id, path=path)
+                return None
+            log.info("materials.project_file_read", printer_id=job.printer_id, job_id=job.id, path=path)
+            return plate_estimate(metadata, printed_plate(job.filename))
+        return None
 
     return estimate
 
@@ -83,12 +142,14 @@ def build_usage(
     bus: EventBus,
     clock: Callable[[], datetime] | None,
 ) -> UsageService:
-    """The usage service on the store, fed by dispatched files."""
+    """The usage service on the store, fed by dispatched files, and for Bambu prints started elsewhere by the project
+    file read back from the printer."""
     return UsageService(
         repository=SqlUsageRepository(database),
         slots=slots,
         materials=materials,
         estimates=dispatched_file_estimates(SqlDispatchRepository(database), files),
+        late_estimates=printer_file_estimates(printer),
         rates=cost_rates(settings, printer),
         currency=settings.costs.currency,
         bus=bus,

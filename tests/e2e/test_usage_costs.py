@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from printfleet.domain.files.threemf import read_3mf
 from printfleet.domain.printer import PrinterConfig
 from printfleet.sim.bambu import BambuFarm
 from tests.e2e.harness import Server, running, statuses
@@ -234,3 +235,27 @@ async def test_a_print_that_ends_while_the_server_is_down_is_charged_once_from_w
         assert (await _spool(server, black))["used_weight_g"] == pytest.approx(used_before + 22.10)
     finally:
         await server.stop()
+
+
+async def test_a_print_started_on_the_printer_is_charged_from_its_project_file_read_back_over_ftps(
+    server: Server, farm: BambuFarm
+) -> None:
+    printer = farm[0]
+    spools = await _slot_spools(server, printer.printer_id)
+    white = spools["AMS0-T0"]
+    assert white is not None
+    used_before = (await _spool(server, white))["used_weight_g"]
+
+    await printer.start_print("Widget.gcode.3mf", duration_s=3.0, total_layers=50)  # from the printer's screen
+    [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+    usage = await _usage(server, job["id"])
+
+    assert printer.ftps is not None
+    assert printer.ftps.downloads_completed == 1  # read once, from where the slicer's "send" left it
+    project = read_3mf(io.BytesIO((printer.ftps.root / "cache" / "Widget.gcode.3mf").read_bytes()))
+    [filament] = project.plates[0].filaments
+    [line] = usage["lines"]
+    assert (line["slot"], line["spool_id"], line["source"]) == ("AMS0-T0", white, "file")  # the tray seen feeding
+    assert line["grams"] == filament.used_g
+    assert line["confidence"] == "medium"  # no AMS mapping known for a print started elsewhere
+    assert (await _spool(server, white))["used_weight_g"] == pytest.approx(used_before + filament.used_g)

@@ -43,6 +43,7 @@ from printfleet.sim.bambu_ftps import SimulatedBambuFtps
 from printfleet.sim.bambu_start import Pacing, PlannedPrint, StartIgnored, plan_start, stem
 from printfleet.sim.base import SimPhase, SimPrint
 from printfleet.sim.mqtt_broker import MosquittoBroker
+from printfleet.sim.samples import screen_print_3mf
 from printfleet.sim.tls import SimCertificateAuthority
 
 __all__ = ["FAILURE_PRINT_ERROR", "BambuFarm", "SimulatedBambuPrinter"]
@@ -453,7 +454,11 @@ class SimulatedBambuPrinter:
     async def start_print(
         self, file_name: str, *, duration_s: float = 60.0, total_layers: int = 100, prepare_s: float | None = None
     ) -> None:
-        """Start ``file_name`` as if from the printer's screen: PREPARE for ``prepare_s``, RUNNING, FINISH."""
+        """Start ``file_name`` as if from the printer's screen: PREPARE for ``prepare_s``, RUNNING, FINISH. The
+        project file is on the SD card as a slicer's "send" leaves it (``cache/<name>.gcode.3mf``, one plate of
+        ``total_layers`` layers using AMS tray 0's filament; see :func:`screen_print_3mf`), unless one is there."""
+        if self.ftps is not None:
+            self._leave_project_file(file_name, duration_s=duration_s, total_layers=total_layers)
         self._begin(
             file_name,
             duration_s=duration_s,
@@ -461,6 +466,22 @@ class SimulatedBambuPrinter:
             prepare_s=self.prepare_s if prepare_s is None else prepare_s,
         )
         await self._publish_changes()
+
+    def _leave_project_file(self, file_name: str, *, duration_s: float, total_layers: int) -> None:
+        assert self.ftps is not None
+        name = stem(file_name) + ".gcode.3mf"
+        cache = self.ftps.root / "cache"
+        if (self.ftps.root / name).exists() or (cache / name).exists():
+            return
+        cache.mkdir(parents=True, exist_ok=True)
+        tray = self.ams.trays[0]
+        content = screen_print_3mf(
+            material=tray.kind or "PLA",
+            color="#" + (tray.color or "FFFFFFFF")[:6],
+            duration_s=duration_s,
+            layers=total_layers,
+        )
+        (cache / name).write_bytes(content)
 
     async def pause(self) -> None:
         """Pause from the screen (PAUSE, stg_cur 16)."""

@@ -43,7 +43,9 @@ class SimulatedBambuFtps:
     """Implicit FTPS on ``host``:``port`` (0 = pick a free port) for one simulated printer.
 
     ``cert`` is the printer's certificate and key; ``access_code`` the password of user ``bblp``; files are stored
-    under ``root``. :attr:`refused_data_connections` counts data connections refused for not reusing the session.
+    under ``root`` (``STOR``, ``RETR``, ``SIZE``, ``DELE``, ``CWD``). :attr:`refused_data_connections` counts data
+    connections refused for not reusing the session; :attr:`uploads_completed` and :attr:`downloads_completed` the
+    transfers done.
     Start with :meth:`start` (returns once listening), stop with :meth:`stop`; both are blocking and quick.
     """
 
@@ -56,6 +58,7 @@ class SimulatedBambuFtps:
         self.port = port
         self.refused_data_connections = 0
         self.uploads_completed = 0
+        self.downloads_completed = 0
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.maximum_version = ssl.TLSVersion.TLSv1_2
         self._context.load_cert_chain(cert.cert_file, cert.key_file)
@@ -232,6 +235,8 @@ class _Session:
             self.open_passive(extended=verb == "EPSV")
         elif verb == "STOR":
             self.store(arg)
+        elif verb == "RETR":
+            self.retrieve(arg)
         elif verb == "SIZE":
             target = self.local(arg)
             if target is not None and target.is_file():
@@ -282,6 +287,58 @@ class _Session:
             self.receive(raw, target)
         finally:
             passive.close()
+
+    def retrieve(self, arg: str) -> None:
+        """Send a file over a protected data connection that reuses the control connection's TLS session."""
+        target = self.local(arg)
+        if self.passive is None:
+            self.reply("425 Use PORT or PASV first.")
+            return
+        passive, self.passive = self.passive, None
+        try:
+            if target is None or not target.is_file():
+                self.reply("550 Failed to open file.")
+                return
+            if not self.protected:
+                self.reply("522 Data connections must be encrypted.")
+                return
+            try:
+                raw, _ = passive.accept()
+            except OSError:
+                self.reply("425 Failed to establish connection.")
+                return
+            self.send(raw, target)
+        finally:
+            passive.close()
+
+    def send(self, raw: socket.socket, target: Path) -> None:
+        server = self.server
+        server._track(raw)
+        data: ssl.SSLSocket | None = None
+        try:
+            raw.settimeout(30.0)
+            self.reply(f"150 Opening BINARY mode data connection for {target.name} ({target.stat().st_size} bytes).")
+            try:
+                data = server._context.wrap_socket(raw, server_side=True)
+            except (OSError, ssl.SSLError):
+                self.reply("522 SSL connection failed.")
+                return
+            server._track(data)
+            if not data.session_reused:
+                server.refused_data_connections += 1
+                self.reply(_REUSE_REQUIRED)
+                return
+            with target.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    data.sendall(chunk)
+            with contextlib.suppress(OSError, ssl.SSLError):
+                data.unwrap()
+            server.downloads_completed += 1
+            self.reply("226 Transfer complete.")
+        finally:
+            if data is not None:
+                server._untrack(data)
+            server._untrack(raw)
 
     def receive(self, raw: socket.socket, target: Path) -> None:
         server = self.server

@@ -375,3 +375,22 @@ def write_samples(directory: Path) -> list[Path]:
         path.write_bytes(content)
         written.append(path)
     return written
+
+
+SCREEN_PRINT_GRAMS_PER_MINUTE = 2.0
+"""How much filament a simulated print from the printer's screen uses per minute of its predicted time (grams)."""
+
+
+def screen_print_3mf(*, material: str, color: str, duration_s: float, layers: int) -> bytes:
+    """The project file a simulated Bambu Lab printer prints from its screen: one plate of ``layers`` layers predicted
+    at ``duration_s`` seconds using one filament (``material``, ``color`` ``#RRGGBB``) at
+    :data:`SCREEN_PRINT_GRAMS_PER_MINUTE` (PLA's 2.98 g per metre for the length)."""
+    grams = round(max(duration_s / 60.0 * SCREEN_PRINT_GRAMS_PER_MINUTE, 0.5), 2)
+    plate = SamplePlate(
+        1,
+        max(int(duration_s), 1),
+        (SampleFilament(material, color, grams, round(grams / 2.98, 2)),),
+        layers,
+        ("part.stl",),
+    )
+    return _sample_3mf([plate])

@@ -135,6 +135,7 @@ class UsageService:
         slots: SlotService,
         materials: MaterialsService,
         estimates: Estimates,
+        late_estimates: Estimates | None = None,
         rates: Callable[[str], CostRates],
         currency: str,
         bus: EventBus,
@@ -144,6 +145,8 @@ class UsageService:
         self._slots = slots
         self._materials = materials
         self._estimates = estimates
+        self._late_estimates = late_estimates
+        self._fetching: set[asyncio.Task[None]] = set()
         self._rates = rates
         self.currency = currency
         self._bus = bus
@@ -183,7 +186,34 @@ class UsageService:
                     mapped=bool(stored.mapping),
                 )
         self._live[job.printer_id] = (job.id, stored)
+        if not stored.estimate and self._late_estimates is not None:
+            task = asyncio.create_task(self._estimate_later(job), name=f"usage-estimate-{job.id}")
+            self._fetching.add(task)
+            task.add_done_callback(self._fetching.discard)
         return stored
+
+    async def _estimate_later(self, job: Job) -> None:
+        """Read the estimate a slow source gives (a project file read back from the printer) and add it to the
+        print's tracking, unless the print ended or another estimate came meanwhile."""
+        assert self._late_estimates is not None
+        try:
+            found = await self._late_estimates(job)
+        except Exception:  # a printer that cannot be read must not stop the tracking
+            log.exception("materials.usage_estimate_failed", printer_id=job.printer_id, job_id=job.id)
+            return
+        known = self._live.get(job.printer_id)
+        if found is None or not found.estimate or known is None or known[0] != job.id or known[1].estimate:
+            return
+        tracking = replace(
+            known[1],
+            estimate=found.estimate,
+            source=found.source,
+            plate=found.plate,
+            total_layers=found.total_layers or known[1].total_layers,
+        )
+        self._live[job.printer_id] = (job.id, tracking)
+        with contextlib.suppress(StoreUnavailable):  # kept in memory: the print's end uses it
+            await self._repository.save_tracking(job.id, tracking, at=self._clock())
 
     async def _estimate(self, job: Job) -> UsageTracking:
         try:
@@ -356,6 +386,10 @@ class UsageService:
 
     async def stop(self) -> None:
         """Stop following the jobs."""
+        for fetching in list(self._fetching):
+            fetching.cancel()
+        if self._fetching:
+            await asyncio.gather(*self._fetching, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
