@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,7 @@ def build_app(
             )
             monitoring.add_slot_listener(slots.on_printer_slots)
             monitoring.set_slot_spools_lookup(slots.slot_spools)
+            scheduler.set_stock_check(partial(slots.check_loaded, unknown_grams_ok=True))
             usage = build_usage(
                 settings,
                 database,

@@ -318,6 +318,23 @@ async def test_a_print_waits_for_its_material_to_be_loaded(database_url: str, fa
         await wait_status(server, asa["id"], "completed")
 
 
+async def test_a_print_waits_until_its_material_slot_holds_the_grams_its_plate_needs(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = farm.printer_configs()[0]
+    await farm[0].set_ams_tray(1, remain=1)  # the black PLA spool: 10 g of its 1 kg left
+    async with running(_server(database_url, [scheduled(printer)], tmp_path)) as server:
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())  # plate 1: 22.10 g of black PLA
+        black = await schedule(server, file_id, job_name="black", material_type="PLA", material_color="#000000")
+
+        async def still_queued() -> bool:
+            return (await get(server, black["id"]))["status"] == "queued"
+
+        await hold(1.5, still_queued)
+        await farm[0].set_ams_tray(1, remain=40)  # a fresh weighing: 400 g
+        await wait_status(server, black["id"], "completed")
+
+
 async def test_the_farm_starts_one_scheduled_print_per_stagger(
     database_url: str, farm: BambuFarm, tmp_path: Path
 ) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from printfleet.domain.dispatch import rules as dispatch_rules
 from printfleet.domain.dispatch.model import DispatchQuery, DispatchRefused, DispatchState
 from printfleet.domain.events import DispatchUpdated, JobUpdated, PlateCleared, ScheduledPrintUpdated
 from printfleet.domain.files.library import PrintFile
+from printfleet.domain.materials.loaded import LoadedCheck, MaterialNeed
 from printfleet.domain.printer import PrinterConfig, PrinterStatus, QueueMode
 from printfleet.domain.schedule import rules
 from printfleet.domain.schedule.model import ScheduledPrint, ScheduleStatus
@@ -45,6 +46,10 @@ from printfleet.services.files import FileLibrary
 from printfleet.services.jobs import JobService
 from printfleet.services.schedule.policy import ADOPT_GRACE, RETRY_HOLD, SchedulePolicy
 from printfleet.services.schedule.ports import ScheduleRepository
+
+StockCheck = Callable[[str, Sequence[MaterialNeed]], Awaitable[LoadedCheck]]
+"""``await check(printer_id, needs)``: whether the printer's slots hold ``needs`` (raises NotFound for a printer
+removed meanwhile)."""
 
 log = structlog.get_logger("printfleet.schedule")
 
@@ -96,6 +101,13 @@ class Scheduler:
         self._settled: dict[str, tuple[object, ...]] = {}
         # printer id -> (its state when a dispatch to it failed, until when it is held while that state lasts)
         self._held: dict[str, tuple[tuple[object, ...] | None, datetime]] = {}
+        self._stock: StockCheck | None = None
+
+    def set_stock_check(self, check: StockCheck) -> None:
+        """Check, before sending a print that asks for a material to an AMS printer, that a slot holds it with
+        enough grams for the plate (the material slots' :meth:`~printfleet.services.materials.slots.SlotService.
+        check_loaded`); grams nobody knows (an untagged spool) do not hold a print back."""
+        self._stock = check
 
     async def __aenter__(self) -> Scheduler:
         loop = asyncio.get_running_loop()
@@ -216,6 +228,7 @@ class Scheduler:
                     for p in due
                     if await self._may_take(p, config, files)
                     and rules.material_loaded(p, status.ams_trays if status else ())
+                    and await self._enough_loaded(p, config, status, files)
                 ]
                 choice = choose(
                     eligible,
@@ -271,6 +284,32 @@ class Scheduler:
             return False
         refusal = dispatch_rules.compatibility(config.kind, config.model, stored.kind, stored.metadata, print_.plate)
         return refusal is None
+
+    async def _enough_loaded(
+        self,
+        print_: ScheduledPrint,
+        config: PrinterConfig,
+        status: PrinterStatus | None,
+        files: dict[int, PrintFile | None],
+    ) -> bool:
+        """Whether an AMS printer has the grams the plate needs of the material the print asks for (see
+        :meth:`set_stock_check`); True when nothing is asked, the printer has no AMS, or no check is set."""
+        if self._stock is None or not print_.material_type or status is None or not status.ams_trays:
+            return True
+        stored = files.get(print_.file_id)
+        plate = next((p for p in stored.metadata.plates if p.index == print_.plate), None) if stored else None
+        grams = 0.0
+        if plate is not None:
+            wanted = print_.material_type.strip().upper()
+            grams = sum(f.used_g or 0.0 for f in plate.filaments if (f.type or "").strip().upper() == wanted)
+        need = MaterialNeed(material=print_.material_type, color=print_.material_color, grams=grams)
+        try:
+            check = await self._stock(config.id, [need])
+        except NotFound:
+            return False
+        if not check.ok:
+            log.debug("schedule.material_short", print_id=print_.id, printer_id=config.id, grams=grams)
+        return check.ok
 
     async def _predecessors(self, prints: Iterable[ScheduledPrint]) -> dict[int, ScheduledPrint]:
         known = {p.id: p for p in prints}
