@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
-from printfleet.app_materials import build_usage
+from printfleet.app_materials import build_spoolman, build_usage
 from printfleet.app_notifications import build_notifications
 from printfleet.app_orders import build_etsy, orders_policy_of
 from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
@@ -376,6 +376,7 @@ def build_app(
                 bus=bus,
                 clock=clock,
             )
+            spoolman = build_spoolman(settings, database, bus, clock)
             monitoring.add_listener(usage.on_report)
             monitoring.add_telemetry_listener(usage.on_report)
             notify_settings = settings.notifications
@@ -444,6 +445,7 @@ def build_app(
                 schedule=schedule,
                 orders=orders,
                 usage=usage,
+                spoolman=spoolman,
                 shop=etsy.sync if etsy else None,
                 shop_connector=etsy.connector if etsy else None,
                 bus=bus,
@@ -456,6 +458,7 @@ def build_app(
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             shop_context: AbstractAsyncContextManager[object] = etsy.sync if etsy else nullcontext()
+            spoolman_context: AbstractAsyncContextManager[object] = spoolman if spoolman else nullcontext()
             try:
                 async with (
                     outbox_context,
@@ -465,6 +468,7 @@ def build_app(
                     dispatch,
                     scheduler,
                     maintenance,
+                    spoolman_context,
                     usage,
                     orders,
                     shop_context,
@@ -475,6 +479,8 @@ def build_app(
                 await notifying.sender.aclose()
                 if etsy is not None:
                     await etsy.http.aclose()
+                if spoolman is not None:
+                    await spoolman.close()
                 await store_health.close()
             log.info("printfleet.stopped")
 

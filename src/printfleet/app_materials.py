@@ -9,7 +9,7 @@ import asyncio
 import io
 import zipfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -21,6 +21,7 @@ from printfleet.domain.jobs import Job
 from printfleet.domain.materials.costs import CostRates
 from printfleet.domain.materials.usage import FilamentEstimate, UsageSource, UsageTracking
 from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.inventory.spoolman import SpoolmanClient, SpoolmanError
 from printfleet.printers.bambu.ftps import FtpsUploadError
 from printfleet.printers.bambu.project_files import fetch_project, printed_plate, project_candidates
 from printfleet.services.errors import NotFound
@@ -28,9 +29,17 @@ from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
+from printfleet.services.materials.spoolman import (
+    ReporterPolicy,
+    SpoolmanGone,
+    SpoolmanRefused,
+    SpoolmanReporter,
+    SpoolmanUnavailable,
+)
 from printfleet.services.materials.usage import Estimates, UsageService
 from printfleet.store.database import Database
 from printfleet.store.dispatch import SqlDispatchRepository
+from printfleet.store.materials.spoolman import SqlSpoolmanRepository
 from printfleet.store.materials.usage import SqlUsageRepository
 
 log = structlog.get_logger(__name__)
@@ -114,6 +123,69 @@ def printer_file_estimates(
     return estimate
 
 
+class SpoolmanLink:
+    """The reporter's :class:`~printfleet.services.materials.spoolman.Spoolman` port on the ``inventory.spoolman``
+    client: its errors as the service's (a timeout, an unreachable server or a 5xx: the outcome is unknown)."""
+
+    def __init__(self, client: SpoolmanClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def _translated(exc: SpoolmanError) -> Exception:
+        if exc.reason == "not_found":
+            return SpoolmanGone(str(exc))
+        if exc.reason == "refused":
+            return SpoolmanRefused(str(exc))
+        return SpoolmanUnavailable(f"{exc.reason}: {exc}")
+
+    async def used_weight(self, spoolman_id: int) -> float:
+        """The spool's ``used_weight`` (g)."""
+        try:
+            return await self.client.used_weight(spoolman_id)
+        except SpoolmanError as exc:
+            raise self._translated(exc) from None
+
+    async def use(self, spoolman_id: int, grams: float) -> None:
+        """Add ``grams`` to the spool's use."""
+        try:
+            await self.client.use(spoolman_id, grams)
+        except SpoolmanError as exc:
+            raise self._translated(exc) from None
+
+    async def healthy(self) -> bool:
+        """Whether Spoolman answers its health check."""
+        return await self.client.healthy()
+
+    async def close(self) -> None:
+        """Close the client."""
+        await self.client.aclose()
+
+
+def build_spoolman(
+    settings: Settings, database: Database, bus: EventBus, clock: Callable[[], datetime] | None
+) -> SpoolmanReporter | None:
+    """The Spoolman reporter when ``spoolman.url`` is set, else None."""
+    spoolman = settings.spoolman
+    if spoolman.url is None:
+        return None
+    client = SpoolmanClient(
+        spoolman.url,
+        headers={name: value.get_secret_value() for name, value in spoolman.headers.items()},
+        timeout=spoolman.timeout,
+    )
+    return SpoolmanReporter(
+        outbox=SqlSpoolmanRepository(database),
+        spoolman=SpoolmanLink(client),
+        bus=bus,
+        policy=ReporterPolicy(
+            retry_initial=timedelta(seconds=spoolman.retry_initial),
+            retry_max=timedelta(seconds=spoolman.retry_max),
+            interval=timedelta(seconds=min(30.0, spoolman.retry_initial)),
+        ),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+
+
 def cost_rates(settings: Settings, printer: Callable[[str], PrinterConfig | None]) -> Callable[[str], CostRates]:
     """The prices a printer's jobs are costed at: the ``costs`` settings with the printer's own power and rate."""
     costs = settings.costs
@@ -152,6 +224,7 @@ def build_usage(
         late_estimates=printer_file_estimates(printer),
         rates=cost_rates(settings, printer),
         currency=settings.costs.currency,
+        report_to_spoolman=settings.spoolman.url is not None,
         bus=bus,
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock or (lambda: datetime.now(UTC)),
     )

@@ -302,6 +302,20 @@ class CostsSettings(BaseModel):
     kwh_price: float | None = Field(default=None, ge=0, le=1_000)
 
 
+class SpoolmanSettings(BaseModel):
+    """Spoolman, for shops that keep their inventory there (docs/materials.md): ``url`` its base address
+    (``http://spoolman:7912``, or with the path a proxy serves it under); ``headers`` sent with every request (for a
+    proxy that authenticates; secrets: never returned or logged); ``timeout`` seconds per request; reports of usage
+    are retried after ``retry_initial`` seconds, doubling up to ``retry_max``."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    timeout: float = Field(default=5.0, gt=0, le=120)
+    retry_initial: float = Field(default=10.0, gt=0, le=3600)
+    retry_max: float = Field(default=600.0, gt=0, le=86400)
+
+
 class SecretsSettings(BaseModel):
     """Secrets at rest (shop tokens): ``key`` is a Fernet key (url-safe base64, 32 bytes; a secret, env
     ``PRINTFLEET_SECRETS__KEY``); without it the key is read from ``key_file``, created with a new key (mode 0600) on
@@ -584,6 +598,7 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = SecretsSettings()
     materials: MaterialsSettings = MaterialsSettings()
     costs: CostsSettings = CostsSettings()
+    spoolman: SpoolmanSettings = SpoolmanSettings()
     notifications: NotificationSettings = NotificationSettings()
     config_file: str | None = None
 

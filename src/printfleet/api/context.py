@@ -18,6 +18,7 @@ from printfleet.services.jobs import JobService
 from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
+from printfleet.services.materials.spoolman import SpoolmanReporter
 from printfleet.services.materials.usage import UsageService
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.notifications import NotificationService
@@ -56,6 +57,7 @@ class ApiContext:
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]
     shop: ShopSync | None = None
+    spoolman: SpoolmanReporter | None = None
     shop_connector: ShopConnector | None = None
     secure_cookies: bool = False
     metrics_token: str | None = None

@@ -194,6 +194,9 @@ class _SpoolFields(BaseModel):
     lot_nr: Short | None = None
     tray_uuid: TrayUuid | None = None
     comment: Comment | None = None
+    spoolman_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None, description="The same spool in Spoolman: its usage is reported there (spoolman.url)."
+    )
 
 
 class SpoolCreate(_SpoolFields):
@@ -252,6 +255,7 @@ class SpoolPublic(BaseModel):
     location: str | None
     lot_nr: str | None
     tray_uuid: str | None
+    spoolman_id: int | None
     archived: bool
     comment: str | None
     first_used_at: datetime | None
@@ -274,6 +278,7 @@ class SpoolPublic(BaseModel):
             location=spool.location,
             lot_nr=spool.lot_nr,
             tray_uuid=spool.tray_uuid,
+            spoolman_id=spool.spoolman_id,
             archived=spool.archived,
             comment=spool.comment,
             first_used_at=spool.first_used_at,

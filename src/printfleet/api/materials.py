@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
 from printfleet.api.auth import audit, requires
 from printfleet.api.context import ContextDep
@@ -273,3 +274,25 @@ async def measure_spool(spool_id: SpoolId, body: SpoolMeasure, request: Request,
     spool = await context.materials.measure(spool_id, body.weight)
     await audit(request, AuditAction.MATERIAL_UPDATED, f"spool:{spool_id}", operation="measure", weight=body.weight)
     return SpoolPublic.from_domain(spool)
+
+
+class SpoolmanStatus(BaseModel):
+    """``GET /api/v1/spoolman``: whether usage is reported to Spoolman, whether it answers, and the reports by state
+    (``pending`` waiting to be sent or sent again, ``sent``, ``failed`` refused for good, ``gone`` its spool was
+    deleted in Spoolman)."""
+
+    configured: bool
+    reachable: bool | None = Field(description="Null when not configured.")
+    reports: dict[str, int]
+
+
+@router.get("/spoolman", response_model=SpoolmanStatus, dependencies=Reader, responses=responses())
+async def spoolman_status(context: ContextDep) -> SpoolmanStatus:
+    """The Spoolman link's state (``spoolman.url``); never the URL's headers."""
+    reporter = context.spoolman
+    if reporter is None:
+        return SpoolmanStatus(configured=False, reachable=None, reports={})
+    counts = await reporter.counts()
+    return SpoolmanStatus(
+        configured=True, reachable=await reporter.healthy(), reports={state.value: n for state, n in counts.items()}
+    )

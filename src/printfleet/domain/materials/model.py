@@ -94,6 +94,12 @@ def normalise_tray_uuid(value: str | None) -> str | None:
     return text
 
 
+def _spoolman_id(value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not 0 < value < 2**31):
+        raise InvalidMaterial("spoolman_id", "spoolman_id must be a Spoolman spool id from 1")
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VendorFields:
     """A filament maker. ``empty_spool_weight_g``: the weight of their empty spool (tare), grams, used when neither
@@ -193,7 +199,7 @@ class SpoolFields:
     """One reel of a filament. ``initial_weight_g``: net grams when full (> 0); ``used_weight_g``: grams used (≥ 0);
     ``spool_weight_g``: this spool's tare when it differs from the filament's; ``location`` and ``lot_nr`` free text
     (≤ 64); ``tray_uuid``: the Bambu RFID spool id; ``archived``: used up or put away (hidden from lists by
-    default)."""
+    default); ``spoolman_id``: the same spool in Spoolman, where its usage is reported (None: not linked)."""
 
     filament_id: int
     initial_weight_g: float
@@ -204,6 +210,7 @@ class SpoolFields:
     tray_uuid: str | None = None
     archived: bool = False
     comment: str | None = None
+    spoolman_id: int | None = None
 
     def checked(self) -> SpoolFields:
         """The normalised value; raises InvalidMaterial naming the field."""
@@ -218,6 +225,7 @@ class SpoolFields:
             lot_nr=clean_text(self.lot_nr, "lot_nr", max_length=TEXT_MAX),
             tray_uuid=normalise_tray_uuid(self.tray_uuid),
             comment=clean_text(self.comment, "comment", max_length=COMMENT_MAX, multiline=True),
+            spoolman_id=_spoolman_id(self.spoolman_id),
         )
 
 

@@ -75,9 +75,11 @@ class UsageRepository(Protocol):
         ended_at: datetime,
         is_business: bool = False,
         deleted: bool = False,
+        report_to_spoolman: bool = False,
         at: datetime,
     ) -> bool:
-        """Store usage and cost and deduct from the spools, once; False when settled before."""
+        """Store usage and cost and deduct from the spools, once (with Spoolman reports for linked spools when
+        ``report_to_spoolman``); False when settled before."""
         ...
 
     async def usage(self, job_id: int) -> list[UsageLine]:
@@ -139,6 +141,7 @@ class UsageService:
         rates: Callable[[str], CostRates],
         currency: str,
         bus: EventBus,
+        report_to_spoolman: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
@@ -149,6 +152,7 @@ class UsageService:
         self._fetching: set[asyncio.Task[None]] = set()
         self._rates = rates
         self.currency = currency
+        self._report_to_spoolman = report_to_spoolman
         self._bus = bus
         self._clock = clock
         self._live: dict[str, tuple[int, UsageTracking]] = {}  # printer id → (running job id, its tracking)
@@ -289,6 +293,7 @@ class UsageService:
                 ended_at=job.end_time,
                 is_business=job.is_business,
                 deleted=job.deleted,
+                report_to_spoolman=self._report_to_spoolman,
                 at=self._clock(),
             )
         if not settled:

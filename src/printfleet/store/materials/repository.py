@@ -254,7 +254,7 @@ class SqlMaterialRepository:
                 await session.flush()
                 spool_id = row.id
         except IntegrityError:
-            raise Conflict("another spool has this tray_uuid, or the filament was removed") from None
+            raise Conflict("another spool has this tray_uuid or spoolman_id, or the filament was removed") from None
         found = await self.get_spool(spool_id)
         assert found is not None
         return found
@@ -300,7 +300,7 @@ class SqlMaterialRepository:
                 row.last_used_at = changed.last_used_at
                 row.updated_at = at
         except IntegrityError:
-            raise Conflict("another spool has this tray_uuid, or the filament was removed") from None
+            raise Conflict("another spool has this tray_uuid or spoolman_id, or the filament was removed") from None
         return await self.get_spool(spool_id)
 
     async def delete_spool(self, spool_id: int) -> bool:

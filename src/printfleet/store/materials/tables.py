@@ -68,6 +68,7 @@ class SpoolRow(Base):
     location: Mapped[str | None] = mapped_column(String(64))
     lot_nr: Mapped[str | None] = mapped_column(String(64))
     tray_uuid: Mapped[str | None] = mapped_column(String(32), unique=True)
+    spoolman_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     archived: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str | None] = mapped_column(Text)
     first_used_at: Mapped[datetime | None]
@@ -164,3 +165,31 @@ class JobCostRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean)
     week: Mapped[date] = mapped_column(Date)
     computed_at: Mapped[datetime]
+
+
+class SpoolmanReportRow(Base):
+    """One job's use of one spool to report to Spoolman (the outbox; one row per job and Spoolman spool), written in
+    the transaction that charged the spool. ``state``: ``pending``, ``sent``, ``failed`` (refused for good),
+    ``gone`` (Spoolman no longer has the spool). ``baseline_g`` is the spool's ``used_weight`` read just before the
+    last attempt, ``uncertain`` whether that attempt's outcome is unknown (a timeout or a server error): the next
+    attempt reads the spool first and sends again only if the use is not there."""
+
+    __tablename__ = "spoolman_reports"
+    __table_args__ = (
+        UniqueConstraint("job_id", "spoolman_id", name="uq_spoolman_reports_job_id_spoolman_id"),
+        Index("ix_spoolman_reports_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    spool_id: Mapped[int | None] = mapped_column(ForeignKey("spools.id", ondelete="SET NULL"))
+    spoolman_id: Mapped[int] = mapped_column(Integer)
+    grams: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    baseline_g: Mapped[float | None] = mapped_column(Float)
+    uncertain: Mapped[bool] = mapped_column(Boolean)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -20,7 +20,13 @@ from printfleet.domain.materials.costs import FAILED_OUTCOMES, CostGrouping, Cos
 from printfleet.domain.materials.usage import Confidence, UsageLine, UsageSource, UsageTracking
 from printfleet.store.database import Database
 from printfleet.store.jobs import job_from_row
-from printfleet.store.materials.tables import JobCostRow, JobMaterialTrackingRow, JobUsageRow, SpoolRow
+from printfleet.store.materials.tables import (
+    JobCostRow,
+    JobMaterialTrackingRow,
+    JobUsageRow,
+    SpoolmanReportRow,
+    SpoolRow,
+)
 from printfleet.store.orders.tables import OrderPrintRow
 from printfleet.store.schedule_tables import ScheduledPrintRow
 from printfleet.store.tables import JobRow
@@ -154,11 +160,13 @@ class SqlUsageRepository:
         ended_at: datetime,
         is_business: bool = False,
         deleted: bool = False,
+        report_to_spoolman: bool = False,
         at: datetime,
     ) -> bool:
         """Store the job's usage lines and cost and deduct the grams from its spools, once: False (nothing changed)
         when it was settled before or has no tracking. ``is_business`` and ``deleted`` are the job's, copied for the
-        report."""
+        report. With ``report_to_spoolman`` each charged spool linked to Spoolman gets a pending report in the
+        outbox (``spoolman_reports``), in the same transaction."""
         materials = "+".join(sorted({line.material.upper() for line in lines if line.material}))[:128] or None
         async with self._database.transaction() as session:
             marked = await session.execute(
@@ -211,6 +219,29 @@ class SqlUsageRepository:
             for line in lines:
                 if line.spool_id is not None:
                     charged[line.spool_id] = charged.get(line.spool_id, 0.0) + line.grams
+            if report_to_spoolman and charged:
+                linked = await session.execute(
+                    select(SpoolRow.id, SpoolRow.spoolman_id).where(
+                        SpoolRow.id.in_(list(charged)), SpoolRow.spoolman_id.is_not(None)
+                    )
+                )
+                for spool_id, spoolman_id in linked:
+                    session.add(
+                        SpoolmanReportRow(
+                            job_id=job_id,
+                            spool_id=spool_id,
+                            spoolman_id=spoolman_id,
+                            grams=round(charged[spool_id], 2),
+                            state="pending",
+                            attempts=0,
+                            baseline_g=None,
+                            uncertain=False,
+                            next_attempt_at=at,
+                            last_error=None,
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    )
             for spool_id, grams in sorted(charged.items()):
                 await session.execute(
                     update(SpoolRow)

@@ -1,0 +1,1 @@
+"""Adapters to filament inventories kept outside printfleet (Spoolman)."""

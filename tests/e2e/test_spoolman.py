@@ -1,0 +1,140 @@
+"""Usage reported to Spoolman, end to end: a simulated Bambu printer prints a plate sent from the library on a real
+printfleet server (SQLite and PostgreSQL); the black RFID spool is linked to a spool in a Spoolman stand-in written
+from Spoolman's API description (``PUT /spool/{id}/use`` adds on every call). Each print's grams reach Spoolman
+exactly once: also when the answer is lost after Spoolman applied it, and again when Spoolman failed before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.spoolman import SpoolmanStandIn, StandInSpool
+from tests.e2e.harness import Server, running, statuses
+from tests.e2e.test_dispatch_bambu import FAST
+from tests.e2e.test_usage_costs import MAPPING, _slot_spools, _spool
+from tests.files_samples import bambu_3mf
+
+pytestmark = pytest.mark.usefixtures("mosquitto_binary")
+
+PLATE_BLACK_G = 22.10  # plate 1 of the sample: black PLA on AMS0-T1 by the mapping
+
+
+@pytest.fixture
+async def farm(tmp_path: Path) -> AsyncIterator[BambuFarm]:
+    async with BambuFarm(
+        1, workdir=tmp_path / "bambu", report_interval_s=0.1, prepare_s=0.2, speed_factor=3000
+    ) as bambu:
+        yield bambu
+
+
+@pytest.fixture
+async def spoolman() -> AsyncIterator[SpoolmanStandIn]:
+    async with SpoolmanStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def server(
+    database_url: str, farm: BambuFarm, spoolman: SpoolmanStandIn, tmp_path: Path
+) -> AsyncIterator[Server]:
+    settings = {"url": spoolman.url, "timeout": 0.5, "retry_initial": 0.2, "retry_max": 0.5}
+    async with running(
+        Server(
+            database_url,
+            farm.printer_configs(),
+            files={"directory": str(tmp_path / "lib")},
+            dispatch_timings=FAST,
+            spoolman=settings,
+        )
+    ) as started:
+        yield started
+
+
+async def _linked(server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn) -> tuple[int, StandInSpool]:
+    """The black RFID spool, linked to a fresh Spoolman spool with 100 g used."""
+    black = (await _slot_spools(server, farm[0].printer_id))["AMS0-T1"]
+    assert black is not None
+    remote = spoolman.add_spool(spoolman.add_filament("PLA Matte Black", "PLA", color_hex="000000"), used_weight=100.0)
+    response = await server.client.patch(f"/api/v1/spools/{black}", json={"spoolman_id": remote.id})
+    assert response.status_code == 200, response.text
+    assert response.json()["spoolman_id"] == remote.id
+    return black, remote
+
+
+async def _print_plate(server: Server, farm: BambuFarm) -> None:
+    file_id = await server.upload("Bracket.gcode.3mf", bambu_3mf())
+    body = {"file_id": file_id, "plate": 1, "options": {"ams_mapping": MAPPING}}
+    response = await server.client.post(f"/api/v1/printers/{farm[0].printer_id}/print", json=body)
+    assert response.status_code == 202, response.text
+    await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+
+
+async def _reports(server: Server, state: str, count: int, *, timeout: float = 15.0) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        body: dict[str, Any] = (await server.client.get("/api/v1/spoolman")).json()
+        if body["reports"].get(state) == count:
+            return body
+        assert loop.time() < deadline, body
+        await asyncio.sleep(0.05)
+
+
+async def test_a_print_reports_its_grams_to_the_linked_spoolman_spool_once(
+    server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn
+) -> None:
+    _, remote = await _linked(server, farm, spoolman)
+
+    await _print_plate(server, farm)
+    status = await _reports(server, "sent", 1)
+
+    assert status["configured"] is True
+    assert status["reachable"] is True
+    assert remote.used_weight == pytest.approx(100.0 + PLATE_BLACK_G)
+    assert [use.body for use in spoolman.uses()] == [{"use_weight": PLATE_BLACK_G}]
+    await asyncio.sleep(0.6)  # past a retry interval: nothing is sent again
+    assert len(spoolman.uses()) == 1
+
+
+async def test_a_use_spoolman_applied_but_whose_answer_was_lost_is_not_sent_again(
+    server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn
+) -> None:
+    _, remote = await _linked(server, farm, spoolman)
+    spoolman.fail_next_use(mode="slow", slow_s=1.5)  # applied, answered after printfleet's 0.5 s timeout
+
+    await _print_plate(server, farm)
+    await _reports(server, "sent", 1)
+
+    assert len(spoolman.uses()) == 1  # read back, found applied: never charged twice
+    assert remote.used_weight == pytest.approx(100.0 + PLATE_BLACK_G)
+
+
+async def test_a_use_spoolman_failed_is_sent_again_until_it_is_there(
+    server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn
+) -> None:
+    _, remote = await _linked(server, farm, spoolman)
+    spoolman.fail_next_use(2, mode="error")  # 500, not applied, twice
+
+    await _print_plate(server, farm)
+    await _reports(server, "sent", 1)
+
+    assert [use.status for use in spoolman.uses()] == [500, 500, 200]
+    assert remote.used_weight == pytest.approx(100.0 + PLATE_BLACK_G)
+
+
+async def test_a_spool_deleted_in_spoolman_unlinks_the_printfleet_spool_and_its_report_is_gone(
+    server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn
+) -> None:
+    black, remote = await _linked(server, farm, spoolman)
+    spoolman.delete_spool(remote.id)
+
+    await _print_plate(server, farm)
+    await _reports(server, "gone", 1)
+
+    assert (await _spool(server, black))["spoolman_id"] is None
+    assert spoolman.uses() == []
