@@ -376,7 +376,7 @@ def build_app(
                 bus=bus,
                 clock=clock,
             )
-            spoolman = build_spoolman(settings, database, bus, clock)
+            spoolman = build_spoolman(settings, database, bus, clock, materials=materials, slots=slots)
             monitoring.add_listener(usage.on_report)
             monitoring.add_telemetry_listener(usage.on_report)
             notify_settings = settings.notifications
@@ -445,7 +445,7 @@ def build_app(
                 schedule=schedule,
                 orders=orders,
                 usage=usage,
-                spoolman=spoolman,
+                spoolman=spoolman.reporter if spoolman else None,
                 shop=etsy.sync if etsy else None,
                 shop_connector=etsy.connector if etsy else None,
                 bus=bus,
@@ -458,7 +458,8 @@ def build_app(
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             shop_context: AbstractAsyncContextManager[object] = etsy.sync if etsy else nullcontext()
-            spoolman_context: AbstractAsyncContextManager[object] = spoolman if spoolman else nullcontext()
+            spoolman_context: AbstractAsyncContextManager[object] = spoolman.reporter if spoolman else nullcontext()
+            mirror_context: AbstractAsyncContextManager[object] = spoolman.inventory if spoolman else nullcontext()
             try:
                 async with (
                     outbox_context,
@@ -469,6 +470,7 @@ def build_app(
                     scheduler,
                     maintenance,
                     spoolman_context,
+                    mirror_context,
                     usage,
                     orders,
                     shop_context,
@@ -480,7 +482,7 @@ def build_app(
                 if etsy is not None:
                     await etsy.http.aclose()
                 if spoolman is not None:
-                    await spoolman.close()
+                    await spoolman.reporter.close()
                 await store_health.close()
             log.info("printfleet.stopped")
 

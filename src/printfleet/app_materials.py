@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -36,6 +38,7 @@ from printfleet.services.materials.spoolman import (
     SpoolmanReporter,
     SpoolmanUnavailable,
 )
+from printfleet.services.materials.spoolman_inventory import SpoolmanInventory
 from printfleet.services.materials.usage import Estimates, UsageService
 from printfleet.store.database import Database
 from printfleet.store.dispatch import SqlDispatchRepository
@@ -161,10 +164,45 @@ class SpoolmanLink:
         await self.client.aclose()
 
 
+class SpoolmanCatalogLink:
+    """The mirror's :class:`~printfleet.services.materials.spoolman_inventory.SpoolmanCatalog` port on the client."""
+
+    def __init__(self, client: SpoolmanClient) -> None:
+        self.client = client
+
+    async def list_spools(self, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of Spoolman's spools and how many there are."""
+        try:
+            return await self.client.list_spools(offset=offset, limit=limit)
+        except SpoolmanError as exc:
+            raise SpoolmanUnavailable(f"{exc.reason}: {exc}") from None
+
+    async def open_changes(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Spoolman's change feed."""
+        try:
+            return await self.client.open_changes()
+        except SpoolmanError as exc:
+            raise SpoolmanUnavailable(f"{exc.reason}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolmanParts:
+    """Spoolman's running parts: the usage reporter and the inventory mirror (one client)."""
+
+    reporter: SpoolmanReporter
+    inventory: SpoolmanInventory
+
+
 def build_spoolman(
-    settings: Settings, database: Database, bus: EventBus, clock: Callable[[], datetime] | None
-) -> SpoolmanReporter | None:
-    """The Spoolman reporter when ``spoolman.url`` is set, else None."""
+    settings: Settings,
+    database: Database,
+    bus: EventBus,
+    clock: Callable[[], datetime] | None,
+    *,
+    materials: MaterialsService,
+    slots: SlotService,
+) -> SpoolmanParts | None:
+    """Spoolman's reporter and inventory mirror when ``spoolman.url`` is set, else None."""
     spoolman = settings.spoolman
     if spoolman.url is None:
         return None
@@ -173,7 +211,7 @@ def build_spoolman(
         headers={name: value.get_secret_value() for name, value in spoolman.headers.items()},
         timeout=spoolman.timeout,
     )
-    return SpoolmanReporter(
+    reporter = SpoolmanReporter(
         outbox=SqlSpoolmanRepository(database),
         spoolman=SpoolmanLink(client),
         bus=bus,
@@ -184,6 +222,14 @@ def build_spoolman(
         ),
         clock=clock or (lambda: datetime.now(UTC)),
     )
+    inventory = SpoolmanInventory(
+        catalog=SpoolmanCatalogLink(client),
+        materials=materials,
+        on_change=slots.spool_changed,
+        reconnect_initial_s=min(spoolman.retry_initial, 5.0),
+        reconnect_max_s=spoolman.retry_max,
+    )
+    return SpoolmanParts(reporter=reporter, inventory=inventory)
 
 
 def cost_rates(settings: Settings, printer: Callable[[str], PrinterConfig | None]) -> Callable[[str], CostRates]:

@@ -1,7 +1,8 @@
-"""Usage reported to Spoolman, end to end: a simulated Bambu printer prints a plate sent from the library on a real
-printfleet server (SQLite and PostgreSQL); the black RFID spool is linked to a spool in a Spoolman stand-in written
-from Spoolman's API description (``PUT /spool/{id}/use`` adds on every call). Each print's grams reach Spoolman
-exactly once: also when the answer is lost after Spoolman applied it, and again when Spoolman failed before."""
+"""Spoolman, end to end: a Spoolman stand-in written from Spoolman's API description (``PUT /spool/{id}/use`` adds on
+every call; a websocket change feed), a simulated Bambu printer printing a plate sent from the library, a real
+printfleet server (SQLite and PostgreSQL). Spoolman's spools are mirrored into printfleet and kept current by the
+feed; the one put in the black tray's slot is charged, and each print's grams reach Spoolman exactly once: also when
+the answer is lost after Spoolman applied it, and again when Spoolman failed before."""
 
 from __future__ import annotations
 
@@ -55,15 +56,42 @@ async def server(
         yield started
 
 
+async def _mirrored(server: Server, spoolman_id: int, *, timeout: float = 10.0, **expect: Any) -> dict[str, Any]:
+    """printfleet's spool linked to Spoolman spool ``spoolman_id``, once it has the ``expect`` values."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        body = (await server.client.get("/api/v1/spools", params={"limit": 500})).json()
+        archived = (await server.client.get("/api/v1/spools", params={"limit": 500, "archived": "true"})).json()
+        for spool in body["spools"] + archived["spools"]:
+            if spool["spoolman_id"] == spoolman_id and all(spool.get(k) == v for k, v in expect.items()):
+                return dict(spool)
+        assert loop.time() < deadline, f"no spool linked to {spoolman_id} with {expect}"
+        await asyncio.sleep(0.05)
+
+
+async def _until(server: Server, spool_id: int, ready: Any, *, timeout: float = 10.0) -> dict[str, Any]:
+    """printfleet's spool ``spool_id`` once ``ready(spool)``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not ready(spool := await _spool(server, spool_id)):
+        assert loop.time() < deadline, spool
+        await asyncio.sleep(0.05)
+    return spool
+
+
 async def _linked(server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn) -> tuple[int, StandInSpool]:
-    """The black RFID spool, linked to a fresh Spoolman spool with 100 g used."""
-    black = (await _slot_spools(server, farm[0].printer_id))["AMS0-T1"]
-    assert black is not None
-    remote = spoolman.add_spool(spoolman.add_filament("PLA Matte Black", "PLA", color_hex="000000"), used_weight=100.0)
-    response = await server.client.patch(f"/api/v1/spools/{black}", json={"spoolman_id": remote.id})
+    """A new Spoolman spool with 100 g used, mirrored into printfleet and put in the black tray's slot."""
+    await _slot_spools(server, farm[0].printer_id)
+    remote = spoolman.add_spool(
+        spoolman.add_filament("PLA Matte Black", "PLA", color_hex="000000", vendor="Polymaker"), used_weight=100.0
+    )
+    local = await _mirrored(server, remote.id)
+    response = await server.client.put(
+        f"/api/v1/printers/{farm[0].printer_id}/slots/AMS0-T1", json={"spool_id": local["id"]}
+    )
     assert response.status_code == 200, response.text
-    assert response.json()["spoolman_id"] == remote.id
-    return black, remote
+    return int(local["id"]), remote
 
 
 async def _print_plate(server: Server, farm: BambuFarm) -> None:
@@ -127,14 +155,43 @@ async def test_a_use_spoolman_failed_is_sent_again_until_it_is_there(
     assert remote.used_weight == pytest.approx(100.0 + PLATE_BLACK_G)
 
 
-async def test_a_spool_deleted_in_spoolman_unlinks_the_printfleet_spool_and_its_report_is_gone(
+async def test_a_report_to_a_spool_spoolman_no_longer_has_is_gone_and_the_spool_is_unlinked(
     server: Server, farm: BambuFarm, spoolman: SpoolmanStandIn
 ) -> None:
-    black, remote = await _linked(server, farm, spoolman)
-    spoolman.delete_spool(remote.id)
+    local, remote = await _linked(server, farm, spoolman)
+    spoolman.delete_spool(remote.id, announce=False)  # the feed did not say so
 
     await _print_plate(server, farm)
     await _reports(server, "gone", 1)
 
-    assert (await _spool(server, black))["spoolman_id"] is None
+    assert (await _spool(server, local))["spoolman_id"] is None
     assert spoolman.uses() == []
+
+
+async def test_spoolmans_spools_are_mirrored_at_start_and_kept_current_by_its_feed(
+    database_url: str, farm: BambuFarm, spoolman: SpoolmanStandIn, tmp_path: Path
+) -> None:
+    petg = spoolman.add_filament("PETG HF", "PETG", density=1.27, price=24.0, color_hex="FF6A13", vendor="Bambu Lab")
+    first = spoolman.add_spool(petg, used_weight=250.0, location="shelf 3")
+    settings = {"url": spoolman.url, "timeout": 0.5, "retry_initial": 0.2, "retry_max": 0.5}
+    server = Server(database_url, farm.printer_configs(), spoolman=settings)
+    async with running(server):
+        mirrored = await _mirrored(server, first.id, used_weight_g=250.0)
+        assert mirrored["location"] == "shelf 3"
+        assert (mirrored["filament"]["material"], mirrored["filament"]["density_g_cm3"]) == ("PETG", 1.27)
+        assert mirrored["filament"]["price_per_spool"] == 24.0
+        assert mirrored["filament"]["vendor"]["name"] == "Bambu Lab"
+
+        spoolman.change_spool(first.id, used_weight=400.0)  # weighed in Spoolman
+        await _mirrored(server, first.id, used_weight_g=400.0)
+        second = spoolman.add_spool(petg)
+        again = await _mirrored(server, second.id, used_weight_g=0.0)
+        assert again["filament"]["id"] == mirrored["filament"]["id"]  # the same filament, not a copy
+        spoolman.delete_spool(second.id)
+        deleted = await _until(server, again["id"], lambda spool: spool["archived"])
+        assert deleted["spoolman_id"] is None
+
+        await spoolman.stop()  # Spoolman goes away; a change made meanwhile is read when it is back
+        spoolman.change_spool(first.id, used_weight=500.0)
+        await spoolman.start()
+        await _mirrored(server, first.id, used_weight_g=500.0, timeout=15.0)

@@ -10,11 +10,14 @@ with a path and extra headers (``headers``, sent with every request and never lo
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import httpx
+import websockets
+import websockets.exceptions
 
 SpoolmanFailure = Literal["unreachable", "timeout", "server_error", "not_found", "refused", "protocol_error"]
 
@@ -42,6 +45,8 @@ class SpoolmanClient:
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._headers = dict(headers or {})
+        self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/api/v1",
             headers=dict(headers or {}),
@@ -99,6 +104,59 @@ class SpoolmanClient:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise SpoolmanError("protocol_error", "the spool's used_weight is not a number")
         return float(value)
+
+    async def list_spools(self, *, offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """A page of spools, archived ones too, by id, and how many there are (Spoolman's ``x-total-count``)."""
+        params = {"allow_archived": "true", "offset": str(offset), "limit": str(limit), "sort": "id:asc"}
+        try:
+            response = await self._http.get("/spool", params=params)
+        except httpx.TimeoutException:
+            raise SpoolmanError("timeout", "Spoolman did not answer GET /spool in time") from None
+        except httpx.HTTPError as exc:
+            raise SpoolmanError("unreachable", f"cannot reach Spoolman: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            reason: SpoolmanFailure = "server_error" if response.status_code >= 500 else "refused"
+            raise SpoolmanError(reason, f"Spoolman answered {response.status_code} to GET /spool")
+        try:
+            data = response.json()
+            total = int(response.headers.get("x-total-count", "0"))
+        except ValueError:
+            raise SpoolmanError("protocol_error", "Spoolman's spool list is not JSON") from None
+        if not isinstance(data, list):
+            raise SpoolmanError("protocol_error", "Spoolman's spool list is not a list")
+        return [item for item in data if isinstance(item, dict)], max(total, len(data))
+
+    async def open_changes(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Connect to the spool change feed (``ws…/api/v1/spool``) and return its frames as ``(type, spool)``
+        (``added``, ``updated``, ``deleted``); the iterator ends when the feed closes. Frames that are not Spoolman's
+        are skipped. Raises SpoolmanError (``unreachable``) when it cannot connect."""
+        url = httpx.URL(str(self._http.base_url).rstrip("/") + "/spool")
+        ws_url = str(url.copy_with(scheme="wss" if url.scheme == "https" else "ws"))
+        try:
+            connection = await websockets.connect(
+                ws_url, additional_headers=dict(self._headers), open_timeout=self._timeout, max_size=MAX_ANSWER_BYTES
+            )
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            raise SpoolmanError("unreachable", f"cannot open Spoolman's change feed: {type(exc).__name__}") from None
+
+        async def frames() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+            try:
+                async for message in connection:
+                    try:
+                        frame = json.loads(message)
+                    except ValueError:
+                        continue
+                    if not isinstance(frame, dict) or not isinstance(frame.get("payload"), dict):
+                        continue  # a {"status": "healthy"} answer to a ping
+                    kind = frame.get("type")
+                    if kind in ("added", "updated", "deleted"):
+                        yield str(kind), frame["payload"]
+            except websockets.exceptions.WebSocketException:
+                return
+            finally:
+                await connection.close()
+
+        return frames()
 
     async def use(self, spoolman_id: int, grams: float) -> dict[str, Any]:
         """``PUT /spool/{id}/use {"use_weight": grams}``: adds to the spool's use (not idempotent); the spool after."""

@@ -11,7 +11,11 @@ What it reproduces, as Spoolman does it:
 - ``PUT /api/v1/spool/{id}/use`` with ``use_weight`` (g) **or** ``use_length`` (mm; through the filament's density
   and diameter): both or neither → 400 with Spoolman's messages; **each call adds** (not idempotent), negative
   values give back, ``used_weight`` never goes below 0; ``first_used``/``last_used`` set;
-- spools nest their filament (``density``, ``diameter``, ``weight``, ``price``, ``material``, ``color_hex``).
+- spools nest their filament (``density``, ``diameter``, ``weight``, ``price``, ``material``, ``color_hex``,
+  ``vendor``);
+- the websocket change feed ``/api/v1/spool``: ``{"type": "added" | "updated" | "deleted", "resource": "spool",
+  "date": ..., "payload": <the whole spool>}`` on every change; any text from the client is answered
+  ``{"status": "healthy"}``.
 
 Faults for the tests: :meth:`SpoolmanStandIn.fail_next_use` answers the next ``use`` calls with 500 (not applied) or
 applies them and then answers too late for the client (``slow_s``: an outcome the client cannot know). Every request
@@ -31,7 +35,8 @@ from typing import Any, Literal
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from printfleet.sim.http_server import LoopbackHttpServer
 
@@ -59,10 +64,13 @@ class StandInFilament:
     weight: float | None = 1000.0
     price: float | None = None
     color_hex: str | None = None
+    vendor: str | None = None
 
     def wire(self) -> dict[str, Any]:
         """As Spoolman sends it."""
+        vendor = {"id": 1, "registered": "2026-11-01T10:00:00Z", "name": self.vendor} if self.vendor else None
         return {
+            "vendor": vendor,
             "id": self.id,
             "registered": "2026-11-01T10:00:00Z",
             "name": self.name,
@@ -147,6 +155,7 @@ class SpoolmanStandIn:
 
     def __init__(self) -> None:
         self._state = _State()
+        self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self.requests: list[LoggedRequest] = []
         self._server = LoopbackHttpServer(self._app())
 
@@ -182,17 +191,41 @@ class SpoolmanStandIn:
 
     def add_spool(self, filament: StandInFilament, *, used_weight: float = 0.0, **fields: Any) -> StandInSpool:
         """A new spool of ``filament``."""
-        spool = StandInSpool(id=len(self._state.spools) + 1, filament=filament, used_weight=used_weight, **fields)
+        spool = StandInSpool(
+            id=max(self._state.spools, default=0) + 1, filament=filament, used_weight=used_weight, **fields
+        )
         self._state.spools[spool.id] = spool
+        self._announce("added", spool)
         return spool
+
+    def change_spool(self, spool_id: int, **fields: Any) -> StandInSpool:
+        """Change a spool's fields (``used_weight``, ``location``, ``archived``...) as a person would in Spoolman."""
+        spool = self._state.spools[spool_id]
+        for name, value in fields.items():
+            setattr(spool, name, value)
+        self._announce("updated", spool)
+        return spool
+
+    def _announce(self, kind: str, spool: StandInSpool) -> None:
+        frame = {"type": kind, "resource": "spool", "date": _now(), "payload": spool.wire()}
+        for queue in self._listeners:
+            queue.put_nowait(frame)
+
+    @property
+    def listeners(self) -> int:
+        """Clients following the change feed now."""
+        return len(self._listeners)
 
     def spool(self, spool_id: int) -> StandInSpool:
         """The spool; KeyError when unknown."""
         return self._state.spools[spool_id]
 
-    def delete_spool(self, spool_id: int) -> None:
-        """Remove a spool (its id then answers 404)."""
-        del self._state.spools[spool_id]
+    def delete_spool(self, spool_id: int, *, announce: bool = True) -> None:
+        """Remove a spool (its id then answers 404); ``announce=False`` keeps it off the change feed (a client whose
+        feed was down at that moment)."""
+        spool = self._state.spools.pop(spool_id)
+        if announce:
+            self._announce("deleted", spool)
 
     def fail_next_use(self, count: int = 1, *, mode: Literal["error", "slow"] = "error", slow_s: float = 0.0) -> None:
         """The next ``count`` ``use`` calls fail: ``error`` answers 500 without applying it; ``slow`` applies it, then
@@ -213,8 +246,34 @@ class SpoolmanStandIn:
                 Route("/api/v1/spool", self._spools, methods=["GET", "POST"]),
                 Route("/api/v1/spool/{spool_id:int}", self._spool, methods=["GET"]),
                 Route("/api/v1/spool/{spool_id:int}/use", self._use, methods=["PUT"]),
+                WebSocketRoute("/api/v1/spool", self._feed),
             ]
         )
+
+    async def _feed(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._listeners.add(queue)
+
+        async def pings() -> None:
+            while True:
+                await websocket.receive_text()
+                await websocket.send_json({"status": "healthy"})
+
+        answering = asyncio.create_task(pings())
+        try:
+            while True:
+                getting = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getting, answering}, return_when=asyncio.FIRST_COMPLETED)
+                if answering in done:
+                    getting.cancel()
+                    return
+                await websocket.send_json(getting.result())
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            answering.cancel()
+            self._listeners.discard(queue)
 
     async def _body(self, request: Request) -> Any:
         raw = await request.body()
@@ -296,6 +355,7 @@ class SpoolmanStandIn:
         now = _now()
         spool.first_used = spool.first_used or now
         spool.last_used = now
+        self._announce("updated", spool)
         response = self._log(request, body, JSONResponse(spool.wire()))
         if slow_s > 0:
             await asyncio.sleep(slow_s)

@@ -83,6 +83,10 @@ class MaterialRepository(Protocol):
         """The spool with this RFID id, or None."""
         ...
 
+    async def find_spoolman_spool(self, spoolman_id: int) -> Spool | None:
+        """The spool linked to Spoolman spool ``spoolman_id``, or None."""
+        ...
+
     async def list_spools(self, query: SpoolQuery) -> tuple[list[Spool], int]:
         """A page of spools and how many match."""
         ...

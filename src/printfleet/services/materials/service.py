@@ -168,6 +168,10 @@ class MaterialsService:
         """The spool carrying the RFID id ``tray_uuid`` (any case), or None."""
         return await self._repository.find_spool(tray_uuid.strip().upper())
 
+    async def find_spoolman_spool(self, spoolman_id: int) -> Spool | None:
+        """The spool linked to Spoolman spool ``spoolman_id``, or None."""
+        return await self._repository.find_spoolman_spool(spoolman_id)
+
     async def list_spools(self, query: SpoolQuery) -> tuple[list[Spool], int]:
         """A page of spools, newest first, and how many match."""
         return await self._repository.list_spools(query)

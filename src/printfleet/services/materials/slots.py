@@ -181,6 +181,12 @@ class SlotService:
             (LoadedSlot(record=r, spool=spools.get(r.spool_id) if r.spool_id else None) for r in records.values()),
         )
 
+    async def spool_changed(self, spool_id: int) -> None:
+        """A spool changed outside a print (Spoolman's feed): the printers whose slots show it read them again."""
+        for printer_id, view in list(self._views.items()):
+            if any(shown.spool_id == spool_id for shown in view.values()):
+                await self.recheck(printer_id)
+
     def _lows(self, records: dict[str, SlotRecord], spools: Mapping[int, Spool]) -> list[LoadedSlot]:
         """Mark in ``records`` the slots that crossed the low-stock threshold (either way); those that fell below."""
         lows: list[LoadedSlot] = []

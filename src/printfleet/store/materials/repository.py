@@ -271,6 +271,12 @@ class SqlMaterialRepository:
             found = (await session.execute(_spool_select().where(SpoolRow.tray_uuid == tray_uuid))).first()
             return None if found is None else _spool(*found)
 
+    async def find_spoolman_spool(self, spoolman_id: int) -> Spool | None:
+        """The spool linked to Spoolman spool ``spoolman_id``, or None."""
+        async with self._database.transaction() as session:
+            found = (await session.execute(_spool_select().where(SpoolRow.spoolman_id == spoolman_id))).first()
+            return None if found is None else _spool(*found)
+
     async def list_spools(self, query: SpoolQuery) -> tuple[list[Spool], int]:
         """A page of the spools matching ``query``, newest first, and how many match in all."""
         base = _spool_select().where(*_spool_conditions(query))
