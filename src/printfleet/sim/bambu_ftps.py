@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import structlog
@@ -267,37 +268,38 @@ class _Session:
             self.reply(f"227 Entering Passive Mode ({address},{port >> 8},{port & 0xFF}).")
 
     def store(self, arg: str) -> None:
+        """Receive a file (``STOR``)."""
         target = self.local(arg)
-        if self.passive is None:
-            self.reply("425 Use PORT or PASV first.")
-            return
-        passive, self.passive = self.passive, None
-        try:
-            if target is None or not target.parent.is_dir():
-                self.reply("553 Could not create file.")
-                return
-            if not self.protected:
-                self.reply("522 Data connections must be encrypted.")
-                return
-            try:
-                raw, _ = passive.accept()
-            except OSError:
-                self.reply("425 Failed to establish connection.")
-                return
-            self.receive(raw, target)
-        finally:
-            passive.close()
+        problem = "553 Could not create file." if target is None or not target.parent.is_dir() else None
+        self.transfer(target, problem, "150 Ok to send data.", self.receive)
 
     def retrieve(self, arg: str) -> None:
-        """Send a file over a protected data connection that reuses the control connection's TLS session."""
+        """Send a file (``RETR``)."""
         target = self.local(arg)
+        if target is None or not target.is_file():
+            self.transfer(target, "550 Failed to open file.", "", self.send)
+            return
+        opening = f"150 Opening BINARY mode data connection for {target.name} ({target.stat().st_size} bytes)."
+        self.transfer(target, None, opening, self.send)
+
+    def transfer(
+        self,
+        target: Path | None,
+        problem: str | None,
+        opening: str,
+        move: Callable[[ssl.SSLSocket, Path], None],
+    ) -> None:
+        """One transfer over the passive data connection: refused with ``problem`` (a reply) when given, or when the
+        data connection is not protected, or does not resume the control connection's TLS session (what vsftpd's
+        ``require_ssl_reuse`` checks: ``SSL_session_reused``, as the firmware's server does); else ``move`` carries
+        the bytes."""
         if self.passive is None:
             self.reply("425 Use PORT or PASV first.")
             return
         passive, self.passive = self.passive, None
         try:
-            if target is None or not target.is_file():
-                self.reply("550 Failed to open file.")
+            if problem is not None or target is None:
+                self.reply(problem or "550 No such file.")
                 return
             if not self.protected:
                 self.reply("522 Data connections must be encrypted.")
@@ -307,17 +309,19 @@ class _Session:
             except OSError:
                 self.reply("425 Failed to establish connection.")
                 return
-            self.send(raw, target)
+            self._over_tls(raw, target, opening, move)
         finally:
             passive.close()
 
-    def send(self, raw: socket.socket, target: Path) -> None:
+    def _over_tls(
+        self, raw: socket.socket, target: Path, opening: str, move: Callable[[ssl.SSLSocket, Path], None]
+    ) -> None:
         server = self.server
         server._track(raw)
         data: ssl.SSLSocket | None = None
         try:
             raw.settimeout(30.0)
-            self.reply(f"150 Opening BINARY mode data connection for {target.name} ({target.stat().st_size} bytes).")
+            self.reply(opening)
             try:
                 data = server._context.wrap_socket(raw, server_side=True)
             except (OSError, ssl.SSLError):
@@ -326,54 +330,41 @@ class _Session:
             server._track(data)
             if not data.session_reused:
                 server.refused_data_connections += 1
+                log.info("sim.ftps.session_not_reused", port=server.port)
                 self.reply(_REUSE_REQUIRED)
                 return
-            with target.open("rb") as handle:
-                while chunk := handle.read(_CHUNK):
-                    data.sendall(chunk)
-            with contextlib.suppress(OSError, ssl.SSLError):
-                data.unwrap()
-            server.downloads_completed += 1
-            self.reply("226 Transfer complete.")
+            move(data, target)
         finally:
             if data is not None:
                 server._untrack(data)
             server._untrack(raw)
 
-    def receive(self, raw: socket.socket, target: Path) -> None:
+    def send(self, data: ssl.SSLSocket, target: Path) -> None:
+        """Send ``target``'s bytes, then ``226``."""
+        with target.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                data.sendall(chunk)
+        with contextlib.suppress(OSError, ssl.SSLError):
+            data.unwrap()
+        self.server.downloads_completed += 1
+        self.reply("226 Transfer complete.")
+
+    def receive(self, data: ssl.SSLSocket, target: Path) -> None:
+        """Store what comes as ``target`` (written beside it first, so a cut upload leaves no partial file), then
+        ``226``; a scripted drop (:meth:`SimulatedBambuFtps.drop_during_upload`) cuts it."""
         server = self.server
-        server._track(raw)
-        data: ssl.SSLSocket | None = None
-        try:
-            raw.settimeout(30.0)
-            self.reply("150 Ok to send data.")
-            try:
-                data = server._context.wrap_socket(raw, server_side=True)
-            except (OSError, ssl.SSLError):
-                self.reply("522 SSL connection failed.")
-                return
-            server._track(data)
-            if not data.session_reused:  # what vsftpd's require_ssl_reuse checks (SSL_session_reused)
-                server.refused_data_connections += 1
-                log.info("sim.ftps.session_not_reused", port=server.port)
-                self.reply(_REUSE_REQUIRED)
-                return
-            received = 0
-            partial = target.with_name(target.name + ".part")
-            with partial.open("wb") as handle:
-                while chunk := data.recv(_CHUNK):
-                    handle.write(chunk)
-                    received += len(chunk)
-                    server._check_drop(received, self.generation)
-            with contextlib.suppress(OSError, ssl.SSLError):
-                data.unwrap()  # answer the client's close_notify, as ftplib waits for ours
-            partial.replace(target)
-            server.uploads_completed += 1
-            self.reply("226 Transfer complete.")
-        finally:
-            if data is not None:
-                server._untrack(data)
-            server._untrack(raw)
+        received = 0
+        partial = target.with_name(target.name + ".part")
+        with partial.open("wb") as handle:
+            while chunk := data.recv(_CHUNK):
+                handle.write(chunk)
+                received += len(chunk)
+                server._check_drop(received, self.generation)
+        with contextlib.suppress(OSError, ssl.SSLError):
+            data.unwrap()  # answer the client's close_notify, as ftplib waits for ours
+        partial.replace(target)
+        server.uploads_completed += 1
+        self.reply("226 Transfer complete.")
 
     def __repr__(self) -> str:
         return f"_Session(port={self.server.port}, user={self.user!r})"
