@@ -16,7 +16,16 @@ MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 NEXT_WEEK = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
 
 
-async def _ended_job(server: Server, *, outcome: str, ended_at: datetime, grams: float, total: float) -> int:
+async def _ended_job(
+    server: Server,
+    *,
+    outcome: str,
+    ended_at: datetime,
+    grams: float,
+    total: float,
+    energy: float | None = None,
+    machine: float | None = None,
+) -> int:
     """A job whose print ended with ``outcome``, its usage and cost stored as the usage service stores them."""
     printer = sorted(config.id for config, _ in server.runtime.monitoring.watched())[0]
     job = await server.runtime.jobs.create_manual(
@@ -25,7 +34,15 @@ async def _ended_job(server: Server, *, outcome: str, ended_at: datetime, grams:
     repository = SqlUsageRepository(server.runtime.database)
     assert await repository.start_tracking(job.id, printer, UsageTracking(), at=ended_at)
     line = UsageLine(slot="AMS0-T0", spool_id=None, grams=grams, material="PLA")
-    cost = JobCost(currency="EUR", material_grams=grams, material_cost=total, printing_hours=1.0)
+    material = total - (energy or 0.0) - (machine or 0.0)
+    cost = JobCost(
+        currency="EUR",
+        material_grams=grams,
+        material_cost=material,
+        printing_hours=1.0,
+        energy_cost=energy,
+        machine_cost=machine,
+    )
     assert await repository.settle(
         job.id, [line], cost, printer_id=printer, outcome=outcome, ended_at=ended_at, at=ended_at
     )
