@@ -213,3 +213,12 @@ def test_the_printers_own_estimate_per_tool_is_used_when_the_file_gave_none_and_
     assert (line.slot, line.spool_id) == ("T0", 3)
     assert line.grams == pytest.approx(2.98 * 2 * 0.5, abs=0.01)
     assert tracking.seen(active=None, progress=60.0, layer=None, estimate_mm=(9.0,)).estimate == tracking.estimate
+
+
+def test_the_printers_estimate_in_grams_per_tool_is_used_when_the_file_gave_none() -> None:
+    tools = (SlotState(slot="T0", spool_id=3, material="PLA"),)
+    tracking = UsageTracking(slots=tools).seen(active=None, progress=None, layer=None, estimate_g=(15.42,))
+
+    (line,) = compute_usage(tracking, PrintOutcome(completed=True))
+
+    assert (line.slot, line.spool_id, line.grams, line.source) == ("T0", 3, 15.42, UsageSource.PRINTER)

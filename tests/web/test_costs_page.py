@@ -25,11 +25,16 @@ async def _ended_job(
     total: float,
     energy: float | None = None,
     machine: float | None = None,
+    customer: str | None = None,
 ) -> int:
     """A job whose print ended with ``outcome``, its usage and cost stored as the usage service stores them."""
     printer = sorted(config.id for config, _ in server.runtime.monitoring.watched())[0]
     job = await server.runtime.jobs.create_manual(
-        printer_id=printer, printer_type="bambu", job_name=f"{outcome} print", filename=None
+        printer_id=printer,
+        printer_type="bambu",
+        job_name=f"{outcome} print",
+        filename=None,
+        customer_info={"name": customer} if customer else None,
     )
     repository = SqlUsageRepository(server.runtime.database)
     assert await repository.start_tracking(job.id, printer, UsageTracking(), at=ended_at)
@@ -44,7 +49,7 @@ async def _ended_job(
         machine_cost=machine,
     )
     assert await repository.settle(
-        job.id, [line], cost, printer_id=printer, outcome=outcome, ended_at=ended_at, at=ended_at
+        job.id, [line], cost, printer_id=printer, outcome=outcome, ended_at=ended_at, customer=customer, at=ended_at
     )
     return job.id
 
@@ -93,3 +98,22 @@ async def test_a_member_may_not_see_costs_and_a_german_reader_reads_german(serve
     assert "<h1>Kosten</h1>" in german.text
     assert "3,00" in german.text
     assert "Pro Woche" in german.text
+
+
+async def test_costs_by_customer_follow_a_customer_named_after_the_print_ended(server: Server) -> None:
+    await _ended_job(server, outcome="completed", ended_at=MONDAY, grams=30.0, total=3.0, customer="Ada's Shop")
+    later = await _ended_job(server, outcome="completed", ended_at=NEXT_WEEK, grams=10.0, total=1.0)
+    operator = await bearer_headers(server.runtime.accounts, username="olga", role=Role.OPERATOR)
+    edited = await server.client.patch(
+        f"/api/v1/jobs/{later}", json={"customer_info": {"name": "Ada's Shop"}, "is_business": True}, headers=operator
+    )
+    assert edited.status_code == 200, edited.text
+
+    report = await server.client.get("/api/v1/reports/costs", params={"group_by": "customer"}, headers=operator)
+    assert [(row["key"], row["jobs"], row["total"]) for row in report.json()["rows"]] == [("Ada's Shop", 2, 4.0)]
+    by_flag = await server.client.get("/api/v1/reports/costs", params={"group_by": "business"}, headers=operator)
+    assert [(row["key"], row["jobs"]) for row in by_flag.json()["rows"]] == [("business", 1), ("personal", 1)]
+    deleted = await server.client.delete(f"/api/v1/jobs/{later}", headers=operator)
+    assert deleted.status_code == 204
+    report = await server.client.get("/api/v1/reports/costs", params={"group_by": "customer"}, headers=operator)
+    assert [(row["key"], row["jobs"]) for row in report.json()["rows"]] == [("Ada's Shop", 1)]  # deleted: left out

@@ -102,7 +102,9 @@ async def job_usage(job_id: JobId, principal: Reader, context: ContextDep) -> Jo
 class CostRowPublic(BaseModel):
     """One group of the report."""
 
-    key: str = Field(description="The printer id, materials (PETG+PLA), business/personal, outcome or week.")
+    key: str = Field(
+        description="The printer id, materials (PETG+PLA), business/personal, customer name, outcome or week."
+    )
     jobs: int
     material_grams: float
     material_cost: float
@@ -171,7 +173,7 @@ async def cost_report(
     context: ContextDep,
     since: Annotated[datetime | None, Query(description="Jobs that ended at or after (ISO 8601 with offset).")] = None,
     until: Annotated[datetime | None, Query(description="Jobs that ended before (ISO 8601 with offset).")] = None,
-    group_by: Annotated[CostGrouping, Query(description="printer, material, business, outcome or week.")] = (
+    group_by: Annotated[CostGrouping, Query(description="printer, material, business, customer, outcome or week.")] = (
         CostGrouping.PRINTER
     ),
     format: Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet.")] = "json",

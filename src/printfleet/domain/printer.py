@@ -375,7 +375,8 @@ class PrinterStatus:
     printfleet's own knowledge of the spools in the slots, filled in by the monitoring service like ``sending``.
     ``filament_used_mm`` is what the printer says the current print has extruded, mm (Moonraker
     ``print_stats.filament_used``; reset by Klipper when the print ends); ``filament_estimate_mm`` the printer's own
-    estimate for the whole file per tool, mm (OctoPrint's G-code analysis, ``job.filament.toolN.length``).
+    estimate for the whole file per tool, mm (OctoPrint's G-code analysis, ``job.filament.toolN.length``), and
+    ``filament_estimate_g`` in grams (PrusaLink's file metadata, ``meta["filament used [g] per tool"]``).
     """
 
     state: PrinterState
@@ -406,6 +407,7 @@ class PrinterStatus:
     material_slots: MaterialSlots | None = None
     filament_used_mm: float | None = None
     filament_estimate_mm: tuple[float, ...] = ()
+    filament_estimate_g: tuple[float, ...] = ()
     slot_spools: dict[str, SlotSpool] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 

@@ -89,13 +89,15 @@ def _error(status: int, title: str, text: str, headers: dict[str, str] | None = 
 @dataclass
 class SimFile:
     """A file on a simulated storage. ``size`` in bytes, ``m_timestamp`` epoch seconds; ``duration_s`` how long
-    printing it takes in seconds (None: the printer's default), over ``total_layers``."""
+    printing it takes in seconds (None: the printer's default), over ``total_layers``; ``filament_g`` the slicer's
+    estimate the job's ``file.meta`` carries (``"filament used [g]"``; None: no ``meta``, as Buddy may send)."""
 
     display_name: str
     size: int
     m_timestamp: int
     duration_s: float | None = None
     total_layers: int = 100
+    filament_g: float | None = None
 
 
 def short_name(display_name: str) -> str:
@@ -334,6 +336,8 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
             file_body = {"name": file.display_name, "display_name": file.display_name, "path": full}
             file_body["display_path"] = full
         file_body |= {"size": file.size, "m_timestamp": file.m_timestamp}
+        if file.filament_g is not None:
+            file_body["meta"] = {"filament used [g]": file.filament_g, "filament_type": "PLA"}
         return {"state": self.raw_state(), **self._job_numbers(job), "file": file_body}
 
     # --- HTTP ------------------------------------------------------------------------------------------------

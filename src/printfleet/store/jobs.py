@@ -300,9 +300,13 @@ class SqlJobRepository:
                 for column, value in changes.items():
                     setattr(row, column, value)
                 row.updated_at = self._clock()
-                if "is_business" in changes:  # the cost snapshot keeps the flag for the costs report
+                if "is_business" in changes or "customer_info" in changes:  # kept on the cost snapshot for the report
+                    name = (row.customer_info or {}).get("name")
+                    customer = name.strip()[:200] or None if isinstance(name, str) else None
                     await session.execute(
-                        update(JobCostRow).where(JobCostRow.job_id == job_id).values(is_business=row.is_business)
+                        update(JobCostRow)
+                        .where(JobCostRow.job_id == job_id)
+                        .values(is_business=row.is_business, customer=customer)
                     )
                 await session.flush()
                 return job_from_row(row)

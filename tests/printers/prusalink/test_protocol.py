@@ -255,3 +255,19 @@ def test_printer_supplied_names_are_cut() -> None:
     assert status.job_name == "b" * 500
     assert status.file_name is not None
     assert len(status.file_name) == 500
+
+
+def test_the_files_filament_estimate_comes_from_its_meta_per_tool_or_in_all() -> None:
+    def with_meta(meta: object) -> dict[str, object]:
+        job: dict[str, object] = dict(PI_JOB)
+        file = job["file"]
+        assert isinstance(file, dict)
+        job["file"] = {**file, "meta": meta}
+        return job
+
+    per_tool = parse_status(PI_STATUS, with_meta({"filament used [g] per tool": [14.42, 0, 3.5]}), now=NOW)
+    assert per_tool.filament_estimate_g == (14.42, 0.0, 3.5)
+    one = parse_status(PI_STATUS, with_meta({"filament used [g]": 15.42, "filament_type": "PLA"}), now=NOW)
+    assert one.filament_estimate_g == (15.42,)
+    assert parse_status(PI_STATUS, with_meta({"filament used [g]": "lots"}), now=NOW).filament_estimate_g == ()
+    assert parse_status(BUDDY_STATUS, BUDDY_JOB, now=NOW).filament_estimate_g == ()  # no meta: no estimate

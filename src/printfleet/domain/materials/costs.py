@@ -106,12 +106,14 @@ def job_cost(
 
 class CostGrouping(StrEnum):
     """How the costs report groups jobs: by printer id, by the materials a job used (``PETG+PLA``), by the job's
-    business flag (``business``/``personal``), by outcome (``completed``, ``failed``, ``cancelled``, ``unknown``), or
-    by the week it ended (the Monday that starts it, UTC, ``2026-11-30``)."""
+    business flag (``business``/``personal``), by its customer (``customer_info.name``; ``""``: none), by outcome
+    (``completed``, ``failed``, ``cancelled``, ``unknown``), or by the week it ended (the Monday that starts it, UTC,
+    ``2026-11-30``)."""
 
     PRINTER = "printer"
     MATERIAL = "material"
     BUSINESS = "business"
+    CUSTOMER = "customer"
     OUTCOME = "outcome"
     WEEK = "week"
 

@@ -142,11 +142,12 @@ class UsageTracking:
         layer: int | None,
         used_mm: float | None = None,
         estimate_mm: tuple[float, ...] = (),
+        estimate_g: tuple[float, ...] = (),
     ) -> UsageTracking:
         """This tracking after a report of the running print: ``active`` the slot feeding (None: none), ``progress``
         %, ``layer``, ``used_mm`` extruded so far (mm); zeros never replace what was seen (firmware resets them on a
-        cancel). ``estimate_mm``, the printer's own estimate per tool (mm), becomes the estimate when there is no
-        other."""
+        cancel). ``estimate_mm`` or ``estimate_g``, the printer's own estimate per tool (mm or grams), becomes the
+        estimate when there is no other."""
         used = self.used_slots if active is None or active in self.used_slots else (*self.used_slots, active)
         changed = replace(
             self,
@@ -155,6 +156,14 @@ class UsageTracking:
             last_layer=layer if layer else self.last_layer,
             printer_used_mm=used_mm if used_mm else self.printer_used_mm,
         )
+        if estimate_g and not self.estimate and any(estimate_g):
+            return replace(
+                changed,
+                estimate=tuple(
+                    FilamentEstimate(index=n + 1, grams=grams) for n, grams in enumerate(estimate_g) if grams > 0
+                ),
+                source=UsageSource.PRINTER,
+            )
         if estimate_mm and not self.estimate and any(estimate_mm):
             changed = replace(
                 changed,

@@ -203,6 +203,7 @@ def parse_status(
     state, stage = map_state(raw_state, has_job=has_job)
 
     file_name = job_name = None
+    grams: tuple[float, ...] = ()
     if job_body is not None:
         file = job_body.get("file")
         if file is not None and not isinstance(file, dict):
@@ -210,6 +211,7 @@ def parse_status(
         if file is not None:
             file_name = short_text(file_path_of(file))
             job_name = short_text(file.get("display_name"))
+            grams = filament_grams(file.get("meta"))
 
     job_id = _int(job.get("id")) if job is not None else None
     progress = _number(job.get("progress")) if job is not None else None
@@ -237,8 +239,25 @@ def parse_status(
         bed_target=_number(printer.get("target_bed")),
         last_seen=now,
         material_slots=tool_slots(1),
+        filament_estimate_g=grams if state.is_active or state.is_terminal else (),
         extra=extra,
     )
+
+
+def filament_grams(meta: object) -> tuple[float, ...]:
+    """The slicer's filament estimate per tool in grams from a file's ``meta`` (PrusaLink OpenAPI
+    ``PrintFileMetadata``: ``"filament used [g] per tool"``, else one ``"filament used [g]"``); () when absent or
+    unreadable (Buddy firmware may leave ``meta`` out of the job)."""
+    if not isinstance(meta, Mapping):
+        return ()
+    per_tool = meta.get("filament used [g] per tool")
+    values = per_tool if isinstance(per_tool, list) else [meta.get("filament used [g]")]
+    grams: list[float] = []
+    for value in values[:16]:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e6:
+            return ()  # an estimate is a hint: an odd one is left out, the status is still read
+        grams.append(float(value))
+    return tuple(grams)
 
 
 def _number(value: object) -> float | None:

@@ -74,6 +74,7 @@ class UsageRepository(Protocol):
         outcome: str,
         ended_at: datetime,
         is_business: bool = False,
+        customer: str | None = None,
         deleted: bool = False,
         report_to_spoolman: bool = False,
         at: datetime,
@@ -124,6 +125,11 @@ def _state(loaded: LoadedSlot) -> SlotState:
         density_g_cm3=filament.density_g_cm3 if filament is not None else None,
         diameter_mm=filament.diameter_mm if filament is not None else None,
     )
+
+
+def _customer(job: Job) -> str | None:
+    name = job.customer_info.get("name")
+    return name.strip() or None if isinstance(name, str) else None
 
 
 class UsageService:
@@ -249,6 +255,7 @@ class UsageService:
             layer=current.layer,
             used_mm=current.filament_used_mm,
             estimate_mm=current.filament_estimate_mm,
+            estimate_g=current.filament_estimate_g,
         )
         if grown == tracking:
             return
@@ -292,6 +299,7 @@ class UsageService:
                 outcome=job.status.value,
                 ended_at=job.end_time,
                 is_business=job.is_business,
+                customer=_customer(job),
                 deleted=job.deleted,
                 report_to_spoolman=self._report_to_spoolman,
                 at=self._clock(),

@@ -159,6 +159,7 @@ class SqlUsageRepository:
         outcome: str,
         ended_at: datetime,
         is_business: bool = False,
+        customer: str | None = None,
         deleted: bool = False,
         report_to_spoolman: bool = False,
         at: datetime,
@@ -192,6 +193,7 @@ class SqlUsageRepository:
                     total_cost=cost.total,
                     materials=materials,
                     is_business=is_business,
+                    customer=(customer or "").strip()[:200] or None,
                     deleted=deleted,
                     week=week_of(ended_at),
                     computed_at=at,
@@ -314,6 +316,8 @@ class SqlUsageRepository:
             return func.coalesce(JobCostRow.materials, "")
         if grouping is CostGrouping.OUTCOME:
             return JobCostRow.outcome.expression
+        if grouping is CostGrouping.CUSTOMER:
+            return func.coalesce(JobCostRow.customer, "")
         if grouping is CostGrouping.BUSINESS:
             return case((JobCostRow.is_business.is_(True), "business"), else_="personal")
         return JobCostRow.week.expression

@@ -6,7 +6,7 @@ Create Date: 2026-12-05
 
 ``job_material_tracking`` keeps what a print's usage is computed from (recorded at its start, settled once at its
 end); ``job_usage`` one line per job and slot; ``job_costs`` the cost snapshot of each ended job, with the job's
-business flag, deletion and week (the Monday it ended, UTC) copied for the costs report. Printers gain
+business flag, customer, deletion and week (the Monday it ended, UTC) copied for the costs report. Printers gain
 ``average_watts`` and ``hourly_rate`` for the energy and machine-time parts of a cost.
 """
 
@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("total_cost", sa.Float(), nullable=False),
         sa.Column("materials", sa.String(128), nullable=True),
         sa.Column("is_business", sa.Boolean(), nullable=False),
+        sa.Column("customer", sa.String(200), nullable=True),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("week", sa.Date(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
