@@ -373,6 +373,7 @@ def build_app(
                 materials=materials,
                 files=files,
                 printer=lambda printer_id: next((c for c, _ in monitoring.watched() if c.id == printer_id), None),
+                status=monitoring.status,
                 bus=bus,
                 clock=clock,
             )

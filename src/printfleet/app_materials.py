@@ -22,7 +22,7 @@ from printfleet.domain.files.threemf import read_3mf
 from printfleet.domain.jobs import Job
 from printfleet.domain.materials.costs import CostRates
 from printfleet.domain.materials.usage import FilamentEstimate, UsageSource, UsageTracking
-from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterStatus
 from printfleet.inventory.spoolman import SpoolmanClient, SpoolmanError
 from printfleet.printers.bambu.ftps import FtpsUploadError
 from printfleet.printers.bambu.project_files import fetch_project, printed_plate, project_candidates
@@ -257,6 +257,7 @@ def build_usage(
     materials: MaterialsService,
     files: FileLibrary,
     printer: Callable[[str], PrinterConfig | None],
+    status: Callable[[str], PrinterStatus | None],
     bus: EventBus,
     clock: Callable[[], datetime] | None,
 ) -> UsageService:
@@ -271,6 +272,7 @@ def build_usage(
         rates=cost_rates(settings, printer),
         currency=settings.costs.currency,
         report_to_spoolman=settings.spoolman.url is not None,
+        reports_itself=lambda printer_id: bool((live := status(printer_id)) and live.reports_spool_usage),
         bus=bus,
         clock=clock or (lambda: datetime.now(UTC)),
     )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.moonraker import SimulatedMoonrakerPrinter
 from printfleet.sim.spoolman import SpoolmanStandIn, StandInSpool
 from tests.e2e.harness import Server, running, statuses
 from tests.e2e.test_dispatch_bambu import FAST
@@ -195,3 +196,35 @@ async def test_spoolmans_spools_are_mirrored_at_start_and_kept_current_by_its_fe
         spoolman.change_spool(first.id, used_weight=500.0)
         await spoolman.start()
         await _mirrored(server, first.id, used_weight_g=500.0, timeout=15.0)
+
+
+@pytest.mark.parametrize("own_link", [False, True], ids=["moonraker-alone", "moonraker-with-spoolman"])
+async def test_a_klipper_print_is_reported_unless_moonraker_reports_it_itself(
+    database_url: str, spoolman: SpoolmanStandIn, own_link: bool
+) -> None:
+    remote = spoolman.add_spool(spoolman.add_filament("PLA Basic", "PLA", vendor="Bambu Lab"))
+    async with SimulatedMoonrakerPrinter("voron", remote_print_duration_s=1.0, reboot_s=0.1) as voron:
+        voron.spoolman_linked = own_link
+        settings = {"url": spoolman.url, "timeout": 0.5, "retry_initial": 0.2, "retry_max": 0.5}
+        async with running(Server(database_url, [voron.printer_config()], spoolman=settings)) as server:
+            local = await _mirrored(server, remote.id)
+            response = await server.client.put("/api/v1/printers/voron/slots/T0", json={"spool_id": local["id"]})
+            assert response.status_code == 200, response.text
+            await voron.start_print("hook.gcode", duration_s=1.5, total_layers=10)
+            [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["completed"], timeout=20)
+            usage = (await server.client.get(f"/api/v1/jobs/{job['id']}/usage")).json()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while usage["cost"] is None:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+                usage = (await server.client.get(f"/api/v1/jobs/{job['id']}/usage")).json()
+            [line] = usage["lines"]
+            assert (line["slot"], line["spool_id"], line["source"]) == ("T0", local["id"], "printer")  # measured
+            if own_link:
+                await asyncio.sleep(0.8)
+                assert (await server.client.get("/api/v1/spoolman")).json()["reports"]["pending"] == 0
+                assert spoolman.uses() == []  # Moonraker reports it: never twice
+            else:
+                await _reports(server, "sent", 1)
+                assert [use.body for use in spoolman.uses()] == [{"use_weight": line["grams"]}]

@@ -65,3 +65,15 @@ async def test_the_farm_keeps_its_klipper_printer_printing(tmp_path: Path) -> No
         async with running(farm.moonraker[0].url) as (_, recorder):
             printing = await recorder.wait_for(lambda s: s.state is PrinterState.PRINTING, timeout=10)
     assert str(printing.file_name).endswith(".gcode")
+
+
+async def test_a_moonraker_with_its_own_spoolman_link_says_it_reports_usage_itself(
+    sim: SimulatedMoonrakerPrinter,
+) -> None:
+    async with running(sim.url) as (_, recorder):
+        plain = await recorder.wait_for(lambda s: s.state is PrinterState.IDLE)
+    assert plain.reports_spool_usage is False
+    sim.spoolman_linked = True
+    async with running(sim.url) as (_, recorder):
+        linked = await recorder.wait_for(lambda s: s.state is PrinterState.IDLE and s.reports_spool_usage)
+    assert linked.reports_spool_usage is True

@@ -92,6 +92,7 @@ class SimulatedMoonrakerPrinter(HttpSimulatorNetwork):
     ``port=None`` takes a free port at :meth:`start`, kept across :meth:`disconnect` and :meth:`restart`.
     ``remote_print_duration_s`` is how long a file without a predicted time prints (seconds); ``speed_factor``
     divides an uploaded file's predicted time; ``reboot_s`` is how long :meth:`restart` stays off the network.
+    :attr:`spoolman_linked` makes it answer ``server.spoolman.status`` as a Moonraker with a ``[spoolman]`` section.
     """
 
     def __init__(
@@ -105,6 +106,7 @@ class SimulatedMoonrakerPrinter(HttpSimulatorNetwork):
         reboot_s: float = 0.5,
     ) -> None:
         self.printer_id = printer_id
+        self.spoolman_linked = False  # a [spoolman] section: server.spoolman.status answers
         self.name = name or printer_id
         self.remote_print_duration_s = remote_print_duration_s
         self.speed_factor = speed_factor
@@ -274,6 +276,10 @@ class SimulatedMoonrakerPrinter(HttpSimulatorNetwork):
                 else:
                     job.end(SimPhase.CANCELLED)
             return "ok"
+        if method == "server.spoolman.status":
+            if not self.spoolman_linked:
+                raise RpcError(404, f"Method not found: {method}")
+            return {"spoolman_connected": True, "pending_reports": [], "spool_id": None}
         if method == "server.history.list":
             return {"count": len(self.history), "jobs": self.history[: int(params.get("limit", 50))]}
         raise RpcError(404, f"Method not found: {method}")

@@ -227,6 +227,21 @@ class MoonrakerConnection(PrinterConnectionBase):
         # The full state is applied by the reader, in frame order: a delta right behind the answer builds on it.
         await self._call("printer.objects.subscribe", {"objects": SUBSCRIBED_OBJECTS}, on_result=self._apply_full)
         await self._backfill_history()
+        await self._detect_spoolman()
+
+    async def _detect_spoolman(self) -> None:
+        """Whether Moonraker reports filament use to Spoolman itself: its ``[spoolman]`` component answers
+        ``server.spoolman.status`` (Moonraker docs, external_api/integrations.md); without the component the method is
+        unknown. printfleet then does not report that printer's use again (research materials-notifications.md
+        §3.6, S4)."""
+        try:
+            answer = await self._call("server.spoolman.status", {})
+        except MoonrakerRpcError:
+            answer = None
+        linked = isinstance(answer, Mapping)
+        if linked != self._state.spoolman:
+            self.log.info("moonraker.spoolman", linked=linked)
+            await self._publish(self._state.replace(spoolman=linked))
 
     async def _requery(self) -> None:
         await self._call("printer.objects.query", {"objects": SUBSCRIBED_OBJECTS}, on_result=self._apply_full)

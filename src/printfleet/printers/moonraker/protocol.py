@@ -110,7 +110,9 @@ class MoonrakerState:
     Klippy is ready, the print under way or last ended (``print_file``, ``print_started_at`` aware UTC,
     ``history``), ``reset_after`` (the file of a print that went back to ``standby``: a cancel), and
     ``inferred_start``: the last delta showed a print that started and ended between two updates (Klipper's batch
-    of 250 ms, or a print that fails at once), which Moonraker's job tracker also counts as a start (research A3)."""
+    of 250 ms, or a print that fails at once), which Moonraker's job tracker also counts as a start (research A3);
+    ``spoolman``: Moonraker has its own Spoolman link (``server.spoolman.status`` answers) and reports the filament
+    used itself."""
 
     objects: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     print_file: str | None = None
@@ -118,6 +120,7 @@ class MoonrakerState:
     history: HistoryKey | None = None
     reset_after: str | None = None
     inferred_start: bool = False
+    spoolman: bool = False
 
     def replace(self, **changes: object) -> MoonrakerState:
         """A copy with ``changes``."""
@@ -250,6 +253,7 @@ def to_status(state: MoonrakerState, *, now: datetime) -> PrinterStatus:
         last_seen=now,
         material_slots=tool_slots(1),
         filament_used_mm=_number(stats.get("filament_used")) if active else None,
+        reports_spool_usage=state.spoolman,
         extra=extra,
     )
 

@@ -134,7 +134,9 @@ def _customer(job: Job) -> str | None:
 
 class UsageService:
     """Tracks each print's filament use and fixes its cost when it ends (see the module). ``rates(printer_id)``
-    gives the prices a printer's jobs are costed at; ``currency`` (ISO 4217) is the one they are costed in now."""
+    gives the prices a printer's jobs are costed at; ``currency`` (ISO 4217) is the one they are costed in now. With
+    ``report_to_spoolman`` a print's use of spools linked to Spoolman is put in the Spoolman outbox, unless
+    ``reports_itself(printer_id)`` (a Moonraker with its own ``[spoolman]`` reports it)."""
 
     def __init__(
         self,
@@ -148,6 +150,7 @@ class UsageService:
         currency: str,
         bus: EventBus,
         report_to_spoolman: bool = False,
+        reports_itself: Callable[[str], bool] = lambda _printer_id: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
@@ -159,6 +162,7 @@ class UsageService:
         self._rates = rates
         self.currency = currency
         self._report_to_spoolman = report_to_spoolman
+        self._reports_itself = reports_itself
         self._bus = bus
         self._clock = clock
         self._live: dict[str, tuple[int, UsageTracking]] = {}  # printer id → (running job id, its tracking)
@@ -301,7 +305,7 @@ class UsageService:
                 is_business=job.is_business,
                 customer=_customer(job),
                 deleted=job.deleted,
-                report_to_spoolman=self._report_to_spoolman,
+                report_to_spoolman=self._report_to_spoolman and not self._reports_itself(job.printer_id),
                 at=self._clock(),
             )
         if not settled:
