@@ -7,6 +7,7 @@ the answer is lost after Spoolman applied it, and again when Spoolman failed bef
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,25 @@ async def test_a_klipper_print_is_reported_unless_moonraker_reports_it_itself(
             else:
                 await _reports(server, "sent", 1)
                 assert [use.body for use in spoolman.uses()] == [{"use_weight": line["grams"]}]
+
+
+async def test_a_spoolman_spool_tagged_with_an_rfid_id_is_the_spool_in_the_ams_tray_that_reads_it(
+    database_url: str, farm: BambuFarm, spoolman: SpoolmanStandIn
+) -> None:
+    printer = farm[0]
+    tag = {"tag": json.dumps(printer.ams.tray_uuid(0))}  # extra values are JSON-encoded strings
+    remote = spoolman.add_spool(spoolman.add_filament("PLA Basic", "PLA", vendor="Bambu Lab"), extra=tag)
+    settings = {"url": spoolman.url, "timeout": 0.5, "retry_initial": 0.2, "retry_max": 0.5}
+    async with running(Server(database_url, farm.printer_configs(), spoolman=settings)) as server:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            slots = (await server.client.get(f"/api/v1/printers/{printer.printer_id}/slots")).json()["slots"]
+            first = next(slot for slot in slots if slot["slot"] == "AMS0-T0")
+            if first["spool"] is not None and first["spool"]["spoolman_id"] == remote.id:
+                break
+            assert loop.time() < deadline, first
+            await asyncio.sleep(0.05)
+        assert first["spool"]["tray_uuid"] == printer.ams.tray_uuid(0)
+        tagged = [s for s in (await server.client.get("/api/v1/spools")).json()["spools"] if s["tray_uuid"]]
+        assert sorted(s["tray_uuid"] for s in tagged) == sorted({printer.ams.tray_uuid(0), printer.ams.tray_uuid(1)})

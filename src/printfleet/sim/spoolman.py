@@ -97,9 +97,10 @@ class StandInSpool:
     last_used: str | None = None
     archived: bool = False
     location: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
 
     def wire(self) -> dict[str, Any]:
-        """As Spoolman sends it, with the derived weights and lengths."""
+        """As Spoolman sends it, with the derived weights and lengths; ``extra`` values are JSON-encoded strings."""
         initial = self.initial_weight if self.initial_weight is not None else self.filament.weight
         remaining = max((initial or 0.0) - self.used_weight, 0.0) if initial is not None else None
         area = math.pi * (self.filament.diameter / 2) ** 2
@@ -121,7 +122,7 @@ class StandInSpool:
             "lot_nr": None,
             "comment": None,
             "archived": self.archived,
-            "extra": {},
+            "extra": dict(self.extra),
         }
 
 

@@ -12,6 +12,7 @@ meantime can make a lost report look delivered: the rule prefers never charging 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from printfleet.domain.materials.model import FilamentFields, InvalidMaterial, SpoolFields
+from printfleet.domain.materials.model import FilamentFields, InvalidMaterial, SpoolFields, normalise_tray_uuid
 
 APPLIED_TOLERANCE_G = 0.005
 """Grams of rounding allowed when comparing ``used_weight`` with the baseline plus a report's grams."""
@@ -92,11 +93,29 @@ def _text(value: object, limit: int = 64) -> str | None:
     return value.strip()[:limit] or None if isinstance(value, str) else None
 
 
+TAG_FIELD = "tag"
+"""The Spoolman extra field that holds a Bambu RFID spool's ``tray_uuid`` (the key Bambuddy registers; research
+§3.6)."""
+
+
+def rfid_tag(extra: object) -> str | None:
+    """The Bambu RFID spool id in a Spoolman spool's ``extra`` (``{"tag": "\"95558F…\""}``: extra values are
+    JSON-encoded strings, §3.1), upper-case; None when there is none or it is not a ``tray_uuid``."""
+    if not isinstance(extra, Mapping) or not isinstance(extra.get(TAG_FIELD), str):
+        return None
+    try:
+        decoded = json.loads(extra[TAG_FIELD])
+        return normalise_tray_uuid(decoded) if isinstance(decoded, str) else None
+    except (ValueError, InvalidMaterial):
+        return None
+
+
 def mirror_of(remote: Mapping[str, Any]) -> MirroredSpool | None:
     """The printfleet side of a spool as Spoolman sends it (``GET /api/v1/spool`` or a websocket frame's
     ``payload``: ``id``, ``filament`` {``name``, ``material``, ``density``, ``diameter``, ``weight``,
     ``spool_weight``, ``price`` of a full spool, ``color_hex``, ``vendor`` {``name``}}, ``initial_weight``,
-    ``used_weight``, ``location``, ``lot_nr``, ``archived``, ``comment``). None when it lacks what printfleet needs
+    ``used_weight``, ``location``, ``lot_nr``, ``archived``, ``comment``, ``extra.tag``: a Bambu RFID spool's
+    ``tray_uuid``, which becomes the spool's). None when it lacks what printfleet needs
     (an id, a material, a density and diameter, a full weight) or a value is refused."""
     spoolman_id = remote.get("id")
     filament = remote.get("filament")
@@ -132,5 +151,8 @@ def mirror_of(remote: Mapping[str, Any]) -> MirroredSpool | None:
         SpoolFields(filament_id=0, **values).checked()
     except (InvalidMaterial, TypeError):
         return None
+    tag = rfid_tag(remote.get("extra"))
+    if tag is not None:
+        values["tray_uuid"] = tag
     vendor_name = _text(vendor.get("name")) if isinstance(vendor, Mapping) else None
     return MirroredSpool(spoolman_id=spoolman_id, vendor_name=vendor_name, filament=fields, spool_values=values)

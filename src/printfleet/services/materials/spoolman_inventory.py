@@ -2,7 +2,9 @@
 
 With ``spoolman.url`` set, Spoolman is where the shop keeps its spools: at start every Spoolman spool is read
 (``GET /api/v1/spool``, pages of 100, archived ones too) and stored as a printfleet spool linked to it by
-``spoolman_id`` — its vendor and filament found by name or added — and Spoolman's websocket change feed
+``spoolman_id`` — its vendor and filament found by name or added; a spool tagged with a Bambu RFID id (``extra.tag``)
+is the printfleet spool of that ``tray_uuid``, so the AMS slot holding it maps to it — and Spoolman's websocket
+change feed
 (``/api/v1/spool``: ``added``, ``updated``, ``deleted`` frames with the whole spool) keeps the copy current. A spool
 deleted in Spoolman is archived here and unlinked (its history stays). After the feed drops, printfleet connects
 again with a growing wait and reads everything again, so a change made meanwhile is not missed. Slots hold
@@ -91,6 +93,12 @@ class SpoolmanInventory:
         try:
             filament_id = await self._filament_for(mirrored)
             existing = await self._materials.find_spoolman_spool(mirrored.spoolman_id)
+            tag = mirrored.spool_values.get("tray_uuid")
+            if existing is None and tag is not None:
+                # An RFID spool printfleet made from the AMS before: Spoolman's spool with that tag is the same one.
+                tagged = await self._materials.find_spool(tag)
+                if tagged is not None and tagged.spoolman_id is None:
+                    existing = tagged
             if existing is None:
                 spool = await self._materials.add_spool(filament_id, mirrored.spool_values)
             else:
