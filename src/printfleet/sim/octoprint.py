@@ -74,6 +74,10 @@ _FLAG_NAMES = (
 )
 
 
+ANALYSED_MM_PER_S = 30.0
+"""Filament length, mm per second of print time, that the simulator's "analysis" of a file says it uses."""
+
+
 @dataclass
 class SimFile:
     """A file in the simulated ``local`` storage; ``size`` in bytes, ``date`` epoch seconds; ``duration_s`` how
@@ -281,6 +285,15 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
             "sd": {"ready": True},
         }
 
+    @staticmethod
+    def _analysis(duration_s: float | None) -> dict[str, object]:
+        """``job.filament`` as OctoPrint's G-code analysis gives it, per tool (``{"tool0": {"length": mm, "volume":
+        cm³}}``): :data:`ANALYSED_MM_PER_S` of the print's time; unanalysed (nulls) without a selected print."""
+        if duration_s is None:
+            return {"length": None, "volume": None}
+        length = round(duration_s * ANALYSED_MM_PER_S, 1)
+        return {"tool0": {"length": length, "volume": round(length * 2.405282 / 1000, 3)}}
+
     def job_body(self) -> dict[str, object]:
         """The ``/api/job`` body."""
         file = self.files.get(self.selected) if self.selected else None
@@ -302,7 +315,7 @@ class SimulatedOctoPrintPrinter(HttpSimulatorNetwork):
                     "date": file.date if file else None,
                 },
                 "estimatedPrintTime": job.duration_s if job is not None and file is not None else None,
-                "filament": {"length": None, "volume": None},
+                "filament": self._analysis(job.duration_s if job is not None and file is not None else None),
                 "user": "printfleet" if file else None,
             },
             "progress": {
