@@ -99,35 +99,42 @@ async def job_usage(job_id: JobId, principal: Reader, context: ContextDep) -> Jo
     )
 
 
-class CostRowPublic(BaseModel):
+class CostSumsPublic(BaseModel):
+    """Costs of several prints added up, each as fixed when it ended."""
+
+    material_grams: float = Field(description="Grams of filament, g.")
+    material_cost: float
+    energy_cost: float
+    machine_cost: float
+    total: float
+    failed_total: float = Field(description="The part of total from failed and cancelled prints.")
+
+    @staticmethod
+    def sums(row: CostRow) -> dict[str, float]:
+        """The summed fields of a report row, by name."""
+        return {
+            "material_grams": row.material_grams,
+            "material_cost": row.material_cost,
+            "energy_cost": row.energy_cost,
+            "machine_cost": row.machine_cost,
+            "total": row.total,
+            "failed_total": row.failed_total,
+        }
+
+
+class CostRowPublic(CostSumsPublic):
     """One group of the report."""
 
     key: str = Field(
         description="The printer id, materials (PETG+PLA), business/personal, customer name, outcome or week."
     )
     jobs: int
-    material_grams: float
-    material_cost: float
-    energy_cost: float
-    machine_cost: float
-    total: float
-    failed_total: float = Field(description="The part of total from failed and cancelled jobs.")
     failure_share: float | None = Field(description="failed_total / total (0-1); null when total is 0.")
 
     @classmethod
     def from_domain(cls, row: CostRow) -> CostRowPublic:
         """Map a report row."""
-        return cls(
-            key=row.key,
-            jobs=row.jobs,
-            material_grams=row.material_grams,
-            material_cost=row.material_cost,
-            energy_cost=row.energy_cost,
-            machine_cost=row.machine_cost,
-            total=row.total,
-            failed_total=row.failed_total,
-            failure_share=row.failure_share,
-        )
+        return cls(key=row.key, jobs=row.jobs, failure_share=row.failure_share, **cls.sums(row))
 
 
 class CostReportPublic(BaseModel):

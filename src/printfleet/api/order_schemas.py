@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from printfleet.api.costs import CostSumsPublic
 from printfleet.api.schedule_schemas import ScheduledPrintPublic
 from printfleet.domain.materials.costs import CostRow
 from printfleet.domain.orders.model import (
@@ -333,32 +334,17 @@ class ProgressPublic(BaseModel):
         return cls(printed=done.printed, needed=done.needed, failed=len(done.failed))
 
 
-class OrderCostPublic(BaseModel):
+class OrderCostPublic(CostSumsPublic):
     """What an order's prints cost so far: every ended print of it, reprints and failed plates included, as fixed
     when each ended."""
 
     currency: str
     prints: int = Field(description="Ended prints counted.")
-    material_grams: float
-    material_cost: float
-    energy_cost: float
-    machine_cost: float
-    total: float
-    failed_total: float = Field(description="The part of total spent on failed and cancelled prints.")
 
     @classmethod
     def from_domain(cls, row: CostRow, currency: str) -> OrderCostPublic:
         """From the usage service's row for the order."""
-        return cls(
-            currency=currency,
-            prints=row.jobs,
-            material_grams=row.material_grams,
-            material_cost=row.material_cost,
-            energy_cost=row.energy_cost,
-            machine_cost=row.machine_cost,
-            total=row.total,
-            failed_total=row.failed_total,
-        )
+        return cls(currency=currency, prints=row.jobs, **cls.sums(row))
 
 
 class OrderDetail(OrderPublic):
