@@ -12,7 +12,7 @@ from typing import Any
 from printfleet.domain.materials.ams import exist_bit, merge_material_report
 from printfleet.domain.materials.rfid import rfid_draft
 from printfleet.domain.materials.slot_events import SlotEvent, SlotEventKind, slot_events
-from printfleet.domain.materials.slots import Nozzle, SlotId, SlotKind, bambu_slots, tool_slots
+from printfleet.domain.materials.slots import Nozzle, SlotId, SlotKind, bambu_slots, print_mapping, tool_slots
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "bambu_ams"
 
@@ -227,3 +227,11 @@ def test_an_rfid_draft_needs_a_tag_a_material_and_a_label_weight() -> None:
     inverted = rfid_draft(replace(rfid, nozzle_temp_min_c=250, nozzle_temp_max_c=200))
     assert inverted is not None
     assert (inverted.filament.nozzle_temp_min_c, inverted.filament.nozzle_temp_max_c) == (None, None)
+
+
+def test_the_print_mapping_decodes_slot_pointers_to_global_tray_ids() -> None:
+    # research samples/ams_h2d_dual_nozzle.json: 259 = AMS 1 tray 3, 32768 = AMS-HT 128; 65535 unmapped
+    assert print_mapping([259, 32768, 65535, 0xFF00]) == (7, 128, -1, 255)
+    assert print_mapping([3]) == (3,)
+    assert print_mapping("3") == ()
+    assert print_mapping([70000]) == ()

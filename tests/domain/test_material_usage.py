@@ -222,3 +222,16 @@ def test_the_printers_estimate_in_grams_per_tool_is_used_when_the_file_gave_none
     (line,) = compute_usage(tracking, PrintOutcome(completed=True))
 
     assert (line.slot, line.spool_id, line.grams, line.source) == ("T0", 3, 15.42, UsageSource.PRINTER)
+
+
+def test_the_printers_own_mapping_maps_a_print_started_elsewhere_and_ours_comes_first() -> None:
+    tracking = UsageTracking(estimate=PLATE, slots=SLOTS).seen(
+        active=None, progress=None, layer=None, mapping=(1, -1, 2)
+    )
+    lines = _by_slot(compute_usage(tracking, PrintOutcome(completed=True)))
+    assert (lines["AMS0-T1"].grams, lines["AMS0-T1"].confidence) == (22.10, Confidence.HIGH)
+    assert lines["AMS0-T2"].grams == 4.25
+
+    ours = UsageTracking(estimate=PLATE, slots=SLOTS, mapping=(0, -1, 2))
+    assert ours.seen(active=None, progress=None, layer=None, mapping=(1, -1, 2)).mapping == (0, -1, 2)
+    assert tracking.seen(active=None, progress=None, layer=None, mapping=(-1,)).mapping == (1, -1, 2)

@@ -257,5 +257,5 @@ async def test_a_print_started_on_the_printer_is_charged_from_its_project_file_r
     [line] = usage["lines"]
     assert (line["slot"], line["spool_id"], line["source"]) == ("AMS0-T0", white, "file")  # the tray seen feeding
     assert line["grams"] == filament.used_g
-    assert line["confidence"] == "medium"  # no AMS mapping known for a print started elsewhere
+    assert line["confidence"] == "high"  # mapped by the printer's own report (print.mapping)
     assert (await _spool(server, white))["used_weight_g"] == pytest.approx(used_before + filament.used_g)

@@ -377,6 +377,8 @@ class PrinterStatus:
     ``print_stats.filament_used``; reset by Klipper when the print ends); ``filament_estimate_mm`` the printer's own
     estimate for the whole file per tool, mm (OctoPrint's G-code analysis, ``job.filament.toolN.length``), and
     ``filament_estimate_g`` in grams (PrusaLink's file metadata, ``meta["filament used [g] per tool"]``).
+    ``ams_mapping``: which tray serves each filament of the print, as the printer reports it (Bambu ``print.mapping``
+    decoded to global tray ids, -1 unmapped; () unknown).
     ``reports_spool_usage``: the printer reports its filament use to Spoolman itself (Moonraker's ``[spoolman]``),
     so printfleet must not report it again.
     """
@@ -411,6 +413,7 @@ class PrinterStatus:
     filament_estimate_mm: tuple[float, ...] = ()
     filament_estimate_g: tuple[float, ...] = ()
     reports_spool_usage: bool = False
+    ams_mapping: tuple[int, ...] = ()
     slot_spools: dict[str, SlotSpool] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 

@@ -315,6 +315,8 @@ class SimulatedBambuPrinter:
             "ams": self.ams.render(used=used, feeding=phase in (SimPhase.PRINTING, SimPhase.PAUSED), loading=active),
             "vt_tray": self.ams.external(),
         }
+        if job is not None:  # the firmware's slot per slicer filament: the sim feeds every print from AMS 0 tray 0
+            report["mapping"] = [0]
         if started is not None and job is not None:
             report["gcode_file"] = started.gcode_file  # P1 in LAN mode: the file's name on the SD card
             report["subtask_name"] = started.subtask_name

@@ -375,3 +375,13 @@ def test_printer_texts_are_cut_and_wrong_types_dropped() -> None:
 def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
     with pytest.raises(BambuPayloadError, match="nested too deep"):
         parse_payload(b'{"print":{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}}")
+
+
+def test_the_print_mapping_is_read_and_follows_a_report_that_changes_it() -> None:
+    state = merged(full_push(mapping=[259, 65535]))
+    assert normalise(state, last_seen=NOW).ams_mapping == (7, -1)
+    state, _ = apply_report(state, {"print": {"command": "push_status", "nozzle_temper": 220.0}})
+    assert normalise(state, last_seen=NOW).ams_mapping == (7, -1)  # kept across partial reports
+    state, _ = apply_report(state, {"print": {"command": "push_status", "mapping": [2]}})
+    assert normalise(state, last_seen=NOW).ams_mapping == (2,)
+    assert normalise(merged(full_push()), last_seen=NOW).ams_mapping == ()

@@ -258,6 +258,22 @@ def _from_snow(value: Any) -> SlotId | None:
     return _ams_slot_id(unit, tray)
 
 
+def print_mapping(values: Any) -> tuple[int, ...]:
+    """A Bambu report's ``print.mapping`` as global tray ids per slicer filament (the ``ams_mapping`` form; -1:
+    unmapped). Each entry is a slot pointer ``(unit << 8) | tray`` like ``snow``, ``65535`` unmapped (research
+    materials-notifications.md §1.6; Bambuddy ``_decode_mqtt_mapping``); () when the field is not a list of them."""
+    if type(values) is not list or len(values) > 32:
+        return ()
+    trays: list[int] = []
+    for value in values:
+        number = wire_int(value)
+        if number is None or not 0 <= number <= 0xFFFF:
+            return ()
+        slot = _from_snow(number)
+        trays.append(slot.global_id if slot is not None else -1)
+    return tuple(trays)
+
+
 def _extruders(state: Mapping[str, Any]) -> tuple[int | None, dict[int, Mapping[str, Any]]]:
     extruder = state.get("extruder")
     if type(extruder) is not dict or type(extruder.get("info")) is not list:

@@ -10,7 +10,8 @@ seen feeding the nozzle (``tray_now``) and the last non-zero progress and layer 
 1. on a one-tool printer that measures what it extruded (Moonraker ``print_stats.filament_used``), that length, in
    grams through the tool's spool (``high``; research §2.4: actual, not estimated);
 2. the file's estimate (the library file, else the printer's own: OctoPrint's analysis per tool), each filament
-   mapped to a slot by the print's mapping (``high``); without a mapping, a
+   mapped to a slot by the print's mapping — our own start command's ``ams_mapping``, else the one the printer
+   reports (Bambu ``print.mapping``, for prints started anywhere) — (``high``); without a mapping, a
    single-filament print goes to the one slot seen feeding (or feeding at the start), a multi-filament print to the
    slot whose material and colour match it alone (``medium``); a filament no slot can be found for is kept with no
    slot and no spool (priced at the default, deducted from nothing): **a slot the print did not use is never
@@ -143,11 +144,13 @@ class UsageTracking:
         used_mm: float | None = None,
         estimate_mm: tuple[float, ...] = (),
         estimate_g: tuple[float, ...] = (),
+        mapping: tuple[int, ...] = (),
     ) -> UsageTracking:
         """This tracking after a report of the running print: ``active`` the slot feeding (None: none), ``progress``
         %, ``layer``, ``used_mm`` extruded so far (mm); zeros never replace what was seen (firmware resets them on a
         cancel). ``estimate_mm`` or ``estimate_g``, the printer's own estimate per tool (mm or grams), becomes the
-        estimate when there is no other."""
+        estimate when there is no other; ``mapping``, the printer's own AMS mapping (Bambu ``print.mapping``),
+        becomes the mapping when there is none (our own start command's comes first)."""
         used = self.used_slots if active is None or active in self.used_slots else (*self.used_slots, active)
         changed = replace(
             self,
@@ -155,6 +158,7 @@ class UsageTracking:
             last_progress=progress if progress else self.last_progress,
             last_layer=layer if layer else self.last_layer,
             printer_used_mm=used_mm if used_mm else self.printer_used_mm,
+            mapping=self.mapping or (mapping if any(tray >= 0 for tray in mapping) else ()),
         )
         if estimate_g and not self.estimate and any(estimate_g):
             return replace(

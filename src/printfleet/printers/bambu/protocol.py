@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from printfleet.domain.materials.slots import MaterialSlots
+from printfleet.domain.materials.slots import MaterialSlots, print_mapping
 from printfleet.domain.printer import AmsTray, PrinterState, PrinterStatus
 from printfleet.printers.bambu.commands import BambuCommands, encode_command
 from printfleet.printers.limits import INT_RANGE, MAX_ERROR_CODES, short_text
@@ -120,6 +120,8 @@ _NO_CHANGE: Final[frozenset[str]] = frozenset()
 _TRAYS_CACHE: Final = "\x00ams_trays"
 # The same per tray, kept in the tray's own dict, so a partial naming one tray rebuilds one AmsTray, not four.
 _TRAY_CACHE: Final = "\x00tray"
+# The decoded ``mapping`` list, with the list it was decoded from (a report that changes it brings a new list).
+_MAPPING_CACHE: Final = "\x00mapping"
 _MISSING: Final = object()
 
 
@@ -528,6 +530,17 @@ def normalise(
         if isinstance(state, dict):
             state[_TRAYS_CACHE] = trays
 
+    raw_mapping = get("mapping")
+    mapping: tuple[int, ...] = ()
+    if type(raw_mapping) is list:  # decoded once per list received (the kept state keeps the same list object)
+        cached = get(_MAPPING_CACHE)
+        if type(cached) is tuple and cached[0] is raw_mapping:
+            mapping = cached[1]
+        else:
+            mapping = print_mapping(raw_mapping)
+            if isinstance(state, dict):
+                state[_MAPPING_CACHE] = (raw_mapping, mapping)
+
     status = PrinterStatus(
         state=printer_state,
         raw_state=short_text(raw_state),
@@ -550,6 +563,7 @@ def normalise(
         error_codes=error_codes,
         last_seen=last_seen,
         material_slots=material_slots,
+        ams_mapping=mapping,
         extra={"print_type": print_type} if print_type else {},
     )
     if fields.rejected:

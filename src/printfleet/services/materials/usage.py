@@ -260,11 +260,16 @@ class UsageService:
             used_mm=current.filament_used_mm,
             estimate_mm=current.filament_estimate_mm,
             estimate_g=current.filament_estimate_g,
+            mapping=current.ams_mapping,
         )
         if grown == tracking:
             return
         self._live[config.id] = (job_id, grown)
-        if grown.used_slots != tracking.used_slots or grown.estimate != tracking.estimate:
+        if (
+            grown.used_slots != tracking.used_slots
+            or grown.estimate != tracking.estimate
+            or grown.mapping != tracking.mapping
+        ):
             await self._repository.save_tracking(job_id, grown, at=self._clock())
 
     # -- closing -----------------------------------------------------------------------------------------------
