@@ -228,3 +228,39 @@ async def test_a_failed_plate_is_printed_again_and_the_order_still_reaches_print
         cost = await costed(server, created["id"], 2)  # both attempts are counted
         assert cost["material_grams"] == pytest.approx(26.35)  # the plate failed as it started: it used nothing
         assert cost["failed_total"] == 0
+
+
+async def test_a_failed_plate_not_reprinted_by_itself_is_printed_again_when_an_operator_says_so(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    async with running(_server(database_url, farm, tmp_path, reprint_failed=False)) as server:
+        file_id = await server.upload("keychain.gcode.3mf", bambu_3mf())
+        await keychain_profile(server, file_id)
+        created = await post(
+            server,
+            "/api/v1/orders",
+            {"lines": [{"title": "Keychain", "quantity": 2, "listing_id": "1234567"}]},
+            expect=201,
+        )
+        printer = farm[0]
+        [first] = await post(server, f"/api/v1/orders/{created['id']}/schedule", {"printer_id": printer.printer_id})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while (await server.client.get(f"/api/v1/scheduled-prints/{first['id']}")).json()["status"] != "started":
+            assert loop.time() < deadline, "the plate never started"
+            await asyncio.sleep(0.05)
+        await printer.fail()
+
+        stuck = await wait_order(server, created["id"], "needs_attention")
+        assert stuck["problem"] == "1 plate(s) failed and are not reprinted"
+        page = await server.client.get("/orders")
+        assert f'action="/ui/orders/{created["id"]}/reprint"' in page.text
+
+        [again] = await post(server, f"/api/v1/orders/{created['id']}/reprint")
+        assert again["job_name"] == first["job_name"]
+        printed = await wait_order(server, created["id"], "printed")
+        assert [(plate["attempt"], plate["scheduled_print"]["status"]) for plate in printed["plates"]] == [
+            (1, "failed"),
+            (2, "completed"),
+        ]
+        assert await post(server, f"/api/v1/orders/{created['id']}/reprint") == []  # nothing failed any more

@@ -230,6 +230,25 @@ async def schedule_order(
 
 
 @router.post(
+    "/api/v1/orders/{order_id}/reprint",
+    response_model=list[ScheduledPrintPublic],
+    responses=responses(404, 409),
+)
+async def reprint_order(
+    order_id: OrderId,
+    request: Request,
+    context: ContextDep,
+    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
+) -> list[ScheduledPrintPublic]:
+    """Print again every plate whose prints all failed (the failures acknowledged: also past ``orders.max_attempts``
+    or with ``orders.reprint_failed`` off): the prints created, [] when none failed. 409 when the order is shipped
+    or cancelled."""
+    created = await context.orders.reprint_failed(order_id, actor=Actor(user_id=principal.user.id, manages=True))
+    await audit(request, AuditAction.ORDER_CHANGED, f"order:{order_id}", op="reprinted", prints=len(created))
+    return [ScheduledPrintPublic.from_domain(await context.schedule.get(p.id)) for p in created]
+
+
+@router.post(
     "/api/v1/orders/{order_id}/ship", response_model=OrderPublic, dependencies=Manager, responses=responses(404, 409)
 )
 async def ship_order(

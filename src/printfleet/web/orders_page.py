@@ -108,6 +108,24 @@ async def schedule(
     return await _render(request, context, locale, note=note)
 
 
+@router.post("/ui/orders/{order_id}/reprint", dependencies=[SameSite])
+async def reprint(
+    request: Request,
+    order_id: OrderId,
+    context: Context,
+    locale: Locale,
+    principal: Annotated[Principal, requires(Permission.ORDERS_MANAGE)],
+) -> Response:
+    """Print the order's failed plates again (the failures acknowledged)."""
+    try:
+        created = await context.orders.reprint_failed(order_id, actor=Actor(user_id=principal.user.id, manages=True))
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=409)
+    await audit(request, AuditAction.ORDER_CHANGED, f"order:{order_id}", op="reprinted", prints=len(created))
+    note = translate(locale, "%(count)s print(s) scheduled") % {"count": len(created)}
+    return await _render(request, context, locale, note=note)
+
+
 @router.post("/ui/orders/{order_id}/ship", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
 async def ship(request: Request, order_id: OrderId, context: Context, locale: Locale) -> Response:
     """Mark the order shipped, with the tracking code typed."""

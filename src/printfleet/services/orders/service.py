@@ -425,6 +425,25 @@ class OrderService:
                 await self._reprint(order, print_)
             await self._refresh(order)
 
+    async def reprint_failed(self, order_id: int, *, actor: Actor) -> list[ScheduledPrint]:
+        """Print again every plate of the order whose prints all failed (a person acknowledging the failures: also
+        past ``orders.max_attempts``, and when ``orders.reprint_failed`` is off); the prints created, none when no
+        plate failed. Raises OrderNotFound, Conflict (the order is shipped or cancelled)."""
+        async with self._locks[order_id]:
+            order = await self._order(order_id)
+            if order.status.is_closed:
+                raise Conflict(f"order {order_id} is {order.status.value}")
+            prints, done = await self._plates(order)
+            created: list[ScheduledPrint] = []
+            for key in done.failed:
+                link, shown = max((pair for pair in prints if pair[0].key == key), key=lambda pair: pair[0].attempt)
+                if shown is not None:
+                    again = await self._schedule_again(order, link, shown.scheduled, actor=actor)
+                    if again is not None:
+                        created.append(again)
+            await self._refresh(order)
+        return created
+
     async def _reprint(self, order: Order, failed: ScheduledPrint) -> None:
         links = await self._repository.order_prints(order.id)
         mine = next((link for link in links if link.scheduled_print_id == failed.id), None)
@@ -433,6 +452,13 @@ class OrderService:
         attempts = [link for link in links if link.key == mine.key]
         if mine.attempt != max(link.attempt for link in attempts) or len(attempts) >= self._policy.max_attempts:
             return
+        await self._schedule_again(order, mine, failed, actor=PRINTFLEET)
+
+    async def _schedule_again(
+        self, order: Order, mine: OrderPrint, failed: ScheduledPrint, *, actor: Actor
+    ) -> ScheduledPrint | None:
+        """A new attempt at the plate ``mine`` whose print ``failed``, linked to the order; None when another
+        attempt was linked meanwhile."""
         plan = PrintPlan(
             **{
                 name: getattr(failed, name)
@@ -440,12 +466,13 @@ class OrderService:
                 if name not in ("depends_on", "copies", "scheduled_start")
             }
         )
-        [again] = await self._schedule.create(plan, actor=PRINTFLEET)
+        [again] = await self._schedule.create(plan, actor=actor)
         link = dataclasses.replace(mine, attempt=mine.attempt + 1, scheduled_print_id=again.id)
         if not await self._repository.add_order_print(order.id, link):
             await self._schedule.cancel(again.id, actor=PRINTFLEET)
-            return
+            return None
         log.info("order.plate_reprinted", order_id=order.id, failed=failed.id, reprint=again.id, attempt=link.attempt)
+        return again
 
     async def start(self) -> None:
         """Follow the orders' prints (``scheduled_print_updated`` of prints with an order)."""
