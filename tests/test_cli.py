@@ -129,6 +129,20 @@ def start_printfleet(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
+def wait_healthy(process: subprocess.Popen[str], port: int, cwd: Path, *, timeout_s: float = 60.0) -> None:
+    """Wait until the server ``process`` answers ``/healthz`` on ``port``; fails with its stderr if it exits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert process.poll() is None, (cwd / "stderr.log").read_text(errors="replace")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"nothing answered /healthz on port {port}"
+        time.sleep(0.1)
+
+
 def terminate_and_check_brokers(process: subprocess.Popen[str], brokers: list[int], cwd: Path) -> None:
     """SIGTERM ``process``: it exits within 20 s with status 0 and none of its ``brokers`` is left running (those
     left running are killed, and the test fails)."""
@@ -174,16 +188,7 @@ def test_sigterm_to_demo_stops_the_server_and_its_mosquitto_brokers(tmp_path: Pa
         f"sqlite+aiosqlite:///{tmp_path}/demo.db",
         cwd=tmp_path,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, (tmp_path / "stderr.log").read_text(errors="replace")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the demo did not answer /healthz"
-        time.sleep(0.1)
+    wait_healthy(process, port, tmp_path)
     brokers = child_pids(process.pid, "mosquitto")
     assert len(brokers) == 3  # 2 Bambu printers that keep printing, 1 left idle for prints sent from printfleet
     library = sorted(path.name for path in (tmp_path / "data" / "files").iterdir())
@@ -238,3 +243,30 @@ async def test_the_demo_adds_a_product_profile_and_three_orders_once(tmp_path: P
     assert attention.problem == (
         "Calibration cube: personalisation requested; the profile 'Calibration cube' does not allow it"
     )
+
+
+def test_a_second_server_on_the_same_sqlite_file_refuses_to_start_and_says_why(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path}/farm.db"
+    (tmp_path / "printfleet.yaml").write_text(f"database_url: {database}\n")
+    port = free_port()
+    first = start_printfleet("serve", "--config", "printfleet.yaml", "--port", str(port), cwd=tmp_path)
+    try:
+        wait_healthy(first, port, tmp_path)
+
+        second = run_printfleet("serve", "--config", "printfleet.yaml", "--port", str(free_port()), cwd=tmp_path)
+
+        assert second.returncode == 2
+        message = " ".join(second.stderr.split())
+        assert f"is in use by printfleet process {first.pid}" in message
+        assert "SQLite serves one printfleet process" in message
+        assert "PostgreSQL" in message
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200  # the first one goes on
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    again = start_printfleet("serve", "--config", "printfleet.yaml", "--port", str(port), cwd=tmp_path)
+    try:  # the file is free once the first process has ended
+        wait_healthy(again, port, tmp_path)
+    finally:
+        again.terminate()
+        again.wait(timeout=30)

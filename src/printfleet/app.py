@@ -71,6 +71,7 @@ from printfleet.store.materials.repository import SqlMaterialRepository
 from printfleet.store.materials.slots import SqlSlotRepository
 from printfleet.store.orders.repository import SqlOrderRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
+from printfleet.store.process_lock import hold_sqlite
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.store.schedule import SqlScheduleRepository
 from printfleet.web import mount_web
@@ -215,6 +216,15 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sqlite_lock = hold_sqlite(settings.database_url)  # SqliteInUse: another process has the file
+        try:
+            async with _running(app):
+                yield
+        finally:
+            sqlite_lock.release()
+
+    @asynccontextmanager
+    async def _running(app: FastAPI) -> AsyncIterator[None]:
         await migrate(settings.database_url)
         metrics = PrometheusMetrics()
         store_health = StoreHealth(

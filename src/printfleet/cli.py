@@ -34,6 +34,7 @@ from printfleet.cli_demo import (
 )
 from printfleet.config import ConfigError, HttpSettings, Settings, load_settings
 from printfleet.observability.logging import configure_logging
+from printfleet.store.process_lock import SqliteInUse, SqliteLock, hold_sqlite
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="printfleet: a self-hosted print-farm manager.")
 err = Console(stderr=True)
@@ -107,8 +108,22 @@ def serve(
     base = _settings(config)
     settings = _settings(config, **_http_overrides(base, host, port))
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
-    _announce(settings, f"printfleet listening on http://{settings.http.host}:{settings.http.port}")
-    _serve(settings)
+    held = _hold_database(settings)
+    try:
+        _announce(settings, f"printfleet listening on http://{settings.http.host}:{settings.http.port}")
+        _serve(settings)
+    finally:
+        held.release()
+
+
+def _hold_database(settings: Settings) -> SqliteLock:
+    """This process's hold on a SQLite database (none for PostgreSQL); exit 2 with the reason when another printfleet
+    process has the file."""
+    try:
+        return hold_sqlite(settings.database_url)
+    except SqliteInUse as exc:
+        err.print(f"[bold red]printfleet: {exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
 
 
 @cli.command("migrate")
@@ -152,6 +167,7 @@ def demo(
     configure_logging(level=settings.logging.level, json_format=settings.logging.format == "json")
     from printfleet.sim.mqtt_broker import BrokerError
 
+    held = _hold_database(settings)
     try:
         _run_until_stopped(lambda stop: _run_demo(settings, open_browser=open_browser and _has_screen(), stop=stop))
     except BrokerError as exc:
@@ -161,6 +177,8 @@ def demo(
             highlight=False,
         )
         raise typer.Exit(code=2) from None
+    finally:
+        held.release()
 
 
 def _run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
