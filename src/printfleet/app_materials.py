@@ -21,7 +21,7 @@ from printfleet.domain.files.model import FileMetadata
 from printfleet.domain.files.threemf import read_3mf
 from printfleet.domain.jobs import Job
 from printfleet.domain.materials.costs import CostRates
-from printfleet.domain.materials.usage import FilamentEstimate, UsageSource, UsageTracking
+from printfleet.domain.materials.tracking import FilamentEstimate, UsageSource, UsageTracking
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterStatus
 from printfleet.inventory.spoolman import SpoolmanClient, SpoolmanError
 from printfleet.printers.bambu.ftps import FtpsUploadError

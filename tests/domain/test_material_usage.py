@@ -8,17 +8,8 @@ import pytest
 
 from printfleet.domain.materials.costs import CostRates, CostRow, job_cost, price_per_gram, summed
 from printfleet.domain.materials.model import Filament, Spool
-from printfleet.domain.materials.usage import (
-    Confidence,
-    FilamentEstimate,
-    PrintOutcome,
-    SlotState,
-    UsageLine,
-    UsageSource,
-    UsageTracking,
-    compute_usage,
-    printed_fraction,
-)
+from printfleet.domain.materials.tracking import FilamentEstimate, SlotState, UsageSource, UsageTracking
+from printfleet.domain.materials.usage import Confidence, PrintOutcome, UsageLine, compute_usage, printed_fraction
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from printfleet.domain.accounts.roles import Role
 from printfleet.domain.materials.costs import JobCost
-from printfleet.domain.materials.usage import UsageLine, UsageTracking
+from printfleet.domain.materials.tracking import UsageTracking
+from printfleet.domain.materials.usage import UsageLine
 from printfleet.store.materials.usage import SqlUsageRepository
 from tests.e2e.harness import Server
 from tests.support_accounts import bearer_headers

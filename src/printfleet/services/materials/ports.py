@@ -1,11 +1,13 @@
-"""What the materials service needs from the store (``printfleet.store.materials.repository`` implements it)."""
+"""What the materials services need from the store: the inventory (``printfleet.store.materials.repository``) and
+each print's usage and cost (``printfleet.store.materials.usage``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from printfleet.domain.jobs import Job
 from printfleet.domain.materials import (
     Filament,
     FilamentFields,
@@ -17,6 +19,9 @@ from printfleet.domain.materials import (
     VendorFields,
     VendorQuery,
 )
+from printfleet.domain.materials.costs import CostGrouping, CostRow, JobCost
+from printfleet.domain.materials.tracking import UsageTracking
+from printfleet.domain.materials.usage import UsageLine
 
 
 class MaterialRepository(Protocol):
@@ -97,4 +102,73 @@ class MaterialRepository(Protocol):
 
     async def delete_spool(self, spool_id: int) -> bool:
         """Remove a spool; False for an unknown id."""
+        ...
+
+
+class UsageRepository(Protocol):
+    """What the usage service needs from the store (``printfleet.store.materials.usage`` implements it)."""
+
+    async def start_tracking(self, job_id: int, printer_id: str, tracking: UsageTracking, *, at: datetime) -> bool:
+        """Record a print's tracking; False when it has one already."""
+        ...
+
+    async def ended_job(self, job_id: int) -> Job | None:
+        """The job, deleted or not (a deleted job's print still used filament), or None."""
+        ...
+
+    async def tracking(self, job_id: int) -> UsageTracking | None:
+        """The job's tracking, or None."""
+        ...
+
+    async def save_tracking(self, job_id: int, tracking: UsageTracking, *, at: datetime) -> None:
+        """Store the job's grown tracking (nothing once settled)."""
+        ...
+
+    async def open_trackings(self) -> list[tuple[int, str, UsageTracking]]:
+        """(job id, printer id, tracking) of the prints still running."""
+        ...
+
+    async def unsettled_ended(self, *, limit: int = 100) -> list[int]:
+        """Ended jobs whose usage is not settled yet."""
+        ...
+
+    async def settle(
+        self,
+        job_id: int,
+        lines: Sequence[UsageLine],
+        cost: JobCost,
+        *,
+        printer_id: str,
+        outcome: str,
+        ended_at: datetime,
+        is_business: bool = False,
+        customer: str | None = None,
+        deleted: bool = False,
+        report_to_spoolman: bool = False,
+        at: datetime,
+    ) -> bool:
+        """Store usage and cost and deduct from the spools, once (with Spoolman reports for linked spools when
+        ``report_to_spoolman``); False when settled before."""
+        ...
+
+    async def usage(self, job_id: int) -> list[UsageLine]:
+        """The job's usage lines."""
+        ...
+
+    async def cost(self, job_id: int) -> JobCost | None:
+        """The job's cost snapshot."""
+        ...
+
+    async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
+        """Cost snapshots by job id."""
+        ...
+
+    async def report(
+        self, *, since: datetime | None, until: datetime | None, grouping: CostGrouping, currency: str | None = None
+    ) -> list[CostRow]:
+        """Costs of the jobs that ended in a range, grouped."""
+        ...
+
+    async def order_costs(self, order_ids: Sequence[int], *, currency: str) -> dict[int, CostRow]:
+        """What each order's prints cost, by order id."""
         ...

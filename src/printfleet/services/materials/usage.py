@@ -20,90 +20,22 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 import structlog
 
 from printfleet.domain.events import JobAutoCreated, JobCostRecorded, JobUpdated
 from printfleet.domain.jobs import Job, JobStatus
 from printfleet.domain.materials.costs import CostGrouping, CostRates, CostRow, JobCost, job_cost, price_per_gram
-from printfleet.domain.materials.usage import PrintOutcome, SlotState, UsageLine, UsageTracking, compute_usage
+from printfleet.domain.materials.tracking import SlotState, UsageTracking
+from printfleet.domain.materials.usage import PrintOutcome, UsageLine, compute_usage
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.services.errors import NotFound, StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
+from printfleet.services.materials.ports import UsageRepository
 from printfleet.services.materials.service import MaterialsService
 from printfleet.services.materials.slots import LoadedSlot, SlotService
 
 log = structlog.get_logger(__name__)
-
-
-class UsageRepository(Protocol):
-    """What the usage service needs from the store (``printfleet.store.materials.usage`` implements it)."""
-
-    async def start_tracking(self, job_id: int, printer_id: str, tracking: UsageTracking, *, at: datetime) -> bool:
-        """Record a print's tracking; False when it has one already."""
-        ...
-
-    async def ended_job(self, job_id: int) -> Job | None:
-        """The job, deleted or not (a deleted job's print still used filament), or None."""
-        ...
-
-    async def tracking(self, job_id: int) -> UsageTracking | None:
-        """The job's tracking, or None."""
-        ...
-
-    async def save_tracking(self, job_id: int, tracking: UsageTracking, *, at: datetime) -> None:
-        """Store the job's grown tracking (nothing once settled)."""
-        ...
-
-    async def open_trackings(self) -> list[tuple[int, str, UsageTracking]]:
-        """(job id, printer id, tracking) of the prints still running."""
-        ...
-
-    async def unsettled_ended(self, *, limit: int = 100) -> list[int]:
-        """Ended jobs whose usage is not settled yet."""
-        ...
-
-    async def settle(
-        self,
-        job_id: int,
-        lines: Sequence[UsageLine],
-        cost: JobCost,
-        *,
-        printer_id: str,
-        outcome: str,
-        ended_at: datetime,
-        is_business: bool = False,
-        customer: str | None = None,
-        deleted: bool = False,
-        report_to_spoolman: bool = False,
-        at: datetime,
-    ) -> bool:
-        """Store usage and cost and deduct from the spools, once (with Spoolman reports for linked spools when
-        ``report_to_spoolman``); False when settled before."""
-        ...
-
-    async def usage(self, job_id: int) -> list[UsageLine]:
-        """The job's usage lines."""
-        ...
-
-    async def cost(self, job_id: int) -> JobCost | None:
-        """The job's cost snapshot."""
-        ...
-
-    async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
-        """Cost snapshots by job id."""
-        ...
-
-    async def report(
-        self, *, since: datetime | None, until: datetime | None, grouping: CostGrouping, currency: str | None = None
-    ) -> list[CostRow]:
-        """Costs of the jobs that ended in a range, grouped."""
-        ...
-
-    async def order_costs(self, order_ids: Sequence[int], *, currency: str) -> dict[int, CostRow]:
-        """What each order's prints cost, by order id."""
-        ...
 
 
 Estimates = Callable[[Job], Awaitable[UsageTracking | None]]

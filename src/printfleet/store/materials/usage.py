@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from printfleet.domain.jobs import Job
 from printfleet.domain.materials.costs import FAILED_OUTCOMES, CostGrouping, CostRow, JobCost, week_of
-from printfleet.domain.materials.usage import Confidence, UsageLine, UsageSource, UsageTracking
+from printfleet.domain.materials.tracking import UsageSource, UsageTracking
+from printfleet.domain.materials.usage import Confidence, UsageLine
 from printfleet.store.database import Database
 from printfleet.store.jobs import job_from_row
 from printfleet.store.materials.tables import (
