@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
-from printfleet.app_materials import build_spoolman, build_usage
+from printfleet.app_materials import wire_materials
 from printfleet.app_notifications import build_notifications
 from printfleet.app_orders import build_etsy, orders_policy_of
 from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
@@ -67,8 +66,6 @@ from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.maintenance import SqlMaintenanceRepository
-from printfleet.store.materials.repository import SqlMaterialRepository
-from printfleet.store.materials.slots import SqlSlotRepository
 from printfleet.store.orders.repository import SqlOrderRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
 from printfleet.store.process_lock import hold_sqlite
@@ -360,36 +357,9 @@ def build_app(
                 policy=schedule_policy,
                 **({"clock": clock} if clock is not None else {}),
             )
-            materials = MaterialsService(
-                repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
+            materials, slots, usage, spoolman = wire_materials(
+                settings, database, bus=bus, monitoring=monitoring, scheduler=scheduler, files=files, clock=clock
             )
-            slots = SlotService(
-                repository=SqlSlotRepository(database),
-                materials=materials,
-                bus=bus,
-                auto_create_rfid_spools=settings.materials.auto_create_rfid_spools,
-                low_stock_grams=settings.materials.low_stock_grams,
-                printers=lambda: {config.id: status for config, status in monitoring.watched()},
-                on_change=monitoring.refresh,
-                **({"clock": clock} if clock is not None else {}),
-            )
-            monitoring.add_slot_listener(slots.on_printer_slots)
-            monitoring.set_slot_spools_lookup(slots.slot_spools)
-            scheduler.set_stock_check(partial(slots.check_loaded, unknown_grams_ok=True))
-            usage = build_usage(
-                settings,
-                database,
-                slots=slots,
-                materials=materials,
-                files=files,
-                printer=lambda printer_id: next((c for c, _ in monitoring.watched() if c.id == printer_id), None),
-                status=monitoring.status,
-                bus=bus,
-                clock=clock,
-            )
-            spoolman = build_spoolman(settings, database, bus, clock, materials=materials, slots=slots)
-            monitoring.add_listener(usage.on_report)
-            monitoring.add_telemetry_listener(usage.on_report)
             notify_settings = settings.notifications
             notifying = build_notifications(
                 notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -40,8 +41,12 @@ from printfleet.services.materials.spoolman import (
 )
 from printfleet.services.materials.spoolman_inventory import SpoolmanInventory
 from printfleet.services.materials.usage import Estimates, UsageService
+from printfleet.services.monitoring import MonitoringService
+from printfleet.services.schedule.scheduler import Scheduler
 from printfleet.store.database import Database
 from printfleet.store.dispatch import SqlDispatchRepository
+from printfleet.store.materials.repository import SqlMaterialRepository
+from printfleet.store.materials.slots import SqlSlotRepository
 from printfleet.store.materials.spoolman import SqlSpoolmanRepository
 from printfleet.store.materials.usage import SqlUsageRepository
 
@@ -276,3 +281,48 @@ def build_usage(
         bus=bus,
         clock=clock or (lambda: datetime.now(UTC)),
     )
+
+
+def wire_materials(
+    settings: Settings,
+    database: Database,
+    *,
+    bus: EventBus,
+    monitoring: MonitoringService,
+    scheduler: Scheduler,
+    files: FileLibrary,
+    clock: Callable[[], datetime] | None,
+) -> tuple[MaterialsService, SlotService, UsageService, SpoolmanParts | None]:
+    """The inventory, the printers' material slots (a monitoring slot listener; the scheduler's loaded-grams
+    check), each print's usage and cost (a monitoring listener of reports), and Spoolman when configured."""
+    materials = MaterialsService(
+        repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
+    )
+    slots = SlotService(
+        repository=SqlSlotRepository(database),
+        materials=materials,
+        bus=bus,
+        auto_create_rfid_spools=settings.materials.auto_create_rfid_spools,
+        low_stock_grams=settings.materials.low_stock_grams,
+        printers=lambda: {config.id: status for config, status in monitoring.watched()},
+        on_change=monitoring.refresh,
+        **({"clock": clock} if clock is not None else {}),
+    )
+    monitoring.add_slot_listener(slots.on_printer_slots)
+    monitoring.set_slot_spools_lookup(slots.slot_spools)
+    scheduler.set_stock_check(partial(slots.check_loaded, unknown_grams_ok=True))
+    usage = build_usage(
+        settings,
+        database,
+        slots=slots,
+        materials=materials,
+        files=files,
+        printer=lambda printer_id: next((c for c, _ in monitoring.watched() if c.id == printer_id), None),
+        status=monitoring.status,
+        bus=bus,
+        clock=clock,
+    )
+    spoolman = build_spoolman(settings, database, bus, clock, materials=materials, slots=slots)
+    monitoring.add_listener(usage.on_report)
+    monitoring.add_telemetry_listener(usage.on_report)
+    return materials, slots, usage, spoolman

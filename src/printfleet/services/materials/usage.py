@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -37,6 +37,10 @@ from printfleet.services.materials.slots import LoadedSlot, SlotService
 
 log = structlog.get_logger(__name__)
 
+
+LATE_TRACKING = timedelta(minutes=10)
+"""A job that ended this recently without a recorded start (the process stopped right after the print began) is
+tracked from what is known when it ends; an older one (a job from before usage was tracked, edited now) is not."""
 
 Estimates = Callable[[Job], Awaitable[UsageTracking | None]]
 """The printed plate's estimate, plate, layers and AMS mapping of a job's print (a tracking without slots), or None
@@ -112,15 +116,7 @@ class UsageService:
             return known[1]
         stored = await self._repository.tracking(job.id)
         if stored is None:
-            planned = await self._estimate(job)
-            loaded = await self._printer_slots(job.printer_id)
-            active = next((slot.record.slot for slot in loaded if slot.record.active), None)
-            stored = replace(
-                planned,
-                slots=tuple(_state(slot) for slot in loaded),
-                active_at_start=active,
-                used_slots=(active,) if active is not None else (),
-            )
+            stored = await self._new_tracking(job)
             if not await self._repository.start_tracking(job.id, job.printer_id, stored, at=self._clock()):
                 stored = await self._repository.tracking(job.id) or stored
             else:
@@ -160,6 +156,18 @@ class UsageService:
         self._live[job.printer_id] = (job.id, tracking)
         with contextlib.suppress(StoreUnavailable):  # kept in memory: the print's end uses it
             await self._repository.save_tracking(job.id, tracking, at=self._clock())
+
+    async def _new_tracking(self, job: Job) -> UsageTracking:
+        """What ``job``'s print will be charged from, as things are now: the estimate and what is in the slots."""
+        planned = await self._estimate(job)
+        loaded = await self._printer_slots(job.printer_id)
+        active = next((slot.record.slot for slot in loaded if slot.record.active), None)
+        return replace(
+            planned,
+            slots=tuple(_state(slot) for slot in loaded),
+            active_at_start=active,
+            used_slots=(active,) if active is not None else (),
+        )
 
     async def _estimate(self, job: Job) -> UsageTracking:
         try:
@@ -208,7 +216,8 @@ class UsageService:
 
     async def settle(self, job_id: int) -> bool:
         """Charge the ended job's usage to its spools and fix its cost, once; False when there is nothing to do
-        (not ended, no tracking, or settled before). Raises StoreUnavailable."""
+        (not ended, settled before, or never tracked and ended more than :data:`LATE_TRACKING` ago). Raises
+        StoreUnavailable."""
         async with self._lock:
             job = await self._repository.ended_job(job_id)
             if job is None or not job.status.is_terminal or job.end_time is None:
@@ -217,6 +226,12 @@ class UsageService:
             tracking = known[1] if known is not None and known[0] == job_id else None
             if tracking is None:
                 tracking = await self._repository.tracking(job_id)
+            if tracking is None and self._clock() - job.end_time <= LATE_TRACKING:
+                # Its start was not recorded (the process stopped right after it): what is known now will do.
+                late = await self._new_tracking(job)
+                await self._repository.start_tracking(job_id, job.printer_id, late, at=self._clock())
+                tracking = await self._repository.tracking(job_id)
+                log.info("materials.usage_tracked_late", printer_id=job.printer_id, job_id=job_id)
             if tracking is None:
                 return False
             if known is not None and known[0] == job_id:
