@@ -198,26 +198,33 @@ async def test_a_csv_import_is_idempotent_and_the_compatible_path_chains_prints_
         assert cancelled["status"] == "cancelled"
 
 
+async def a_plate_that_fails(server: Server, farm: BambuFarm) -> tuple[Body, Body]:
+    """An order of one plate (2 keychains) scheduled on the first printer, whose print fails once it started: the
+    order and the failed plate's scheduled print."""
+    file_id = await server.upload("keychain.gcode.3mf", bambu_3mf())
+    await keychain_profile(server, file_id)
+    created = await post(
+        server,
+        "/api/v1/orders",
+        {"lines": [{"title": "Keychain", "quantity": 2, "listing_id": "1234567"}]},
+        expect=201,
+    )
+    printer = farm[0]
+    [first] = await post(server, f"/api/v1/orders/{created['id']}/schedule", {"printer_id": printer.printer_id})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (await server.client.get(f"/api/v1/scheduled-prints/{first['id']}")).json()["status"] != "started":
+        assert loop.time() < deadline, "the plate never started"
+        await asyncio.sleep(0.05)
+    await printer.fail()
+    return dict(created), dict(first)
+
+
 async def test_a_failed_plate_is_printed_again_and_the_order_still_reaches_printed(
     database_url: str, farm: BambuFarm, tmp_path: Path
 ) -> None:
     async with running(_server(database_url, farm, tmp_path)) as server:
-        file_id = await server.upload("keychain.gcode.3mf", bambu_3mf())
-        await keychain_profile(server, file_id)
-        created = await post(
-            server,
-            "/api/v1/orders",
-            {"lines": [{"title": "Keychain", "quantity": 2, "listing_id": "1234567"}]},
-            expect=201,
-        )
-        printer = farm[0]
-        [first] = await post(server, f"/api/v1/orders/{created['id']}/schedule", {"printer_id": printer.printer_id})
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while (await server.client.get(f"/api/v1/scheduled-prints/{first['id']}")).json()["status"] != "started":
-            assert loop.time() < deadline, "the plate never started"
-            await asyncio.sleep(0.05)
-        await printer.fail()
+        created, _ = await a_plate_that_fails(server, farm)
 
         printed = await wait_order(server, created["id"], "printed")
         assert [(plate["attempt"], plate["scheduled_print"]["status"]) for plate in printed["plates"]] == [
@@ -235,22 +242,7 @@ async def test_a_failed_plate_not_reprinted_by_itself_is_printed_again_when_an_o
     database_url: str, farm: BambuFarm, tmp_path: Path
 ) -> None:
     async with running(_server(database_url, farm, tmp_path, reprint_failed=False)) as server:
-        file_id = await server.upload("keychain.gcode.3mf", bambu_3mf())
-        await keychain_profile(server, file_id)
-        created = await post(
-            server,
-            "/api/v1/orders",
-            {"lines": [{"title": "Keychain", "quantity": 2, "listing_id": "1234567"}]},
-            expect=201,
-        )
-        printer = farm[0]
-        [first] = await post(server, f"/api/v1/orders/{created['id']}/schedule", {"printer_id": printer.printer_id})
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while (await server.client.get(f"/api/v1/scheduled-prints/{first['id']}")).json()["status"] != "started":
-            assert loop.time() < deadline, "the plate never started"
-            await asyncio.sleep(0.05)
-        await printer.fail()
+        created, first = await a_plate_that_fails(server, farm)
 
         stuck = await wait_order(server, created["id"], "needs_attention")
         assert stuck["problem"] == "1 plate(s) failed and are not reprinted"

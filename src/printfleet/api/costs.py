@@ -90,8 +90,7 @@ class JobUsagePublic(BaseModel):
 async def job_usage(job_id: JobId, principal: Reader, context: ContextDep) -> JobUsagePublic:
     """The filament the job used, per slot and spool, and its cost; 404 like ``GET /api/v1/jobs/{job_id}``."""
     await visible_job(context, principal, job_id)
-    lines = await context.usage.usage(job_id)
-    cost = await context.usage.cost(job_id)
+    lines, cost = await context.usage.usage(job_id)
     return JobUsagePublic(
         job_id=job_id,
         lines=[UsageLinePublic.from_domain(line) for line in lines],

@@ -157,7 +157,8 @@ async def _job_detail(context: Context, locale: str, job_id: JobId, *, errors: l
 
 async def _usage_of(context: Context, job_id: int) -> dict[str, Any]:
     """The template values of a job's filament and cost section."""
-    return {"lines": await context.usage.usage(job_id), "cost": await context.usage.cost(job_id)}
+    lines, cost = await context.usage.usage(job_id)
+    return {"lines": lines, "cost": cost}
 
 
 @router.get("/ui/jobs/{job_id}/usage")

@@ -151,12 +151,8 @@ class UsageRepository(Protocol):
         ``report_to_spoolman``); False when settled before."""
         ...
 
-    async def usage(self, job_id: int) -> list[UsageLine]:
-        """The job's usage lines."""
-        ...
-
-    async def cost(self, job_id: int) -> JobCost | None:
-        """The job's cost snapshot."""
+    async def usage(self, job_id: int) -> tuple[list[UsageLine], JobCost | None]:
+        """The job's usage lines and cost snapshot, read together."""
         ...
 
     async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:

@@ -298,13 +298,13 @@ class UsageService:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
-    async def usage(self, job_id: int) -> list[UsageLine]:
-        """The job's usage lines (empty before it ended or when untracked)."""
+    async def usage(self, job_id: int) -> tuple[list[UsageLine], JobCost | None]:
+        """The job's usage lines and cost, consistent with each other; ([], None) until its cost was fixed."""
         return await self._repository.usage(job_id)
 
     async def cost(self, job_id: int) -> JobCost | None:
         """The job's cost snapshot, or None."""
-        return await self._repository.cost(job_id)
+        return (await self._repository.usage(job_id))[1]
 
     async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
         """The cost snapshots of several jobs, by id (those without one left out)."""

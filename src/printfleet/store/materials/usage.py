@@ -258,19 +258,17 @@ class SqlUsageRepository:
                 )
         return True
 
-    async def usage(self, job_id: int) -> list[UsageLine]:
-        """The job's usage lines, by slot."""
-        async with self._database.transaction() as session:
-            rows = await session.scalars(
-                select(JobUsageRow).where(JobUsageRow.job_id == job_id).order_by(JobUsageRow.slot, JobUsageRow.id)
-            )
-            return [_line(row) for row in rows]
-
-    async def cost(self, job_id: int) -> JobCost | None:
-        """The job's cost snapshot, or None (not ended, or ended without tracking)."""
+    async def usage(self, job_id: int) -> tuple[list[UsageLine], JobCost | None]:
+        """The job's usage lines (by slot) and cost snapshot, read together (both or neither: they are stored in
+        one transaction); ([], None) before the job was settled."""
         async with self._database.transaction() as session:
             row = await session.get(JobCostRow, job_id)
-            return _cost(row) if row is not None else None
+            if row is None:
+                return [], None
+            lines = await session.scalars(
+                select(JobUsageRow).where(JobUsageRow.job_id == job_id).order_by(JobUsageRow.slot, JobUsageRow.id)
+            )
+            return [_line(line) for line in lines], _cost(row)
 
     async def costs_of(self, job_ids: Sequence[int]) -> dict[int, JobCost]:
         """The cost snapshots of ``job_ids`` that have one, by job id."""
