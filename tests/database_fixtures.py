@@ -125,6 +125,13 @@ async def _empty_postgres_tables(url: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture
+def empty_postgres_url(postgres_database_url: str) -> str:
+    """The session's PostgreSQL database with empty tables, for a test that runs on PostgreSQL only."""
+    asyncio.run(_empty_postgres_tables(postgres_database_url))
+    return postgres_database_url
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database with empty tables, on each backend in turn."""

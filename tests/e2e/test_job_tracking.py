@@ -371,10 +371,10 @@ async def test_clock_jumps_during_a_print_keep_one_job(database_url: str, farm: 
         await server.stop()
 
 
-async def test_two_processes_on_one_database_make_one_job(postgres_database_url: str, farm: BambuFarm) -> None:
+async def test_two_processes_on_one_database_make_one_job(empty_postgres_url: str, farm: BambuFarm) -> None:
     # Several processes share PostgreSQL; SQLite refuses a second process (tests/test_cli.py).
-    first = Server(postgres_database_url, farm.printer_configs())
-    second = Server(postgres_database_url, farm.printer_configs())
+    first = Server(empty_postgres_url, farm.printer_configs())
+    second = Server(empty_postgres_url, farm.printer_configs())
     await first.start()
     await second.start()
     try:

@@ -9,7 +9,9 @@ its job. Every change is stored first, then published (``plate_cleared``) and sh
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -60,6 +62,9 @@ class PlateService:
         self._known_printer = known_printer
         self._clock = clock
         self._states: dict[str, PlateState] = {}
+        # One decision at a time per printer: a print's end seen while a person clears the plate must not raise the
+        # flag again from the state read before the clearing.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def load(self) -> None:
         """Read every plate state from the store."""
@@ -90,54 +95,56 @@ class PlateService:
     ) -> None:
         """Monitoring listener: raise the flag when the printer shows an ended print that ended after the last
         clearing; clear it when a print is under way. Idempotent (called again after a store failure)."""
-        state = self._states.get(config.id) or PlateState(printer_id=config.id)
-        if current.state.is_terminal and not state.needs_clearing:
-            job = await self._last_ended_job(config.id)
-            if job is None or job.end_time is None:
-                return
-            if state.cleared_at is not None and job.end_time <= state.cleared_at:
-                return
-            raised = PlateState(
-                printer_id=config.id,
-                needs_clearing=True,
-                since=job.end_time,
-                job_id=job.id,
-                cleared_at=state.cleared_at,
-                cleared_by=state.cleared_by,
-                outcome=state.outcome,
-            )
-            await self._save(raised)
-            log.info("plate.needs_clearing", printer_id=config.id, job_id=job.id)
-        elif current.state.is_active and state.needs_clearing:
-            active = await self._jobs.active_job(config.id)
-            by = None if active is None else (active.requested_by or _user_id(active.queue_user_id))
-            cleared = PlateState(
-                printer_id=config.id,
-                job_id=state.job_id,
-                since=state.since,
-                cleared_at=self._clock(),
-                cleared_by=by,
-                outcome=None,
-            )
-            await self._save(cleared)
-            log.info("plate.cleared_by_print", printer_id=config.id, by=by)
-            self._bus.publish(PlateCleared(plate=cleared))
+        async with self._locks[config.id]:
+            state = self._states.get(config.id) or PlateState(printer_id=config.id)
+            if current.state.is_terminal and not state.needs_clearing:
+                job = await self._last_ended_job(config.id)
+                if job is None or job.end_time is None:
+                    return
+                if state.cleared_at is not None and job.end_time <= state.cleared_at:
+                    return
+                raised = PlateState(
+                    printer_id=config.id,
+                    needs_clearing=True,
+                    since=job.end_time,
+                    job_id=job.id,
+                    cleared_at=state.cleared_at,
+                    cleared_by=state.cleared_by,
+                    outcome=state.outcome,
+                )
+                await self._save(raised)
+                log.info("plate.needs_clearing", printer_id=config.id, job_id=job.id)
+            elif current.state.is_active and state.needs_clearing:
+                active = await self._jobs.active_job(config.id)
+                by = None if active is None else (active.requested_by or _user_id(active.queue_user_id))
+                cleared = PlateState(
+                    printer_id=config.id,
+                    job_id=state.job_id,
+                    since=state.since,
+                    cleared_at=self._clock(),
+                    cleared_by=by,
+                    outcome=None,
+                )
+                await self._save(cleared)
+                log.info("plate.cleared_by_print", printer_id=config.id, by=by)
+                self._bus.publish(PlateCleared(plate=cleared))
 
     async def clear(self, printer_id: str, outcome: PlateOutcome, *, by: int | None) -> PlateState:
         """A person confirms ``printer_id``'s plate is clear; ``outcome`` (good/bad) is stored on the print's job.
         Clearing a clear plate records the confirmation again (idempotent for the gate). Raises PrinterNotFound."""
         if not self._known_printer(printer_id):
             raise PrinterNotFound(printer_id)
-        state = self.state(printer_id)
-        cleared = PlateState(
-            printer_id=printer_id,
-            job_id=state.job_id,
-            since=state.since,
-            cleared_at=self._clock(),
-            cleared_by=by,
-            outcome=outcome,
-        )
-        await self._save(cleared)
+        async with self._locks[printer_id]:
+            state = self.state(printer_id)
+            cleared = PlateState(
+                printer_id=printer_id,
+                job_id=state.job_id,
+                since=state.since,
+                cleared_at=self._clock(),
+                cleared_by=by,
+                outcome=outcome,
+            )
+            await self._save(cleared)
         if state.needs_clearing and state.job_id is not None:
             with contextlib.suppress(JobNotFound):
                 await self._jobs.update_job(state.job_id, plate_outcome=outcome.value)
