@@ -187,8 +187,9 @@ class SimulatedBambuPrinter:
             ftp_port=self.ftps.port if self.ftps is not None else None,
         )
 
-    async def start(self, *, timeout_s: float = 10.0) -> None:
-        """Start the broker (if owned) and the firmware client; return once the printer is on its broker."""
+    async def start(self, *, timeout_s: float = 30.0) -> None:
+        """Start the broker (if owned) and the firmware client; return once the printer is on its broker (within
+        ``timeout_s`` seconds: a machine busy with browser tests can take more than ten to start a broker)."""
         if self.broker is not None:
             await self.broker.start()
         if self.ftps is not None:
