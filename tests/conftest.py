@@ -25,6 +25,7 @@ def mosquitto_binary() -> str:
 
 SERIAL_MODULES = frozenset(
     {
+        "tests/api/test_poll_interval.py",
         "tests/e2e/test_dispatch_bambu.py",
         "tests/e2e/test_job_tracking.py",
         "tests/e2e/test_queue_day.py",
@@ -32,8 +33,8 @@ SERIAL_MODULES = frozenset(
         "tests/e2e/test_store_failure.py",
     }
 )
-"""Modules whose tests race real timers against restarts, outages and claim windows: ``make test`` runs them alone
-(marker ``serial``) after the parallel part, so a busy CPU never decides their outcome."""
+"""Modules whose tests race real timers against restarts, outages, claim windows and poll intervals: ``make test``
+runs them alone (marker ``serial``) after the parallel part, so a busy CPU never decides their outcome."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
