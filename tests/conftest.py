@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import os
 import shutil
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -37,9 +42,33 @@ SERIAL_MODULES = frozenset(
 runs them alone (marker ``serial``) after the parallel part, so a busy CPU never decides their outcome."""
 
 
+ASYNC_TEST_TIMEOUT_S = 100.0
+"""An async test still running after this many seconds is cancelled inside its own event loop and fails with the
+await it was stuck at. pytest-timeout (``timeout`` in pyproject.toml, longer) stays the backstop for a blocked
+thread; cancelling here instead lets the test's ``finally`` blocks and fixtures stop its servers, so one stuck test
+never leaves servers running into the tests after it."""
+
+
+def _bounded(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> None:
+        try:
+            async with asyncio.timeout(ASYNC_TEST_TIMEOUT_S):
+                await test(*args, **kwargs)
+        except TimeoutError as error:
+            raise AssertionError(
+                f"the test ran past {ASYNC_TEST_TIMEOUT_S:.0f} s and was cancelled; the traceback above shows what it "
+                "was waiting for"
+            ) from error
+
+    return bounded
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests of :data:`SERIAL_MODULES` ``serial``."""
+    """Mark the tests of :data:`SERIAL_MODULES` ``serial``; bound every async test by :data:`ASYNC_TEST_TIMEOUT_S`."""
     root = config.rootpath
     for item in items:
         if item.path.relative_to(root).as_posix() in SERIAL_MODULES:
             item.add_marker(pytest.mark.serial)
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.obj = _bounded(item.obj)

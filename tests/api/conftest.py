@@ -48,6 +48,16 @@ async def admin_headers(uv: uvicorn.Server) -> dict[str, str]:
     return await bearer_headers(runtime.accounts)
 
 
+async def _serve(server: uvicorn.Server) -> None:
+    """``server.serve()``, with uvicorn's ``sys.exit(3)`` on a failed start turned into an ordinary failure: a
+    SystemExit escaping into pytest would end the test without its fixtures' teardown (its temporary directory and
+    servers then leak into the next tests of the worker)."""
+    try:
+        await server.serve()
+    except SystemExit as exit_:
+        raise RuntimeError(f"the server did not start (uvicorn exit code {exit_.code}); see its log above") from None
+
+
 async def start_server(
     database_url: str,
     *,
@@ -73,7 +83,7 @@ async def start_server(
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve(server))
     for _ in range(200):
         if server.started:
             break

@@ -26,11 +26,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
@@ -38,11 +39,16 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from printfleet.services.errors import StoreUnavailable
 from printfleet.services.ports import StoreObserver
 
+log = structlog.get_logger(__name__)
+
 DEFAULT_URL = "sqlite+aiosqlite:///data/printfleet.db"
 """The default database: a SQLite file under ``data/`` in the working directory."""
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long a SQLite connection waits for the write lock before failing with ``database is locked``."""
+
+MIGRATE_LOCK_WAIT_S = 30.0
+"""How long :func:`migrate` keeps trying a SQLite file whose write lock stays taken (seconds)."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 """The Alembic script directory shipped inside the package (works from an installed wheel too)."""
@@ -227,12 +233,24 @@ async def migrate(url: str = DEFAULT_URL, *, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision`` (``head``: the newest); a no-op when it is there already.
 
     Runs in one transaction on both databases (both have transactional DDL). On PostgreSQL, ``env.py`` takes
-    an advisory lock first so that two processes starting together migrate one after the other.
+    an advisory lock first so that two processes starting together migrate one after the other. On SQLite, a file
+    whose write lock stays taken past the busy timeout (the last writes of a process stopping as this one starts)
+    is tried again for up to :data:`MIGRATE_LOCK_WAIT_S` seconds.
     """
     engine = create_engine(url, foreign_keys=False, pooled=False)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + MIGRATE_LOCK_WAIT_S
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_upgrade, revision)
+        while True:
+            try:
+                async with engine.begin() as connection:
+                    await connection.run_sync(_upgrade, revision)
+                return
+            except OperationalError as error:
+                if not _is_sqlite(make_url(url)) or "locked" not in str(error.orig) or loop.time() > deadline:
+                    raise
+                log.warning("store.migrate_waiting", reason="the SQLite file is locked by a writer")
+                await asyncio.sleep(0.5)
     finally:
         await engine.dispose()
 
