@@ -49,6 +49,10 @@ async def test_an_operator_imports_orders_adds_a_profile_schedules_and_ships(ser
     assert "Order E-7: Keychain (1/2)" in scheduled.text
     assert f'<tr class="order-scheduled" id="order-{seven.id}">' in scheduled.text
     assert '<span class="figures">0 / 2</span>' in scheduled.text
+    # The page reads its orders' plates in one batch; each order shows what its own page would.
+    orders = server.runtime.orders
+    listed = await orders.list_orders_all()
+    assert await orders.views(listed) == [await orders.get(order.id) for order in listed]
 
     shipped = await server.client.post(
         f"/ui/orders/{seven.id}/ship", data={"tracking_code": "1Z42", "carrier": "UPS"}, headers=operator

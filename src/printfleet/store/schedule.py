@@ -182,6 +182,8 @@ class SqlScheduleRepository:
             conditions.append(table.status.in_(sorted(status.value for status in query.statuses)))
         if query.order_id is not None:
             conditions.append(table.order_id == query.order_id)
+        if query.order_ids:
+            conditions.append(table.order_id.in_(sorted(query.order_ids)))
         if query.created_by is not None:
             conditions.append(table.created_by == query.created_by)
         if query.since is not None:

@@ -50,7 +50,7 @@ async def _render(
     known = {s.value for s in OrderStatus}
     statuses = frozenset({OrderStatus(status)}) if status is not None and status in known else frozenset()
     found, total = await context.orders.list_orders(OrderQuery(statuses=statuses, limit=PAGE_SIZE))
-    views = [await context.orders.get(order.id) for order in found]
+    views = await context.orders.views(found)
     costs = await context.usage.order_costs([order.id for order in found])
     profiles = await context.orders.profiles()
     shop = await context.shop.status() if context.shop is not None else None

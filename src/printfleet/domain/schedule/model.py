@@ -181,11 +181,13 @@ def expand_copies(plan: PrintPlan, *, created_by: int | None, created_at: dateti
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleQuery:
     """Filters of the scheduled-print list (oldest first): ``printer_id`` (the named or assigned printer),
-    ``statuses`` (stored ones), ``order_id``, ``created_by``, ``since``/``until`` (created between), and a page."""
+    ``statuses`` (stored ones), ``order_id`` or any of ``order_ids``, ``created_by``, ``since``/``until`` (created
+    between), and a page."""
 
     printer_id: str | None = None
     statuses: frozenset[ScheduleStatus] = frozenset()
     order_id: str | None = None
+    order_ids: frozenset[str] = frozenset()
     created_by: int | None = None
     since: datetime | None = None
     until: datetime | None = None

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -521,13 +521,23 @@ class OrderService:
             found, _ = await self._schedule.list_prints(ScheduleQuery(order_id=str(order.id), limit=10_000))
             shown = {item.scheduled.id: item for item in found}
         profiles = {profile.id: profile for profile in await self._cached_profiles()}
-        needed = plates_total(order, profiles)
-        statuses = [
-            (link.key, shown[link.scheduled_print_id].scheduled.status)
-            for link in links
-            if link.scheduled_print_id in shown
-        ]
-        return [(link, shown.get(link.scheduled_print_id)) for link in links], progress(needed, statuses)
+        return _plates_of(order, links, shown, profiles)
+
+    async def views(self, orders: Sequence[Order]) -> list[OrderView]:
+        """Each of ``orders`` with its prints and progress, as :meth:`get` gives one, read in two queries for the
+        whole list (a page of orders)."""
+        links = await self._repository.order_prints_many([order.id for order in orders])
+        shown: dict[int, Shown] = {}
+        if links:
+            ids = frozenset(str(order_id) for order_id in links)
+            found, _ = await self._schedule.list_prints(ScheduleQuery(order_ids=ids, limit=1_000_000))
+            shown = {item.scheduled.id: item for item in found}
+        profiles = {profile.id: profile for profile in await self._cached_profiles()}
+        views = []
+        for order in orders:
+            prints, done = _plates_of(order, links.get(order.id, []), shown, profiles)
+            views.append(OrderView(order=order, prints=tuple(prints), progress=done))
+        return views
 
     async def _view(self, order: Order) -> OrderView:
         prints, done = await self._plates(order)
@@ -549,6 +559,19 @@ class OrderService:
             log.info("order.status_changed", order_id=order.id, status=updated.status.value, problem=updated.problem)
         self._bus.publish(OrderUpdated(order=updated))
         return updated
+
+
+def _plates_of(
+    order: Order, links: Sequence[OrderPrint], shown: Mapping[int, Shown], profiles: Mapping[int, ProductProfile]
+) -> tuple[list[tuple[OrderPrint, Shown | None]], Progress]:
+    """The plate prints of ``order`` with their scheduled prints (``shown`` by id), and its progress."""
+    needed = plates_total(order, profiles)
+    statuses = [
+        (link.key, shown[link.scheduled_print_id].scheduled.status)
+        for link in links
+        if link.scheduled_print_id in shown
+    ]
+    return [(link, shown.get(link.scheduled_print_id)) for link in links], progress(needed, statuses)
 
 
 def _check_profile(draft: ProfileDraft) -> None:

@@ -392,12 +392,20 @@ class SqlOrderRepository:
 
     async def order_prints(self, order_id: int) -> list[OrderPrint]:
         """Every plate print of an order, by line, part, plate and attempt."""
+        return (await self.order_prints_many([order_id])).get(order_id, [])
+
+    async def order_prints_many(self, order_ids: Sequence[int]) -> dict[int, list[OrderPrint]]:
+        """Every plate print of each of ``order_ids`` (one query), by line, part, plate and attempt; an order without
+        prints is absent."""
+        if not order_ids:
+            return {}
         async with self._database.transaction() as session:
             rows = (
                 await session.scalars(
                     select(OrderPrintRow)
-                    .where(OrderPrintRow.order_id == order_id)
+                    .where(OrderPrintRow.order_id.in_(sorted(set(order_ids))))
                     .order_by(
+                        OrderPrintRow.order_id,
                         OrderPrintRow.line_id,
                         OrderPrintRow.part_index,
                         OrderPrintRow.plate_index,
@@ -405,7 +413,9 @@ class SqlOrderRepository:
                     )
                 )
             ).all()
-            return [
+        found: dict[int, list[OrderPrint]] = {}
+        for row in rows:
+            found.setdefault(row.order_id, []).append(
                 OrderPrint(
                     line_id=row.line_id,
                     part_index=row.part_index,
@@ -413,5 +423,5 @@ class SqlOrderRepository:
                     attempt=row.attempt,
                     scheduled_print_id=row.scheduled_print_id,
                 )
-                for row in rows
-            ]
+            )
+        return found
