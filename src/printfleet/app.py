@@ -444,6 +444,7 @@ def build_app(
             try:
                 async with (
                     outbox_context,
+                    notifying.alerts,
                     bot,
                     queue,
                     monitoring,

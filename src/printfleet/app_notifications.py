@@ -19,6 +19,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.jobs import JobService
 from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.notifications.outbox import RecentJobs, UserLookup
+from printfleet.services.notifications.printer_alerts import PrinterAlerts
 from printfleet.services.notifications.templates import Templates
 from printfleet.store.database import Database
 from printfleet.store.notifications import SqlNotificationRepository
@@ -66,9 +67,11 @@ def recent_jobs(jobs: JobService) -> RecentJobs:
 
 @dataclass(frozen=True, slots=True)
 class Notifying:
-    """The running notification parts: enter ``outbox`` to write and deliver; close ``sender`` at the end."""
+    """The running notification parts: enter ``outbox`` to write and deliver, ``alerts`` to announce printers' errors
+    and outages; close ``sender`` at the end."""
 
     outbox: Outbox
+    alerts: PrinterAlerts
     service: NotificationService
     sender: ChannelSender
 
@@ -108,4 +111,9 @@ def build_notifications(
         templates=templates,
         test_timeout=settings.send_timeout,
     )
-    return Notifying(outbox=outbox, service=service, sender=sender)
+    alerts = PrinterAlerts(
+        bus=bus,
+        grace=timedelta(seconds=settings.offline_grace),
+        **({"clock": clock} if clock is not None else {}),
+    )
+    return Notifying(outbox=outbox, alerts=alerts, service=service, sender=sender)

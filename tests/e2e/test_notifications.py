@@ -415,3 +415,31 @@ async def test_first_layer_done_is_announced_once_when_the_printer_reaches_layer
         assert message["job"]["name"] == "vase"
     finally:
         await server.stop()
+
+
+async def test_a_runout_and_an_outage_are_each_announced_once(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm, offline_grace=1.0)
+    try:
+        channel = await add_channel(server, kind="webhook", name="ops", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["filament_runout", "hms_error", "printer_offline"])
+        printer = farm[0]
+        await printer.start_print("benchy.gcode.3mf", duration_s=600)
+        await server.wait_printer(printer.printer_id, "printing")
+        await printer.run_out(0)  # AMS A slot 1: the print pauses with the HMS runout code
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await printer.disconnect(3.0)  # off the network for longer than the 1 s grace
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await server.wait_printer(printer.printer_id, "paused")  # back, still showing the runout
+        await asyncio.sleep(1.0)  # a repeat of either would arrive by now
+        assert receiver.webhook_events("/hook", SECRET) == ["filament_runout", "printer_offline"]
+        runout, gone = (request.json()["data"] for request in receiver.on("/hook"))
+        assert runout["title"] == f"Filament ran out: {printer.printer_id}"
+        assert runout["error"]["code"] == "HMS_0700_2000_0002_0001"
+        assert runout["body"] == f"{printer.printer_id}: AMS A slot 1: the filament has run out. Insert a new spool."
+        assert gone["title"] == f"Printer offline: {printer.printer_id}"
+        assert gone["offline"]["reason"] == "unreachable"
+    finally:
+        await server.stop()

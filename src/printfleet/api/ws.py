@@ -38,8 +38,10 @@ from printfleet.domain.events import (
     MaterialSlotChanged,
     OrderUpdated,
     PlateCleared,
+    PrinterErrorRaised,
     PrinterRemoved,
     PrinterStatusUpdated,
+    PrinterWentOffline,
     ScheduledPrintUpdated,
     SettingsUpdated,
 )
@@ -83,6 +85,21 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return event.data()
     if isinstance(event, OrderUpdated):
         return OrderPublic.from_domain(event.order).model_dump(mode="json")
+    if isinstance(event, PrinterErrorRaised):
+        return {
+            "printer_id": event.printer_id,
+            "code": event.code,
+            "text": event.text,
+            "runout": event.runout,
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+    if isinstance(event, PrinterWentOffline):
+        return {
+            "printer_id": event.printer_id,
+            "since": event.since.isoformat(),
+            "reason": event.reason,
+            "detail": event.detail,
+        }
     if isinstance(event, JobCostRecorded):
         return {
             "job_id": event.job_id,

@@ -184,6 +184,33 @@ class MaintenanceDue:
     since: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrinterErrorRaised:
+    """A printer reported an error it did not report just before: ``code`` as in ``PrinterStatus.error_codes``
+    (Bambu ``print_error`` as 8 hex digits or ``HMS_…``; None for an error state without a code), ``text`` when the
+    code is known, ``runout`` when it means a spool ran out; ``occurred_at`` aware UTC. Published once per
+    appearance (see :mod:`printfleet.domain.notifications.printer_alerts`)."""
+
+    name: ClassVar[str] = "printer_error"
+    printer_id: str
+    code: str | None
+    text: str | None
+    runout: bool
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrinterWentOffline:
+    """A printer that was online has stayed offline past ``notifications.offline_grace``: ``since`` (aware UTC) when
+    it went offline, ``reason`` (an ``OfflineReason`` value) and ``detail`` as its status gave them."""
+
+    name: ClassVar[str] = "printer_offline"
+    printer_id: str
+    since: datetime
+    reason: str | None
+    detail: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledPrintUpdated:
     """A scheduled print was created or changed (stored first); ``shown_status`` is its status as a person sees
@@ -267,6 +294,8 @@ DomainEvent = (
     | DispatchUpdated
     | PlateCleared
     | MaintenanceDue
+    | PrinterErrorRaised
+    | PrinterWentOffline
     | ScheduledPrintUpdated
     | MaterialSlotChanged
     | OrderUpdated

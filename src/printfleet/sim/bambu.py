@@ -493,9 +493,19 @@ class SimulatedBambuPrinter:
         await self._publish_changes()
 
     async def resume(self) -> None:
-        """Resume from the screen."""
+        """Resume from the screen (the error shown, if any, is acknowledged)."""
         if self.print is not None:
             self.print.resume()
+        self._hms = []
+        await self._publish_changes()
+
+    async def run_out(self, tray_id: int = 0) -> None:
+        """AMS 0 slot ``tray_id`` (0-3) runs out: the print pauses and the printer shows the HMS runout code
+        ``0700_2000_0002_000N`` (N the slot, 1-4), as the firmware reports a runout (ha-bambulab#489: an HMS error,
+        not a stage)."""
+        if self.print is not None:
+            self.print.pause()
+        self._hms = [{"attr": 0x07002000, "code": 0x00020000 | (tray_id + 1)}]
         await self._publish_changes()
 
     async def cancel(self) -> None:

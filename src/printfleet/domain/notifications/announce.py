@@ -18,6 +18,8 @@ from printfleet.domain.events import (
     JobUpdated,
     MaintenanceDue,
     MaterialSlotChanged,
+    PrinterErrorRaised,
+    PrinterWentOffline,
     ReservationReleased,
 )
 from printfleet.domain.jobs import Job, JobStatus
@@ -35,11 +37,12 @@ _JOB_EVENTS: dict[JobStatus, NotificationEvent] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Announcement:
-    """One thing to tell people. ``job``, ``entry``, ``slot`` (a material slot's change) or ``maintenance`` (the task
-    that fell due) is what it is about; ``reason`` qualifies a released reservation (``start_missed``, ``cancelled``,
-    ``removed``). ``queue_user_id`` is the only recipient of a queue event (the queue's user id, ``user:<id>``).
-    ``occurred_at`` (aware UTC) is when it happened, when the record says: a rule made later is not sent it (a job
-    edited long after its start does not announce the start to a rule made since)."""
+    """One thing to tell people. ``job``, ``entry``, ``slot`` (a material slot's change), ``maintenance`` (the task
+    that fell due), ``error`` (a printer's new error) or ``offline`` (a printer gone) is what it is about;
+    ``reason`` qualifies a released reservation (``start_missed``, ``cancelled``, ``removed``). ``queue_user_id`` is
+    the only recipient of a queue event (the queue's user id, ``user:<id>``). ``occurred_at`` (aware UTC) is when it
+    happened, when the record says: a rule made later is not sent it (a job edited long after its start does not
+    announce the start to a rule made since)."""
 
     event: NotificationEvent
     subject: str
@@ -50,6 +53,8 @@ class Announcement:
     occurred_at: datetime | None = None
     maintenance: MaintenanceDue | None = None
     slot: MaterialSlotChanged | None = None
+    error: PrinterErrorRaised | None = None
+    offline: PrinterWentOffline | None = None
 
     @property
     def queue_user_id(self) -> str | None:
@@ -156,6 +161,27 @@ def announcements(event: DomainEvent) -> list[Announcement]:
                 printer_id=job.printer_id,
                 job=job,
                 occurred_at=started_at(job),
+            )
+        ]
+    if isinstance(event, PrinterErrorRaised):
+        kind = NotificationEvent.FILAMENT_RUNOUT if event.runout else NotificationEvent.HMS_ERROR
+        return [
+            Announcement(
+                event=kind,
+                subject=f"error:{event.printer_id}:{event.code or 'state'}:{event.occurred_at.isoformat()}"[:200],
+                printer_id=event.printer_id,
+                occurred_at=event.occurred_at,
+                error=event,
+            )
+        ]
+    if isinstance(event, PrinterWentOffline):
+        return [
+            Announcement(
+                event=NotificationEvent.PRINTER_OFFLINE,
+                subject=f"offline:{event.printer_id}:{event.since.isoformat()}",
+                printer_id=event.printer_id,
+                occurred_at=event.since,
+                offline=event,
             )
         ]
     if isinstance(event, MaintenanceDue):

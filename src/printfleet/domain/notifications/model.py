@@ -31,6 +31,12 @@ class NotificationEvent(StrEnum):
     """The grams left in a slot fell below ``materials.low_stock_grams`` (once per crossing)."""
     MAINTENANCE_DUE = "maintenance_due"
     """A maintenance task reached its interval on a printer (once per crossing)."""
+    HMS_ERROR = "hms_error"
+    """A printer reported a new error (Bambu HMS or ``print_error`` code with its text; another kind's error state)."""
+    FILAMENT_RUNOUT = "filament_runout"
+    """A spool ran out (the Bambu error codes that say so)."""
+    PRINTER_OFFLINE = "printer_offline"
+    """A printer has been offline for ``notifications.offline_grace`` (once per outage)."""
 
     @property
     def queue_only(self) -> bool:

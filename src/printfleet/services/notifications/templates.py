@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from printfleet.domain.events import MaintenanceDue
+from printfleet.domain.events import MaintenanceDue, PrinterErrorRaised, PrinterWentOffline
 from printfleet.domain.jobs import Job
 from printfleet.domain.notifications.announce import Announcement
 from printfleet.domain.notifications.model import NotificationEvent
@@ -61,6 +61,20 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
         "Spool low: {{ printer.id }} {{ slot.slot }}",
         "{{ slot.material_type or 'The spool' }} in {{ slot.slot }} on {{ printer.id }} is running low"
         "{% if slot.grams_left is not none %}: {{ slot.grams_left|round|int }} g left{% endif %}.",
+    ),
+    NotificationEvent.HMS_ERROR: (
+        "Printer error: {{ printer.id }}",
+        "{{ printer.id }} reports an error{% if error.code %} ({{ error.code }}){% endif %}"
+        "{% if error.text %}: {{ error.text }}{% else %}.{% endif %}",
+    ),
+    NotificationEvent.FILAMENT_RUNOUT: (
+        "Filament ran out: {{ printer.id }}",
+        "{{ printer.id }}: {{ error.text or 'a spool ran out.' }}",
+    ),
+    NotificationEvent.PRINTER_OFFLINE: (
+        "Printer offline: {{ printer.id }}",
+        "{{ printer.id }} has been offline since {{ offline.since }}"
+        "{% if offline.detail %} ({{ offline.detail }}){% endif %}.",
     ),
 }
 _DE: dict[NotificationEvent, tuple[str, str]] = {
@@ -111,6 +125,20 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
         "Spule fast leer: {{ printer.id }} {{ slot.slot }}",
         "{{ slot.material_type or 'Die Spule' }} in {{ slot.slot }} auf {{ printer.id }} geht zur Neige"
         "{% if slot.grams_left is not none %}: noch {{ slot.grams_left|round|int }} g{% endif %}.",
+    ),
+    NotificationEvent.HMS_ERROR: (
+        "Druckerfehler: {{ printer.id }}",
+        "{{ printer.id }} meldet einen Fehler{% if error.code %} ({{ error.code }}){% endif %}"
+        "{% if error.text %}: {{ error.text }}{% else %}.{% endif %}",
+    ),
+    NotificationEvent.FILAMENT_RUNOUT: (
+        "Filament leer: {{ printer.id }}",
+        "Auf {{ printer.id }} ist eine Spule leer{% if error.code %} ({{ error.code }}){% endif %}.",
+    ),
+    NotificationEvent.PRINTER_OFFLINE: (
+        "Drucker offline: {{ printer.id }}",
+        "{{ printer.id }} ist seit {{ offline.since }} nicht erreichbar"
+        "{% if offline.detail %} ({{ offline.detail }}){% endif %}.",
     ),
 }
 DEFAULTS: dict[str, dict[NotificationEvent, tuple[str, str]]] = {"en": _EN, "de": _DE}
@@ -183,11 +211,24 @@ def maintenance_context(due: MaintenanceDue, language: str = "en") -> dict[str, 
     }
 
 
+def error_context(error: PrinterErrorRaised) -> dict[str, Any]:
+    """The ``error`` part of the context: ``code`` (None for an error state without one), ``text`` (None when the
+    code is not known), ``runout``, ``occurred_at`` (ISO 8601 UTC)."""
+    return {"code": error.code, "text": error.text, "runout": error.runout, "occurred_at": _iso(error.occurred_at)}
+
+
+def offline_context(offline: PrinterWentOffline) -> dict[str, Any]:
+    """The ``offline`` part of the context: ``since`` (ISO 8601 UTC), ``reason`` (``unreachable``, ``timeout``,
+    ``auth_failed``, …) and ``detail``."""
+    return {"since": _iso(offline.since), "reason": offline.reason, "detail": offline.detail}
+
+
 def context(announcement: Announcement, *, base_url: str | None, now: datetime, language: str = "en") -> dict[str, Any]:
-    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job``, ``entry``, ``slot`` or
-    ``maintenance`` (None when not about one; ``slot`` holds ``slot``, ``event``, ``spool_id``, ``material_type``,
-    ``color``, ``grams_left``; ``maintenance`` see :func:`maintenance_context`), ``reason`` and ``time`` (ISO 8601
-    UTC, when the message was written). This dict is also the ``data`` of a webhook body."""
+    """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job``, ``entry``, ``slot``,
+    ``maintenance``, ``error`` or ``offline`` (None when not about one; ``slot`` holds ``slot``, ``event``,
+    ``spool_id``, ``material_type``, ``color``, ``grams_left``; ``maintenance`` see :func:`maintenance_context`;
+    ``error`` holds ``code`` and ``text``; ``offline`` holds ``since``, ``reason``, ``detail``), ``reason`` and
+    ``time`` (ISO 8601 UTC, when the message was written). This dict is also the ``data`` of a webhook body."""
     return {
         "event": announcement.event.value,
         "printer": {"id": announcement.printer_id},
@@ -198,6 +239,8 @@ def context(announcement: Announcement, *, base_url: str | None, now: datetime, 
             maintenance_context(announcement.maintenance, language) if announcement.maintenance is not None else None
         ),
         "slot": announcement.slot.data() if announcement.slot is not None else None,
+        "error": error_context(announcement.error) if announcement.error is not None else None,
+        "offline": offline_context(announcement.offline) if announcement.offline is not None else None,
         "time": now.isoformat(),
     }
 
