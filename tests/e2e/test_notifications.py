@@ -10,6 +10,7 @@ import io
 import logging
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -441,5 +442,55 @@ async def test_a_runout_and_an_outage_are_each_announced_once(
         assert runout["body"] == f"{printer.printer_id}: AMS A slot 1: the filament has run out. Insert a new spool."
         assert gone["title"] == f"Printer offline: {printer.printer_id}"
         assert gone["offline"]["reason"] == "unreachable"
+    finally:
+        await server.stop()
+
+
+async def test_quiet_hours_hold_a_message_until_they_end_and_let_a_failure_through(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="night", url=f"{receiver.url}/hook", secret=SECRET)
+        now = datetime.now(UTC)
+        start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+        quiet = {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}", "timezone": "UTC"}
+        body = {"channel_id": channel["id"], "events": ["print_started", "print_failed"], "quiet_hours": quiet}
+        created = await server.client.post("/api/v1/notifications/rules", json=body)
+        assert created.status_code == 201, created.text
+        assert created.json()["quiet_hours"] == {**quiet, "critical_bypass": True}
+        printer = farm[0]
+        await printer.start_print("benchy.gcode.3mf", duration_s=600)
+        await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+        await printer.fail()
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await asyncio.sleep(1.0)  # the start would have arrived by now, were it not held
+        assert receiver.webhook_events("/hook", SECRET) == ["print_failed"]
+        history = {d["event"]: d for d in await deliveries(server, channel["id"])}
+        held = history["print_started"]
+        assert (held["state"], held["attempts"]) == ("pending", 0)
+        assert datetime.fromisoformat(held["next_attempt_at"]) == end.replace(second=0, microsecond=0)
+        assert history["print_failed"]["state"] == "delivered"
+    finally:
+        await server.stop()
+
+
+async def test_quiet_hours_name_a_real_time_zone_and_can_be_removed(database_url: str, farm: BambuFarm) -> None:
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="night", url="https://example.org/hook")
+        quiet = {"start": "22:00", "end": "07:00", "timezone": "Mars/Olympus"}
+        body = {"channel_id": channel["id"], "events": ["print_finished"], "quiet_hours": quiet}
+        refused = await server.client.post("/api/v1/notifications/rules", json=body)
+        assert refused.status_code == 422
+        assert "unknown time zone 'Mars/Olympus'" in refused.text
+        body["quiet_hours"] = {**quiet, "timezone": "Europe/Berlin", "critical_bypass": False}
+        rule = (await server.client.post("/api/v1/notifications/rules", json=body)).json()
+        kept = await server.client.patch(f"/api/v1/notifications/rules/{rule['id']}", json={"events": ["print_failed"]})
+        assert kept.json()["quiet_hours"]["timezone"] == "Europe/Berlin"
+        removed = await server.client.patch(f"/api/v1/notifications/rules/{rule['id']}", json={"quiet_hours": None})
+        assert removed.status_code == 200, removed.text
+        assert removed.json()["quiet_hours"] is None
     finally:
         await server.stop()

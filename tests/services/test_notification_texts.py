@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from printfleet.domain.events import PrinterErrorRaised, PrinterWentOffline
 from printfleet.domain.jobs import Job, JobStatus
-from printfleet.domain.notifications.announce import Announcement, job_announcement
+from printfleet.domain.notifications.announce import Announcement, announcements, job_announcement
 from printfleet.domain.notifications.model import NotificationEvent
+from printfleet.domain.notifications.printer_alerts import error_text
 from printfleet.domain.queue import EntryStatus, QueueEntry
 from printfleet.services.notifications.templates import Templates, context
 
@@ -73,3 +75,33 @@ def test_a_finished_print_says_how_long_it_took_and_links_its_page() -> None:
     title, body = Templates("en").render(announcement.event, data)
     assert (title, body) == ("Print finished: benchy", "benchy finished on x1c-left after 1 h 02 min.")
     assert data["job"]["url"] == "https://farm.example.org/jobs/3"
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_printers_runout_error_and_outage_name_the_printer_and_what_happened(language: str) -> None:
+    runout = PrinterErrorRaised(
+        printer_id="x1c-left",
+        code="HMS_0700_2000_0002_0001",
+        text=error_text("HMS_0700_2000_0002_0001"),
+        runout=True,
+        occurred_at=T0,
+    )
+    nozzle = PrinterErrorRaised(printer_id="x1c-left", code="0300800A", text=None, runout=False, occurred_at=T0)
+    gone = PrinterWentOffline(printer_id="x1c-left", since=T0, reason="unreachable", detail="connection refused")
+    templates = Templates(language)
+    texts = {}
+    for event in (runout, nozzle, gone):
+        [announcement] = announcements(event)
+        texts[announcement.event] = templates.render(announcement.event, context(announcement, base_url=None, now=T0))
+    for title, body in texts.values():
+        assert "x1c-left" in title
+        assert "x1c-left" in body
+    assert "0300800A" in texts[NotificationEvent.HMS_ERROR][1]
+    assert "connection refused" in texts[NotificationEvent.PRINTER_OFFLINE][1]
+    assert T0.isoformat() in texts[NotificationEvent.PRINTER_OFFLINE][1]
+    if language == "en":
+        assert texts[NotificationEvent.FILAMENT_RUNOUT][1] == (
+            "x1c-left: AMS A slot 1: the filament has run out. Insert a new spool."
+        )
+    else:
+        assert "HMS_0700_2000_0002_0001" in texts[NotificationEvent.FILAMENT_RUNOUT][1]

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from printfleet.domain.notifications.model import (
     Channel,
@@ -18,6 +18,7 @@ from printfleet.domain.notifications.model import (
     PrinterPreferences,
     Rule,
 )
+from printfleet.domain.notifications.quiet import QuietHours, time_zone_problem
 
 MAX_ID = 2**63 - 1
 PrinterIds = list[str]
@@ -84,21 +85,62 @@ class TestResult(BaseModel):
     reason: str | None = None
 
 
+class QuietHoursBody(BaseModel):
+    """Quiet hours: messages are held from ``start`` to ``end`` (``HH:MM``, local time in ``timezone``, an IANA
+    name; a start after the end wraps midnight) and sent when they end; ``critical_bypass`` lets ``print_failed``,
+    ``filament_runout``, ``hms_error`` and ``printer_offline`` through."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["22:00"])
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["07:00"])
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    critical_bypass: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if (problem := time_zone_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    def to_domain(self) -> QuietHours:
+        """As the domain's quiet hours."""
+        return QuietHours(
+            start=time.fromisoformat(self.start),
+            end=time.fromisoformat(self.end),
+            timezone=self.timezone,
+            critical_bypass=self.critical_bypass,
+        )
+
+    @classmethod
+    def of(cls, quiet: QuietHours) -> QuietHoursBody:
+        """The public view of ``quiet``."""
+        return cls(
+            start=f"{quiet.start:%H:%M}",
+            end=f"{quiet.end:%H:%M}",
+            timezone=quiet.timezone,
+            critical_bypass=quiet.critical_bypass,
+        )
+
+
 class RuleBody(BaseModel):
-    """A rule: ``events`` on ``channel_id`` for ``printer_ids`` (empty: every printer)."""
+    """A rule: ``events`` on ``channel_id`` for ``printer_ids`` (empty: every printer), with optional
+    ``quiet_hours``."""
 
     model_config = ConfigDict(extra="forbid")
     channel_id: int = Field(ge=1, le=MAX_ID)
     events: list[NotificationEvent] = Field(min_length=1, max_length=32)
     printer_ids: list[str] = Field(default_factory=list, max_length=500)
+    quiet_hours: QuietHoursBody | None = None
 
 
 class RulePatch(BaseModel):
-    """Changes to a rule; absent fields stay."""
+    """Changes to a rule; absent fields stay; ``"quiet_hours": null`` removes them."""
 
     model_config = ConfigDict(extra="forbid")
     events: list[NotificationEvent] | None = Field(default=None, min_length=1, max_length=32)
     printer_ids: list[str] | None = Field(default=None, max_length=500)
+    quiet_hours: QuietHoursBody | None = None
 
 
 class RulePublic(BaseModel):
@@ -109,6 +151,7 @@ class RulePublic(BaseModel):
     events: list[NotificationEvent]
     printer_ids: list[str]
     managed_for: str | None
+    quiet_hours: QuietHoursBody | None = None
 
     @classmethod
     def of(cls, rule: Rule) -> RulePublic:
@@ -119,6 +162,7 @@ class RulePublic(BaseModel):
             events=sorted(rule.events),
             printer_ids=sorted(rule.printer_ids),
             managed_for=rule.managed_for,
+            quiet_hours=QuietHoursBody.of(rule.quiet_hours) if rule.quiet_hours is not None else None,
         )
 
 

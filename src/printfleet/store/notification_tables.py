@@ -34,7 +34,7 @@ class NotificationChannelRow(Base):
 
 
 class NotificationRuleRow(Base):
-    """A channel × events × printers (empty list: all printers)."""
+    """A channel × events × printers (empty list: all printers), with optional quiet hours (migration 0016)."""
 
     __tablename__ = "notification_rules"
     __table_args__ = (Index("ix_notification_rules_channel_id", "channel_id"),)
@@ -45,6 +45,10 @@ class NotificationRuleRow(Base):
     printer_ids: Mapped[list[str]] = mapped_column(JSON)
     managed_for: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    quiet_timezone: Mapped[str | None] = mapped_column(String(64))
+    quiet_critical_bypass: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class NotificationPreferenceRow(Base):

@@ -8,7 +8,7 @@ announcement (a repeated event, or two processes) leave one row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -26,6 +26,7 @@ from printfleet.domain.notifications.model import (
     PrinterPreferences,
     Rule,
 )
+from printfleet.domain.notifications.quiet import QuietHours
 from printfleet.store.database import Database
 from printfleet.store.notification_tables import (
     NotificationChannelRow,
@@ -56,6 +57,24 @@ def _events(values: list[str]) -> frozenset[NotificationEvent]:
     return frozenset(NotificationEvent(value) for value in values if value in known)
 
 
+def _quiet(row: NotificationRuleRow) -> QuietHours | None:
+    if row.quiet_start is None or row.quiet_end is None or row.quiet_timezone is None:
+        return None
+    return QuietHours(
+        start=time.fromisoformat(row.quiet_start),
+        end=time.fromisoformat(row.quiet_end),
+        timezone=row.quiet_timezone,
+        critical_bypass=row.quiet_critical_bypass is not False,
+    )
+
+
+def _set_quiet(row: NotificationRuleRow, quiet: QuietHours | None) -> None:
+    row.quiet_start = f"{quiet.start:%H:%M}" if quiet is not None else None
+    row.quiet_end = f"{quiet.end:%H:%M}" if quiet is not None else None
+    row.quiet_timezone = quiet.timezone if quiet is not None else None
+    row.quiet_critical_bypass = quiet.critical_bypass if quiet is not None else None
+
+
 def _rule(row: NotificationRuleRow) -> Rule:
     return Rule(
         id=row.id,
@@ -64,6 +83,7 @@ def _rule(row: NotificationRuleRow) -> Rule:
         printer_ids=frozenset(row.printer_ids),
         managed_for=row.managed_for,
         created_at=row.created_at.astimezone(UTC),
+        quiet_hours=_quiet(row),
     )
 
 
@@ -167,6 +187,7 @@ class SqlNotificationRepository:
         events: frozenset[NotificationEvent],
         printer_ids: frozenset[str],
         managed_for: str | None = None,
+        quiet_hours: QuietHours | None = None,
     ) -> Rule:
         """Store a rule."""
         row = NotificationRuleRow(
@@ -176,6 +197,7 @@ class SqlNotificationRepository:
             managed_for=managed_for,
             created_at=self._clock(),
         )
+        _set_quiet(row, quiet_hours)
         async with self._database.transaction() as session:
             session.add(row)
             await session.flush()
@@ -193,7 +215,7 @@ class SqlNotificationRepository:
             return [_rule(row) for row in rows]
 
     async def update_rule(self, rule_id: int, **changes: Any) -> Rule:
-        """Set ``events`` or ``printer_ids``. Raises KeyError when missing."""
+        """Set ``events``, ``printer_ids`` or ``quiet_hours`` (None removes them). Raises KeyError when missing."""
         async with self._database.transaction() as session:
             row = await session.get(NotificationRuleRow, rule_id)
             if row is None:
@@ -202,6 +224,8 @@ class SqlNotificationRepository:
                 row.events = sorted(event.value for event in changes["events"])
             if "printer_ids" in changes:
                 row.printer_ids = sorted(changes["printer_ids"])
+            if "quiet_hours" in changes:
+                _set_quiet(row, changes["quiet_hours"])
         return _rule(row)
 
     async def delete_rule(self, rule_id: int) -> None:
@@ -252,7 +276,8 @@ class SqlNotificationRepository:
             row.updated_at = self._clock()
 
     async def enqueue(self, messages: list[NewMessage], *, now: datetime) -> list[OutboxMessage]:
-        """Insert the rows that do not exist yet (ON CONFLICT DO NOTHING); returns those inserted."""
+        """Insert the rows that do not exist yet (ON CONFLICT DO NOTHING), due at once or when held until;
+        returns those inserted."""
         written: list[OutboxMessage] = []
         insert = pg_insert if self._database.dialect_name == "postgresql" else sqlite_insert
         async with self._database.transaction() as session:
@@ -269,7 +294,7 @@ class SqlNotificationRepository:
                         payload=message.payload,
                         state=DeliveryState.PENDING.value,
                         attempts=0,
-                        next_attempt_at=now,
+                        next_attempt_at=message.held_until or now,
                         created_at=now,
                     )
                     .on_conflict_do_nothing(index_elements=["subject", "event", "channel_id"])

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from printfleet.domain.notifications.quiet import QuietHours
 
 
 class NotificationEvent(StrEnum):
@@ -92,7 +95,8 @@ class ChannelSecrets:
 class Rule:
     """A channel × a set of events × printers (empty ``printer_ids``: every printer). ``managed_for``
     (``printer:<id>``) marks a rule written by the per-printer preference endpoint; ``created_at`` (aware UTC)
-    keeps start-up recovery from sending a rule news older than itself."""
+    keeps start-up recovery from sending a rule news older than itself. ``quiet_hours`` holds its messages in a
+    window of local time (see :mod:`printfleet.domain.notifications.quiet`)."""
 
     id: int
     channel_id: int
@@ -100,6 +104,7 @@ class Rule:
     printer_ids: frozenset[str] = frozenset()
     managed_for: str | None = None
     created_at: datetime | None = None
+    quiet_hours: QuietHours | None = None
 
     def matches(self, event: NotificationEvent, printer_id: str | None) -> bool:
         """True when the rule asks for ``event`` on ``printer_id`` (None: an event of no printer)."""
@@ -141,7 +146,8 @@ class PrinterPreferences:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewMessage:
     """An outbox row to write: one rendered message for one channel. (``subject``, ``event``, ``channel_id``)
-    is unique in the store: writing it again is a no-op."""
+    is unique in the store: writing it again is a no-op. ``held_until`` (aware UTC): not sent before then (the
+    rule's quiet hours); None: at once."""
 
     channel_id: int
     user_id: int
@@ -150,6 +156,7 @@ class NewMessage:
     title: str
     body: str
     payload: dict[str, Any] = field(default_factory=dict)
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

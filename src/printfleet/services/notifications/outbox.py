@@ -81,6 +81,14 @@ def may_hear(user: User, announcement: Announcement) -> bool:
     return job.queue_user_id == user.queue_user_id or job.requested_by == user.id
 
 
+def _earliest(holds: list[datetime | None]) -> datetime | None:
+    """When a channel whose matching rules hold a message until these times hears it: at once when any rule does
+    not hold it (None), else at the earliest end of their quiet hours."""
+    if any(hold is None for hold in holds):
+        return None
+    return min(hold for hold in holds if hold is not None)
+
+
 class Outbox:
     """Writes outbox rows for published events and delivers them. Use as an async context manager: entering
     subscribes to the bus and starts the writer and the worker; leaving writes what is still buffered, lets sends
@@ -202,16 +210,22 @@ class Outbox:
 
     async def write(self, announcement: Announcement) -> list[OutboxMessage]:
         """Write one row per channel whose rules ask for ``announcement`` and whose user may hear it; returns the
-        rows written (none for a repeat). Rules made after ``announcement.occurred_at`` are left out.
+        rows written (none for a repeat). Rules made after ``announcement.occurred_at`` are left out. A row is due
+        at once, or at the end of the quiet hours of its channel's matching rules when all of them are quiet now.
         Raises StoreUnavailable."""
         now = self._clock()
         occurred_at = announcement.occurred_at
         chosen: dict[int, Channel] = {}
+        holds: dict[int, list[datetime | None]] = {}
         for rule, channel in await self._repository.active_rules():
             if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
                 continue
-            if channel.id not in chosen and rule.matches(announcement.event, announcement.printer_id):
-                chosen[channel.id] = channel
+            if rule.matches(announcement.event, announcement.printer_id):
+                chosen.setdefault(channel.id, channel)
+                quiet = rule.quiet_hours
+                holds.setdefault(channel.id, []).append(
+                    quiet.held_until(announcement.event, now) if quiet is not None else None
+                )
         if not chosen:
             return []
         data = context(announcement, base_url=self._base_url, now=now, language=self._templates.language)
@@ -232,6 +246,7 @@ class Outbox:
                         title=title,
                         body=body,
                         payload=data,
+                        held_until=_earliest(holds[channel.id]),
                     )
                 )
         if not messages:

@@ -17,6 +17,7 @@ from printfleet.domain.notifications.model import (
     PrinterPreferences,
     Rule,
 )
+from printfleet.domain.notifications.quiet import QuietHours
 
 
 class NotificationRepository(Protocol):
@@ -61,6 +62,7 @@ class NotificationRepository(Protocol):
         events: frozenset[NotificationEvent],
         printer_ids: frozenset[str],
         managed_for: str | None = None,
+        quiet_hours: QuietHours | None = None,
     ) -> Rule:
         """Store a rule."""
         ...
@@ -70,7 +72,8 @@ class NotificationRepository(Protocol):
         ...
 
     async def update_rule(self, rule_id: int, **changes: Any) -> Rule:
-        """Set ``events`` or ``printer_ids``; raises KeyError when there is no rule."""
+        """Set ``events``, ``printer_ids`` or ``quiet_hours`` (None removes them); raises KeyError when there is no
+        rule."""
         ...
 
     async def delete_rule(self, rule_id: int) -> None:

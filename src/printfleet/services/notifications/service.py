@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import Enum
 
 import structlog
 
@@ -19,6 +20,7 @@ from printfleet.domain.notifications.model import (
     PrinterPreferences,
     Rule,
 )
+from printfleet.domain.notifications.quiet import QuietHours, time_zone_problem
 from printfleet.domain.notifications.signing import secret_key
 from printfleet.services.errors import InvalidInput, NotFound
 from printfleet.services.notifications.outbox import UserLookup
@@ -34,6 +36,16 @@ EMAIL_MANAGED = "email"
 def printer_managed(printer_id: str) -> str:
     """``managed_for`` of the rules and webhook channel of one printer's preferences."""
     return f"printer:{printer_id}"
+
+
+class Unset(Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+"""A field left as it is (as opposed to None, which clears it)."""
 
 
 class ChannelNotFound(NotFound):
@@ -204,13 +216,23 @@ class NotificationService:
         raise RuleNotFound(rule_id)
 
     async def add_rule(
-        self, user_id: int, *, channel_id: int, events: frozenset[NotificationEvent], printer_ids: frozenset[str]
+        self,
+        user_id: int,
+        *,
+        channel_id: int,
+        events: frozenset[NotificationEvent],
+        printer_ids: frozenset[str],
+        quiet_hours: QuietHours | None = None,
     ) -> Rule:
-        """A rule on one of the user's channels. Raises ChannelNotFound, InvalidInput (no events)."""
+        """A rule on one of the user's channels. Raises ChannelNotFound, InvalidInput (no events, an unknown time
+        zone)."""
         await self.channel(user_id, channel_id)
         if not events:
             raise InvalidInput("a rule needs at least one event")
-        return await self._repository.add_rule(channel_id=channel_id, events=events, printer_ids=printer_ids)
+        _check_quiet(quiet_hours)
+        return await self._repository.add_rule(
+            channel_id=channel_id, events=events, printer_ids=printer_ids, quiet_hours=quiet_hours
+        )
 
     async def update_rule(
         self,
@@ -219,8 +241,10 @@ class NotificationService:
         *,
         events: frozenset[NotificationEvent] | None = None,
         printer_ids: frozenset[str] | None = None,
+        quiet_hours: QuietHours | Unset | None = UNSET,
     ) -> Rule:
-        """Change a rule's events or printers. Raises RuleNotFound, InvalidInput."""
+        """Change a rule's events, printers or quiet hours (None removes them; :data:`UNSET` keeps them). Raises
+        RuleNotFound, InvalidInput."""
         await self._rule(user_id, rule_id)
         if events is not None and not events:
             raise InvalidInput("a rule needs at least one event")
@@ -229,6 +253,9 @@ class NotificationService:
             changes["events"] = events
         if printer_ids is not None:
             changes["printer_ids"] = printer_ids
+        if not isinstance(quiet_hours, Unset):
+            _check_quiet(quiet_hours)
+            changes["quiet_hours"] = quiet_hours
         return await self._repository.update_rule(rule_id, **changes)
 
     async def delete_rule(self, user_id: int, rule_id: int) -> None:
@@ -311,3 +338,8 @@ class NotificationService:
                     managed_for=managed,
                 )
         return await self.preferences(user_id, preferences.printer_id)
+
+
+def _check_quiet(quiet_hours: QuietHours | None) -> None:
+    if quiet_hours is not None and (problem := time_zone_problem(quiet_hours.timezone)) is not None:
+        raise InvalidInput(problem)
