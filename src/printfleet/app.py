@@ -362,7 +362,13 @@ def build_app(
             )
             notify_settings = settings.notifications
             notifying = build_notifications(
-                notify_settings, database=database, bus=bus, accounts=accounts, jobs=jobs, clock=clock
+                notify_settings,
+                database=database,
+                bus=bus,
+                accounts=accounts,
+                jobs=jobs,
+                queue_entries=queue.entry,
+                clock=clock,
             )
             outbox, notifications = notifying.outbox, notifying.service
             maintenance = MaintenanceService(
@@ -445,6 +451,7 @@ def build_app(
                 async with (
                     outbox_context,
                     notifying.alerts,
+                    notifying.reminders,
                     bot,
                     queue,
                     monitoring,

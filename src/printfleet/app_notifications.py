@@ -18,6 +18,7 @@ from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
 from printfleet.services.jobs import JobService
 from printfleet.services.notifications import NotificationService, Outbox
+from printfleet.services.notifications.claim_reminders import ClaimReminders, EntryLookup
 from printfleet.services.notifications.outbox import RecentJobs, UserLookup
 from printfleet.services.notifications.printer_alerts import PrinterAlerts
 from printfleet.services.notifications.templates import Templates
@@ -68,10 +69,11 @@ def recent_jobs(jobs: JobService) -> RecentJobs:
 @dataclass(frozen=True, slots=True)
 class Notifying:
     """The running notification parts: enter ``outbox`` to write and deliver, ``alerts`` to announce printers' errors
-    and outages; close ``sender`` at the end."""
+    and outages, ``reminders`` to recall unclaimed queue offers; close ``sender`` at the end."""
 
     outbox: Outbox
     alerts: PrinterAlerts
+    reminders: ClaimReminders
     service: NotificationService
     sender: ChannelSender
 
@@ -83,6 +85,7 @@ def build_notifications(
     bus: EventBus,
     accounts: AccountService,
     jobs: JobService,
+    queue_entries: EntryLookup,
     clock: Callable[[], datetime] | None = None,
 ) -> Notifying:
     """Wire the notification parts for ``settings``."""
@@ -116,4 +119,10 @@ def build_notifications(
         grace=timedelta(seconds=settings.offline_grace),
         **({"clock": clock} if clock is not None else {}),
     )
-    return Notifying(outbox=outbox, alerts=alerts, service=service, sender=sender)
+    reminders = ClaimReminders(
+        bus=bus,
+        entries=queue_entries,
+        before=timedelta(seconds=settings.claim_reminder),
+        **({"clock": clock} if clock is not None else {}),
+    )
+    return Notifying(outbox=outbox, alerts=alerts, reminders=reminders, service=service, sender=sender)

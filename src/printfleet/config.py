@@ -410,12 +410,14 @@ class NotificationSettings(BaseModel):
     message yet (an event lost between a job's commit and its outbox write); ``language`` (``en``, ``de``) picks
     the default message texts; ``base_url`` (e.g. ``https://farm.example.org``) makes links to job pages in
     messages; ``offline_grace`` (seconds, default 5 min) is how long a printer must stay offline before
-    ``printer_offline`` is announced."""
+    ``printer_offline`` is announced; ``claim_reminder`` (seconds, default 3 min; 0: none) is how long before an
+    unclaimed offer's window ends its member hears of it again."""
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     smtp: SmtpSettings = SmtpSettings()
     offline_grace: float = Field(default=300.0, ge=0, le=86400)
+    claim_reminder: float = Field(default=180.0, ge=0, le=86400)
     retry_initial: float = Field(default=10.0, gt=0, le=3600)
     retry_max: float = Field(default=3600.0, gt=0, le=86400)
     give_up_after: float = Field(default=86400.0, gt=0, le=7 * 86400)

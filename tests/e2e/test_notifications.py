@@ -494,3 +494,42 @@ async def test_quiet_hours_name_a_real_time_zone_and_can_be_removed(database_url
         assert removed.json()["quiet_hours"] is None
     finally:
         await server.stop()
+
+
+async def test_a_member_who_has_not_claimed_is_reminded_once_before_the_window_ends(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = Server(
+        database_url,
+        farm.printer_configs(),
+        notifications={**FAST, "claim_reminder": 3.0},
+        queue={"claim_window": "8s"},
+    )
+    await server.start()
+    try:
+        await server.wait_online()
+        member = await bearer_headers(server.runtime.accounts, username="maya", role=Role.MEMBER)
+        mine = await server.client.post(
+            "/api/v1/notifications/channels",
+            json={"kind": "apprise", "name": "json", "url": f"json://127.0.0.1:{receiver.port}/maya"},
+            headers=member,
+        )
+        rule = {"channel_id": mine.json()["id"], "events": ["claim_offered"]}
+        assert (await server.client.post("/api/v1/notifications/rules", json=rule, headers=member)).status_code == 201
+        joined = await server.client.post(
+            "/api/v1/queue", json={"job_name": "Halter", "estimate": "1h"}, headers=member
+        )
+        assert joined.status_code == 201, joined.text
+        await receiver.wait_for(lambda: len(receiver.on("/maya")) == 2, timeout=15)
+        first, reminder = (request.json() for request in receiver.on("/maya"))
+        assert first["title"] == f"Your turn: {farm[0].printer_id}"
+        assert reminder["title"] == f"Reminder: Your turn: {farm[0].printer_id}"
+        claimed = await server.client.post(
+            f"/api/v1/queue/{joined.json()['entry']['id']}/claim", json={}, headers=member
+        )
+        assert claimed.status_code == 200, claimed.text
+        await asyncio.sleep(1.0)
+        assert len(receiver.on("/maya")) == 2
+    finally:
+        await server.stop()

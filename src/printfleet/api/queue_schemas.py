@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from printfleet.domain.events import (
     ClaimExpired,
     ClaimOffered,
+    ClaimReminder,
     QueueEntryFinished,
     QueueEvent,
     QueuePrintStarted,
@@ -91,12 +92,12 @@ def _entry(entry: QueueEntry | None) -> dict[str, Any] | None:
     return None if entry is None else QueueEntryPublic.from_domain(entry).model_dump(mode="json")
 
 
-def queue_event_data(event: QueueEvent) -> dict[str, Any]:
+def queue_event_data(event: QueueEvent | ClaimReminder) -> dict[str, Any]:
     """The ``data`` of a queue event's ``/ws`` frame: ``entry`` (the entry after the change) plus the event's own
     fields (``reason``, ``printer_id``, ``job_id``, ``remaining_seconds``, ``file_name``)."""
     if isinstance(event, QueueUpdated):
         return {"reason": event.reason, "entry": _entry(event.entry), "printer_id": event.printer_id}
-    if isinstance(event, ClaimOffered | QueueEntryFinished):
+    if isinstance(event, ClaimOffered | ClaimReminder | QueueEntryFinished):
         return {"entry": _entry(event.entry)}
     if isinstance(event, ClaimExpired):
         return {"entry": _entry(event.entry), "printer_id": event.printer_id}

@@ -89,6 +89,15 @@ class ClaimOffered:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimReminder:
+    """``entry`` is still offered its printer with ``notifications.claim_reminder`` left of the claim window
+    (published once per offer)."""
+
+    name: ClassVar[str] = "claim_reminder"
+    entry: QueueEntry
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimExpired:
     """``entry``'s offer of ``printer_id`` ran out unclaimed. ``entry`` is its new state: ``waiting`` at the back
     of the queue, or ``expired`` (too many missed windows in a row)."""
@@ -294,6 +303,7 @@ DomainEvent = (
     | DispatchUpdated
     | PlateCleared
     | MaintenanceDue
+    | ClaimReminder
     | PrinterErrorRaised
     | PrinterWentOffline
     | ScheduledPrintUpdated

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from printfleet.domain.events import (
     ClaimOffered,
+    ClaimReminder,
     DomainEvent,
     FirstLayerDone,
     JobAutoCreated,
@@ -139,6 +140,18 @@ def announcements(event: DomainEvent) -> list[Announcement]:
                 subject=f"queue:{entry.id}:offer:{entry.printer_id}:{offered}",
                 printer_id=entry.printer_id,
                 entry=entry,
+            )
+        ]
+    if isinstance(event, ClaimReminder):
+        entry = event.entry
+        offered = entry.offered_at.isoformat() if entry.offered_at else f"v{entry.version}"
+        return [
+            Announcement(
+                event=NotificationEvent.CLAIM_OFFERED,
+                subject=f"queue:{entry.id}:reminder:{entry.printer_id}:{offered}",
+                printer_id=entry.printer_id,
+                entry=entry,
+                reason="reminder",
             )
         ]
     if isinstance(event, ReservationReleased):

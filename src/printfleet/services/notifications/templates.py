@@ -39,7 +39,7 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
         "The first layer of {{ job.name }} on {{ printer.id }} is down: a good moment to check it.",
     ),
     NotificationEvent.CLAIM_OFFERED: (
-        "Your turn: {{ printer.id }}",
+        "{% if reason == 'reminder' %}Reminder: {% endif %}Your turn: {{ printer.id }}",
         "{{ printer.id }} is free for {{ entry.job_name }}. Claim it before {{ entry.deadline }}.",
     ),
     NotificationEvent.RESERVATION_RELEASED: (
@@ -103,7 +103,7 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
         "Die erste Schicht von {{ job.name }} auf {{ printer.id }} ist gedruckt: ein guter Moment, sie anzusehen.",
     ),
     NotificationEvent.CLAIM_OFFERED: (
-        "Du bist dran: {{ printer.id }}",
+        "{% if reason == 'reminder' %}Erinnerung: {% endif %}Du bist dran: {{ printer.id }}",
         "{{ printer.id }} ist frei für {{ entry.job_name }}. Bitte bis {{ entry.deadline }} übernehmen.",
     ),
     NotificationEvent.RESERVATION_RELEASED: (
