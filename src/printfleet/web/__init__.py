@@ -23,6 +23,7 @@ def mount_web(app: FastAPI) -> None:
         live,
         maintenance_page,
         materials_page,
+        notifications_page,
         orders_page,
         queue_page,
         routes,
@@ -38,6 +39,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(schedule_page.router)
     app.include_router(materials_page.router)
     app.include_router(orders_page.router)
+    app.include_router(notifications_page.router)
     app.include_router(account_pages.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=str(files("printfleet.web") / "static")), name="static")
