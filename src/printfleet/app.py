@@ -47,6 +47,7 @@ from printfleet.services.events import EventBus
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
+from printfleet.services.leases import Roles, process_identity
 from printfleet.services.maintenance import MaintenanceService
 from printfleet.services.materials import MaterialsService
 from printfleet.services.materials.slots import SlotService
@@ -65,6 +66,7 @@ from printfleet.store.database import Database, migrate
 from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
 from printfleet.store.jobs import SqlJobRepository
+from printfleet.store.leases import SqlLeaseRepository
 from printfleet.store.maintenance import SqlMaintenanceRepository
 from printfleet.store.orders.repository import SqlOrderRepository
 from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepository
@@ -415,6 +417,12 @@ def build_app(
             )
             bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
             health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
+            roles = Roles(
+                SqlLeaseRepository(database) if database.dialect_name == "postgresql" else None,
+                owner=process_identity(),
+                metrics=metrics,
+            )
+            delivery = roles.role("notifications.delivery", outbox.delivering)
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
@@ -440,16 +448,21 @@ def build_app(
                 render_metrics=metrics.render,
                 secure_cookies=settings.http.secure_cookies,
                 metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
+                roles=roles.held,
             )
             # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
+            delivery_context: AbstractAsyncContextManager[object] = (
+                delivery if notify_settings.enabled else nullcontext()
+            )
             shop_context: AbstractAsyncContextManager[object] = etsy.sync if etsy else nullcontext()
             spoolman_context: AbstractAsyncContextManager[object] = spoolman.reporter if spoolman else nullcontext()
             mirror_context: AbstractAsyncContextManager[object] = spoolman.inventory if spoolman else nullcontext()
             try:
                 async with (
                     outbox_context,
+                    delivery_context,
                     notifying.alerts,
                     notifying.reminders,
                     bot,

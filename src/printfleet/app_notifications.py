@@ -68,8 +68,9 @@ def recent_jobs(jobs: JobService) -> RecentJobs:
 
 @dataclass(frozen=True, slots=True)
 class Notifying:
-    """The running notification parts: enter ``outbox`` to write and deliver, ``alerts`` to announce printers' errors
-    and outages, ``reminders`` to recall unclaimed queue offers; close ``sender`` at the end."""
+    """The running notification parts: enter ``outbox`` to write (it delivers inside ``outbox.delivering()``, the
+    ``notifications.delivery`` role), ``alerts`` to announce printers' errors and outages, ``reminders`` to recall
+    unclaimed queue offers; close ``sender`` at the end."""
 
     outbox: Outbox
     alerts: PrinterAlerts
@@ -106,6 +107,7 @@ def build_notifications(
         recent_jobs=recent_jobs(jobs),
         recovery_window=settings.recovery_window,
         clock=clock or (lambda: datetime.now(UTC)),
+        gated=True,
     )
     service = NotificationService(
         repository=repository,

@@ -533,3 +533,42 @@ async def test_a_member_who_has_not_claimed_is_reminded_once_before_the_window_e
         assert len(receiver.on("/maya")) == 2
     finally:
         await server.stop()
+
+
+async def test_two_processes_on_one_postgresql_deliver_each_message_once_and_hand_delivery_over(
+    empty_postgres_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    first = await started(empty_postgres_url, farm)
+    second = await started(empty_postgres_url, farm)
+    try:
+        channel = await add_channel(first, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(first, channel["id"], ["print_finished"])
+
+        async def delivering() -> list[Server]:
+            found = []
+            for server in (first, second):
+                health = (await server.client.get("/healthz")).json()
+                if "notifications.delivery" in health["roles"]:
+                    found.append(server)
+            return found
+
+        [holder] = await delivering()
+        printer = farm[0]
+        await printer.start_print("cube.gcode.3mf", duration_s=0.8)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await holder.stop()  # lets the lease go: the other process delivers from now on
+        other = second if holder is first else first
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while "notifications.delivery" not in (await other.client.get("/healthz")).json()["roles"]:
+            assert loop.time() < deadline, "the other process never took delivery over"
+            await asyncio.sleep(0.1)
+        await printer.start_print("benchy.gcode.3mf", duration_s=0.8)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await asyncio.sleep(1.5)  # a second delivery of either would arrive by now
+        assert receiver.webhook_events("/hook", SECRET) == ["print_finished", "print_finished"]
+        assert len({request.headers["webhook-id"] for request in receiver.on("/hook")}) == 2
+    finally:
+        await first.stop()
+        await second.stop()

@@ -245,6 +245,7 @@ def create_api(
             printers=len(watched),
             printers_connected=connected,
             checked_at=datetime.now(UTC),
+            roles=context.roles(),
         )
 
     @app.get(

@@ -35,7 +35,7 @@ class ApiContext:
     """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
     ``metrics_token`` (a secret) opens ``/metrics`` to Bearer-token holders instead of loopback clients;
     ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy); ``health``
-    gathers what ``/healthz`` reports as degraded."""
+    gathers what ``/healthz`` reports as degraded; ``roles()`` names the singleton roles this process runs now."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -61,6 +61,7 @@ class ApiContext:
     shop_connector: ShopConnector | None = None
     secure_cookies: bool = False
     metrics_token: str | None = None
+    roles: Callable[[], list[str]] = list
 
 
 def get_context(request: Request) -> ApiContext:

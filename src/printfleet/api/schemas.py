@@ -323,6 +323,11 @@ class Health(BaseModel):
     printers: int
     printers_connected: int
     checked_at: AwareDatetime
+    roles: list[str] = Field(
+        default_factory=list,
+        description="the singleton roles this process runs now (notifications.delivery, …); on PostgreSQL one "
+        "process of the farm holds each, on SQLite the only process holds them all",
+    )
 
 
 class CommandAccepted(BaseModel):

@@ -13,8 +13,10 @@ class PrometheusMetrics:
     Series: ``printfleet_printer_reports_total{kind}``, ``printfleet_printer_parse_errors_total{kind}``,
     ``printfleet_printer_reconnects_total{kind}``, ``printfleet_printers_connected{kind}``,
     ``printfleet_printer_connection_restarts_total{kind}`` (connection tasks that crashed and were restarted),
-    ``printfleet_store_errors_total{error}`` (store operations that failed as unavailable, by driver error class).
-    Also implements the store health's StoreMetrics.
+    ``printfleet_store_errors_total{error}`` (store operations that failed as unavailable, by driver error class),
+    ``printfleet_lease_held{role}``, ``printfleet_lease_renewals_total{role,outcome}`` and
+    ``printfleet_lease_takeovers_total{role}`` (singleton roles on PostgreSQL). Also implements the store health's
+    StoreMetrics and the singletons' LeaseMetrics.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -81,6 +83,24 @@ class PrometheusMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        self.lease_held = Gauge(
+            "printfleet_lease_held",
+            "1 while this process holds the role's lease (runs it), else 0",
+            ["role"],
+            registry=self.registry,
+        )
+        self.lease_renewals = Counter(
+            "printfleet_lease_renewals",
+            "Lease renewals of the roles this process holds, by outcome (ok, failed)",
+            ["role", "outcome"],
+            registry=self.registry,
+        )
+        self.lease_takeovers = Counter(
+            "printfleet_lease_takeovers",
+            "Times this process took a role's lease",
+            ["role"],
+            registry=self.registry,
+        )
         for kind in PrinterKind:
             for series in (
                 self.reports,
@@ -116,6 +136,16 @@ class PrometheusMetrics:
     def connection_restarted(self, kind: PrinterKind) -> None:
         """Count one restart of a crashed connection task."""
         self.connection_restarts.labels(kind=kind.value).inc()
+
+    def lease_changed(self, name: str, *, held: bool) -> None:
+        """This process took (``held``) or left the role ``name``."""
+        self.lease_held.labels(role=name).set(1 if held else 0)
+        if held:
+            self.lease_takeovers.labels(role=name).inc()
+
+    def lease_renewed(self, name: str, *, ok: bool) -> None:
+        """Count one renewal of the role ``name``'s lease."""
+        self.lease_renewals.labels(role=name, outcome="ok" if ok else "failed").inc()
 
     def store_error(self, error: str) -> None:
         """Count one store operation that failed as unavailable (``error``: the driver's error class)."""

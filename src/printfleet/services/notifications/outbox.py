@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -92,7 +92,10 @@ def _earliest(holds: list[datetime | None]) -> datetime | None:
 class Outbox:
     """Writes outbox rows for published events and delivers them. Use as an async context manager: entering
     subscribes to the bus and starts the writer and the worker; leaving writes what is still buffered, lets sends
-    in flight finish (at most ``send_timeout`` seconds) and stops."""
+    in flight finish (at most ``send_timeout`` seconds) and stops.
+
+    ``gated``: the worker delivers only inside :meth:`delivering` (several processes on one PostgreSQL: the process
+    holding the ``notifications.delivery`` lease delivers; every process writes the rows of the events it sees)."""
 
     def __init__(
         self,
@@ -111,8 +114,10 @@ class Outbox:
         recent_jobs: RecentJobs | None = None,
         recovery_window: float = 3600.0,
         clock: Callable[[], datetime] = _utcnow,
+        gated: bool = False,
     ) -> None:
         self._repository = repository
+        self._delivering = not gated
         self._recent_jobs = recent_jobs
         self._recovery_window = recovery_window
         self._bus = bus
@@ -266,9 +271,23 @@ class Outbox:
 
     # -- delivering ------------------------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def delivering(self) -> AsyncIterator[None]:
+        """Deliver while inside (the role of a gated outbox): sends already begun when it is left finish."""
+        self._delivering = True
+        self._wake.set()
+        try:
+            yield
+        finally:
+            self._delivering = False
+
     async def _deliver_loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()  # before reading: a row written from here on wakes the wait below
+            if not self._delivering:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+                continue
             try:
                 batch = await self._repository.due(self._clock(), limit=self._batch_size)
                 if batch:
