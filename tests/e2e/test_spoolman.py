@@ -250,4 +250,6 @@ async def test_a_spoolman_spool_tagged_with_an_rfid_id_is_the_spool_in_the_ams_t
             await asyncio.sleep(0.05)
         assert first["spool"]["tray_uuid"] == printer.ams.tray_uuid(0)
         tagged = [s for s in (await server.client.get("/api/v1/spools")).json()["spools"] if s["tray_uuid"]]
-        assert sorted(s["tray_uuid"] for s in tagged) == sorted({printer.ams.tray_uuid(0), printer.ams.tray_uuid(1)})
+        assert sorted(s["tray_uuid"] for s in tagged) == sorted({printer.ams.tray_uuid(0), printer.ams.tray_uuid(1)}), (
+            tagged
+        )

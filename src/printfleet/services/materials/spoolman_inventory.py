@@ -100,7 +100,15 @@ class SpoolmanInventory:
                 if tagged is not None and tagged.spoolman_id is None:
                     existing = tagged
             if existing is None:
-                spool = await self._materials.add_spool(filament_id, mirrored.spool_values)
+                try:
+                    spool = await self._materials.add_spool(filament_id, mirrored.spool_values)
+                except Conflict:
+                    # Its tag was just read in an AMS tray, which made the spool meanwhile: link that one.
+                    tagged = await self._materials.find_spool(tag) if tag is not None else None
+                    if tagged is None or tagged.spoolman_id is not None:
+                        raise
+                    changes = {**mirrored.spool_values, "filament_id": filament_id}
+                    spool = await self._materials.update_spool(tagged.id, changes)
             else:
                 changes = {**mirrored.spool_values, "filament_id": filament_id}
                 spool = await self._materials.update_spool(existing.id, changes)
