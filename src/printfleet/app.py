@@ -456,9 +456,16 @@ def build_app(
             delivery_context: AbstractAsyncContextManager[object] = (
                 delivery if notify_settings.enabled else nullcontext()
             )
-            shop_context: AbstractAsyncContextManager[object] = etsy.sync if etsy else nullcontext()
-            spoolman_context: AbstractAsyncContextManager[object] = spoolman.reporter if spoolman else nullcontext()
-            mirror_context: AbstractAsyncContextManager[object] = spoolman.inventory if spoolman else nullcontext()
+            # Each of these runs in one process of a farm at a time (a role; docs/farm.md).
+            shop_context: AbstractAsyncContextManager[object] = (
+                roles.role("shop.etsy", lambda: etsy.sync) if etsy else nullcontext()
+            )
+            spoolman_context: AbstractAsyncContextManager[object] = (
+                roles.role("spoolman.reports", lambda: spoolman.reporter) if spoolman else nullcontext()
+            )
+            mirror_context: AbstractAsyncContextManager[object] = (
+                roles.role("spoolman.inventory", lambda: spoolman.inventory) if spoolman else nullcontext()
+            )
             try:
                 async with (
                     outbox_context,
