@@ -34,6 +34,7 @@ SERIAL_MODULES = frozenset(
         "tests/e2e/test_dispatch_bambu.py",
         "tests/e2e/test_job_tracking.py",
         "tests/e2e/test_queue_day.py",
+        "tests/e2e/test_roles_failover.py",
         "tests/e2e/test_sigkill.py",
         "tests/e2e/test_store_failure.py",
     }
