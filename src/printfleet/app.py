@@ -386,7 +386,7 @@ def build_app(
                 policy=orders_policy_of(settings),
                 **({"clock": clock} if clock is not None else {}),
             )
-            etsy = build_etsy(settings, database, orders, clock)
+            etsy = build_etsy(settings, database, orders, clock, bus=bus)
             seeded = [*settings.printer_configs(), *extra_printers]
             _warn_about_tls(seeded)
             await printers.seed(seeded)

@@ -19,6 +19,7 @@ from printfleet.domain.orders.shops import ConnectionState
 from printfleet.domain.printer import Secret
 from printfleet.security.secretbox import SecretBox, SecretUnreadable
 from printfleet.services.errors import InvalidInput
+from printfleet.services.events import EventBus
 from printfleet.services.orders import OrderService, OrdersPolicy
 from printfleet.services.orders.shop_sync import ShopReconnectNeeded, ShopRefused, ShopSync, ShopUnavailable
 from printfleet.shops.etsy import EtsyClient, EtsyError, EtsyReconnectNeeded, EtsyTokens, start_authorization
@@ -223,7 +224,11 @@ class EtsyParts:
 
 
 def build_etsy(
-    settings: Settings, database: Database, orders: OrderService, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    database: Database,
+    orders: OrderService,
+    clock: Callable[[], datetime] | None = None,
+    bus: EventBus | None = None,
 ) -> EtsyParts | None:
     """The Etsy shop's parts when ``etsy.keystring`` and ``etsy.shared_secret`` are set, else None. Shipments of
     Etsy orders marked here are written back. Raises ValueError naming the setting for a bad ``secrets.key``."""
@@ -254,6 +259,7 @@ def build_etsy(
         client=EtsyShop(client, timedelta(seconds=etsy.overlap)),
         interval_s=etsy.poll_interval,
         clock=now,
+        bus=bus,
     )
     orders.add_shipment_hint(sync.wake)
     connector = EtsyConnector(

@@ -24,6 +24,7 @@ from printfleet.sim.etsy import EtsyStandIn
 from printfleet.sim.etsy_receipts import personalisation, transaction, variation
 from printfleet.store.database import Database
 from tests.e2e.harness import Server, running
+from tests.e2e.receivers import HttpReceiver
 from tests.files_samples import bambu_3mf
 
 pytestmark = pytest.mark.usefixtures("mosquitto_binary")
@@ -198,9 +199,26 @@ async def test_an_expired_token_is_refreshed_and_a_revoked_one_asks_for_a_reconn
         assert sealed_after != sealed_before, "the rotated refresh token was saved"
         assert str(etsy.user_id) not in sealed_after, "tokens are stored sealed, never in clear"
 
-        etsy.revoke_all_tokens()
-        etsy.expire_access_tokens()
-        assert (await post(server, "/api/v1/shops/etsy/poll"))["received"] == 0
+        receiver = HttpReceiver()
+        await receiver.start()
+        try:
+            channel = await server.client.post(
+                "/api/v1/notifications/channels",
+                json={"kind": "webhook", "name": "shop", "url": f"{receiver.url}/hook"},
+            )
+            rule = {"channel_id": channel.json()["id"], "events": ["shop_reconnect_needed"]}
+            assert (await server.client.post("/api/v1/notifications/rules", json=rule)).status_code == 201
+            etsy.revoke_all_tokens()
+            etsy.expire_access_tokens()
+            assert (await post(server, "/api/v1/shops/etsy/poll"))["received"] == 0
+            assert (await post(server, "/api/v1/shops/etsy/poll"))["received"] == 0
+            await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+            await asyncio.sleep(0.8)  # the second refused poll tells nobody again
+            [told] = receiver.on("/hook")
+            assert told.json()["data"]["title"] == "Connect Etsy again"
+            assert "connect the shop again" in told.json()["data"]["shop"]["problem"]
+        finally:
+            await receiver.stop()
         status = (await server.client.get("/api/v1/shops/etsy")).json()
         assert status["state"] == "reconnect_needed"
         assert "connect the shop again" in status["last_error"]

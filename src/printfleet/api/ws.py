@@ -44,6 +44,7 @@ from printfleet.domain.events import (
     PrinterWentOffline,
     ScheduledPrintUpdated,
     SettingsUpdated,
+    ShopNeedsReconnect,
 )
 from printfleet.services.events import EventBus
 from printfleet.services.schedule.service import Shown
@@ -93,6 +94,8 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
             "runout": event.runout,
             "occurred_at": event.occurred_at.isoformat(),
         }
+    if isinstance(event, ShopNeedsReconnect):
+        return {"shop": event.shop, "problem": event.problem, "occurred_at": event.occurred_at.isoformat()}
     if isinstance(event, PrinterWentOffline):
         return {
             "printer_id": event.printer_id,
@@ -212,7 +215,7 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
         return False
     if isinstance(event, MaterialSlotChanged):
         return principal.may(Permission.MATERIALS_READ)
-    if isinstance(event, OrderUpdated):
+    if isinstance(event, OrderUpdated | ShopNeedsReconnect):
         return principal.may(Permission.ORDERS_READ)
     if isinstance(event, JobCostRecorded):
         return principal.may(Permission.JOBS_READ)

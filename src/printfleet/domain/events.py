@@ -220,6 +220,17 @@ class PrinterWentOffline:
     detail: str | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShopNeedsReconnect:
+    """A shop refused printfleet's tokens (revoked, expired, reused): a person must connect it again. ``shop`` is its
+    kind (``etsy``), ``problem`` the shop's own words; published once when the connection enters that state."""
+
+    name: ClassVar[str] = "shop_reconnect_needed"
+    shop: str
+    problem: str
+    occurred_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledPrintUpdated:
     """A scheduled print was created or changed (stored first); ``shown_status`` is its status as a person sees
@@ -306,6 +317,7 @@ DomainEvent = (
     | ClaimReminder
     | PrinterErrorRaised
     | PrinterWentOffline
+    | ShopNeedsReconnect
     | ScheduledPrintUpdated
     | MaterialSlotChanged
     | OrderUpdated

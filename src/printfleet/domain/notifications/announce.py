@@ -22,6 +22,7 @@ from printfleet.domain.events import (
     PrinterErrorRaised,
     PrinterWentOffline,
     ReservationReleased,
+    ShopNeedsReconnect,
 )
 from printfleet.domain.jobs import Job, JobStatus
 from printfleet.domain.notifications.model import NotificationEvent
@@ -39,7 +40,8 @@ _JOB_EVENTS: dict[JobStatus, NotificationEvent] = {
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Announcement:
     """One thing to tell people. ``job``, ``entry``, ``slot`` (a material slot's change), ``maintenance`` (the task
-    that fell due), ``error`` (a printer's new error) or ``offline`` (a printer gone) is what it is about;
+    that fell due), ``error`` (a printer's new error), ``offline`` (a printer gone) or ``shop`` (a shop to connect
+    again) is what it is about;
     ``reason`` qualifies a released reservation (``start_missed``, ``cancelled``, ``removed``). ``queue_user_id`` is
     the only recipient of a queue event (the queue's user id, ``user:<id>``). ``occurred_at`` (aware UTC) is when it
     happened, when the record says: a rule made later is not sent it (a job edited long after its start does not
@@ -56,6 +58,7 @@ class Announcement:
     slot: MaterialSlotChanged | None = None
     error: PrinterErrorRaised | None = None
     offline: PrinterWentOffline | None = None
+    shop: ShopNeedsReconnect | None = None
 
     @property
     def queue_user_id(self) -> str | None:
@@ -195,6 +198,16 @@ def announcements(event: DomainEvent) -> list[Announcement]:
                 printer_id=event.printer_id,
                 occurred_at=event.since,
                 offline=event,
+            )
+        ]
+    if isinstance(event, ShopNeedsReconnect):
+        return [
+            Announcement(
+                event=NotificationEvent.SHOP_RECONNECT_NEEDED,
+                subject=f"shop:{event.shop}:reconnect:{event.occurred_at.isoformat()}",
+                printer_id=None,
+                occurred_at=event.occurred_at,
+                shop=event,
             )
         ]
     if isinstance(event, MaintenanceDue):

@@ -40,6 +40,8 @@ class NotificationEvent(StrEnum):
     """A spool ran out (the Bambu error codes that say so)."""
     PRINTER_OFFLINE = "printer_offline"
     """A printer has been offline for ``notifications.offline_grace`` (once per outage)."""
+    SHOP_RECONNECT_NEEDED = "shop_reconnect_needed"
+    """A shop (Etsy) refused printfleet's tokens: someone must connect it again (to those who manage orders)."""
 
     @property
     def queue_only(self) -> bool:

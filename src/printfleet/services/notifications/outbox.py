@@ -61,7 +61,8 @@ def _utcnow() -> datetime:
 def may_hear(user: User, announcement: Announcement) -> bool:
     """Whether ``user`` may be told about ``announcement``: a queue event only to the member concerned; a material
     event to whoever may read materials (``materials.read``); a task falling due to whoever may read maintenance
-    (``maintenance.read``); a printer's error or outage to whoever may read printers (``printers.read``); a job
+    (``maintenance.read``); a printer's error or outage to whoever may read printers (``printers.read``); a shop to
+    connect again to whoever manages orders (``orders.manage``); a job
     event to whoever may read every job (``jobs.read``) and to the job's own person (queue member or requester)."""
     if user.disabled:
         return False
@@ -73,6 +74,8 @@ def may_hear(user: User, announcement: Announcement) -> bool:
         return allows(user.role, Permission.MATERIALS_READ)
     if announcement.error is not None or announcement.offline is not None:
         return allows(user.role, Permission.PRINTERS_READ)
+    if announcement.shop is not None:
+        return allows(user.role, Permission.ORDERS_MANAGE)
     job = announcement.job
     if job is None:
         return False

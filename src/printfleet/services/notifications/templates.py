@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from printfleet.domain.events import MaintenanceDue, PrinterErrorRaised, PrinterWentOffline
+from printfleet.domain.events import MaintenanceDue, PrinterErrorRaised, PrinterWentOffline, ShopNeedsReconnect
 from printfleet.domain.jobs import Job
 from printfleet.domain.notifications.announce import Announcement
 from printfleet.domain.notifications.model import NotificationEvent
@@ -70,6 +70,11 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.FILAMENT_RUNOUT: (
         "Filament ran out: {{ printer.id }}",
         "{{ printer.id }}: {{ error.text or 'a spool ran out.' }}",
+    ),
+    NotificationEvent.SHOP_RECONNECT_NEEDED: (
+        "Connect {{ shop.title }} again",
+        "{{ shop.title }} refused printfleet's access ({{ shop.problem }}). No orders arrive until someone with "
+        "orders access connects the shop again on the Orders page.",
     ),
     NotificationEvent.PRINTER_OFFLINE: (
         "Printer offline: {{ printer.id }}",
@@ -134,6 +139,11 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.FILAMENT_RUNOUT: (
         "Filament leer: {{ printer.id }}",
         "Auf {{ printer.id }} ist eine Spule leer{% if error.code %} ({{ error.code }}){% endif %}.",
+    ),
+    NotificationEvent.SHOP_RECONNECT_NEEDED: (
+        "{{ shop.title }} neu verbinden",
+        "{{ shop.title }} hat den Zugriff von printfleet abgelehnt ({{ shop.problem }}). Bis jemand mit Zugriff auf "
+        "die Bestellungen den Shop auf der Seite Bestellungen neu verbindet, kommen keine Bestellungen an.",
     ),
     NotificationEvent.PRINTER_OFFLINE: (
         "Drucker offline: {{ printer.id }}",
@@ -223,11 +233,18 @@ def offline_context(offline: PrinterWentOffline) -> dict[str, Any]:
     return {"since": _iso(offline.since), "reason": offline.reason, "detail": offline.detail}
 
 
+def shop_context(shop: ShopNeedsReconnect) -> dict[str, Any]:
+    """The ``shop`` part of the context: ``name`` (``etsy``), ``title`` (``Etsy``) and ``problem`` (the shop's
+    words)."""
+    return {"name": shop.shop, "title": shop.shop.title(), "problem": shop.problem}
+
+
 def context(announcement: Announcement, *, base_url: str | None, now: datetime, language: str = "en") -> dict[str, Any]:
     """The template context of ``announcement``: ``event``, ``printer`` (``id``), ``job``, ``entry``, ``slot``,
     ``maintenance``, ``error`` or ``offline`` (None when not about one; ``slot`` holds ``slot``, ``event``,
     ``spool_id``, ``material_type``, ``color``, ``grams_left``; ``maintenance`` see :func:`maintenance_context`;
-    ``error`` holds ``code`` and ``text``; ``offline`` holds ``since``, ``reason``, ``detail``), ``reason`` and
+    ``error`` holds ``code`` and ``text``; ``offline`` holds ``since``, ``reason``, ``detail``; ``shop`` holds
+    ``name``, ``title`` and ``problem``), ``reason`` and
     ``time`` (ISO 8601 UTC, when the message was written). This dict is also the ``data`` of a webhook body."""
     return {
         "event": announcement.event.value,
@@ -241,6 +258,15 @@ def context(announcement: Announcement, *, base_url: str | None, now: datetime, 
         "slot": announcement.slot.data() if announcement.slot is not None else None,
         "error": error_context(announcement.error) if announcement.error is not None else None,
         "offline": offline_context(announcement.offline) if announcement.offline is not None else None,
+        "shop": (
+            {
+                "name": announcement.shop.shop,
+                "title": announcement.shop.shop.title(),
+                "problem": announcement.shop.problem,
+            }
+            if announcement.shop is not None
+            else None
+        ),
         "time": now.isoformat(),
     }
 

@@ -18,9 +18,11 @@ from typing import Any, Protocol
 
 import structlog
 
+from printfleet.domain.events import ShopNeedsReconnect
 from printfleet.domain.orders.model import IncomingOrder, OrderSource
 from printfleet.domain.orders.shops import ConnectionState, ShopConnection
 from printfleet.services.errors import ServiceError, StoreUnavailable
+from printfleet.services.events import EventBus
 from printfleet.services.orders.service import OrderService
 
 log = structlog.get_logger(__name__)
@@ -102,8 +104,12 @@ class ShopSync:
         client: ShopClient,
         interval_s: float,
         clock: Callable[[], datetime] = _utcnow,
+        bus: EventBus | None = None,
     ) -> None:
+        """``bus`` hears :class:`~printfleet.domain.events.ShopNeedsReconnect` when the shop starts refusing the
+        tokens."""
         self._shop = shop
+        self._bus = bus
         self._repository = repository
         self._orders = orders
         self._client = client
@@ -151,6 +157,7 @@ class ShopSync:
                 received += len(page)
             except ShopReconnectNeeded as refused:
                 log.warning("shop.reconnect_needed", shop=self._shop, problem=refused.message)
+                self._announce_reconnect(connection.state, refused.message)
                 await self._repository.update(
                     self._shop,
                     self._clock(),
@@ -204,12 +211,20 @@ class ShopSync:
                 changes: dict[str, Any] = {"last_error": refused.message[:500]}
                 if isinstance(refused, ShopReconnectNeeded):
                     changes["state"] = ConnectionState.RECONNECT_NEEDED
+                    self._announce_reconnect((await self.status()).state, refused.message)
                 await self._repository.update(self._shop, self._clock(), **changes)
                 return told
             await self._orders.shipment_told(order, "sent")
             log.info("shop.shipment_sent", shop=self._shop, order_id=order.id)
             told += 1
         return told
+
+    def _announce_reconnect(self, was: ConnectionState, problem: str) -> None:
+        """Tell people once, when the connection enters ``reconnect_needed`` (published before the state is stored:
+        a refusal is final, the store write only records it)."""
+        if was is ConnectionState.RECONNECT_NEEDED or self._bus is None:
+            return
+        self._bus.publish(ShopNeedsReconnect(shop=self._shop, problem=problem[:500], occurred_at=self._clock()))
 
     def wake(self) -> None:
         """Send pending shipments and poll soon (a shop was just connected, an order marked shipped)."""
