@@ -8,7 +8,11 @@ reason). Services publish only after their transaction committed (DESIGN.md inva
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Self
 
 from printfleet.domain.events import DomainEvent
 
@@ -71,3 +75,54 @@ class EventBus:
     def subscriber_count(self) -> int:
         """Subscribers currently attached."""
         return len(self._subscribers)
+
+
+class TimedFollower:
+    """A subscriber that follows the bus and also acts at times it chooses: :meth:`on_event` for each event,
+    then :meth:`on_time` (also when :meth:`next_due`, aware UTC, arrives with no event). Enter to run (subscribed at
+    once, so no event published after entering is missed); leave to stop. ``clock`` gives aware UTC."""
+
+    def __init__(self, bus: EventBus, *, name: str, clock: Callable[[], datetime]) -> None:
+        self._bus = bus
+        self._name = name
+        self._clock = clock
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def next_due(self) -> datetime | None:
+        """When :meth:`on_time` must run next without an event (None: only on events)."""
+        return None
+
+    async def on_event(self, event: DomainEvent, now: datetime) -> None:
+        """Take one event."""
+
+    async def on_time(self, now: datetime) -> None:
+        """Do what is due by ``now``."""
+
+    async def __aenter__(self) -> Self:
+        self._subscription = self._bus.subscribe(maxsize=10_000)
+        self._task = asyncio.create_task(self._follow(self._subscription), name=self._name)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._subscription is not None:
+            self._subscription.close()
+        self._task = self._subscription = None
+
+    async def _follow(self, subscription: Subscription) -> None:
+        while True:
+            due_at = self.next_due()
+            wait = None if due_at is None else max((due_at - self._clock()).total_seconds(), 0.0)
+            try:
+                event = await asyncio.wait_for(subscription.get(), wait)
+            except TimeoutError:
+                event = None
+            if event is not None:
+                await self.on_event(event, self._clock())
+            await self.on_time(self._clock())

@@ -4,7 +4,7 @@ again with a note (or the error, with what was typed kept)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -15,7 +15,7 @@ from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.domain.maintenance import IntervalUnit, NewTask
 from printfleet.services.errors import ServiceError
-from printfleet.web.pages import Context, Locale, SameSite, html, page, translate
+from printfleet.web.pages import Context, Locale, SameSite, form_text, html, page, translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,11 +24,6 @@ LOG_LINES = 20
 
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PrinterId = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-def _text(form: Any, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
 
 
 async def _render(
@@ -75,7 +70,7 @@ async def maintenance_page(request: Request, context: Context, locale: Locale) -
 async def add_task(request: Request, context: Context, locale: Locale) -> Response:
     """Add a task from the form; an error keeps what was typed."""
     form = await request.form()
-    typed = {name: _text(form, name, 200) for name in ("name", "interval", "unit", "printer_id", "printer_model")}
+    typed = {name: form_text(form, name, 200) for name in ("name", "interval", "unit", "printer_id", "printer_model")}
     try:
         interval = float(typed["interval"].replace(",", "."))
         unit = IntervalUnit(typed["unit"])
@@ -122,7 +117,7 @@ async def mark_done(
     form = await request.form()
     try:
         done = await context.maintenance.mark_done(
-            task_id, printer_id, by=principal.user.id, notes=_text(form, "notes", 2000) or None
+            task_id, printer_id, by=principal.user.id, notes=form_text(form, "notes", 2000) or None
         )
     except ServiceError as exc:
         return await _render(request, context, locale, error=exc.message, status_code=404)

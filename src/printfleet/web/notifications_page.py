@@ -7,7 +7,7 @@ URL or secret)."""
 from __future__ import annotations
 
 from datetime import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -18,7 +18,7 @@ from printfleet.domain.accounts.users import Principal
 from printfleet.domain.notifications.model import ChannelKind, NotificationEvent
 from printfleet.domain.notifications.quiet import QuietHours, time_zone_problem
 from printfleet.services.errors import ServiceError
-from printfleet.web.pages import Context, Locale, SameSite, html, page, translate
+from printfleet.web.pages import Context, Locale, SameSite, form_text, html, page, translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,11 +29,6 @@ HISTORY_LINES = 10
 """Latest messages shown per channel (the REST API pages through more)."""
 
 _TYPED = ("kind", "name", "quiet_start", "quiet_end", "quiet_timezone")
-
-
-def _text(form: Any, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
 
 
 async def _render(
@@ -84,14 +79,14 @@ async def notifications_page(request: Request, context: Context, locale: Locale,
 async def add_channel(request: Request, context: Context, locale: Locale, principal: Me) -> Response:
     """Add a channel; an error keeps the kind and name typed (never the URL or secret)."""
     form = await request.form()
-    typed = {name: _text(form, name, 100) for name in ("kind", "name")}
+    typed = {name: form_text(form, name, 100) for name in ("kind", "name")}
     try:
         kind = ChannelKind(typed["kind"])
     except ValueError:
         error = translate(locale, "Choose a kind of channel.")
         return await _render(request, context, locale, principal, error=error, typed=typed, status_code=422)
-    url = _text(form, "url", 2000) or None
-    secret = _text(form, "secret", 200) or None
+    url = form_text(form, "url", 2000) or None
+    secret = form_text(form, "secret", 200) or None
     try:
         channel = await context.notifications.add_channel(
             principal.user.id, kind=kind, name=typed["name"] or kind.value, url=url, secret=secret
@@ -123,7 +118,7 @@ async def switch_channel(
 ) -> Response:
     """Switch a channel on or off (``enabled`` = ``true``/``false``)."""
     form = await request.form()
-    enabled = _text(form, "enabled", 5) == "true"
+    enabled = form_text(form, "enabled", 5) == "true"
     try:
         channel = await context.notifications.update_channel(principal.user.id, channel_id, enabled=enabled)
     except ServiceError as exc:
@@ -171,15 +166,15 @@ def _quiet(typed: dict[str, str], critical_bypass: bool, locale: str) -> QuietHo
 async def add_rule(request: Request, context: Context, locale: Locale, principal: Me) -> Response:
     """Add a rule: a channel, the events ticked, the printers chosen (none: every printer), optional quiet hours."""
     form = await request.form()
-    typed = {name: _text(form, name, 64) for name in _TYPED}
+    typed = {name: form_text(form, name, 64) for name in _TYPED}
     try:
-        channel_id = int(_text(form, "channel_id", 12))
+        channel_id = int(form_text(form, "channel_id", 12))
         events = frozenset(NotificationEvent(value) for value in form.getlist("events") if isinstance(value, str))
     except ValueError:
         error = translate(locale, "Choose a channel and events.")
         return await _render(request, context, locale, principal, error=error, typed=typed, status_code=422)
     try:
-        quiet = _quiet(typed, _text(form, "critical_bypass", 5) == "true", locale)
+        quiet = _quiet(typed, form_text(form, "critical_bypass", 5) == "true", locale)
     except ValueError as exc:
         return await _render(request, context, locale, principal, error=str(exc), typed=typed, status_code=422)
     printer_ids = frozenset(value[:64] for value in form.getlist("printer_ids") if isinstance(value, str) and value)

@@ -4,7 +4,7 @@ file. Forms post to ``/ui/orders/...`` and the page is shown again with a note (
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +19,7 @@ from printfleet.domain.orders.planning import ScheduleOptions
 from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
 from printfleet.services.errors import InvalidInput, ServiceError
 from printfleet.services.schedule.service import Actor
-from printfleet.web.pages import Context, Locale, SameSite, html, page, translate
+from printfleet.web.pages import Context, Locale, SameSite, form_text, html, page, translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,11 +30,6 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 """The largest CSV file the page imports (bytes)."""
 
 OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _text(form: Any, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
 
 
 async def _render(
@@ -132,7 +127,9 @@ async def ship(request: Request, order_id: OrderId, context: Context, locale: Lo
     form = await request.form()
     try:
         await context.orders.mark_shipped(
-            order_id, tracking_code=_text(form, "tracking_code", 120) or None, carrier=_text(form, "carrier", 64)
+            order_id,
+            tracking_code=form_text(form, "tracking_code", 120) or None,
+            carrier=form_text(form, "carrier", 64),
         )
     except ServiceError as exc:
         return await _render(request, context, locale, error=exc.message, status_code=409)
@@ -187,19 +184,19 @@ async def add_profile(request: Request, context: Context, locale: Locale) -> Res
     form = await request.form()
     try:
         try:
-            file_id = int(_text(form, "file_id", 12))
-            units = int(_text(form, "units_per_plate", 6) or "1")
+            file_id = int(form_text(form, "file_id", 12))
+            units = int(form_text(form, "units_per_plate", 6) or "1")
         except ValueError:
             raise InvalidInput(translate(locale, "Choose a file and give the units per plate as a number.")) from None
         draft = ProfileDraft(
-            name=_text(form, "name", 120),
-            listing_id=_text(form, "listing_id", 64),
-            sku=_text(form, "sku", 120) or None,
+            name=form_text(form, "name", 120),
+            listing_id=form_text(form, "listing_id", 64),
+            sku=form_text(form, "sku", 120) or None,
             parts=(
                 ProfilePart(
                     file_id=file_id,
                     units_per_plate=units,
-                    material_type=_text(form, "material_type", 32) or None,
+                    material_type=form_text(form, "material_type", 32) or None,
                 ),
             ),
             allow_personalisation=form.get("allow_personalisation") == "on",

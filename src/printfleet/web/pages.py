@@ -61,6 +61,13 @@ HISTORY_HEADERS: Mapping[str, str] = {"Vary": "HX-Request, HX-Target, HX-History
 browser's Back button shows the bare fragment."""
 
 
+def form_text(form: Any, name: str, limit: int) -> str:
+    """The text field ``name`` of a submitted form, trimmed and cut to ``limit`` characters ("" when absent or a
+    file)."""
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
 def html(body: str, *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
     """An HTML response with the security headers and ``Vary`` on the htmx request headers."""
     return HTMLResponse(

@@ -9,17 +9,15 @@ whose window is shorter than the reminder gets none.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
+from typing import Self
 
 import structlog
 
-from printfleet.domain.events import ClaimOffered, ClaimReminder
+from printfleet.domain.events import ClaimOffered, ClaimReminder, DomainEvent
 from printfleet.domain.queue import EntryStatus, QueueEntry
-from printfleet.services.events import EventBus, Subscription
+from printfleet.services.events import EventBus, TimedFollower
 
 log = structlog.get_logger(__name__)
 
@@ -39,8 +37,9 @@ def reminder_at(entry: QueueEntry, before: timedelta) -> datetime | None:
     return due
 
 
-class ClaimReminders:
-    """Publishes a reminder for each offer still open ``before`` its deadline. Enter to run; leave to stop."""
+class ClaimReminders(TimedFollower):
+    """Publishes a reminder for each offer still open ``before`` its deadline (none when ``before`` is zero). Enter
+    to run; leave to stop."""
 
     def __init__(
         self,
@@ -50,52 +49,37 @@ class ClaimReminders:
         before: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._bus = bus
+        super().__init__(bus, name="claim-reminders", clock=clock)
         self._entries = entries
         self._before = before
-        self._clock = clock
         self._due: dict[int, tuple[datetime, QueueEntry]] = {}
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> ClaimReminders:
+    async def __aenter__(self) -> Self:
         if self._before > timedelta(0):
-            self._subscription = self._bus.subscribe(maxsize=10_000)
-            self._task = asyncio.create_task(self._run(self._subscription), name="claim-reminders")
+            await super().__aenter__()
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._subscription is not None:
-            self._subscription.close()
-        self._task = self._subscription = None
+    def next_due(self) -> datetime | None:
+        """The soonest reminder."""
+        return min((due for due, _ in self._due.values()), default=None)
 
-    async def _run(self, subscription: Subscription) -> None:
-        while True:
-            soonest = min((due for due, _ in self._due.values()), default=None)
-            wait = None if soonest is None else max((soonest - self._clock()).total_seconds(), 0.0)
+    async def on_event(self, event: DomainEvent, now: datetime) -> None:
+        """An offer sets its reminder (a new offer of the same entry replaces the old one's)."""
+        if isinstance(event, ClaimOffered):
+            due = reminder_at(event.entry, self._before)
+            if due is not None:
+                self._due[event.entry.id] = (due, event.entry)
+
+    async def on_time(self, now: datetime) -> None:
+        """Send the reminders due by ``now`` whose offers are still open."""
+        for entry_id, (due, offered) in list(self._due.items()):
+            if due > now:
+                continue
+            del self._due[entry_id]
             try:
-                event = await asyncio.wait_for(subscription.get(), wait)
-            except TimeoutError:
-                event = None
-            if isinstance(event, ClaimOffered):
-                due = reminder_at(event.entry, self._before)
-                if due is not None:
-                    self._due[event.entry.id] = (due, event.entry)
-            now = self._clock()
-            for entry_id, (due, offered) in list(self._due.items()):
-                if due > now:
-                    continue
-                del self._due[entry_id]
-                try:
-                    await self._remind(offered)
-                except Exception:  # a reminder that cannot be checked is left out; the offer itself was sent
-                    log.exception("queue.claim_reminder_failed", entry_id=entry_id)
+                await self._remind(offered)
+            except Exception:  # a reminder that cannot be checked is left out; the offer itself was sent
+                log.exception("queue.claim_reminder_failed", entry_id=entry_id)
 
     async def _remind(self, offered: QueueEntry) -> None:
         current = await self._entries(offered.id)
