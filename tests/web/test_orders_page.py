@@ -53,6 +53,18 @@ async def test_an_operator_imports_orders_adds_a_profile_schedules_and_ships(ser
     orders = server.runtime.orders
     listed = await orders.list_orders_all()
     assert await orders.views(listed) == [await orders.get(order.id) for order in listed]
+    assert f'<a href="/orders/{seven.id}">Open</a>' in scheduled.text
+
+    detail = await server.client.get(f"/orders/{seven.id}", headers=operator)
+    assert detail.status_code == 200, detail.text
+    assert "Order E-7" in detail.text
+    assert "7 × Keychain" in detail.text
+    assert detail.text.count('<tr id="plate-') == 2
+    assert "part 1, plate 1" in detail.text
+    assert "part 1, plate 2" in detail.text
+    assert "Grace Hopper" in detail.text
+    missing = await server.client.get("/orders/999999", headers=operator)
+    assert missing.status_code == 404
 
     shipped = await server.client.post(
         f"/ui/orders/{seven.id}/ship", data={"tracking_code": "1Z42", "carrier": "UPS"}, headers=operator
@@ -68,6 +80,7 @@ async def test_members_are_not_shown_orders_and_operators_read_them_in_german(se
     member = await bearer_headers(server.runtime.accounts, username="mo", role=Role.MEMBER)
     page = await server.client.get("/orders", headers=member)
     assert page.status_code == 403
+    assert (await server.client.get("/orders/1", headers=member)).status_code == 403
     assert 'href="/orders"' not in (await server.client.get("/", headers=member)).text
     operator = await bearer_headers(server.runtime.accounts, username="olga", role=Role.OPERATOR)
     body = (await server.client.get("/orders", headers={**operator, "Accept-Language": "de"})).text

@@ -4,6 +4,7 @@ file. Forms post to ``/ui/orders/...`` and the page is shown again with a note (
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -14,6 +15,7 @@ from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.domain.files.library import FileQuery
+from printfleet.domain.jobs import Job
 from printfleet.domain.orders.model import OrderQuery, OrderStatus
 from printfleet.domain.orders.planning import ScheduleOptions
 from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
@@ -81,6 +83,41 @@ async def orders_page(
 ) -> Response:
     """Orders, ship-by soonest first, optionally of one status."""
     return await _render(request, context, locale, status=status)
+
+
+@router.get("/orders/{order_id}", dependencies=[requires(Permission.ORDERS_READ)])
+async def order_page(request: Request, order_id: OrderId, context: Context, locale: Locale) -> Response:
+    """One order: its lines and profiles, and every plate's print with its printer and job (re-read every 10 s)."""
+    try:
+        view = await context.orders.get(order_id)
+    except ServiceError as exc:
+        heading = translate(locale, "Not found")
+        body = page(
+            request, locale, "error.html", page_name="orders", title=heading, heading=heading, message=exc.message
+        )
+        return html(body, status_code=404)
+    jobs: dict[int, Job] = {}
+    for _link, shown in view.prints:
+        job_id = shown.scheduled.job_id if shown is not None else None
+        if job_id is not None:
+            with contextlib.suppress(ServiceError):
+                jobs[job_id] = await context.jobs.get(job_id)
+    costs = await context.usage.order_costs([order_id])
+    profiles = await context.orders.profiles()
+    body = page(
+        request,
+        locale,
+        "order.html",
+        page_name="orders",
+        title=translate(locale, "Order %(number)s") % {"number": view.order.external_id or view.order.id},
+        view=view,
+        jobs=jobs,
+        cost=costs.get(order_id),
+        currency=context.usage.currency,
+        profile_names={profile.id: profile.name for profile in profiles},
+        lines={line.id: line for line in view.order.lines},
+    )
+    return html(body)
 
 
 @router.post("/ui/orders/{order_id}/schedule", dependencies=[SameSite])
