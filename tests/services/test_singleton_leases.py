@@ -94,46 +94,57 @@ async def test_a_hung_holder_is_replaced_under_a_new_epoch_and_cannot_renew(leas
 
 
 class Stalling:
-    """A lease store whose renewals first stall for ``stall_s`` (the process paused) or fail (the store down)."""
+    """A lease store that can stall (every call waits while ``paused``: the process or its link hangs) or fail
+    (the store down)."""
 
-    def __init__(self, store: SqlLeaseRepository, *, stall_s: float = 0.0, failing: bool = False) -> None:
+    def __init__(self, store: SqlLeaseRepository) -> None:
         self._store = store
-        self.stall_s = stall_s
-        self.failing = failing
+        self.failing = False
+        self.running = asyncio.Event()
+        self.running.set()
 
-    async def acquire(self, name: str, owner: str, ttl_s: float) -> Hold | None:
+    async def _gate(self) -> None:
+        await self.running.wait()
         if self.failing:
             raise StoreUnavailable("OperationalError", "the database is down")
+
+    async def acquire(self, name: str, owner: str, ttl_s: float) -> Hold | None:
+        await self._gate()
         return await self._store.acquire(name, owner, ttl_s)
 
     async def renew(self, hold: Hold, ttl_s: float) -> Hold | None:
-        if self.failing:
-            raise StoreUnavailable("OperationalError", "the database is down")
-        await asyncio.sleep(self.stall_s)
+        await self._gate()
         return await self._store.renew(hold, ttl_s)
 
     async def release(self, hold: Hold) -> None:
         await self._store.release(hold)
 
 
-async def test_a_holder_that_wakes_after_its_lease_was_taken_leaves_its_role(leases: SqlLeaseRepository) -> None:
+async def test_a_holder_whose_store_stalls_leaves_its_role_and_does_not_take_it_back(
+    leases: SqlLeaseRepository,
+) -> None:
     role, next_role = Role(), Role()
-    store = Stalling(leases, stall_s=TTL * 2)
-    sleepy = Singleton("test.role", store=store, owner="sleepy", start=role.run, ttl_s=TTL, retry_s=30.0)
+    store = Stalling(leases)
+    stalled = Singleton("test.role", store=store, owner="stalled", start=role.run, ttl_s=TTL, retry_s=0.1)
     successor = Singleton("test.role", store=leases, owner="successor", start=next_role.run, ttl_s=TTL, retry_s=0.1)
-    async with sleepy:
+    async with stalled:
         await wait_until(lambda: role.running)
-        first = sleepy.hold
+        first = stalled.hold
         assert first is not None
-        # Its renewal stalls past the lease (the process paused): another process takes the role meanwhile.
+        store.running.clear()  # its renewals hang: it must leave the role before its lease ends
+        await wait_until(lambda: not role.running, timeout=TTL)
+        [(last, _)] = await leases.holders()
+        assert last.owner == "stalled"
+        assert role.stopped_at is not None
+        assert role.stopped_at < last.expires_at  # left while its lease was live: nobody else could start yet
         async with successor:
             await wait_until(lambda: next_role.running, timeout=TTL * 3)
-            await wait_until(lambda: not role.running, timeout=TTL * 3)  # awake, refused, it leaves the role
-            assert sleepy.hold is None
             assert successor.hold is not None
-            assert successor.hold.epoch == first.epoch + 1
+            assert successor.hold.epoch > first.epoch
+            store.running.set()  # the link is back: the live successor keeps the role
             await asyncio.sleep(TTL)
-            assert not role.running  # and does not take it back from a live holder
+            assert not role.running
+            assert next_role.running
     assert role.starts == 1
 
 
@@ -152,3 +163,24 @@ async def test_a_holder_that_cannot_reach_the_store_leaves_its_role_before_the_l
         assert role.stopped_at is not None
         assert role.stopped_at < last.expires_at  # fenced while its lease was live: nobody else could start yet
         assert role.starts == 1
+
+
+async def test_a_role_that_fails_to_start_lets_the_lease_go_and_is_taken_up_again(leases: SqlLeaseRepository) -> None:
+    attempts = []
+    role = Role()
+
+    @contextlib.asynccontextmanager
+    async def flaky() -> AsyncIterator[None]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the role could not start")
+        async with role.run():
+            yield
+
+    singleton = Singleton("test.role", store=leases, owner="flaky", start=flaky, ttl_s=TTL, retry_s=0.2)
+    async with singleton:
+        await wait_until(lambda: role.running, timeout=5)
+        assert len(attempts) == 2
+        [(current, live)] = await leases.holders()
+        assert (current.owner, live) == ("flaky", True)
+        assert current.epoch == 2  # let go after the failure, taken again

@@ -3,10 +3,11 @@ when its holder dies or hangs.
 
 A :class:`Singleton` takes a lease on its role (store: ``SqlLeaseRepository``), runs the role while it holds it,
 renews the lease every ``ttl/3`` seconds, and stops the role by itself (fences itself) when it has not renewed for
-``2/3 ttl`` — before the lease can expire and another process take over — or when a renewal says another holder has
-it. A process that is paused past its lease (SIGSTOP, a long GC, a VM migration) therefore finds its role gone on
-waking and stops; its successor holds the lease under a higher epoch. On SQLite (one process per database file)
-:class:`AlwaysHeld` runs the role for as long as the process runs.
+``2/3 ttl`` — before the lease can expire and another process take over (a renewal waits at most ``ttl/3``) — or
+when a renewal says another holder has it. A process that is paused past its lease (SIGSTOP, a long GC, a VM
+migration) therefore finds its role gone on waking and stops; its successor holds the lease under a higher epoch.
+A role that fails to start or crashes is logged, its lease let go, and taken up again later. On SQLite (one process
+per database file) :class:`AlwaysHeld` runs the role for as long as the process runs.
 
 The role is a callable that enters and leaves the work: ``start()`` returns an async context manager, entered when
 the lease is taken and left when it is lost or the process stops.
@@ -116,12 +117,21 @@ class Singleton:
                 continue
             try:
                 await self._hold(hold)
+            except Exception:  # the role failed to start or crashed: give the lease back, try again later
+                log.exception("lease.role_failed", role=self.name, epoch=hold.epoch)
+                await self._let_go()
+                await asyncio.sleep(self._retry_s)
             finally:
-                if self.hold is not None:  # stopping while holding: let the lease go for a quick takeover
-                    released, self.hold = self.hold, None
-                    with contextlib.suppress(StoreUnavailable):
-                        await asyncio.shield(self._store.release(released))
-                    self._changed(held=False)
+                await self._let_go()
+
+    async def _let_go(self) -> None:
+        """Release the lease still held (stopping, or the role failed) so another process takes over at once."""
+        if self.hold is None:
+            return
+        released, self.hold = self.hold, None
+        with contextlib.suppress(StoreUnavailable):
+            await asyncio.shield(self._store.release(released))
+        self._changed(held=False)
 
     async def _hold(self, hold: Hold) -> None:
         """Run the role under ``hold`` until it is lost or fenced."""
@@ -133,7 +143,9 @@ class Singleton:
             while True:
                 await asyncio.sleep(self._ttl_s / 3)
                 assert self.hold is not None
-                fresh, answered = await self._call(self._store.renew(self.hold, self._ttl_s))
+                fresh, answered = await self._call(
+                    asyncio.wait_for(self._store.renew(self.hold, self._ttl_s), self._ttl_s / 3)
+                )
                 if fresh is not None:
                     self.hold, renewed = fresh, self._monotonic()
                     self._renewed(ok=True)
@@ -149,12 +161,15 @@ class Singleton:
         self._changed(held=False)
 
     async def _call(self, call: Awaitable[Hold | None]) -> tuple[Hold | None, bool]:
-        """The store's answer to ``call`` and whether it answered (False: the store failed; logged)."""
+        """The store's answer to ``call`` and whether it answered (False: the store failed or was too slow;
+        logged)."""
         try:
             return await call, True
         except StoreUnavailable as error:
             log.warning("lease.store_unavailable", role=self.name, error=error.error)
-            return None, False
+        except TimeoutError:
+            log.warning("lease.store_unavailable", role=self.name, error="no answer in time")
+        return None, False
 
     def _changed(self, *, held: bool) -> None:
         if self._metrics is not None:
