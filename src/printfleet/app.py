@@ -370,6 +370,7 @@ def build_app(
                 accounts=accounts,
                 jobs=jobs,
                 queue_entries=queue.entry,
+                printers_now=monitoring.watched,
                 clock=clock,
             )
             outbox, notifications = notifying.outbox, notifying.service
@@ -423,6 +424,7 @@ def build_app(
                 metrics=metrics,
             )
             delivery = roles.role("notifications.delivery", outbox.delivering)
+            alerts = roles.role("notifications.printer_alerts", lambda: notifying.alerts)
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
@@ -470,7 +472,7 @@ def build_app(
                 async with (
                     outbox_context,
                     delivery_context,
-                    notifying.alerts,
+                    alerts,
                     notifying.reminders,
                     bot,
                     queue,

@@ -11,6 +11,7 @@ from printfleet.config import NotificationSettings
 from printfleet.domain.accounts.users import User
 from printfleet.domain.jobs import Job, JobFilter
 from printfleet.domain.notifications.model import Backoff
+from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.notify import ChannelSender
 from printfleet.notify.email import SmtpServer
 from printfleet.services.accounts import AccountService
@@ -87,6 +88,7 @@ def build_notifications(
     accounts: AccountService,
     jobs: JobService,
     queue_entries: EntryLookup,
+    printers_now: Callable[[], list[tuple[PrinterConfig, PrinterStatus]]],
     clock: Callable[[], datetime] | None = None,
 ) -> Notifying:
     """Wire the notification parts for ``settings``."""
@@ -119,6 +121,7 @@ def build_notifications(
     alerts = PrinterAlerts(
         bus=bus,
         grace=timedelta(seconds=settings.offline_grace),
+        current=printers_now,
         **({"clock": clock} if clock is not None else {}),
     )
     reminders = ClaimReminders(

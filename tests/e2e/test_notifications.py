@@ -577,3 +577,36 @@ async def test_two_processes_on_one_postgresql_deliver_each_message_once_and_han
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_two_processes_watching_one_printer_announce_its_runout_once(
+    empty_postgres_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    first = await started(empty_postgres_url, farm)
+    second = await started(empty_postgres_url, farm)
+    try:
+        channel = await add_channel(first, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(first, channel["id"], ["filament_runout"])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:  # one process raises the printers' alarms (both watch the printer)
+            roles = [(await server.client.get("/healthz")).json()["roles"] for server in (first, second)]
+            raising = [r for r in roles if "notifications.printer_alerts" in r]
+            if len(raising) == 1:
+                break
+            assert len(raising) == 0, roles
+            assert loop.time() < deadline, roles
+            await asyncio.sleep(0.1)
+        printer = farm[0]
+        await printer.start_print("benchy.gcode.3mf", duration_s=600)
+        for server in (first, second):
+            await server.wait_printer(printer.printer_id, "printing")
+        await printer.run_out(1)
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await asyncio.sleep(1.5)  # the other process's announcement would arrive by now
+        assert receiver.webhook_events("/hook", SECRET) == ["filament_runout"]
+        assert receiver.on("/hook")[0].json()["data"]["error"]["code"] == "HMS_0700_2000_0002_0002"
+    finally:
+        await first.stop()
+        await second.stop()

@@ -8,13 +8,15 @@ the grace period, ``PrinterWentOffline`` (``printer_offline``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Self
 
 import structlog
 
 from printfleet.domain.events import DomainEvent, PrinterRemoved, PrinterStatusUpdated
 from printfleet.domain.notifications.printer_alerts import PrinterWatch
+from printfleet.domain.printer import PrinterConfig, PrinterStatus
 from printfleet.services.events import EventBus, TimedFollower
 
 log = structlog.get_logger(__name__)
@@ -22,13 +24,30 @@ log = structlog.get_logger(__name__)
 
 class PrinterAlerts(TimedFollower):
     """Publishes printers' new errors at once and their outages after ``grace`` (seconds as a timedelta). Enter to
-    run (subscribe before the printers connect, so the first report of each is seen); leave to stop."""
+    run; leave to stop. Entering starts from the printers' statuses ``current()`` gives (``(config, status)``
+    pairs): what they show then is known, and only what changes after is announced (at start-up there are none
+    yet; when the role passes to this process mid-day, the others' announcements are not repeated)."""
 
     def __init__(
-        self, *, bus: EventBus, grace: timedelta, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        *,
+        bus: EventBus,
+        grace: timedelta,
+        current: Callable[[], Iterable[tuple[PrinterConfig, PrinterStatus]]] = lambda: (),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__(bus, name="printer-alerts", clock=clock)
+        self._grace = grace
+        self._current = current
         self._watch = PrinterWatch(grace)
+
+    async def __aenter__(self) -> Self:
+        self._watch = PrinterWatch(self._grace)
+        entered = await super().__aenter__()  # subscribed first: no change after the statuses below is missed
+        now = self._clock()
+        for config, status in self._current():
+            self._watch.observe(config.id, status, now)
+        return entered
 
     def next_due(self) -> datetime | None:
         """When the next printer's grace ends."""
