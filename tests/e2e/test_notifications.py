@@ -535,6 +535,19 @@ async def test_a_member_who_has_not_claimed_is_reminded_once_before_the_window_e
         await server.stop()
 
 
+async def role_holder(servers: list[Server], role: str, *, timeout: float = 10.0) -> Server:
+    """The one server whose ``/healthz`` lists ``role``, once one does; fails when two do or none in time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = [s for s in servers if role in (await s.client.get("/healthz")).json()["roles"]]
+        if len(found) == 1:
+            return found[0]
+        assert not found, f"{len(found)} processes hold {role}"
+        assert loop.time() < deadline, f"no process took {role}"
+        await asyncio.sleep(0.1)
+
+
 async def test_two_processes_on_one_postgresql_deliver_each_message_once_and_hand_delivery_over(
     empty_postgres_url: str, farm: BambuFarm, receiver: HttpReceiver
 ) -> None:
@@ -545,30 +558,13 @@ async def test_two_processes_on_one_postgresql_deliver_each_message_once_and_han
         channel = await add_channel(first, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
         await add_rule(first, channel["id"], ["print_finished"])
 
-        async def delivering() -> list[Server]:
-            found = []
-            for server in (first, second):
-                health = (await server.client.get("/healthz")).json()
-                if "notifications.delivery" in health["roles"]:
-                    found.append(server)
-            return found
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while len(found := await delivering()) != 1:
-            assert len(found) == 0, "both processes deliver"
-            assert loop.time() < deadline, "no process took delivery"
-            await asyncio.sleep(0.1)
-        [holder] = found
+        holder = await role_holder([first, second], "notifications.delivery")
         printer = farm[0]
         await printer.start_print("cube.gcode.3mf", duration_s=0.8)
         await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
         await holder.stop()  # lets the lease go: the other process delivers from now on
         other = second if holder is first else first
-        deadline = loop.time() + 10
-        while "notifications.delivery" not in (await other.client.get("/healthz")).json()["roles"]:
-            assert loop.time() < deadline, "the other process never took delivery over"
-            await asyncio.sleep(0.1)
+        assert await role_holder([other], "notifications.delivery") is other
         await printer.start_print("benchy.gcode.3mf", duration_s=0.8)
         await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
         await asyncio.sleep(1.5)  # a second delivery of either would arrive by now
@@ -588,16 +584,7 @@ async def test_two_processes_watching_one_printer_announce_its_runout_once(
     try:
         channel = await add_channel(first, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
         await add_rule(first, channel["id"], ["filament_runout"])
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while True:  # one process raises the printers' alarms (both watch the printer)
-            roles = [(await server.client.get("/healthz")).json()["roles"] for server in (first, second)]
-            raising = [r for r in roles if "notifications.printer_alerts" in r]
-            if len(raising) == 1:
-                break
-            assert len(raising) == 0, roles
-            assert loop.time() < deadline, roles
-            await asyncio.sleep(0.1)
+        await role_holder([first, second], "notifications.printer_alerts")  # both watch the printer; one raises
         printer = farm[0]
         await printer.start_print("benchy.gcode.3mf", duration_s=600)
         for server in (first, second):
