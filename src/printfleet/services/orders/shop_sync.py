@@ -157,7 +157,6 @@ class ShopSync:
                 received += len(page)
             except ShopReconnectNeeded as refused:
                 log.warning("shop.reconnect_needed", shop=self._shop, problem=refused.message)
-                self._announce_reconnect(connection.state, refused.message)
                 await self._repository.update(
                     self._shop,
                     self._clock(),
@@ -166,6 +165,7 @@ class ShopSync:
                     last_poll_at=self._clock(),
                     add_seen=received,
                 )
+                self._announce_reconnect(connection.state, refused.message)
                 return received
             except ShopUnavailable as outage:
                 log.warning("shop.poll_failed", shop=self._shop, problem=outage.message, received=received)
@@ -209,10 +209,14 @@ class ShopSync:
             except (ShopReconnectNeeded, ShopUnavailable) as refused:
                 log.warning("shop.shipment_deferred", shop=self._shop, order_id=order.id, problem=refused.message)
                 changes: dict[str, Any] = {"last_error": refused.message[:500]}
-                if isinstance(refused, ShopReconnectNeeded):
-                    changes["state"] = ConnectionState.RECONNECT_NEEDED
-                    self._announce_reconnect((await self.status()).state, refused.message)
-                await self._repository.update(self._shop, self._clock(), **changes)
+                if not isinstance(refused, ShopReconnectNeeded):
+                    await self._repository.update(self._shop, self._clock(), **changes)
+                    return told
+                was = (await self.status()).state
+                await self._repository.update(
+                    self._shop, self._clock(), state=ConnectionState.RECONNECT_NEEDED, **changes
+                )
+                self._announce_reconnect(was, refused.message)
                 return told
             await self._orders.shipment_told(order, "sent")
             log.info("shop.shipment_sent", shop=self._shop, order_id=order.id)
@@ -220,8 +224,8 @@ class ShopSync:
         return told
 
     def _announce_reconnect(self, was: ConnectionState, problem: str) -> None:
-        """Tell people once, when the connection enters ``reconnect_needed`` (published before the state is stored:
-        a refusal is final, the store write only records it)."""
+        """Tell people once, when the connection has entered ``reconnect_needed`` (``was``: its state before; called
+        after the new state is stored, as every event is published after its commit)."""
         if was is ConnectionState.RECONNECT_NEEDED or self._bus is None:
             return
         self._bus.publish(ShopNeedsReconnect(shop=self._shop, problem=problem[:500], occurred_at=self._clock()))
