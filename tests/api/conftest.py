@@ -58,6 +58,10 @@ async def _serve(server: uvicorn.Server) -> None:
         raise RuntimeError(f"the server did not start (uvicorn exit code {exit_.code}); see its log above") from None
 
 
+START_TIMEOUT_S = 45.0
+"""How long a server may take to start: longer than ``migrate()`` waits for a SQLite file still locked."""
+
+
 async def start_server(
     database_url: str,
     *,
@@ -84,7 +88,9 @@ async def start_server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )
     task = asyncio.create_task(_serve(server))
-    for _ in range(200):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT_S
+    while loop.time() < deadline:
         if server.started:
             break
         if task.done():

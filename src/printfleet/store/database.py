@@ -20,6 +20,8 @@ SQLAlchemy, and the optional :class:`~printfleet.services.ports.StoreObserver` h
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -132,6 +134,38 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, foreign_keys: bool) -> Non
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: ConnectionPoolEntry, _exception: BaseException | None) -> None:
+        _roll_back_before_close(dbapi_connection)
+
+
+def _roll_back_before_close(dbapi_connection: Any) -> None:
+    """End the open transaction of an aiosqlite connection that SQLAlchemy is about to close without one.
+
+    A task cancelled while one of its statements runs (a service stopping, a client gone) has its connection
+    invalidated and closed. CPython's ``sqlite3`` closes with ``sqlite3_close_v2``, which leaves the connection
+    open as a "zombie" while a statement of one of its cursors is not finalised, and the interrupted statement's
+    cursor lives on in the exception's traceback until the garbage collector frees it: until then the zombie
+    keeps its ``BEGIN IMMEDIATE`` transaction, so every other writer (another request, the next start of the
+    server on the same file) fails with "database is locked". A ``ROLLBACK`` queued on the connection's own
+    thread runs after the interrupted statement and before the close, and releases the write lock.
+
+    aiosqlite runs one thread per connection fed by a FIFO queue (``Connection._tx``, the queue SQLAlchemy's
+    adapter also feeds); nothing is done when that queue or the connection is not there.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    queue = getattr(driver, "_tx", None)
+    sqlite_connection = getattr(driver, "_connection", None)
+    if queue is None or not isinstance(sqlite_connection, sqlite3.Connection):
+        return
+
+    def roll_back() -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if sqlite_connection.in_transaction:
+                sqlite_connection.rollback()
+
+    queue.put_nowait((None, roll_back))
 
 
 class Database:
