@@ -60,6 +60,7 @@ from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.schedule import Scheduler, ScheduleService
 from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
+from printfleet.services.statistics import StatisticsService
 from printfleet.store.accounts.audit import SqlAuditRepository
 from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database, migrate
@@ -73,6 +74,7 @@ from printfleet.store.printers import SqlPrinterRepository, SqlSettingsRepositor
 from printfleet.store.process_lock import hold_sqlite
 from printfleet.store.queue import SqlQueueRepository
 from printfleet.store.schedule import SqlScheduleRepository
+from printfleet.store.statistics import SqlStatisticsRepository
 from printfleet.web import mount_web
 
 log = structlog.get_logger("printfleet.app")
@@ -442,6 +444,9 @@ def build_app(
                 schedule=schedule,
                 orders=orders,
                 usage=usage,
+                statistics=StatisticsService(
+                    SqlStatisticsRepository(database), **({"clock": clock} if clock is not None else {})
+                ),
                 spoolman=spoolman.reporter if spoolman else None,
                 shop=etsy.sync if etsy else None,
                 shop_connector=etsy.connector if etsy else None,

@@ -30,6 +30,7 @@ from printfleet.api import (
     queue,
     schedule,
     shops,
+    statistics,
     ws,
 )
 from printfleet.api.auth import check_metrics_access, public
@@ -205,6 +206,7 @@ def create_api(
     app.include_router(material_slots.router)  # before printers: /{printer_id}/slots is not a printer command
     app.include_router(printers.router)
     app.include_router(costs.router)  # before jobs: /{job_id}/usage
+    app.include_router(statistics.router)
     app.include_router(jobs.router)
     app.include_router(queue.router)
     app.include_router(files.router)

@@ -28,6 +28,7 @@ from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.schedule import ScheduleService
 from printfleet.services.settings import SettingsService
+from printfleet.services.statistics import StatisticsService
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +54,7 @@ class ApiContext:
     schedule: ScheduleService
     orders: OrderService
     usage: UsageService
+    statistics: StatisticsService
     bus: EventBus
     health: HealthService
     render_metrics: Callable[[], tuple[bytes, str]]

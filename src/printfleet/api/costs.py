@@ -161,7 +161,7 @@ CSV_COLUMNS = (
 """The CSV export's columns, in order (a header row first)."""
 
 
-def _cell(text: str) -> str:
+def csv_cell(text: str) -> str:
     """Text that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -200,7 +200,7 @@ async def cost_report(
         writer.writerow(CSV_COLUMNS)
         for row in (*rows, total):
             public = CostRowPublic.from_domain(row).model_dump()
-            public["key"] = _cell(public["key"])
+            public["key"] = csv_cell(public["key"])
             writer.writerow(["" if public[name] is None else public[name] for name in CSV_COLUMNS])
         return Response(
             buffer.getvalue(),
