@@ -28,6 +28,7 @@ def mount_web(app: FastAPI) -> None:
         queue_page,
         routes,
         schedule_page,
+        statistics_page,
     )
     from printfleet.web.pages import error_toast, html, is_htmx, page, request_locale, translate
 
@@ -36,6 +37,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(files_page.router)
     app.include_router(maintenance_page.router)
     app.include_router(costs_page.router)
+    app.include_router(statistics_page.router)
     app.include_router(schedule_page.router)
     app.include_router(materials_page.router)
     app.include_router(orders_page.router)
