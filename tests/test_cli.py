@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from bench import _printfleet_command
-from printfleet.cli_demo import demo_files, demo_orders, demo_schedule
+from printfleet.cli_demo import DEMO_HISTORY_DAYS, demo_files, demo_history, demo_orders, demo_schedule
 from printfleet.config import load_settings
 from printfleet.domain.orders.model import OrderQuery, OrderStatus
 from printfleet.domain.schedule.model import ScheduleQuery
 from printfleet.sim.samples import demo_samples
-from printfleet.store.database import Database
+from printfleet.store.database import Database, migrate
 from printfleet.store.orders.repository import SqlOrderRepository
 from printfleet.store.schedule import SqlScheduleRepository
 from tests.support import free_port
@@ -243,6 +243,37 @@ async def test_the_demo_adds_a_product_profile_and_three_orders_once(tmp_path: P
     assert attention.problem == (
         "Calibration cube: personalisation requested; the profile 'Calibration cube' does not allow it"
     )
+
+
+async def test_the_demo_starts_with_a_week_of_history_once(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from printfleet.domain.statistics import StatsRange
+    from printfleet.services.statistics import StatisticsService
+    from printfleet.store.statistics import SqlStatisticsRepository
+    from tests.store.test_statistics_store import add, printer
+
+    settings = load_settings(None, database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    await migrate(settings.database_url)
+    async with Database(settings.database_url) as database:
+        await add(database, printer("x1c-1"), printer("mk4-1"))
+
+    added = await demo_history(settings, [("x1c-1", "bambu"), ("mk4-1", "prusalink")])
+    assert added > 2 * DEMO_HISTORY_DAYS  # more than a print a day on each
+    assert await demo_history(settings, [("x1c-1", "bambu"), ("mk4-1", "prusalink")]) == 0  # kept on restart
+
+    today = datetime.now(UTC).date()
+    async with Database(settings.database_url) as database:
+        figures = await StatisticsService(SqlStatisticsRepository(database)).figures(
+            StatsRange.of(today - timedelta(days=DEMO_HISTORY_DAYS), today, "UTC")
+        )
+    assert figures.counts.total == added
+    assert figures.counts["completed"] > figures.counts["failed"] > 0  # a past with some failures
+    assert {p.printer_id for p in figures.printers} == {"x1c-1", "mk4-1"}
+    for figures_of_printer in figures.printers:
+        assert figures_of_printer.utilisation is not None
+        assert 0.2 < figures_of_printer.utilisation < 0.95  # printing most of the time, not all of it
+    assert sum(day.counts.total > 0 for day in figures.days) >= DEMO_HISTORY_DAYS
 
 
 def test_a_second_server_on_the_same_sqlite_file_refuses_to_start_and_says_why(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from printfleet.cli_demo import (
     demo_accounts,
     demo_etsy,
     demo_files,
+    demo_history,
     demo_maintenance,
     demo_orders,
     demo_schedule,
@@ -150,6 +151,25 @@ async def _open_when_ready(server: uvicorn.Server, url: str) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _history_when_ready(server: uvicorn.Server, settings: Settings, printers: list[tuple[str, str]]) -> None:
+    """Seed the demo's week of history once ``server`` has started (its printers are in the store then; given up
+    after 60 s)."""
+    log = structlog.get_logger("printfleet.demo")
+    for _ in range(600):
+        if server.started:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        return
+    try:
+        added = await demo_history(settings, printers)
+    except Exception:  # the demo runs on without its past
+        log.exception("demo.history_failed")
+        return
+    if added:
+        log.info("demo.history_added", jobs=added)
+
+
 @cli.command()
 def demo(
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
@@ -246,6 +266,9 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
         _print_demo_accounts(settings, credentials)
         opener = asyncio.create_task(_open_when_ready(server, url + "/")) if open_browser else None
         stopper = asyncio.create_task(_exit_on(stop, server))
+        history = asyncio.create_task(
+            _history_when_ready(server, settings, [(config.id, config.kind.value) for config in printers])
+        )
         try:
             # uvicorn handles SIGTERM and SIGINT itself while it serves (a graceful shutdown), then raises the signal
             # again: SIGTERM then only sets ``stop``, and the farm's brokers are stopped below.
@@ -253,6 +276,7 @@ async def _run_demo(settings: Settings, *, open_browser: bool, stop: asyncio.Eve
                 await server.serve()
         finally:
             stopper.cancel()
+            history.cancel()
             if opener is not None:
                 opener.cancel()
 

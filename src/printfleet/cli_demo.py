@@ -272,3 +272,98 @@ async def demo_etsy(settings: Settings, stand_in: EtsyStandInLike) -> Settings:
             )
             await orders.add_profile(draft, now)
     return connected
+
+
+DEMO_HISTORY_DAYS = 7
+"""How far back the demo's history goes (days)."""
+
+_HISTORY_ENDINGS = (
+    *(["completed"] * 17),
+    "failed",
+    "failed",
+    "cancelled",
+    "unknown",
+)
+_HISTORY_FAILURES = (
+    None,  # FAILED on the printer's screen, no code
+    "printer error (0700_2000_0002_0001)",  # AMS unit 1 slot 2 ran out of filament
+    "printer error (1200_2000_0002_0001)",  # AMS Lite slot 2 ran out of filament
+)
+
+
+async def demo_history(settings: Settings, printers: list[tuple[str, str]], *, seed: int = 7) -> int:
+    """Give the demo's printers (``(id, kind)``) a past: a week of prints, most completed, some failed with the
+    printer's error code, cancelled or ended unseen, with the printers' state changes, so that Jobs and Statistics
+    are filled on the first start. Only when no job is older than an hour (a restarted demo keeps its own past).
+    How many jobs were added; the printers must be in the store (the server has started)."""
+    import random
+
+    from printfleet.domain.jobs import JobFilter, JobStatus, NewJob
+    from printfleet.domain.printer import PrinterState, PrinterStatus
+    from printfleet.sim.farm import DEMO_FILES
+    from printfleet.store.database import Database
+    from printfleet.store.jobs import SqlJobRepository
+    from printfleet.store.printers import SqlPrinterRepository
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC).replace(microsecond=0)
+    stop = now - timedelta(hours=1)
+    added = 0
+    async with Database(settings.database_url) as database:
+        jobs = SqlJobRepository(database)
+        states = SqlPrinterRepository(database)
+        if (await jobs.list_jobs(JobFilter(until=stop, limit=1)))[0]:
+            return 0
+        for printer_id, kind in printers:
+            at = now - timedelta(days=DEMO_HISTORY_DAYS, minutes=rng.uniform(0, 120))
+            previous: PrinterState | None = None
+            while True:
+                duration = timedelta(minutes=rng.uniform(25, 360))
+                if at + duration > stop:
+                    break
+                file_name = rng.choice(DEMO_FILES)
+                if kind != "bambu":
+                    file_name = file_name.removesuffix(".gcode.3mf") + ".gcode"
+                ending = rng.choice(_HISTORY_ENDINGS)
+                if ending in ("failed", "cancelled"):
+                    duration *= rng.uniform(0.05, 0.7)  # stopped part way
+                reason = {
+                    "failed": rng.choice(_HISTORY_FAILURES),
+                    "unknown": "printer idle; the end of the print was not seen",
+                }.get(ending)
+                job = await jobs.create_job(
+                    NewJob(
+                        printer_id=printer_id,
+                        printer_type=kind,
+                        job_name=file_name.split(".")[0],
+                        filename=file_name,
+                        status=JobStatus.RUNNING,
+                        created_at=at,
+                        start_time=at,
+                        auto_created=True,
+                        printer_start_time=at,
+                    )
+                )
+                end = at + duration
+                await jobs.update_job(
+                    job.id,
+                    status=ending,
+                    end_time=end,
+                    duration_seconds=int(duration.total_seconds()),
+                    progress=100.0 if ending == "completed" else round(rng.uniform(5, 70), 1),
+                    end_reason=reason,
+                )
+                ended = {"completed": PrinterState.FINISHED, "failed": PrinterState.FAILED}.get(
+                    ending, PrinterState.CANCELLED if ending == "cancelled" else PrinterState.IDLE
+                )
+                for state, moment in ((PrinterState.PRINTING, at), (ended, end)):
+                    await states.record_transition(
+                        printer_id=printer_id,
+                        from_state=previous,
+                        status=PrinterStatus(state=state, file_name=file_name),
+                        at=moment,
+                    )
+                    previous = state
+                added += 1
+                at = end + timedelta(minutes=rng.uniform(10, 240))
+    return added

@@ -1,5 +1,5 @@
 """A simulated farm that keeps printing: Bambu Lab (MQTT over TLS), PrusaLink, OctoPrint and Klipper (Moonraker)
-simulators together.
+simulators together. About one print in twelve (:data:`FAILING_SHARE`) fails part way, as a printer error.
 
 Used by ``printfleet demo`` (inside the server's process) and ``printfleet sim --config FILE`` (on their own,
 printing the ``printers:`` entries to paste into a printfleet configuration).
@@ -34,6 +34,9 @@ DEMO_FILES = (
     "phone_stand.gcode.3mf",
     "raspberry_pi_case.gcode.3mf",
 )
+
+FAILING_SHARE = 0.08
+"""The share of the farm's prints that fail part way (a printer error), as real farms see now and then."""
 
 
 class SimConfigError(Exception):
@@ -109,6 +112,7 @@ class SimulatedFarm:
         self.max_print_s = max_print_s
         self.idle_s = idle_s
         self._rng = random.Random(seed)
+        self._fails_at: dict[str, float] = {}  # printer id → the progress (%) its current print fails at
         self._task: asyncio.Task[None] | None = None
         self._stack = contextlib.AsyncExitStack()
 
@@ -170,7 +174,12 @@ class SimulatedFarm:
             current.tick()
         if current is not None and current.active:
             idle_since.pop(printer.printer_id, None)
-            if current.paused_at is not None and now - current.paused_at > 20:
+            fails_at = self._fails_at.get(printer.printer_id)
+            if current.paused_at is None and fails_at is not None and current.progress() >= fails_at:
+                del self._fails_at[printer.printer_id]
+                log.info("sim.print_failed", printer_id=printer.printer_id, progress=round(fails_at))
+                await printer.fail()
+            elif current.paused_at is not None and now - current.paused_at > 20:
                 await printer.resume()
             elif current.paused_at is None and self._rng.random() < 0.002:
                 await printer.pause()
@@ -185,6 +194,10 @@ class SimulatedFarm:
         elif isinstance(printer, SimulatedPrusaLinkPrinter):
             file_name = file_name.removesuffix(".gcode.3mf") + ".bgcode"
         duration = self._rng.uniform(self.min_print_s, self.max_print_s)
+        if self._rng.random() < FAILING_SHARE:
+            self._fails_at[printer.printer_id] = self._rng.uniform(5.0, 80.0)  # % of the print
+        else:
+            self._fails_at.pop(printer.printer_id, None)
         log.info("sim.print_started", printer_id=printer.printer_id, file=file_name, duration_s=round(duration))
         await printer.start_print(file_name, duration_s=duration, total_layers=self._rng.randint(40, 300))
 
