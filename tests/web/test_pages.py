@@ -181,7 +181,7 @@ async def test_tags_typed_in_the_settings_form_reach_the_printer_and_the_printer
     settings = (await client.get("/settings")).text
     assert 'name="tags" value="room-a, petg"' in settings
     home = (await client.get("/")).text
-    assert 'href="/jobs?printer_id=voron"' in home  # a card's name leads to that printer's jobs
+    assert 'href="/printers/voron"' in home  # a card's name leads to the printer's page
     assert '<option value="room-a"' in home
     assert '<option value="petg"' in home
 

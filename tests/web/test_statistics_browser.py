@@ -1,6 +1,7 @@
-"""The Statistics page in a real browser: the days in the browser's own time zone once the form is used, a bar per
-day, the per-printer table, the CSV link for the same range; accessible in light and dark mode; no sideways
-scrolling on a phone or a wall screen."""
+"""The Statistics page and a printer's page in a real browser: the days in the browser's own time zone once the form is
+used, a bar per day, the per-printer table, the CSV link for the same range; a card's name leading to its printer's
+page with its figures, state changes and jobs, live; accessible in light and dark mode; no sideways scrolling on a
+phone or a wall screen."""
 
 from __future__ import annotations
 
@@ -61,5 +62,27 @@ async def test_the_statistics_page_on_a_phone_and_a_wall_screen(
     assert overflow <= 0, f"the statistics page scrolls sideways by {overflow}px at {width}px"
     await assert_accessible(page)
     await page.screenshot(path=str(screenshot_path("statistics", width)), full_page=True)
+    await opened.context.close()
+    assert opened.watched.errors == []
+
+
+async def test_a_cards_name_opens_the_printers_page(browser: Browser, server: Server) -> None:
+    await seed(server)
+    opened = await open_page(browser, width=1280, height=900)
+    await sign_in(opened, server)
+    page = opened.page
+    await page.goto(server.base_url + "/")
+    first = sorted(server.runtime.monitoring.watched(), key=lambda pair: pair[0].id)[0][0]
+    await page.get_by_role("link", name=first.name).click()
+    await expect(page).to_have_url(server.base_url + f"/printers/{first.id}")
+    await expect(page.locator(f"#printer-{first.id}")).to_be_visible()
+    await expect(page.locator(".printer-figures .stat-summary dd").first).not_to_have_text("0")
+    await expect(page.locator("ol.timeline li").first).to_be_visible()
+    await expect(page.locator("#job-rows tr").first).to_be_visible()
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-live", "on")
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    await assert_accessible(page)
+    await page.screenshot(path=str(screenshot_path("printer", 1280)), full_page=True)
     await opened.context.close()
     assert opened.watched.errors == []

@@ -22,7 +22,7 @@ from printfleet.domain.printer import (
 )
 from printfleet.services.errors import InvalidInput, PrinterNotFound
 from printfleet.services.monitoring import MonitoringService
-from printfleet.services.ports import PrinterRepository
+from printfleet.services.ports import PrinterRepository, StateTransition
 
 log = structlog.get_logger("printfleet.printers")
 
@@ -147,6 +147,11 @@ class PrinterService:
         if config is None:
             raise PrinterNotFound(printer_id)
         return config, self._monitoring.status(printer_id)
+
+    async def transitions(self, printer_id: str, *, limit: int = 50) -> Sequence[StateTransition]:
+        """The printer's latest state changes, newest first (at most ``limit``); raises PrinterNotFound."""
+        await self.get(printer_id)
+        return await self._repository.list_transitions(printer_id, limit=limit)
 
     async def add(self, config: PrinterConfig) -> PrinterConfig:
         """Persist a new printer and connect to it; raises InvalidInput, PrinterAlreadyExists."""

@@ -25,6 +25,7 @@ def mount_web(app: FastAPI) -> None:
         materials_page,
         notifications_page,
         orders_page,
+        printer_page,
         queue_page,
         routes,
         schedule_page,
@@ -38,6 +39,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(maintenance_page.router)
     app.include_router(costs_page.router)
     app.include_router(statistics_page.router)
+    app.include_router(printer_page.router)
     app.include_router(schedule_page.router)
     app.include_router(materials_page.router)
     app.include_router(orders_page.router)

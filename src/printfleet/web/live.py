@@ -1,8 +1,9 @@
 """``/ui/ws``: the web UI's live connection, HTML fragments for htmx's WebSocket extension.
 
-The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters, or a job page's ``job_id``). On connect the
-server sends the current state of the view (every printer card, the page of job rows, the Queue page's fragment, or
-a job's facts: never its form, so typing is not overwritten), then one message per
+The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters, a printer page's ``printer_id``, or a job
+page's ``job_id``). On connect the server sends the current state of the view (every printer card, the page of job
+rows, one printer's card and its latest job rows, the Queue page's fragment, or a job's facts: never its form, so
+typing is not overwritten), then one message per
 domain event: a message is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a
 card or a row, add a row at the top, replace the queue fragment, add a toast). The prints a person sent
 (``dispatch_updated``) show their progress as toasts on every page that person has open. The Queue page's fragment
@@ -54,7 +55,7 @@ router = APIRouter()
 CLIENT_BUFFER = 500
 """Events buffered per browser before its oldest are dropped."""
 
-VIEWS = ("printers", "jobs", "job", "settings", "queue", "toasts")
+VIEWS = ("printers", "printer", "jobs", "job", "settings", "queue", "toasts")
 
 
 class _CardCache:
@@ -115,6 +116,8 @@ class LiveSession:
         self._job_id = job_id
         self._job: Job | None = None
         self._job_status: PrinterStatus | None = None
+        self.pending: list[str] = []
+        """Messages to send after the snapshot (a printer page's card)."""
 
     async def snapshot(self) -> str:
         """The view's current state (sent first, so nothing that happened since the page was rendered is missed)."""
@@ -124,12 +127,21 @@ class LiveSession:
             cards = [self._card(config, status) for config, status in farm_order(rows)]
             self._cards = {config.id for config, _ in rows}
             return '<div id="printer-grid" hx-swap-oob="innerHTML">' + "".join(cards) + "</div>"
-        if self.view == "jobs" and self._filter is not None:
+        if self.view in ("jobs", "printer") and self._filter is not None:
             jobs, _ = await self._context.jobs.list(self._filter)
             self._rows = {job.id for job in jobs}
             self._newest = max((job.created_at for job in jobs), default=None)
             body = "".join(self._row(job) for job in jobs)
-            return f'<tbody id="job-rows" hx-swap-oob="innerHTML">{body}</tbody>'
+            job_rows = f'<tbody id="job-rows" hx-swap-oob="innerHTML">{body}</tbody>'
+            if self.view == "jobs":
+                return job_rows
+            card = next(
+                (self._card(config, status) for config, status in rows if config.id == self._filter.printer_id), ""
+            )
+            # Its own message: htmx parses a message that starts with <tbody> as table rows, and any other as
+            # a fragment in which a <tbody> would be dropped.
+            self.pending.append(card.replace("<article ", '<article hx-swap-oob="true" ', 1))
+            return job_rows
         if self.view == "queue":
             self._states = {config.id: status.state for config, status in rows if status is not None}
             return queue_fragment(self._context.queue, self.locale, viewer=self._viewer, oob=True)
@@ -200,6 +212,9 @@ class LiveSession:
             return self._queue(event)
         if isinstance(event, PrinterStatusUpdated):
             self._names[event.printer.id] = event.printer.name
+            if self.view == "printer" and self._filter is not None and event.printer.id == self._filter.printer_id:
+                card = _cards.card(event, self.locale, controls=self._controls)
+                return card.replace("<article ", '<article hx-swap-oob="true" ', 1)
             if self.view != "printers":
                 return ""
             card = _cards.card(event, self.locale, controls=self._controls)
@@ -246,7 +261,7 @@ class LiveSession:
         return fragment
 
     def _job_row(self, job: Job) -> str:
-        if self.view != "jobs" or self._filter is None:
+        if self.view not in ("jobs", "printer") or self._filter is None:
             return ""
         if job.id in self._rows:
             if job.deleted:
@@ -300,7 +315,7 @@ async def live(websocket: WebSocket) -> None:
         if lang in LOCALES
         else negotiate(cookie=websocket.cookies.get(COOKIE), accept_language=websocket.headers.get("accept-language"))
     )
-    query = JobsQuery.parse(params) if view == "jobs" else None
+    query = JobsQuery.parse(params) if view in ("jobs", "printer") else None
     job_id = params.get("job_id", "")
     principal: Principal = websocket.state.principal
     session = LiveSession(
@@ -314,7 +329,8 @@ async def live(websocket: WebSocket) -> None:
     )
 
     async def initial() -> list[str]:
-        return [await session.snapshot()]
+        first = await session.snapshot()
+        return [first, *session.pending]
 
     def encode(event: DomainEvent) -> str:
         return session.fragments(event) if may_see(principal, event) else ""
