@@ -4,7 +4,8 @@
 What is measured: :meth:`~printfleet.services.statistics.StatisticsService.figures` (its five aggregates side by
 side: prints per local day, per printer, failure reasons, sliced against actual time, utilisation from the state
 transitions) through a :class:`~printfleet.store.database.Database` as in the server, for the page's default range
-(the last 30 days, about 86,000 jobs) and for the whole history (350 days, every job), days in Europe/Berlin.
+(the last 30 days, about 86,000 jobs: the target applies to it) and for the whole history (350 days, every job:
+context; every state change of the year is timed, which takes seconds), days in Europe/Berlin.
 
 The store: a database ``printfleet_bench_<hex>`` created beside the one in ``PRINTFLEET_TEST_POSTGRES_URL``,
 migrated, loaded with ``bench.store_jobs``'s 1,000,000 ended jobs over 1,000 printers (``COPY``), the 1,000
@@ -37,6 +38,7 @@ TARGET_MS = 500.0
 WARM_UP = 2
 SAMPLES = 5
 TIME_ZONE = "Europe/Berlin"
+DEFAULT_RANGE = "last 30 days (the page's default)"
 
 
 async def _load_printers_and_transitions(url: str) -> None:
@@ -67,7 +69,7 @@ async def _time(url: str) -> dict[str, tuple[list[float], int]]:
     timings: dict[str, tuple[list[float], int]] = {}
     today = datetime.now(UTC).date()
     ranges = {
-        "last 30 days": StatsRange.of(today - timedelta(days=29), today, TIME_ZONE),
+        DEFAULT_RANGE: StatsRange.of(today - timedelta(days=29), today, TIME_ZONE),
         "whole history (350 days)": StatsRange.of(today - timedelta(days=349), today, TIME_ZONE),
     }
     async with Database(url) as database:
@@ -108,6 +110,7 @@ async def _postgres(server_url: str) -> list[Figure]:
         )
     ]
     for label, (runs, prints) in timings.items():
+        judged = label == DEFAULT_RANGE
         figures.append(
             Figure(
                 name=f"statistics figures, {label}",
@@ -115,8 +118,8 @@ async def _postgres(server_url: str) -> list[Figure]:
                     f"median {statistics.median(runs):.0f} ms, max {max(runs):.0f} ms ({prints:,} prints, "
                     f"{PRINTERS:,} printers)"
                 ),
-                target=f"≤ {TARGET_MS:g} ms",
-                passed=max(runs) <= TARGET_MS,
+                target=f"≤ {TARGET_MS:g} ms" if judged else "",
+                passed=max(runs) <= TARGET_MS if judged else None,
             )
         )
     return figures

@@ -121,10 +121,14 @@ async def test_success_rate_hours_and_reasons_per_printer(database: Database, st
 async def test_utilisation_is_printing_time_over_connected_time_clipped_to_the_range(
     database: Database, statistics: StatisticsService
 ) -> None:
-    await add(database, printer("p1"))
+    await add(database, printer("p1"), printer("p2"))
     start = datetime(2026, 12, 9, tzinfo=UTC)
     await add(
         database,
+        # Each printer starts the range in the state of its own last change before it.
+        transition("p2", start - timedelta(hours=3), "offline"),
+        transition("p2", start + timedelta(hours=6), "printing"),
+        transition("p2", start + timedelta(hours=9), "idle"),
         transition("p1", start - timedelta(hours=5), "idle"),  # the state the range starts in
         transition("p1", start + timedelta(hours=2), "printing"),
         transition("p1", start + timedelta(hours=8), "finished"),
@@ -134,12 +138,14 @@ async def test_utilisation_is_printing_time_over_connected_time_clipped_to_the_r
         transition("p1", start + timedelta(hours=30), "idle"),  # after the range: ignored
     )
     figures = await statistics.figures(StatsRange.of(date(2026, 12, 9), date(2026, 12, 9), "UTC"))
-    (p1,) = figures.printers
+    p1, p2 = figures.printers
+    assert p2.printing_seconds == pytest.approx(3 * 3600)
+    assert p2.connected_seconds == pytest.approx(18 * 3600)  # offline until 06:00
     assert p1.printing_seconds == pytest.approx((6 + 4) * 3600)
     assert p1.connected_seconds == pytest.approx((24 - 4) * 3600)
     assert p1.utilisation == pytest.approx(10 / 20)
     # A range reaching past now stops at now (12:00 on the 10th): the printer has been idle since 06:00.
-    today = await statistics.figures(StatsRange.of(date(2026, 12, 10), date(2026, 12, 11), "UTC"))
+    today = await statistics.figures(StatsRange.of(date(2026, 12, 10), date(2026, 12, 11), "UTC", ["p1"]))
     assert today.printers[0].printing_seconds == pytest.approx(6 * 3600)
     assert today.printers[0].connected_seconds == pytest.approx(12 * 3600)
 

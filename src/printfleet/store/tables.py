@@ -83,7 +83,10 @@ class PrinterStateTransitionRow(Base):
     """One persisted printer state change; deleted with its printer."""
 
     __tablename__ = "printer_state_transitions"
-    __table_args__ = (Index("ix_printer_state_transitions_printer_id_at", "printer_id", "at"),)
+    __table_args__ = (
+        Index("ix_printer_state_transitions_printer_id_at", "printer_id", "at"),
+        Index("ix_printer_state_transitions_at", "at"),  # the Statistics page's range of every printer's changes
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     printer_id: Mapped[str] = mapped_column(String, ForeignKey("printers.id", ondelete="CASCADE"))
