@@ -89,7 +89,7 @@ async def list_jobs(
 
 
 @router.post("/api/v1/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED, responses=responses(404))
-async def create_job(body: JobCreate, _operator: Operator, context: ContextDep) -> JobPublic:
+async def create_job(body: JobCreate, _operator: Operator, request: Request, context: ContextDep) -> JobPublic:
     """A manual job: ``pending`` until a print of its file starts on its printer (then it becomes ``running``)."""
     printer, _ = await context.printers.get(body.printer_id)
     job = await context.jobs.create_manual(
@@ -102,6 +102,7 @@ async def create_job(body: JobCreate, _operator: Operator, context: ContextDep) 
         notes=body.notes,
         file_id=body.file_id,
     )
+    await audit(request, AuditAction.JOB_CREATED, f"job:{job.id}", printer=job.printer_id)
     return JobPublic.from_domain(job)
 
 

@@ -32,6 +32,7 @@ from printfleet.web.pages import (
     Locale,
     SameSite,
     error_toast,
+    form_text,
     fragment,
     html,
     is_htmx,
@@ -115,6 +116,18 @@ async def printer_command(
 async def jobs_page(request: Request, principal: JobReader, context: Context, locale: Locale) -> Response:
     """Jobs, newest first, filtered and paginated (a member sees their own); the results part alone for an htmx
     filter change."""
+    return await _jobs_page(request, principal, context, locale)
+
+
+async def _jobs_page(
+    request: Request,
+    principal: Principal,
+    context: Context,
+    locale: str,
+    *,
+    new_job: dict[str, Any] | None = None,
+    new_job_error: str | None = None,
+) -> Response:
     query = JobsQuery.parse(request.query_params)
     jobs, total = await context.jobs.list(replace(query.job_filter(), queue_user_id=owner_scope(principal)))
     names = await printer_names(context)
@@ -135,12 +148,53 @@ async def jobs_page(request: Request, principal: JobReader, context: Context, lo
         "statuses": [status.value for status in JobStatus],
         "live_url": live_url("jobs", locale, **query.params()),
         "filter_errors": query.errors,
+        "new_job": new_job or {},
+        "new_job_error": new_job_error,
     }
-    status_code = 400 if query.errors else 200
+    status_code = 422 if new_job_error else 400 if query.errors else 200
     if wants_fragment(request, "jobs-results"):
         return fragment(renderer().render("_jobs_results.html", locale, **values), status_code=status_code)
     title = translate(locale, "Jobs")
     return html(page(request, locale, "jobs.html", page_name="jobs", title=title, **values), status_code=status_code)
+
+
+@router.post("/ui/jobs", dependencies=[SameSite, requires(Permission.JOBS_EDIT)])
+async def create_job(request: Request, context: Context, locale: Locale) -> Response:
+    """Create a manual job from the Jobs page's form: it waits as ``pending`` until a print of its file (or with
+    its name) starts on its printer. Opens the new job's page; the Jobs page again with the form as typed and the
+    reason when a value is refused (422)."""
+    form = await request.form()
+    printer_id = form_text(form, "printer_id", 64)
+    job_name = form_text(form, "job_name", 300)
+    filename = form_text(form, "filename", 500)
+    notes = form_text(form, "notes", 10_000)
+    is_business = form.get("is_business") == "1"
+    typed = {
+        "printer_id": printer_id,
+        "job_name": job_name,
+        "filename": filename,
+        "notes": notes,
+        "is_business": is_business,
+    }
+    principal: Principal = request.state.principal
+    try:
+        printer, _ = await context.printers.get(printer_id)
+        job = await context.jobs.create_manual(
+            printer_id=printer.id,
+            printer_type=printer.kind.value,
+            job_name=job_name or None,
+            filename=filename or None,
+            is_business=is_business,
+            notes=notes or None,
+        )
+    except NotFound:
+        reason = translate(locale, "Choose the printer the job will print on.")
+        return await _jobs_page(request, principal, context, locale, new_job=typed, new_job_error=reason)
+    except InvalidInput:
+        reason = translate(locale, "Give the job a name or the file name the printer will print.")
+        return await _jobs_page(request, principal, context, locale, new_job=typed, new_job_error=reason)
+    await audit(request, AuditAction.JOB_CREATED, f"job:{job.id}", printer=job.printer_id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 async def _job_detail(context: Context, locale: str, job_id: JobId, *, errors: list[str] | None = None) -> str:

@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     PRINTER_ADDED = "printer_added"
     PRINTER_UPDATED = "printer_updated"
     PRINTER_REMOVED = "printer_removed"
+    JOB_CREATED = "job_created"
     JOB_UPDATED = "job_updated"
     JOB_DELETED = "job_deleted"
     SETTINGS_CHANGED = "settings_changed"
