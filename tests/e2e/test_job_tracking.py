@@ -74,7 +74,8 @@ async def test_failed_print_ends_its_job_failed(server: Server, farm: BambuFarm)
     await printer.start_print("warp.gcode.3mf", duration_s=30)
     await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
     await printer.fail()
-    await server.wait_jobs(lambda jobs: statuses(jobs) == ["failed"])
+    [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["failed"])
+    assert job["end_reason"].startswith("printer error (0300800A")  # the print_error, kept for whoever investigates
 
 
 async def test_a_network_drop_mid_print_keeps_one_job(server: Server, farm: BambuFarm) -> None:

@@ -25,6 +25,22 @@ from tests.domain.test_jobs import NOON, job
             "Der Drucker meldete einen Fehler: HMS_0300_0200_0001_000A.",
         ),
         (
+            "printer error (0300800A, HMS_0700_2000_0002_0002)",
+            "The printer reported an error: 0300800A, HMS_0700_2000_0002_0002 (AMS A slot 2 ran out of filament).",
+            "Der Drucker meldete einen Fehler: 0300800A, HMS_0700_2000_0002_0002 (AMS A Fach 2: Filament aufgebraucht).",
+        ),
+        (
+            "printer error (05004004)",
+            "The printer reported an error: 05004004 (the printer was busy and refused to start another print).",
+            "Der Drucker meldete einen Fehler: 05004004 (der Drucker war beschäftigt und hat einen weiteren Druck "
+            "abgelehnt).",
+        ),
+        (
+            "printer error (no code)",
+            "The printer reported an error: no code.",
+            "Der Drucker meldete einen Fehler: no code.",
+        ),
+        (
             "dispatch failed: upload_failed",
             "Sending the print failed: The upload failed.",
             "Das Senden des Drucks ist fehlgeschlagen: Das Hochladen ist fehlgeschlagen.",

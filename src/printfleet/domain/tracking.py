@@ -57,7 +57,8 @@ class UpdateJob:
 
 @dataclass(frozen=True, slots=True)
 class EndJob:
-    """End the active job with ``status``; ``reason`` says why when the end was not reported by the printer."""
+    """End the active job with ``status``; ``reason`` says why when the end was not reported by the printer, or
+    names the error codes a failed print ended with (``printer error (A, B)``)."""
 
     status: JobStatus
     reason: str | None = None
@@ -144,6 +145,8 @@ def decide(job: ActiveJob | None, status: PrinterStatus, *, first_sight: bool) -
         return []  # e.g. FINISH still shown after a restart for a job already closed
     if state.is_terminal:
         if same_print(job, status) or not is_identifiable(status):
+            if state is PrinterState.FAILED and status.error_codes:  # why it failed, for whoever investigates
+                return [EndJob(JobStatus.FAILED, f"printer error ({', '.join(status.error_codes)})")]
             return [EndJob(_ENDINGS[state])]
         return [EndJob(JobStatus.UNKNOWN, "the printer reports the end of another print")]
     if state is PrinterState.ERROR:

@@ -23,45 +23,43 @@ AMS Lite.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from printfleet.domain.events import PrinterErrorRaised, PrinterWentOffline
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
+from printfleet.domain.printer_errors import known_error
 
-RUNOUT_PRINT_ERRORS: dict[str, str] = {
-    "03008015": "The filament on the external spool has run out.",
-    "12008011": "The AMS Lite filament has run out.",
-    "18FE8011": "The external filament of the left extruder has run out.",
-    "18FF8011": "The external filament of the right extruder has run out.",
+ENGLISH: dict[str, str] = {
+    "runout_ams": "{ams} {unit} slot {slot}: the filament has run out. Insert a new spool.",
+    "runout_ams_switched": "{ams} {unit} slot {slot}: the filament has run out; the printer switched to a spool of the "
+    "same filament.",
+    "runout_external": "The filament on the external spool has run out.",
+    "runout_ams_lite": "The AMS Lite filament has run out.",
+    "runout_external_left": "The external filament of the left extruder has run out.",
+    "runout_external_right": "The external filament of the right extruder has run out.",
+    "device_busy": "The printer is busy and refused to start another print.",
+    "file_unreadable": "The printer could not read the print file.",
+    "storage_error": "The printer's storage card could not be read or written.",
+    "ams_mapping_failed": "The printer could not get the AMS mapping for the print.",
+    "command_not_verified": "The printer refused a command it could not verify (LAN-only mode with Developer mode is "
+    "needed).",
 }
-"""Bambu ``print_error`` codes (8 hex digits) that mean a spool ran out, with their text."""
-
-_HMS_RUNOUT = re.compile(r"^HMS_(07|12)0([0-3])_2000_000([23])_000([1-4])$")
-_AMS_UNITS = "ABCD"
+"""The English text of each :mod:`printfleet.domain.printer_errors` key (messages sent to channels)."""
 
 _NOT_ANNOUNCED_OFFLINE = frozenset({OfflineReason.CONNECTING, OfflineReason.OWNED_ELSEWHERE})
 
 
 def is_runout(code: str) -> bool:
     """True for an error code (as in ``PrinterStatus.error_codes``) that means a spool ran out."""
-    return code in RUNOUT_PRINT_ERRORS or _HMS_RUNOUT.match(code) is not None
+    known = known_error(code)
+    return known is not None and known.is_runout
 
 
 def error_text(code: str) -> str | None:
-    """The text of a known error code, or None (the code alone is then shown)."""
-    if code in RUNOUT_PRINT_ERRORS:
-        return RUNOUT_PRINT_ERRORS[code]
-    match = _HMS_RUNOUT.match(code)
-    if match is None:
-        return None
-    family, unit, kind, slot = match.groups()
-    ams = "AMS Lite" if family == "12" else "AMS"
-    where = f"{ams} {_AMS_UNITS[int(unit)]} slot {slot}"
-    if kind == "3":
-        return f"{where}: the filament has run out; the printer switched to a spool of the same filament."
-    return f"{where}: the filament has run out. Insert a new spool."
+    """The English text of a known error code, or None (the code alone is then shown)."""
+    known = known_error(code)
+    return ENGLISH[known.key].format(**known.values) if known is not None else None
 
 
 @dataclass(slots=True)
