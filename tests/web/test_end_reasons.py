@@ -27,7 +27,8 @@ from tests.domain.test_jobs import NOON, job
         (
             "printer error (0300800A, HMS_0700_2000_0002_0002)",
             "The printer reported an error: 0300800A, HMS_0700_2000_0002_0002 (AMS A slot 2 ran out of filament).",
-            "Der Drucker meldete einen Fehler: 0300800A, HMS_0700_2000_0002_0002 (AMS A Fach 2: Filament aufgebraucht).",
+            "Der Drucker meldete einen Fehler: 0300800A, HMS_0700_2000_0002_0002 "
+            "(AMS A Fach 2: Filament aufgebraucht).",
         ),
         (
             "printer error (05004004)",
