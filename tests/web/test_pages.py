@@ -152,7 +152,9 @@ async def test_printer_form_keeps_secrets_out_of_the_page(bare_server: RunningSe
         "/ui/printers", data=bambu_form("x1c-b", serial="", access_code="55554444"), headers=HTMX
     )
     assert refused.status_code == 422
-    assert "serial: is required for a Bambu Lab printer" in refused.text
+    assert "Serial number: A Bambu Lab printer’s serial number is needed (on the printer: Settings → Device)." in (
+        html.unescape(refused.text).replace("'", "’")
+    )
     assert 'value="x1c-b"' in refused.text
     assert "55554444" not in refused.text
     assert (await client.get("/api/v1/printers/x1c-b")).status_code == 404

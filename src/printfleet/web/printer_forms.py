@@ -20,8 +20,10 @@ from printfleet.api.context import ApiContext
 from printfleet.api.schemas import PrinterCreate, PrinterUpdate
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
-from printfleet.services.errors import Conflict, NotFound, ServiceError
+from printfleet.domain.printer_ids import printer_id_from_name
+from printfleet.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from printfleet.web.pages import Context, Locale, SameSite, error_toast, html, is_htmx, renderer, toast, translate
+from printfleet.web.printer_form_words import requirement_sentences, validation_sentences
 
 TEXT_FIELDS = ("name", "host", "serial", "ca_file", "username", "url")
 NUMBER_FIELDS = ("port", "poll_interval")
@@ -66,8 +68,16 @@ def _form_fields(form: FormData, *, creating: bool) -> dict[str, Any]:
     return fields
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+def _service_sentences(locale: str, exc: ServiceError) -> list[str]:
+    """A service refusal in the page's words: a printer kind's ``field: message; …`` requirements as sentences, an
+    id in use as such, anything else as the service said it."""
+    if isinstance(exc, Conflict):
+        return [translate(locale, "ID: a printer with this ID exists already; choose another.")]
+    if isinstance(exc, InvalidInput):
+        pairs = [part.partition(": ") for part in exc.message.split("; ")]
+        if all(sep for _, sep, _ in pairs):
+            return requirement_sentences(locale, [(field, message) for field, _, message in pairs])
+    return [exc.message]
 
 
 async def printers_admin(
@@ -107,17 +117,33 @@ def register_printer_routes(router: APIRouter) -> None:
     async def add_printer(request: Request, context: Context, locale: Locale) -> Response:
         """Add a printer; 422 with the form and its problems when a value is missing or wrong."""
         form = await request.form()
+        fields = _form_fields(form, creating=True)
+        if not fields["id"] and fields.get("name"):  # the id is made from the name
+            taken = {config.id for config, _ in await context.printers.list()}
+            fields["id"] = printer_id_from_name(str(fields["name"]), taken)
         try:
-            config = PrinterCreate.model_validate(_form_fields(form, creating=True)).to_domain()
+            if not fields["id"]:
+                raise InvalidInput("name: must not be empty")
+            config = PrinterCreate.model_validate(fields).to_domain()
             await context.printers.add(config)
             await audit(request, AuditAction.PRINTER_ADDED, f"printer:{config.id}", kind=config.kind.value)
         except ValidationError as exc:
             return await _admin_response(
-                context, locale, status_code=422, open_id="new", values=_typed(form), errors=_problems(exc)
+                context,
+                locale,
+                status_code=422,
+                open_id="new",
+                values=_typed(form),
+                errors=validation_sentences(locale, exc),
             )
         except ServiceError as exc:
             return await _admin_response(
-                context, locale, status_code=exc_status(exc), open_id="new", values=_typed(form), errors=[exc.message]
+                context,
+                locale,
+                status_code=exc_status(exc),
+                open_id="new",
+                values=_typed(form),
+                errors=_service_sentences(locale, exc),
             )
         if not is_htmx(request):
             return RedirectResponse("/settings#printers", status_code=303)
@@ -133,9 +159,11 @@ def register_printer_routes(router: APIRouter) -> None:
             config = PrinterCreate.model_validate(fields).to_domain()
             result = await context.printers.test_connection(config, timeout=TEST_TIMEOUT_S)
         except ValidationError as exc:
-            return html(renderer().render("_text.html", locale, text="; ".join(_problems(exc))), status_code=422)
+            text = " ".join(validation_sentences(locale, exc))
+            return html(renderer().render("_text.html", locale, text=text), status_code=422)
         except ServiceError as exc:
-            return html(renderer().render("_text.html", locale, text=exc.message), status_code=exc_status(exc))
+            text = " ".join(_service_sentences(locale, exc))
+            return html(renderer().render("_text.html", locale, text=text), status_code=exc_status(exc))
         return html(renderer().render("_test_result.html", locale, result=result))
 
     @router.post("/ui/printers/{printer_id}/test", dependencies=[SameSite, Manage])
@@ -146,9 +174,11 @@ def register_printer_routes(router: APIRouter) -> None:
             changes = PrinterUpdate.model_validate(_form_fields(form, creating=False)).changes()
             result = await context.printers.test_existing(printer_id, changes, timeout=TEST_TIMEOUT_S)
         except ValidationError as exc:
-            return html(renderer().render("_text.html", locale, text="; ".join(_problems(exc))), status_code=422)
+            text = " ".join(validation_sentences(locale, exc))
+            return html(renderer().render("_text.html", locale, text=text), status_code=422)
         except ServiceError as exc:
-            return html(renderer().render("_text.html", locale, text=exc.message), status_code=exc_status(exc))
+            text = " ".join(_service_sentences(locale, exc))
+            return html(renderer().render("_text.html", locale, text=text), status_code=exc_status(exc))
         return html(renderer().render("_test_result.html", locale, result=result))
 
     @router.post("/ui/printers/{printer_id}", dependencies=[SameSite, Manage])
@@ -161,7 +191,12 @@ def register_printer_routes(router: APIRouter) -> None:
             await audit(request, AuditAction.PRINTER_UPDATED, f"printer:{printer_id}", fields=sorted(changes))
         except ValidationError as exc:
             return await _admin_response(
-                context, locale, status_code=422, open_id=printer_id, values=_typed(form), errors=_problems(exc)
+                context,
+                locale,
+                status_code=422,
+                open_id=printer_id,
+                values=_typed(form),
+                errors=validation_sentences(locale, exc),
             )
         except ServiceError as exc:
             return await _admin_response(
@@ -170,7 +205,7 @@ def register_printer_routes(router: APIRouter) -> None:
                 status_code=exc_status(exc),
                 open_id=printer_id,
                 values=_typed(form),
-                errors=[exc.message],
+                errors=_service_sentences(locale, exc),
             )
         if not is_htmx(request):
             return RedirectResponse("/settings#printers", status_code=303)
