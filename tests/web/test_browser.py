@@ -360,9 +360,11 @@ async def test_the_queue_page_offers_a_free_printer_live_and_follows_the_print(
         await expect(row.locator(".countdown")).to_have_text(re.compile(r"^(9|10):\d\d$"))
         # A countdown reads as one, apart from the deadline's clock time.
         await expect(row.locator(".countdown-left")).to_have_text(re.compile(r"^(9|10):\d\d left$"))
-    await expect(watcher.page.locator("#toasts .toast")).to_contain_text(
-        f"{printer.name} is free for Ada (benchy): claim it now."
-    )
+    # The offer's toast goes to Ada alone: the watcher sees the offer in the list, never a stack of toasts.
+    await expect(
+        page.locator("#toasts .toast", has_text=f"{printer.name} is free for you (benchy): claim it now.")
+    ).to_have_count(1)
+    await expect(watcher.page.locator("#toasts .toast", has_text="is free for")).to_have_count(0)
 
     await page.locator("#entry-1").get_by_role("button", name="Claim").click()
     await expect(page.locator("#toasts .toast", has_text=f"{printer.name} is reserved for benchy")).to_have_count(1)

@@ -207,8 +207,8 @@ class LiveSession:
         if self.view == "job":
             return self._job_page(event)
         if self.view == "queue":
-            if isinstance(event, JobAutoCreated):
-                return self._job_toast(event.job)
+            if isinstance(event, JobAutoCreated):  # a toast of one's own prints only: never a stack of everyone's
+                return self._job_toast(event.job) if self._is_mine(event.job.queue_user_id) else ""
             return self._queue(event)
         if isinstance(event, PrinterStatusUpdated):
             self._names[event.printer.id] = event.printer.name
@@ -249,16 +249,19 @@ class LiveSession:
         elif not isinstance(event, QueueEvent):  # every queue event re-renders it
             return ""
         fragment = queue_fragment(self._context.queue, self.locale, viewer=self._viewer, oob=True)
-        if isinstance(event, ClaimOffered):
+        if isinstance(event, ClaimOffered) and self._is_mine(event.entry.user_id):
+            # Only the person offered the printer gets the toast; the others see the offer in the list.
             entry = event.entry
-            values = {
-                "printer": self._names.get(entry.printer_id or "", entry.printer_id or ""),
-                "user": entry.user_name,
-                "job": entry.job_name,
-            }
-            text = translate(self.locale, "%(printer)s is free for %(user)s (%(job)s): claim it now.") % values
+            values = {"printer": self._names.get(entry.printer_id or "", entry.printer_id or ""), "job": entry.job_name}
+            text = translate(self.locale, "%(printer)s is free for you (%(job)s): claim it now.") % values
             fragment += toast(self.locale, text, level="info")
         return fragment
+
+    def _is_mine(self, queue_user_id: str | None) -> bool:
+        """Whether a queue entry or print of ``queue_user_id`` belongs to the person watching."""
+        return (
+            self._viewer is not None and queue_user_id is not None and queue_user_id == self._viewer.user.queue_user_id
+        )
 
     def _job_row(self, job: Job) -> str:
         if self.view not in ("jobs", "printer") or self._filter is None:
