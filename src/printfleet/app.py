@@ -483,7 +483,7 @@ def build_app(
                     queue,
                     monitoring,
                     dispatch,
-                    scheduler,
+                    roles.role("schedule.dispatch", lambda: scheduler),
                     maintenance,
                     spoolman_context,
                     mirror_context,
