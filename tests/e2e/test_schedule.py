@@ -394,3 +394,28 @@ async def test_two_processes_on_one_postgresql_send_each_scheduled_print_once(
         two = await schedule(other, file_id, printer_id=printer.id, job_name="two")
         await wait_status(other, two["id"], "completed")
         assert sorted(d["job_name"] for d in await dispatches(other)) == ["one", "two"]
+
+
+async def test_a_plate_cleared_in_another_process_lets_the_scheduler_send_the_next_print(
+    empty_postgres_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = scheduled(farm.printer_configs()[0])
+    first = _server(empty_postgres_url, [printer], tmp_path, plate_gate=True)
+    second = _server(empty_postgres_url, [printer], tmp_path, plate_gate=True)
+    async with running(first), running(second):
+        holder = await role_holder([first, second], "schedule.dispatch")
+        other = second if holder is first else first
+        file_id = await other.upload("cube.gcode.3mf", bambu_3mf())
+        one = await schedule(other, file_id, printer_id=printer.id, job_name="one")
+        two = await schedule(other, file_id, printer_id=printer.id, job_name="two")
+        await wait_status(other, one["id"], "completed")
+
+        async def still_queued() -> bool:
+            return (await get(other, two["id"]))["status"] == "queued"
+
+        await hold(1.5, still_queued)
+        # The operator confirms the plate on the page served by the process that does not schedule.
+        cleared = await other.client.post(f"/api/v1/printers/{printer.id}/plate-cleared", json={"outcome": "good"})
+        assert cleared.status_code == 200, cleared.text
+        done = await wait_status(other, two["id"], "completed")
+        assert done["attempts"] == 1

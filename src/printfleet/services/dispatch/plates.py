@@ -70,6 +70,26 @@ class PlateService:
         """Read every plate state from the store."""
         self._states = {state.printer_id: state for state in await self._repository.all()}
 
+    async def take_in_clearings(self) -> int:
+        """Take in the plates another process of the farm saw cleared: every printer whose flag is up here and
+        down in the store (a person confirmed it there, or a print started there) gets the stored state. Flags are
+        only lowered this way, never raised (each process raises them from the prints it sees end). How many plates
+        changed. Raises StoreUnavailable."""
+        if not any(state.needs_clearing for state in self._states.values()):
+            return 0
+        changed = 0
+        for stored in await self._repository.all():
+            known = self._states.get(stored.printer_id)
+            lock = self._locks[stored.printer_id]
+            if known is None or not known.needs_clearing or stored.needs_clearing or lock.locked():
+                continue
+            async with lock:
+                self._states[stored.printer_id] = stored
+            changed += 1
+            log.info("plate.cleared_elsewhere", printer_id=stored.printer_id)
+            self._on_change(stored.printer_id)
+        return changed
+
     def needs_clearing(self, printer_id: str) -> bool:
         """Whether ``printer_id``'s plate waits to be cleared (from memory)."""
         state = self._states.get(printer_id)

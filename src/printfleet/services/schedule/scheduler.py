@@ -174,6 +174,8 @@ class Scheduler:
         """Follow, skip and dispatch as described above; returns the seconds until the next reason to look."""
         async with self._lock:
             now = self._clock()
+            if self._policy.require_plate_clear:
+                await self._plates.take_in_clearings()  # confirmed in another process of the farm
             unfinished = await self._repository.unfinished()
             changed = False
             for print_ in unfinished:
