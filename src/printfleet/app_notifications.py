@@ -20,7 +20,8 @@ from printfleet.services.events import EventBus
 from printfleet.services.jobs import JobService
 from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.notifications.claim_reminders import ClaimReminders, EntryLookup
-from printfleet.services.notifications.outbox import RecentJobs, UserLookup
+from printfleet.services.notifications.delivery import UserLookup
+from printfleet.services.notifications.outbox import RecentJobs
 from printfleet.services.notifications.printer_alerts import PrinterAlerts
 from printfleet.services.notifications.templates import Templates
 from printfleet.store.database import Database

@@ -48,6 +48,17 @@ async def test_a_person_adds_a_channel_tests_it_adds_a_rule_with_quiet_hours_and
         assert "Filament ran out, Print finished" in ruled.text
         assert "quiet 22:00–07:00 Europe/Berlin (urgent ones pass)" in ruled.text
 
+        summary = {"channel_id": str(channel.id), "events": ["print_started"], "digest_period": "daily"}
+        bad_summary = await server.client.post("/ui/notifications/rules", data={**summary, "digest_at": "25:00"})
+        assert bad_summary.status_code == 422
+        assert "Summary: choose hourly or daily, and a time as HH:MM." in bad_summary.text
+        daily = await server.client.post(
+            "/ui/notifications/rules", data={**summary, "digest_at": "18:30", "digest_timezone": "America/New_York"}
+        )
+        assert "daily summary at 18:30 (America/New_York)" in daily.text
+        stored = [rule.digest for rule in await server.runtime.notifications.rules(1) if rule.digest is not None]
+        assert [d.text() for d in stored] == ["daily at 18:30 (America/New_York)"]
+
         off = await server.client.post(f"/ui/notifications/channels/{channel.id}/enabled", data={"enabled": "false"})
         assert "ops switched off" in off.text
         assert not (await server.runtime.notifications.channel(1, channel.id)).enabled

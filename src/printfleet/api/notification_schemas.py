@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from printfleet.domain.notifications.digest import Digest, DigestPeriod
 from printfleet.domain.notifications.model import (
     Channel,
     ChannelKind,
@@ -123,24 +124,53 @@ class QuietHoursBody(BaseModel):
         )
 
 
+class DigestBody(BaseModel):
+    """Gather the rule's messages into one summary: ``hourly`` (at the top of each hour) or ``daily`` at ``at``
+    (``HH:MM``), in ``timezone`` (IANA). A failed print, a runout, a printer's error or a printer gone is never held
+    for a digest."""
+
+    model_config = ConfigDict(extra="forbid")
+    period: DigestPeriod
+    at: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["08:00"])
+    timezone: str = Field(default="UTC", min_length=1, max_length=64, examples=["Europe/Berlin"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if (problem := time_zone_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    def to_domain(self) -> Digest:
+        """As the domain's digest."""
+        return Digest(period=self.period, at=time.fromisoformat(self.at), timezone=self.timezone)
+
+    @classmethod
+    def of(cls, digest: Digest) -> DigestBody:
+        """The public view of ``digest``."""
+        return cls(period=digest.period, at=f"{digest.at:%H:%M}", timezone=digest.timezone)
+
+
 class RuleBody(BaseModel):
     """A rule: ``events`` on ``channel_id`` for ``printer_ids`` (empty: every printer), with optional
-    ``quiet_hours``."""
+    ``quiet_hours`` and ``digest``."""
 
     model_config = ConfigDict(extra="forbid")
     channel_id: int = Field(ge=1, le=MAX_ID)
     events: list[NotificationEvent] = Field(min_length=1, max_length=32)
     printer_ids: list[str] = Field(default_factory=list, max_length=500)
     quiet_hours: QuietHoursBody | None = None
+    digest: DigestBody | None = None
 
 
 class RulePatch(BaseModel):
-    """Changes to a rule; absent fields stay; ``"quiet_hours": null`` removes them."""
+    """Changes to a rule; absent fields stay; ``"quiet_hours": null`` or ``"digest": null`` removes them."""
 
     model_config = ConfigDict(extra="forbid")
     events: list[NotificationEvent] | None = Field(default=None, min_length=1, max_length=32)
     printer_ids: list[str] | None = Field(default=None, max_length=500)
     quiet_hours: QuietHoursBody | None = None
+    digest: DigestBody | None = None
 
 
 class RulePublic(BaseModel):
@@ -152,6 +182,7 @@ class RulePublic(BaseModel):
     printer_ids: list[str]
     managed_for: str | None
     quiet_hours: QuietHoursBody | None = None
+    digest: DigestBody | None = None
 
     @classmethod
     def of(cls, rule: Rule) -> RulePublic:
@@ -163,6 +194,7 @@ class RulePublic(BaseModel):
             printer_ids=sorted(rule.printer_ids),
             managed_for=rule.managed_for,
             quiet_hours=QuietHoursBody.of(rule.quiet_hours) if rule.quiet_hours is not None else None,
+            digest=DigestBody.of(rule.digest) if rule.digest is not None else None,
         )
 
 

@@ -30,6 +30,7 @@ from printfleet.api.notification_schemas import (
 )
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
+from printfleet.domain.notifications.digest import Digest
 from printfleet.domain.notifications.quiet import QuietHours
 from printfleet.services.errors import PrinterNotFound
 from printfleet.services.notifications.service import UNSET, Unset
@@ -120,22 +121,27 @@ async def add_rule(body: RuleBody, principal: Me, context: ContextDep) -> RulePu
         events=frozenset(body.events),
         printer_ids=frozenset(body.printer_ids),
         quiet_hours=body.quiet_hours.to_domain() if body.quiet_hours is not None else None,
+        digest=body.digest.to_domain() if body.digest is not None else None,
     )
     return RulePublic.of(rule)
 
 
 @router.patch(f"{PREFIX}/rules/{{rule_id}}", response_model=RulePublic, responses=responses(404))
 async def update_rule(rule_id: RuleId, body: RulePatch, principal: Me, context: ContextDep) -> RulePublic:
-    """Change a rule's events, printers or quiet hours (``null`` removes them)."""
+    """Change a rule's events, printers, quiet hours or digest (``null`` removes them)."""
     quiet: QuietHours | Unset | None = UNSET
     if "quiet_hours" in body.model_fields_set:
         quiet = body.quiet_hours.to_domain() if body.quiet_hours is not None else None
+    digest: Digest | Unset | None = UNSET
+    if "digest" in body.model_fields_set:
+        digest = body.digest.to_domain() if body.digest is not None else None
     rule = await context.notifications.update_rule(
         principal.user.id,
         rule_id,
         events=frozenset(body.events) if body.events is not None else None,
         printer_ids=frozenset(body.printer_ids) if body.printer_ids is not None else None,
         quiet_hours=quiet,
+        digest=digest,
     )
     return RulePublic.of(rule)
 

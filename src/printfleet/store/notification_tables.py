@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from printfleet.store.tables import Base
@@ -34,7 +34,8 @@ class NotificationChannelRow(Base):
 
 
 class NotificationRuleRow(Base):
-    """A channel × events × printers (empty list: all printers), with optional quiet hours (migration 0016)."""
+    """A channel × events × printers (empty list: all printers), with optional quiet hours (migration 0016) and
+    digest (migration 0019)."""
 
     __tablename__ = "notification_rules"
     __table_args__ = (Index("ix_notification_rules_channel_id", "channel_id"),)
@@ -49,6 +50,9 @@ class NotificationRuleRow(Base):
     quiet_end: Mapped[str | None] = mapped_column(String(5))
     quiet_timezone: Mapped[str | None] = mapped_column(String(64))
     quiet_critical_bypass: Mapped[bool | None] = mapped_column(Boolean)
+    digest_period: Mapped[str | None] = mapped_column(String(8))
+    digest_at: Mapped[str | None] = mapped_column(String(5))
+    digest_timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class NotificationPreferenceRow(Base):
@@ -91,3 +95,4 @@ class NotificationRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    digest: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from printfleet.domain.notifications.digest import Digest, DigestPeriod
 from printfleet.domain.notifications.model import (
     Channel,
     ChannelKind,
@@ -75,6 +76,22 @@ def _set_quiet(row: NotificationRuleRow, quiet: QuietHours | None) -> None:
     row.quiet_critical_bypass = quiet.critical_bypass if quiet is not None else None
 
 
+def _digest(row: NotificationRuleRow) -> Digest | None:
+    if row.digest_period is None:
+        return None
+    return Digest(
+        period=DigestPeriod(row.digest_period),
+        timezone=row.digest_timezone or "UTC",
+        at=time.fromisoformat(row.digest_at) if row.digest_at else time(8, 0),
+    )
+
+
+def _set_digest(row: NotificationRuleRow, digest: Digest | None) -> None:
+    row.digest_period = digest.period.value if digest is not None else None
+    row.digest_at = f"{digest.at:%H:%M}" if digest is not None else None
+    row.digest_timezone = digest.timezone if digest is not None else None
+
+
 def _rule(row: NotificationRuleRow) -> Rule:
     return Rule(
         id=row.id,
@@ -84,6 +101,7 @@ def _rule(row: NotificationRuleRow) -> Rule:
         managed_for=row.managed_for,
         created_at=row.created_at.astimezone(UTC),
         quiet_hours=_quiet(row),
+        digest=_digest(row),
     )
 
 
@@ -103,6 +121,7 @@ def _message(row: NotificationRow) -> OutboxMessage:
         created_at=row.created_at.astimezone(UTC),
         delivered_at=row.delivered_at.astimezone(UTC) if row.delivered_at else None,
         last_error=row.last_error,
+        digest=bool(row.digest),
     )
 
 
@@ -188,6 +207,7 @@ class SqlNotificationRepository:
         printer_ids: frozenset[str],
         managed_for: str | None = None,
         quiet_hours: QuietHours | None = None,
+        digest: Digest | None = None,
     ) -> Rule:
         """Store a rule."""
         row = NotificationRuleRow(
@@ -198,6 +218,7 @@ class SqlNotificationRepository:
             created_at=self._clock(),
         )
         _set_quiet(row, quiet_hours)
+        _set_digest(row, digest)
         async with self._database.transaction() as session:
             session.add(row)
             await session.flush()
@@ -215,7 +236,8 @@ class SqlNotificationRepository:
             return [_rule(row) for row in rows]
 
     async def update_rule(self, rule_id: int, **changes: Any) -> Rule:
-        """Set ``events``, ``printer_ids`` or ``quiet_hours`` (None removes them). Raises KeyError when missing."""
+        """Set ``events``, ``printer_ids``, ``quiet_hours`` or ``digest`` (None removes them). Raises KeyError when
+        missing."""
         async with self._database.transaction() as session:
             row = await session.get(NotificationRuleRow, rule_id)
             if row is None:
@@ -226,6 +248,8 @@ class SqlNotificationRepository:
                 row.printer_ids = sorted(changes["printer_ids"])
             if "quiet_hours" in changes:
                 _set_quiet(row, changes["quiet_hours"])
+            if "digest" in changes:
+                _set_digest(row, changes["digest"])
         return _rule(row)
 
     async def delete_rule(self, rule_id: int) -> None:
@@ -296,6 +320,7 @@ class SqlNotificationRepository:
                         attempts=0,
                         next_attempt_at=message.held_until or now,
                         created_at=now,
+                        digest=message.digest,
                     )
                     .on_conflict_do_nothing(index_elements=["subject", "event", "channel_id"])
                     .returning(NotificationRow.id)

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from printfleet.api.auth import requires
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
+from printfleet.domain.notifications.digest import Digest, DigestPeriod
 from printfleet.domain.notifications.model import ChannelKind, NotificationEvent
 from printfleet.domain.notifications.quiet import QuietHours, time_zone_problem
 from printfleet.services.errors import ServiceError
@@ -28,7 +29,7 @@ ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 HISTORY_LINES = 10
 """Latest messages shown per channel (the REST API pages through more)."""
 
-_TYPED = ("kind", "name", "quiet_start", "quiet_end", "quiet_timezone")
+_TYPED = ("kind", "name", "quiet_start", "quiet_end", "quiet_timezone", "digest_period", "digest_at", "digest_timezone")
 
 
 async def _render(
@@ -162,9 +163,26 @@ def _quiet(typed: dict[str, str], critical_bypass: bool, locale: str) -> QuietHo
     )
 
 
+def _digest(typed: dict[str, str], locale: str) -> Digest | None:
+    """The digest chosen, None for single messages; raises ValueError with a message for the page."""
+    period = typed["digest_period"]
+    if not period:
+        return None
+    try:
+        chosen = DigestPeriod(period)
+        at = time.fromisoformat(typed["digest_at"] or "08:00").replace(second=0, microsecond=0)
+    except ValueError:
+        raise ValueError(translate(locale, "Summary: choose hourly or daily, and a time as HH:MM.")) from None
+    zone = typed["digest_timezone"] or "UTC"
+    if (problem := time_zone_problem(zone)) is not None:
+        raise ValueError(problem)
+    return Digest(period=chosen, at=at, timezone=zone)
+
+
 @router.post("/ui/notifications/rules", dependencies=[SameSite])
 async def add_rule(request: Request, context: Context, locale: Locale, principal: Me) -> Response:
-    """Add a rule: a channel, the events ticked, the printers chosen (none: every printer), optional quiet hours."""
+    """Add a rule: a channel, the events ticked, the printers chosen (none: every printer), optional quiet hours and
+    an optional summary (digest) instead of single messages."""
     form = await request.form()
     typed = {name: form_text(form, name, 64) for name in _TYPED}
     try:
@@ -175,12 +193,18 @@ async def add_rule(request: Request, context: Context, locale: Locale, principal
         return await _render(request, context, locale, principal, error=error, typed=typed, status_code=422)
     try:
         quiet = _quiet(typed, form_text(form, "critical_bypass", 5) == "true", locale)
+        digest = _digest(typed, locale)
     except ValueError as exc:
         return await _render(request, context, locale, principal, error=str(exc), typed=typed, status_code=422)
     printer_ids = frozenset(value[:64] for value in form.getlist("printer_ids") if isinstance(value, str) and value)
     try:
         await context.notifications.add_rule(
-            principal.user.id, channel_id=channel_id, events=events, printer_ids=printer_ids, quiet_hours=quiet
+            principal.user.id,
+            channel_id=channel_id,
+            events=events,
+            printer_ids=printer_ids,
+            quiet_hours=quiet,
+            digest=digest,
         )
     except ServiceError as exc:
         return await _render(request, context, locale, principal, error=exc.message, typed=typed, status_code=422)

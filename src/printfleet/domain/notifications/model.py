@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from printfleet.domain.notifications.digest import Digest
     from printfleet.domain.notifications.quiet import QuietHours
 
 
@@ -98,7 +99,8 @@ class Rule:
     """A channel × a set of events × printers (empty ``printer_ids``: every printer). ``managed_for``
     (``printer:<id>``) marks a rule written by the per-printer preference endpoint; ``created_at`` (aware UTC)
     keeps start-up recovery from sending a rule news older than itself. ``quiet_hours`` holds its messages in a
-    window of local time (see :mod:`printfleet.domain.notifications.quiet`)."""
+    window of local time (see :mod:`printfleet.domain.notifications.quiet`); ``digest`` gathers them into one summary
+    an hour or a day (see :mod:`printfleet.domain.notifications.digest`)."""
 
     id: int
     channel_id: int
@@ -107,6 +109,14 @@ class Rule:
     managed_for: str | None = None
     created_at: datetime | None = None
     quiet_hours: QuietHours | None = None
+    digest: Digest | None = None
+
+    def hold(self, event: NotificationEvent, now: datetime) -> datetime | None:
+        """When this rule would send a message for ``event`` written at ``now``: None (at once), the end of its quiet
+        hours, or its digest's next sending moment (whichever is later)."""
+        quiet = self.quiet_hours.held_until(event, now) if self.quiet_hours is not None else None
+        digest = self.digest.held_until(event, now) if self.digest is not None else None
+        return max((m for m in (quiet, digest) if m is not None), default=None)
 
     def matches(self, event: NotificationEvent, printer_id: str | None) -> bool:
         """True when the rule asks for ``event`` on ``printer_id`` (None: an event of no printer)."""
@@ -149,7 +159,8 @@ class PrinterPreferences:
 class NewMessage:
     """An outbox row to write: one rendered message for one channel. (``subject``, ``event``, ``channel_id``)
     is unique in the store: writing it again is a no-op. ``held_until`` (aware UTC): not sent before then (the
-    rule's quiet hours); None: at once."""
+    rule's quiet hours or digest); None: at once. ``digest``: sent with the channel's other digest rows due at the same
+    time, as one message."""
 
     channel_id: int
     user_id: int
@@ -159,6 +170,7 @@ class NewMessage:
     body: str
     payload: dict[str, Any] = field(default_factory=dict)
     held_until: datetime | None = None
+    digest: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +192,7 @@ class OutboxMessage:
     created_at: datetime
     delivered_at: datetime | None = None
     last_error: str | None = None
+    digest: bool = False
 
     @property
     def message_id(self) -> str:

@@ -5,7 +5,11 @@ Writing: the outbox subscribes to the event bus. Services publish an event only 
 announcement is matched against every enabled channel's rules, rendered, and written as one row per channel; the
 store's unique (subject, event, channel) makes a repeated event a no-op (invariant 9).
 
-Delivering: the worker sends due rows, marks each delivered, or schedules the next attempt with exponential backoff
+A row is due at once, at the end of its rules' quiet hours, or at their digest's next sending moment; a channel's
+digest rows due together are sent as one message.
+
+Delivering: the worker sends due rows (:class:`~printfleet.services.notifications.delivery.Sending`), marks each
+delivered, or schedules the next attempt with exponential backoff
 (:class:`~printfleet.domain.notifications.model.Backoff`) until ``give_up_after``, then marks it failed. Rows still
 pending at start-up are sent then (a restart between commit and send still sends). The limits of this design —
 where "the same transaction" holds and where it does not — are in docs/notifications.md.
@@ -34,21 +38,17 @@ from printfleet.domain.notifications.announce import (
 from printfleet.domain.notifications.model import (
     Backoff,
     Channel,
-    ChannelKind,
-    DeliveryState,
     NewMessage,
     NotificationEvent,
     OutboxMessage,
 )
 from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
-from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
+from printfleet.services.notifications.delivery import Sending, UserLookup
+from printfleet.services.notifications.ports import NotificationRepository, Sender
 from printfleet.services.notifications.templates import Templates, context
 
 log = structlog.get_logger("printfleet.notifications")
-
-UserLookup = Callable[[int], Awaitable[User | None]]
-"""The account of a user id, or None when it no longer exists."""
 
 RecentJobs = Callable[[datetime], Awaitable[list[Job]]]
 """Jobs that may have started or ended at or after the given moment (a superset is fine)."""
@@ -125,13 +125,19 @@ class Outbox:
         self._recovery_window = recovery_window
         self._bus = bus
         self._users = users
-        self._sender = sender
         self._templates = templates or Templates()
-        self._backoff = backoff or Backoff()
         self._base_url = base_url
         self._send_timeout = send_timeout
         self._batch_size = batch_size
-        self._slots = asyncio.Semaphore(concurrency)
+        self._sending = Sending(
+            repository=repository,
+            users=users,
+            sender=sender,
+            backoff=backoff or Backoff(),
+            send_timeout=send_timeout,
+            concurrency=concurrency,
+            clock=clock,
+        )
         self._idle_poll = idle_poll
         self._clock = clock
         self._wake = asyncio.Event()
@@ -225,15 +231,15 @@ class Outbox:
         occurred_at = announcement.occurred_at
         chosen: dict[int, Channel] = {}
         holds: dict[int, list[datetime | None]] = {}
+        digests: dict[int, bool] = {}  # channel id -> every matching rule gathers this event into a digest
         for rule, channel in await self._repository.active_rules():
             if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
                 continue
             if rule.matches(announcement.event, announcement.printer_id):
                 chosen.setdefault(channel.id, channel)
-                quiet = rule.quiet_hours
-                holds.setdefault(channel.id, []).append(
-                    quiet.held_until(announcement.event, now) if quiet is not None else None
-                )
+                holds.setdefault(channel.id, []).append(rule.hold(announcement.event, now))
+                gathered = rule.digest is not None and rule.digest.held_until(announcement.event, now) is not None
+                digests[channel.id] = digests.get(channel.id, True) and gathered
         if not chosen:
             return []
         data = context(announcement, base_url=self._base_url, now=now, language=self._templates.language)
@@ -255,6 +261,7 @@ class Outbox:
                         body=body,
                         payload=data,
                         held_until=_earliest(holds[channel.id]),
+                        digest=digests[channel.id],
                     )
                 )
         if not messages:
@@ -294,12 +301,7 @@ class Outbox:
             try:
                 batch = await self._repository.due(self._clock(), limit=self._batch_size)
                 if batch:
-                    outcomes = await asyncio.gather(
-                        *(self._deliver_one(message) for message in batch), return_exceptions=True
-                    )
-                    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-                    if failures:
-                        raise failures[0]
+                    await self._sending.send(batch)
                     continue
                 delay = self._idle_poll
                 next_due = await self._repository.next_due()
@@ -313,83 +315,3 @@ class Outbox:
                 delay = self._idle_poll
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-
-    async def _deliver_one(self, message: OutboxMessage) -> None:
-        async with self._slots:
-            attempts = message.attempts + 1
-            try:
-                outgoing = await self._outgoing(message)
-                await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
-            except DeliveryFailed as failure:
-                await self._failed(message, attempts, failure.reason, permanent=failure.permanent)
-                return
-            except TimeoutError:
-                await self._failed(message, attempts, f"no answer within {self._send_timeout:g} s", permanent=False)
-                return
-            except Exception as error:  # a sender bug must not stop the worker; its text may quote a URL
-                await self._failed(message, attempts, f"unexpected {type(error).__name__}", permanent=False)
-                return
-            now = self._clock()
-            await self._repository.record_attempt(
-                message.id,
-                attempts=attempts,
-                state=DeliveryState.DELIVERED,
-                next_attempt_at=None,
-                error=None,
-                delivered_at=now,
-            )
-            log.info(
-                "notification.delivered",
-                notification_id=message.id,
-                channel_id=message.channel_id,
-                kind=outgoing.kind.value,
-                notification_event=message.event.value,
-                attempts=attempts,
-            )
-
-    async def _outgoing(self, message: OutboxMessage) -> Outgoing:
-        channel = await self._repository.channel(message.channel_id)
-        if channel is None:
-            raise DeliveryFailed("the channel was deleted", permanent=True)
-        if not channel.enabled:
-            raise DeliveryFailed("the channel is disabled", permanent=True)
-        email = None
-        if channel.kind is ChannelKind.EMAIL:
-            user = await self._users(channel.user_id)
-            email = user.email if user is not None else None
-            if not email:
-                raise DeliveryFailed("the user has no email address", permanent=True)
-        return Outgoing(
-            message_id=message.message_id,
-            kind=channel.kind,
-            event=message.event.value,
-            title=message.title,
-            body=message.body,
-            timestamp=self._clock(),
-            payload=message.payload,
-            secrets=await self._repository.channel_secrets(channel.id),
-            email=email,
-            channel_label=f"{channel.kind.value}:{channel.id}",
-        )
-
-    async def _failed(self, message: OutboxMessage, attempts: int, reason: str, *, permanent: bool) -> None:
-        now = self._clock()
-        retry_at = None if permanent else self._backoff.next_attempt(attempts, now, message.created_at)
-        state = DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
-        await self._repository.record_attempt(
-            message.id,
-            attempts=attempts,
-            state=state,
-            next_attempt_at=retry_at,
-            error=reason,
-            delivered_at=None,
-        )
-        log.warning(
-            "notification.retry" if retry_at is not None else "notification.failed",
-            notification_id=message.id,
-            channel_id=message.channel_id,
-            notification_event=message.event.value,
-            attempts=attempts,
-            reason=reason,
-            retry_at=retry_at.isoformat() if retry_at is not None else None,
-        )

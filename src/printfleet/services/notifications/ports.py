@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from printfleet.domain.notifications.digest import Digest
 from printfleet.domain.notifications.model import (
     Channel,
     ChannelKind,
@@ -63,6 +64,7 @@ class NotificationRepository(Protocol):
         printer_ids: frozenset[str],
         managed_for: str | None = None,
         quiet_hours: QuietHours | None = None,
+        digest: Digest | None = None,
     ) -> Rule:
         """Store a rule."""
         ...
@@ -72,8 +74,8 @@ class NotificationRepository(Protocol):
         ...
 
     async def update_rule(self, rule_id: int, **changes: Any) -> Rule:
-        """Set ``events``, ``printer_ids`` or ``quiet_hours`` (None removes them); raises KeyError when there is no
-        rule."""
+        """Set ``events``, ``printer_ids``, ``quiet_hours`` or ``digest`` (None removes them); raises KeyError when
+        there is no rule."""
         ...
 
     async def delete_rule(self, rule_id: int) -> None:

@@ -11,6 +11,7 @@ from enum import Enum
 
 import structlog
 
+from printfleet.domain.notifications.digest import Digest
 from printfleet.domain.notifications.model import (
     Channel,
     ChannelKind,
@@ -23,7 +24,7 @@ from printfleet.domain.notifications.model import (
 from printfleet.domain.notifications.quiet import QuietHours, time_zone_problem
 from printfleet.domain.notifications.signing import secret_key
 from printfleet.services.errors import InvalidInput, NotFound
-from printfleet.services.notifications.outbox import UserLookup
+from printfleet.services.notifications.delivery import UserLookup
 from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
 from printfleet.services.notifications.templates import Templates
 
@@ -223,6 +224,7 @@ class NotificationService:
         events: frozenset[NotificationEvent],
         printer_ids: frozenset[str],
         quiet_hours: QuietHours | None = None,
+        digest: Digest | None = None,
     ) -> Rule:
         """A rule on one of the user's channels. Raises ChannelNotFound, InvalidInput (no events, an unknown time
         zone)."""
@@ -230,8 +232,9 @@ class NotificationService:
         if not events:
             raise InvalidInput("a rule needs at least one event")
         _check_quiet(quiet_hours)
+        _check_digest(digest)
         return await self._repository.add_rule(
-            channel_id=channel_id, events=events, printer_ids=printer_ids, quiet_hours=quiet_hours
+            channel_id=channel_id, events=events, printer_ids=printer_ids, quiet_hours=quiet_hours, digest=digest
         )
 
     async def update_rule(
@@ -242,9 +245,10 @@ class NotificationService:
         events: frozenset[NotificationEvent] | None = None,
         printer_ids: frozenset[str] | None = None,
         quiet_hours: QuietHours | Unset | None = UNSET,
+        digest: Digest | Unset | None = UNSET,
     ) -> Rule:
-        """Change a rule's events, printers or quiet hours (None removes them; :data:`UNSET` keeps them). Raises
-        RuleNotFound, InvalidInput."""
+        """Change a rule's events, printers, quiet hours or digest (None removes them; :data:`UNSET` keeps them).
+        Raises RuleNotFound, InvalidInput."""
         await self._rule(user_id, rule_id)
         if events is not None and not events:
             raise InvalidInput("a rule needs at least one event")
@@ -256,6 +260,9 @@ class NotificationService:
         if not isinstance(quiet_hours, Unset):
             _check_quiet(quiet_hours)
             changes["quiet_hours"] = quiet_hours
+        if not isinstance(digest, Unset):
+            _check_digest(digest)
+            changes["digest"] = digest
         return await self._repository.update_rule(rule_id, **changes)
 
     async def delete_rule(self, user_id: int, rule_id: int) -> None:
@@ -343,3 +350,8 @@ class NotificationService:
 def _check_quiet(quiet_hours: QuietHours | None) -> None:
     if quiet_hours is not None and (problem := time_zone_problem(quiet_hours.timezone)) is not None:
         raise InvalidInput(problem)
+
+
+def _check_digest(digest: Digest | None) -> None:
+    if digest is not None and (problem := time_zone_problem(digest.timezone)) is not None:
+        raise InvalidInput(f"digest.timezone: {problem}")

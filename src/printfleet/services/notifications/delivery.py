@@ -1,0 +1,191 @@
+"""Sending the outbox's due rows: one message per row, or one digest for a channel's digest rows due together;
+each row then delivered, or scheduled for another attempt with exponential backoff, or failed (see
+:mod:`printfleet.services.notifications.outbox`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+
+import structlog
+
+from printfleet.domain.accounts.users import User
+from printfleet.domain.notifications.digest import DigestItem, digest_text
+from printfleet.domain.notifications.model import Backoff, ChannelKind, DeliveryState, OutboxMessage
+from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
+
+log = structlog.get_logger("printfleet.notifications")
+
+UserLookup = Callable[[int], Awaitable[User | None]]
+"""The account of a user id, or None when it no longer exists."""
+
+
+class Sending:
+    """Sends due outbox rows on their channels, at most ``concurrency`` at a time, each within ``send_timeout``
+    seconds, and records each row's outcome in ``repository``."""
+
+    def __init__(
+        self,
+        *,
+        repository: NotificationRepository,
+        users: UserLookup,
+        sender: Sender,
+        backoff: Backoff,
+        send_timeout: float,
+        concurrency: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._repository = repository
+        self._users = users
+        self._sender = sender
+        self._backoff = backoff
+        self._send_timeout = send_timeout
+        self._slots = asyncio.Semaphore(concurrency)
+        self._clock = clock
+
+    async def send(self, batch: list[OutboxMessage]) -> None:
+        """Send ``batch`` side by side: each row alone, a channel's digest rows as one digest (a lone digest row as
+        itself). Raises the first store failure after every send has been tried."""
+        gathered: dict[int, list[OutboxMessage]] = {}
+        for message in batch:
+            if message.digest:
+                gathered.setdefault(message.channel_id, []).append(message)
+        sends = [self._deliver_one(message) for message in batch if not message.digest]
+        sends += [
+            self._deliver_one(rows[0]) if len(rows) == 1 else self._deliver_digest(rows) for rows in gathered.values()
+        ]
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def _deliver_one(self, message: OutboxMessage) -> None:
+        async with self._slots:
+            attempts = message.attempts + 1
+            try:
+                outgoing = await self._outgoing(message)
+                await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
+            except DeliveryFailed as failure:
+                await self._failed(message, attempts, failure.reason, permanent=failure.permanent)
+                return
+            except TimeoutError:
+                await self._failed(message, attempts, f"no answer within {self._send_timeout:g} s", permanent=False)
+                return
+            except Exception as error:  # a sender bug must not stop the worker; its text may quote a URL
+                await self._failed(message, attempts, f"unexpected {type(error).__name__}", permanent=False)
+                return
+            now = self._clock()
+            await self._repository.record_attempt(
+                message.id,
+                attempts=attempts,
+                state=DeliveryState.DELIVERED,
+                next_attempt_at=None,
+                error=None,
+                delivered_at=now,
+            )
+            log.info(
+                "notification.delivered",
+                notification_id=message.id,
+                channel_id=message.channel_id,
+                kind=outgoing.kind.value,
+                notification_event=message.event.value,
+                attempts=attempts,
+            )
+
+    async def _deliver_digest(self, rows: list[OutboxMessage]) -> None:
+        """Send a channel's digest rows due together as one message (``event`` ``digest``, the rows' payloads in
+        ``data.digest``); each row is then delivered, or retried or failed with the same reason."""
+        async with self._slots:
+            first = rows[0]
+            try:
+                single = await self._outgoing(first)
+                title, body = digest_text([DigestItem(row.event, row.title, row.body) for row in rows])
+                outgoing = replace(
+                    single,
+                    message_id=f"digest_{first.id}",
+                    event="digest",
+                    title=title,
+                    body=body,
+                    payload={"digest": [{"event": row.event.value, **row.payload} for row in rows]},
+                )
+                await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
+            except DeliveryFailed as failure:
+                for row in rows:
+                    await self._failed(row, row.attempts + 1, failure.reason, permanent=failure.permanent)
+                return
+            except TimeoutError:
+                for row in rows:
+                    await self._failed(
+                        row, row.attempts + 1, f"no answer within {self._send_timeout:g} s", permanent=False
+                    )
+                return
+            except Exception as error:  # a sender bug must not stop the worker; its text may quote a URL
+                for row in rows:
+                    await self._failed(row, row.attempts + 1, f"unexpected {type(error).__name__}", permanent=False)
+                return
+            now = self._clock()
+            for row in rows:
+                await self._repository.record_attempt(
+                    row.id,
+                    attempts=row.attempts + 1,
+                    state=DeliveryState.DELIVERED,
+                    next_attempt_at=None,
+                    error=None,
+                    delivered_at=now,
+                )
+            log.info(
+                "notification.digest_delivered",
+                channel_id=first.channel_id,
+                kind=outgoing.kind.value,
+                notifications=len(rows),
+                notification_ids=[row.id for row in rows],
+            )
+
+    async def _outgoing(self, message: OutboxMessage) -> Outgoing:
+        channel = await self._repository.channel(message.channel_id)
+        if channel is None:
+            raise DeliveryFailed("the channel was deleted", permanent=True)
+        if not channel.enabled:
+            raise DeliveryFailed("the channel is disabled", permanent=True)
+        email = None
+        if channel.kind is ChannelKind.EMAIL:
+            user = await self._users(channel.user_id)
+            email = user.email if user is not None else None
+            if not email:
+                raise DeliveryFailed("the user has no email address", permanent=True)
+        return Outgoing(
+            message_id=message.message_id,
+            kind=channel.kind,
+            event=message.event.value,
+            title=message.title,
+            body=message.body,
+            timestamp=self._clock(),
+            payload=message.payload,
+            secrets=await self._repository.channel_secrets(channel.id),
+            email=email,
+            channel_label=f"{channel.kind.value}:{channel.id}",
+        )
+
+    async def _failed(self, message: OutboxMessage, attempts: int, reason: str, *, permanent: bool) -> None:
+        now = self._clock()
+        retry_at = None if permanent else self._backoff.next_attempt(attempts, now, message.created_at)
+        state = DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
+        await self._repository.record_attempt(
+            message.id,
+            attempts=attempts,
+            state=state,
+            next_attempt_at=retry_at,
+            error=reason,
+            delivered_at=None,
+        )
+        log.warning(
+            "notification.retry" if retry_at is not None else "notification.failed",
+            notification_id=message.id,
+            channel_id=message.channel_id,
+            notification_event=message.event.value,
+            attempts=attempts,
+            reason=reason,
+            retry_at=retry_at.isoformat() if retry_at is not None else None,
+        )
