@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "web": ("bench.web:run", "web UI: /jobs server time with 10,000 jobs; WebSocket frame → DOM in Chromium"),
     "orders": ("bench.orders:run", "Etsy: 10,000 receipts imported from the stand-in, polled again; duplicates"),
     "costs": ("bench.costs:run", "costs report over 1,000,000 costed jobs on PostgreSQL, each grouping"),
+    "notifications": ("bench.notifications:run", "event → signed webhook at 100 events/s, 3 channels: latency, losses"),
     "statistics": ("bench.statistics:run", "Statistics figures over 1,000,000 jobs on PostgreSQL: 30 days, all"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -377,6 +377,22 @@ class SqlNotificationRepository:
                 row.next_attempt_at = next_attempt_at
             row.last_error = error[:300] if error else None
             row.delivered_at = delivered_at
+
+    async def record_delivered(self, deliveries: list[tuple[int, int]], *, delivered_at: datetime) -> None:
+        """Mark rows delivered, in one transaction: ``(row id, attempts)`` each (rows deleted meanwhile are
+        ignored)."""
+        async with self._database.transaction() as session:
+            for row_id, attempts in deliveries:
+                await session.execute(
+                    update(NotificationRow)
+                    .where(NotificationRow.id == row_id)
+                    .values(
+                        attempts=attempts,
+                        state=DeliveryState.DELIVERED.value,
+                        last_error=None,
+                        delivered_at=delivered_at,
+                    )
+                )
 
     async def history(self, channel_id: int, *, limit: int, offset: int) -> tuple[list[OutboxMessage], int]:
         """The channel's rows, newest first, and their count."""

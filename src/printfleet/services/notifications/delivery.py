@@ -13,13 +13,26 @@ import structlog
 
 from printfleet.domain.accounts.users import User
 from printfleet.domain.notifications.digest import DigestItem, digest_text
-from printfleet.domain.notifications.model import Backoff, ChannelKind, DeliveryState, OutboxMessage
+from printfleet.domain.notifications.model import (
+    Backoff,
+    Channel,
+    ChannelKind,
+    ChannelSecrets,
+    DeliveryState,
+    OutboxMessage,
+)
 from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
 
 log = structlog.get_logger("printfleet.notifications")
 
 UserLookup = Callable[[int], Awaitable[User | None]]
 """The account of a user id, or None when it no longer exists."""
+
+_Channels = dict[int, tuple[Channel | None, ChannelSecrets]]
+"""A batch's channels by id, read once: the channel (None when deleted) and its secrets."""
+
+_Delivered = list[tuple[OutboxMessage, int]]
+"""The rows a batch delivered, with their attempt counts, to record together."""
 
 
 class Sending:
@@ -52,20 +65,34 @@ class Sending:
         for message in batch:
             if message.digest:
                 gathered.setdefault(message.channel_id, []).append(message)
-        sends = [self._deliver_one(message) for message in batch if not message.digest]
+        # Each channel is read once per batch, and the deliveries are recorded together: a burst of messages costs
+        # a few store transactions, not three per message.
+        channels = {
+            channel_id: (await self._repository.channel(channel_id), await self._repository.channel_secrets(channel_id))
+            for channel_id in sorted({message.channel_id for message in batch})
+        }
+        delivered: list[tuple[OutboxMessage, int]] = []
+        sends = [self._deliver_one(message, channels, delivered) for message in batch if not message.digest]
         sends += [
-            self._deliver_one(rows[0]) if len(rows) == 1 else self._deliver_digest(rows) for rows in gathered.values()
+            self._deliver_one(rows[0], channels, delivered)
+            if len(rows) == 1
+            else self._deliver_digest(rows, channels, delivered)
+            for rows in gathered.values()
         ]
         outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        if delivered:
+            await self._repository.record_delivered(
+                [(message.id, attempts) for message, attempts in delivered], delivered_at=self._clock()
+            )
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
 
-    async def _deliver_one(self, message: OutboxMessage) -> None:
+    async def _deliver_one(self, message: OutboxMessage, channels: _Channels, delivered: _Delivered) -> None:
         async with self._slots:
             attempts = message.attempts + 1
             try:
-                outgoing = await self._outgoing(message)
+                outgoing = await self._outgoing(message, channels)
                 await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
             except DeliveryFailed as failure:
                 await self._failed(message, attempts, failure.reason, permanent=failure.permanent)
@@ -76,15 +103,7 @@ class Sending:
             except Exception as error:  # a sender bug must not stop the worker; its text may quote a URL
                 await self._failed(message, attempts, f"unexpected {type(error).__name__}", permanent=False)
                 return
-            now = self._clock()
-            await self._repository.record_attempt(
-                message.id,
-                attempts=attempts,
-                state=DeliveryState.DELIVERED,
-                next_attempt_at=None,
-                error=None,
-                delivered_at=now,
-            )
+            delivered.append((message, attempts))
             log.info(
                 "notification.delivered",
                 notification_id=message.id,
@@ -94,13 +113,13 @@ class Sending:
                 attempts=attempts,
             )
 
-    async def _deliver_digest(self, rows: list[OutboxMessage]) -> None:
+    async def _deliver_digest(self, rows: list[OutboxMessage], channels: _Channels, delivered: _Delivered) -> None:
         """Send a channel's digest rows due together as one message (``event`` ``digest``, the rows' payloads in
         ``data.digest``); each row is then delivered, or retried or failed with the same reason."""
         async with self._slots:
             first = rows[0]
             try:
-                single = await self._outgoing(first)
+                single = await self._outgoing(first, channels)
                 title, body = digest_text([DigestItem(row.event, row.title, row.body) for row in rows])
                 outgoing = replace(
                     single,
@@ -125,16 +144,7 @@ class Sending:
                 for row in rows:
                     await self._failed(row, row.attempts + 1, f"unexpected {type(error).__name__}", permanent=False)
                 return
-            now = self._clock()
-            for row in rows:
-                await self._repository.record_attempt(
-                    row.id,
-                    attempts=row.attempts + 1,
-                    state=DeliveryState.DELIVERED,
-                    next_attempt_at=None,
-                    error=None,
-                    delivered_at=now,
-                )
+            delivered.extend((row, row.attempts + 1) for row in rows)
             log.info(
                 "notification.digest_delivered",
                 channel_id=first.channel_id,
@@ -143,8 +153,8 @@ class Sending:
                 notification_ids=[row.id for row in rows],
             )
 
-    async def _outgoing(self, message: OutboxMessage) -> Outgoing:
-        channel = await self._repository.channel(message.channel_id)
+    async def _outgoing(self, message: OutboxMessage, channels: _Channels) -> Outgoing:
+        channel, secrets = channels[message.channel_id]
         if channel is None:
             raise DeliveryFailed("the channel was deleted", permanent=True)
         if not channel.enabled:
@@ -163,7 +173,7 @@ class Sending:
             body=message.body,
             timestamp=self._clock(),
             payload=message.payload,
-            secrets=await self._repository.channel_secrets(channel.id),
+            secrets=secrets,
             email=email,
             channel_label=f"{channel.kind.value}:{channel.id}",
         )

@@ -50,6 +50,9 @@ from printfleet.services.notifications.templates import Templates, context
 
 log = structlog.get_logger("printfleet.notifications")
 
+WRITE_BATCH = 200
+"""The most events written in one transaction (the rest of a burst goes in the next ones)."""
+
 RecentJobs = Callable[[datetime], Awaitable[list[Job]]]
 """Jobs that may have started or ended at or after the given moment (a superset is fine)."""
 
@@ -181,22 +184,30 @@ class Outbox:
     async def _write_loop(self) -> None:
         assert self._subscription is not None
         while True:
-            event = await self._subscription.get()
-            writing = asyncio.ensure_future(self._write_event_safely(event))
+            events = [await self._subscription.get()]
+            # A burst (50 printers finishing at once) is written together: one read of the rules, one transaction.
+            while self._subscription.pending() and len(events) < WRITE_BATCH:
+                events.append(await self._subscription.get())
+            writing = asyncio.ensure_future(self._write_events_safely(events))
             try:
                 await asyncio.shield(writing)
             except asyncio.CancelledError:
-                await writing  # stopping: the event in hand is written, not lost
+                await writing  # stopping: the events in hand are written, not lost
                 raise
 
     async def _write_event_safely(self, event: DomainEvent) -> None:
+        await self._write_events_safely([event])
+
+    async def _write_events_safely(self, events: list[DomainEvent]) -> None:
+        found = [announcement for event in events for announcement in announcements(event)]
+        if not found:
+            return
         try:
-            for announcement in announcements(event):
-                await self.write(announcement)
+            await self.write_many(found)
         except StoreUnavailable as error:
-            log.error("notifications.write_failed", error=error.error, event=getattr(event, "name", None))
+            log.error("notifications.write_failed", error=error.error, events=len(events))
         except Exception:
-            log.exception("notifications.write_crashed", event=getattr(event, "name", None))
+            log.exception("notifications.write_crashed", events=len(events))
 
     async def recover(self) -> int:
         """Write what the jobs say happened in the last ``recovery_window`` seconds: the start of each job that
@@ -225,45 +236,55 @@ class Outbox:
     async def write(self, announcement: Announcement) -> list[OutboxMessage]:
         """Write one row per channel whose rules ask for ``announcement`` and whose user may hear it; returns the
         rows written (none for a repeat). Rules made after ``announcement.occurred_at`` are left out. A row is due
-        at once, or at the end of the quiet hours of its channel's matching rules when all of them are quiet now.
-        Raises StoreUnavailable."""
+        at once, at the end of the quiet hours of its channel's matching rules when all of them are quiet now, or at
+        their digest's next sending moment when all of them gather it into a digest. Raises StoreUnavailable."""
+        return await self.write_many([announcement])
+
+    async def write_many(self, found: list[Announcement]) -> list[OutboxMessage]:
+        """:meth:`write` for several announcements, with one read of the rules and one transaction."""
         now = self._clock()
-        occurred_at = announcement.occurred_at
-        chosen: dict[int, Channel] = {}
-        holds: dict[int, list[datetime | None]] = {}
-        digests: dict[int, bool] = {}  # channel id -> every matching rule gathers this event into a digest
-        for rule, channel in await self._repository.active_rules():
-            if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
-                continue
-            if rule.matches(announcement.event, announcement.printer_id):
-                chosen.setdefault(channel.id, channel)
-                holds.setdefault(channel.id, []).append(rule.hold(announcement.event, now))
-                gathered = rule.digest is not None and rule.digest.held_until(announcement.event, now) is not None
-                digests[channel.id] = digests.get(channel.id, True) and gathered
-        if not chosen:
-            return []
-        data = context(announcement, base_url=self._base_url, now=now, language=self._templates.language)
-        title, body = self._templates.render(announcement.event, data)
+        rules = await self._repository.active_rules()
+        hearing: dict[tuple[int, int], bool] = {}
+        users: dict[int, User | None] = {}
         messages: list[NewMessage] = []
-        hearing: dict[int, bool] = {}
-        for channel in chosen.values():
-            if channel.user_id not in hearing:
-                user = await self._users(channel.user_id)
-                hearing[channel.user_id] = user is not None and may_hear(user, announcement)
-            if hearing[channel.user_id]:
-                messages.append(
-                    NewMessage(
-                        channel_id=channel.id,
-                        user_id=channel.user_id,
-                        event=announcement.event,
-                        subject=announcement.subject,
-                        title=title,
-                        body=body,
-                        payload=data,
-                        held_until=_earliest(holds[channel.id]),
-                        digest=digests[channel.id],
+        for index, announcement in enumerate(found):
+            occurred_at = announcement.occurred_at
+            chosen: dict[int, Channel] = {}
+            holds: dict[int, list[datetime | None]] = {}
+            digests: dict[int, bool] = {}  # channel id -> every matching rule gathers this event into a digest
+            for rule, channel in rules:
+                if occurred_at is not None and rule.created_at is not None and rule.created_at > occurred_at:
+                    continue
+                if rule.matches(announcement.event, announcement.printer_id):
+                    chosen.setdefault(channel.id, channel)
+                    holds.setdefault(channel.id, []).append(rule.hold(announcement.event, now))
+                    gathered = rule.digest is not None and rule.digest.held_until(announcement.event, now) is not None
+                    digests[channel.id] = digests.get(channel.id, True) and gathered
+            if not chosen:
+                continue
+            data = context(announcement, base_url=self._base_url, now=now, language=self._templates.language)
+            title, body = self._templates.render(announcement.event, data)
+            for channel in chosen.values():
+                key = (index, channel.user_id)
+                if key not in hearing:
+                    if channel.user_id not in users:
+                        users[channel.user_id] = await self._users(channel.user_id)
+                    user = users[channel.user_id]
+                    hearing[key] = user is not None and may_hear(user, announcement)
+                if hearing[key]:
+                    messages.append(
+                        NewMessage(
+                            channel_id=channel.id,
+                            user_id=channel.user_id,
+                            event=announcement.event,
+                            subject=announcement.subject,
+                            title=title,
+                            body=body,
+                            payload=data,
+                            held_until=_earliest(holds[channel.id]),
+                            digest=digests[channel.id],
+                        )
                     )
-                )
         if not messages:
             return []
         written = await self._repository.enqueue(messages, now=now)

@@ -120,6 +120,10 @@ class NotificationRepository(Protocol):
         """Store one attempt's outcome."""
         ...
 
+    async def record_delivered(self, deliveries: list[tuple[int, int]], *, delivered_at: datetime) -> None:
+        """Mark rows delivered, in one transaction: ``(row id, attempts)`` each."""
+        ...
+
     async def history(self, channel_id: int, *, limit: int, offset: int) -> tuple[list[OutboxMessage], int]:
         """A channel's outbox rows, newest first, and how many there are."""
         ...
