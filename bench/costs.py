@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import statistics
 import time
 from collections.abc import Iterator
@@ -27,9 +26,9 @@ import asyncpg
 from sqlalchemy import make_url
 
 from bench import Figure
-from bench.store_jobs import BATCH_ROWS, HISTORY_JOBS, POSTGRES_URL_VARIABLE, _admin, _load_postgres
+from bench.store_jobs import BATCH_ROWS, HISTORY_JOBS, POSTGRES_URL_VARIABLE, _load_postgres, scratch_postgres
 from printfleet.domain.materials.costs import CostGrouping, week_of
-from printfleet.store.database import Database, migrate
+from printfleet.store.database import Database
 from printfleet.store.materials.usage import SqlUsageRepository
 
 TARGET_MS = 500.0
@@ -131,18 +130,12 @@ def _runs(runs: list[float]) -> str:
 
 
 async def _postgres(server_url: str) -> list[Figure]:
-    name = f"printfleet_bench_{secrets.token_hex(6)}"
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    try:
-        await migrate(url)
+    async with scratch_postgres(server_url) as url:
         started = time.perf_counter()
         await _load_postgres(url)
         await _load_costs(url)
         loaded = time.perf_counter() - started
         timings = await _time(url)
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     figures = [
         Figure(name="costs report (postgresql) bulk load", measured=f"{HISTORY_JOBS:,} costed jobs in {loaded:.1f} s")
     ]

@@ -18,6 +18,7 @@ Run alone with ``python -m bench.notifications``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -45,21 +46,27 @@ SECONDS = 10
 CHANNELS = 3
 PRINTERS = 50
 TARGET_P99_S = 1.0
-SECRET = "whsec_YmVuY2htYXJrLXNpZ25pbmcta2V5LTMyLWJ5dGVzISE="
+SECRET = "whsec_YmVuY2htYXJrLXNpZ25pbmcta2V5LTMyLWJ5dGVzISE="  # noqa: S105 - the benchmark's own signing key
 
 
 class Receiver:
     """A loopback HTTP server answering 200 and stamping each webhook's arrival by (path, job id)."""
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int) -> None:
         self.port = free_port()
         self.arrivals: dict[tuple[str, int], list[float]] = {}
+        self.count = 0
+        self.expected = expected
+        self.all_arrived = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
     async def _hook(self, request: web.Request) -> web.Response:
         body = json.loads(await request.read())
         arrived = time.perf_counter()
         self.arrivals.setdefault((request.path, int(body["data"]["job"]["id"])), []).append(arrived)
+        self.count += 1
+        if self.count >= self.expected:
+            self.all_arrived.set()
         return web.Response(status=200)
 
     async def start(self) -> None:
@@ -94,7 +101,7 @@ def _job(job_id: int, now: datetime) -> Job:
 async def _measure(directory: Path) -> tuple[list[float], int, int]:
     url = f"sqlite+aiosqlite:///{directory}/printfleet.db"
     await migrate(url)
-    receiver = Receiver()
+    receiver = Receiver(RATE * SECONDS * CHANNELS)
     await receiver.start()
     sender = ChannelSender(smtp=None, timeout=5.0)
     published: dict[int, float] = {}
@@ -130,10 +137,8 @@ async def _measure(directory: Path) -> tuple[list[float], int, int]:
                     job_id = n + 1
                     published[job_id] = time.perf_counter()
                     bus.publish(JobAutoCreated(job=_job(job_id, datetime.now(UTC))))
-                expected = RATE * SECONDS * CHANNELS
-                deadline = loop.time() + 60
-                while sum(len(v) for v in receiver.arrivals.values()) < expected and loop.time() < deadline:
-                    await asyncio.sleep(0.05)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(receiver.all_arrived.wait(), 60)
     finally:
         await sender.aclose()
         await receiver.stop()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,10 +27,10 @@ import asyncpg
 from sqlalchemy import make_url
 
 from bench import Figure
-from bench.store_jobs import HISTORY_JOBS, POSTGRES_URL_VARIABLE, PRINTERS, _admin, _load_postgres
+from bench.store_jobs import HISTORY_JOBS, POSTGRES_URL_VARIABLE, PRINTERS, _load_postgres, scratch_postgres
 from printfleet.domain.statistics import StatsRange
 from printfleet.services.statistics import StatisticsService
-from printfleet.store.database import Database, migrate
+from printfleet.store.database import Database
 from printfleet.store.statistics import SqlStatisticsRepository
 
 TARGET_MS = 500.0
@@ -91,18 +90,12 @@ async def _time(url: str) -> dict[str, tuple[list[float], int]]:
 
 
 async def _postgres(server_url: str) -> list[Figure]:
-    name = f"printfleet_bench_{secrets.token_hex(6)}"
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    try:
-        await migrate(url)
+    async with scratch_postgres(server_url) as url:
         started = time.perf_counter()
         await _load_postgres(url)
         await _load_printers_and_transitions(url)
         loaded = time.perf_counter() - started
         timings = await _time(url)
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     figures = [
         Figure(
             name="statistics (postgresql) bulk load",

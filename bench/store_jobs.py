@@ -19,12 +19,13 @@ Run alone with ``python -m bench.store_jobs``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -239,18 +240,25 @@ async def _admin(server_url: str, statement: str) -> None:
         await engine.dispose()
 
 
-async def _postgres_figures(server_url: str) -> list[Figure]:
+@contextlib.asynccontextmanager
+async def scratch_postgres(server_url: str) -> AsyncIterator[str]:
+    """A migrated database ``printfleet_bench_<hex>`` beside the one in ``server_url``, its URL; dropped on exit."""
     name = f"printfleet_bench_{secrets.token_hex(6)}"
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     await _admin(server_url, f'CREATE DATABASE "{name}"')
     try:
         await migrate(url)
+        yield url
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _postgres_figures(server_url: str) -> list[Figure]:
+    async with scratch_postgres(server_url) as url:
         started = time.perf_counter()
         await _load_postgres(url)
         loaded = time.perf_counter() - started
         creates, lookups = await _time_calls(url)
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return [_load_figure("postgresql", loaded), _figure("postgresql", creates, lookups)]
 
 

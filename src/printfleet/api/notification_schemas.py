@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from printfleet.domain.notifications.digest import Digest, DigestPeriod
 from printfleet.domain.notifications.model import (
@@ -86,6 +86,18 @@ class TestResult(BaseModel):
     reason: str | None = None
 
 
+def _known_zone(value: str) -> str:
+    if (problem := time_zone_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+TimeZoneName = Annotated[
+    str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"]), AfterValidator(_known_zone)
+]
+"""An IANA time zone name; an unknown one is refused (422) with the reason."""
+
+
 class QuietHoursBody(BaseModel):
     """Quiet hours: messages are held from ``start`` to ``end`` (``HH:MM``, local time in ``timezone``, an IANA
     name; a start after the end wraps midnight) and sent when they end; ``critical_bypass`` lets ``print_failed``,
@@ -94,15 +106,8 @@ class QuietHoursBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["22:00"])
     end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["07:00"])
-    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Berlin"])
+    timezone: TimeZoneName
     critical_bypass: bool = True
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if (problem := time_zone_problem(value)) is not None:
-            raise ValueError(problem)
-        return value
 
     def to_domain(self) -> QuietHours:
         """As the domain's quiet hours."""
@@ -132,14 +137,7 @@ class DigestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: DigestPeriod
     at: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["08:00"])
-    timezone: str = Field(default="UTC", min_length=1, max_length=64, examples=["Europe/Berlin"])
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if (problem := time_zone_problem(value)) is not None:
-            raise ValueError(problem)
-        return value
+    timezone: TimeZoneName = "UTC"
 
     def to_domain(self) -> Digest:
         """As the domain's digest."""
