@@ -337,7 +337,7 @@ async def demo_history(settings: Settings, printers: list[tuple[str, str]], *, s
                         printer_type=kind,
                         job_name=file_name.split(".")[0],
                         filename=file_name,
-                        status=JobStatus.RUNNING,
+                        status=JobStatus(ending),  # ended already: a live print may hold the active slot
                         created_at=at,
                         start_time=at,
                         auto_created=True,
