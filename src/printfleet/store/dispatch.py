@@ -178,6 +178,12 @@ class SqlPlateRepository:
         async with self._database.transaction() as session:
             return [_plate(row) for row in await session.scalars(select(PrinterPlateRow))]
 
+    async def get(self, printer_id: str) -> PlateState | None:
+        """One printer's stored plate state, or None."""
+        async with self._database.transaction() as session:
+            row = await session.get(PrinterPlateRow, printer_id)
+            return _plate(row) if row is not None else None
+
     async def save(self, state: PlateState) -> None:
         """Insert or replace the printer's plate state."""
         async with self._database.transaction() as session:

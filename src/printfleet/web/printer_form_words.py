@@ -36,15 +36,19 @@ def _labels(locale: str) -> dict[str, str]:
 
 def _requirement(locale: str, field: str, message: str) -> str | None:
     """The sentence for one of the kind's requirements (``PrinterConfig.problems``), None for one not known here."""
+    if message.startswith("give it again"):  # a stored secret and a new address (PrinterService.update)
+        return translate(
+            locale, "Give it again: the address changed, and a stored secret is never sent to a new address."
+        )
     if field == "name":
         return translate(locale, "Give the printer a name.")
     if field == "host" and "required" in message:
         return translate(
             locale, "The printer's address on your network is needed (an IP address such as 192.168.1.50)."
         )
-    if field == "serial":
+    if field == "serial" and "required" in message:
         return translate(locale, "A Bambu Lab printer's serial number is needed (on the printer: Settings → Device).")
-    if field == "access_code":
+    if field == "access_code" and "required" in message:
         return translate(
             locale, "A Bambu Lab printer's access code is needed (on the printer: Settings → Network → LAN)."
         )
@@ -54,11 +58,11 @@ def _requirement(locale: str, field: str, message: str) -> str | None:
             "Give a CA certificate file to check the printer's certificate, or tick “Do not verify the printer's "
             "certificate”.",
         )
-    if field == "password":
+    if field == "password" and "give username" in message:
         return translate(locale, "Give a user name and password, or an API key.")
     if field == "url" and "required" in message:
         return translate(locale, "Give the address, starting with http:// or https:// (e.g. http://octopi.local).")
-    if field == "api_key":
+    if field == "api_key" and "required" in message:
         return translate(locale, "An API key is needed (in OctoPrint: User settings → Application keys).")
     return None
 

@@ -123,6 +123,12 @@ class PlateService:
                     return
                 if state.cleared_at is not None and job.end_time <= state.cleared_at:
                     return
+                # Another process of the farm may have seen this end sooner and a person cleared the plate there
+                # already: the store's clearing wins over raising the flag again.
+                stored = await self._repository.get(config.id)
+                if stored is not None and stored.cleared_at is not None and job.end_time <= stored.cleared_at:
+                    self._states[config.id] = stored
+                    return
                 raised = PlateState(
                     printer_id=config.id,
                     needs_clearing=True,

@@ -44,6 +44,10 @@ class PlateRepository(Protocol):
         """Every printer's plate state."""
         ...
 
+    async def get(self, printer_id: str) -> PlateState | None:
+        """One printer's stored plate state, or None."""
+        ...
+
     async def save(self, state: PlateState) -> None:
         """Insert or replace the printer's plate state."""
         ...
