@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from printfleet.domain.events import MaintenanceDue, PrinterErrorRaised, PrinterWentOffline, ShopNeedsReconnect
@@ -278,15 +278,16 @@ class Templates:
         self._env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self._texts = DEFAULTS.get(language, _EN)
         self.language = language if language in DEFAULTS else "en"
+        self._compiled: dict[NotificationEvent, tuple[Template, Template]] = {}
 
     def render(self, event: NotificationEvent, data: dict[str, Any]) -> tuple[str, str]:
         """The title and body of ``event`` over ``data`` (see :func:`context`). Raises KeyError for an event
-        without a template."""
-        title, body = self._texts[event]
-        return (
-            self._env.from_string(title).render(data).strip(),
-            self._env.from_string(body).render(data).strip(),
-        )
+        without a template. Each event's templates are compiled once (compiling costs more than rendering)."""
+        compiled = self._compiled.get(event)
+        if compiled is None:
+            title, body = self._texts[event]
+            compiled = self._compiled[event] = (self._env.from_string(title), self._env.from_string(body))
+        return compiled[0].render(data).strip(), compiled[1].render(data).strip()
 
     def test_message(self, channel_name: str) -> tuple[str, str]:
         """The title and body of a test message to the channel named ``channel_name``."""
