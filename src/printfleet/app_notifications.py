@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from printfleet.config import NotificationSettings
 from printfleet.domain.accounts.users import User
 from printfleet.domain.jobs import Job, JobFilter
-from printfleet.domain.notifications.model import Backoff
+from printfleet.domain.notifications.model import Backoff, ChannelKind
 from printfleet.domain.printer import PrinterConfig, PrinterStatus
+from printfleet.domain.queue_commands import RateLimit
 from printfleet.notify import ChannelSender
 from printfleet.notify.email import SmtpServer
 from printfleet.services.accounts import AccountService
@@ -111,6 +112,10 @@ def build_notifications(
         recovery_window=settings.recovery_window,
         clock=clock or (lambda: datetime.now(UTC)),
         gated=True,
+        rate_limits={
+            ChannelKind(kind): RateLimit(capacity=limit.burst, interval=timedelta(seconds=60 / limit.per_minute))
+            for kind, limit in settings.rate_limits.items()
+        },
     )
     service = NotificationService(
         repository=repository,

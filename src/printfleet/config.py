@@ -402,6 +402,24 @@ class SmtpSettings(BaseModel):
         return value
 
 
+class ChannelRateSettings(BaseModel):
+    """How fast one channel may be sent to: ``per_minute`` messages a minute on average, ``burst`` at once."""
+
+    model_config = ConfigDict(extra="forbid")
+    per_minute: float = Field(gt=0, le=100_000)
+    burst: int = Field(ge=1, le=10_000)
+
+
+ChannelKindName = Literal["apprise", "email", "webhook"]
+
+
+def _default_rate_limits() -> dict[ChannelKindName, ChannelRateSettings]:
+    return {
+        "apprise": ChannelRateSettings(per_minute=30, burst=5),
+        "email": ChannelRateSettings(per_minute=30, burst=10),
+    }
+
+
 class NotificationSettings(BaseModel):
     """Notifications: ``enabled`` runs the outbox (writing and delivering); ``retry_initial`` and ``retry_max``
     (seconds) bound the exponential backoff between attempts; ``give_up_after`` (seconds, default 24 h) marks a
@@ -411,7 +429,9 @@ class NotificationSettings(BaseModel):
     the default message texts; ``base_url`` (e.g. ``https://farm.example.org``) makes links to job pages in
     messages; ``offline_grace`` (seconds, default 5 min) is how long a printer must stay offline before
     ``printer_offline`` is announced; ``claim_reminder`` (seconds, default 3 min; 0: none) is how long before an
-    unclaimed offer's window ends its member hears of it again."""
+    unclaimed offer's window ends its member hears of it again; ``rate_limits`` paces each channel of a kind
+    (Apprise: 30 a minute, 5 at once, as Discord's webhooks allow; email: 30 a minute, 10 at once; signed webhooks:
+    not paced unless given): a burst waits its turn, never lost."""
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
@@ -425,6 +445,7 @@ class NotificationSettings(BaseModel):
     recovery_window: float = Field(default=3600.0, ge=0, le=7 * 86400)
     language: Literal["en", "de"] = "en"
     base_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)] | None = None
+    rate_limits: dict[ChannelKindName, ChannelRateSettings] = Field(default_factory=_default_rate_limits)
 
 
 class _PrinterBase(BaseModel):

@@ -386,6 +386,20 @@ class SqlNotificationRepository:
             row.last_error = error[:300] if error else None
             row.delivered_at = delivered_at
 
+    async def postpone(self, rows: list[tuple[int, datetime]]) -> None:
+        """Make pending rows due later, in one statement, without counting an attempt: ``(row id, when)`` each."""
+        if not rows:
+            return
+        table = cast(Table, NotificationRow.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.state == DeliveryState.PENDING.value)
+            .values(next_attempt_at=bindparam("row_due"))
+        )
+        async with self._database.transaction() as session:
+            connection = await session.connection()
+            await connection.execute(statement, [{"row_id": row_id, "row_due": due} for row_id, due in rows])
+
     async def record_delivered(self, deliveries: list[tuple[int, int]], *, delivered_at: datetime) -> None:
         """Mark rows delivered, in one transaction and one statement run for every row: ``(row id, attempts)``
         each (rows deleted meanwhile are ignored)."""

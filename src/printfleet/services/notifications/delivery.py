@@ -5,7 +5,7 @@ each row then delivered, or scheduled for another attempt with exponential backo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from printfleet.domain.notifications.model import (
     DeliveryState,
     OutboxMessage,
 )
+from printfleet.domain.queue_commands import RateLimit  # the token bucket shared with the queue's commands
 from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
 
 log = structlog.get_logger("printfleet.notifications")
@@ -49,7 +50,10 @@ class Sending:
         send_timeout: float,
         concurrency: int,
         clock: Callable[[], datetime],
+        rate_limits: Mapping[ChannelKind, RateLimit] | None = None,
     ) -> None:
+        """``rate_limits``: the pace of each channel of a kind (a token bucket per channel; a kind not given is not
+        paced)."""
         self._repository = repository
         self._users = users
         self._sender = sender
@@ -57,6 +61,8 @@ class Sending:
         self._send_timeout = send_timeout
         self._slots = asyncio.Semaphore(concurrency)
         self._clock = clock
+        self._rate_limits = dict(rate_limits or {})
+        self._buckets: dict[int, RateLimit] = {}
 
     async def send(self, batch: list[OutboxMessage]) -> None:
         """Send ``batch`` side by side: each row alone, a channel's digest rows as one digest (a lone digest row as
@@ -72,13 +78,18 @@ class Sending:
             for channel_id in sorted({message.channel_id for message in batch})
         }
         delivered: list[tuple[OutboxMessage, int]] = []
-        sends = [self._deliver_one(message, channels, delivered) for message in batch if not message.digest]
-        sends += [
+        units: list[list[OutboxMessage]] = [[message] for message in batch if not message.digest]
+        units += list(gathered.values())
+        later = self._paced(units, channels)
+        sends = [
             self._deliver_one(rows[0], channels, delivered)
             if len(rows) == 1
             else self._deliver_digest(rows, channels, delivered)
-            for rows in gathered.values()
+            for rows in units
+            if rows[0].id not in later
         ]
+        if later:
+            await self._repository.postpone(sorted(later.items()))
         outcomes = await asyncio.gather(*sends, return_exceptions=True)
         if delivered:
             await self._repository.record_delivered(
@@ -87,6 +98,28 @@ class Sending:
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
+
+    def _paced(self, units: list[list[OutboxMessage]], channels: _Channels) -> dict[int, datetime]:
+        """The rows of ``units`` (each sent as one message) whose channel has used up its pace now, with when each
+        may go: they wait their turn in the store (not an attempt), so a burst is spread, never lost."""
+        now = self._clock()
+        later: dict[int, datetime] = {}
+        waiting: dict[int, int] = {}
+        for rows in units:
+            channel = channels.get(rows[0].channel_id, (None, None))[0]
+            limit = self._rate_limits.get(channel.kind) if channel is not None else None
+            if limit is None or channel is None:
+                continue
+            allowed, self._buckets[channel.id], wait = self._buckets.get(channel.id, limit).allow(now)
+            if not allowed:
+                # Each later message of the channel in this batch waits one more token.
+                turn = wait + limit.interval * waiting.get(channel.id, 0)
+                waiting[channel.id] = waiting.get(channel.id, 0) + 1
+                for row in rows:
+                    later[row.id] = now + turn
+        if later:
+            log.info("notification.paced", notifications=len(later), channels=sorted(waiting))
+        return later
 
     async def _deliver_one(self, message: OutboxMessage, channels: _Channels, delivered: _Delivered) -> None:
         async with self._slots:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -38,10 +38,12 @@ from printfleet.domain.notifications.announce import (
 from printfleet.domain.notifications.model import (
     Backoff,
     Channel,
+    ChannelKind,
     NewMessage,
     NotificationEvent,
     OutboxMessage,
 )
+from printfleet.domain.queue_commands import RateLimit
 from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
 from printfleet.services.notifications.delivery import Sending, UserLookup
@@ -101,7 +103,9 @@ class Outbox:
     in flight finish (at most ``send_timeout`` seconds) and stops.
 
     ``gated``: the worker delivers only inside :meth:`delivering` (several processes on one PostgreSQL: the process
-    holding the ``notifications.delivery`` lease delivers; every process writes the rows of the events it sees)."""
+    holding the ``notifications.delivery`` lease delivers; every process writes the rows of the events it sees).
+    ``rate_limits``: the pace of each channel of a kind (see :class:`~printfleet.services.notifications.delivery.
+    Sending`)."""
 
     def __init__(
         self,
@@ -121,6 +125,7 @@ class Outbox:
         recovery_window: float = 3600.0,
         clock: Callable[[], datetime] = _utcnow,
         gated: bool = False,
+        rate_limits: Mapping[ChannelKind, RateLimit] | None = None,
     ) -> None:
         self._repository = repository
         self._delivering = not gated
@@ -140,6 +145,7 @@ class Outbox:
             send_timeout=send_timeout,
             concurrency=concurrency,
             clock=clock,
+            rate_limits=rate_limits,
         )
         self._idle_poll = idle_poll
         self._clock = clock

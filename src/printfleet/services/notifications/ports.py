@@ -120,6 +120,10 @@ class NotificationRepository(Protocol):
         """Store one attempt's outcome."""
         ...
 
+    async def postpone(self, rows: list[tuple[int, datetime]]) -> None:
+        """Make pending rows due later, without counting an attempt: ``(row id, when)`` each (a channel's pace)."""
+        ...
+
     async def record_delivered(self, deliveries: list[tuple[int, int]], *, delivered_at: datetime) -> None:
         """Mark rows delivered, in one transaction: ``(row id, attempts)`` each."""
         ...
