@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -60,8 +60,10 @@ async def test_an_hourly_digest_sends_the_hours_messages_as_one_and_a_failure_at
 
         held = [d for d in await deliveries(server, channel["id"]) if d["state"] == "pending"]
         assert sorted(d["event"] for d in held) == ["print_finished", "print_started", "print_started"]
-        top_of_next_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0).timestamp() + 3600
-        assert {datetime.fromisoformat(d["next_attempt_at"]).timestamp() for d in held} == {top_of_next_hour}
+        for row in held:  # each waits for the top of the hour after it was written (Berlin's hours are UTC's)
+            written = datetime.fromisoformat(row["created_at"])
+            top_of_next_hour = written.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            assert datetime.fromisoformat(row["next_attempt_at"]) == top_of_next_hour
 
         # The hour is over (moved forward in the store rather than waited for).
         async with server.runtime.database.transaction() as session:
