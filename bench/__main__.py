@@ -32,6 +32,14 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "orders": ("bench.orders:run", "Etsy: 10,000 receipts imported from the stand-in, polled again; duplicates"),
     "costs": ("bench.costs:run", "costs report over 1,000,000 costed jobs on PostgreSQL, each grouping"),
     "notifications": ("bench.notifications:run", "event → signed webhook at 100 events/s, 3 channels: latency, losses"),
+    "farm_events": (
+        "bench.farm_events:run",
+        "two processes on PostgreSQL: a job changed on one → /ws frame on the other",
+    ),
+    "notify_ingest": (
+        "bench.notify_ingest:run",
+        "Bambu ingest with notifications on (3 channels) against off, side by side",
+    ),
     "statistics": ("bench.statistics:run", "Statistics figures over 1,000,000 jobs on PostgreSQL: 30 days, all"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one

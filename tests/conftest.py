@@ -53,10 +53,13 @@ never leaves servers running into the tests after it."""
 def _bounded(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
     @functools.wraps(test)
     async def bounded(*args: Any, **kwargs: Any) -> None:
+        bound = asyncio.timeout(ASYNC_TEST_TIMEOUT_S)
         try:
-            async with asyncio.timeout(ASYNC_TEST_TIMEOUT_S):
+            async with bound:
                 await test(*args, **kwargs)
         except TimeoutError as error:
+            if not bound.expired():
+                raise  # a timeout of the test's own (its message says which), not this bound
             raise AssertionError(
                 f"the test ran past {ASYNC_TEST_TIMEOUT_S:.0f} s and was cancelled; the traceback above shows what it "
                 "was waiting for"

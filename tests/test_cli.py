@@ -266,7 +266,7 @@ async def test_the_demo_starts_with_a_week_of_history_once(tmp_path: Path) -> No
     today = datetime.now(UTC).date()
     async with Database(settings.database_url) as database:
         figures = await StatisticsService(SqlStatisticsRepository(database)).figures(
-            StatsRange.of(today - timedelta(days=DEMO_HISTORY_DAYS), today, "UTC")
+            StatsRange.of(today - timedelta(days=DEMO_HISTORY_DAYS + 1), today, "UTC")  # a week back from now
         )
     assert figures.counts.total == added + 1  # and the print running now
     assert figures.counts["completed"] > figures.counts["failed"] > 0  # a past with some failures

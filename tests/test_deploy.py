@@ -87,23 +87,29 @@ def test_exec_start_is_the_venv_script_running_a_real_subcommand_with_real_optio
     assert set(options) <= known
 
 
-def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+def _verified(unit: Path, name: str, tmp_path: Path) -> None:
+    """Run ``systemd-analyze verify`` on a copy of ``unit`` named ``name`` whose ``ExecStart`` points at this
+    environment's script; fail on any remark about it, skip where verify cannot run."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
     script = Path(sys.executable).parent / "printfleet"
     if not script.is_file():
         pytest.skip(f"{script} is missing: verify needs ExecStart's program to exist")
-    copy = tmp_path / "printfleet.service"
-    copy.write_text(UNIT.read_text(encoding="utf-8").replace(INSTALLED_SCRIPT, str(script)), encoding="utf-8")
+    copy = tmp_path / name
+    copy.write_text(unit.read_text(encoding="utf-8").replace(INSTALLED_SCRIPT, str(script)), encoding="utf-8")
     result = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False)
     output = result.stdout + result.stderr
-    if result.returncode != 0 and "printfleet.service" not in output:
+    if result.returncode != 0 and name not in output:
         pytest.skip(f"systemd-analyze verify does not work here: {output.strip()[:300]}")
     # verify exits 0 on unknown keys and bad values and only prints them: any remark about the unit is a failure.
-    remarks = [line for line in output.splitlines() if "printfleet.service" in line]
+    remarks = [line for line in output.splitlines() if name in line]
     assert result.returncode == 0, output
     assert remarks == [], output
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    _verified(UNIT, "printfleet.service", tmp_path)
 
 
 def test_example_configuration_loads_and_keeps_the_database_in_the_state_directory(
@@ -131,3 +137,34 @@ def test_unit_allows_enough_open_files_for_many_clients() -> None:
     # systemd's default soft limit (1,024) let about 1,100 slow connections take the server off the air.
     service = _unit()["Service"]
     assert int(service["LimitNOFILE"]) >= 65536
+
+
+FARM_UNIT = ROOT / "deploy" / "printfleet@.service"
+
+
+def _parsed(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(path, encoding="utf-8")
+    return parser
+
+
+def test_the_farm_template_runs_each_instance_like_the_single_unit_with_its_own_settings() -> None:
+    single, farm = _parsed(UNIT), _parsed(FARM_UNIT)
+    # configparser keeps the last of repeated keys: read EnvironmentFile lines from the text itself
+    environment_files = [
+        line.split("=", 1)[1] for line in FARM_UNIT.read_text().splitlines() if line.startswith("EnvironmentFile=")
+    ]
+    assert environment_files == ["-/etc/printfleet/env", "/etc/printfleet/%i.env"]  # the instance's own: required
+    assert farm["Service"]["SyslogIdentifier"] == "printfleet-%i"
+    differing = {
+        key
+        for key in single["Service"].keys() | farm["Service"].keys()
+        if single["Service"].get(key) != farm["Service"].get(key)
+    }
+    assert differing == {"EnvironmentFile", "SyslogIdentifier"}  # the same program, restarts and hardening
+    assert farm["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_farm_template_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    _verified(FARM_UNIT, "printfleet@a.service", tmp_path)

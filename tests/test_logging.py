@@ -169,3 +169,26 @@ def test_console_format_renders_library_records_like_printfleet_events() -> None
     assert "[info     ] Running upgrade 0001 -> 0002" in second
     assert "[alembic.runtime.migration]" in second
     assert first[:4] == second[:4] == time.strftime("%Y", time.gmtime())
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_console_traceback_shows_the_frames_never_their_local_variables() -> None:
+    """A crash logged in console format names the exception and its frames; the frames' local variables, which may
+    hold a printer's access code, are not printed."""
+    out = io.StringIO()
+    configure_logging(level="INFO", json_format=False, stream=out)
+
+    def connect(access_code: str) -> None:
+        raise ConnectionError("the printer refused the login")
+
+    secret = str(31415926 * 3)  # not in the source lines a traceback quotes
+    try:
+        connect(secret)
+    except ConnectionError:
+        structlog.get_logger("printfleet.test").exception("printer.session_crashed")
+
+    text = out.getvalue()
+    assert "printer.session_crashed" in text
+    assert "ConnectionError: the printer refused the login" in text
+    assert "in connect" in text  # the frame
+    assert secret not in text

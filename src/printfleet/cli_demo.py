@@ -224,7 +224,7 @@ async def demo_etsy(settings: Settings, stand_in: EtsyStandInLike) -> Settings:
     """Connect the demo to its Etsy stand-in: ``settings`` with ``etsy.*`` pointing at it and paid orders scheduled
     as they arrive; fresh tokens from the stand-in sealed in the store (the stand-in keeps nothing between starts);
     on the first start, product profiles for its listings."""
-    from printfleet.app_orders import ETSY, SealedTokenStore
+    from printfleet.app.orders import ETSY, SealedTokenStore
     from printfleet.domain.files.library import FileQuery
     from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
     from printfleet.domain.orders.shops import ConnectionState

@@ -330,12 +330,15 @@ class EtsySettings(BaseModel):
     """An Etsy shop (docs/orders.md). ``keystring`` and ``shared_secret`` (a secret) are the app's, from Etsy's
     developer portal; ``redirect_url`` is the HTTPS address Etsy sends the seller back to (registered for the app;
     printfleet serves ``/ui/shops/etsy/callback``); ``poll_interval`` (seconds) between polls of paid orders and
-    ``overlap`` (seconds) re-read before the last change seen. ``api_url``, ``token_url`` and ``authorize_url`` are
-    Etsy's, changed only to point at a stand-in."""
+    ``overlap`` (seconds) re-read before the last change seen. ``webhook_token`` (a secret, 24 characters or more)
+    opens ``POST /api/v1/shops/etsy/webhook/<token>`` to Etsy's ``ORDER_PAID`` webhook, which makes printfleet poll
+    at once (None: no webhook). ``api_url``, ``token_url`` and ``authorize_url`` are Etsy's, changed only to point
+    at a stand-in."""
 
     model_config = ConfigDict(extra="forbid")
     keystring: str | None = Field(default=None, min_length=1, max_length=64)
     shared_secret: SecretStr | None = None
+    webhook_token: SecretStr | None = Field(default=None, min_length=24, max_length=200)
     redirect_url: str | None = Field(default=None, max_length=500)
     poll_interval: float = Field(default=300.0, ge=5, le=86_400)
     overlap: float = Field(default=600.0, ge=0, le=86_400)

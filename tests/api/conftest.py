@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,10 +53,39 @@ async def _serve(server: uvicorn.Server) -> None:
     """``server.serve()``, with uvicorn's ``sys.exit(3)`` on a failed start turned into an ordinary failure: a
     SystemExit escaping into pytest would end the test without its fixtures' teardown (its temporary directory and
     servers then leak into the next tests of the worker)."""
+    caught = _StartFailures()
+    logging.getLogger("uvicorn.error").addHandler(caught)
     try:
         await server.serve()
     except SystemExit as exit_:
-        raise RuntimeError(f"the server did not start (uvicorn exit code {exit_.code}); see its log above") from None
+        raise RuntimeError(
+            f"the server did not start (uvicorn exit code {exit_.code}): {caught.cause()}; see its log above"
+        ) from None
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(caught)
+
+
+class _StartFailures(logging.Handler):
+    """Keeps the errors uvicorn logs while a server starts, so a failed start names its cause in the test's one-line
+    summary (a CI log shows only its tail)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def cause(self) -> str:
+        for record in reversed(self.records):
+            if record.exc_info and record.exc_info[1] is not None:
+                error = record.exc_info[1]
+                return f"{type(error).__name__}: {error}"[:500]
+        if not self.records:
+            return "no error was logged"
+        # Starlette hands uvicorn the traceback as text: its last line names the exception
+        lines = [line for line in self.records[-1].getMessage().splitlines() if line.strip()]
+        return (lines[-1] if lines else "an empty error")[:500]
 
 
 START_TIMEOUT_S = 45.0

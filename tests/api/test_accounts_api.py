@@ -31,6 +31,7 @@ PUBLIC_ALLOWLIST = {
     ("GET", "/setup"),
     ("POST", "/setup"),
     ("GET", "/ui/lang/{code}"),
+    ("POST", "/api/v1/shops/etsy/webhook/{token}"),  # Etsy's ORDER_PAID webhook: its secret is in the address
 }
 """Routes anyone may call. Everything else must declare a permission."""
 

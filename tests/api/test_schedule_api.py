@@ -14,6 +14,7 @@ from printfleet.domain.accounts.roles import Role
 from printfleet.sim.samples import demo_samples
 from tests.api.conftest import RunningServer, admin_headers, start_server
 from tests.e2e.harness import collect_frames
+from tests.files_samples import bambu_3mf
 from tests.support_accounts import bearer_headers
 
 
@@ -92,3 +93,23 @@ async def test_refused_input_says_why(members_schedule: RunningServer) -> None:
     assert waiting.json()[0]["status"] == "waiting"
     listed = await server.client.get("/api/v1/scheduled-prints", params={"status": "waiting"})
     assert [p["id"] for p in listed.json()["scheduled_prints"]] == [waiting.json()[0]["id"]]
+
+
+async def test_temperatures_other_than_the_files_are_refused_with_the_files_own(
+    members_schedule: RunningServer,
+) -> None:
+    server = members_schedule
+    upload = await server.client.post("/api/v1/files", files={"file": ("cube.gcode.3mf", bambu_3mf())})
+    file_id = upload.json()["id"]  # plate 1: filament 1 sliced for a 220 °C nozzle, a 55 °C textured PEI plate
+
+    hotter = await server.client.post("/api/v1/scheduled-prints", json={"file_id": file_id, "nozzle_temp": 250})
+    assert hotter.status_code == 422
+    assert "nozzle_temp 250 °C, but the file is sliced for 220 °C" in hotter.text
+    near = await server.client.post(
+        "/api/v1/scheduled-prints", json={"file_id": file_id, "nozzle_temp": 222, "bed_temp": 55}
+    )
+    assert near.status_code == 201, near.text
+    [created] = near.json()
+    changed = await server.client.patch(f"/api/v1/scheduled-prints/{created['id']}", json={"bed_temp": 90})
+    assert changed.status_code == 422
+    assert "bed_temp 90 °C, but the file is sliced for 55 °C" in changed.text

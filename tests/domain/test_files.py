@@ -185,3 +185,20 @@ def test_metadata_survives_its_json_form() -> None:
 
     assert FileMetadata.from_json(meta.to_json()) == meta
     assert "prediction" in SLICE_INFO  # the sample is the documented layout
+
+
+def test_each_format_gives_the_temperatures_its_plate_is_sliced_for() -> None:
+    # 3MF: the project's per-filament settings, the bed's for the plate's bed type (textured PEI here)
+    three_mf = read_print_file("cube.gcode.3mf", io.BytesIO(bambu_3mf())).metadata.plates
+    assert (three_mf[0].nozzle_temp, three_mf[0].bed_temp) == (220.0, 55.0)
+    # PrusaSlicer G-code and bgcode: ``temperature`` / ``bed_temperature`` of the first tool used
+    gcode = read_print_file("part.gcode", io.BytesIO(prusa_gcode())).metadata.plates[0]
+    assert (gcode.nozzle_temp, gcode.bed_temp) == (215.0, 60.0)
+    binary = read_print_file("part.bgcode", io.BytesIO(prusa_bgcode())).metadata.plates[0]
+    assert (binary.nozzle_temp, binary.bed_temp) == (240.0, 85.0)
+    # Cura writes none of them: unknown, never a guess
+    cura = read_print_file("part.gcode", io.BytesIO(cura_gcode())).metadata.plates[0]
+    assert (cura.nozzle_temp, cura.bed_temp) == (None, None)
+    # and the stored form keeps them
+    stored = FileMetadata.from_json(read_print_file("cube.gcode.3mf", io.BytesIO(bambu_3mf())).metadata.to_json())
+    assert (stored.plates[0].nozzle_temp, stored.plates[0].bed_temp) == (220.0, 55.0)

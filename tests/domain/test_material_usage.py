@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
 
+from printfleet.app.materials import plate_estimate
+from printfleet.domain.files.threemf import read_3mf
 from printfleet.domain.materials.costs import CostRates, CostRow, job_cost, price_per_gram, summed
 from printfleet.domain.materials.model import Filament, Spool
 from printfleet.domain.materials.tracking import FilamentEstimate, SlotState, UsageSource, UsageTracking
 from printfleet.domain.materials.usage import Confidence, PrintOutcome, UsageLine, compute_usage, printed_fraction
+from tests.files_samples import bambu_3mf
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -226,3 +230,42 @@ def test_the_printers_own_mapping_maps_a_print_started_elsewhere_and_ours_comes_
     ours = UsageTracking(estimate=PLATE, slots=SLOTS, mapping=(0, -1, 2))
     assert ours.seen(active=None, progress=None, layer=None, mapping=(1, -1, 2)).mapping == (0, -1, 2)
     assert tracking.seen(active=None, progress=None, layer=None, mapping=(-1,)).mapping == (1, -1, 2)
+
+
+FOUR_FILAMENTS = """<?xml version="1.0" encoding="UTF-8"?>
+<config>
+  <plate>
+    <metadata key="index" value="1"/>
+    <metadata key="prediction" value="3600"/>
+    <filament id="1" tray_info_idx="GFA00" type="PLA" color="#FFFFFF" used_m="10.00" used_g="30.00"/>
+    <filament id="3" tray_info_idx="GFG99" type="PETG" color="#FF6A13" used_m="2.00" used_g="6.00"/>
+  </plate>
+  <plate>
+    <metadata key="index" value="2"/>
+    <metadata key="prediction" value="1800"/>
+    <filament id="2" tray_info_idx="GFA00" type="PLA" color="#000000" used_m="4.00" used_g="12.00"/>
+    <filament id="4" tray_info_idx="GFL99" type="PLA" color="#00AE42" used_m="1.50" used_g="4.50"/>
+  </plate>
+</config>
+"""
+
+
+def test_of_a_two_plate_project_with_four_filaments_only_the_printed_plates_are_charged() -> None:
+    metadata = read_3mf(io.BytesIO(bambu_3mf(slice_info=FOUR_FILAMENTS)))
+    tracking = plate_estimate(metadata, 2, mapping=(0, 1, 2, 3))
+    assert tracking is not None
+    slots = (
+        *SLOTS[:3],
+        SlotState(slot="AMS0-T3", spool_id=13, material="PLA", color="00AE42FF", remain_pct=40, label_weight_g=1000),
+    )
+    tracking = UsageTracking(
+        estimate=tracking.estimate, mapping=tracking.mapping, slots=slots, total_layers=100, source=UsageSource.FILE
+    )
+
+    lines = _by_slot(compute_usage(tracking, PrintOutcome(completed=True)))
+
+    # Filament 2 feeds from slot 1, filament 4 from slot 3; plate 1's filaments 1 and 3 are not charged at all.
+    assert {slot: (line.spool_id, line.grams) for slot, line in lines.items()} == {
+        "AMS0-T1": (11, 12.00),
+        "AMS0-T3": (13, 4.50),
+    }

@@ -69,7 +69,8 @@ def test_runout_codes_are_told_from_other_errors_with_their_text() -> None:
     assert error_text("HMS_0701_2000_0003_0004") == (
         "AMS B slot 4: the filament has run out; the printer switched to a spool of the same filament."
     )
-    assert error_text(NOZZLE) is None
+    assert error_text(NOZZLE) == "A fatal error of the printer (Bambu HMS)."  # its level and module, no guess
+    assert error_text("0300ABCD") is None
 
 
 def test_a_runout_is_announced_as_filament_runout_and_other_errors_as_hms_error() -> None:

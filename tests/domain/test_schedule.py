@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from printfleet.domain.files.model import FilamentUse, PlateInfo
 from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import AmsTray, PrinterConfig, PrinterKind
 from printfleet.domain.schedule.model import (
@@ -29,12 +30,14 @@ from printfleet.domain.schedule.ordering import (
 from printfleet.domain.schedule.rules import (
     Gate,
     after_dispatch_failure,
+    ams_mapping,
     chain_state,
     is_due,
     job_failure_reason,
     material_loaded,
     shown_status,
     target_matches,
+    temperature_mismatch,
 )
 from printfleet.domain.schedule.timeline import predict
 
@@ -245,3 +248,24 @@ def test_the_timeline_places_a_chain_after_its_predecessor_and_marks_a_late_prin
     assert (entries[3].printer_id, entries[3].start) == ("b", NOW)
     assert entries[3].at_risk
     assert not entries[2].at_risk
+
+
+def test_a_material_slot_feeds_the_one_filament_a_plate_uses_through_the_ams_mapping() -> None:
+    third_filament = PlateInfo(index=1, filaments=(FilamentUse(slot=3, type="PETG"),))
+    two_filaments = PlateInfo(index=1, filaments=(FilamentUse(slot=1), FilamentUse(slot=2)))
+
+    assert ams_mapping(sp(1, material_slot=6), third_filament) == (-1, -1, 6)  # AMS 1, tray 2 for filament 3
+    assert ams_mapping(sp(1, material_slot=6), two_filaments) == ()  # the printer maps several filaments itself
+    assert ams_mapping(sp(1), third_filament) == ()  # no slot asked for
+    assert ams_mapping(sp(1, material_slot=6), None) == ()  # the plate is not described
+
+
+def test_a_temperature_far_from_the_files_is_refused_and_one_the_file_does_not_state_is_not() -> None:
+    plate = PlateInfo(index=1, nozzle_temp=220.0, bed_temp=None)
+
+    assert temperature_mismatch(224.0, None, plate) is None  # within 5 °C
+    assert temperature_mismatch(None, 100.0, plate) is None  # the file states no bed temperature
+    assert temperature_mismatch(260.0, None, None) is None  # nothing known of the plate
+    problem = temperature_mismatch(260.0, None, plate)
+    assert problem is not None
+    assert problem.startswith("nozzle_temp 260 °C, but the file is sliced for 220 °C.")

@@ -18,6 +18,18 @@ from tests.api.conftest import admin_headers, start_server
 Job = dict[str, Any]
 
 
+def awaiting() -> str:
+    """Each running task of this event loop with the innermost frames it awaits in (for a failure message)."""
+    lines = []
+    for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
+        frames = task.get_stack(limit=60)
+        where = " > ".join(
+            f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_code.co_name}:{f.f_lineno}" for f in frames[-5:]
+        )
+        lines.append(f"  {task.get_name()}: {where or '?'}")
+    return "\n".join(lines)
+
+
 class Server:
     """One printfleet server process-equivalent: start, stop (graceful) and start again on one database."""
 
@@ -43,17 +55,28 @@ class Server:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            printers = (await self.client.get("/api/v1/printers")).json()["printers"]
-            if all(p["status"]["state"] != "offline" for p in printers):
+            answer = await self.client.get("/api/v1/printers")
+            # 503 while the store is briefly unavailable at start-up (a test may shorten SQLite's busy timeout)
+            printers = answer.json()["printers"] if answer.status_code == 200 else None
+            if printers is not None and all(p["status"]["state"] != "offline" for p in printers):
                 return
             if loop.time() > deadline:
-                raise AssertionError(f"printers never came online: {[p['status'] for p in printers]}")
+                shown = [p["status"] for p in printers] if printers is not None else answer.text[:300]
+                raise AssertionError(f"printers never came online: {shown}")
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
+        """Stop the server gracefully; fail naming what the server still awaits when it takes over 15 s."""
         if self._uv is not None and self._task is not None:
             self._uv.should_exit = True
-            await asyncio.wait_for(self._task, 15)
+            done, _ = await asyncio.wait({self._task}, timeout=15)
+            if not done:
+                stuck = awaiting()
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(self._task, 5)
+                raise AssertionError(f"the server did not stop within 15 s; its tasks were awaiting:\n{stuck}")
+            self._task.result()
         await self.client.aclose()
         self._uv = self._task = None
 

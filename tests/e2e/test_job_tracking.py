@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from printfleet.sim.bambu import BambuFarm, SimulatedBambuPrinter
+from printfleet.sim.octoprint import SimulatedOctoPrintPrinter
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
-from tests.e2e.harness import Server, collect_frames, statuses
+from tests.e2e.harness import Server, collect_frames, running, statuses
 
 pytestmark = pytest.mark.usefixtures("mosquitto_binary")
 
@@ -391,3 +392,16 @@ async def test_two_processes_on_one_database_make_one_job(empty_postgres_url: st
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_an_octoprint_print_failed_on_an_error_says_which_in_words(tmp_path: Path) -> None:
+    async with SimulatedOctoPrintPrinter("ender", poll_interval=0.5) as octoprint:
+        server = Server(f"sqlite+aiosqlite:///{tmp_path}/printfleet.db", [octoprint.printer_config(poll_interval=0.5)])
+        async with running(server):
+            await octoprint.start_print("hook.gcode", duration_s=60.0)
+            await server.wait_jobs(lambda jobs: statuses(jobs) == ["running"])
+            await octoprint.fail()
+            [job] = await server.wait_jobs(lambda jobs: statuses(jobs) == ["failed"], timeout=20)
+            assert job["end_reason"] == "printer error (OCTOPRINT_LINK_LOST)"
+            page = await server.client.get(f"/jobs/{job['id']}")
+            assert "OctoPrint lost its connection to the printer" in page.text

@@ -45,6 +45,7 @@ async def test_a_burst_on_a_paced_channel_is_spread_and_nothing_is_lost(
         printer = farm.printer_configs()[0].id
         now = datetime.now(UTC)
         loop = asyncio.get_running_loop()
+        published = loop.time()
         for n in range(5):  # five prints seen starting at once, as the job tracker announces them
             job = Job(
                 id=9000 + n,
@@ -68,7 +69,10 @@ async def test_a_burst_on_a_paced_channel_is_spread_and_nothing_is_lost(
             await asyncio.sleep(0.02)
         assert len(arrived) == 5, f"only {len(arrived)} of 5 arrived"
         assert arrived[1] - arrived[0] < 1.0  # the burst allowance goes together
-        assert arrived[4] - arrived[1] >= 2.5  # then one a second: the third, fourth and fifth
+        # then one a second: the fifth send starts 3 s after the first two, which start once the burst is queued;
+        # measured from the publication, not from an arrival, so that a slow send on a loaded machine (1.5 s seen)
+        # cannot shorten the span. Unpaced, all five arrive within about a second.
+        assert arrived[4] - published >= 2.8
         await asyncio.sleep(0.5)
         assert len(receiver.on("/apprise")) == 5  # each once
         history = await deliveries(server, channel["id"])

@@ -446,6 +446,38 @@ async def test_a_runout_and_an_outage_are_each_announced_once(
         await server.stop()
 
 
+async def test_hms_errors_arrive_with_their_meaning_and_bambus_page_and_a_pause_at_the_printer_is_no_error(
+    database_url: str, farm: BambuFarm, receiver: HttpReceiver
+) -> None:
+    await receiver.start()
+    server = await started(database_url, farm)
+    try:
+        channel = await add_channel(server, kind="webhook", name="ops", url=f"{receiver.url}/hook", secret=SECRET)
+        await add_rule(server, channel["id"], ["hms_error"])
+        printer = farm[0]
+        await printer.start_print("benchy.gcode.3mf", duration_s=600)
+        await server.wait_printer(printer.printer_id, "printing")
+        await printer.pause()  # a person pauses at the printer: print_error 0x03008001, no fault
+        paused = await server.wait_printer(printer.printer_id, "paused")
+        assert paused["status"]["error_codes"] == []
+        await printer.show_hms(0x03001A00, 0x00020002)  # the nozzle is clogged
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 1)
+        await printer.show_hms(0x0C000300, 0x00020099)  # a camera code printfleet has no words for
+        await receiver.wait_for(lambda: len(receiver.on("/hook")) == 2)
+        await asyncio.sleep(1.0)  # a repeat, or a message for the pause, would arrive by now
+        assert receiver.webhook_events("/hook", SECRET) == ["hms_error", "hms_error"]
+        clogged, unknown = (request.json()["data"] for request in receiver.on("/hook"))
+        assert clogged["error"]["code"] == "HMS_0300_1A00_0002_0002"
+        assert clogged["body"] == (
+            f"{printer.printer_id} reports an error (HMS_0300_1A00_0002_0002): The nozzle is clogged. Bambu Lab "
+            "explains it at https://e.bambulab.com/index.php?e=03001A0000020002&s=device_hms&lang=en"
+        )
+        assert unknown["error"]["text"] == "A serious error of the camera (Bambu HMS)."
+        assert unknown["error"]["link"] == "https://e.bambulab.com/index.php?e=0C00030000020099&s=device_hms&lang=en"
+    finally:
+        await server.stop()
+
+
 async def test_quiet_hours_hold_a_message_until_they_end_and_let_a_failure_through(
     database_url: str, farm: BambuFarm, receiver: HttpReceiver
 ) -> None:

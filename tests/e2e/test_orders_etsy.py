@@ -31,6 +31,7 @@ pytestmark = pytest.mark.usefixtures("mosquitto_binary")
 
 FAST = DispatchTimings(confirm_window_s=3.0, confirm_extension_s=1.0, poll_s=0.05, reconcile_wait_s=10)
 REDIRECT = "https://farm.example/ui/shops/etsy/callback"
+WEBHOOK_TOKEN = "wh-7c1d0e3f9a2b4c5d6e7f8a9b"
 KEYCHAIN, VASE, MUG = 1_462_850_311, 1_462_850_313, 1_462_850_399
 Body = dict[str, Any]
 
@@ -68,6 +69,7 @@ def _server(database_url: str, farm: BambuFarm, etsy: EtsyStandIn, tmp_path: Pat
             "token_url": etsy.token_url,
             "authorize_url": etsy.authorize_url,
             "poll_interval": 3600,
+            "webhook_token": WEBHOOK_TOKEN,
         },
         secrets={"key_file": str(tmp_path / "secrets.key")},
         dispatch_timings=FAST,
@@ -224,4 +226,51 @@ async def test_an_expired_token_is_refreshed_and_a_revoked_one_asks_for_a_reconn
         assert "connect the shop again" in status["last_error"]
         page = (await server.client.get("/orders")).text
         assert "reconnect needed" in page
+        settings = (await server.client.get("/settings")).text  # the admin sees it where shops are connected too
+        assert "reconnect needed" in settings.split('id="shops"')[1]
+        assert 'action="/ui/shops/etsy/connect"' in settings
         assert len(await etsy_orders(server)) == 3
+
+
+async def _polls_settled(server: Server) -> None:
+    """Wait until connecting the shop has polled it and no poll follows for a second: connecting can land while the
+    poller's first round is under way, which then polls once more at once (a wake during a poll is kept)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    seen = None
+    while True:
+        polled = (await server.client.get("/api/v1/shops/etsy")).json()["last_poll_at"]
+        if polled is not None and polled == seen:
+            return
+        assert loop.time() < deadline, f"connecting the shop did not poll it, or polls never stopped ({polled})"
+        seen = polled
+        await asyncio.sleep(1.0 if polled is not None else 0.05)
+
+
+async def test_etsys_order_paid_webhook_brings_the_next_poll_forward(
+    database_url: str, farm: BambuFarm, etsy: EtsyStandIn, tmp_path: Path
+) -> None:
+    async with running(_server(database_url, farm, etsy, tmp_path)) as server:
+        await connect(server)
+        await _polls_settled(server)
+        receipts(etsy)  # the polls connecting starts are over: the next is an hour away
+        anyone = httpx.AsyncClient(base_url=server.base_url)  # Etsy calls without printfleet's credentials
+        body = {
+            "event_type": "order.paid",
+            "resource_url": f"{etsy.url}/v3/application/shops/1/receipts/2",
+            "shop_id": 1,
+        }
+        try:
+            wrong = await anyone.post("/api/v1/shops/etsy/webhook/not-the-token", json=body)
+            assert wrong.status_code == 404
+            await asyncio.sleep(0.5)
+            assert await etsy_orders(server) == []  # a stranger's call polls nothing
+            hinted = await anyone.post(f"/api/v1/shops/etsy/webhook/{WEBHOOK_TOKEN}", json=body)
+            assert hinted.status_code == 202, hinted.text
+        finally:
+            await anyone.aclose()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while len(await etsy_orders(server)) < 3:
+            assert loop.time() < deadline, "the webhook did not bring a poll"
+            await asyncio.sleep(0.1)

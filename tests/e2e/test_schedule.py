@@ -269,13 +269,15 @@ async def test_a_print_due_by_a_deadline_starts_before_older_ones(
 ) -> None:
     printer = farm.printer_configs()[0]
     async with running(_server(database_url, [scheduled(printer)], tmp_path)) as server:
-        await farm[0].start_print("by-hand.gcode.3mf", duration_s=3)
+        # Busy long enough that both prints are queued before it is free, however loaded the machine (3 s was not).
+        await farm[0].start_print("by-hand.gcode.3mf", duration_s=10)
         await server.wait_printer(printer.id, "printing")
         file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
         old = await schedule(server, file_id, job_name="old", priority=3)
         # Predicted at 99 minutes (the file says 5,935 s): due in 2 hours, it has no time to wait for the others.
         soon = datetime.now(UTC) + timedelta(hours=2)
         due = await schedule(server, file_id, job_name="due", finish_by=soon.isoformat())
+        assert (await get(server, old["id"]))["status"] == "queued", "the printer was free before both were queued"
         timeline = (await server.client.get("/api/v1/schedule/timeline")).json()["entries"]
         assert [e["job_name"] for e in timeline] == ["due", "old"]
         assert timeline[0]["at_risk"] is True
@@ -334,6 +336,45 @@ async def test_a_print_waits_until_its_material_slot_holds_the_grams_its_plate_n
         await hold(1.5, still_queued)
         await farm[0].set_ams_tray(1, remain=40)  # a fresh weighing: 400 g
         await wait_status(server, black["id"], "completed")
+
+
+async def test_a_print_asking_for_a_material_slot_is_sent_with_the_ams_mapping_that_feeds_it(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = farm.printer_configs()[0]
+    async with running(_server(database_url, [scheduled(printer)], tmp_path)) as server:
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())  # plate 2 uses filament 1 only (black PLA)
+        black = await schedule(server, file_id, plate=2, job_name="black", material_type="PLA", material_slot=1)
+        await wait_status(server, black["id"], "started")
+
+    [command] = farm[0].start_commands
+    assert command["ams_mapping"] == [1]  # filament 1 from AMS 0, tray 1 (the black PLA)
+    assert command["use_ams"] is True
+
+
+async def test_a_print_speed_is_set_on_the_bambu_printer_once_the_print_started(
+    database_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    printer = farm.printer_configs()[0]
+    farm[0].speed_factor = 300  # about 20 s: time to see the level the printer reports
+    async with running(_server(database_url, [scheduled(printer)], tmp_path)) as server:
+        file_id = await server.upload("cube.gcode.3mf", bambu_3mf())
+        fast = await schedule(server, file_id, job_name="fast", print_speed="sport")
+        await wait_status(server, fast["id"], "started")
+
+        async def sport() -> bool:
+            return farm[0].speed_level == 3
+
+        await hold_until(sport)
+        assert [command["command"] for command in farm[0].start_commands] == ["project_file"]
+
+
+async def hold_until(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, "never held"
+        await asyncio.sleep(0.05)
 
 
 async def test_the_farm_starts_one_scheduled_print_per_stagger(

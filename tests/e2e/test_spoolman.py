@@ -168,6 +168,8 @@ async def test_a_report_to_a_spool_spoolman_no_longer_has_is_gone_and_the_spool_
 
     assert (await _spool(server, local))["spoolman_id"] is None
     assert spoolman.uses() == []
+    slots = (await server.client.get(f"/api/v1/printers/{farm[0].printer_id}/slots")).json()["slots"]
+    assert next(slot for slot in slots if slot["slot"] == "AMS0-T1")["spool"] is None  # the slot is unassigned
 
 
 async def test_spoolmans_spools_are_mirrored_at_start_and_kept_current_by_its_feed(

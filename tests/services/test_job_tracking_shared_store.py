@@ -72,3 +72,48 @@ async def test_an_idle_printer_after_a_restart_still_ends_the_job_left_running(d
     after = await process(database)  # printfleet restarted; the printer went idle meanwhile
     await after.on_printer_change(PRINTER, None, report(PrinterState.IDLE, datetime.now(UTC)))
     assert await jobs(database) == [(JobStatus.UNKNOWN, "printer idle; the end of the print was not seen")]
+
+
+def ended(name: str, at: datetime, *, task: str, stage: str | None = None) -> PrinterStatus:
+    """A Bambu report of the finished print ``name`` (task id ``task``), received at ``at``."""
+    return PrinterStatus(
+        state=PrinterState.FINISHED, file_name=name, native_job_id=task, progress=100.0, stage=stage, last_seen=at
+    )
+
+
+async def test_a_lagging_connections_report_of_the_print_before_does_not_end_the_next_print(
+    database: Database,
+) -> None:
+    first, second = await process(database), await process(database)
+    now = datetime.now(UTC)
+    before = ended("one.gcode.3mf", now - timedelta(seconds=5), task="100")
+    for service in (first, second):  # both saw the print before end
+        await service.on_printer_change(PRINTER, None, before)
+    # The first process sees the next print start; the second's connection is a moment behind.
+    printing = PrinterStatus(
+        state=PrinterState.PRINTING, file_name="two.gcode.3mf", native_job_id="101", progress=1.0, last_seen=now
+    )
+    await first.on_printer_change(PRINTER, before, printing)
+    late = ended("one.gcode.3mf", now + timedelta(milliseconds=20), task="100", stage="idle")  # a change in stage
+    await second.on_printer_change(PRINTER, before, late)
+    assert await jobs(database) == [(JobStatus.RUNNING, None)]
+
+    # Once the second process's connection catches up, both see the same print and its own end.
+    done = ended("two.gcode.3mf", now + timedelta(seconds=30), task="101")
+    await second.on_printer_change(PRINTER, late, printing)
+    await second.on_printer_change(PRINTER, printing, done)
+    await first.on_printer_change(PRINTER, printing, done)
+    assert await jobs(database) == [(JobStatus.COMPLETED, None)]
+
+
+async def test_after_a_restart_the_end_of_another_print_still_closes_the_job_left_running(database: Database) -> None:
+    before = await process(database)
+    now = datetime.now(UTC)
+    running = PrinterStatus(
+        state=PrinterState.PRINTING, file_name="two.gcode.3mf", native_job_id="101", last_seen=now - timedelta(hours=2)
+    )
+    await before.on_printer_change(PRINTER, None, running)
+
+    after = await process(database)  # restarted: meanwhile that print ended and a third one ran and ended
+    await after.on_printer_change(PRINTER, None, ended("three.gcode.3mf", datetime.now(UTC), task="102"))
+    assert await jobs(database) == [(JobStatus.UNKNOWN, "the printer reports the end of another print")]

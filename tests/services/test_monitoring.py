@@ -363,3 +363,23 @@ async def test_a_print_under_way_gets_progress_checkpoints_without_a_state_chang
         assert seen == [(PrinterState.IDLE, None)]
     finally:
         await service.stop()
+
+
+async def test_a_report_of_a_printer_removed_by_another_process_is_dropped_quietly(
+    repository: SqlPrinterRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process of the farm deleted the printer (its row is gone) while this one's connection still reports a
+    state change: the report is dropped with an info line, never an error and its traceback, and the connection
+    carries on until the deletion reaches this process."""
+    bus = EventBus()
+    subscription = bus.subscribe()
+    service, connections = await run_service(repository, bus)
+    try:
+        await connections["p1"].report(printing(1.0))
+        await repository.delete_printer("p1")  # as another process would
+        await connections["p1"].report(printing(2.0).replace(state=PrinterState.PAUSED))  # must not raise
+        assert [e.status.state for e in drain(subscription)] == [PrinterState.PRINTING]
+        assert service.status("p1") is not None
+        assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    finally:
+        await service.stop()

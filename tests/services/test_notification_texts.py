@@ -13,7 +13,7 @@ from printfleet.domain.notifications.announce import Announcement, announcements
 from printfleet.domain.notifications.model import NotificationEvent
 from printfleet.domain.notifications.printer_alerts import error_text
 from printfleet.domain.queue import EntryStatus, QueueEntry
-from printfleet.services.notifications.templates import Templates, context
+from printfleet.services.notifications.templates import CustomTemplates, InvalidTemplate, Templates, context
 
 T0 = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 FINISHED = Job(
@@ -92,7 +92,8 @@ def test_a_printers_runout_error_and_outage_name_the_printer_and_what_happened(l
     texts = {}
     for event in (runout, nozzle, gone):
         [announcement] = announcements(event)
-        texts[announcement.event] = templates.render(announcement.event, context(announcement, base_url=None, now=T0))
+        data = context(announcement, base_url=None, now=T0, language=language)
+        texts[announcement.event] = templates.render(announcement.event, data)
     for title, body in texts.values():
         assert "x1c-left" in title
         assert "x1c-left" in body
@@ -104,4 +105,43 @@ def test_a_printers_runout_error_and_outage_name_the_printer_and_what_happened(l
             "x1c-left: AMS A slot 1: the filament has run out. Insert a new spool."
         )
     else:
-        assert "HMS_0700_2000_0002_0001" in texts[NotificationEvent.FILAMENT_RUNOUT][1]
+        assert texts[NotificationEvent.FILAMENT_RUNOUT][1] == (
+            "x1c-left: AMS A Fach 1: Das Filament ist aufgebraucht. Legen Sie eine neue Spule ein. "
+            "(HMS_0700_2000_0002_0001)"
+        )
+
+
+def test_hms_codes_are_told_in_the_messages_language_with_bambus_page() -> None:
+    clogged = PrinterErrorRaised(
+        printer_id="p1s-3", code="HMS_0300_1A00_0002_0002", text=None, runout=False, occurred_at=T0
+    )
+    unknown = PrinterErrorRaised(
+        printer_id="p1s-3", code="HMS_0701_9900_0002_0001", text=None, runout=False, occurred_at=T0
+    )
+    link = "https://e.bambulab.com/index.php?e=03001A0000020002&s=device_hms&lang=en"
+    [announcement] = announcements(clogged)
+    _, german = Templates("de").render(announcement.event, context(announcement, base_url=None, now=T0, language="de"))
+    said = "p1s-3 meldet einen Fehler (HMS_0300_1A00_0002_0002): Die Düse ist verstopft."
+    assert german == f"{said} Erklärung von Bambu Lab: {link}"
+    [announcement] = announcements(unknown)
+    data = context(announcement, base_url=None, now=T0, language="de")
+    assert data["error"]["text"] == "Ein ernster Fehler des AMS B (Bambu HMS)."
+    assert context(announcement, base_url=None, now=T0)["error"]["text"] == "A serious error of the AMS B (Bambu HMS)."
+
+
+def test_own_texts_that_fail_when_a_message_is_written_fall_back_to_printfleets() -> None:
+    templates = Templates("en")
+    data = {"event": "print_finished", "printer": {"id": "mk4"}, "time": "2026-12-05T13:05:00+00:00"}
+    default = ("Print finished: cube", "cube finished on mk4.")
+    wrong_zone = CustomTemplates(None, "{{ time | local('Mars/Olympus') }}")
+    only_title = CustomTemplates("{{ printer.id }}: {{ time | local('America/New_York', '%H:%M') }}", None)
+
+    assert templates.render_for(NotificationEvent.PRINT_FINISHED, data, wrong_zone, default) == default
+    assert templates.render_for(NotificationEvent.PRINT_FINISHED, data, only_title, default) == (
+        "mk4: 08:05",
+        "cube finished on mk4.",  # the body printfleet's
+    )
+    with pytest.raises(InvalidTemplate, match=r"title_template: .*\(line 1\)"):
+        CustomTemplates("{% if %}", None)
+    with pytest.raises(InvalidTemplate, match="at most 4000"):
+        CustomTemplates(None, "x" * 4001)

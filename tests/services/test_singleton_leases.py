@@ -184,3 +184,24 @@ async def test_a_role_that_fails_to_start_lets_the_lease_go_and_is_taken_up_agai
         [(current, live)] = await leases.holders()
         assert (current.owner, live) == ("flaky", True)
         assert current.epoch == 2  # let go after the failure, taken again
+
+
+async def test_a_holder_whose_store_fails_fast_then_hangs_still_leaves_before_the_lease_ends(
+    leases: SqlLeaseRepository,
+) -> None:
+    """One renewal refused at once, the next one hanging: the second may wait only until the fencing point, not a
+    whole third of the lease past it (it used to, and left its role after the lease had ended)."""
+    role = Role()
+    store = Stalling(leases)
+    holder = Singleton("test.role", store=store, owner="flaky", start=role.run, ttl_s=TTL, retry_s=30.0)
+    async with holder:
+        await wait_until(lambda: role.running)
+        store.failing = True  # the next renewal fails at once ...
+        await asyncio.sleep(TTL / 3 + 0.1)
+        store.failing = False
+        store.running.clear()  # ... and the one after it hangs
+        await wait_until(lambda: not role.running, timeout=TTL * 2)
+        [(last, _)] = await leases.holders()
+        assert role.stopped_at is not None
+        assert role.stopped_at < last.expires_at  # fenced while its lease was live
+        store.running.set()

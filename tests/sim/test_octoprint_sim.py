@@ -85,6 +85,7 @@ async def test_a_serial_failure_is_not_operational_then_failed(sim: SimulatedOct
     assert down.offline_detail is not None
     assert "Offline after error" in down.offline_detail
     assert failed.file_name == "doomed.gcode"
+    assert failed.error_codes == ("OCTOPRINT_LINK_LOST",)  # "Too many consecutive timeouts", as OctoPrint words it
 
 
 async def test_a_cancel_on_the_printer_is_cancelled(sim: SimulatedOctoPrintPrinter) -> None:

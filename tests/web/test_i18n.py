@@ -206,6 +206,7 @@ def _settings_page(locale: str) -> str:
         request_path="/settings",
         live_url="/ui/ws?view=toasts&lang=" + locale,
         settings={"job_creation_auto_create": True, "monitoring_interval": 5.0},
+        shop=None,
         printers=[],
         open_id=None,
         values={},

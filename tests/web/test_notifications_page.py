@@ -83,3 +83,25 @@ async def test_each_person_sees_only_their_own_channels_in_german(server: Server
     refused = await server.client.post(f"/ui/notifications/channels/{admins.id}/delete", headers=member)
     assert refused.status_code == 404
     assert await server.runtime.notifications.channels(1) == [admins]
+
+
+async def test_own_message_texts_are_kept_with_the_reason_when_refused_and_saved_when_right(server: Server) -> None:
+    form = {
+        "kind": "webhook",
+        "name": "shop",
+        "url": "http://127.0.0.1:9/hook",
+        "title_template": "{{ printer.id }}: {{ event }}",
+        "body_template": "{% if event == 'print_failed' %}Look at {{ printer.id }}",
+    }
+    refused = await server.client.post("/ui/notifications/channels", data=form)
+    assert refused.status_code == 422
+    assert "body_template: " in refused.text
+    assert "{{ printer.id }}: {{ event }}" in refused.text  # what was typed is kept
+    assert await server.runtime.notifications.channels(1) == []
+
+    added = await server.client.post(
+        "/ui/notifications/channels", data={**form, "body_template": form["body_template"] + "{% endif %}"}
+    )
+    assert added.status_code == 200, added.text
+    [channel] = await server.runtime.notifications.channels(1)
+    assert channel.title_template == "{{ printer.id }}: {{ event }}"

@@ -4,12 +4,17 @@ scrolling on a phone or a wall screen."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
+from printfleet.domain.printer import QueueMode
+from printfleet.sim.bambu import BambuFarm
 from tests.e2e.harness import Server
+from tests.e2e.test_orders_etsy import FAST
 from tests.files_samples import bambu_3mf
 from tests.web.conftest import open_page, screenshot_path, sign_in
 
@@ -72,5 +77,48 @@ async def test_the_orders_page_on_a_phone_and_a_wall_screen(
         assert opened.watched.dialogs == ["Cancel this order and its prints not sent yet?"]
     else:
         await page.screenshot(path=str(screenshot_path("orders", width)), full_page=True)
+    await opened.context.close()
+    assert opened.watched.errors == []
+
+
+@pytest.fixture
+async def scheduling_server(tmp_path: Path, farm: BambuFarm) -> AsyncIterator[Server]:
+    """A server whose two simulated printers take scheduled prints, sent as soon as they are ready."""
+    running = Server(
+        f"sqlite+aiosqlite:///{tmp_path}/printfleet.db",
+        [config.replace(queue_mode=QueueMode.SCHEDULED) for config in farm.printer_configs()],
+        files={"directory": str(tmp_path / "files")},
+        dispatch={"require_plate_clear": False},
+        schedule={"stagger": 0, "interval": 0.5},
+        dispatch_timings=FAST,
+    )
+    await running.start()
+    await running.wait_online()
+    yield running
+    await running.stop()
+
+
+async def test_an_orders_page_follows_its_prints_live(browser: Browser, scheduling_server: Server) -> None:
+    """An order's page is kept up to date by the live connection: scheduled elsewhere, its plates appear, then the
+    jobs of the prints the simulated printers run, with no reload (the page no longer re-reads itself on a timer)."""
+    server = scheduling_server
+    await seed(server)
+    orders = (await server.client.get("/api/v1/orders")).json()["orders"]
+    order_id = next(order["id"] for order in orders if order["external_id"] == "E-1001")
+    opened = await open_page(browser, width=1280, height=900)
+    await sign_in(opened, server)
+    page = opened.page
+    await page.goto(f"{server.base_url}/orders/{order_id}")
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-live", "on")
+    detail = page.locator("#order-detail")
+    await expect(detail).to_contain_text("Nothing scheduled for this order yet.")
+
+    scheduled = await server.client.post(f"/api/v1/orders/{order_id}/schedule", json={})
+    assert scheduled.status_code == 200, scheduled.text
+    await expect(detail.locator("table.plates tbody tr")).to_have_count(2, timeout=5_000)
+    # the scheduler sends the plates to the two simulated printers at once: their jobs show as they start
+    await expect(detail.locator("table.plates a[href^='/jobs/']")).to_have_count(2, timeout=15_000)
+    await expect(detail.locator(".order-status")).to_have_text("Printing")
+    await expect(detail.locator("table.plates")).to_contain_text("Running")
     await opened.context.close()
     assert opened.watched.errors == []

@@ -53,7 +53,7 @@ async def test_an_operator_imports_orders_adds_a_profile_schedules_and_ships(ser
     orders = server.runtime.orders
     listed = await orders.list_orders_all()
     assert await orders.views(listed) == [await orders.get(order.id) for order in listed]
-    assert f'<a href="/orders/{seven.id}">Open</a>' in scheduled.text
+    assert f'<a href="/orders/{seven.id}" title="Open">' in scheduled.text
 
     detail = await server.client.get(f"/orders/{seven.id}", headers=operator)
     assert detail.status_code == 200, detail.text
@@ -86,3 +86,56 @@ async def test_members_are_not_shown_orders_and_operators_read_them_in_german(se
     body = (await server.client.get("/orders", headers={**operator, "Accept-Language": "de"})).text
     assert "<h1>Bestellungen</h1>" in body
     assert "Produktprofile" in body
+
+
+TRIAL_CSV = (
+    "order_id,buyer_name,ship_by,title,quantity,listing_id,sku\n"
+    "T-1,Ada Lovelace,2030-04-01,Gear,2,777,GEAR-RED\n"
+    "T-2,Edsger Dijkstra,2030-04-02,Gear,1,777,GEAR-BLUE\n"
+    "T-3,Barbara Liskov,2030-04-03,Lamp,1,888,\n"
+)
+
+
+async def test_an_operator_tries_a_rule_on_recent_orders_before_saving_it_and_deletes_a_profile(
+    server: Server,
+) -> None:
+    operator = await bearer_headers(server.runtime.accounts, username="olga", role=Role.OPERATOR)
+    file_id = await server.upload("gear.gcode.3mf", bambu_3mf())
+    imported = await server.client.post(
+        "/ui/orders/import", files={"file": ("shop.csv", TRIAL_CSV.encode(), "text/csv")}, headers=operator
+    )
+    assert "3 order(s) added" in imported.text
+    red = await server.client.post(
+        "/ui/product-profiles",
+        data={"name": "Red gear", "listing_id": "777", "sku": "GEAR-RED", "file_id": str(file_id)},
+        headers=operator,
+    )
+    assert "Added Red gear" in red.text
+    assert "gear.gcode.3mf · 1 per plate" in red.text  # the file by its name
+
+    form = {"name": "Any gear", "listing_id": "777", "file_id": str(file_id), "units_per_plate": "2"}
+    tried = await server.client.post("/ui/product-profiles/test", data=form, headers=operator)
+    assert tried.status_code == 200, tried.text
+    assert "The rule covers 2 lines of the recent orders:" in tried.text
+    assert "Gear × 2, SKU GEAR-RED — Red gear, more specific, would print it" in tried.text
+    assert "Gear × 1, SKU GEAR-BLUE — this profile would print it" in tried.text
+    assert "Lamp" not in tried.text.split('id="profile-trial"')[1]
+    assert 'value="Any gear"' in tried.text  # the form keeps what was typed
+    assert [p.name for p in await server.runtime.orders.profiles()] == ["Red gear"]  # nothing saved
+
+    nothing = await server.client.post(
+        "/ui/product-profiles/test", data={**form, "listing_id": "999"}, headers=operator
+    )
+    assert "The rule covers none of the recent orders' lines" in nothing.text
+
+    [profile] = await server.runtime.orders.profiles()
+    deleted = await server.client.post(f"/ui/product-profiles/{profile.id}/delete", headers=operator)
+    assert deleted.status_code == 200, deleted.text
+    assert "Profile deleted" in deleted.text
+    assert await server.runtime.orders.profiles() == []
+    again = await server.client.post(f"/ui/product-profiles/{profile.id}/delete", headers=operator)
+    assert again.status_code == 404
+
+    member = await bearer_headers(server.runtime.accounts, username="mo", role=Role.MEMBER)
+    refused = await server.client.post("/ui/product-profiles/test", data=form, headers=member)
+    assert refused.status_code == 403

@@ -138,6 +138,7 @@ async def test_printer_form_keeps_secrets_out_of_the_page(bare_server: RunningSe
     page = (await client.get("/settings")).text
     assert ACCESS_CODE not in page
     assert 'data-secret="access_code">set<' in page
+    assert "No shop is configured: set etsy.keystring and etsy.shared_secret" in page  # where to start with Etsy
 
     # An edit with the secret left empty keeps it; the other fields change.
     edited = await client.post(

@@ -4,7 +4,9 @@ sentence naming the field as the form labels it (in English and German), what wa
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
+from printfleet.sim.tls import SimCertificateAuthority
 from tests.api.conftest import RunningServer
 from tests.support import free_port
 
@@ -71,3 +73,28 @@ async def test_the_sentences_in_german(bare_server: RunningServer) -> None:
     assert errors[0].startswith("URL: ")
     assert errors[1].startswith("API-Schlüssel: ")
     assert "needed" not in " ".join(errors)
+
+
+async def test_a_bambu_ca_certificate_can_be_uploaded_instead_of_typing_a_path(
+    bare_server: RunningServer,
+) -> None:
+    client = bare_server.client
+    authority = SimCertificateAuthority.create("Test printer CA")
+    form = {"name": "X1C Left", "type": "bambu", "host": "127.0.0.1", "serial": "01S00A000000001", "access_code": "1"}
+    files = {"ca_upload": ("bambu-ca.pem", authority.ca_pem, "application/x-pem-file")}
+    added = await client.post("/ui/printers", data=form, files=files, headers=HTMX)
+    assert added.status_code == 200, errors_of(added.text)
+
+    stored = bare_server.runtime.monitoring.config("x1c-left")
+    assert stored is not None
+    assert stored.ca_file is not None
+    assert not stored.tls_insecure
+    assert Path(stored.ca_file).read_bytes() == authority.ca_pem  # the printer's certificate is checked with it
+
+    not_pem = {"ca_upload": ("notes.txt", b"the printer's code is 1234", "text/plain")}
+    refused = await client.post("/ui/printers/x1c-left", data={"name": "X1C Left"}, files=not_pem, headers=HTMX)
+    assert refused.status_code == 422
+    assert errors_of(refused.text) == [
+        "CA certificate: the uploaded file was not taken (no PEM certificate in it); upload the PEM file."
+    ]
+    assert bare_server.runtime.monitoring.config("x1c-left").ca_file == stored.ca_file  # nothing changed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from printfleet.domain.files.model import Thumbnail
 from printfleet.services.accounts import AccountService
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService
@@ -36,7 +38,9 @@ class ApiContext:
     """Services the routers call. ``render_metrics`` returns (body, content type) for ``/metrics``;
     ``metrics_token`` (a secret) opens ``/metrics`` to Bearer-token holders instead of loopback clients;
     ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy); ``health``
-    gathers what ``/healthz`` reports as degraded; ``roles()`` names the singleton roles this process runs now."""
+    gathers what ``/healthz`` reports as degraded; ``roles()`` names the singleton roles this process runs now;
+    ``certificates`` is where printers' CA certificates uploaded through the web UI are kept; ``job_preview(id)``
+    reads the kept plate preview of a print started at the printer (None: none)."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -64,6 +68,8 @@ class ApiContext:
     secure_cookies: bool = False
     metrics_token: str | None = None
     roles: Callable[[], list[str]] = list
+    certificates: Path = Path("data/certificates")
+    job_preview: Callable[[int], Awaitable[Thumbnail | None]] | None = None
 
 
 def get_context(request: Request) -> ApiContext:

@@ -23,7 +23,8 @@ class FilamentOut(BaseModel):
 
 class PlateOut(BaseModel):
     """One sliced plate (G-code files have one, index 1): ``print_time_s`` predicted seconds,
-    ``filament_weight_g`` grams, ``has_thumbnail``: ``GET /api/v1/files/{id}/thumbnail?plate=N`` answers."""
+    ``filament_weight_g`` grams, ``has_thumbnail``: ``GET /api/v1/files/{id}/thumbnail?plate=N`` answers;
+    ``nozzle_temp``/``bed_temp``: the °C the plate is sliced for (its first filament; null: the file does not say)."""
 
     index: int
     print_time_s: float | None
@@ -31,6 +32,8 @@ class PlateOut(BaseModel):
     layer_count: int | None
     has_thumbnail: bool
     filaments: list[FilamentOut]
+    nozzle_temp: float | None = None
+    bed_temp: float | None = None
 
 
 class FilePublic(BaseModel):
@@ -81,6 +84,8 @@ class FilePublic(BaseModel):
                     filament_weight_g=plate.filament_weight_g,
                     layer_count=plate.layer_count,
                     has_thumbnail=plate.has_thumbnail,
+                    nozzle_temp=plate.nozzle_temp,
+                    bed_temp=plate.bed_temp,
                     filaments=[
                         FilamentOut(slot=f.slot, type=f.type, color=f.color, used_g=f.used_g, used_m=f.used_m)
                         for f in plate.filaments

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from printfleet.api.auth import audit, requires
 from printfleet.api.context import ApiContext, ContextDep
@@ -23,7 +23,7 @@ from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.accounts.users import Principal
 from printfleet.domain.jobs import Job, JobFilter, JobStatus
-from printfleet.services.errors import InvalidInput, JobNotFound
+from printfleet.services.errors import InvalidInput, JobNotFound, NotFound
 
 router = APIRouter(tags=["jobs"])
 
@@ -110,6 +110,24 @@ async def create_job(body: JobCreate, _operator: Operator, request: Request, con
 async def get_job(job_id: JobId, principal: Reader, context: ContextDep) -> JobPublic:
     """One job; 404 when unknown, deleted, or (for a member) someone else's."""
     return JobPublic.from_domain(await visible_job(context, principal, job_id))
+
+
+@router.get(
+    "/api/v1/jobs/{job_id}/preview",
+    response_class=Response,
+    responses={
+        **responses(404),
+        200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The printed plate's preview."},
+    },
+)
+async def job_preview(job_id: JobId, principal: Reader, context: ContextDep) -> Response:
+    """The preview of the plate a print started at the printer prints (read from the Bambu Lab project file on the
+    printer); 404 when the job is not visible or has none (a print from the library: the file's own thumbnail)."""
+    await visible_job(context, principal, job_id)
+    image = await context.job_preview(job_id) if context.job_preview is not None else None
+    if image is None:
+        raise NotFound(f"job {job_id} has no preview")
+    return Response(content=image.data, media_type=image.media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.patch("/api/v1/jobs/{job_id}", response_model=JobPublic, responses=responses(404))

@@ -27,13 +27,22 @@ PrinterIds = list[str]
 
 class ChannelBody(BaseModel):
     """A new channel: ``apprise`` (``url``: any Apprise URL), ``webhook`` (``url``: http(s); ``secret``: a
-    ``whsec_`` Standard Webhooks secret to sign with, optional) or ``email`` (to your account's email address)."""
+    ``whsec_`` Standard Webhooks secret to sign with, optional), ``email`` (to your account's email address) or
+    ``discord`` (``target``: ``dm`` for a direct message to your linked Discord account, or a channel id, sent by
+    printfleet's bot; ``url``: a Discord webhook URL used when the bot does not run, optional)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: ChannelKind
     name: str = Field(min_length=1, max_length=100)
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     secret: str | None = Field(default=None, min_length=1, max_length=200)
+    target: str | None = Field(default=None, min_length=1, max_length=40, examples=["dm", "222222222222222222"])
+    title_template: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Your own Jinja2 title for this channel's messages (empty: printfleet's; docs/notifications.md).",
+    )
+    body_template: str | None = Field(default=None, max_length=4000, description="Your own Jinja2 body, likewise.")
 
 
 class ChannelPatch(BaseModel):
@@ -44,6 +53,13 @@ class ChannelPatch(BaseModel):
     enabled: bool | None = None
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     secret: str | None = Field(default=None, min_length=1, max_length=200)
+    target: str | None = Field(default=None, min_length=1, max_length=40, description="A discord channel's target.")
+    title_template: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Your own Jinja2 title for this channel's messages (empty: printfleet's; docs/notifications.md).",
+    )
+    body_template: str | None = Field(default=None, max_length=4000, description="Your own Jinja2 body, likewise.")
 
 
 class ChannelPublic(BaseModel):
@@ -57,6 +73,9 @@ class ChannelPublic(BaseModel):
     has_secret: bool
     managed_for: str | None
     created_at: datetime
+    title_template: str | None = None
+    body_template: str | None = None
+    target: str | None = Field(default=None, description="Where a discord channel posts: dm or a channel id.")
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelPublic:
@@ -70,6 +89,9 @@ class ChannelPublic(BaseModel):
             has_secret=channel.has_secret,
             managed_for=channel.managed_for,
             created_at=channel.created_at,
+            title_template=channel.title_template,
+            body_template=channel.body_template,
+            target=channel.target,
         )
 
 

@@ -54,9 +54,17 @@ async def list_channels(principal: Me, context: ContextDep) -> ChannelList:
     f"{PREFIX}/channels", response_model=ChannelPublic, status_code=status.HTTP_201_CREATED, responses=responses()
 )
 async def add_channel(body: ChannelBody, principal: Me, context: ContextDep) -> ChannelPublic:
-    """Add a channel. 422 for a missing or unusable URL or secret (the message never quotes them)."""
+    """Add a channel. 422 for a missing or unusable URL or secret (the message never quotes them), a discord
+    channel without a valid ``target``, or a template that does not compile (named, with its line)."""
     channel = await context.notifications.add_channel(
-        principal.user.id, kind=body.kind, name=body.name, url=body.url, secret=body.secret
+        principal.user.id,
+        kind=body.kind,
+        name=body.name,
+        url=body.url,
+        secret=body.secret,
+        title_template=body.title_template,
+        body_template=body.body_template,
+        target=body.target,
     )
     return ChannelPublic.of(channel)
 
@@ -71,9 +79,17 @@ async def get_channel(channel_id: ChannelId, principal: Me, context: ContextDep)
 async def update_channel(
     channel_id: ChannelId, body: ChannelPatch, principal: Me, context: ContextDep
 ) -> ChannelPublic:
-    """Rename, enable or disable a channel, or replace its URL or secret."""
+    """Rename, enable or disable a channel, replace its URL or secret, or its templates ("" for the defaults)."""
     channel = await context.notifications.update_channel(
-        principal.user.id, channel_id, name=body.name, enabled=body.enabled, url=body.url, secret=body.secret
+        principal.user.id,
+        channel_id,
+        name=body.name,
+        enabled=body.enabled,
+        url=body.url,
+        secret=body.secret,
+        title_template=body.title_template,
+        body_template=body.body_template,
+        target=body.target,
     )
     return ChannelPublic.of(channel)
 

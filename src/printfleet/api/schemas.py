@@ -52,6 +52,14 @@ class AmsTrayPublic(BaseModel):
         )
 
 
+class UpNextPublic(BaseModel):
+    """The scheduled print predicted to run next on a printer; ``start`` null when no time can be predicted."""
+
+    print_id: int
+    job_name: str
+    start: datetime | None
+
+
 class PrinterStatusPublic(BaseModel):
     """Live status. Units: progress %, times in seconds, temperatures °C."""
 
@@ -88,6 +96,15 @@ class PrinterStatusPublic(BaseModel):
         description="The step of a print printfleet is sending this printer (pending, uploading, uploaded, "
         "starting); null when none is in flight.",
     )
+    thumbnail_url: str | None = Field(
+        default=None,
+        description="The preview of the plate being printed (GET it with the same credentials); null when none.",
+    )
+    next_print: UpNextPublic | None = Field(
+        default=None,
+        description="The scheduled print predicted to run next on this printer (GET /api/v1/schedule/timeline); "
+        "null when none is.",
+    )
 
     @classmethod
     def from_domain(cls, status: PrinterStatus) -> PrinterStatusPublic:
@@ -118,6 +135,16 @@ class PrinterStatusPublic(BaseModel):
             offline_detail=status.offline_detail,
             plate_needs_clearing=status.plate_needs_clearing,
             sending=status.sending,
+            thumbnail_url=status.thumbnail_url,
+            next_print=(
+                UpNextPublic(
+                    print_id=status.next_print.print_id,
+                    job_name=status.next_print.job_name,
+                    start=status.next_print.start,
+                )
+                if status.next_print is not None
+                else None
+            ),
         )
 
 

@@ -6,17 +6,18 @@ disconnecting. Reading needs ``orders.read``; the rest ``settings.manage`` (admi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel
 
-from printfleet.api.auth import audit, requires
+from printfleet.api.auth import audit, public, requires
 from printfleet.api.context import ApiContext, ContextDep
 from printfleet.api.errors import responses
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.orders.shops import ConnectionState
-from printfleet.services.errors import Conflict
+from printfleet.services.errors import Conflict, NotFound
 from printfleet.services.orders.shop_sync import ShopConnector, ShopSync
 
 router = APIRouter(prefix="/api/v1/shops/etsy", tags=["orders"])
@@ -114,3 +115,20 @@ async def disconnect(request: Request, context: ContextDep) -> Response:
     await connector.disconnect()
     await audit(request, AuditAction.SETTINGS_CHANGED, "shop:etsy", op="disconnected")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/webhook/{token}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    dependencies=[public()],
+    responses=responses(404),
+)
+async def shop_webhook(token: Annotated[str, Path(min_length=1, max_length=200)], context: ContextDep) -> Response:
+    """Etsy's ``ORDER_PAID`` webhook (commercial apps; its flat body ``{event_type, resource_url, shop_id}`` is not
+    read): the address carries ``etsy.webhook_token``, and the shop is polled at once by the process that polls it
+    (202). 404 for any other address, or without Etsy or a webhook token configured. Open to the internet by design:
+    it only brings the next poll forward, which reads the receipts as usual."""
+    if context.shop is None or not context.shop.hint(token):
+        raise NotFound("no such webhook")
+    return Response(status_code=status.HTTP_202_ACCEPTED)

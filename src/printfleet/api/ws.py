@@ -45,6 +45,7 @@ from printfleet.domain.events import (
     ScheduledPrintUpdated,
     SettingsUpdated,
     ShopNeedsReconnect,
+    ShopPollWanted,
 )
 from printfleet.services.events import EventBus
 from printfleet.services.schedule.service import Shown
@@ -96,6 +97,8 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         }
     if isinstance(event, ShopNeedsReconnect):
         return {"shop": event.shop, "problem": event.problem, "occurred_at": event.occurred_at.isoformat()}
+    if isinstance(event, ShopPollWanted):
+        return {"shop": event.shop}
     if isinstance(event, PrinterWentOffline):
         return {
             "printer_id": event.printer_id,
@@ -165,7 +168,7 @@ async def stream(
     if not same_origin(websocket):
         await websocket.close(code=1008, reason="cross-site WebSocket refused")
         return
-    subscription = bus.subscribe(maxsize=buffer)
+    subscription = bus.subscribe(maxsize=buffer, remote=True)
     await websocket.accept()
     receiver = asyncio.create_task(_drain(websocket), name="ws-receive")
     try:
@@ -215,7 +218,7 @@ def may_see(principal: Principal, event: DomainEvent) -> bool:
         return False
     if isinstance(event, MaterialSlotChanged):
         return principal.may(Permission.MATERIALS_READ)
-    if isinstance(event, OrderUpdated | ShopNeedsReconnect):
+    if isinstance(event, OrderUpdated | ShopNeedsReconnect | ShopPollWanted):
         return principal.may(Permission.ORDERS_READ)
     if isinstance(event, JobCostRecorded):
         return principal.may(Permission.JOBS_READ)

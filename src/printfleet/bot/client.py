@@ -30,10 +30,12 @@ import structlog
 from printfleet.bot.commands import NO_MENTIONS, QueueCommands, QueueCommandTree, install
 from printfleet.bot.identity import DiscordIdentities
 from printfleet.bot.notifier import Notifier
+from printfleet.bot.poster import BotPoster
 from printfleet.config import DiscordSettings
 from printfleet.services.accounts import AccountService
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.events import EventBus, Subscription
+from printfleet.services.notifications.ports import DiscordPoster
 from printfleet.services.queue import QueueService
 
 log = structlog.get_logger("printfleet.bot")
@@ -111,9 +113,11 @@ class DiscordBot:
         retry_max: float = RETRY_MAX,
         accounts: AccountService | None = None,
         plates: PlateService | None = None,
+        on_poster: Callable[[DiscordPoster | None], None] | None = None,
     ) -> None:
         """``accounts``: members act as their printfleet accounts (made on first use or linked with ``/link``);
-        None: under their bare Discord ids. ``plates``: the plate-clear gate ``/cleared`` confirms."""
+        None: under their bare Discord ids. ``plates``: the plate-clear gate ``/cleared`` confirms. ``on_poster``
+        is given the bot as a poster of notifications once it is logged in, and None when it stops."""
         if not settings.enabled or settings.token is None or settings.guild_id is None:
             raise ValueError("the Discord bot needs discord.token, discord.guild_id and discord.queue_channel_id")
         assert settings.queue_channel_id is not None  # enabled says so
@@ -139,6 +143,7 @@ class DiscordBot:
         self._closing = False
         self._problem: str | None = None
         self._retry: tuple[float, str] | None = None  # (monotonic time of the next attempt, last error's name)
+        self._on_poster = on_poster
 
     def _new_client(self) -> QueueBotClient:
         return QueueBotClient(guild_id=self._guild_id, commands=self._commands)
@@ -159,6 +164,8 @@ class DiscordBot:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._closing = True
+        if self._on_poster is not None:
+            self._on_poster(None)
         if self._subscription is not None:
             self._subscription.close()
         with contextlib.suppress(Exception):  # a close that fails must not hide the server's own shutdown
@@ -173,6 +180,8 @@ class DiscordBot:
     def _stopped(self, problem: str) -> None:
         self._retry = None
         self._problem = f"discord: stopped, {problem}"
+        if self._on_poster is not None:
+            self._on_poster(None)
         if self._subscription is not None:
             self._subscription.close()  # nothing will post the events: stop buffering them
 
@@ -183,6 +192,8 @@ class DiscordBot:
         if client is None:
             return
         assert self._subscription is not None
+        if self._on_poster is not None:
+            self._on_poster(BotPoster(client))  # REST only: it can post as soon as the bot is logged in
         notifier = Notifier(client, **self._notifier_options)
         self._tasks.append(asyncio.create_task(notifier.run(self._subscription), name="discord-notifier"))
         try:

@@ -231,6 +231,15 @@ class ShopNeedsReconnect:
     occurred_at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShopPollWanted:
+    """The shop told printfleet that something changed (Etsy's ``ORDER_PAID`` webhook): the process that polls it
+    polls now instead of at its next interval. ``shop`` is its kind (``etsy``)."""
+
+    name: ClassVar[str] = "shop_poll_wanted"
+    shop: str
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledPrintUpdated:
     """A scheduled print was created or changed (stored first); ``shown_status`` is its status as a person sees
@@ -318,6 +327,7 @@ DomainEvent = (
     | PrinterErrorRaised
     | PrinterWentOffline
     | ShopNeedsReconnect
+    | ShopPollWanted
     | ScheduledPrintUpdated
     | MaterialSlotChanged
     | OrderUpdated

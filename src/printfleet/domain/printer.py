@@ -357,6 +357,16 @@ class AmsTray:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UpNext:
+    """The scheduled print ``print_id`` (``job_name``) predicted to start next on a printer at ``start`` (aware UTC;
+    None: no time can be predicted yet)."""
+
+    print_id: int
+    job_name: str
+    start: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PrinterStatus:
     """A normalised snapshot of one printer.
 
@@ -381,6 +391,9 @@ class PrinterStatus:
     decoded to global tray ids, -1 unmapped; () unknown).
     ``reports_spool_usage``: the printer reports its filament use to Spoolman itself (Moonraker's ``[spoolman]``),
     so printfleet must not report it again.
+    ``next_print``: the scheduled print predicted to run next on this printer (a ``scheduled`` printer; None: none),
+    and ``thumbnail_url`` the preview of the plate being printed when printfleet has it, both filled in by the
+    monitoring service like ``sending``.
     """
 
     state: PrinterState
@@ -416,6 +429,8 @@ class PrinterStatus:
     ams_mapping: tuple[int, ...] = ()
     slot_spools: dict[str, SlotSpool] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    next_print: UpNext | None = field(default=None, compare=False, hash=False)
+    thumbnail_url: str | None = None
 
     def lifecycle_key(self) -> tuple[object, ...]:
         """The fields whose change is a *state change* (persisted, pushed at once).

@@ -52,7 +52,9 @@ def configure_logging(*, level: str = "INFO", json_format: bool = False, stream:
     if json_format:
         final += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
-        final.append(structlog.dev.ConsoleRenderer(colors=False))
+        # A plain traceback: rich's, with every frame's locals, could print a secret held in a local variable, and
+        # rendering one for a deep SQLAlchemy error took seconds on the event loop's thread.
+        final.append(structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback))
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -15,8 +15,12 @@ class PrometheusMetrics:
     ``printfleet_printer_connection_restarts_total{kind}`` (connection tasks that crashed and were restarted),
     ``printfleet_store_errors_total{error}`` (store operations that failed as unavailable, by driver error class),
     ``printfleet_lease_held{role}``, ``printfleet_lease_renewals_total{role,outcome}`` and
-    ``printfleet_lease_takeovers_total{role}`` (singleton roles on PostgreSQL). Also implements the store health's
-    StoreMetrics and the singletons' LeaseMetrics.
+    ``printfleet_lease_takeovers_total{role}`` (singleton roles on PostgreSQL), ``printfleet_announcements_sent_total``
+    and ``printfleet_announcement_hints_sent_total`` (NOTIFY payloads and the hints in them),
+    ``printfleet_announcements_received_total{kind}``, ``printfleet_announcements_malformed_total``,
+    ``printfleet_announcement_listener_reconnects_total`` and ``printfleet_notify_queue_usage`` (the farm's
+    announcements on PostgreSQL). Also implements the store health's StoreMetrics, the singletons' LeaseMetrics and
+    the announcements' AnnouncementMetrics.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -101,6 +105,31 @@ class PrometheusMetrics:
             ["role"],
             registry=self.registry,
         )
+        self.announcements_payloads = Counter(
+            "printfleet_announcements_sent", "NOTIFY payloads sent to the other processes", registry=self.registry
+        )
+        self.announcements_hints = Counter(
+            "printfleet_announcement_hints_sent", "Hints sent to the farm's other processes", registry=self.registry
+        )
+        self.announcements_received = Counter(
+            "printfleet_announcements_received",
+            "Batches of another process's hints re-read from the store, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.announcements_malformed = Counter(
+            "printfleet_announcements_malformed", "Announcements not readable (logged)", registry=self.registry
+        )
+        self.listener_reconnects = Counter(
+            "printfleet_announcement_listener_reconnects",
+            "Reconnects of the LISTEN connection (everything shown is re-read after each)",
+            registry=self.registry,
+        )
+        self.notify_usage = Gauge(
+            "printfleet_notify_queue_usage",
+            "Fraction of PostgreSQL's notification queue in use (pg_notification_queue_usage)",
+            registry=self.registry,
+        )
         for kind in PrinterKind:
             for series in (
                 self.reports,
@@ -146,6 +175,27 @@ class PrometheusMetrics:
     def lease_renewed(self, name: str, *, ok: bool) -> None:
         """Count one renewal of the role ``name``'s lease."""
         self.lease_renewals.labels(role=name, outcome="ok" if ok else "failed").inc()
+
+    def announcements_sent(self, payloads: int, hints: int) -> None:
+        """Count ``payloads`` NOTIFY payloads carrying ``hints`` hints."""
+        self.announcements_payloads.inc(payloads)
+        self.announcements_hints.inc(hints)
+
+    def announcement_received(self, kind: str) -> None:
+        """Count one batch of another process's hints of ``kind`` re-read."""
+        self.announcements_received.labels(kind=kind).inc()
+
+    def announcement_malformed(self) -> None:
+        """Count one payload that could not be read."""
+        self.announcements_malformed.inc()
+
+    def listener_reconnected(self) -> None:
+        """Count one reconnect of the LISTEN connection."""
+        self.listener_reconnects.inc()
+
+    def notify_queue_usage(self, fraction: float) -> None:
+        """Set the notification queue's usage (0–1)."""
+        self.notify_usage.set(fraction)
 
     def store_error(self, error: str) -> None:
         """Count one store operation that failed as unavailable (``error``: the driver's error class)."""

@@ -76,6 +76,17 @@ class RateLimited(ServiceError):
         self.retry_after = retry_after
 
 
+class StaleOwner(Conflict):
+    """A write from a printer connection was refused: this process no longer owns the printer under the epoch it
+    holds (its lease expired while it was paused or cut off, and another process claimed the printer). The
+    connection must stop writing; the printer's new owner carries on."""
+
+    def __init__(self, printer_id: str, epoch: int) -> None:
+        super().__init__(f"printer {printer_id!r} is no longer owned here under epoch {epoch}")
+        self.printer_id = printer_id
+        self.epoch = epoch
+
+
 class StoreUnavailable(ServiceError):
     """The store could not carry out an operation for a reason outside the request: the database is locked by
     another process, its disk is full, the server does not answer (HTTP 503). Retrying later may succeed.

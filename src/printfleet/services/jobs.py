@@ -22,7 +22,15 @@ import structlog
 from printfleet.domain.events import FirstLayerDone, JobAutoCreated, JobUpdated
 from printfleet.domain.jobs import AUTO_CREATION_KEYS, Job, JobFilter, JobStatus, NewJob, clean_job_name
 from printfleet.domain.printer import PrinterConfig, PrinterState, PrinterStatus
-from printfleet.domain.tracking import ActiveJob, EndJob, StartJob, UpdateJob, decide, first_layer_done
+from printfleet.domain.tracking import (
+    ActiveJob,
+    EndJob,
+    StartJob,
+    UpdateJob,
+    decide,
+    first_layer_done,
+    same_print,
+)
 from printfleet.services.errors import ActiveJobExists, InvalidInput, JobNotFound
 from printfleet.services.events import EventBus
 from printfleet.services.ports import JobMetrics, JobRepository
@@ -144,6 +152,9 @@ class JobService:
             if active is not None and self._predates(active, current):
                 log.debug("job.stale_report_ignored", printer_id=config.id, job_id=active.id, state=current.state.value)
                 return
+            if active is not None and self._lagging(active, current, first_sight=first_sight):
+                log.debug("job.other_print_end_ignored", printer_id=config.id, job_id=active.id)
+                return
             self._remember(config.id, active)
             decisions = decide(_active_view(active) if active else None, current, first_sight=first_sight)
             for decision in decisions:
@@ -178,6 +189,17 @@ class JobService:
         if job.id in self._known or status.last_seen is None:
             return False
         return status.last_seen <= job.created_at
+
+    def _lagging(self, job: Job, status: PrinterStatus, *, first_sight: bool) -> bool:
+        """Whether ``status``, the end of another print than ``job``'s, comes from this process's connection lagging
+        behind another process's: the job is not one this process made or saw (another process sharing the store
+        saw its print start), and this process has been connected all along, so it saw no print start since its last
+        report: the end it reports is that of the print before. Ending the job on it would close a print under way
+        (its own end is handled as it comes). After a start-up or reconnect (``first_sight``) such an end is believed:
+        the job's print may have ended and another run while nobody watched."""
+        if first_sight or job.id in self._known or not status.state.is_terminal:
+            return False
+        return not same_print(_active_view(job), status)
 
     def _remember(self, printer_id: str, job: Job | None) -> None:
         """Keep ``job`` as the printer's running job (None: it has none) for :meth:`on_telemetry`."""

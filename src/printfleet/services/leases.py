@@ -29,13 +29,18 @@ from typing import Protocol
 
 import structlog
 
-from printfleet.domain.leases import Hold
+from printfleet.aio import cancelled, within
+from printfleet.domain.leases import Hold, renewal_wait
 from printfleet.services.errors import StoreUnavailable
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_TTL_S = 12.0
 """A lease's life without renewal (seconds); renewed every third of it."""
+
+FENCE_SLACK_S = 0.01
+"""A renewal that failed with less than this left before the fencing point fences at once (seconds): a timer may fire
+a hair early, and the next try would come too late."""
 
 
 class LeaseStore(Protocol):
@@ -103,11 +108,8 @@ class Singleton:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -143,9 +145,11 @@ class Singleton:
             while True:
                 await asyncio.sleep(self._ttl_s / 3)
                 assert self.hold is not None
-                fresh, answered = await self._call(
-                    asyncio.wait_for(self._store.renew(self.hold, self._ttl_s), self._ttl_s / 3)
-                )
+                wait = renewal_wait(renewed_at=renewed, now=self._monotonic(), ttl_s=self._ttl_s)
+                if wait <= 0:
+                    log.warning("lease.fenced", role=self.name, epoch=hold.epoch, reason="not renewed in time")
+                    break
+                fresh, answered = await self._call(within(self._store.renew(self.hold, self._ttl_s), wait))
                 if fresh is not None:
                     self.hold, renewed = fresh, self._monotonic()
                     self._renewed(ok=True)
@@ -154,7 +158,7 @@ class Singleton:
                 if answered:  # the store says another holder has it now
                     log.warning("lease.lost", role=self.name, epoch=hold.epoch)
                     break
-                if self._monotonic() - renewed >= self._ttl_s * 2 / 3:
+                if renewal_wait(renewed_at=renewed, now=self._monotonic(), ttl_s=self._ttl_s) < FENCE_SLACK_S:
                     log.warning("lease.fenced", role=self.name, epoch=hold.epoch, reason="not renewed in time")
                     break
         self.hold = None

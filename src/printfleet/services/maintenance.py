@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain import maintenance as rules
 from printfleet.domain.events import JobUpdated, MaintenanceDue
 from printfleet.domain.maintenance import Level, NewTask, PrinterTask, Task, TaskStatus, Usage
@@ -266,7 +267,7 @@ class MaintenanceService:
             except Exception:  # a bug must not stop the checks for good
                 log.exception("maintenance.check_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._check_interval)
+                await within(self._wake.wait(), self._check_interval)
 
     async def stop(self) -> None:
         """Stop the checker and the listener."""

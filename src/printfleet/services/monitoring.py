@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -37,7 +36,6 @@ from datetime import UTC, datetime
 import structlog
 
 from printfleet.domain.events import PrinterRemoved, PrinterStatusUpdated
-from printfleet.domain.materials.slots import SlotSpool
 from printfleet.domain.printer import (
     DEFAULT_POLL_INTERVAL_S,
     OfflineReason,
@@ -46,7 +44,7 @@ from printfleet.domain.printer import (
     PrinterState,
     PrinterStatus,
 )
-from printfleet.services.errors import StoreUnavailable
+from printfleet.services.errors import PrinterNotFound, StoreUnavailable
 from printfleet.services.events import EventBus
 from printfleet.services.health import RetryDelays
 from printfleet.services.ports import (
@@ -57,6 +55,7 @@ from printfleet.services.ports import (
     StatusCallback,
 )
 from printfleet.services.probe import first_answer
+from printfleet.services.shown_status import ShownStatus
 
 log = structlog.get_logger("printfleet.monitoring")
 
@@ -153,33 +152,9 @@ class MonitoringService:
         self._recorded: dict[str, PrinterState] = {}
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
-        self._plate_lookup: Callable[[str], bool] = lambda _printer_id: False
-        self._sending_lookup: Callable[[str], str | None] = lambda _printer_id: None
-        self._spools_lookup: Callable[[str], dict[str, SlotSpool]] = lambda _printer_id: {}
-
-    def set_plate_lookup(self, lookup: Callable[[str], bool]) -> None:
-        """``lookup(printer_id)`` says whether the printer's plate needs clearing (from memory, no I/O); every
-        status this service hands out or publishes carries the answer in ``plate_needs_clearing``."""
-        self._plate_lookup = lookup
-
-    def set_sending_lookup(self, lookup: Callable[[str], str | None]) -> None:
-        """``lookup(printer_id)`` gives the step of the print printfleet is sending the printer (``uploading``,
-        ``starting``...; None: nothing in flight), from memory; shown as ``sending`` in every status."""
-        self._sending_lookup = lookup
-
-    def set_slot_spools_lookup(self, lookup: Callable[[str], dict[str, SlotSpool]]) -> None:
-        """``lookup(printer_id)`` gives the spools printfleet knows in the printer's slots (by label), from memory;
-        shown as ``slot_spools`` in every status."""
-        self._spools_lookup = lookup
-
-    def _shown(self, config: PrinterConfig, status: PrinterStatus) -> PrinterStatus:
-        """``status`` as printfleet shows it: with ``plate_needs_clearing``, ``sending`` and ``slot_spools``."""
-        flag = self._plate_lookup(config.id)
-        sending = self._sending_lookup(config.id)
-        spools = self._spools_lookup(config.id)
-        if flag is status.plate_needs_clearing and sending == status.sending and spools == status.slot_spools:
-            return status
-        return dataclasses.replace(status, plate_needs_clearing=flag, sending=sending, slot_spools=spools)
+        self.shown = ShownStatus()
+        """What printfleet adds to every status it hands out or publishes (its lookups are set by the composition
+        root)."""
 
     def refresh(self, printer_id: str) -> None:
         """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate)."""
@@ -364,7 +339,12 @@ class MonitoringService:
     def status(self, printer_id: str) -> PrinterStatus | None:
         """The latest status of a printer, or None when it is not watched."""
         entry = self._watched.get(printer_id)
-        return self._shown(entry.config, entry.status) if entry is not None else None
+        return self.shown.of(entry.config, entry.status) if entry is not None else None
+
+    def config(self, printer_id: str) -> PrinterConfig | None:
+        """The configuration a watched printer's connection follows, or None when it is not watched."""
+        entry = self._watched.get(printer_id)
+        return entry.config if entry is not None else None
 
     def connection(self, printer_id: str) -> PrinterConnection | None:
         """The live connection of a printer (for commands), or None."""
@@ -373,7 +353,7 @@ class MonitoringService:
 
     def watched(self) -> list[tuple[PrinterConfig, PrinterStatus]]:
         """Every watched printer with its latest status, ordered by id."""
-        return [(e.config, self._shown(e.config, e.status)) for _, e in sorted(self._watched.items())]
+        return [(e.config, self.shown.of(e.config, e.status)) for _, e in sorted(self._watched.items())]
 
     async def on_status(self, printer_id: str, status: PrinterStatus) -> None:
         """Receive a snapshot from an adapter (the sink every connection is built with). Never raises
@@ -411,6 +391,8 @@ class MonitoringService:
             await self._settle(entry, previous, status)
         except StoreUnavailable as error:
             self._defer(entry, error)
+        except PrinterNotFound:  # removed (here or by another process) while its connection still reported
+            log.info("monitoring.report_of_removed_printer", printer_id=printer_id, state=status.state.value)
 
     async def _settle(self, entry: _Watched, previous: PrinterStatus, status: PrinterStatus) -> None:
         """Record ``status``'s transition (unless recorded already), call the listeners, publish; raises
@@ -454,6 +436,9 @@ class MonitoringService:
                     await self._settle(entry, entry.settled, status)
             except StoreUnavailable:
                 continue
+            except PrinterNotFound:  # removed meanwhile: nothing left to record
+                entry.retry = None
+                return
             entry.settled = entry.status
             entry.retry = None
             log.info(
@@ -485,7 +470,7 @@ class MonitoringService:
             entry.pending.cancel()
             entry.pending = None
         entry.last_published = time.monotonic()
-        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=self._shown(entry.config, entry.status)))
+        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=self.shown.of(entry.config, entry.status)))
 
     def _publish_telemetry(self, entry: _Watched) -> None:
         if entry.pending is not None:
@@ -495,7 +480,7 @@ class MonitoringService:
             entry.last_published = time.monotonic()
             self._bus.publish(
                 PrinterStatusUpdated(
-                    printer=entry.config, status=self._shown(entry.config, entry.status), telemetry=True
+                    printer=entry.config, status=self.shown.of(entry.config, entry.status), telemetry=True
                 )
             )
             return
@@ -508,7 +493,7 @@ class MonitoringService:
         entry.pending = None
         entry.last_published = time.monotonic()
         self._bus.publish(
-            PrinterStatusUpdated(printer=entry.config, status=self._shown(entry.config, entry.status), telemetry=True)
+            PrinterStatusUpdated(printer=entry.config, status=self.shown.of(entry.config, entry.status), telemetry=True)
         )
 
     def _update_connected_gauge(self) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from printfleet.domain.files.model import Thumbnail
 from printfleet.domain.jobs import Job, JobFilter, NewJob
 from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterState, PrinterStatus
 from printfleet.domain.queue import NewQueueEntry, QueueEntry
 from printfleet.domain.queue_history import HistoryRecord
 from printfleet.domain.queue_predict import DurationSample
+from printfleet.domain.schedule.model import PrintSpeed
 from printfleet.services.errors import StoreUnavailable
 
 
@@ -46,6 +48,19 @@ class PrinterConnection(Protocol):
 
     async def stop(self) -> None:
         """Stop (cancel) the current print."""
+        ...
+
+    async def set_print_speed(self, speed: PrintSpeed) -> None:
+        """Print the current print at ``speed`` (Bambu's levels; elsewhere a feed-rate percentage)."""
+        ...
+
+
+@runtime_checkable
+class PreviewSource(Protocol):
+    """A connection that fetches the preview images its printer serves (PrusaLink: ``refs.thumbnail``)."""
+
+    async def preview(self, path: str) -> Thumbnail:
+        """The image at ``path`` on the printer. Raises PrinterNotConnected, PrinterCommandRejected."""
         ...
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 import structlog
 
+from printfleet.domain.files.model import Thumbnail
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterConfig,
@@ -20,9 +21,9 @@ from printfleet.domain.printer import (
     PrinterState,
     PrinterStatus,
 )
-from printfleet.services.errors import InvalidInput, PrinterNotFound
+from printfleet.services.errors import InvalidInput, NotFound, PrinterNotFound
 from printfleet.services.monitoring import MonitoringService
-from printfleet.services.ports import PrinterRepository, StateTransition
+from printfleet.services.ports import PreviewSource, PrinterRepository, StateTransition
 
 log = structlog.get_logger("printfleet.printers")
 
@@ -130,6 +131,15 @@ class PrinterService:
         self._monitoring = monitoring
         self._on_removed = tuple(on_removed)
         self._on_added = tuple(on_added)
+        self._on_changed: list[Callable[[str], None]] = []
+
+    def add_change_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(printer_id)`` after a printer was added, edited or deleted here (and stored)."""
+        self._on_changed.append(listener)
+
+    def _changed(self, printer_id: str) -> None:
+        for listener in self._on_changed:
+            listener(printer_id)
 
     async def seed(self, configs: Sequence[PrinterConfig]) -> None:
         """Insert or overwrite the configuration file's printers (before monitoring starts)."""
@@ -161,6 +171,7 @@ class PrinterService:
             listener(config.id)
         self._monitoring.watch(config)
         log.info("printer.added", printer_id=config.id, printer_kind=config.kind.value)
+        self._changed(config.id)
         return config
 
     async def update(self, printer_id: str, changes: dict[str, object]) -> PrinterConfig:
@@ -174,6 +185,7 @@ class PrinterService:
         await self._repository.update_printer(updated)
         await self._monitoring.rewatch(updated)
         log.info("printer.updated", printer_id=printer_id, fields=sorted(changes))
+        self._changed(printer_id)
         return updated
 
     async def test_connection(
@@ -230,6 +242,43 @@ class PrinterService:
         for listener in self._on_removed:
             await listener(printer_id)
         log.info("printer.deleted", printer_id=printer_id)
+        self._changed(printer_id)
+
+    async def reconcile(self, printer_id: str) -> None:
+        """Make this process's connection to ``printer_id`` follow the stored configuration, which another process
+        of the farm added, edited or deleted (that process did the rest: jobs closed, queue told). Raises
+        StoreUnavailable."""
+        stored = await self._repository.get_printer(printer_id)
+        live = self._monitoring.config(printer_id)
+        if stored is None and live is not None:
+            await self._monitoring.unwatch(printer_id, removed=True)
+            log.info("printer.deleted_elsewhere", printer_id=printer_id)
+        elif stored is not None and live is None:
+            for listener in self._on_added:
+                listener(printer_id)
+            self._monitoring.watch(stored)
+            log.info("printer.added_elsewhere", printer_id=printer_id, printer_kind=stored.kind.value)
+        elif stored is not None and stored != live:
+            await self._monitoring.rewatch(stored)
+            log.info("printer.updated_elsewhere", printer_id=printer_id)
+
+    async def reconcile_all(self) -> None:
+        """:meth:`reconcile` every printer stored or watched here. Raises StoreUnavailable."""
+        stored = {config.id for config in await self._repository.list_printers()}
+        watched = {config.id for config, _ in self._monitoring.watched()}
+        for printer_id in sorted(stored | watched):
+            await self.reconcile(printer_id)
+
+    async def preview(self, printer_id: str) -> Thumbnail:
+        """The preview image of the print under way, as the printer serves it (``status.extra["thumbnail"]``: a
+        PrusaLink job's ``refs.thumbnail``). Raises PrinterNotFound, NotFound (no print, or no preview), and
+        PrinterNotConnected / PrinterCommandRejected from the printer."""
+        _, status = await self.get(printer_id)
+        path = status.extra.get("thumbnail") if status is not None and status.state.is_active else None
+        connection = self._monitoring.connection(printer_id)
+        if path is None or not isinstance(connection, PreviewSource):
+            raise NotFound(f"printer {printer_id!r} shows no preview now")
+        return await connection.preview(path)
 
     async def command(self, printer_id: str, command: PrinterCommand) -> None:
         """Send pause, resume or stop to a printer.

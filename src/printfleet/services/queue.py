@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
@@ -132,13 +132,33 @@ class QueueService:
     # --- life cycle ---------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the queue from the store, handle overdue deadlines, offer free printers, start the scheduler."""
+        """Load the queue from the store, then run its deadlines (:meth:`start_deadlines`)."""
+        await self.load()
+        await self.start_deadlines()
+
+    async def load(self) -> None:
+        """Load the queue from the store (the start-up grace begins now); commands and printer changes are taken
+        from here on, windows are not expired until :meth:`start_deadlines`."""
         await self.reload()
         self._grace.restart()
+
+    async def start_deadlines(self) -> None:
+        """Handle overdue deadlines, offer free printers and start the deadline scheduler (one process of a farm at
+        a time runs it: the ``queue.deadlines`` role)."""
+        await self.refresh()  # another process may have run them until now
         async with self._lock:
             await self._expire_due_locked()
             await self._offer_locked()
         self._task = asyncio.create_task(self._run(), name="queue-scheduler")
+
+    @contextlib.asynccontextmanager
+    async def deadlines(self) -> AsyncIterator[None]:
+        """The deadline scheduler while entered (the ``queue.deadlines`` role: see :meth:`start_deadlines`)."""
+        await self.start_deadlines()
+        try:
+            yield
+        finally:
+            await self.stop()
 
     async def stop(self) -> None:
         """Stop the scheduler (deadlines stay in the store and are re-armed at the next start)."""
@@ -163,6 +183,12 @@ class QueueService:
         self._paused = await self._repository.paused()
         self._tail = None
         self._wake.set()
+
+    async def refresh(self) -> None:
+        """Re-read the queue from the store between two of this service's own steps (another process of the farm
+        changed it); the scheduler re-arms from what it read."""
+        async with self._lock:
+            await self.reload()
 
     async def _run(self) -> None:
         while True:

@@ -54,6 +54,21 @@ class SettingsService:
             except InvalidInput as exc:
                 log.warning("settings.stored_value_ignored", key=key, problem=exc.message)
 
+    async def reload(self) -> bool:
+        """Read the stored values again (another process of the farm changed them): when something changed, apply
+        it as :meth:`update` does (listeners called) and publish it as a remote event (for pages only: the other
+        process announced it already). Whether something changed."""
+        old = self.snapshot()
+        await self.load()
+        new = self.snapshot()
+        if new == old:
+            return False
+        log.info("settings.reloaded", changes={key: value for key, value in new.items() if old.get(key) != value})
+        self._bus.publish(SettingsUpdated(settings=new), remote=True)
+        for listener in self._listeners:
+            await listener(old, new)
+        return True
+
     def add_listener(self, listener: SettingsListener) -> None:
         """Call ``listener(old, new)`` after every change."""
         self._listeners.append(listener)

@@ -36,6 +36,7 @@ from typing import Any
 import aiomqtt
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.printers.bambu.protocol import CANCELLED_PRINT_ERROR, report_topic, request_topic
 from printfleet.sim.bambu_ams import SimulatedAms
@@ -50,6 +51,8 @@ __all__ = ["FAILURE_PRINT_ERROR", "BambuFarm", "SimulatedBambuPrinter"]
 
 log = structlog.get_logger("printfleet.sim.bambu")
 
+USER_PAUSE_PRINT_ERROR = 0x03008001
+"""``print_error`` of a print a person paused at the printer ("paused by the user", ha-bambulab's device texts)."""
 FAILURE_PRINT_ERROR = 0x0300800A
 """The ``print_error`` :meth:`SimulatedBambuPrinter.fail` reports (a made-up but well-formed code)."""
 
@@ -94,6 +97,10 @@ def _diff(old: Any, new: Any) -> Any:
                 changed.append({"id": item["id"], **_diff(previous, item)})
         return changed
     return new
+
+
+_SPEED_MAGNITUDE = {1: 50, 2: 100, 3: 124, 4: 166}
+"""``spd_mag`` (% of the sliced speed) per ``spd_lvl``, as the firmware reports them."""
 
 
 class SimulatedBambuPrinter:
@@ -157,6 +164,8 @@ class SimulatedBambuPrinter:
         self._started: PlannedPrint | None = None  # what the running remote start reports; None: started on screen
         self._print_error = 0
         self._hms: list[dict[str, int]] = []
+        self.speed_level = 2
+        """The speed level (``print_speed`` 1-4) the current print runs at; back to 2 (standard) at each start."""
         self.ams = SimulatedAms(serial)
         """AMS 0 and the external spool; change them with the tray methods below."""
         self._published: dict[str, Any] | None = None
@@ -196,7 +205,7 @@ class SimulatedBambuPrinter:
             self.ftps.start()
         self._link_task = asyncio.create_task(self._link(), name=f"sim-bambu-link-{self.serial}")
         self._report_task = asyncio.create_task(self._report_loop(), name=f"sim-bambu-report-{self.serial}")
-        await asyncio.wait_for(self._connected.wait(), timeout_s)
+        await within(self._connected.wait(), timeout_s)
 
     async def stop(self) -> None:
         """Stop reporting, leave the broker, and stop the broker if owned."""
@@ -221,7 +230,7 @@ class SimulatedBambuPrinter:
 
     async def wait_connected(self, timeout_s: float = 10.0) -> None:
         """Wait until the firmware client is (again) connected to the broker."""
-        await asyncio.wait_for(self._connected.wait(), timeout_s)
+        await within(self._connected.wait(), timeout_s)
 
     def _tls(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # the printer talking to itself: nothing to verify
@@ -308,8 +317,8 @@ class SimulatedBambuPrinter:
             "bed_temper": round(bed, 1),
             "bed_target_temper": bed_target,
             "chamber_temper": 28.0 if active else _ROOM_C,
-            "spd_lvl": 2,
-            "spd_mag": 100,
+            "spd_lvl": self.speed_level,
+            "spd_mag": _SPEED_MAGNITUDE[self.speed_level],
             "wifi_signal": "-45dBm",
             "sdcard": True,
             "lights_report": [{"node": "chamber_light", "mode": "on"}],
@@ -397,6 +406,12 @@ class SimulatedBambuPrinter:
             return (job is not None and job.resume(), "not paused")
         if command == "stop":
             return (self._end(SimPhase.CANCELLED), "nothing to stop")
+        if command == "print_speed":
+            level = str(body.get("param", ""))
+            if job is None or level not in ("1", "2", "3", "4"):
+                return False, "nothing printing" if job is None else f"no speed level {level!r}"
+            self.speed_level = int(level)
+            return True, ""
         return False, f"unsupported command {command!r}"
 
     def _obey_start(self, body: dict[str, Any]) -> bool:
@@ -436,6 +451,7 @@ class SimulatedBambuPrinter:
 
     def _begin(self, file_name: str, *, duration_s: float, total_layers: int, prepare_s: float) -> None:
         self._print_error = 0
+        self.speed_level = 2
         self._hms = []
         self._started = None
         self.print = SimPrint(
@@ -487,9 +503,11 @@ class SimulatedBambuPrinter:
         (cache / name).write_bytes(content)
 
     async def pause(self) -> None:
-        """Pause from the screen (PAUSE, stg_cur 16)."""
+        """Pause from the screen (PAUSE, stg_cur 16, ``print_error`` 0x03008001 "paused by the user": the code the
+        firmware shows for a person's own pause, which bambuddy drops as an echo, not a fault)."""
         if self.print is not None:
             self.print.pause()
+        self._print_error = USER_PAUSE_PRINT_ERROR
         await self._publish_changes()
 
     async def resume(self) -> None:
@@ -497,6 +515,14 @@ class SimulatedBambuPrinter:
         if self.print is not None:
             self.print.resume()
         self._hms = []
+        if self._print_error == USER_PAUSE_PRINT_ERROR:
+            self._print_error = 0
+        await self._publish_changes()
+
+    async def show_hms(self, attr: int, code: int) -> None:
+        """Show the HMS entry ``{"attr": attr, "code": code}`` besides those shown (module, unit and part in ``attr``,
+        level and message in ``code``: Bambu Studio ``DevHMS.cpp``); it stays until the print is resumed or ends."""
+        self._hms = [*self._hms, {"attr": attr, "code": code}]
         await self._publish_changes()
 
     async def run_out(self, tray_id: int = 0) -> None:

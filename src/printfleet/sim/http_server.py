@@ -28,6 +28,8 @@ import structlog
 import uvicorn
 from starlette.types import ASGIApp
 
+from printfleet.aio import within
+
 
 class _EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves the process's signal handlers alone (the host program owns them)."""
@@ -127,7 +129,7 @@ class LoopbackHttpServer:
             return
         server.should_exit = True
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=self._shutdown_timeout_s + 2.0)
+            await within(asyncio.shield(task), self._shutdown_timeout_s + 2.0)
         except TimeoutError:
             server.force_exit = True
             task.cancel()

@@ -26,6 +26,8 @@ from types import TracebackType
 
 import structlog
 
+from printfleet.aio import within
+
 log = structlog.get_logger("printfleet.sim.mqtt_broker")
 
 _READY_TIMEOUT_S = 10.0
@@ -179,13 +181,13 @@ class MosquittoBroker:
             return
         process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), _STOP_TIMEOUT_S)
+            await within(process.wait(), _STOP_TIMEOUT_S)
         except TimeoutError:
             process.kill()
             # Bounded too: once in a while asyncio's child watcher never reports an exit (seen as a 2-minute hang of a
             # test's teardown); a killed broker is gone whether or not its exit status arrives.
             try:
-                await asyncio.wait_for(process.wait(), _STOP_TIMEOUT_S)
+                await within(process.wait(), _STOP_TIMEOUT_S)
             except TimeoutError:
                 log.warning("sim.broker_exit_unconfirmed", port=self.port, pid=process.pid)
         log.debug("sim.broker_stopped", port=self.port)

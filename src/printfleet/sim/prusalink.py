@@ -53,6 +53,7 @@ from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
 from printfleet.sim.base import SimPhase, SimPrint, SimulatedPrinter
 from printfleet.sim.digest import DigestAuthority
 from printfleet.sim.http_server import HttpSimulatorNetwork
+from printfleet.sim.samples import PNG
 from printfleet.sim.uploads import PRUSA_SUFFIXES, new_spool, timing_of
 
 StorageShape = Literal["buddy", "pi"]
@@ -165,6 +166,7 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
         self._transferring = False
         self._start_on_upload: tuple[str, float] | None = None
         self.requests_served = 0
+        self.thumbnail_requests = 0
         self._init_network(self._build_app(), port=port)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -336,9 +338,22 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
             file_body = {"name": file.display_name, "display_name": file.display_name, "path": full}
             file_body["display_path"] = full
         file_body |= {"size": file.size, "m_timestamp": file.m_timestamp}
+        file_body["refs"] = {"thumbnail": self._thumbnail_ref(file, job.file_name)}
         if file.filament_g is not None:
             file_body["meta"] = {"filament used [g]": file.filament_g, "filament_type": "PLA"}
         return {"state": self.raw_state(), **self._job_numbers(job), "file": file_body}
+
+    def _thumbnail_ref(self, file: SimFile, path: str) -> str:
+        """Where the printer serves the file's preview: Buddy ``/thumb/l/<storage>/<8.3 name>``, the Pi version
+        ``/api/thumbnails/<storage>/<path>.orig.png`` (PrusaLink OpenAPI ``PrintFileRefs``)."""
+        if self.storage_shape == "buddy":
+            return f"/thumb/l/{self.storage}/{short_name(file.display_name)}"
+        return f"/api/thumbnails/{self.storage}/{path}.orig.png"
+
+    async def _thumbnail(self, request: Request) -> Response:
+        """A preview image (the same small PNG for every file, as its bytes are all a client needs)."""
+        self.thumbnail_requests += 1
+        return Response(PNG, media_type="image/png")
 
     # --- HTTP ------------------------------------------------------------------------------------------------
 
@@ -353,6 +368,8 @@ class SimulatedPrusaLinkPrinter(HttpSimulatorNetwork):
             Route("/api/v1/job/{job_id:int}/{command}", guard(self._job_command), methods=["PUT"]),
             Route("/api/v1/storage", guard(self._storage), methods=["GET"]),
             Route("/api/v1/files/{storage}/{path:path}", guard(self._files), methods=["GET", "HEAD", "PUT", "POST"]),
+            Route("/thumb/l/{path:path}", guard(self._thumbnail), methods=["GET"]),
+            Route("/api/thumbnails/{path:path}", guard(self._thumbnail), methods=["GET"]),
             Route("/api/printer", guard(self._legacy_printer), methods=["GET"]),
             Route("/api/job", guard(self._legacy_job), methods=["GET"]),
         ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import struct
 import zipfile
 import zlib
@@ -170,8 +171,12 @@ def bambu_3mf(
     if slice_info is not None:
         members["Metadata/slice_info.config"] = slice_info
     if printer_model is not None:
-        members["Metadata/project_settings.config"] = (
-            f'{{"printer_model": "{printer_model}", "nozzle_diameter": ["{nozzle_diameter}"]}}'
+        members["Metadata/project_settings.config"] = json.dumps(
+            {
+                "printer_model": printer_model,
+                "nozzle_diameter": [str(nozzle_diameter)],
+                **PROJECT_TEMPERATURES,
+            }
         )
     members |= {f"Metadata/plate_{plate}.gcode": gcode for plate, gcode in plates.items()}
     members |= {f"Metadata/plate_{plate}.png": image for plate, image in thumbnails.items()}
@@ -180,6 +185,22 @@ def bambu_3mf(
         for name, content in members.items():  # a fixed date: the same samples are the same bytes
             archive.writestr(zipfile.ZipInfo(name, date_time=_ZIP_DATE), content, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+PROJECT_TEMPERATURES = {
+    "nozzle_temperature": ["220", "230", "250"],
+    "textured_plate_temp": ["55", "60", "70"],
+    "hot_plate_temp": ["65", "70", "80"],
+}
+"""The sample 3MF's temperatures per project filament (°C; Bambu Studio's keys): filament 1 is sliced for a 220 °C
+nozzle and, on the textured PEI plate, a 55 °C bed."""
+
+SLICED_TEMPERATURES = {"PLA": (215, 60), "PETG": (240, 85)}
+"""The sample G-code's nozzle and bed temperatures per filament type (°C), as PrusaSlicer's profiles set them."""
+
+
+def _temperatures(filament_type: str) -> tuple[int, int]:
+    return SLICED_TEMPERATURES.get(filament_type.upper(), (215, 60))
 
 
 def duration_text(seconds: int) -> str:
@@ -237,6 +258,8 @@ def prusa_gcode(
         f"; filament_type = {_join((f.type for f in filaments), ';')}\n"
         f"; nozzle_diameter = {_join([nozzle_diameter] * tools, ',')}\n"
         f"; printer_model = {printer_model}\n"
+        f"; temperature = {_join((_temperatures(f.type)[0] for f in filaments), ',')}\n"
+        f"; bed_temperature = {_join((_temperatures(f.type)[1] for f in filaments), ',')}\n"
         f"; total layers count = {layers}\n"
         "; prusaslicer_config = end\n"
     )
@@ -271,7 +294,8 @@ def prusa_bgcode(
     encoding = struct.pack("<H", 0)
     printer = (
         f"printer_model={printer_model}\nfilament_type={filament.type}\nnozzle_diameter={nozzle_diameter}\n"
-        f"extruder_colour={filament.color}\n"
+        f"extruder_colour={filament.color}\ntemperature={_temperatures(filament.type)[0]}\n"
+        f"bed_temperature={_temperatures(filament.type)[1]}\n"
     )
     print_meta = (
         f"filament used [mm]={filament.used_m * 1000:.1f}\nfilament used [g]={filament.used_g}\n"

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from printfleet.domain.dispatch.model import Dispatch, DispatchQuery, DispatchState, FailureReason, NewDispatch
@@ -185,18 +187,25 @@ class SqlPlateRepository:
             return _plate(row) if row is not None else None
 
     async def save(self, state: PlateState) -> None:
-        """Insert or replace the printer's plate state."""
+        """Insert or replace the printer's plate state in one statement (``INSERT … ON CONFLICT DO UPDATE``): two
+        processes of a farm seeing the same print end both save it, and neither may fail on the other's row."""
+        values = {
+            "printer_id": state.printer_id,
+            "needs_clearing": state.needs_clearing,
+            "since": state.since,
+            "job_id": state.job_id,
+            "cleared_at": state.cleared_at,
+            "cleared_by": state.cleared_by,
+            "outcome": state.outcome.value if state.outcome else None,
+        }
+        insert = pg_insert if self._database.dialect_name == "postgresql" else sqlite_insert
+        statement = insert(PrinterPlateRow).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[PrinterPlateRow.printer_id],
+            set_={name: statement.excluded[name] for name in values if name != "printer_id"},
+        )
         async with self._database.transaction() as session:
-            row = await session.get(PrinterPlateRow, state.printer_id, with_for_update=True)
-            if row is None:
-                row = PrinterPlateRow(printer_id=state.printer_id)
-                session.add(row)
-            row.needs_clearing = state.needs_clearing
-            row.since = state.since
-            row.job_id = state.job_id
-            row.cleared_at = state.cleared_at
-            row.cleared_by = state.cleared_by
-            row.outcome = state.outcome.value if state.outcome else None
+            await session.execute(statement)
 
     async def delete(self, printer_id: str) -> None:
         """Forget a printer's plate."""

@@ -17,7 +17,7 @@ from printfleet.store.tables import Base
 
 
 class NotificationChannelRow(Base):
-    """One user's channel (``apprise``, ``webhook``, ``email``)."""
+    """One user's channel (``apprise``, ``webhook``, ``email``, ``discord``)."""
 
     __tablename__ = "notification_channels"
     __table_args__ = (Index("ix_notification_channels_user_id", "user_id"),)
@@ -31,6 +31,9 @@ class NotificationChannelRow(Base):
     signing_secret: Mapped[str | None] = mapped_column(String(200))
     managed_for: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    title_template: Mapped[str | None] = mapped_column(Text)  # migration 0020
+    body_template: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(String(40))  # migration 0021: a discord channel's dm / channel id
 
 
 class NotificationRuleRow(Base):

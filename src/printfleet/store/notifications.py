@@ -29,7 +29,7 @@ from printfleet.store.notification_tables import (
     NotificationRuleRow,
 )
 
-_CHANNEL_FIELDS = frozenset({"name", "enabled", "url", "signing_secret"})
+_CHANNEL_FIELDS = frozenset({"name", "enabled", "url", "signing_secret", "title_template", "body_template", "target"})
 
 
 def _channel(row: NotificationChannelRow) -> Channel:
@@ -43,6 +43,9 @@ def _channel(row: NotificationChannelRow) -> Channel:
         has_secret=bool(row.signing_secret),
         created_at=row.created_at.astimezone(UTC),
         managed_for=row.managed_for,
+        title_template=row.title_template,
+        body_template=row.body_template,
+        target=row.target,
     )
 
 
@@ -113,8 +116,12 @@ class SqlNotificationRepository(SqlOutboxRows):
         name: str,
         secrets: ChannelSecrets,
         managed_for: str | None = None,
+        title_template: str | None = None,
+        body_template: str | None = None,
+        target: str | None = None,
     ) -> Channel:
-        """Store a new, enabled channel."""
+        """Store a new, enabled channel (with its own message templates and a discord channel's target, when
+        given)."""
         row = NotificationChannelRow(
             user_id=user_id,
             kind=kind.value,
@@ -124,6 +131,9 @@ class SqlNotificationRepository(SqlOutboxRows):
             signing_secret=secrets.signing_secret,
             managed_for=managed_for,
             created_at=self._clock(),
+            title_template=title_template,
+            body_template=body_template,
+            target=target,
         )
         async with self._database.transaction() as session:
             session.add(row)
@@ -147,7 +157,8 @@ class SqlNotificationRepository(SqlOutboxRows):
             return _channel(row) if row is not None else None
 
     async def update_channel(self, channel_id: int, **changes: Any) -> Channel:
-        """Set ``name``, ``enabled``, ``url`` or ``signing_secret``. Raises KeyError when missing."""
+        """Set ``name``, ``enabled``, ``url``, ``signing_secret``, ``title_template``, ``body_template`` or
+        ``target``. Raises KeyError when missing."""
         unknown = set(changes) - _CHANNEL_FIELDS
         if unknown:
             raise ValueError(f"cannot change {sorted(unknown)}")

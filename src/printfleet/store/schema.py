@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 
 from printfleet.store import dispatch_tables as _dispatch_tables  # noqa: F401 - registers dispatches and plates
 from printfleet.store import file_tables as _file_tables  # noqa: F401 - registers the file library table
+from printfleet.store import job_previews as _job_previews  # noqa: F401 - registers the previews of printer-started prints
 from printfleet.store import lease_tables as _lease_tables  # noqa: F401 - registers the roles' leases
 from printfleet.store import maintenance_tables as _maintenance_tables  # noqa: F401 - registers maintenance
 from printfleet.store import notification_tables as _notification_tables  # noqa: F401 - registers notifications

@@ -1,15 +1,15 @@
 """``/ui/ws``: the web UI's live connection, HTML fragments for htmx's WebSocket extension.
 
-The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters, a printer page's ``printer_id``, or a job
-page's ``job_id``). On connect the server sends the current state of the view (every printer card, the page of job
-rows, one printer's card and its latest job rows, the Queue page's fragment, or a job's facts: never its form, so
-typing is not overwritten), then one message per
-domain event: a message is a set of top-level elements, each with ``hx-swap-oob`` saying where it goes (replace a
-card or a row, add a row at the top, replace the queue fragment, add a toast). The prints a person sent
-(``dispatch_updated``) show their progress as toasts on every page that person has open. The Queue page's fragment
-is rendered again from the queue's current view after every queue event and every printer state change: the queue
-is short, and a whole fragment can never leave the page half updated. The session remembers which cards and rows
-the page shows, so an update never targets an element the page lacks and a row is never added twice.
+The page opens ``/ui/ws?view=…&lang=…`` (plus the jobs page's filters, a printer page's ``printer_id``, a job
+page's ``job_id`` or an order page's ``order_id``). On connect the server sends the current state of the view (every
+printer card, the page of job rows, one printer's card and its latest job rows, the Queue page's fragment, or a
+job's facts: never its form, so typing is not overwritten; an order's page is told to fetch its section again),
+then one message per domain event: a message is a set of top-level elements, each with ``hx-swap-oob`` saying where
+it goes (replace a card or a row, add a row at the top, replace the queue fragment, add a toast). The prints a person
+sent (``dispatch_updated``) show their progress as toasts on every page that person has open. The Queue page's
+fragment is rendered again from the queue's current view after every queue event and every printer state change: the
+queue is short, and a whole fragment can never leave the page half updated. The session remembers which cards and
+rows the page shows, so an update never targets an element the page lacks and a row is never added twice.
 
 Each client has its own bounded event-bus subscription: a slow browser loses its own oldest events only.
 A printer card rendered for one event is shared by every client in the same language.
@@ -36,9 +36,11 @@ from printfleet.domain.events import (
     JobAutoCreated,
     JobCostRecorded,
     JobUpdated,
+    OrderUpdated,
     PrinterRemoved,
     PrinterStatusUpdated,
     QueueEvent,
+    ScheduledPrintUpdated,
     SettingsUpdated,
 )
 from printfleet.domain.jobs import Job, JobFilter, JobStatus
@@ -55,7 +57,7 @@ router = APIRouter()
 CLIENT_BUFFER = 500
 """Events buffered per browser before its oldest are dropped."""
 
-VIEWS = ("printers", "printer", "jobs", "job", "settings", "queue", "toasts")
+VIEWS = ("printers", "printer", "jobs", "job", "settings", "queue", "order", "toasts")
 
 
 class _CardCache:
@@ -96,10 +98,12 @@ class LiveSession:
         owner: str | None = None,
         viewer: Principal | None = None,
         job_id: int | None = None,
+        order_id: int | None = None,
     ) -> None:
         """``owner``: the queue user id whose jobs alone this page may show (a member), None for every job;
         ``viewer``: who watches (the Queue page shows their own actions and, to operators, the admin section);
-        ``job_id``: the job a job's page shows (view ``job``)."""
+        ``job_id``: the job a job's page shows (view ``job``); ``order_id``: the order an order's page shows (view
+        ``order``)."""
         self._context = context
         self._viewer = viewer
         self._controls = viewer is None or viewer.may(Permission.PRINTERS_CONTROL)
@@ -116,6 +120,8 @@ class LiveSession:
         self._job_id = job_id
         self._job: Job | None = None
         self._job_status: PrinterStatus | None = None
+        self._order_id = order_id
+        self._order_jobs: set[int] = set()
         self.pending: list[str] = []
         """Messages to send after the snapshot (a printer page's card)."""
 
@@ -145,6 +151,9 @@ class LiveSession:
         if self.view == "queue":
             self._states = {config.id: status.state for config, status in rows if status is not None}
             return queue_fragment(self._context.queue, self.locale, viewer=self._viewer, oob=True)
+        if self.view == "settings":  # the printers' state badges, as they are now
+            self._states = {config.id: status.state for config, status in rows if status is not None}
+            return "".join(self._admin_state(config, status) for config, status in rows)
         if self.view == "job" and self._job_id is not None:
             try:
                 job = await self._context.jobs.get(self._job_id)
@@ -155,6 +164,41 @@ class LiveSession:
             self._job = job
             self._job_status = next((status for config, status in rows if config.id == job.printer_id), None)
             return self._job_facts()
+        if self.view == "order" and self._order_id is not None:
+            if self._viewer is not None and not self._viewer.may(Permission.ORDERS_READ):
+                self._order_id = None
+                return ""
+            try:
+                view = await self._context.orders.get(self._order_id)
+            except NotFound:
+                return ""
+            self._order_jobs = {s.scheduled.job_id for _, s in view.prints if s is not None and s.scheduled.job_id}
+            return self._order_refresh()  # what changed between the page's rendering and this connection
+        return ""
+
+    def _order_refresh(self) -> str:
+        """A message that has the page fetch its order section again (app.js triggers ``refresh`` on the element
+        ``data-refresh`` names): the section needs the store (its plates' prints, their jobs and the order's cost)."""
+        return '<div id="live-refresh" hx-swap-oob="true" data-refresh="order-detail" hidden></div>'
+
+    def _order_page(self, event: DomainEvent) -> str:
+        """An order's page: its section again when the order, one of its scheduled prints or one of their jobs
+        changed (a job's progress included)."""
+        if self._order_id is None:
+            return ""
+        order = str(self._order_id)
+        if isinstance(event, ScheduledPrintUpdated) and event.scheduled.order_id == order:
+            if event.scheduled.job_id is not None:
+                self._order_jobs.add(event.scheduled.job_id)
+            return self._order_refresh()
+        if isinstance(event, OrderUpdated) and event.order.id == self._order_id:
+            return self._order_refresh()
+        if isinstance(event, JobUpdated) and event.job.id in self._order_jobs:
+            return self._order_refresh()
+        if isinstance(event, JobCostRecorded) and event.job_id in self._order_jobs:
+            return self._order_refresh()
+        if isinstance(event, JobAutoCreated):
+            return self._job_toast(event.job)
         return ""
 
     def _job_facts(self) -> str:
@@ -197,6 +241,10 @@ class LiveSession:
             "_printer_card.html", self.locale, printer=config, status=status, oob="", controls=self._controls
         )
 
+    def _admin_state(self, config: PrinterConfig, status: PrinterStatus | None) -> str:
+        """A printer's state badge in the Settings page's printer list (its live state after a save)."""
+        return renderer().render("_admin_state.html", self.locale, printer=config, status=status, live=True)
+
     def _row(self, job: Job, *, oob: str = "") -> str:
         return renderer().render("_job_row.html", self.locale, job=job, printer_names=self._names, oob=oob)
 
@@ -206,10 +254,17 @@ class LiveSession:
             return self._dispatch_toast(event)
         if self.view == "job":
             return self._job_page(event)
+        if self.view == "order":
+            return self._order_page(event)
         if self.view == "queue":
             if isinstance(event, JobAutoCreated):  # a toast of one's own prints only: never a stack of everyone's
                 return self._job_toast(event.job) if self._is_mine(event.job.queue_user_id) else ""
             return self._queue(event)
+        if isinstance(event, PrinterStatusUpdated) and self.view == "settings":
+            if self._states.get(event.printer.id) is event.status.state:
+                return ""  # telemetry: the badge shows the state only
+            self._states[event.printer.id] = event.status.state
+            return self._admin_state(event.printer, event.status)
         if isinstance(event, PrinterStatusUpdated):
             self._names[event.printer.id] = event.printer.name
             if self.view == "printer" and self._filter is not None and event.printer.id == self._filter.printer_id:
@@ -320,6 +375,7 @@ async def live(websocket: WebSocket) -> None:
     )
     query = JobsQuery.parse(params) if view in ("jobs", "printer") else None
     job_id = params.get("job_id", "")
+    order_id = params.get("order_id", "")
     principal: Principal = websocket.state.principal
     session = LiveSession(
         context,
@@ -329,6 +385,7 @@ async def live(websocket: WebSocket) -> None:
         owner=owner_scope(principal),
         viewer=principal,
         job_id=int(job_id) if job_id.isdigit() and len(job_id) < 19 else None,
+        order_id=int(order_id) if order_id.isdigit() and len(order_id) < 10 else None,
     )
 
     async def initial() -> list[str]:

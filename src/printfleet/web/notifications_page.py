@@ -80,7 +80,8 @@ async def notifications_page(request: Request, context: Context, locale: Locale,
 async def add_channel(request: Request, context: Context, locale: Locale, principal: Me) -> Response:
     """Add a channel; an error keeps the kind and name typed (never the URL or secret)."""
     form = await request.form()
-    typed = {name: form_text(form, name, 100) for name in ("kind", "name")}
+    typed = {name: form_text(form, name, 100) for name in ("kind", "name", "target")}
+    typed |= {name: form_text(form, name, 4000) for name in ("title_template", "body_template")}
     try:
         kind = ChannelKind(typed["kind"])
     except ValueError:
@@ -90,7 +91,14 @@ async def add_channel(request: Request, context: Context, locale: Locale, princi
     secret = form_text(form, "secret", 200) or None
     try:
         channel = await context.notifications.add_channel(
-            principal.user.id, kind=kind, name=typed["name"] or kind.value, url=url, secret=secret
+            principal.user.id,
+            kind=kind,
+            name=typed["name"] or kind.value,
+            url=url,
+            secret=secret,
+            title_template=typed["title_template"] or None,
+            body_template=typed["body_template"] or None,
+            target=typed["target"] or None,
         )
     except ServiceError as exc:
         return await _render(request, context, locale, principal, error=exc.message, typed=typed, status_code=422)

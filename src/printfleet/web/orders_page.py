@@ -1,6 +1,7 @@
 """The Orders page (``/orders``): shop orders, ship-by soonest first, with their status, progress and what needs
 attention; operators schedule, ship and cancel them, import a CSV file, and add product profiles from a library
-file. Forms post to ``/ui/orders/...`` and the page is shown again with a note (or the error)."""
+file, try a profile's match rule on the recent orders before saving it, and delete profiles. Forms post to
+``/ui/orders/...`` and ``/ui/product-profiles...`` and the page is shown again with a note (or the error)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from printfleet.api.auth import audit, requires
 from printfleet.domain.accounts.audit import AuditAction
@@ -18,15 +20,18 @@ from printfleet.domain.files.library import FileQuery
 from printfleet.domain.jobs import Job
 from printfleet.domain.orders.model import OrderQuery, OrderStatus
 from printfleet.domain.orders.planning import ScheduleOptions
-from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart
+from printfleet.domain.orders.profiles import ProfileDraft, ProfilePart, Trial, try_rule
 from printfleet.services.errors import InvalidInput, ServiceError
 from printfleet.services.schedule.service import Actor
-from printfleet.web.pages import Context, Locale, SameSite, form_text, html, page, translate
+from printfleet.web.pages import Context, Locale, SameSite, form_text, html, live_url, page, translate
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
 """Orders the page shows (the REST API pages through more)."""
+
+TRIED_ORDERS = 200
+"""How many orders (ship-by soonest first) a profile's rule is tried on."""
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 """The largest CSV file the page imports (bytes)."""
@@ -43,7 +48,11 @@ async def _render(
     note: str | None = None,
     error: str | None = None,
     status_code: int = 200,
+    trial: list[Trial] | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """The page; ``trial``: the recent lines a profile's rule being tried covers; ``typed``: the profile form's
+    values to show again."""
     known = {s.value for s in OrderStatus}
     statuses = frozenset({OrderStatus(status)}) if status is not None and status in known else frozenset()
     found, total = await context.orders.list_orders(OrderQuery(statuses=statuses, limit=PAGE_SIZE))
@@ -70,6 +79,9 @@ async def _render(
         shop=shop,
         note=note,
         error=error,
+        trial=trial,
+        typed=typed or {},
+        file_names={f.id: f.name for f in files},
     )
     return html(body, status_code=status_code)
 
@@ -87,7 +99,8 @@ async def orders_page(
 
 @router.get("/orders/{order_id}", dependencies=[requires(Permission.ORDERS_READ)])
 async def order_page(request: Request, order_id: OrderId, context: Context, locale: Locale) -> Response:
-    """One order: its lines and profiles, and every plate's print with its printer and job (re-read every 10 s)."""
+    """One order: its lines and profiles, and every plate's print with its printer and job, kept up to date by the
+    page's live connection (view ``order``: the section is fetched again when the order, a print or a job changes)."""
     try:
         view = await context.orders.get(order_id)
     except ServiceError as exc:
@@ -116,6 +129,7 @@ async def order_page(request: Request, order_id: OrderId, context: Context, loca
         currency=context.usage.currency,
         profile_names={profile.id: profile.name for profile in profiles},
         lines={line.id: line for line in view.order.lines},
+        live_url=live_url("order", locale, order_id=order_id),
     )
     return html(body)
 
@@ -215,35 +229,69 @@ async def import_csv(
     return await _render(request, context, locale, note=note, error="; ".join(result.errors[:10]) or None)
 
 
+_PROFILE_FIELDS = ("name", "listing_id", "sku", "file_id", "units_per_plate", "material_type")
+
+
+def _profile_form(form: FormData, locale: str) -> tuple[ProfileDraft, dict[str, str]]:
+    """The profile of one part the form describes, and what was typed. Raises InvalidInput (in the page's words)."""
+    typed = {name: form_text(form, name, 120) for name in _PROFILE_FIELDS}
+    typed["allow_personalisation"] = "on" if form.get("allow_personalisation") == "on" else ""
+    try:
+        file_id = int(typed["file_id"])
+        units = int(typed["units_per_plate"] or "1")
+    except ValueError:
+        raise InvalidInput(translate(locale, "Choose a file and give the units per plate as a number.")) from None
+    draft = ProfileDraft(
+        name=typed["name"],
+        listing_id=typed["listing_id"][:64],
+        sku=typed["sku"] or None,
+        parts=(ProfilePart(file_id=file_id, units_per_plate=units, material_type=typed["material_type"][:32] or None),),
+        allow_personalisation=bool(typed["allow_personalisation"]),
+    )
+    return draft, typed
+
+
 @router.post("/ui/product-profiles", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
 async def add_profile(request: Request, context: Context, locale: Locale) -> Response:
     """Add a product profile of one part from the form (the REST API takes several parts and variations)."""
     form = await request.form()
+    typed: dict[str, str] = {}
     try:
-        try:
-            file_id = int(form_text(form, "file_id", 12))
-            units = int(form_text(form, "units_per_plate", 6) or "1")
-        except ValueError:
-            raise InvalidInput(translate(locale, "Choose a file and give the units per plate as a number.")) from None
-        draft = ProfileDraft(
-            name=form_text(form, "name", 120),
-            listing_id=form_text(form, "listing_id", 64),
-            sku=form_text(form, "sku", 120) or None,
-            parts=(
-                ProfilePart(
-                    file_id=file_id,
-                    units_per_plate=units,
-                    material_type=form_text(form, "material_type", 32) or None,
-                ),
-            ),
-            allow_personalisation=form.get("allow_personalisation") == "on",
-        )
-        await context.files.get(file_id)
+        draft, typed = _profile_form(form, locale)
+        await context.files.get(draft.parts[0].file_id)
         profile = await context.orders.add_profile(draft)
     except ServiceError as exc:
-        return await _render(request, context, locale, error=exc.message, status_code=422)
+        return await _render(request, context, locale, error=exc.message, status_code=422, typed=typed)
     await audit(request, AuditAction.PRODUCT_PROFILE_CHANGED, f"product_profile:{profile.id}", op="added")
     return await _render(request, context, locale, note=translate(locale, "Added %(name)s") % {"name": profile.name})
+
+
+@router.post("/ui/product-profiles/test", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
+async def test_profile(request: Request, context: Context, locale: Locale) -> Response:
+    """Try the form's match rule on the recent orders without saving it: the lines it covers, and for each whether
+    it would print them or a more specific profile would."""
+    form = await request.form()
+    typed: dict[str, str] = {}
+    try:
+        draft, typed = _profile_form(form, locale)
+        if not draft.listing_id.strip():
+            raise InvalidInput(translate(locale, "Give the listing id the rule matches."))
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=422, typed=typed)
+    recent, _ = await context.orders.list_orders(OrderQuery(limit=TRIED_ORDERS))
+    trial = try_rule(draft, recent, await context.orders.profiles())
+    return await _render(request, context, locale, trial=trial, typed=typed)
+
+
+@router.post("/ui/product-profiles/{profile_id}/delete", dependencies=[SameSite, requires(Permission.ORDERS_MANAGE)])
+async def delete_profile(request: Request, profile_id: OrderId, context: Context, locale: Locale) -> Response:
+    """Delete a product profile (the lines it matched keep their prints; new lines match the others)."""
+    try:
+        await context.orders.delete_profile(profile_id)
+    except ServiceError as exc:
+        return await _render(request, context, locale, error=exc.message, status_code=404)
+    await audit(request, AuditAction.PRODUCT_PROFILE_CHANGED, f"product_profile:{profile_id}", op="deleted")
+    return await _render(request, context, locale, note=translate(locale, "Profile deleted"))
 
 
 @router.post("/ui/shops/etsy/connect", dependencies=[SameSite, requires(Permission.SETTINGS_MANAGE)])

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from printfleet.api.auth import audit, requires
 from printfleet.api.context import ApiContext
@@ -21,6 +21,7 @@ from printfleet.api.schemas import PrinterCreate, PrinterUpdate
 from printfleet.domain.accounts.audit import AuditAction
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.printer_ids import printer_id_from_name
+from printfleet.security.certificates import MAX_CA_BYTES, NotACertificate, save_ca_certificate
 from printfleet.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from printfleet.web.pages import Context, Locale, SameSite, error_toast, html, is_htmx, renderer, toast, translate
 from printfleet.web.printer_form_words import requirement_sentences, validation_sentences
@@ -102,9 +103,48 @@ async def _admin_response(
     return html(body, status_code=status_code)
 
 
-def _typed(form: FormData) -> dict[str, str]:
-    """What the user typed, to put back into a refused form (never the secrets)."""
-    return {key: str(value) for key, value in form.items() if key not in SECRET_FIELDS}
+def _typed(form: FormData, fields: dict[str, Any] | None = None) -> dict[str, str]:
+    """What the user typed, to put back into a refused form (never the secrets, nor a file; the path of a CA
+    certificate stored from an upload is kept in ``ca_file``)."""
+    typed = {key: str(value) for key, value in form.items() if key not in SECRET_FIELDS and isinstance(value, str)}
+    if fields and fields.get("ca_file"):
+        typed["ca_file"] = str(fields["ca_file"])
+    return typed
+
+
+async def _take_ca_upload(form: FormData, context: ApiContext, printer_id: str, fields: dict[str, Any]) -> str | None:
+    """Store a CA certificate uploaded with the form (``ca_upload``) and make it the printer's ``ca_file``; the
+    reason in English when the file is refused (not a PEM certificate, too large), else None."""
+    upload = form.get("ca_upload")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read(MAX_CA_BYTES + 1)
+    try:
+        path = save_ca_certificate(context.certificates, printer_id or "printer", data)
+    except NotACertificate as refused:
+        return str(refused)
+    fields["ca_file"] = str(path)
+    return None
+
+
+async def _ca_problem(
+    form: FormData, context: ApiContext, locale: str, printer_id: str, fields: dict[str, Any]
+) -> str | None:
+    """Take a CA certificate uploaded with the form (:func:`_take_ca_upload`); the sentence saying why it was
+    refused, in the page's language, or None."""
+    refused = await _take_ca_upload(form, context, printer_id, fields)
+    return None if refused is None else _ca_sentence(locale, refused)
+
+
+def _ca_sentence(locale: str, reason: str) -> str:
+    reasons = {
+        "too large": translate(locale, "larger than 64 KB"),
+        "no PEM certificate in it": translate(locale, "no PEM certificate in it"),
+        "the PEM certificate cannot be read": translate(locale, "the PEM certificate cannot be read"),
+    }
+    return translate(locale, "CA certificate: the uploaded file was not taken (%(reason)s); upload the PEM file.") % {
+        "reason": reasons.get(reason, reason)
+    }
 
 
 Manage = requires(Permission.PRINTERS_MANAGE)
@@ -121,6 +161,10 @@ def register_printer_routes(router: APIRouter) -> None:
         if not fields["id"] and fields.get("name"):  # the id is made from the name
             taken = {config.id for config, _ in await context.printers.list()}
             fields["id"] = printer_id_from_name(str(fields["name"]), taken)
+        if (problem := await _ca_problem(form, context, locale, str(fields["id"]), fields)) is not None:
+            return await _admin_response(
+                context, locale, status_code=422, open_id="new", values=_typed(form), errors=[problem]
+            )
         try:
             if not fields["id"]:
                 raise InvalidInput("name: must not be empty")
@@ -133,7 +177,7 @@ def register_printer_routes(router: APIRouter) -> None:
                 locale,
                 status_code=422,
                 open_id="new",
-                values=_typed(form),
+                values=_typed(form, fields),
                 errors=validation_sentences(locale, exc),
             )
         except ServiceError as exc:
@@ -142,7 +186,7 @@ def register_printer_routes(router: APIRouter) -> None:
                 locale,
                 status_code=exc_status(exc),
                 open_id="new",
-                values=_typed(form),
+                values=_typed(form, fields),
                 errors=_service_sentences(locale, exc),
             )
         if not is_htmx(request):
@@ -170,8 +214,11 @@ def register_printer_routes(router: APIRouter) -> None:
     async def test_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
         """Try a printer's stored settings with the edit form's changes (empty secrets keep the stored ones)."""
         form = await request.form()
+        fields = _form_fields(form, creating=False)
+        if (problem := await _ca_problem(form, context, locale, printer_id, fields)) is not None:
+            return html(renderer().render("_text.html", locale, text=problem), status_code=422)
         try:
-            changes = PrinterUpdate.model_validate(_form_fields(form, creating=False)).changes()
+            changes = PrinterUpdate.model_validate(fields).changes()
             result = await context.printers.test_existing(printer_id, changes, timeout=TEST_TIMEOUT_S)
         except ValidationError as exc:
             text = " ".join(validation_sentences(locale, exc))
@@ -185,8 +232,13 @@ def register_printer_routes(router: APIRouter) -> None:
     async def edit_printer(request: Request, printer_id: str, context: Context, locale: Locale) -> Response:
         """Save a printer's edit form and reconnect."""
         form = await request.form()
+        fields = _form_fields(form, creating=False)
+        if (problem := await _ca_problem(form, context, locale, printer_id, fields)) is not None:
+            return await _admin_response(
+                context, locale, status_code=422, open_id=printer_id, values=_typed(form), errors=[problem]
+            )
         try:
-            changes = PrinterUpdate.model_validate(_form_fields(form, creating=False)).changes()
+            changes = PrinterUpdate.model_validate(fields).changes()
             await context.printers.update(printer_id, changes)
             await audit(request, AuditAction.PRINTER_UPDATED, f"printer:{printer_id}", fields=sorted(changes))
         except ValidationError as exc:
@@ -195,7 +247,7 @@ def register_printer_routes(router: APIRouter) -> None:
                 locale,
                 status_code=422,
                 open_id=printer_id,
-                values=_typed(form),
+                values=_typed(form, fields),
                 errors=validation_sentences(locale, exc),
             )
         except ServiceError as exc:
@@ -204,7 +256,7 @@ def register_printer_routes(router: APIRouter) -> None:
                 locale,
                 status_code=exc_status(exc),
                 open_id=printer_id,
-                values=_typed(form),
+                values=_typed(form, fields),
                 errors=_service_sentences(locale, exc),
             )
         if not is_htmx(request):

@@ -12,6 +12,7 @@ from printfleet.api.auth import requires
 from printfleet.api.jobs import owner_scope
 from printfleet.domain.accounts.roles import Permission
 from printfleet.domain.jobs import JobFilter
+from printfleet.domain.printer import PrinterCommandRejected, PrinterNotConnected
 from printfleet.domain.statistics import StatisticsRangeError, StatsRange, zone_of
 from printfleet.services.errors import NotFound
 from printfleet.web.jobs_view import PAGE_SIZE
@@ -75,3 +76,17 @@ async def printer_page(request: Request, printer_id: str, context: Context, loca
         live_url=live_url("printer", locale, printer_id=config.id),
     )
     return html(body)
+
+
+@router.get("/ui/printers/{printer_id}/preview", dependencies=[requires(Permission.PRINTERS_READ)])
+async def printer_preview(printer_id: str, context: Context) -> Response:
+    """The preview image of the print under way, fetched from the printer (PrusaLink serves one per file); 404 when
+    there is none now, 503 when the printer cannot be asked. The ``of`` query parameter of the card's link is a digest
+    of the printer's path to the picture, so a browser keeps each print's picture apart."""
+    try:
+        image = await context.printers.preview(printer_id)
+    except (NotFound, PrinterCommandRejected):
+        return Response(status_code=404)
+    except PrinterNotConnected:
+        return Response(status_code=503)
+    return Response(image.data, media_type=image.media_type, headers={"Cache-Control": "private, max-age=600"})

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_environment
 from printfleet import __version__
 from printfleet.domain.farm import bucket
 from printfleet.domain.printer import PrinterStatus
-from printfleet.domain.printer_errors import codes_of, known_error
+from printfleet.domain.printer_errors import codes_of, hms_link, known_error
 from printfleet.web.i18n import LOCALES, translations
 
 _HEX_COLOUR = re.compile(r"^[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?$")
@@ -124,7 +124,7 @@ def _environment(locale: str) -> Environment:
         swatch=swatch,
         finish_at=finish_at,
     )
-    env.globals.update(bucket=bucket, known_error=known_error, codes_of=codes_of)
+    env.globals.update(bucket=bucket, known_error=known_error, codes_of=codes_of, hms_link=hms_link)
     return env
 
 

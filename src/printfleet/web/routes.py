@@ -322,14 +322,17 @@ async def delete_job(request: Request, job_id: JobId, context: Context, locale: 
 
 @router.get("/settings", dependencies=[requires(Permission.SETTINGS_READ)])
 async def settings_page(request: Request, context: Context, locale: Locale) -> Response:
-    """Job creation toggle, monitoring interval, printers with add / edit / remove and a connection test."""
+    """Job creation toggle, monitoring interval, the shop's connection, printers with add / edit / remove and a
+    connection test."""
     body = page(
         request,
         locale,
         "settings.html",
         page_name="settings",
         title=translate(locale, "Settings"),
+        live_url=live_url("settings", locale),
         settings=context.settings.snapshot(),
+        shop=await context.shop.status() if context.shop is not None else None,
         **await printers_admin(context),
     )
     return html(body)

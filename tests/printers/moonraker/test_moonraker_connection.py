@@ -18,6 +18,7 @@ from printfleet.domain.printer import (
     PrinterStatus,
     Secret,
 )
+from printfleet.domain.schedule.model import PrintSpeed
 from printfleet.printers.base import Backoff
 from printfleet.printers.moonraker.client import MoonrakerConnection
 from tests.printers.moonraker.stack import FIXTURES, MoonrakerStack
@@ -137,3 +138,13 @@ async def test_without_a_trusted_address_the_api_key_decides(moonraker_stack: Mo
     async with running(moonraker_stack.url, api_key=key) as (right, statuses):
         await statuses.wait_for(lambda s: s.state is PrinterState.IDLE)
         assert right.connected
+
+
+async def test_a_print_speed_becomes_klippers_speed_factor(moonraker_stack: MoonrakerStack) -> None:
+    async with running(moonraker_stack.url) as (connection, recorder):
+        await recorder.wait_for(lambda s: s.state is not PrinterState.OFFLINE)
+
+        await connection.set_print_speed(PrintSpeed.SPORT)
+
+        result = moonraker_stack.rpc("printer.objects.query", objects={"gcode_move": ["speed_factor"]})
+        assert result["status"]["gcode_move"]["speed_factor"] == pytest.approx(1.24)  # M220 S124

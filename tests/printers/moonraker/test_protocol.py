@@ -15,6 +15,7 @@ from printfleet.printers.moonraker.protocol import (
     apply_history,
     apply_objects,
     decode_frame,
+    extruder_count,
     objects_of,
     to_status,
     update_params,
@@ -169,3 +170,13 @@ def test_the_length_extruded_by_the_current_print_is_reported_only_while_it_prin
     assert to_status(state, now=NOW).filament_used_mm == 1234.5
     ended = apply_objects(state, {"print_stats": {"state": "complete"}}, now=NOW)
     assert to_status(ended, now=NOW).filament_used_mm is None
+
+
+def test_each_extruder_klipper_lists_is_a_material_slot() -> None:
+    listed = {"objects": ["webhooks", "heater_bed", "extruder", "extruder1", "extruder_stepper belt", "extruder2"]}
+    assert extruder_count(listed) == 3
+    assert extruder_count({"objects": ["webhooks", "extruder"]}) == 1
+    assert extruder_count({"objects": "nonsense"}) == 1
+    assert extruder_count(None) == 1
+    status = to_status(_printing().replace(tools=3), now=NOW)
+    assert [slot.id.label for slot in status.material_slots.slots] == ["T0", "T1", "T2"]

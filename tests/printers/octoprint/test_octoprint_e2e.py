@@ -15,6 +15,7 @@ from printfleet.domain.printer import (
     PrinterState,
     PrinterStatus,
 )
+from printfleet.domain.schedule.model import PrintSpeed
 from tests.printers.octoprint.conftest import OctoPrintServer
 from tests.printers.octoprint.recorder import CountingObserver, octoprint_config, running_adapter
 
@@ -67,6 +68,7 @@ async def test_pause_resume_and_stop_reach_the_printer(octoprint: OctoPrintServe
         await recorder.wait_for(lambda s: s.state is not PrinterState.OFFLINE)
         await in_thread(lambda: octoprint.upload("dwell_long.gcode", as_name=name))
         await recorder.wait_for(lambda s: s.state is PrinterState.PRINTING and (s.progress or 0) > 0)
+        await adapter.set_print_speed(PrintSpeed.SILENT)  # accepted by OctoPrint (M220 S50 to the printer)
 
         await adapter.pause()
         await recorder.wait_for(is_state(PrinterState.PAUSED, name))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from printfleet.domain.printer import OfflineReason, PrinterState
+from printfleet.domain.printer_errors import known_error
 from printfleet.printers.octoprint.protocol import (
     EVENT_AUTHORITY_S,
     OctoPrintPayloadError,
@@ -209,6 +210,38 @@ def test_print_whose_link_drops_is_failed_once_the_printer_is_back() -> None:
     assert status.progress == pytest.approx(22.98)
 
 
+@pytest.mark.parametrize(
+    ("text", "code", "meaning"),
+    [
+        ("Thermal Runaway, system stopped! Heater_ID: 0", "OCTOPRINT_THERMAL_RUNAWAY", "thermal_runaway"),
+        ("MINTEMP triggered, system stopped! Heater_ID: bed", "OCTOPRINT_MINTEMP", "heater_too_cold"),
+        ("Printer halted. kill() called!", "OCTOPRINT_HALTED", "firmware_halted"),
+        ("Too many consecutive timeouts, printer still connected and alive?", "OCTOPRINT_LINK_LOST", "link_lost"),
+        ("Something the firmware said", "OCTOPRINT_ERROR", "firmware_error"),
+    ],
+)
+def test_a_failed_print_carries_the_error_octoprint_reported_as_a_code_with_a_meaning(
+    text: str, code: str, meaning: str
+) -> None:
+    down = poll(printing_state(), None, job_body(state=f"Offline after error: {text}"), at=105.0)
+    back = poll(down, printer_body("ready"), job_body(completion=None, print_time=None), at=110.0)
+
+    status = to_status(back, now=NOW)
+    assert status.state is PrinterState.FAILED
+    assert status.error_codes == (code,)
+    known = known_error(code)
+    assert known is not None
+    assert known.key == meaning
+    started_again = poll(back, printer_body("printing"), job_body(), at=120.0)
+    assert to_status(started_again, now=NOW).error_codes == ()  # the next print carries no old error
+
+
+def test_a_print_failed_without_an_error_text_has_no_code() -> None:
+    down = poll(printing_state(), None, job_body(state="Offline after error"), at=105.0)
+    back = poll(down, printer_body("ready"), job_body(completion=None, print_time=None), at=110.0)
+    assert to_status(back, now=NOW).error_codes == ()
+
+
 def test_events_tell_start_done_and_survive_a_poll_answered_after_them() -> None:
     state = poll(OctoPrintState(), printer_body("ready"), IDLE_JOB, at=90.0)
     state = event(state, "PrintStarted", at=100.0)
@@ -275,6 +308,22 @@ def test_current_brings_temperatures_and_progress_of_the_running_print() -> None
     assert status.progress == 50.0
     assert status.nozzle_temp == 200.0
     assert status.bed_temp == 55.0
+
+
+def test_each_extruder_that_reports_a_temperature_is_a_material_slot() -> None:
+    one = to_status(printing_state(), now=NOW)
+    assert [slot.id.label for slot in one.material_slots.slots] == ["T0"]
+
+    message = current_message("printing", completion=50.0)
+    message["temps"] = [
+        {"time": 2, "tool0": {"actual": 200.0, "target": 215.0}, "tool1": {"actual": 24.0, "target": 0.0}, "bed": {}}
+    ]
+    two = to_status(apply_current(printing_state(), message), now=NOW)
+    assert [slot.id.label for slot in two.material_slots.slots] == ["T0", "T1"]
+    assert two.nozzle_temp == 200.0  # the first tool's, as before
+    # A later sample without tool1 (OctoPrint sends what changed) keeps the printer's two tools.
+    again = apply_current(apply_current(printing_state(), message), current_message("printing", completion=51.0))
+    assert len(to_status(again, now=NOW).material_slots.slots) == 2
 
 
 def test_a_late_current_after_print_done_does_not_reopen_the_print() -> None:

@@ -14,6 +14,7 @@ from printfleet.printers.prusalink.protocol import (
     file_path_of,
     parse_status,
     parse_storage,
+    thumbnail_ref,
 )
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -271,3 +272,18 @@ def test_the_files_filament_estimate_comes_from_its_meta_per_tool_or_in_all() ->
     assert one.filament_estimate_g == (15.42,)
     assert parse_status(PI_STATUS, with_meta({"filament used [g]": "lots"}), now=NOW).filament_estimate_g == ()
     assert parse_status(BUDDY_STATUS, BUDDY_JOB, now=NOW).filament_estimate_g == ()  # no meta: no estimate
+
+
+@pytest.mark.parametrize(
+    ("refs", "expected"),
+    [
+        ({"thumbnail": "/thumb/l/usb/BENCHY~1.BGC"}, "/thumb/l/usb/BENCHY~1.BGC"),
+        ({"thumbnail": "/api/thumbnails/local/a.gcode.orig.png"}, "/api/thumbnails/local/a.gcode.orig.png"),
+        ({"thumbnail": "//elsewhere.example/x.png"}, None),  # never another host
+        ({"thumbnail": "http://elsewhere.example/x.png"}, None),
+        ({"icon": "/thumb/s/usb/X.BGC"}, None),
+        ("not an object", None),
+    ],
+)
+def test_the_preview_a_job_file_names_is_a_path_on_the_printer_only(refs: object, expected: str | None) -> None:
+    assert thumbnail_ref({"name": "X.BGC", "refs": refs}) == expected

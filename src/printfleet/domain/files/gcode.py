@@ -53,9 +53,14 @@ def _words(text: str | None) -> list[str]:
     return [part.strip().strip('"') for part in re.split(r"[;,]", text)]
 
 
+def _nth(values: list[float | None], index: int) -> float | None:
+    return values[index] if 0 <= index < len(values) else None
+
+
 def metadata_from_keys(keys: Mapping[str, str], *, slicer: str | None = None) -> FileMetadata:
     """Metadata from PrusaSlicer-style ``key → value`` pairs (text G-code comments or ``.bgcode`` metadata
-    blocks) and Cura's keys (``TIME``, ``LAYER_COUNT``, ``Filament used``)."""
+    blocks) and Cura's keys (``TIME``, ``LAYER_COUNT``, ``Filament used``). Temperatures: PrusaSlicer's
+    ``temperature`` and ``bed_temperature`` (one per tool, comma-separated), of the first tool the print uses."""
     weights = _numbers(keys.get("filament used [g]"))
     lengths_mm = _numbers(keys.get("filament used [mm]"))
     types = _words(keys.get("filament_type"))
@@ -89,8 +94,15 @@ def metadata_from_keys(keys: Mapping[str, str], *, slicer: str | None = None) ->
         time_s = to_float(keys.get("TIME")) or to_float(keys.get("estimated_print_time"))
     layers = to_int(keys.get("total layers count") or keys.get("total layer number") or keys.get("LAYER_COUNT"))
     nozzles = _numbers(keys.get("nozzle_diameter"))
+    tool = filaments[0].slot - 1 if filaments else 0  # the temperatures of the first tool the print uses
     plate = PlateInfo(
-        index=1, print_time_s=time_s, filament_weight_g=total_g, layer_count=layers, filaments=tuple(filaments)
+        index=1,
+        print_time_s=time_s,
+        filament_weight_g=total_g,
+        layer_count=layers,
+        filaments=tuple(filaments),
+        nozzle_temp=_nth(_numbers(keys.get("temperature")), tool),
+        bed_temp=_nth(_numbers(keys.get("bed_temperature")), tool),
     )
     return FileMetadata(
         slicer=slicer,
@@ -188,6 +200,8 @@ def single_plate(
                 layer_count=plate.layer_count,
                 filaments=plate.filaments,
                 has_thumbnail=has_thumbnail,
+                nozzle_temp=plate.nozzle_temp,
+                bed_temp=plate.bed_temp,
             ),
         ),
         warnings=warnings,

@@ -48,7 +48,9 @@ class FilamentUse:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlateInfo:
     """One sliced plate (a G-code file has one, index 1): predicted ``print_time_s`` (seconds), total
-    ``filament_weight_g`` (grams), ``layer_count``, the filaments used, and whether it carries a thumbnail."""
+    ``filament_weight_g`` (grams), ``layer_count``, the filaments used, whether it carries a thumbnail, and the
+    temperatures it was sliced for (°C, of its first filament: ``nozzle_temp`` after the first layer, ``bed_temp``
+    for its bed type)."""
 
     index: int
     print_time_s: float | None = None
@@ -56,6 +58,8 @@ class PlateInfo:
     layer_count: int | None = None
     filaments: tuple[FilamentUse, ...] = ()
     has_thumbnail: bool = False
+    nozzle_temp: float | None = None
+    bed_temp: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +116,8 @@ class FileMetadata:
                     "filament_weight_g": plate.filament_weight_g,
                     "layer_count": plate.layer_count,
                     "has_thumbnail": plate.has_thumbnail,
+                    "nozzle_temp": plate.nozzle_temp,
+                    "bed_temp": plate.bed_temp,
                     "filaments": [
                         {"slot": f.slot, "type": f.type, "color": f.color, "used_g": f.used_g, "used_m": f.used_m}
                         for f in plate.filaments
@@ -137,6 +143,8 @@ class FileMetadata:
                     filament_weight_g=plate.get("filament_weight_g"),
                     layer_count=plate.get("layer_count"),
                     has_thumbnail=bool(plate.get("has_thumbnail", False)),
+                    nozzle_temp=plate.get("nozzle_temp"),
+                    bed_temp=plate.get("bed_temp"),
                     filaments=tuple(
                         FilamentUse(
                             slot=int(f["slot"]),
@@ -160,6 +168,15 @@ class Thumbnail:
 
     data: bytes
     media_type: str
+
+
+def image_media_type(data: bytes) -> str | None:
+    """``image/png`` or ``image/jpeg`` by the bytes' signature, else None (not an image printfleet serves)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -66,6 +66,32 @@ def _first(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
+_BED_TEMP_KEYS = {
+    "cool plate": "cool_plate_temp",
+    "engineering plate": "eng_plate_temp",
+    "high temp plate": "hot_plate_temp",
+    "textured pei plate": "textured_plate_temp",
+    "supertack plate": "supertack_plate_temp",
+}
+"""Bambu Studio's ``curr_bed_type`` → the filament setting holding the bed temperature for it (per project
+filament; Bambu Studio / OrcaSlicer filament profiles)."""
+
+
+def _per_filament(settings: dict[str, Any], key: str, slot: int) -> float | None:
+    """Project setting ``key`` (a list of strings, one per project filament) for the 1-based filament ``slot``."""
+    values = settings.get(key)
+    if not isinstance(values, list) or not 1 <= slot <= len(values):
+        return None
+    return to_float(str(values[slot - 1]))
+
+
+def _temperatures(settings: dict[str, Any], bed_type: str | None, slot: int) -> tuple[float | None, float | None]:
+    """The nozzle and bed temperatures (°C) the project sets for filament ``slot`` on ``bed_type``."""
+    nozzle = _per_filament(settings, "nozzle_temperature", slot)
+    bed_key = _BED_TEMP_KEYS.get((bed_type or "").strip().lower())
+    return nozzle, _per_filament(settings, bed_key, slot) if bed_key else None
+
+
 def _layer_count(archive: zipfile.ZipFile, index: int) -> int | None:
     try:
         with archive.open(f"Metadata/plate_{index}.gcode") as gcode:
@@ -145,6 +171,11 @@ def _read_archive(archive: zipfile.ZipFile) -> FileMetadata:
             nozzle = nozzle if nozzle is not None else to_float((meta.get("nozzle_diameters") or "").split(",")[0])
             bed_type = bed_type or meta.get("curr_bed_type") or None
             filaments = tuple(f for f in map(_filament, element.iterfind("filament")) if f is not None)
+            nozzle_temp, bed_temp = _temperatures(
+                settings,
+                meta.get("curr_bed_type") or _first(settings.get("curr_bed_type")),
+                filaments[0].slot if filaments else 1,
+            )
             plates[index] = PlateInfo(
                 index=index,
                 print_time_s=to_float(meta.get("prediction")),
@@ -152,6 +183,8 @@ def _read_archive(archive: zipfile.ZipFile) -> FileMetadata:
                 layer_count=_layer_count(archive, index),
                 filaments=filaments,
                 has_thumbnail=f"Metadata/plate_{index}.png" in names,
+                nozzle_temp=nozzle_temp,
+                bed_temp=bed_temp,
             )
     for index in plates_with_gcode:
         if index not in plates:

@@ -126,6 +126,26 @@ def slot_announcement(event: MaterialSlotChanged) -> Announcement | None:
     )
 
 
+_ANNOUNCING = (
+    MaterialSlotChanged,
+    JobAutoCreated,
+    JobUpdated,
+    ClaimOffered,
+    ClaimReminder,
+    ReservationReleased,
+    FirstLayerDone,
+    PrinterErrorRaised,
+    PrinterWentOffline,
+    ShopNeedsReconnect,
+    MaintenanceDue,
+)
+
+
+def may_announce(event: DomainEvent) -> bool:
+    """Whether ``event`` is of a kind :func:`announcements` may find something in (a printer's telemetry never)."""
+    return isinstance(event, _ANNOUNCING)
+
+
 def announcements(event: DomainEvent) -> list[Announcement]:
     """What ``event`` announces (empty for events that notify nobody)."""
     if isinstance(event, MaterialSlotChanged):

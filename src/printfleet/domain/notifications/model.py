@@ -52,11 +52,29 @@ class NotificationEvent(StrEnum):
 
 class ChannelKind(StrEnum):
     """How a channel sends: ``apprise`` (any Apprise URL), ``webhook`` (JSON POST with Standard Webhooks
-    headers, signed when the channel has a ``whsec_`` secret) or ``email`` (SMTP to the user's address)."""
+    headers, signed when the channel has a ``whsec_`` secret), ``email`` (SMTP to the user's address) or
+    ``discord`` (through printfleet's Discord bot: a post in a channel or a direct message to the user's linked
+    Discord account; a Discord webhook URL when the bot does not run)."""
 
     APPRISE = "apprise"
     WEBHOOK = "webhook"
     EMAIL = "email"
+    DISCORD = "discord"
+
+
+DISCORD_DM = "dm"
+"""A ``discord`` channel's target that means "a direct message to the channel owner's linked Discord account"."""
+
+
+def discord_target(value: str) -> str:
+    """``value`` as a ``discord`` channel's target: ``dm``, or a Discord channel id (a snowflake: 17 to 20 digits).
+    Raises ValueError naming what is wrong."""
+    value = value.strip()
+    if value.lower() == DISCORD_DM:
+        return DISCORD_DM
+    if value.isascii() and value.isdigit() and 17 <= len(value) <= 20:
+        return value
+    raise ValueError("a Discord target is dm (a direct message to you) or a channel id (17 to 20 digits)")
 
 
 class DeliveryState(StrEnum):
@@ -72,7 +90,9 @@ class DeliveryState(StrEnum):
 class Channel:
     """One user's way to be reached. Its URL and signing secret are write-only: only ``has_url`` and
     ``has_secret`` say whether they are set. ``managed_for`` is set on channels the per-printer preference
-    endpoints manage (``email``, ``printer:<id>``)."""
+    endpoints manage (``email``, ``printer:<id>``). ``title_template`` and ``body_template`` are the person's own
+    Jinja2 texts for its messages (None: printfleet's, in ``notifications.language``). ``target`` is where a
+    ``discord`` channel posts (see :func:`discord_target`; None for the other kinds)."""
 
     id: int
     user_id: int
@@ -83,6 +103,9 @@ class Channel:
     has_secret: bool
     created_at: datetime
     managed_for: str | None = None
+    title_template: str | None = None
+    body_template: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,25 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from printfleet.domain.events import PrinterErrorRaised, PrinterWentOffline
+from printfleet.domain.notifications.error_texts import ENGLISH, error_text
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
 from printfleet.domain.printer_errors import known_error
 
-ENGLISH: dict[str, str] = {
-    "runout_ams": "{ams} {unit} slot {slot}: the filament has run out. Insert a new spool.",
-    "runout_ams_switched": "{ams} {unit} slot {slot}: the filament has run out; the printer switched to a spool of the "
-    "same filament.",
-    "runout_external": "The filament on the external spool has run out.",
-    "runout_ams_lite": "The AMS Lite filament has run out.",
-    "runout_external_left": "The external filament of the left extruder has run out.",
-    "runout_external_right": "The external filament of the right extruder has run out.",
-    "device_busy": "The printer is busy and refused to start another print.",
-    "file_unreadable": "The printer could not read the print file.",
-    "storage_error": "The printer's storage card could not be read or written.",
-    "ams_mapping_failed": "The printer could not get the AMS mapping for the print.",
-    "command_not_verified": "The printer refused a command it could not verify (LAN-only mode with Developer mode is "
-    "needed).",
-}
-"""The English text of each :mod:`printfleet.domain.printer_errors` key (messages sent to channels)."""
+__all__ = ["ENGLISH", "PrinterWatch", "error_text", "is_runout"]
 
 _NOT_ANNOUNCED_OFFLINE = frozenset({OfflineReason.CONNECTING, OfflineReason.OWNED_ELSEWHERE})
 
@@ -54,12 +40,6 @@ def is_runout(code: str) -> bool:
     """True for an error code (as in ``PrinterStatus.error_codes``) that means a spool ran out."""
     known = known_error(code)
     return known is not None and known.is_runout
-
-
-def error_text(code: str) -> str | None:
-    """The English text of a known error code, or None (the code alone is then shown)."""
-    known = known_error(code)
-    return ENGLISH[known.key].format(**known.values) if known is not None else None
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from printfleet.domain.orders.model import IncomingLine, Variation, normalise
+from printfleet.domain.orders.model import IncomingLine, Order, OrderLine, Variation, normalise
 from printfleet.domain.schedule.model import PrintSpeed
 
 
@@ -114,6 +114,36 @@ def match_profile(line: IncomingLine, profiles: Iterable[ProductProfile]) -> Pro
     if not found:
         return None
     return min(found, key=lambda p: (-_specificity(p), -len(p.variations), p.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """An order line a profile's match rule covers: ``chosen`` when that profile would print it, else ``taken_by``,
+    the more specific profile that would."""
+
+    order: Order
+    line: OrderLine
+    chosen: bool
+    taken_by: ProductProfile | None = None
+
+
+_TRIED = 2**62
+"""The id a rule being tried takes: above every stored one, so on a tie a stored profile keeps its lines."""
+
+
+def try_rule(draft: ProfileDraft, orders: Iterable[Order], profiles: Iterable[ProductProfile]) -> list[Trial]:
+    """The lines of ``orders`` that ``draft``'s rule covers, in the orders' order, and for each whether it would
+    print them beside the stored ``profiles`` (see :func:`match_profile`; the draft counts as the newest)."""
+    candidate = ProductProfile(id=_TRIED, **{field.name: getattr(draft, field.name) for field in fields(draft)})
+    stored = [profile for profile in profiles if profile.id != _TRIED]
+    found: list[Trial] = []
+    for order in orders:
+        for line in order.lines:
+            if matches(candidate, line):
+                chosen = match_profile(line, [*stored, candidate])
+                taken_by = chosen if chosen is not None and chosen.id != _TRIED else None
+                found.append(Trial(order=order, line=line, chosen=taken_by is None, taken_by=taken_by))
+    return found
 
 
 def plates_needed(quantity: int, units_per_plate: int) -> int:

@@ -66,6 +66,21 @@ class PrintSpeed(StrEnum):
     SPORT = "sport"
     LUDICROUS = "ludicrous"
 
+    @property
+    def level(self) -> int:
+        """The MQTT ``print_speed`` ``param``: 1 silent … 4 ludicrous."""
+        return _SPEED_LEVELS.index(self) + 1
+
+    @property
+    def percent(self) -> int:
+        """The speed as a percentage of the sliced speed, as Bambu firmware applies each level (``spd_mag``:
+        50, 100, 124, 166 %); other printers are given it as a feed-rate factor (``M220 S<percent>``)."""
+        return _SPEED_PERCENT[self.level - 1]
+
+
+_SPEED_LEVELS = (PrintSpeed.SILENT, PrintSpeed.STANDARD, PrintSpeed.SPORT, PrintSpeed.LUDICROUS)
+_SPEED_PERCENT = (50, 100, 124, 166)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from printfleet.domain.files.model import FileMetadata
+from printfleet.domain.files.model import FileMetadata, PlateInfo
 from printfleet.domain.jobs import JobStatus
 from printfleet.domain.printer import AmsTray, PrinterConfig
 from printfleet.domain.schedule.model import OffsetFrom, ScheduledPrint, ScheduleStatus, Target
@@ -170,3 +170,38 @@ def material_loaded(print_: ScheduledPrint, trays: tuple[AmsTray, ...]) -> bool:
     if print_.material_slot is not None:
         trays = tuple(tray for tray in trays if tray.slot == print_.material_slot)
     return any(_tray_fits(tray, print_.material_type, print_.material_color) for tray in trays)
+
+
+def ams_mapping(print_: ScheduledPrint, plate: PlateInfo | None) -> tuple[int, ...]:
+    """The Bambu ``ams_mapping`` that sends ``print_``'s ``material_slot`` (global tray id ``ams_id*4 + tray``) to
+    the one filament its plate uses: one entry per project filament up to that one (its ``slot`` is the 1-based
+    index into the mapping), -1 for those before it (unused by the plate). Empty, so that the printer maps the
+    filaments itself, when no slot is asked for, or the plate uses several filaments or says none (research
+    dispatch-scheduling-orders 1a: one entry per filament slot of the 3MF, -1 unused)."""
+    if print_.material_slot is None or plate is None or len(plate.filaments) != 1:
+        return ()
+    (used,) = plate.filaments
+    if used.slot < 1:
+        return ()
+    return (-1,) * (used.slot - 1) + (print_.material_slot,)
+
+
+TEMPERATURE_TOLERANCE_C = 5.0
+"""How far (°C) a print's ``nozzle_temp``/``bed_temp`` may be from the temperatures its file is sliced for."""
+
+
+def temperature_mismatch(nozzle_temp: float | None, bed_temp: float | None, plate: PlateInfo | None) -> str | None:
+    """Why the asked temperatures (°C) cannot be honoured for ``plate``, or None. A sliced file carries its
+    temperatures in its G-code, and no printer printfleet drives changes them for a whole print (a Bambu printer
+    takes none with its start command; a temperature set by hand on PrusaLink, OctoPrint or Klipper is overwritten
+    by the file's next M104/M140), so a temperature more than :data:`TEMPERATURE_TOLERANCE_C` from the file's is
+    refused rather than silently ignored. Nothing is refused where the file does not say (an older file, Cura)."""
+    problems = []
+    sliced = (plate.nozzle_temp, plate.bed_temp) if plate is not None else (None, None)
+    for field, asked, wanted in zip(("nozzle_temp", "bed_temp"), (nozzle_temp, bed_temp), sliced, strict=True):
+        if asked is not None and wanted is not None and abs(asked - wanted) > TEMPERATURE_TOLERANCE_C:
+            problems.append(f"{field} {asked:g} °C, but the file is sliced for {wanted:g} °C")
+    if not problems:
+        return None
+    advice = "printfleet does not change a sliced file's temperatures: slice it again for them, or leave it empty"
+    return f"{'; '.join(problems)}. {advice}."

@@ -93,15 +93,18 @@ def predict(
     pending = [p for p in prints if p.status.is_pending]
     memo: dict[int, int] = {}
     pending.sort(key=lambda p: (_depth(p, by_id, memo), rank_key(p, now, margin=margin)))
-    heaps: dict[tuple[object, ...], list[tuple[datetime, str]]] = {}
-    members: dict[tuple[object, ...], list[str]] = {}
+    # One heap of (free at, printer) per distinct set of printers that may take a print: prints of many files that
+    # the same printers take share it, so a printer taken leaves one stale entry per such set, not per file.
+    heaps: dict[tuple[str, ...], list[tuple[datetime, str]]] = {}
+    group_of: dict[tuple[object, ...], tuple[str, ...]] = {}
     for p in pending:
-        signature: tuple[object, ...] = (p.printer_id, p.target.model, p.target.tags, p.file_id)
-        if signature not in heaps:
-            ids = [c.id for c in configs if eligible(p, c)]
-            members[signature] = ids
-            heaps[signature] = [(free_at[i], i) for i in ids]
-            heapq.heapify(heaps[signature])
+        signature: tuple[object, ...] = (p.printer_id, p.target.model, p.target.tags, p.file_id, p.plate)
+        group = group_of.get(signature)
+        if group is None:
+            group = group_of[signature] = tuple(c.id for c in configs if eligible(p, c))
+            if group not in heaps:
+                heaps[group] = [(free_at[i], i) for i in group]
+                heapq.heapify(heaps[group])
         earliest = max(now, p.scheduled_start or now)
         predecessor = by_id.get(p.depends_on) if p.depends_on is not None else None
         if predecessor is not None:
@@ -117,7 +120,7 @@ def predict(
             else:
                 entry(p, None, None, None)
                 continue
-        heap = heaps[signature]
+        heap = heaps[group]
         while heap and heap[0][0] != free_at[heap[0][1]]:  # a stale entry: that printer was taken since
             _, stale = heapq.heappop(heap)
             heapq.heappush(heap, (free_at[stale], stale))

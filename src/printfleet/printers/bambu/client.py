@@ -33,6 +33,7 @@ from typing import Any
 import aiomqtt
 from aiomqtt.exceptions import MqttCodeError, MqttConnectError
 
+from printfleet.aio import within
 from printfleet.domain.dispatch.sending import PrintRequest, StartRejected, Uploaded
 from printfleet.domain.printer import (
     OfflineReason,
@@ -42,6 +43,7 @@ from printfleet.domain.printer import (
     PrinterNotConnected,
     PrinterState,
 )
+from printfleet.domain.schedule.model import PrintSpeed
 from printfleet.printers.bambu.protocol import (
     BambuCommands,
     BambuPayloadError,
@@ -390,7 +392,7 @@ class BambuConnection(PrinterConnectionBase):
             except MqttCodeError as exc:
                 raise PrinterNotConnected(self.printer_id, f"{body['command']} not delivered: {exc}") from None
             try:
-                reply = await asyncio.wait_for(asyncio.shield(future), self._command_timeout_s)
+                reply = await within(asyncio.shield(future), self._command_timeout_s)
             except TimeoutError:
                 self.log.warning("bambu.command_unanswered", command=body["command"])
                 return
@@ -417,6 +419,11 @@ class BambuConnection(PrinterConnectionBase):
     async def stop(self) -> None:
         """Stop (cancel) the current print. Raises PrinterNotConnected, PrinterCommandRejected."""
         await self._command(self._commands.stop())
+
+    async def set_print_speed(self, speed: PrintSpeed) -> None:
+        """Print at ``speed``: MQTT ``print_speed`` with ``param`` "1"–"4" (OpenBambuAPI, Bambu Studio's speed
+        menu). Raises PrinterNotConnected, PrinterCommandRejected."""
+        await self._command(self._commands.print_speed(speed.level))
 
     async def start_print(self, file_name: str, plate: int = 1) -> None:
         """Start ``file_name`` (a 3MF already on the printer's SD card), plate ``plate`` (1-based), via

@@ -100,6 +100,10 @@ class BambuCommands:
         """Stop the current print (the printer then reports FAILED with print_error 50348044)."""
         return self._print("stop")
 
+    def print_speed(self, level: int) -> dict[str, Any]:
+        """Print at speed ``level`` (1 silent, 2 standard, 3 sport, 4 ludicrous; ``param`` a string of it)."""
+        return {"print": {"sequence_id": self.next_sequence_id(), "command": "print_speed", "param": str(level)}}
+
     def project_file(
         self,
         file_name: str,

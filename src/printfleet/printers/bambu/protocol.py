@@ -37,6 +37,7 @@ from typing import Any, Final
 
 from printfleet.domain.materials.slots import MaterialSlots, print_mapping
 from printfleet.domain.printer import AmsTray, PrinterState, PrinterStatus
+from printfleet.domain.printer_errors import is_not_an_error
 from printfleet.printers.bambu.commands import BambuCommands, encode_command
 from printfleet.printers.limits import INT_RANGE, MAX_ERROR_CODES, short_text
 
@@ -490,7 +491,8 @@ def normalise(
     - ``native_job_id``: ``task_id``, else ``subtask_id``, when non-zero (LAN prints send ``"0"`` or ``""``).
     - ``stg_cur`` → ``stage`` word; temperatures °C; AMS trays (``remain`` -1 → None) plus the external spool
       (``vt_tray``, ams_id 255) when loaded; ``ams.tray_now`` → ``active_tray`` (``"255"`` → None).
-    - ``error_codes``: ``print_error`` as 8 hex digits when non-zero (not the user-stop code of a cancelled print),
+    - ``error_codes``: ``print_error`` as 8 hex digits when non-zero (not the user-stop code of a cancelled print,
+      nor the codes that echo a person's own pause or cancel: ``printer_errors.NOT_ERRORS``),
       then ``hms`` entries as ``HMS_AAAA_AAAA_CCCC_CCCC`` (at most :data:`MAX_ERROR_CODES` in all).
 
     Texts that are not strings give None and are cut to :data:`~printfleet.printers.limits.MAX_TEXT_CHARS`.
@@ -514,8 +516,10 @@ def normalise(
 
     error_codes: tuple[str, ...] = ()
     hms = get("hms")
-    if (print_error and printer_state is not PrinterState.CANCELLED) or hms:
-        codes = [f"{print_error:08X}"] if print_error and printer_state is not PrinterState.CANCELLED else []
+    if print_error and (printer_state is PrinterState.CANCELLED or is_not_an_error(f"{print_error:08X}")):
+        print_error = 0  # a person's own stop or pause, not an error
+    if print_error or hms:
+        codes = [f"{print_error:08X}"] if print_error else []
         if type(hms) is list:
             codes.extend(code for entry in hms[:MAX_ERROR_CODES] if (code := _hms_code(entry)) is not None)
         error_codes = tuple(codes[:MAX_ERROR_CODES])

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from printfleet.aio import within
 from printfleet.domain.dispatch.sending import PrinterBusy, PrintRequest, PrintSender, StartRejected, Uploaded
+from printfleet.domain.files.model import Thumbnail
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -36,6 +38,7 @@ from printfleet.domain.printer import (
     PrinterNotConnected,
     PrinterState,
 )
+from printfleet.domain.schedule.model import PrintSpeed
 from printfleet.printers.base import (
     Backoff,
     ConnectionFailed,
@@ -45,6 +48,7 @@ from printfleet.printers.base import (
     utcnow,
 )
 from printfleet.printers.limits import MAX_RESPONSE_BYTES, UNREADABLE_ERRORS
+from printfleet.printers.moonraker.previews import MoonrakerPreviews, fetch_preview
 from printfleet.printers.moonraker.protocol import (
     SUBSCRIBED_OBJECTS,
     MoonrakerPayloadError,
@@ -52,6 +56,7 @@ from printfleet.printers.moonraker.protocol import (
     apply_history,
     apply_objects,
     decode_frame,
+    extruder_count,
     objects_of,
     to_status,
     update_params,
@@ -113,6 +118,7 @@ class MoonrakerConnection(PrinterConnectionBase):
         self._klippy_down = asyncio.Event()
         self._klippy_ready = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._previews = MoonrakerPreviews(printer_id=config.id, call=self._call, found=self._republish)
         self._uploader = MoonrakerUploader(
             printer_id=config.id,
             base_url=self.base_url,
@@ -171,6 +177,7 @@ class MoonrakerConnection(PrinterConnectionBase):
                 await reader
             await socket.close()
             rpc.close()
+            await self._previews.close()  # a question in flight went with the socket: asked again after a reconnect
 
     async def _drive(self) -> None:
         try:
@@ -188,7 +195,7 @@ class MoonrakerConnection(PrinterConnectionBase):
             self._backoff.reset()
             while not self._klippy_down.is_set():
                 try:
-                    await asyncio.wait_for(self._klippy_down.wait(), self.drift_check_s)
+                    await within(self._klippy_down.wait(), self.drift_check_s)
                 except TimeoutError:
                     await self._requery()
             await self._mark_offline(OfflineReason.HOST_NOT_READY, "Klippy disconnected from Moonraker")
@@ -221,9 +228,16 @@ class MoonrakerConnection(PrinterConnectionBase):
                 return
             await self._mark_offline(OfflineReason.HOST_NOT_READY, f"Klippy is {str(state)[:40]}")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._klippy_ready.wait(), READY_POLL_S)
+                await within(self._klippy_ready.wait(), READY_POLL_S)
 
     async def _subscribe(self) -> None:
+        try:
+            tools = extruder_count(await self._call("printer.objects.list", {}))
+        except MoonrakerRpcError:  # an older or partial Moonraker: one tool, as before
+            tools = self._state.tools
+        if tools != self._state.tools:
+            async with self._lock:
+                self._state = self._state.replace(tools=tools)
         # The full state is applied by the reader, in frame order: a delta right behind the answer builds on it.
         await self._call("printer.objects.subscribe", {"objects": SUBSCRIBED_OBJECTS}, on_result=self._apply_full)
         await self._backfill_history()
@@ -316,6 +330,8 @@ class MoonrakerConnection(PrinterConnectionBase):
 
     async def _publish(self, state: MoonrakerState) -> None:
         status = to_status(state, now=utcnow())
+        if status.state.is_active and status.file_name and (preview := self._previews.path(status.file_name)):
+            status = status.replace(extra={**status.extra, "thumbnail": preview})
         if state.inferred_start:
             state = state.replace(inferred_start=False)  # once: later history notes must not start it again
             if not self._status.state.is_active:
@@ -329,6 +345,23 @@ class MoonrakerConnection(PrinterConnectionBase):
             self.log.info(
                 "moonraker.state", state=status.state.value, raw_state=status.raw_state, file=status.file_name
             )
+
+    async def _republish(self) -> None:
+        """Publish the status again (a preview became known)."""
+        async with self._lock:
+            await self._publish(self._state)
+
+    async def preview(self, path: str) -> Thumbnail:
+        """The preview image Moonraker serves at ``path`` (``status.extra["thumbnail"]``: see
+        :mod:`printfleet.printers.moonraker.previews`). Raises PrinterNotConnected, PrinterCommandRejected."""
+        return await fetch_preview(
+            printer_id=self.printer_id,
+            base_url=self.base_url,
+            api_key=self.config.api_key,
+            path=path,
+            timeout_s=self.call_timeout_s,
+            max_bytes=MAX_RESPONSE_BYTES,
+        )
 
     # --- commands --------------------------------------------------------------------------------------------
 
@@ -345,11 +378,16 @@ class MoonrakerConnection(PrinterConnectionBase):
         """Cancel the current print: ``printer.print.cancel``. Raises as :meth:`pause`."""
         await self._command("stop", "printer.print.cancel")
 
-    async def _command(self, action: str, method: str) -> None:
+    async def set_print_speed(self, speed: PrintSpeed) -> None:
+        """Print at ``speed`` as a feed-rate factor: ``printer.gcode.script`` with ``M220 S<percent>`` (Klipper's
+        speed factor). Raises as :meth:`pause`."""
+        await self._command("speed", "printer.gcode.script", {"script": f"M220 S{speed.percent}"})
+
+    async def _command(self, action: str, method: str, params: dict[str, object] | None = None) -> None:
         if self._rpc is None or not self.connected:
             raise PrinterNotConnected(self.printer_id, f"cannot {action}: the printer is offline")
         try:
-            await self._call(method, {})
+            await self._call(method, params or {})
         except ConnectionFailed as exc:
             raise PrinterNotConnected(self.printer_id, f"{action} failed: {exc.detail}") from exc
         except MoonrakerRpcError as exc:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -112,7 +113,7 @@ class MoonrakerState:
     ``inferred_start``: the last delta showed a print that started and ended between two updates (Klipper's batch
     of 250 ms, or a print that fails at once), which Moonraker's job tracker also counts as a start (research A3);
     ``spoolman``: Moonraker has its own Spoolman link (``server.spoolman.status`` answers) and reports the filament
-    used itself."""
+    used itself; ``tools``: how many extruders Klipper has (see :func:`extruder_count`), one material slot each."""
 
     objects: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     print_file: str | None = None
@@ -121,10 +122,24 @@ class MoonrakerState:
     reset_after: str | None = None
     inferred_start: bool = False
     spoolman: bool = False
+    tools: int = 1
 
     def replace(self, **changes: object) -> MoonrakerState:
         """A copy with ``changes``."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+_EXTRUDER = re.compile(r"^extruder([1-7])?$")
+
+
+def extruder_count(listed: object) -> int:
+    """How many extruders a ``printer.objects.list`` answer (``{"objects": [names]}``) names: Klipper calls them
+    ``extruder``, ``extruder1`` … ``extruder7`` (Klipper config reference, [extruder1]); at least 1."""
+    names = listed.get("objects") if isinstance(listed, Mapping) else None
+    if not isinstance(names, list):
+        return 1
+    found = [int(match.group(1) or 0) for name in names if isinstance(name, str) and (match := _EXTRUDER.match(name))]
+    return max(found, default=0) + 1
 
 
 def objects_of(payload: object) -> dict[str, Mapping[str, object]]:
@@ -251,7 +266,7 @@ def to_status(state: MoonrakerState, *, now: datetime) -> PrinterStatus:
         native_job_id=state.history.native_id if state.history is not None and active else None,
         error_codes=error_codes,
         last_seen=now,
-        material_slots=tool_slots(1),
+        material_slots=tool_slots(state.tools),
         filament_used_mm=_number(stats.get("filament_used")) if active else None,
         reports_spool_usage=state.spoolman,
         extra=extra,

@@ -15,6 +15,7 @@ from typing import Any
 
 import websockets
 
+from printfleet.aio import within
 from printfleet.domain.printer import OfflineReason
 from printfleet.printers.base import ConnectionFailed
 
@@ -54,7 +55,7 @@ class RpcChannel:
         try:
             frame = json.dumps({"jsonrpc": "2.0", "method": method, "params": dict(params), "id": call_id})
             await self.socket.send(frame)
-            return await asyncio.wait_for(future, self.timeout_s)
+            return await within(future, self.timeout_s)
         except TimeoutError:
             raise ConnectionFailed(OfflineReason.TIMEOUT, f"{method}: no answer in {self.timeout_s:g} s") from None
         except websockets.ConnectionClosed:

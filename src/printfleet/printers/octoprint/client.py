@@ -40,6 +40,7 @@ from printfleet.domain.printer import (
     PrinterKind,
     PrinterNotConnected,
 )
+from printfleet.domain.schedule.model import PrintSpeed
 from printfleet.printers.base import (
     Backoff,
     ConnectionFailed,
@@ -330,6 +331,12 @@ class OctoPrintConnection(PolledConnectionBase):
     async def stop(self) -> None:
         """Cancel the current print: ``POST /api/job {"command": "cancel"}``. Raises as :meth:`pause`."""
         await self._command("stop", "/api/job", {"command": "cancel"})
+
+    async def set_print_speed(self, speed: PrintSpeed) -> None:
+        """Print at ``speed`` as a feed-rate factor: ``POST /api/printer/printhead {"command": "feedrate",
+        "factor": <percent>}`` (OctoPrint REST API, printhead; OctoPrint sends ``M220 S<percent>``). Raises as
+        :meth:`pause`."""
+        await self._command("speed", "/api/printer/printhead", {"command": "feedrate", "factor": speed.percent})
 
     async def start_print(self, path: str, *, origin: str = "local") -> None:
         """Select and print a file already stored in OctoPrint: ``POST /api/files/{origin}/{path}``.

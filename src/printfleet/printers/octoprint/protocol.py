@@ -75,12 +75,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from printfleet.domain.materials.slots import tool_slots
 from printfleet.domain.printer import OfflineReason, PrinterState, PrinterStatus
+from printfleet.domain.printer_errors import octoprint_error_code
 from printfleet.printers.limits import INT_RANGE, MAX_TEXT_CHARS
 
 EVENT_AUTHORITY_S = 2.0
@@ -116,9 +118,10 @@ class OctoPrintState:
     and ``print_time_left_s`` (seconds), temperatures (°C). An absent field keeps its value.
     Lifecycle memory: ``phase`` (idle, printing, paused, finished, failed, cancelled, error), ``print_path`` and
     ``print_name`` (the file of the current or last print), ``print_started_at`` (aware UTC, from the
-    ``PrintStarted`` event or ``now - printTime``), ``end_progress`` (%) and ``end_elapsed_s`` (seconds) of the
-    print that ended, ``events_rule_until`` (the reporter's monotonic seconds up to
-    which the last event's phase stands, see :data:`EVENT_AUTHORITY_S`).
+    ``PrintStarted`` event or ``now - printTime``), ``end_progress`` (%), ``end_elapsed_s`` (seconds) and
+    ``end_error`` (the error OctoPrint gave, for a failed one) of the print that ended, ``events_rule_until`` (the
+    reporter's monotonic seconds up to which the last event's phase stands, see :data:`EVENT_AUTHORITY_S`), and
+    ``tools``, how many extruders report temperatures (``tool0`` … ``toolN``: one material slot each).
     """
 
     operational: bool | None = None
@@ -142,7 +145,9 @@ class OctoPrintState:
     filament_mm: tuple[float, ...] = ()
     end_progress: float | None = None
     end_elapsed_s: int | None = None
+    end_error: str | None = None
     events_rule_until: float = float("-inf")
+    tools: int = 1
 
 
 def decode_body(raw: bytes | str) -> dict[str, object]:
@@ -209,6 +214,11 @@ def _flags(state_obj: Mapping[str, object]) -> frozenset[str]:
     return frozenset(name for name, value in flags.items() if value is True)
 
 
+_TOOL = re.compile(r"^tool([0-9])$")
+MAX_TOOLS = 8
+"""The most tools a printer is taken to have (OctoPrint's printer profiles go up to a handful of extruders)."""
+
+
 def _temperatures(state: OctoPrintState, sample: Mapping[str, object], where: str) -> OctoPrintState:
     changes: dict[str, float | None] = {}
     for heater, actual_field, target_field in (
@@ -222,6 +232,10 @@ def _temperatures(state: OctoPrintState, sample: Mapping[str, object], where: st
             changes[actual_field] = _number(reading["actual"], f"{where}.{heater}.actual")
         if "target" in reading:
             changes[target_field] = _number(reading["target"], f"{where}.{heater}.target")
+    # Each extruder of the printer profile reports as ``toolN``: a multi-tool printer has a slot per tool.
+    tools = max((int(match.group(1)) + 1 for key in sample if (match := _TOOL.match(key))), default=0)
+    if tools > state.tools:
+        changes["tools"] = min(tools, MAX_TOOLS)
     return dataclasses.replace(state, **changes) if changes else state  # type: ignore[arg-type]
 
 
@@ -263,7 +277,8 @@ def _filament(value: object) -> tuple[float, ...]:
 
 
 def _ended(state: OctoPrintState, before: OctoPrintState, phase: PrinterState) -> OctoPrintState:
-    """``state`` with the print ended as ``phase``, its last progress and elapsed time kept from ``before``."""
+    """``state`` with the print ended as ``phase``, its last progress and elapsed time kept from ``before``, and for
+    a failed print the error OctoPrint reports (``Offline after error: …``), if any."""
     done = phase is PrinterState.FINISHED
     return dataclasses.replace(
         state,
@@ -271,7 +286,19 @@ def _ended(state: OctoPrintState, before: OctoPrintState, phase: PrinterState) -
         stage=None,
         end_progress=100.0 if done else before.completion,
         end_elapsed_s=(state.print_time_s if done else None) or before.print_time_s,
+        end_error=error_text(state.state_text) if phase is PrinterState.FAILED else None,
     )
+
+
+def error_text(state_text: str | None) -> str | None:
+    """The error in OctoPrint's state text (``Offline after error: Thermal Runaway…``, ``Error: …``), or None when
+    it reports none (OctoPrint's ``_state_text``: the error string follows the state's name)."""
+    if not state_text:
+        return None
+    for prefix in ("Offline after error:", "Error:"):
+        if state_text.startswith(prefix):
+            return state_text[len(prefix) :].strip() or None
+    return None
 
 
 def _settle(before: OctoPrintState, state: OctoPrintState, *, observed_at: float, now: datetime) -> OctoPrintState:
@@ -342,7 +369,11 @@ def apply_poll(
             flags=_flags(state_obj),
         )
         state = _temperatures(state, _object(printer.get("temperature") or {}, "temperature"), "temperature")
-    return _settle(before, state, observed_at=observed_at, now=now)
+    settled = _settle(before, state, observed_at=observed_at, now=now)
+    if settled.phase is PrinterState.FAILED and settled.end_error is None and error_text(settled.state_text):
+        # the failure came as an event before the poll that shows its error
+        settled = dataclasses.replace(settled, end_error=error_text(settled.state_text))
+    return settled
 
 
 def apply_current(state: OctoPrintState, current: Mapping[str, object]) -> OctoPrintState:
@@ -448,8 +479,11 @@ def to_status(state: OctoPrintState, *, now: datetime) -> PrinterStatus:
         bed_temp=state.bed_temp,
         bed_target=state.bed_target,
         stage=state.stage,
+        error_codes=(
+            (octoprint_error_code(state.end_error),) if state.phase is PrinterState.FAILED and state.end_error else ()
+        ),
         last_seen=now,
-        material_slots=tool_slots(1),
+        material_slots=tool_slots(state.tools),
         filament_estimate_mm=state.filament_mm if in_print else (),
         extra=extra,
     )

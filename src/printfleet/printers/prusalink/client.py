@@ -41,6 +41,7 @@ from printfleet.domain.dispatch.sending import (
     Uploaded,
     UploadFailed,
 )
+from printfleet.domain.files.model import Thumbnail, image_media_type
 from printfleet.domain.printer import (
     OfflineReason,
     PrinterCommandRejected,
@@ -49,6 +50,7 @@ from printfleet.domain.printer import (
     PrinterNotConnected,
     PrinterStatus,
 )
+from printfleet.domain.schedule.model import PrintSpeed
 from printfleet.printers.base import (
     Backoff,
     ConnectionFailed,
@@ -231,6 +233,11 @@ class PrusaLinkConnection(PolledConnectionBase):
         """Stop (cancel) the current print (``DELETE /api/v1/job/{id}``). Raises as :meth:`pause`."""
         await self._job_command("stop", "DELETE", "")
 
+    async def set_print_speed(self, speed: PrintSpeed) -> None:
+        """Always raises PrinterCommandRejected: PrusaLink's API (OpenAPI v1) has no command that changes the print
+        speed, nor one that sends G-code; the speed is set on the printer's own screen."""
+        raise PrinterCommandRejected(self.printer_id, f"PrusaLink cannot set the print speed ({speed.value})")
+
     async def start_print(self, path: str) -> None:
         """Print a file already on the printer: ``POST /api/v1/files/{storage}/{path}``.
 
@@ -250,6 +257,20 @@ class PrusaLinkConnection(PolledConnectionBase):
         if job_id is None or not self._status.state.is_active:
             raise PrinterCommandRejected(self.printer_id, f"cannot {action}: no print under way")
         await self._command(action, method, f"/api/v1/job/{job_id}{suffix}")
+
+    async def preview(self, path: str) -> Thumbnail:
+        """The preview image the printer serves at ``path`` (the job file's ``refs.thumbnail``). Raises
+        PrinterNotConnected when offline, PrinterCommandRejected when the printer has none there or it is not a PNG
+        or JPEG image."""
+        client = self._require_client("fetch the preview")
+        try:
+            answer = await self._fetch(client, "GET", path)
+        except ConnectionFailed as exc:
+            raise PrinterNotConnected(self.printer_id, f"preview failed: {exc.detail}") from exc
+        media_type = image_media_type(answer.content) if answer.status_code == 200 else None
+        if media_type is None:
+            raise PrinterCommandRejected(self.printer_id, f"preview: no image (HTTP {answer.status_code})")
+        return Thumbnail(answer.content, media_type)
 
     def _require_client(self, action: str) -> httpx.AsyncClient:
         client = self._client

@@ -150,6 +150,17 @@ def is_dos_alias(name: str) -> bool:
     return bool(_DOS_ALIAS.match(name))
 
 
+def thumbnail_ref(file: Mapping[str, object]) -> str | None:
+    """Where the printer serves the job file's preview (``refs.thumbnail``: Buddy ``/thumb/l/usb/BENCHY~1.BGC``, the
+    Pi version ``/api/thumbnails/local/….orig.png``; PrusaLink OpenAPI ``PrintFileRefs``), or None. Only a path on
+    the printer is taken (never another host)."""
+    refs = file.get("refs")
+    found = refs.get("thumbnail") if isinstance(refs, dict) else None
+    if isinstance(found, str) and found.startswith("/") and not found.startswith("//") and len(found) <= 500:
+        return found
+    return None
+
+
 def file_path_of(file: Mapping[str, object]) -> str | None:
     """The path of a job's file with its long name: ``/usb/benchy_0.2mm.bgcode`` (Buddy) or
     ``/local/benchy.gcode`` (Pi).
@@ -202,7 +213,7 @@ def parse_status(
     has_job = job is not None and job.get("id") is not None
     state, stage = map_state(raw_state, has_job=has_job)
 
-    file_name = job_name = None
+    file_name = job_name = thumbnail = None
     grams: tuple[float, ...] = ()
     if job_body is not None:
         file = job_body.get("file")
@@ -212,10 +223,13 @@ def parse_status(
             file_name = short_text(file_path_of(file))
             job_name = short_text(file.get("display_name"))
             grams = filament_grams(file.get("meta"))
+            thumbnail = thumbnail_ref(file)
 
     job_id = _int(job.get("id")) if job is not None else None
     progress = _number(job.get("progress")) if job is not None else None
     extra: dict[str, str] = {}
+    if job_body is not None and thumbnail:
+        extra["thumbnail"] = thumbnail
     storages = parse_storage(status_body.get("storage"))
     if storages:
         extra["storage"] = storages[0].path

@@ -15,6 +15,7 @@ assigned inventory spool's remaining weight.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -108,6 +109,12 @@ class SlotService:
         self._on_change = on_change
         self._clock = clock
         self._views: dict[str, dict[str, SlotSpool]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, printer_id: str) -> asyncio.Lock:
+        """One printer's slots are read and written by one step at a time here: a report's sync that read the slots
+        before a person assigned a spool must not write them back without it."""
+        return self._locks.setdefault(printer_id, asyncio.Lock())
 
     def slot_spools(self, printer_id: str) -> dict[str, SlotSpool]:
         """The spools in the printer's slots by label, from memory (as last synced or assigned); for display."""
@@ -140,6 +147,10 @@ class SlotService:
 
     async def sync(self, printer_id: str, reading: MaterialSlots, *, layer: int | None = None) -> list[SlotRecord]:
         """Store ``reading`` for ``printer_id`` and announce what changed; the records as stored."""
+        async with self._lock(printer_id):
+            return await self._sync(printer_id, reading, layer=layer)
+
+    async def _sync(self, printer_id: str, reading: MaterialSlots, *, layer: int | None) -> list[SlotRecord]:
         now = self._clock()
         stored = {record.slot: record for record in await self._repository.slots(printer_id)}
         plan = plan_sync(printer_id, stored, reading, now=now, layer=layer)
@@ -283,6 +294,15 @@ class SlotService:
         spools = await self._spools([record])
         return LoadedSlot(record=record, spool=spools.get(record.spool_id) if record.spool_id else None)
 
+    async def release(self, spool_ids: Sequence[int]) -> None:
+        """Unassign every slot holding one of ``spool_ids`` (Spoolman no longer has them). Raises StoreUnavailable."""
+        wanted = set(spool_ids)
+        for record in await self._repository.all_slots():
+            if record.spool_id in wanted:
+                with contextlib.suppress(NotFound):  # a printer removed meanwhile
+                    await self.assign(record.printer_id, record.slot, spool_id=None)
+                    log.info("materials.slot_released", printer_id=record.printer_id, slot=record.slot)
+
     async def assign(
         self,
         printer_id: str,
@@ -297,6 +317,12 @@ class SlotService:
         RFID slot is matched again from its tag when the printer next reports it changed. A spool is in one place:
         a slot that held it lets it go. Raises NotFound (printer,
         slot label), InvalidMaterial (``spool_id`` unknown or archived, ``color``)."""
+        async with self._lock(printer_id):
+            return await self._assign(printer_id, label, spool_id=spool_id, material_type=material_type, color=color)
+
+    async def _assign(
+        self, printer_id: str, label: str, *, spool_id: int | None, material_type: str | None, color: str | None
+    ) -> LoadedSlot:
         self._check_printer(printer_id)
         slot_id = parse_slot(label)
         if slot_id is None:

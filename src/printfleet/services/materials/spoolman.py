@@ -4,7 +4,8 @@ once (see :mod:`printfleet.domain.materials.spoolman` for the rule that keeps a 
 Each due report: read the spool's ``used_weight``; if the last attempt's outcome was unknown and the use is there,
 it is delivered; else store that reading as the baseline, then send ``use_weight``. A 2xx delivers it; a timeout or
 a server error leaves it pending and uncertain (tried again after a back-off, reading the spool first); Spoolman not
-knowing the spool (404) marks it ``gone`` and unlinks the printfleet spool (a warning is logged); any other refusal
+knowing the spool (404) marks it ``gone``, unlinks the printfleet spool and unassigns the slots holding it (a warning
+is logged); any other refusal
 marks it ``failed``. Woken when a job's cost is recorded, and every ``interval`` for retries.
 """
 
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain.events import JobCostRecorded
 from printfleet.domain.materials.spoolman import ReportState, SpoolmanReport, already_applied, retry_delay
 from printfleet.services.errors import StoreUnavailable
@@ -106,7 +108,11 @@ class SpoolmanReporter:
         bus: EventBus,
         policy: ReporterPolicy = ReporterPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_gone: Callable[[list[int]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_gone(spool_ids)``: the printfleet spools unlinked because Spoolman no longer has theirs (404), so
+        that the slots holding them are unassigned."""
+        self._on_gone = on_gone
         self._outbox = outbox
         self._spoolman = spoolman
         self._bus = bus
@@ -138,6 +144,8 @@ class SpoolmanReporter:
                 report.id, at=self._clock(), state=ReportState.GONE, uncertain=False, last_error="spool not found"
             )
             log.warning("spoolman.spool_gone", spoolman_id=report.spoolman_id, job_id=report.job_id, unlinked=unlinked)
+            if unlinked and self._on_gone is not None:
+                await self._on_gone(unlinked)
             return False
         except SpoolmanRefused as exc:
             await self._outbox.update(
@@ -196,7 +204,7 @@ class SpoolmanReporter:
             except Exception:  # a bug must not stop the reports for good
                 log.exception("spoolman.outbox_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await within(self._wake.wait(), wait)
 
     async def start(self) -> None:
         """Deliver what is due now, then whenever a job's cost is recorded and at least every ``interval``."""

@@ -49,7 +49,9 @@ class ClaimReminders(TimedFollower):
         before: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(bus, name="claim-reminders", clock=clock)
+        super().__init__(
+            bus, name="claim-reminders", clock=clock, accepts=lambda event: isinstance(event, ClaimOffered)
+        )
         self._entries = entries
         self._before = before
         self._due: dict[int, tuple[datetime, QueueEntry]] = {}

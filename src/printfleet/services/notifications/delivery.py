@@ -11,9 +11,11 @@ from datetime import datetime
 
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain.accounts.users import User
 from printfleet.domain.notifications.digest import DigestItem, digest_text
 from printfleet.domain.notifications.model import (
+    DISCORD_DM,
     Backoff,
     Channel,
     ChannelKind,
@@ -22,7 +24,13 @@ from printfleet.domain.notifications.model import (
     OutboxMessage,
 )
 from printfleet.domain.queue_commands import RateLimit  # the token bucket shared with the queue's commands
-from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
+from printfleet.services.notifications.ports import (
+    DeliveryFailed,
+    DiscordDestination,
+    NotificationRepository,
+    Outgoing,
+    Sender,
+)
 
 log = structlog.get_logger("printfleet.notifications")
 
@@ -34,6 +42,27 @@ _Channels = dict[int, tuple[Channel | None, ChannelSecrets]]
 
 _Delivered = list[tuple[OutboxMessage, int]]
 """The rows a batch delivered, with their attempt counts, to record together."""
+
+
+def recipient(
+    channel: Channel, user: User | None, secrets: ChannelSecrets
+) -> tuple[str | None, DiscordDestination | None]:
+    """Who ``channel`` (of ``user``) sends to: the email address of an email channel, the Discord destination of a
+    discord channel (None: its webhook URL). Raises DeliveryFailed (permanent) when the user has no email address,
+    or a direct-message channel's user linked no Discord account and the channel has no webhook URL."""
+    if channel.kind is ChannelKind.EMAIL:
+        if user is None or not user.email:
+            raise DeliveryFailed("the account has no email address", permanent=True)
+        return user.email, None
+    if channel.kind is not ChannelKind.DISCORD or channel.target is None:
+        return None, None
+    if channel.target != DISCORD_DM:
+        return None, DiscordDestination(direct=False, id=int(channel.target))
+    if user is not None and user.discord_id:
+        return None, DiscordDestination(direct=True, id=int(user.discord_id))
+    if secrets.url:
+        return None, None
+    raise DeliveryFailed("the account is not linked to Discord (use /link in Discord)", permanent=True)
 
 
 class Sending:
@@ -126,7 +155,7 @@ class Sending:
             attempts = message.attempts + 1
             try:
                 outgoing = await self._outgoing(message, channels)
-                await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
+                await within(self._sender.send(outgoing), self._send_timeout)
             except DeliveryFailed as failure:
                 await self._failed(message, attempts, failure.reason, permanent=failure.permanent)
                 return
@@ -162,7 +191,7 @@ class Sending:
                     body=body,
                     payload={"digest": [{"event": row.event.value, **row.payload} for row in rows]},
                 )
-                await asyncio.wait_for(self._sender.send(outgoing), self._send_timeout)
+                await within(self._sender.send(outgoing), self._send_timeout)
             except DeliveryFailed as failure:
                 for row in rows:
                     await self._failed(row, row.attempts + 1, failure.reason, permanent=failure.permanent)
@@ -192,12 +221,8 @@ class Sending:
             raise DeliveryFailed("the channel was deleted", permanent=True)
         if not channel.enabled:
             raise DeliveryFailed("the channel is disabled", permanent=True)
-        email = None
-        if channel.kind is ChannelKind.EMAIL:
-            user = await self._users(channel.user_id)
-            email = user.email if user is not None else None
-            if not email:
-                raise DeliveryFailed("the user has no email address", permanent=True)
+        user = await self._users(channel.user_id) if channel.kind in (ChannelKind.EMAIL, ChannelKind.DISCORD) else None
+        email, discord = recipient(channel, user, secrets)
         return Outgoing(
             message_id=message.message_id,
             kind=channel.kind,
@@ -209,6 +234,7 @@ class Sending:
             secrets=secrets,
             email=email,
             channel_label=f"{channel.kind.value}:{channel.id}",
+            discord=discord,
         )
 
     async def _failed(self, message: OutboxMessage, attempts: int, reason: str, *, permanent: bool) -> None:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain.accounts.roles import Permission, allows
 from printfleet.domain.accounts.users import User
 from printfleet.domain.events import DomainEvent
@@ -33,6 +35,7 @@ from printfleet.domain.notifications.announce import (
     Announcement,
     announcements,
     job_announcement,
+    may_announce,
     start_announcement,
 )
 from printfleet.domain.notifications.model import (
@@ -48,7 +51,7 @@ from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
 from printfleet.services.notifications.delivery import Sending, UserLookup
 from printfleet.services.notifications.ports import NotificationRepository, Sender
-from printfleet.services.notifications.templates import Templates, context
+from printfleet.services.notifications.templates import CustomTemplates, InvalidTemplate, Templates, context
 
 log = structlog.get_logger("printfleet.notifications")
 
@@ -57,6 +60,10 @@ WRITE_BATCH = 200
 
 RecentJobs = Callable[[datetime], Awaitable[list[Job]]]
 """Jobs that may have started or ended at or after the given moment (a superset is fine)."""
+
+
+REMEMBERED_ANNOUNCEMENTS = 10_000
+"""How many written announcements (event, subject) the outbox remembers so as not to write them again."""
 
 
 def _utcnow() -> datetime:
@@ -134,6 +141,7 @@ class Outbox:
         self._bus = bus
         self._users = users
         self._templates = templates or Templates()
+        self._custom_templates: dict[tuple[int, str | None, str | None], CustomTemplates | None] = {}
         self._base_url = base_url
         self._send_timeout = send_timeout
         self._batch_size = batch_size
@@ -151,12 +159,13 @@ class Outbox:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._written: OrderedDict[tuple[NotificationEvent, str], None] = OrderedDict()
         self._subscription: Subscription | None = None
         self._writer: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Outbox:
-        self._subscription = self._bus.subscribe(maxsize=10_000)
+        self._subscription = self._bus.subscribe(maxsize=10_000, accepts=may_announce)
         try:
             await self.recover()
         except StoreUnavailable as error:
@@ -181,7 +190,7 @@ class Outbox:
         self._wake.set()
         if worker is not None:
             try:
-                await asyncio.wait_for(worker, self._send_timeout + 5)
+                await within(worker, self._send_timeout + 5)
             except TimeoutError:
                 log.warning("notifications.stop_timeout")
 
@@ -239,6 +248,19 @@ class Outbox:
             log.info("notifications.recovered", written=written, since=since.isoformat())
         return written
 
+    def _custom(self, channel: Channel) -> CustomTemplates | None:
+        """The channel's own templates, compiled once per text (None: it has none, or they do not compile)."""
+        if not channel.title_template and not channel.body_template:
+            return None
+        key = (channel.id, channel.title_template, channel.body_template)
+        if key not in self._custom_templates:
+            try:
+                self._custom_templates[key] = CustomTemplates(channel.title_template, channel.body_template)
+            except InvalidTemplate as error:
+                log.warning("notification.template_invalid", channel_id=channel.id, problem=str(error))
+                self._custom_templates[key] = None
+        return self._custom_templates[key]
+
     async def write(self, announcement: Announcement) -> list[OutboxMessage]:
         """Write one row per channel whose rules ask for ``announcement`` and whose user may hear it; returns the
         rows written (none for a repeat). Rules made after ``announcement.occurred_at`` are left out. A row is due
@@ -247,7 +269,25 @@ class Outbox:
         return await self.write_many([announcement])
 
     async def write_many(self, found: list[Announcement]) -> list[OutboxMessage]:
-        """:meth:`write` for several announcements, with one read of the rules and one transaction."""
+        """:meth:`write` for several announcements, with one read of the rules and one transaction. An announcement
+        this outbox has written already (the same event and subject: a running job's progress updates all announce
+        its start) is skipped without a look at the store; the store's unique key still keeps one row per channel
+        across processes and restarts."""
+        fresh: dict[tuple[NotificationEvent, str], Announcement] = {}
+        for announcement in found:
+            key = (announcement.event, announcement.subject)
+            if key not in self._written:
+                fresh.setdefault(key, announcement)
+        if not fresh:
+            return []
+        written = await self._write_fresh(list(fresh.values()))
+        for key in fresh:  # remembered once the store took them (or nobody was to hear them)
+            self._written[key] = None
+        while len(self._written) > REMEMBERED_ANNOUNCEMENTS:
+            self._written.popitem(last=False)
+        return written
+
+    async def _write_fresh(self, found: list[Announcement]) -> list[OutboxMessage]:
         now = self._clock()
         rules = await self._repository.active_rules()
         hearing: dict[tuple[int, int], bool] = {}
@@ -278,14 +318,17 @@ class Outbox:
                     user = users[channel.user_id]
                     hearing[key] = user is not None and may_hear(user, announcement)
                 if hearing[key]:
+                    own_title, own_body = self._templates.render_for(
+                        announcement.event, data, self._custom(channel), (title, body)
+                    )
                     messages.append(
                         NewMessage(
                             channel_id=channel.id,
                             user_id=channel.user_id,
                             event=announcement.event,
                             subject=announcement.subject,
-                            title=title,
-                            body=body,
+                            title=own_title,
+                            body=own_body,
                             payload=data,
                             held_until=_earliest(holds[channel.id]),
                             digest=digests[channel.id],
@@ -323,7 +366,7 @@ class Outbox:
             self._wake.clear()  # before reading: a row written from here on wakes the wait below
             if not self._delivering:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+                    await within(self._wake.wait(), self._idle_poll)
                 continue
             try:
                 batch = await self._repository.due(self._clock(), limit=self._batch_size)
@@ -341,4 +384,4 @@ class Outbox:
                 log.exception("notifications.worker_crashed")
                 delay = self._idle_poll
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await within(self._wake.wait(), delay)

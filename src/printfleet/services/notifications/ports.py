@@ -32,8 +32,12 @@ class NotificationRepository(Protocol):
         name: str,
         secrets: ChannelSecrets,
         managed_for: str | None = None,
+        title_template: str | None = None,
+        body_template: str | None = None,
+        target: str | None = None,
     ) -> Channel:
-        """Store a new, enabled channel."""
+        """Store a new, enabled channel (with its own message templates and a discord channel's target, when
+        given)."""
         ...
 
     async def channels(self, user_id: int) -> list[Channel]:
@@ -45,7 +49,8 @@ class NotificationRepository(Protocol):
         ...
 
     async def update_channel(self, channel_id: int, **changes: Any) -> Channel:
-        """Set ``name``, ``enabled``, ``url`` or ``signing_secret``; raises KeyError when there is no channel."""
+        """Set ``name``, ``enabled``, ``url``, ``signing_secret``, ``title_template``, ``body_template`` or
+        ``target``; raises KeyError when there is no channel."""
         ...
 
     async def delete_channel(self, channel_id: int) -> None:
@@ -134,9 +139,19 @@ class NotificationRepository(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DiscordDestination:
+    """Where a ``discord`` channel's message goes: a direct message to the Discord user ``id`` (``direct``), or a
+    post in the Discord channel ``id``."""
+
+    direct: bool
+    id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Outgoing:
     """One message to send on one channel. ``message_id`` is stable across retries; ``timestamp`` is the send
-    time; ``email`` is the recipient of an email channel; ``secrets`` the channel's URL and signing secret."""
+    time; ``email`` is the recipient of an email channel, ``discord`` the destination of a discord channel;
+    ``secrets`` the channel's URL and signing secret."""
 
     message_id: str
     kind: ChannelKind
@@ -148,6 +163,7 @@ class Outgoing:
     secrets: ChannelSecrets = field(default_factory=ChannelSecrets)
     email: str | None = None
     channel_label: str = ""
+    discord: DiscordDestination | None = None
 
 
 class DeliveryFailed(Exception):
@@ -158,6 +174,20 @@ class DeliveryFailed(Exception):
         super().__init__(reason)
         self.reason = reason[:300]
         self.permanent = permanent
+
+
+class DiscordPoster(Protocol):
+    """Printfleet's Discord bot, as the ``discord`` channels use it (``printfleet.bot``). Both methods raise
+    :class:`DeliveryFailed` (permanent when Discord refused for good: no permission, unknown channel, direct
+    messages closed)."""
+
+    async def post(self, channel_id: int, text: str) -> None:
+        """Post ``text`` (at most 2,000 characters) in the Discord channel ``channel_id``, pinging nobody."""
+        ...
+
+    async def direct_message(self, user_id: int, text: str) -> None:
+        """Send ``text`` (at most 2,000 characters) to the Discord user ``user_id`` as a direct message."""
+        ...
 
 
 class Sender(Protocol):

@@ -22,6 +22,11 @@ from printfleet.services.events import EventBus, TimedFollower
 log = structlog.get_logger(__name__)
 
 
+def _watched(event: DomainEvent) -> bool:
+    """The events the watch takes: a printer's state change (not its telemetry), a printer removed."""
+    return (isinstance(event, PrinterStatusUpdated) and not event.telemetry) or isinstance(event, PrinterRemoved)
+
+
 class PrinterAlerts(TimedFollower):
     """Publishes printers' new errors at once and their outages after ``grace`` (seconds as a timedelta). Enter to
     run; leave to stop. Entering starts from the printers' statuses ``current()`` gives (``(config, status)``
@@ -36,7 +41,7 @@ class PrinterAlerts(TimedFollower):
         current: Callable[[], Iterable[tuple[PrinterConfig, PrinterStatus]]] = lambda: (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(bus, name="printer-alerts", clock=clock)
+        super().__init__(bus, name="printer-alerts", clock=clock, accepts=_watched)
         self._grace = grace
         self._current = current
         self._watch = PrinterWatch(grace)

@@ -4,13 +4,13 @@ channel is "not found")."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain.notifications.digest import Digest
 from printfleet.domain.notifications.model import (
     Channel,
@@ -20,13 +20,14 @@ from printfleet.domain.notifications.model import (
     OutboxMessage,
     PrinterPreferences,
     Rule,
+    discord_target,
 )
 from printfleet.domain.notifications.quiet import QuietHours, time_zone_problem
 from printfleet.domain.notifications.signing import secret_key
 from printfleet.services.errors import InvalidInput, NotFound
-from printfleet.services.notifications.delivery import UserLookup
+from printfleet.services.notifications.delivery import UserLookup, recipient
 from printfleet.services.notifications.ports import DeliveryFailed, NotificationRepository, Outgoing, Sender
-from printfleet.services.notifications.templates import Templates
+from printfleet.services.notifications.templates import CustomTemplates, InvalidTemplate, Templates
 
 log = structlog.get_logger("printfleet.notifications")
 
@@ -63,15 +64,34 @@ class RuleNotFound(NotFound):
         super().__init__(f"notification rule {rule_id} not found")
 
 
+def check_target(kind: ChannelKind, target: str | None, *, has_url: bool) -> str | None:
+    """A channel's ``target`` as stored: a ``discord`` channel needs one (``dm`` or a channel id) unless it has a
+    Discord webhook URL; the other kinds take none. Raises InvalidInput."""
+    if kind is not ChannelKind.DISCORD:
+        if target is not None:
+            raise InvalidInput("only discord channels take a target")
+        return None
+    if target is None:
+        if not has_url:
+            raise InvalidInput("a discord channel needs a target (dm, or a channel id) or a Discord webhook url")
+        return None
+    try:
+        return discord_target(target)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
 def check_secrets(kind: ChannelKind, url: str | None, secret: str | None, *, creating: bool) -> None:
     """Refuse values a channel of ``kind`` cannot use (InvalidInput; the message never quotes them): Apprise and
-    webhook channels need a URL, a webhook URL is http(s), a signing secret is ``whsec_<base64>`` and only webhooks
-    take one; email channels take neither."""
+    webhook channels need a URL, a webhook URL is http(s), a discord channel's URL is a Discord webhook URL, a
+    signing secret is ``whsec_<base64>`` and only webhooks take one; email channels take neither."""
     if kind is ChannelKind.EMAIL:
         if url or secret:
             raise InvalidInput("an email channel sends to your account's email address; it takes no url or secret")
         return
-    if creating and not url:
+    if kind is ChannelKind.DISCORD and url is not None and not url.strip().lower().startswith(("https://", "http://")):
+        raise InvalidInput("a discord channel's url is a Discord webhook URL (https://discord.com/api/webhooks/…)")
+    if creating and not url and kind is not ChannelKind.DISCORD:
         raise InvalidInput(f"a {kind.value} channel needs a url")
     if url is not None and (len(url) > 2000 or any(c.isspace() for c in url.strip())):
         raise InvalidInput("the url is not valid")
@@ -84,6 +104,16 @@ def check_secrets(kind: ChannelKind, url: str | None, secret: str | None, *, cre
             secret_key(secret)
         except ValueError as error:
             raise InvalidInput(str(error)) from None
+
+
+def _own_templates(title: str | None, body: str | None) -> tuple[str | None, str | None]:
+    """The templates to store (empty: None, the defaults); raises InvalidInput when one does not compile."""
+    title, body = (title or None), (body or None)
+    try:
+        CustomTemplates(title, body)
+    except InvalidTemplate as error:
+        raise InvalidInput(str(error)) from None
+    return title, body
 
 
 class NotificationService:
@@ -120,15 +150,30 @@ class NotificationService:
         return channel
 
     async def add_channel(
-        self, user_id: int, *, kind: ChannelKind, name: str, url: str | None = None, secret: str | None = None
+        self,
+        user_id: int,
+        *,
+        kind: ChannelKind,
+        name: str,
+        url: str | None = None,
+        secret: str | None = None,
+        title_template: str | None = None,
+        body_template: str | None = None,
+        target: str | None = None,
     ) -> Channel:
-        """A new channel. Raises InvalidInput (see :func:`check_secrets`)."""
+        """A new channel, with its own message templates when given (empty: the defaults). Raises InvalidInput (see
+        :func:`check_secrets` and :func:`check_target`; a template that does not compile, naming it and the line)."""
         check_secrets(kind, url, secret, creating=True)
+        target = check_target(kind, target, has_url=bool(url))
+        title_template, body_template = _own_templates(title_template, body_template)
         channel = await self._repository.add_channel(
             user_id=user_id,
             kind=kind,
             name=name,
             secrets=ChannelSecrets(url=url.strip() if url else None, signing_secret=secret),
+            title_template=title_template,
+            body_template=body_template,
+            target=target,
         )
         log.info("notification.channel_added", channel_id=channel.id, kind=kind.value, user_id=user_id)
         return channel
@@ -142,11 +187,21 @@ class NotificationService:
         enabled: bool | None = None,
         url: str | None = None,
         secret: str | None = None,
+        title_template: str | None = None,
+        body_template: str | None = None,
+        target: str | None = None,
     ) -> Channel:
-        """Change a channel; None leaves a field as it is. Raises ChannelNotFound, InvalidInput."""
+        """Change a channel; None leaves a field as it is (an empty template: back to the default). Raises
+        ChannelNotFound, InvalidInput."""
         channel = await self.channel(user_id, channel_id)
         check_secrets(channel.kind, url, secret, creating=False)
         changes: dict[str, object] = {}
+        if target is not None:
+            changes["target"] = check_target(channel.kind, target, has_url=True)
+        if title_template is not None or body_template is not None:
+            title = channel.title_template if title_template is None else title_template
+            body = channel.body_template if body_template is None else body_template
+            changes["title_template"], changes["body_template"] = _own_templates(title, body)
         if name is not None:
             changes["name"] = name
         if enabled is not None:
@@ -170,22 +225,23 @@ class NotificationService:
         channel = await self.channel(user_id, channel_id)
         user = await self._users(user_id)
         title, body = self._templates.test_message(channel.name)
-        outgoing = Outgoing(
-            message_id=f"msg_test_{channel.id}_{int(self._clock().timestamp())}",
-            kind=channel.kind,
-            event="test",
-            title=title,
-            body=body,
-            timestamp=self._clock(),
-            payload={"event": "test", "channel": {"id": channel.id, "name": channel.name}},
-            secrets=await self._repository.channel_secrets(channel.id),
-            email=user.email if user is not None else None,
-            channel_label=f"{channel.kind.value}:{channel.id}",
-        )
+        secrets = await self._repository.channel_secrets(channel.id)
         try:
-            if channel.kind is ChannelKind.EMAIL and not outgoing.email:
-                raise DeliveryFailed("your account has no email address", permanent=True)
-            await asyncio.wait_for(self._sender.send(outgoing), self._test_timeout)
+            email, discord = recipient(channel, user, secrets)
+            outgoing = Outgoing(
+                message_id=f"msg_test_{channel.id}_{int(self._clock().timestamp())}",
+                kind=channel.kind,
+                event="test",
+                title=title,
+                body=body,
+                timestamp=self._clock(),
+                payload={"event": "test", "channel": {"id": channel.id, "name": channel.name}},
+                secrets=secrets,
+                email=email,
+                channel_label=f"{channel.kind.value}:{channel.id}",
+                discord=discord,
+            )
+            await within(self._sender.send(outgoing), self._test_timeout)
         except TimeoutError:
             log.info("notification.test", channel_id=channel.id, kind=channel.kind.value, ok=False, reason="timeout")
             return False, f"no answer within {self._test_timeout:g} s"

@@ -1,22 +1,31 @@
 """Message texts: Jinja2 templates rendered in a sandbox (``jinja2.sandbox.SandboxedEnvironment``: a template
 cannot reach Python internals) over a documented context (docs/notifications.md "Message context").
 
-Defaults exist in English (``en``) and German (``de``); ``notifications.language`` picks one.
+Defaults exist in English (``en``) and German (``de``); ``notifications.language`` picks one. A channel may carry its
+owner's own title and body templates (:class:`CustomTemplates`): checked when saved, rendered in a sandbox of their
+own where a missing value renders empty, and replaced by the defaults should one fail when a message is written.
+Both have the ``local`` filter: ``{{ job.end_time | local("Europe/Berlin") }}`` → ``2026-12-05 15:35 CET``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import StrictUndefined, Template
+import structlog
+from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from printfleet.domain.events import MaintenanceDue, PrinterErrorRaised, PrinterWentOffline, ShopNeedsReconnect
 from printfleet.domain.jobs import Job
 from printfleet.domain.notifications.announce import Announcement
+from printfleet.domain.notifications.error_texts import error_text
 from printfleet.domain.notifications.model import NotificationEvent
+from printfleet.domain.printer_errors import hms_link
 from printfleet.domain.queue import QueueEntry
+
+log = structlog.get_logger(__name__)
 
 _EN: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.PRINT_STARTED: ("Print started: {{ job.name }}", "{{ job.name }} started on {{ printer.id }}."),
@@ -65,7 +74,8 @@ _EN: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.HMS_ERROR: (
         "Printer error: {{ printer.id }}",
         "{{ printer.id }} reports an error{% if error.code %} ({{ error.code }}){% endif %}"
-        "{% if error.text %}: {{ error.text }}{% else %}.{% endif %}",
+        "{% if error.text %}: {{ error.text }}{% else %}.{% endif %}"
+        "{% if error.link %} Bambu Lab explains it at {{ error.link }}{% endif %}",
     ),
     NotificationEvent.FILAMENT_RUNOUT: (
         "Filament ran out: {{ printer.id }}",
@@ -134,11 +144,12 @@ _DE: dict[NotificationEvent, tuple[str, str]] = {
     NotificationEvent.HMS_ERROR: (
         "Druckerfehler: {{ printer.id }}",
         "{{ printer.id }} meldet einen Fehler{% if error.code %} ({{ error.code }}){% endif %}"
-        "{% if error.text %}: {{ error.text }}{% else %}.{% endif %}",
+        "{% if error.text %}: {{ error.text }}{% else %}.{% endif %}"
+        "{% if error.link %} Erklärung von Bambu Lab: {{ error.link }}{% endif %}",
     ),
     NotificationEvent.FILAMENT_RUNOUT: (
         "Filament leer: {{ printer.id }}",
-        "Auf {{ printer.id }} ist eine Spule leer{% if error.code %} ({{ error.code }}){% endif %}.",
+        "{{ printer.id }}: {{ error.text or 'Eine Spule ist leer.' }}{% if error.code %} ({{ error.code }}){% endif %}",
     ),
     NotificationEvent.SHOP_RECONNECT_NEEDED: (
         "{{ shop.title }} neu verbinden",
@@ -221,10 +232,17 @@ def maintenance_context(due: MaintenanceDue, language: str = "en") -> dict[str, 
     }
 
 
-def error_context(error: PrinterErrorRaised) -> dict[str, Any]:
-    """The ``error`` part of the context: ``code`` (None for an error state without one), ``text`` (None when the
-    code is not known), ``runout``, ``occurred_at`` (ISO 8601 UTC)."""
-    return {"code": error.code, "text": error.text, "runout": error.runout, "occurred_at": _iso(error.occurred_at)}
+def error_context(error: PrinterErrorRaised, language: str = "en") -> dict[str, Any]:
+    """The ``error`` part of the context: ``code`` (None for an error state without one), ``text`` (in ``language``;
+    None when the code is not known), ``runout``, ``occurred_at`` (ISO 8601 UTC), ``link`` (Bambu Lab's page
+    explaining an HMS code, else None)."""
+    return {
+        "code": error.code,
+        "text": (error_text(error.code, language) or error.text) if error.code is not None else error.text,
+        "runout": error.runout,
+        "occurred_at": _iso(error.occurred_at),
+        "link": hms_link(error.code) if error.code is not None else None,
+    }
 
 
 def offline_context(offline: PrinterWentOffline) -> dict[str, Any]:
@@ -256,7 +274,7 @@ def context(announcement: Announcement, *, base_url: str | None, now: datetime, 
             maintenance_context(announcement.maintenance, language) if announcement.maintenance is not None else None
         ),
         "slot": announcement.slot.data() if announcement.slot is not None else None,
-        "error": error_context(announcement.error) if announcement.error is not None else None,
+        "error": error_context(announcement.error, language) if announcement.error is not None else None,
         "offline": offline_context(announcement.offline) if announcement.offline is not None else None,
         "shop": (
             {
@@ -271,11 +289,69 @@ def context(announcement: Announcement, *, base_url: str | None, now: datetime, 
     }
 
 
+MAX_TEMPLATE_LENGTH = 4_000
+"""The longest title or body template a person may save (characters)."""
+
+MAX_TITLE_LENGTH = 250
+MAX_BODY_LENGTH = 4_000
+"""Rendered texts are cut to these many characters."""
+
+
+def local_time(value: Any, zone: str = "UTC", pattern: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """The ``local`` template filter: an ISO 8601 time of the context (``job.end_time``, ``time``, …) in the IANA time
+    zone ``zone`` as ``pattern`` (strftime); "" for a missing time. Raises ValueError for an unknown zone or a value
+    that is not a time (the message then falls back to the default texts)."""
+    if value is None or value == "":
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value))
+        place = ZoneInfo(str(zone))
+    except (ValueError, ZoneInfoNotFoundError) as error:
+        raise ValueError(f"local: {error}") from None
+    return moment.astimezone(place).strftime(str(pattern))
+
+
+def _environment(*, strict: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined if strict else ChainableUndefined, autoescape=False)
+    env.filters["local"] = local_time
+    return env
+
+
+class CustomTemplates:
+    """A person's own title and body templates (one pair for every event: ``event`` in the context tells them apart),
+    compiled once. Raises InvalidTemplate (a ValueError naming the part and the line) when one cannot be compiled."""
+
+    def __init__(self, title: str | None, body: str | None) -> None:
+        env = _environment(strict=False)
+        self._parts: dict[str, Template | None] = {}
+        for part, source in (("title_template", title), ("body_template", body)):
+            if source is not None and len(source) > MAX_TEMPLATE_LENGTH:
+                raise InvalidTemplate(f"{part}: at most {MAX_TEMPLATE_LENGTH} characters")
+            try:
+                self._parts[part] = env.from_string(source) if source else None
+            except TemplateError as error:
+                line = getattr(error, "lineno", None)
+                where = f" (line {line})" if line else ""
+                raise InvalidTemplate(f"{part}: {error.message or type(error).__name__}{where}") from None
+
+    def render(self, data: dict[str, Any], default: tuple[str, str]) -> tuple[str, str]:
+        """(title, body) over ``data``: each from its own template when there is one, else ``default``'s. Raises
+        TemplateError or ValueError when rendering fails."""
+        title_template, body_template = self._parts["title_template"], self._parts["body_template"]
+        title = title_template.render(data).strip() if title_template is not None else default[0]
+        body = body_template.render(data).strip() if body_template is not None else default[1]
+        return title[:MAX_TITLE_LENGTH], body[:MAX_BODY_LENGTH]
+
+
+class InvalidTemplate(ValueError):
+    """A template that cannot be compiled: ``title_template: unexpected '}' (line 2)``."""
+
+
 class Templates:
     """Renders (title, body) for an event in one language, in a Jinja2 sandbox."""
 
     def __init__(self, language: str = "en") -> None:
-        self._env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._env = _environment(strict=True)
         self._texts = DEFAULTS.get(language, _EN)
         self.language = language if language in DEFAULTS else "en"
         self._compiled: dict[NotificationEvent, tuple[Template, Template]] = {}
@@ -288,6 +364,25 @@ class Templates:
             title, body = self._texts[event]
             compiled = self._compiled[event] = (self._env.from_string(title), self._env.from_string(body))
         return compiled[0].render(data).strip(), compiled[1].render(data).strip()
+
+    def render_for(
+        self, event: NotificationEvent, data: dict[str, Any], custom: CustomTemplates | None, default: tuple[str, str]
+    ) -> tuple[str, str]:
+        """``default`` (the texts of :meth:`render`), or the channel's ``custom`` templates over ``data`` when it
+        has them and they render; one that fails is logged (its error's kind and message, never the data) and the
+        message gets ``default``."""
+        if custom is None:
+            return default
+        try:
+            return custom.render(data, default)
+        except (TemplateError, ValueError, TypeError, ArithmeticError) as error:
+            log.warning(
+                "notification.template_failed",
+                notification_event=event.value,
+                error=type(error).__name__,
+                detail=str(error)[:200],
+            )
+            return default
 
     def test_message(self, channel_name: str) -> tuple[str, str]:
         """The title and body of a test message to the channel named ``channel_name``."""

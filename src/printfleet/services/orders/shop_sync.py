@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 
-from printfleet.domain.events import ShopNeedsReconnect
+from printfleet.aio import within
+from printfleet.domain.events import ShopNeedsReconnect, ShopPollWanted
 from printfleet.domain.orders.model import IncomingOrder, OrderSource
 from printfleet.domain.orders.shops import ConnectionState, ShopConnection
 from printfleet.services.errors import ServiceError, StoreUnavailable
@@ -105,9 +107,11 @@ class ShopSync:
         interval_s: float,
         clock: Callable[[], datetime] = _utcnow,
         bus: EventBus | None = None,
+        webhook_token: str | None = None,
     ) -> None:
         """``bus`` hears :class:`~printfleet.domain.events.ShopNeedsReconnect` when the shop starts refusing the
-        tokens."""
+        tokens; ``webhook_token``: the secret in the address the shop's webhook calls (None: no webhook)."""
+        self._webhook_token = webhook_token
         self._shop = shop
         self._bus = bus
         self._repository = repository
@@ -230,6 +234,19 @@ class ShopSync:
             return
         self._bus.publish(ShopNeedsReconnect(shop=self._shop, problem=problem[:500], occurred_at=self._clock()))
 
+    def hint(self, token: str) -> bool:
+        """The shop's webhook called with ``token``: when it is the configured one (compared in constant time), the
+        process that polls the shop is asked to poll now (here, or through the farm's announcements) and True is
+        returned. Etsy's ``ORDER_PAID`` payload is only a hint: the poll reads the receipts as usual."""
+        expected = self._webhook_token
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            return False
+        self.wake()
+        if self._bus is not None:
+            self._bus.publish(ShopPollWanted(shop=self._shop))
+        log.info("shop.webhook_hint", shop=self._shop)
+        return True
+
     def wake(self) -> None:
         """Send pending shipments and poll soon (a shop was just connected, an order marked shipped)."""
         self._wake.set()
@@ -245,7 +262,7 @@ class ShopSync:
             except Exception:  # a bug must not stop polling for good
                 log.exception("shop.poll_crashed", shop=self._shop)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval_s)
+                await within(self._wake.wait(), self._interval_s)
 
     async def start(self) -> None:
         """Poll now and every ``interval_s`` seconds."""

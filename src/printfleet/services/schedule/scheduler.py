@@ -28,12 +28,21 @@ from typing import Any
 
 import structlog
 
+from printfleet.aio import within
 from printfleet.domain.dispatch import rules as dispatch_rules
 from printfleet.domain.dispatch.model import DispatchQuery, DispatchRefused, DispatchState
+from printfleet.domain.dispatch.sending import PrintOptions
 from printfleet.domain.events import DispatchUpdated, JobUpdated, PlateCleared, ScheduledPrintUpdated
 from printfleet.domain.files.library import PrintFile
 from printfleet.domain.materials.loaded import LoadedCheck, MaterialNeed
-from printfleet.domain.printer import PrinterConfig, PrinterStatus, QueueMode
+from printfleet.domain.printer import (
+    PrinterConfig,
+    PrinterError,
+    PrinterKind,
+    PrinterNotConnected,
+    PrinterStatus,
+    QueueMode,
+)
 from printfleet.domain.schedule import rules
 from printfleet.domain.schedule.model import ScheduledPrint, ScheduleStatus
 from printfleet.domain.schedule.ordering import choose, stagger_wait
@@ -166,7 +175,7 @@ class Scheduler:
             except Exception:  # a bug must not stop the scheduler for good
                 log.exception("schedule.tick_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(delay, 0.05))
+                await within(self._wake.wait(), max(delay, 0.05))
 
     # --- one look -----------------------------------------------------------------------------------------------
 
@@ -242,7 +251,9 @@ class Scheduler:
                 if choice is None:
                     continue
                 due.remove(choice)
-                if await self._send(choice, config, now) and self._policy.stagger > timedelta(0):
+                if await self._send(
+                    choice, config, now, files.get(choice.file_id)
+                ) and self._policy.stagger > timedelta(0):
                     return min(next_look, self._policy.stagger.total_seconds())
             return next_look
 
@@ -330,7 +341,15 @@ class Scheduler:
     def _publish(self, print_: ScheduledPrint) -> None:
         publish(self._bus, print_, self._clock())
 
-    async def _send(self, print_: ScheduledPrint, config: PrinterConfig, now: datetime) -> bool:
+    async def _send(
+        self, print_: ScheduledPrint, config: PrinterConfig, now: datetime, stored: PrintFile | None
+    ) -> bool:
+        """Claim ``print_`` for ``config`` and ask for its dispatch; a Bambu printer gets the AMS mapping that
+        feeds the plate's filament from the print's ``material_slot`` (:func:`rules.ams_mapping`)."""
+        plate = None
+        if stored is not None:
+            plate = next((info for info in stored.metadata.plates if info.index == print_.plate), None)
+        mapping = rules.ams_mapping(print_, plate) if config.kind is PrinterKind.BAMBU else ()
         claimed = await self._repository.claim(print_.id, printer_id=config.id, now=now)
         if claimed is None:
             return False
@@ -344,6 +363,7 @@ class Scheduler:
                 plate=print_.plate,
                 requester=Requester(user_id=print_.created_by),
                 job_name=print_.job_name,
+                options=PrintOptions(ams_mapping=mapping) if mapping else None,
             )
         except DispatchRefused as refused:
             await self._dispatch_failed(claimed, f"{refused.reason.value}: {refused.message}", now)
@@ -355,6 +375,24 @@ class Scheduler:
             print_.id, expect={ScheduleStatus.DISPATCHING}, dispatch_id=dispatch.id, job_id=dispatch.job_id
         )
         return True
+
+    async def _apply_speed(self, print_: ScheduledPrint) -> None:
+        """Set the started print's ``print_speed`` on its printer (after the start: Bambu takes a speed level for
+        the running print only). A printer that cannot (PrusaLink) or refuses is logged; the print runs on at the
+        speed it was sliced for."""
+        if print_.print_speed is None or print_.assigned_printer_id is None:
+            return
+        connection = self._printers.connection(print_.assigned_printer_id)
+        try:
+            if connection is None:
+                raise PrinterNotConnected(print_.assigned_printer_id, "not connected")
+            await connection.set_print_speed(print_.print_speed)
+        except PrinterError as error:
+            log.warning(
+                "schedule.speed_not_set", print_id=print_.id, speed=print_.print_speed.value, reason=error.message
+            )
+            return
+        log.info("schedule.speed_set", print_id=print_.id, speed=print_.print_speed.value)
 
     async def _dispatch_failed(self, print_: ScheduledPrint, reason: str, now: datetime) -> None:
         self._hold(print_.assigned_printer_id, now)
@@ -385,6 +423,7 @@ class Scheduler:
                 failed_reason=None,
             )
             log.info("schedule.started", print_id=print_.id, printer_id=print_.assigned_printer_id)
+            await self._apply_speed(print_)
             return True
         if dispatch.state is DispatchState.FAILED:
             reason = dispatch.detail or (dispatch.error.value if dispatch.error else "the dispatch failed")

@@ -16,7 +16,7 @@ from typing import Any
 
 from printfleet.domain.dispatch import rules as dispatch_rules
 from printfleet.domain.files.library import PrintFile
-from printfleet.domain.printer import PrinterConfig, PrinterStatus, QueueMode
+from printfleet.domain.printer import PrinterConfig, PrinterKind, PrinterStatus, QueueMode
 from printfleet.domain.schedule import rules
 from printfleet.domain.schedule.model import (
     PrintPlan,
@@ -150,6 +150,7 @@ class ScheduleService:
             raise ScheduledPrintNotFound(plan.depends_on)
         if plan.finish_by is not None and plan.scheduled_start is not None and plan.finish_by <= plan.scheduled_start:
             raise InvalidInput("finish_by must be after scheduled_start.")
+        _check_temperatures(plan.nozzle_temp, plan.bed_temp, stored, plan.plate)
         if plan.estimated_duration_minutes is None:
             plan = _replace(plan, estimated_duration_minutes=rules.estimate_minutes(stored.metadata, plan.plate))
         try:
@@ -212,6 +213,13 @@ class ScheduleService:
         if changes.get("printer_id") is not None:
             config = self._known_printer(str(changes["printer_id"]))
             self._check_compatible(config, await self._files.get(current.file_id), current.plate)
+        if changes.get("nozzle_temp") is not None or changes.get("bed_temp") is not None:
+            _check_temperatures(
+                changes.get("nozzle_temp", current.nozzle_temp),
+                changes.get("bed_temp", current.bed_temp),
+                await self._files.get(current.file_id),
+                current.plate,
+            )
         updated = await self._repository.update(print_id, expect={ScheduleStatus.QUEUED}, **changes)
         if updated is None:
             raise Conflict(f"scheduled print {print_id} was already sent or has ended; it can no longer change")
@@ -260,12 +268,19 @@ class ScheduleService:
             if config.queue_mode is QueueMode.SCHEDULED
         ]
 
+        compatible: dict[tuple[int, int, PrinterKind, str | None], bool] = {}
+
         def eligible(print_: ScheduledPrint, config: PrinterConfig) -> bool:
             stored = files.get(print_.file_id)
             if stored is None or not rules.target_matches(print_, config):
                 return False
-            found = dispatch_rules.compatibility(config.kind, config.model, stored.kind, stored.metadata, print_.plate)
-            return found is None
+            key = (print_.file_id, print_.plate, config.kind, config.model)  # printers alike take the same files
+            if key not in compatible:
+                found = dispatch_rules.compatibility(
+                    config.kind, config.model, stored.kind, stored.metadata, print_.plate
+                )
+                compatible[key] = found is None
+            return compatible[key]
 
         by_id = {p.id: p for p in prints}
         entries = predict(prints, printers, now, eligible=eligible, margin=self._policy.margin)
@@ -277,6 +292,16 @@ class ScheduleService:
         PrinterNotFound."""
         self._known_printer(printer_id)
         return [(entry, p) for entry, p in await self.timeline() if entry.printer_id == printer_id]
+
+
+def _check_temperatures(nozzle_temp: Any, bed_temp: Any, stored: PrintFile, plate: int) -> None:
+    """Raise InvalidInput when the asked temperatures (°C) are not the file's (:func:`rules.temperature_mismatch`)."""
+    info = next((candidate for candidate in stored.metadata.plates if candidate.index == plate), None)
+    problem = rules.temperature_mismatch(
+        float(nozzle_temp) if nozzle_temp is not None else None, float(bed_temp) if bed_temp is not None else None, info
+    )
+    if problem is not None:
+        raise InvalidInput(problem)
 
 
 def _free_at(status: PrinterStatus, now: datetime) -> datetime:

@@ -254,7 +254,35 @@
     focusedId = focusedCard = null;
   });
 
+  /* A printer's live state badge on the Settings page: the message leaves it in #live-states, from where it
+     replaces the badge it is for, when the page shows that printer (one added in another tab is not shown). */
+  function liveStates() {
+    var sink = document.getElementById("live-states");
+    if (!sink) return;
+    var badges = sink.querySelectorAll("[data-for]");
+    for (var i = 0; i < badges.length; i++) {
+      var badge = badges[i];
+      var target = document.getElementById(badge.getAttribute("data-for"));
+      badge.id = badge.getAttribute("data-for");
+      badge.removeAttribute("data-for");
+      if (target) target.replaceWith(badge); else badge.remove();
+    }
+    sink.textContent = "";
+  }
+
+  /* "Fetch this again": a live message leaves #live-refresh naming the element (data-refresh) whose own hx-get
+     brings its fresh content (an order's section); htmx queues a request asked for while one is under way. */
+  function liveRefresh() {
+    var asked = document.getElementById("live-refresh");
+    if (!asked || !asked.hasAttribute("data-refresh")) return;
+    var target = document.getElementById(asked.getAttribute("data-refresh"));
+    asked.removeAttribute("data-refresh");
+    if (target && window.htmx) window.htmx.trigger(target, "refresh");
+  }
+
   function refresh(root) {
+    liveStates();
+    liveRefresh();
     localTimes(root);
     armToasts(root);
     timeZone(root);
@@ -262,6 +290,16 @@
     timelineBlocks(root);
     countdowns();
   }
+
+  /* A form that asks first (data-confirm, e.g. deleting a product profile): a plain post, confirmed here because
+     the Content-Security-Policy allows no inline handlers. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm") &&
+        !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  }, true);
 
   /* Everything new in the page (a swap, a WebSocket message) gets the same treatment. */
   new MutationObserver(function (records) {

@@ -9,34 +9,39 @@ the monitoring service's own reasons (add a source to ``Runtime.health`` for a n
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
 from fastapi import FastAPI
 
 from printfleet.api.app import create_api
 from printfleet.api.context import ApiContext
-from printfleet.app_materials import wire_materials
-from printfleet.app_notifications import build_notifications
-from printfleet.app_orders import build_etsy, orders_policy_of
-from printfleet.app_schedule import for_member_printers, member_printers, schedule_policy_of
+from printfleet.app.farm import Shown, farm_announcements
+from printfleet.app.materials import wire_materials
+from printfleet.app.notifications import build_notifications
+from printfleet.app.orders import build_etsy, orders_policy_of
+from printfleet.app.parts import (
+    Recovery,
+    Runtime,
+    connection_factory,
+    discord_bot,
+    follow_monitoring_interval,
+    logged,
+    setup_announcer,
+    together,
+    warn_about_tls,
+)
+from printfleet.app.schedule import for_member_printers, member_printers, schedule_policy_of
 from printfleet.bot import DiscordBot
-from printfleet.config import DiscordSettings, Settings
-from printfleet.domain.printer import PrinterConfig, PrinterKind
+from printfleet.config import Settings
+from printfleet.domain.files.model import Thumbnail
+from printfleet.domain.jobs import Job
+from printfleet.domain.printer import PrinterConfig
 from printfleet.domain.queue_commands import RateLimit
 from printfleet.observability.metrics import PrometheusMetrics
-from printfleet.printers.bambu.client import BambuConnection
-from printfleet.printers.base import ConnectionObserver
-from printfleet.printers.moonraker.client import MoonrakerConnection
-from printfleet.printers.octoprint.client import OctoPrintConnection
-from printfleet.printers.prusalink.client import PrusaLinkConnection
 from printfleet.security.passwords import Argon2PasswordHasher
 from printfleet.services.accounts import AccountService, AccountSettings
 from printfleet.services.accounts.ports import PasswordHasher
@@ -49,23 +54,22 @@ from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
 from printfleet.services.leases import Roles, process_identity
 from printfleet.services.maintenance import MaintenanceService
-from printfleet.services.materials import MaterialsService
-from printfleet.services.materials.slots import SlotService
-from printfleet.services.materials.usage import UsageService
 from printfleet.services.monitoring import MonitoringService
-from printfleet.services.notifications import NotificationService, Outbox
 from printfleet.services.orders import OrderService
-from printfleet.services.ports import ConnectionFactory, PrinterConnection, StatusCallback
+from printfleet.services.ports import ConnectionFactory
+from printfleet.services.print_thumbnails import PrintThumbnails
 from printfleet.services.printers import PrinterService
 from printfleet.services.queue import QueueService
 from printfleet.services.schedule import Scheduler, ScheduleService
-from printfleet.services.settings import MONITORING_INTERVAL, SettingsService
+from printfleet.services.schedule.up_next import UpNextTracker
+from printfleet.services.settings import SettingsService
 from printfleet.services.statistics import StatisticsService
 from printfleet.store.accounts.audit import SqlAuditRepository
 from printfleet.store.accounts.repository import SqlAccountRepository
 from printfleet.store.database import Database, migrate
 from printfleet.store.dispatch import SqlDispatchRepository, SqlPlateRepository
 from printfleet.store.files import SqlFileRepository
+from printfleet.store.job_previews import SqlJobPreviews
 from printfleet.store.jobs import SqlJobRepository
 from printfleet.store.leases import SqlLeaseRepository
 from printfleet.store.maintenance import SqlMaintenanceRepository
@@ -78,119 +82,6 @@ from printfleet.store.statistics import SqlStatisticsRepository
 from printfleet.web import mount_web
 
 log = structlog.get_logger("printfleet.app")
-
-
-def connection_factory(observer: ConnectionObserver) -> ConnectionFactory:
-    """Build the adapter for a printer's kind, reporting to ``observer``'s metrics."""
-
-    def build(config: PrinterConfig, sink: StatusCallback) -> PrinterConnection:
-        if config.kind is PrinterKind.BAMBU:
-            return BambuConnection(config, sink=sink, observer=observer)
-        if config.kind is PrinterKind.PRUSALINK:
-            return PrusaLinkConnection(config, sink=sink, observer=observer)
-        if config.kind is PrinterKind.MOONRAKER:
-            return MoonrakerConnection(config, sink=sink, observer=observer)
-        return OctoPrintConnection(config, sink=sink, observer=observer)
-
-    return build
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Recovery:
-    """Backoff bounds, in seconds, of the self-healing: retries of a printer state the store could not take (and
-    of the store probe while it fails), and restarts of a crashed printer connection. Tests use small ones."""
-
-    store_retry_initial_s: float = 0.5
-    store_retry_max_s: float = 15.0
-    restart_initial_s: float = 1.0
-    restart_max_s: float = 60.0
-
-
-@dataclass(slots=True)
-class Runtime:
-    """The running parts, reachable from tests and the CLI through ``app.state.runtime``."""
-
-    database: Database
-    bus: EventBus
-    metrics: PrometheusMetrics
-    monitoring: MonitoringService
-    printers: PrinterService
-    jobs: JobService
-    settings: SettingsService
-    queue: QueueService
-    accounts: AccountService
-    health: HealthService
-    store_health: StoreHealth
-    files: FileLibrary
-    dispatch: DispatchService
-    plates: PlateService
-    materials: MaterialsService
-    slots: SlotService
-    notifications: NotificationService
-    outbox: Outbox
-    maintenance: MaintenanceService
-    schedule: ScheduleService
-    orders: OrderService
-    scheduler: Scheduler
-    usage: UsageService
-
-
-def _warn_about_tls(configs: list[PrinterConfig]) -> None:
-    for config in configs:
-        if config.kind is PrinterKind.BAMBU and config.tls_insecure:
-            log.warning(
-                "printer.tls_insecure",
-                printer_id=config.id,
-                hint="the printer's certificate is not verified; set ca_file to verify it",
-            )
-
-
-def _follow_monitoring_interval(settings: SettingsService, monitoring: MonitoringService) -> None:
-    """Make the ``monitoring_interval`` setting the poll interval of every polled printer without its own, at once."""
-
-    async def on_settings_changed(old: dict[str, Any], new: dict[str, Any]) -> None:
-        if old[MONITORING_INTERVAL] != new[MONITORING_INTERVAL]:
-            await monitoring.apply_default_poll_interval()
-
-    settings.add_listener(on_settings_changed)
-
-
-def discord_bot(
-    settings: DiscordSettings,
-    *,
-    queue: QueueService,
-    bus: EventBus,
-    accounts: AccountService | None = None,
-    plates: PlateService | None = None,
-) -> AbstractAsyncContextManager[object]:
-    """The Discord bot when ``settings`` are complete (``discord.enabled``), else nothing; its members act as their
-    ``accounts``. Entering it never waits for Discord; a refused token or an unreachable Discord is logged and the
-    server runs on without the bot."""
-    if not settings.enabled:
-        return nullcontext()
-    return DiscordBot(settings, queue=queue, bus=bus, accounts=accounts, plates=plates)
-
-
-SETUP_MESSAGE = "no account exists yet; create the first admin at {url} (valid 1 hour, once)"
-
-
-def setup_announcer(*, json_lines: bool) -> Callable[[str], None]:
-    """What prints the one-time set-up URL on stderr for the operator: a plain line, or with JSON logs one JSON
-    object like the log's lines. It is written straight to stderr, never through the logging pipeline."""
-
-    def announce(url: str) -> None:
-        message = SETUP_MESSAGE.format(url=url)
-        if json_lines:
-            line = {"event": "setup.url", "level": "warning", "message": message, "timestamp": _utcnow_iso()}
-            print(json.dumps(line), file=sys.stderr, flush=True)
-        else:
-            print(f"printfleet: {message}", file=sys.stderr, flush=True)
-
-    return announce
-
-
-def _utcnow_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def build_app(
@@ -263,7 +154,7 @@ def build_app(
             health = HealthService()
             health.add_source("store", store_health.reasons)
             health.add_source("printers", monitoring.health_reasons)
-            _follow_monitoring_interval(settings_service, monitoring)
+            follow_monitoring_interval(settings_service, monitoring)
             monitoring.add_listener(jobs.on_printer_change)
             monitoring.add_telemetry_listener(jobs.on_telemetry)  # the first layer done
             jobs.attach(monitoring.watched)
@@ -322,7 +213,7 @@ def build_app(
             )
             await plates.load()
             plates_ref.append(plates)
-            monitoring.set_plate_lookup(plates.needs_clearing)
+            monitoring.shown.plate = plates.needs_clearing
             monitoring.add_listener(plates.on_printer_change)  # after jobs and queue: the print's job has ended
             dispatch = DispatchService(
                 repository=SqlDispatchRepository(database),
@@ -337,7 +228,7 @@ def build_app(
                 on_sending_changed=monitoring.refresh,
                 **({"clock": clock} if clock is not None else {}),
             )
-            monitoring.set_sending_lookup(dispatch.sending)
+            monitoring.shown.sending = dispatch.sending
             schedule_policy = schedule_policy_of(settings)
             schedule_repository = SqlScheduleRepository(database, **({"clock": clock} if clock is not None else {}))
             scheduler = Scheduler(
@@ -361,8 +252,36 @@ def build_app(
                 policy=schedule_policy,
                 **({"clock": clock} if clock is not None else {}),
             )
+            up_next = UpNextTracker(timeline=schedule.timeline, bus=bus, refresh=monitoring.refresh)
+            monitoring.shown.next_print = up_next.lookup
+
+            async def file_of_dispatch(dispatch_id: int) -> tuple[int, int]:
+                sent = await dispatch.get(dispatch_id)
+                return sent.file_id, sent.plate
+
+            job_previews = SqlJobPreviews(database)
+            thumbnails = PrintThumbnails(
+                bus=bus,
+                file_of_dispatch=file_of_dispatch,
+                file=files.get,
+                refresh=monitoring.refresh,
+                has_preview=job_previews.has,
+            )
+            monitoring.shown.thumbnail = thumbnails.lookup
+
+            async def keep_preview(job: Job, preview: Thumbnail) -> None:
+                if await job_previews.save(job.id, preview):
+                    await thumbnails.preview_kept(job)
+
             materials, slots, usage, spoolman = wire_materials(
-                settings, database, bus=bus, monitoring=monitoring, scheduler=scheduler, files=files, clock=clock
+                settings,
+                database,
+                bus=bus,
+                monitoring=monitoring,
+                scheduler=scheduler,
+                files=files,
+                clock=clock,
+                keep_preview=keep_preview,
             )
             notify_settings = settings.notifications
             notifying = build_notifications(
@@ -391,7 +310,7 @@ def build_app(
             )
             etsy = build_etsy(settings, database, orders, clock, bus=bus)
             seeded = [*settings.printer_configs(), *extra_printers]
-            _warn_about_tls(seeded)
+            warn_about_tls(seeded)
             await printers.seed(seeded)
             app.state.runtime = Runtime(
                 database=database,
@@ -418,14 +337,63 @@ def build_app(
                 orders=orders,
                 usage=usage,
             )
-            bot = discord_bot(settings.discord, queue=queue, bus=bus, accounts=accounts, plates=plates)
-            health.add_source("discord", lambda: [bot.problem] if isinstance(bot, DiscordBot) and bot.problem else [])
+            identity = process_identity()
             roles = Roles(
                 SqlLeaseRepository(database) if database.dialect_name == "postgresql" else None,
-                owner=process_identity(),
+                owner=identity,
                 metrics=metrics,
             )
-            delivery = roles.role("notifications.delivery", outbox.delivering)
+            announcements = farm_announcements(
+                database,
+                Shown(
+                    bus=bus,
+                    settings=settings_service,
+                    printers=printers,
+                    jobs=jobs,
+                    queue=queue,
+                    dispatch=dispatch,
+                    plates=plates,
+                    schedule=schedule,
+                    scheduler=scheduler,
+                    orders=orders,
+                    shop_wake=etsy.sync.wake if etsy else None,
+                ),
+                sender=identity,
+                metrics=metrics,
+            )
+            bots: list[AbstractAsyncContextManager[object]] = []
+
+            delivering_here = notify_settings.enabled
+            notifying.sender.discord.bot_configured = settings.discord.enabled
+
+            def start_bot() -> AbstractAsyncContextManager[object]:
+                """A fresh bot each time this process takes the role (a bot that stopped cannot log in again), with
+                the notifications' delivery, so that discord channels are sent by the process that runs the bot."""
+                bots[:] = [
+                    discord_bot(
+                        settings.discord,
+                        queue=queue,
+                        bus=bus,
+                        accounts=accounts,
+                        plates=plates,
+                        on_poster=notifying.sender.discord.attach,
+                    )
+                ]
+                return together(bots[0], outbox.delivering() if delivering_here else nullcontext())
+
+            # One process of a farm talks to Discord: two gateways on one token would both answer every command.
+            bot_role = roles.role("discord.bot", start_bot) if settings.discord.enabled else None
+            bot: AbstractAsyncContextManager[object] = bot_role if bot_role is not None else nullcontext()
+
+            def bot_problem() -> list[str]:
+                running = bots[0] if bots and bot_role is not None and bot_role.held else None
+                return [running.problem] if isinstance(running, DiscordBot) and running.problem else []
+
+            health.add_source("discord", bot_problem)
+            # With the bot configured, delivery goes with the bot's role (above); else it is a role of its own.
+            delivery: AbstractAsyncContextManager[object] = (
+                nullcontext() if bot_role is not None else roles.role("notifications.delivery", outbox.delivering)
+            )
             alerts = roles.role("notifications.printer_alerts", lambda: notifying.alerts)
             app.state.context = ApiContext(
                 printers=printers,
@@ -456,8 +424,10 @@ def build_app(
                 secure_cookies=settings.http.secure_cookies,
                 metrics_token=settings.metrics.token.get_secret_value() if settings.metrics.token else None,
                 roles=roles.held,
+                certificates=Path(settings.files.directory).parent / "certificates",
+                job_preview=job_previews.get,
             )
-            # The bot subscribes to the bus before the queue starts, so it hears the offers made at start-up.
+            # The bot subscribes to the bus before the queue's deadlines start, so it hears the offers made at start-up.
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.
             outbox_context: AbstractAsyncContextManager[object] = outbox if notify_settings.enabled else nullcontext()
             delivery_context: AbstractAsyncContextManager[object] = (
@@ -473,23 +443,28 @@ def build_app(
             mirror_context: AbstractAsyncContextManager[object] = (
                 roles.role("spoolman.inventory", lambda: spoolman.inventory) if spoolman else nullcontext()
             )
+            await queue.load()  # every process takes queue commands; one runs its deadlines (a role)
             try:
                 async with (
-                    outbox_context,
-                    delivery_context,
-                    alerts,
-                    notifying.reminders,
-                    bot,
-                    queue,
-                    monitoring,
-                    dispatch,
-                    roles.role("schedule.dispatch", lambda: scheduler),
-                    maintenance,
-                    spoolman_context,
-                    mirror_context,
-                    usage,
-                    orders,
-                    shop_context,
+                    # first in, last out: it hears every event and sends the last ones
+                    logged("announcements", announcements),
+                    logged("notifications.outbox", outbox_context),
+                    logged("notifications.delivery", delivery_context),
+                    logged("notifications.printer_alerts", alerts),
+                    logged("notifications.claim_reminders", notifying.reminders),
+                    logged("discord.bot", bot),
+                    logged("queue.deadlines", roles.role("queue.deadlines", queue.deadlines)),
+                    logged("monitoring", monitoring),
+                    logged("dispatch", dispatch),
+                    logged("schedule.dispatch", roles.role("schedule.dispatch", lambda: scheduler)),
+                    logged("maintenance", maintenance),
+                    logged("schedule.up_next", up_next),
+                    logged("print_thumbnails", thumbnails),
+                    logged("spoolman.reports", spoolman_context),
+                    logged("spoolman.inventory", mirror_context),
+                    logged("materials.usage", usage),
+                    logged("orders", orders),
+                    logged("shop.etsy", shop_context),
                 ):
                     log.info("printfleet.started", printers=len(monitoring.watched()))
                     yield

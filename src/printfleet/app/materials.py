@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,8 +18,8 @@ import structlog
 
 from printfleet.config import Settings
 from printfleet.domain.files import NotPrintable
-from printfleet.domain.files.model import FileMetadata
-from printfleet.domain.files.threemf import read_3mf
+from printfleet.domain.files.model import FileMetadata, Thumbnail
+from printfleet.domain.files.threemf import read_3mf, thumbnail_3mf
 from printfleet.domain.jobs import Job
 from printfleet.domain.materials.costs import CostRates
 from printfleet.domain.materials.tracking import FilamentEstimate, UsageSource, UsageTracking
@@ -91,13 +91,22 @@ def plate_estimate(metadata: FileMetadata, plate_index: int, mapping: tuple[int,
     )
 
 
+PreviewKeeper = Callable[[Job, Thumbnail], Awaitable[None]]
+"""Keeps the plate preview of a print started at the printer (``job_previews``) and shows it."""
+
+
 def printer_file_estimates(
-    printer: Callable[[str], PrinterConfig | None], *, attempts: int = 12, interval_s: float = 5.0
+    printer: Callable[[str], PrinterConfig | None],
+    *,
+    attempts: int = 12,
+    interval_s: float = 5.0,
+    keep_preview: PreviewKeeper | None = None,
 ) -> Estimates:
     """The estimate of a Bambu Lab print printfleet did not send: its project file read back from the printer over
     FTPS (``printfleet.printers.bambu.project_files``), the printed plate's filaments; tried ``attempts`` times
     ``interval_s`` seconds apart, as the file appears only some seconds into a print. None for other printers, or
-    when the file is not found or cannot be read (the usage then falls back on what the AMS reports)."""
+    when the file is not found or cannot be read (the usage then falls back on what the AMS reports). The printed
+    plate's preview (``Metadata/plate_N.png``) goes to ``keep_preview``, so the card shows it."""
 
     async def estimate(job: Job) -> UsageTracking | None:
         config = printer(job.printer_id)
@@ -125,7 +134,14 @@ def printer_file_estimates(
                 log.info("materials.project_file_not_sliced", printer_id=job.printer_id, path=path)
                 return None
             log.info("materials.project_file_read", printer_id=job.printer_id, job_id=job.id, path=path)
-            return plate_estimate(metadata, printed_plate(job.filename))
+            plate = printed_plate(job.filename)
+            preview = thumbnail_3mf(io.BytesIO(content), plate)
+            if keep_preview is not None and preview is not None:
+                try:
+                    await keep_preview(job, preview)
+                except Exception:  # the card's picture must not cost the print its usage
+                    log.exception("thumbnails.keep_failed", printer_id=job.printer_id, job_id=job.id)
+            return plate_estimate(metadata, plate)
         return None
 
     return estimate
@@ -226,6 +242,7 @@ def build_spoolman(
             interval=timedelta(seconds=min(30.0, spoolman.retry_initial)),
         ),
         clock=clock or (lambda: datetime.now(UTC)),
+        on_gone=slots.release,
     )
     inventory = SpoolmanInventory(
         catalog=SpoolmanCatalogLink(client),
@@ -265,15 +282,16 @@ def build_usage(
     status: Callable[[str], PrinterStatus | None],
     bus: EventBus,
     clock: Callable[[], datetime] | None,
+    keep_preview: PreviewKeeper | None = None,
 ) -> UsageService:
     """The usage service on the store, fed by dispatched files, and for Bambu prints started elsewhere by the project
-    file read back from the printer."""
+    file read back from the printer (whose plate preview goes to ``keep_preview``)."""
     return UsageService(
         repository=SqlUsageRepository(database),
         slots=slots,
         materials=materials,
         estimates=dispatched_file_estimates(SqlDispatchRepository(database), files),
-        late_estimates=printer_file_estimates(printer),
+        late_estimates=printer_file_estimates(printer, keep_preview=keep_preview),
         rates=cost_rates(settings, printer),
         currency=settings.costs.currency,
         report_to_spoolman=settings.spoolman.url is not None,
@@ -292,9 +310,11 @@ def wire_materials(
     scheduler: Scheduler,
     files: FileLibrary,
     clock: Callable[[], datetime] | None,
+    keep_preview: PreviewKeeper | None = None,
 ) -> tuple[MaterialsService, SlotService, UsageService, SpoolmanParts | None]:
     """The inventory, the printers' material slots (a monitoring slot listener; the scheduler's loaded-grams
-    check), each print's usage and cost (a monitoring listener of reports), and Spoolman when configured."""
+    check), each print's usage and cost (a monitoring listener of reports), and Spoolman when configured;
+    ``keep_preview`` keeps the plate previews of the Bambu project files read back from printers."""
     materials = MaterialsService(
         repository=SqlMaterialRepository(database), **({"clock": clock} if clock is not None else {})
     )
@@ -309,7 +329,7 @@ def wire_materials(
         **({"clock": clock} if clock is not None else {}),
     )
     monitoring.add_slot_listener(slots.on_printer_slots)
-    monitoring.set_slot_spools_lookup(slots.slot_spools)
+    monitoring.shown.spools = slots.slot_spools
     scheduler.set_stock_check(partial(slots.check_loaded, unknown_grams_ok=True))
     usage = build_usage(
         settings,
@@ -321,6 +341,7 @@ def wire_materials(
         status=monitoring.status,
         bus=bus,
         clock=clock,
+        keep_preview=keep_preview,
     )
     spoolman = build_spoolman(settings, database, bus, clock, materials=materials, slots=slots)
     monitoring.add_listener(usage.on_report)

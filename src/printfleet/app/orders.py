@@ -260,6 +260,7 @@ def build_etsy(
         interval_s=etsy.poll_interval,
         clock=now,
         bus=bus,
+        webhook_token=etsy.webhook_token.get_secret_value() if etsy.webhook_token else None,
     )
     orders.add_shipment_hint(sync.wake)
     connector = EtsyConnector(
