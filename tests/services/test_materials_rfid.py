@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -72,3 +73,18 @@ async def test_without_auto_create_only_known_spools_are_matched(database: Datab
     assert matched is not None
     assert matched.id == created.id
     assert (await service.list_spools(SpoolQuery()))[1] == 1
+
+
+async def test_tags_read_at_the_same_moment_make_their_vendor_and_filaments_once(database: Database) -> None:
+    # Two printers' slot syncs and Spoolman's feed run side by side and may each meet a new vendor at once.
+    service = MaterialsService(repository=SqlMaterialRepository(database))
+    h2d = [slot for slot in _slots("ams_h2d_dual_nozzle.json").slots if slot.tray_uuid is not None]
+    x1c = [slot for slot in _slots("ams_full_pushall_x1c.json").slots if slot.tray_uuid is not None]
+
+    made = await asyncio.gather(*(service.spool_for_rfid(slot) for slot in [*h2d, *x1c]))
+
+    assert all(spool is not None for spool in made)
+    assert (await service.list_vendors(VendorQuery()))[1] == 1
+    filaments, _ = await service.list_filaments(FilamentQuery(limit=100))
+    kinds = [(f.material, f.name, f.color_hex) for f in filaments]
+    assert len(kinds) == len(set(kinds))  # no filament twice

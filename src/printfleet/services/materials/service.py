@@ -9,6 +9,7 @@ of one spool add up.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -67,8 +68,33 @@ class MaterialsService:
     ) -> None:
         self._repository = repository
         self._clock = clock
+        self._catalog_lock = asyncio.Lock()  # one find-or-add of a vendor or filament at a time in this process
 
     # Vendors
+
+    async def vendor_named(self, name: str) -> Vendor:
+        """The vendor called ``name`` (any case; the oldest when several are), added when there is none. Finding and
+        adding run one at a time in this process, so an AMS tag and Spoolman's feed naming one new vendor at the same
+        moment make it once. Raises InvalidMaterial."""
+        async with self._catalog_lock:
+            vendors, _ = await self.list_vendors(VendorQuery(search=name, limit=500))
+            named = [vendor for vendor in vendors if vendor.name.lower() == name.lower()]
+            if named:
+                return min(named, key=lambda vendor: vendor.id)
+            return await self.add_vendor(VendorFields(name=name))
+
+    async def filament_like(self, draft: FilamentFields) -> Filament:
+        """The filament of ``draft.vendor_id`` that ``draft`` describes (same material, name, colour and diameter;
+        the oldest when several are), added from ``draft`` when there is none; one find-or-add at a time, as
+        :meth:`vendor_named`. Raises InvalidMaterial."""
+        async with self._catalog_lock:
+            filaments, _ = await self.list_filaments(
+                FilamentQuery(material=draft.material, vendor_id=draft.vendor_id, limit=500)
+            )
+            alike = [f for f in filaments if f.vendor_id == draft.vendor_id and same_filament(f, draft)]
+            if alike:
+                return min(alike, key=lambda filament: filament.id)
+            return await self.add_filament(draft)
 
     async def add_vendor(self, vendor: VendorFields) -> Vendor:
         """Add a vendor. Raises InvalidMaterial naming a refused field."""
@@ -225,16 +251,8 @@ class MaterialsService:
         draft = rfid_draft(slot) if found is None and create else None
         if draft is None:
             return found
-        vendors, _ = await self.list_vendors(VendorQuery(search=draft.vendor_name, limit=500))
-        vendor = next((v for v in vendors if v.name.lower() == draft.vendor_name.lower()), None)
-        if vendor is None:
-            vendor = await self.add_vendor(VendorFields(name=draft.vendor_name))
-        filaments, _ = await self.list_filaments(
-            FilamentQuery(material=draft.filament.material, vendor_id=vendor.id, limit=500)
-        )
-        filament = next((f for f in filaments if same_filament(f, draft.filament)), None)
-        if filament is None:
-            filament = await self.add_filament(replace(draft.filament, vendor_id=vendor.id))
+        vendor = await self.vendor_named(draft.vendor_name)
+        filament = await self.filament_like(replace(draft.filament, vendor_id=vendor.id))
         try:
             return await self.add_spool(filament.id, draft.spool_values)
         except Conflict:  # added meanwhile by another request

@@ -22,9 +22,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from printfleet.domain.materials import FilamentQuery, VendorFields, VendorQuery
 from printfleet.domain.materials.model import InvalidMaterial
-from printfleet.domain.materials.rfid import same_filament
 from printfleet.domain.materials.spoolman import MirroredSpool, mirror_of
 from printfleet.services.errors import Conflict, StoreUnavailable
 from printfleet.services.materials.service import MaterialsService
@@ -132,18 +130,9 @@ class SpoolmanInventory:
     async def _filament_for(self, mirrored: MirroredSpool) -> int:
         vendor_id = None
         if mirrored.vendor_name is not None:
-            vendors, _ = await self._materials.list_vendors(VendorQuery(search=mirrored.vendor_name, limit=500))
-            vendor = next((v for v in vendors if v.name.lower() == mirrored.vendor_name.lower()), None)
-            if vendor is None:
-                vendor = await self._materials.add_vendor(VendorFields(name=mirrored.vendor_name))
-            vendor_id = vendor.id
+            vendor_id = (await self._materials.vendor_named(mirrored.vendor_name)).id
         wanted = replace(mirrored.filament, vendor_id=vendor_id)
-        filaments, _ = await self._materials.list_filaments(
-            FilamentQuery(material=wanted.material, vendor_id=vendor_id, limit=500)
-        )
-        found = next((f for f in filaments if f.vendor_id == vendor_id and same_filament(f, wanted)), None)
-        if found is None:
-            return (await self._materials.add_filament(wanted)).id
+        found = await self._materials.filament_like(wanted)
         changes = {
             name: getattr(wanted, name)
             for name in ("density_g_cm3", "net_weight_g", "empty_spool_weight_g", "price_per_spool")
