@@ -360,6 +360,17 @@ class MetricsSettings(BaseModel):
     token: SecretStr | None = None
 
 
+class FarmSettings(BaseModel):
+    """Several processes on one PostgreSQL (docs/farm.md). ``printer_ownership``: each printer is connected by
+    exactly one process, which shares its status with the others (off: every process connects to every printer).
+    ``printer_lease_ttl``: the life of a printer's lease, seconds (renewed every third of it; a
+    process that died is replaced within it and a round)."""
+
+    model_config = ConfigDict(extra="forbid")
+    printer_ownership: bool = True
+    printer_lease_ttl: float = Field(default=12.0, ge=3.0, le=300.0)
+
+
 class DiscordSettings(BaseModel):
     """The Discord bot. It runs inside ``printfleet serve`` when ``token``, ``guild_id`` and ``queue_channel_id``
     are all set. ``admin_role`` is the name or id of the role allowed the admin commands; ``dm_offers`` also sends
@@ -618,6 +629,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     auth: AuthSettings = AuthSettings()
     metrics: MetricsSettings = MetricsSettings()
+    farm: FarmSettings = FarmSettings()
     files: FilesSettings = FilesSettings()
     dispatch: DispatchSettings = DispatchSettings()
     schedule: ScheduleSettings = ScheduleSettings()

@@ -103,6 +103,8 @@ async def start_server(
     **settings: Any,
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = free_port()
+    # the address it serves on: a farm's processes are told apart by it (printer ownership)
+    settings["http"] = {"host": "127.0.0.1", "port": port, **settings.get("http", {})}
     app_settings = load_settings(None, database_url=database_url, **settings)
     app = build_app(
         app_settings,

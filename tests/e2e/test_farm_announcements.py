@@ -82,7 +82,7 @@ async def test_a_change_through_one_server_shows_on_the_other(empty_postgres_url
         )
         assert added.status_code == 201, added.text
 
-        async def watched_on_second() -> bool:  # connected to (and shown on its Printers page)
+        async def watched_on_second() -> bool:  # shown on its Printers page (its owner connects to it)
             return "mk4-9" in {config.id for config, _ in second.runtime.monitoring.watched()}
 
         await within(1.0, watched_on_second)

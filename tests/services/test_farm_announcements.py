@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from printfleet.domain.announcements import Hint, HintKind
 from printfleet.domain.events import QueueUpdated, SettingsUpdated
-from printfleet.services.announcements import FarmAnnouncements
 from printfleet.services.events import EventBus
+from printfleet.services.farm.announcements import FarmAnnouncements
 from printfleet.store.announcements import CHANNEL, PgAnnouncementChannel
 from printfleet.store.database import Database
 

@@ -19,6 +19,7 @@ from printfleet.domain.printer import (
     PrinterStatus,
     Secret,
 )
+from printfleet.services.errors import StaleOwner
 from printfleet.services.events import EventBus
 from printfleet.services.monitoring import MonitoringService
 from printfleet.services.ports import StatusCallback
@@ -381,5 +382,61 @@ async def test_a_report_of_a_printer_removed_by_another_process_is_dropped_quiet
         assert [e.status.state for e in drain(subscription)] == [PrinterState.PRINTING]
         assert service.status("p1") is not None
         assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    finally:
+        await service.stop()
+
+
+async def test_in_a_shared_farm_a_printer_is_connected_only_once_owned_and_let_go_when_stale(
+    repository: SqlPrinterRepository,
+) -> None:
+    connections: dict[str, ScriptedConnection] = {}
+
+    def factory(config: PrinterConfig, sink: StatusCallback) -> ScriptedConnection:
+        connections[config.id] = ScriptedConnection(config, sink)
+        return connections[config.id]
+
+    owner = {"p1": True}
+
+    async def fence(printer_id: str) -> None:
+        if not owner[printer_id]:
+            raise StaleOwner(printer_id, 1)
+
+    bus = EventBus()
+    remote = bus.subscribe(remote=True)
+    service = MonitoringService(
+        repository=repository, bus=bus, connection_factory=factory, shared_farm=True, fence=fence
+    )
+    await service.start()
+    try:
+        # Known, shown, not connected: another process owns it and shares its status.
+        assert connections == {}
+        assert [config.id for config, _ in service.watched()] == ["p1"]
+        assert service.connected() == []
+        assert service.connection("p1") is None
+        service.show_shared("p1", printing(40.0))
+        shown = service.status("p1")
+        assert shown is not None
+        assert shown.progress == 40.0
+        [event] = drain(remote)
+        assert event.status.progress == 40.0
+
+        # This process comes to own it: connected; its reports are recorded.
+        assert await service.take_over("p1")
+        assert service.owns("p1")
+        assert connections["p1"].config.id == "p1"
+        await connections["p1"].report(printing(41.0))
+        assert [t.to_state for t in await repository.list_transitions("p1")] == [PrinterState.PRINTING]
+
+        # Another process took it meanwhile (this one was paused past its lease): nothing written, let go.
+        owner["p1"] = False
+        connections["p1"].push(PrinterStatus(state=PrinterState.FINISHED, file_name="benchy.gcode.3mf"))
+        for _ in range(100):
+            if not service.owns("p1"):
+                break
+            await asyncio.sleep(0.01)
+        assert not service.owns("p1")
+        assert connections["p1"].cancelled
+        assert [t.to_state for t in await repository.list_transitions("p1")] == [PrinterState.PRINTING]
+        assert [config.id for config, _ in service.watched()] == ["p1"]  # still shown, as its new owner shares it
     finally:
         await service.stop()

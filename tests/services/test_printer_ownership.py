@@ -17,7 +17,7 @@ from printfleet.domain.ownership import LeaseState
 from printfleet.domain.printer import PrinterState, PrinterStatus
 from printfleet.domain.status_wire import status_from_wire, status_to_wire
 from printfleet.services.errors import StaleOwner, StoreUnavailable
-from printfleet.services.ownership import PrinterOwnership
+from printfleet.services.farm.ownership import PrinterOwnership
 from printfleet.store.database import Database
 from printfleet.store.printer_leases import SqlPrinterLeaseRepository, check_fence
 

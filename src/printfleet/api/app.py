@@ -248,6 +248,7 @@ def create_api(
             printers_connected=connected,
             checked_at=datetime.now(UTC),
             roles=context.roles(),
+            printers_owned=len(context.monitoring.connected()),
         )
 
     @app.get(

@@ -355,6 +355,10 @@ class Health(BaseModel):
         description="the singleton roles this process runs now (notifications.delivery, …); on PostgreSQL one "
         "process of the farm holds each, on SQLite the only process holds them all",
     )
+    printers_owned: int = Field(
+        description="the printers this process connects to: in a shared farm (PostgreSQL, farm.printer_ownership) "
+        "its share of the farm, else every printer"
+    )
 
 
 class CommandAccepted(BaseModel):

@@ -23,11 +23,11 @@ from printfleet.domain.events import (
     ScheduledPrintUpdated,
 )
 from printfleet.observability.metrics import PrometheusMetrics
-from printfleet.services.announcements import FarmAnnouncements, Loader
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService
 from printfleet.services.errors import NotFound
 from printfleet.services.events import EventBus
+from printfleet.services.farm.announcements import FarmAnnouncements, Loader
 from printfleet.services.jobs import JobService
 from printfleet.services.orders import OrderService
 from printfleet.services.printers import PrinterService

@@ -35,6 +35,7 @@ from printfleet.app.parts import (
     warn_about_tls,
 )
 from printfleet.app.schedule import for_member_printers, member_printers, schedule_policy_of
+from printfleet.app.shared_farm import ConnectedPrinters, build_shared_farm, shares_printers
 from printfleet.bot import DiscordBot
 from printfleet.config import Settings
 from printfleet.domain.files.model import Thumbnail
@@ -49,6 +50,7 @@ from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService
 from printfleet.services.dispatch.steps import DispatchTimings
 from printfleet.services.events import EventBus
+from printfleet.services.farm.announcements import FarmAnnouncements
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
@@ -140,7 +142,9 @@ def build_app(
                 metrics=metrics,
                 **({"clock": clock} if clock is not None else {}),
             )
+            shared_farm = shares_printers(settings, database)
             monitoring = MonitoringService(
+                shared_farm=shared_farm,
                 repository=repository,
                 bus=bus,
                 connection_factory=factory or connection_factory(metrics),
@@ -157,7 +161,7 @@ def build_app(
             follow_monitoring_interval(settings_service, monitoring)
             monitoring.add_listener(jobs.on_printer_change)
             monitoring.add_telemetry_listener(jobs.on_telemetry)  # the first layer done
-            jobs.attach(monitoring.watched)
+            jobs.attach(monitoring.connected)
             queue = QueueService(
                 repository=SqlQueueRepository(database),
                 jobs=SqlJobRepository(database),
@@ -234,7 +238,7 @@ def build_app(
             scheduler = Scheduler(
                 repository=schedule_repository,
                 dispatch=dispatch,
-                printers=monitoring,
+                printers=ConnectedPrinters(monitoring),  # in a shared farm, each process schedules for its own
                 plates=plates,
                 jobs=jobs,
                 files=files,
@@ -291,7 +295,7 @@ def build_app(
                 accounts=accounts,
                 jobs=jobs,
                 queue_entries=queue.entry,
-                printers_now=monitoring.watched,
+                printers_now=monitoring.connected,
                 clock=clock,
             )
             outbox, notifications = notifying.outbox, notifying.service
@@ -361,6 +365,20 @@ def build_app(
                 sender=identity,
                 metrics=metrics,
             )
+            farm = (
+                build_shared_farm(
+                    settings,
+                    database,
+                    bus=bus,
+                    monitoring=monitoring,
+                    printers=printers,
+                    dispatch=dispatch,
+                    announcements=announcements,
+                    metrics=metrics,
+                )
+                if shared_farm and isinstance(announcements, FarmAnnouncements)
+                else None
+            )
             bots: list[AbstractAsyncContextManager[object]] = []
 
             delivering_here = notify_settings.enabled
@@ -394,7 +412,12 @@ def build_app(
             delivery: AbstractAsyncContextManager[object] = (
                 nullcontext() if bot_role is not None else roles.role("notifications.delivery", outbox.delivering)
             )
-            alerts = roles.role("notifications.printer_alerts", lambda: notifying.alerts)
+            # In a shared farm each process raises the alarms of the printers it owns (it alone sees their reports).
+            alerts = (
+                notifying.alerts
+                if farm is not None
+                else roles.role("notifications.printer_alerts", lambda: notifying.alerts)
+            )
             app.state.context = ApiContext(
                 printers=printers,
                 monitoring=monitoring,
@@ -454,9 +477,17 @@ def build_app(
                     logged("notifications.claim_reminders", notifying.reminders),
                     logged("discord.bot", bot),
                     logged("queue.deadlines", roles.role("queue.deadlines", queue.deadlines)),
-                    logged("monitoring", monitoring),
-                    logged("dispatch", dispatch),
-                    logged("schedule.dispatch", roles.role("schedule.dispatch", lambda: scheduler)),
+                    # the printers: known, then (a shared farm) owned and connected, with their prints in flight
+                    together(
+                        logged("monitoring", monitoring),
+                        logged("dispatch", dispatch),
+                        logged("farm.printers", farm.running() if farm is not None else nullcontext()),
+                    ),
+                    # In a shared farm each process schedules the prints of the printers it owns.
+                    logged(
+                        "schedule.dispatch",
+                        scheduler if farm is not None else roles.role("schedule.dispatch", lambda: scheduler),
+                    ),
                     logged("maintenance", maintenance),
                     logged("schedule.up_next", up_next),
                     logged("print_thumbnails", thumbnails),

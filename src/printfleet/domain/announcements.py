@@ -62,6 +62,12 @@ class HintKind(StrEnum):
     """A printer's configuration: added, edited or removed (key: the printer's id)."""
     SHOP = "shop"
     """A shop asked to be polled now (key: the shop's kind, ``etsy``)."""
+    STATUS = "status"
+    """A printer's status, shared by the process that owns it (key: the printer's id)."""
+    COMMAND = "command"
+    """A printer command for the process that owns the printer (key: JSON ``[printer_id, command, request]``)."""
+    REPLY = "reply"
+    """The owner's answer to a command (key: JSON ``[request, outcome, message]``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +85,8 @@ class Hint:
 
 def hint_of(event: DomainEvent) -> Hint | None:
     """The hint announcing ``event`` to the other processes, or None when they need not hear of it: printer
-    statuses (each process has its own printer connections today), alerts and reminders (said once, by the role
-    that raises them), and what they re-read anyway."""
+    statuses (their owner shares them in ``printer_live``: ``StatusSharing``), alerts and reminders (said once, by
+    the role that raises them), and what they re-read anyway."""
     if isinstance(event, JobAutoCreated | JobUpdated | FirstLayerDone):
         return Hint(HintKind.JOB, str(event.job.id))
     if isinstance(event, JobCostRecorded):

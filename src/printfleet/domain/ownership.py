@@ -1,6 +1,6 @@
 """Which process of a farm owns (connects to) which printer: rendezvous hashing and the moves one process makes.
 
-A farm's processes share the printers through a lease per printer (:mod:`printfleet.services.ownership`). Each
+A farm's processes share the printers through a lease per printer (:mod:`printfleet.services.farm.ownership`). Each
 process, at each round, looks at every printer's lease and the processes alive, and decides on its own what to
 claim and what to let go, by these rules (moonraker-auth-scale research C1, a prototype measured there):
 

@@ -15,12 +15,14 @@ class PrometheusMetrics:
     ``printfleet_printer_connection_restarts_total{kind}`` (connection tasks that crashed and were restarted),
     ``printfleet_store_errors_total{error}`` (store operations that failed as unavailable, by driver error class),
     ``printfleet_lease_held{role}``, ``printfleet_lease_renewals_total{role,outcome}`` and
-    ``printfleet_lease_takeovers_total{role}`` (singleton roles on PostgreSQL), ``printfleet_announcements_sent_total``
+    ``printfleet_lease_takeovers_total{role}`` (singleton roles on PostgreSQL), ``printfleet_printers_owned``,
+    ``printfleet_printer_lease_renewals_total{outcome}`` and ``printfleet_printer_takeovers_total`` (printer
+    ownership in a shared farm), ``printfleet_announcements_sent_total``
     and ``printfleet_announcement_hints_sent_total`` (NOTIFY payloads and the hints in them),
     ``printfleet_announcements_received_total{kind}``, ``printfleet_announcements_malformed_total``,
     ``printfleet_announcement_listener_reconnects_total`` and ``printfleet_notify_queue_usage`` (the farm's
     announcements on PostgreSQL). Also implements the store health's StoreMetrics, the singletons' LeaseMetrics and
-    the announcements' AnnouncementMetrics.
+    the announcements' AnnouncementMetrics and printer ownership's OwnershipMetrics.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -105,6 +107,22 @@ class PrometheusMetrics:
             ["role"],
             registry=self.registry,
         )
+        self.owned = Gauge(
+            "printfleet_printers_owned",
+            "Printers this process owns (connects to) in a shared farm",
+            registry=self.registry,
+        )
+        self.printer_lease_renewals = Counter(
+            "printfleet_printer_lease_renewals",
+            "Renewals of this process's printer leases, by outcome (ok, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.printer_takeovers = Counter(
+            "printfleet_printer_takeovers",
+            "Printers this process claimed from a process whose lease had expired",
+            registry=self.registry,
+        )
         self.announcements_payloads = Counter(
             "printfleet_announcements_sent", "NOTIFY payloads sent to the other processes", registry=self.registry
         )
@@ -175,6 +193,18 @@ class PrometheusMetrics:
     def lease_renewed(self, name: str, *, ok: bool) -> None:
         """Count one renewal of the role ``name``'s lease."""
         self.lease_renewals.labels(role=name, outcome="ok" if ok else "failed").inc()
+
+    def printers_owned(self, count: int) -> None:
+        """Set how many printers this process owns."""
+        self.owned.set(count)
+
+    def printer_leases_renewed(self, *, ok: bool) -> None:
+        """Count one renewal of this process's printer leases."""
+        self.printer_lease_renewals.labels(outcome="ok" if ok else "failed").inc()
+
+    def printers_taken_over(self, count: int) -> None:
+        """Count ``count`` printers claimed from an expired owner."""
+        self.printer_takeovers.inc(count)
 
     def announcements_sent(self, payloads: int, hints: int) -> None:
         """Count ``payloads`` NOTIFY payloads carrying ``hints`` hints."""

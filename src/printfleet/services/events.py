@@ -5,7 +5,7 @@ buffer is full the oldest event in it is dropped and counted (Moonraker keeps pe
 reason). Services publish only after their transaction committed (DESIGN.md invariant 7).
 
 Events of another process of the farm (re-read from the store after its announcement, see
-:mod:`printfleet.services.announcements`) are published as *remote*: they reach only the subscribers that show
+:mod:`printfleet.services.farm.announcements`) are published as *remote*: they reach only the subscribers that show
 things to people (``subscribe(remote=True)``: WebSocket clients, live pages), never the ones that act on events
 (notifications, the outbox, the queue), since the process where the change happened acted on it already.
 """

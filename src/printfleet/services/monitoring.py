@@ -15,6 +15,16 @@ configuration with the current global interval filled in, and knows nothing of s
 it keeps, lists and publishes still says None. When the setting changes, :meth:`MonitoringService.
 apply_default_poll_interval` reconnects the printers that follow it.
 
+**A shared farm** (several processes on one PostgreSQL, docs/farm.md): each printer is owned by one process, the only
+one that connects to it. Built with ``shared_farm``, the service connects to no printer by itself: every printer is
+*known* (its configuration and the status its owner last shared, :meth:`MonitoringService.show_shared`), and
+connected only once this process comes to own it (:meth:`MonitoringService.take_over`; :meth:`MonitoringService.
+let_go` when it no longer does). Known printers are listed, shown and published like connected ones (their events
+as remote events: nothing here acts on them); only connected ones reach the listeners and have a
+:meth:`MonitoringService.connection`. Before a connected printer's state change is handled, ``fence(printer_id)``
+checks that this process still owns it (a process paused past its lease must not write over its successor's
+records); refused (StaleOwner), the printer is let go and nothing is written.
+
 Store failures (:class:`~printfleet.services.errors.StoreUnavailable`: the database locked, its disk full, its
 server gone) never reach a connection: the printer's live status is kept and published, and its handling (the
 transition row, the listeners) is retried with backoff (``store_retry_initial_s`` doubling up to
@@ -44,7 +54,7 @@ from printfleet.domain.printer import (
     PrinterState,
     PrinterStatus,
 )
-from printfleet.services.errors import PrinterNotFound, StoreUnavailable
+from printfleet.services.errors import PrinterNotFound, StaleOwner, StoreUnavailable
 from printfleet.services.events import EventBus
 from printfleet.services.health import RetryDelays
 from printfleet.services.ports import (
@@ -111,6 +121,17 @@ class _Watched:
         self.crashed: str | None = None  # why the connection task ended, while it waits to be restarted
 
 
+class _Known:
+    """A printer another process of a shared farm owns: its configuration and the status its owner last shared
+    (``offline``/``connecting`` until one is read)."""
+
+    __slots__ = ("config", "status")
+
+    def __init__(self, config: PrinterConfig, status: PrinterStatus | None = None) -> None:
+        self.config = config
+        self.status = status or PrinterStatus.offline(OfflineReason.CONNECTING)
+
+
 class MonitoringService:
     """Owns the printer connections and the live status of every printer.
 
@@ -132,8 +153,11 @@ class MonitoringService:
         store_retry_max_s: float = 15.0,
         restart_initial_s: float = 1.0,
         restart_max_s: float = 60.0,
+        shared_farm: bool = False,
+        fence: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """``default_poll_interval()`` is the current global poll interval in seconds (the composition root wires
+        """``shared_farm`` and ``fence(printer_id)`` (raises StaleOwner, StoreUnavailable): see the module.
+        ``default_poll_interval()`` is the current global poll interval in seconds (the composition root wires
         the ``monitoring_interval`` setting), read whenever a connection is built. ``store_retry_*`` bound the
         delays (seconds) between attempts to record a printer's state while the store fails, ``restart_*`` those
         before a crashed connection is restarted."""
@@ -146,6 +170,12 @@ class MonitoringService:
         self._clock = clock
         self._default_poll_interval = default_poll_interval
         self._watched: dict[str, _Watched] = {}
+        self._known: dict[str, _Known] = {}  # a shared farm's printers owned by other processes
+        self._shared_farm = shared_farm
+        self.fence = fence
+        """``await fence(printer_id)`` before a state change is handled (see the module); set by the composition
+        root."""
+        self._letting_go: set[asyncio.Task[None]] = set()
         self._listeners: list[StatusListener] = []
         self._telemetry_listeners: list[StatusListener] = []
         self._slot_listeners: list[SlotListener] = []
@@ -187,16 +217,80 @@ class MonitoringService:
                 log.exception("monitoring.slot_listener_failed", printer_id=config.id)
 
     async def start(self) -> None:
-        """Connect to every printer in the store."""
+        """Connect to every printer in the store (in a shared farm: know every printer, connect to none)."""
         self._recorded = await self._repository.last_transition_states()
         for config in await self._repository.list_printers():
-            self.watch(config)
+            self.add(config)
 
     async def stop(self) -> None:
         """Cancel every connection task and wait for them."""
         watched = list(self._watched.values())
         self._watched.clear()
+        self._known.clear()
         await self._cancel(watched)
+
+    @property
+    def shared_farm(self) -> bool:
+        """Whether printers are owned by one process of a farm each (see the module)."""
+        return self._shared_farm
+
+    def add(self, config: PrinterConfig) -> None:
+        """A printer added (at start, through the API, or by another process): connect to it; in a shared farm,
+        know it until this process owns it."""
+        if self._shared_farm:
+            if config.id not in self._watched:
+                self._known.setdefault(config.id, _Known(config))
+        else:
+            self.watch(config)
+
+    def owns(self, printer_id: str) -> bool:
+        """Whether this process is connected to ``printer_id`` (always, outside a shared farm, for a printer it
+        has)."""
+        return printer_id in self._watched
+
+    def printer_ids(self) -> list[str]:
+        """Every printer's id, connected here or known, sorted."""
+        return sorted({*self._watched, *self._known})
+
+    def known_ids(self) -> list[str]:
+        """The printers known here but owned by other processes, sorted."""
+        return sorted(self._known)
+
+    async def take_over(self, printer_id: str) -> bool:
+        """This process now owns ``printer_id``: connect to it (its last recorded state read again from the store,
+        its previous owner may have recorded more). False when the printer is not known here."""
+        known = self._known.pop(printer_id, None)
+        if known is None:
+            return False
+        recorded = await self._repository.last_transition_states()
+        if printer_id in recorded:
+            self._recorded[printer_id] = recorded[printer_id]
+        self.watch(known.config)
+        return True
+
+    async def let_go(self, printer_id: str) -> None:
+        """This process no longer owns ``printer_id``: close its connection and show its last status until its new
+        owner shares one."""
+        entry = self._watched.get(printer_id)
+        if entry is None:
+            return
+        await self.unwatch(printer_id)
+        self._known[printer_id] = _Known(entry.config, entry.status)
+
+    def show_shared(self, printer_id: str, status: PrinterStatus) -> None:
+        """The status ``printer_id``'s owner shared: shown and published here (as a remote event). Ignored for a
+        printer connected here or not known."""
+        known = self._known.get(printer_id)
+        if known is None:
+            return
+        known.status = status
+        self._bus.publish(PrinterStatusUpdated(printer=known.config, status=self._shown_known(known)), remote=True)
+
+    def _shown_known(self, known: _Known) -> PrinterStatus:
+        """A known printer's status as shown: what its owner shared (the print being sent, the spools in its
+        slots, its preview: the owner knows those), with this process's plate and next print, which the store
+        keeps and the farm announces."""
+        return self.shown.of_shared(known.config, known.status)
 
     async def __aenter__(self) -> MonitoringService:
         await self.start()
@@ -269,7 +363,10 @@ class MonitoringService:
         self._update_connected_gauge()
 
     async def unwatch(self, printer_id: str, *, removed: bool = False) -> None:
-        """Close the connection to a printer; publish ``printer_removed`` when it was deleted."""
+        """Close the connection to a printer; publish ``printer_removed`` when it was deleted (a known printer is
+        forgotten then)."""
+        if removed:
+            self._known.pop(printer_id, None)
         entry = self._watched.pop(printer_id, None)
         if entry is not None:
             await self._cancel([entry])
@@ -279,7 +376,11 @@ class MonitoringService:
             self._bus.publish(PrinterRemoved(printer_id=printer_id))
 
     async def rewatch(self, config: PrinterConfig) -> None:
-        """Reconnect with a changed configuration (an API edit)."""
+        """Reconnect with a changed configuration (an API edit); a known printer's configuration is replaced."""
+        known = self._known.get(config.id)
+        if known is not None:
+            known.config = config
+            return
         entry = self._watched.get(config.id)
         if entry is not None:
             self._recorded[config.id] = entry.last_recorded_state or PrinterState.OFFLINE
@@ -337,13 +438,16 @@ class MonitoringService:
         return await first_answer(lambda sink: self._connect(config, sink), name=config.id, timeout=timeout)
 
     def status(self, printer_id: str) -> PrinterStatus | None:
-        """The latest status of a printer, or None when it is not watched."""
+        """The latest status of a printer (connected or known), or None when it is neither."""
         entry = self._watched.get(printer_id)
-        return self.shown.of(entry.config, entry.status) if entry is not None else None
+        if entry is not None:
+            return self.shown.of(entry.config, entry.status)
+        known = self._known.get(printer_id)
+        return self._shown_known(known) if known is not None else None
 
     def config(self, printer_id: str) -> PrinterConfig | None:
-        """The configuration a watched printer's connection follows, or None when it is not watched."""
-        entry = self._watched.get(printer_id)
+        """The configuration a printer's connection follows (or a known printer's), or None."""
+        entry = self._watched.get(printer_id) or self._known.get(printer_id)
         return entry.config if entry is not None else None
 
     def connection(self, printer_id: str) -> PrinterConnection | None:
@@ -352,7 +456,15 @@ class MonitoringService:
         return entry.connection if entry is not None else None
 
     def watched(self) -> list[tuple[PrinterConfig, PrinterStatus]]:
-        """Every watched printer with its latest status, ordered by id."""
+        """Every printer of the farm with its latest status, ordered by id: those connected here and, in a shared
+        farm, those other processes own."""
+        shown = [(e.config, self.shown.of(e.config, e.status)) for e in self._watched.values()]
+        shown += [(k.config, self._shown_known(k)) for k in self._known.values()]
+        return sorted(shown, key=lambda pair: pair[0].id)
+
+    def connected(self) -> list[tuple[PrinterConfig, PrinterStatus]]:
+        """The printers connected here (owned, in a shared farm) with their latest statuses, ordered by id: what
+        job tracking and the printers' own alarms act on."""
         return [(e.config, self.shown.of(e.config, e.status)) for _, e in sorted(self._watched.items())]
 
     async def on_status(self, printer_id: str, status: PrinterStatus) -> None:
@@ -389,6 +501,8 @@ class MonitoringService:
             return
         try:
             await self._settle(entry, previous, status)
+        except StaleOwner:
+            await self._stale(entry)
         except StoreUnavailable as error:
             self._defer(entry, error)
         except PrinterNotFound:  # removed (here or by another process) while its connection still reported
@@ -396,7 +510,10 @@ class MonitoringService:
 
     async def _settle(self, entry: _Watched, previous: PrinterStatus, status: PrinterStatus) -> None:
         """Record ``status``'s transition (unless recorded already), call the listeners, publish; raises
-        StoreUnavailable with ``entry.settled`` unchanged (so the handling can be tried again)."""
+        StoreUnavailable with ``entry.settled`` unchanged (so the handling can be tried again), StaleOwner when
+        this process no longer owns the printer (nothing written)."""
+        if self.fence is not None:
+            await self.fence(entry.config.id)
         if status.state is not entry.last_recorded_state and status.offline_reason is not OfflineReason.CONNECTING:
             await self._repository.record_transition(
                 printer_id=entry.config.id, from_state=entry.last_recorded_state, status=status, at=self._clock()
@@ -436,6 +553,10 @@ class MonitoringService:
                     await self._settle(entry, entry.settled, status)
             except StoreUnavailable:
                 continue
+            except StaleOwner:
+                entry.retry = None
+                await self._stale(entry)
+                return
             except PrinterNotFound:  # removed meanwhile: nothing left to record
                 entry.retry = None
                 return
@@ -448,6 +569,17 @@ class MonitoringService:
                 attempts=attempts,
             )
             return
+
+    async def _stale(self, entry: _Watched) -> None:
+        """Another process owns the printer now (this one was paused or cut off past its lease): let it go."""
+        log.warning("monitoring.stale_owner", printer_id=entry.config.id, state=entry.status.state.value)
+        if self._watched.get(entry.config.id) is entry:
+            if entry.task is asyncio.current_task():  # its own report: close it from outside the task
+                task = asyncio.get_running_loop().create_task(self.let_go(entry.config.id))
+                self._letting_go.add(task)
+                task.add_done_callback(self._letting_go.discard)
+            else:
+                await self.let_go(entry.config.id)
 
     def health_reasons(self) -> list[str]:
         """A health source: printers whose latest state waits for the store, connections waiting to restart.

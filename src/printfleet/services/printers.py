@@ -132,6 +132,9 @@ class PrinterService:
         self._on_removed = tuple(on_removed)
         self._on_added = tuple(on_added)
         self._on_changed: list[Callable[[str], None]] = []
+        self.relay: Callable[[str, str], Awaitable[None]] | None = None
+        """``await relay(printer_id, command)`` has the process that owns a printer send it a command (a shared
+        farm: ``services.farm.command_relay``); None when every printer is connected here."""
 
     def add_change_listener(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(printer_id)`` after a printer was added, edited or deleted here (and stored)."""
@@ -169,7 +172,7 @@ class PrinterService:
         await self._repository.add_printer(config)
         for listener in self._on_added:
             listener(config.id)
-        self._monitoring.watch(config)
+        self._monitoring.add(config)
         log.info("printer.added", printer_id=config.id, printer_kind=config.kind.value)
         self._changed(config.id)
         return config
@@ -256,7 +259,7 @@ class PrinterService:
         elif stored is not None and live is None:
             for listener in self._on_added:
                 listener(printer_id)
-            self._monitoring.watch(stored)
+            self._monitoring.add(stored)
             log.info("printer.added_elsewhere", printer_id=printer_id, printer_kind=stored.kind.value)
         elif stored is not None and stored != live:
             await self._monitoring.rewatch(stored)
@@ -281,11 +284,21 @@ class PrinterService:
         return await connection.preview(path)
 
     async def command(self, printer_id: str, command: PrinterCommand) -> None:
-        """Send pause, resume or stop to a printer.
+        """Send pause, resume or stop to a printer (through the process that owns it, in a shared farm).
 
         Raises PrinterNotFound, PrinterNotConnected (offline), PrinterCommandRejected (the printer said no).
         """
         await self.get(printer_id)
+        connection = self._monitoring.connection(printer_id)
+        if connection is None and self.relay is not None and self._monitoring.config(printer_id) is not None:
+            await self.relay(printer_id, command.value)  # another process of the farm owns the printer
+            log.info("printer.command_relayed", printer_id=printer_id, command=command.value)
+            return
+        await self.command_here(printer_id, command)
+
+    async def command_here(self, printer_id: str, command: PrinterCommand) -> None:
+        """Send pause, resume or stop to a printer connected to this process. Raises PrinterNotConnected (offline,
+        or not connected here), PrinterCommandRejected."""
         connection = self._monitoring.connection(printer_id)
         if connection is None:
             raise PrinterNotConnected(printer_id, "not connected")

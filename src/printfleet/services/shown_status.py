@@ -65,3 +65,13 @@ class ShownStatus:
             next_print=up_next,
             thumbnail_url=thumbnail,
         )
+
+    def of_shared(self, config: PrinterConfig, status: PrinterStatus) -> PrinterStatus:
+        """A status another process of the farm shared, as this process shows it: the owner's print being sent,
+        spools and preview kept (it alone knows them), the plate and the next print from this process's lookups
+        (the store keeps both and the farm announces their changes)."""
+        flag = self.plate(config.id)
+        up_next = self.next_print(config.id)
+        if flag is status.plate_needs_clearing and up_next == status.next_print:
+            return status
+        return dataclasses.replace(status, plate_needs_clearing=flag, next_print=up_next)

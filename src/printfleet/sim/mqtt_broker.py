@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -34,6 +35,11 @@ _READY_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 5.0
 # mosquitto_passwd (2.0) writes 101 iterations; a higher count only slows every CONNECT in the simulator.
 _PBKDF2_ITERATIONS = 101
+
+
+_JOINED = re.compile(r"New client connected from \S+ as (\S+) \(")
+_LEFT = re.compile(r"Client (\S+) (?:disconnected|closed its connection|has exceeded timeout|already connected)")
+"""mosquitto 2's connection messages (``connection_messages true``)."""
 
 
 class BrokerError(RuntimeError):
@@ -131,6 +137,24 @@ class MosquittoBroker:
         config = self.workdir / "mosquitto.conf"
         config.write_text("\n".join(lines) + "\n")
         return config
+
+    def client_sessions(self, prefix: str = "") -> tuple[set[str], int]:
+        """From mosquitto's log (``connection_messages``): the clients whose id starts with ``prefix`` connected now,
+        and the most of them ever connected at once. A test of a farm's printer ownership counts printfleet's
+        clients (``pf-``) this way: never two at once on one printer."""
+        try:
+            lines = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return set(), 0
+        connected: set[str] = set()
+        peak = 0
+        for line in lines:
+            if (joined := _JOINED.search(line)) is not None and joined.group(1).startswith(prefix):
+                connected.add(joined.group(1))
+                peak = max(peak, len(connected))
+            elif (left := _LEFT.search(line)) is not None:
+                connected.discard(left.group(1))
+        return connected, peak
 
     def _log_tail(self, lines: int = 8) -> str:
         try:

@@ -1,5 +1,5 @@
 """Printer leases on PostgreSQL: :class:`SqlPrinterLeaseRepository`, the store of
-:class:`printfleet.services.ownership.PrinterOwnership`, and the printers' statuses their owners share with the
+:class:`printfleet.services.farm.ownership.PrinterOwnership`, and the printers' statuses their owners share with the
 other processes (``printer_live``, written fenced by the lease).
 
 Every statement is judged on the database's clock (``now()``), never a process's (moonraker-auth-scale research C1:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -161,12 +161,42 @@ class DispatchService:
         await self.stop()
 
     async def resume(self) -> int:
-        """Take up every dispatch left in flight (after a restart); returns how many."""
-        pending = await self._repository.in_flight()
-        for dispatch in pending:
-            log.info("dispatch.resumed", dispatch_id=dispatch.id, printer_id=dispatch.printer_id, state=dispatch.state)
-            self._spawn(dispatch, resumed=True)
-        return len(pending)
+        """Take up every dispatch left in flight (after a restart) to a printer connected here; returns how many.
+        In a shared farm the others are taken up by their printers' owners (:meth:`resume_for`)."""
+        return await self._take_up(await self._repository.in_flight(), resumed=True)
+
+    async def resume_for(self, printer_ids: Collection[str]) -> int:
+        """This process came to own ``printer_ids`` (a shared farm): take up their dispatches in flight, which
+        their previous owner left or another process recorded; returns how many. Raises StoreUnavailable."""
+        wanted = set(printer_ids)
+        if not wanted:
+            return 0
+        pending = [dispatch for dispatch in await self._repository.in_flight() if dispatch.printer_id in wanted]
+        return await self._take_up(pending, resumed=True)
+
+    async def take_up(self, dispatch_ids: Collection[int]) -> int:
+        """Dispatches another process of the farm recorded or changed: drive those still in flight to a printer
+        connected here and not driven yet; returns how many. Raises StoreUnavailable."""
+        wanted = set(dispatch_ids) - set(self._tasks)
+        if not wanted:
+            return 0
+        pending = [dispatch for dispatch in await self._repository.in_flight() if dispatch.id in wanted]
+        return await self._take_up(pending, resumed=False)
+
+    async def _take_up(self, dispatches: Collection[Dispatch], *, resumed: bool) -> int:
+        taken = 0
+        for dispatch in dispatches:
+            if dispatch.id in self._tasks or self._printers.connection(dispatch.printer_id) is None:
+                continue
+            log.info(
+                "dispatch.resumed" if resumed else "dispatch.taken_up",
+                dispatch_id=dispatch.id,
+                printer_id=dispatch.printer_id,
+                state=dispatch.state,
+            )
+            self._spawn(dispatch, resumed=resumed)
+            taken += 1
+        return taken
 
     async def stop(self) -> None:
         """Cancel the running dispatch tasks; their stored state is reconciled at the next start."""
@@ -200,6 +230,8 @@ class DispatchService:
                 await asyncio.shield(task)
 
     def _saved(self, dispatch: Dispatch) -> None:
+        if self._printers.connection(dispatch.printer_id) is None:
+            return  # sent by the printer's owner, which shows it
         if dispatch.state.is_final:
             if self._sending.get(dispatch.printer_id, dispatch).id != dispatch.id:
                 return
@@ -308,7 +340,8 @@ class DispatchService:
         refusal = self._refusal(config, self._printers.status(printer_id), stored, plate, options, requester)
         if refusal is not None:
             raise DispatchRefused(refusal.reason, refusal.message)
-        if self._printers.connection(printer_id) is None:
+        here = self._printers.connection(printer_id) is not None
+        if not here and self._printers.config(printer_id) is None:
             raise DispatchRefused(FailureReason.PRINTER_OFFLINE, "The printer is not connected.")
         holder = self._queue.holder_of(printer_id) if self._queue is not None else None
         if holder is not None and self._queue is not None and requester.queue_user_id and holder.claimed_at is None:
@@ -350,7 +383,10 @@ class DispatchService:
             plate=plate,
             by=requester.user_id,
         )
-        self._spawn(dispatch)
+        if here:
+            self._spawn(dispatch)
+        else:  # another process of the farm owns the printer: it takes the dispatch up on its announcement
+            log.info("dispatch.handed_to_owner", dispatch_id=dispatch.id, printer_id=printer_id)
         return dispatch
 
     # --- driving ------------------------------------------------------------------------------------------------

@@ -65,7 +65,13 @@ class Printers(Protocol):
         ...
 
     def connection(self, printer_id: str) -> Any:
-        """A printer's live connection (a PrintSender when its kind can take prints), or None."""
+        """A printer's live connection (a PrintSender when its kind can take prints), or None (offline here; in a
+        shared farm, owned by another process)."""
+        ...
+
+    def config(self, printer_id: str) -> PrinterConfig | None:
+        """The printer's configuration when it is connected here or, in a shared farm, known as owned by another
+        process; None otherwise."""
         ...
 
 

@@ -16,8 +16,9 @@ dropped before its lease can expire and another process claim it; a renewal wait
 stopping lets its leases go and leaves the heartbeat table, so the others claim its printers at their next round.
 
 What "dropping" and "gaining" a printer mean (disconnecting, connecting) is the caller's: ``on_change(gained,
-lost)`` is awaited after each round that changed something. The epochs held are :attr:`PrinterOwnership.owned`,
-for writes fenced by the store (``printfleet.store.printer_leases.check_fence``).
+lost)`` is awaited after each round that changed something, and before printers are let go (rebalancing, stopping),
+so that a printer's next owner never finds this process still connected to it. The epochs held are
+:attr:`PrinterOwnership.owned`, for writes fenced by the store (``printfleet.store.printer_leases.check_fence``).
 (moonraker-auth-scale research C1; session advisory locks are not used: a hung process holds them for ever.)
 """
 
@@ -93,6 +94,7 @@ class PrinterOwnership:
         self._next_round_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._reported: frozenset[str] = frozenset()  # what ``on_change`` was last told this process owns
 
     @property
     def owned(self) -> dict[str, int]:
@@ -107,9 +109,9 @@ class PrinterOwnership:
         """One round (see the module's description). Store failures are logged and leave the printers held until
         the fencing limit; they never raise."""
         async with self._lock:
-            before = frozenset(self._owned)
+            self._reported = frozenset(self._owned)
             await self._round()
-            after = frozenset(self._owned)
+            before, after = self._reported, frozenset(self._owned)
         if self._metrics is not None:
             self._metrics.printers_owned(len(after))
         if before != after and self._on_change is not None:
@@ -119,11 +121,17 @@ class PrinterOwnership:
         """Renew first, bounded so that a failure is known before the fencing point; then plan, claim and release
         within the third of the TTL that follows the renewal, so that the next renewal is never late."""
         now = self._monotonic()
-        if self._owned:
-            assert self._renewed_at is not None
-            wait = renewal_wait(renewed_at=self._renewed_at, now=now, ttl_s=self._ttl_s)
+        first = self._renewed_at is None
+        if self._owned or first:
+            # The first round renews too: leases still live under this name are a previous run's (the name is this
+            # process's address, which no live process shares), taken up at once instead of waited out.
+            wait = (
+                self._ttl_s / 3
+                if self._renewed_at is None
+                else renewal_wait(renewed_at=self._renewed_at, now=now, ttl_s=self._ttl_s)
+            )
             held, _ = await self._call(self._store.renew(self.owner, self._ttl_s), wait) if wait > 0 else (None, False)
-            if self._metrics is not None:
+            if self._metrics is not None and not first:
                 self._metrics.printer_leases_renewed(ok=held is not None)
             if held is None:
                 self._next_round_at = self._monotonic() + self._ttl_s / 3
@@ -132,6 +140,8 @@ class PrinterOwnership:
             lost = set(self._owned) - set(held)
             if lost:
                 log.warning("ownership.printers_lost", printers=sorted(lost)[:20], count=len(lost))
+            if first and held:
+                log.info("ownership.printers_resumed", count=len(held))
             self._owned = dict(held)
         self._renewed_at = self._monotonic()
         self._next_round_at = planned_until = self._renewed_at + self._ttl_s / 3
@@ -143,11 +153,16 @@ class PrinterOwnership:
             return
         moves = plan_moves(self.owner, list(self._printers()), leases, alive)
         if moves.release:
+            # Disconnected before the leases go: the next owner never finds this process still connected.
+            letting_go = frozenset(moves.release)
+            for printer_id in letting_go:
+                self._owned.pop(printer_id, None)
+            if self._on_change is not None:
+                await self._on_change(frozenset(), letting_go)
+            self._reported -= letting_go
             _, released = await self._call(self._store.release(self.owner, moves.release), self._left(planned_until))
             if not released:
-                return
-            for printer_id in moves.release:
-                self._owned.pop(printer_id, None)
+                return  # still leased: renewed and taken up again at the next round, or expired
             log.info("ownership.printers_released", count=len(moves.release))
         if moves.claim and self._left(planned_until) > 0:
             taken, _ = await self._call(
@@ -205,8 +220,8 @@ class PrinterOwnership:
         self._task = None
         async with self._lock:
             dropped, self._owned = frozenset(self._owned), {}
+            if dropped and self._on_change is not None:  # disconnected before the leases go
+                await self._on_change(frozenset(), dropped)
             with contextlib.suppress(StoreUnavailable, TimeoutError):
                 await within(self._store.release(self.owner, dropped), self._ttl_s / 3)
                 await within(self._store.leave(self.owner), self._ttl_s / 3)
-        if dropped and self._on_change is not None:
-            await self._on_change(frozenset(), dropped)

@@ -80,8 +80,8 @@ class FarmAnnouncements:
         self._channel = channel
         self._bus = bus
         self._sender = sender
-        self._loaders = dict(loaders)
-        self._resync = resync
+        self._loaders: dict[HintKind, list[Loader]] = {kind: [loader] for kind, loader in loaders.items()}
+        self._resyncs = [resync]
         self._metrics = metrics
         self._flush_interval_s = flush_interval_s
         self._usage_interval_s = usage_interval_s
@@ -90,6 +90,15 @@ class FarmAnnouncements:
         self._incoming: asyncio.Queue[str] = asyncio.Queue()
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
+
+    def add_loader(
+        self, kind: HintKind, loader: Loader, *, resync: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Also call ``loader`` for the hints of ``kind`` (after those given before), and ``resync()`` after the
+        listener reconnected. Call before entering."""
+        self._loaders.setdefault(kind, []).append(loader)
+        if resync is not None:
+            self._resyncs.append(resync)
 
     def announce(self, hint: Hint) -> None:
         """Send ``hint`` with the next batch (call after the change committed)."""
@@ -183,7 +192,8 @@ class FarmAnnouncements:
         """Re-read what ``payloads`` name (each thing once), kind by kind; a resync marker re-reads everything."""
         if "" in payloads:
             try:
-                await self._resync()
+                for resync in self._resyncs:
+                    await resync()
                 log.info("announcements.resynced")
             except StoreUnavailable as error:
                 log.warning("announcements.resync_failed", error=error.error)
@@ -205,14 +215,13 @@ class FarmAnnouncements:
             for hint in hints:
                 keys.setdefault(hint.kind, {})[hint.key] = None
         for kind, named in keys.items():
-            loader = self._loaders.get(kind)
-            if loader is None:
-                continue
-            if self._metrics is not None:
+            loaders = self._loaders.get(kind, [])
+            if loaders and self._metrics is not None:
                 self._metrics.announcement_received(kind.value)
-            try:
-                await loader(list(named))
-            except StoreUnavailable as error:
-                log.warning("announcements.not_loaded", kind=kind.value, error=error.error)
-            except Exception:  # one kind's loader failing must not stop the others
-                log.exception("announcements.loader_failed", kind=kind.value)
+            for loader in loaders:
+                try:
+                    await loader(list(named))
+                except StoreUnavailable as error:
+                    log.warning("announcements.not_loaded", kind=kind.value, error=error.error)
+                except Exception:  # one kind's loader failing must not stop the others
+                    log.exception("announcements.loader_failed", kind=kind.value)

@@ -1,0 +1,160 @@
+"""Printer statuses shared between the processes of a farm: :class:`StatusSharing`.
+
+The process that owns a printer (:mod:`printfleet.services.farm.ownership`) writes the printer's status, as the
+monitoring service publishes it, to the store's ``printer_live`` table and announces a ``status`` hint; every other
+process reads the row back and shows it (:meth:`printfleet.services.monitoring.MonitoringService.show_shared`), so
+every page of every process shows the whole farm.
+
+- What is written is what the monitoring service publishes: a state change at once, telemetry at most once a
+  printer a second (the monitoring service coalesces it). The statuses gathered in ``interval_s`` (0.25 s) are
+  written in one statement and announced in one batch.
+- A row is written only under the writer's live lease and epoch (the store fences it), so a process paused past its
+  lease never overwrites its successor's statuses.
+- After the announcements' listener reconnected (hints may have been lost), :meth:`StatusSharing.load_all` reads
+  every known printer's row again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from types import TracebackType
+from typing import Protocol
+
+import structlog
+
+from printfleet.domain.announcements import Hint, HintKind
+from printfleet.domain.events import DomainEvent, PrinterStatusUpdated
+from printfleet.domain.printer import PrinterStatus
+from printfleet.domain.status_wire import status_from_wire, status_to_wire
+from printfleet.services.errors import StoreUnavailable
+from printfleet.services.events import EventBus, Subscription
+
+log = structlog.get_logger(__name__)
+
+
+class SharedStatusRow(Protocol):
+    """A row of ``printer_live``: ``status`` is JSON text (``domain.status_wire``)."""
+
+    @property
+    def status(self) -> str: ...
+
+
+class SharedStatusStore(Protocol):
+    """Where shared statuses live (store: ``SqlPrinterLeaseRepository``). Each method raises StoreUnavailable."""
+
+    async def share(self, owner: str, statuses: Mapping[str, tuple[int, str]]) -> set[str]: ...
+    async def shared(self, printer_ids: Collection[str]) -> Mapping[str, SharedStatusRow]: ...
+
+
+class SharedStatusView(Protocol):
+    """Where shared statuses are shown (the monitoring service)."""
+
+    def known_ids(self) -> list[str]: ...
+    def show_shared(self, printer_id: str, status: PrinterStatus) -> None: ...
+
+
+class StatusSharing:
+    """Writes the statuses of the printers this process owns and reads those the others own (see the module).
+    Enter to run. ``owned()`` gives the printers owned now with their lease epochs; ``announce(hint)`` sends a hint
+    to the farm."""
+
+    def __init__(
+        self,
+        *,
+        store: SharedStatusStore,
+        bus: EventBus,
+        view: SharedStatusView,
+        owner: str,
+        owned: Callable[[], Mapping[str, int]],
+        announce: Callable[[Hint], None],
+        interval_s: float = 0.25,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._view = view
+        self._owner = owner
+        self._owned = owned
+        self._announce = announce
+        self._interval_s = interval_s
+        self._pending: dict[str, PrinterStatus] = {}
+        self._wake = asyncio.Event()
+        self._subscription: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> StatusSharing:
+        self._subscription = self._bus.subscribe(maxsize=100_000, accepts=_is_status)  # this process's own
+        self._tasks = [
+            asyncio.create_task(self._gather(self._subscription), name="status-sharing-gather"),
+            asyncio.create_task(self._write_loop(), name="status-sharing-write"),
+        ]
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        with contextlib.suppress(StoreUnavailable):  # the last statuses still reach the others
+            await self.flush()
+
+    async def _gather(self, subscription: Subscription) -> None:
+        async for event in subscription:
+            if isinstance(event, PrinterStatusUpdated):
+                self._pending[event.printer.id] = event.status
+                self._wake.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except StoreUnavailable as error:
+                log.warning("status_sharing.not_written", error=error.error)
+            await asyncio.sleep(self._interval_s)
+
+    async def flush(self) -> int:
+        """Write the statuses gathered so far of the printers owned now, announce them; how many were written.
+        Raises StoreUnavailable (those statuses are dropped: the next report of each printer is written)."""
+        pending, self._pending = self._pending, {}
+        owned = self._owned()
+        rows = {
+            printer_id: (owned[printer_id], json.dumps(status_to_wire(status), separators=(",", ":")))
+            for printer_id, status in pending.items()
+            if printer_id in owned
+        }
+        if not rows:
+            return 0
+        written = await self._store.share(self._owner, rows)
+        for printer_id in sorted(written):
+            self._announce(Hint(HintKind.STATUS, printer_id))
+        return len(written)
+
+    async def load(self, printer_ids: Sequence[str]) -> None:
+        """Read and show the shared statuses of ``printer_ids`` (an announcements loader; printers owned here are
+        left alone). A row that cannot be read back is logged and skipped. Raises StoreUnavailable."""
+        known = set(self._view.known_ids())
+        wanted = [printer_id for printer_id in printer_ids if printer_id in known]
+        for printer_id, row in (await self._store.shared(wanted)).items():
+            try:
+                status = status_from_wire(json.loads(row.status))
+            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                log.warning("status_sharing.malformed", printer_id=printer_id, problem=str(error)[:200])
+                continue
+            self._view.show_shared(printer_id, status)
+
+    async def load_all(self) -> None:
+        """Read and show the shared status of every printer owned by another process. Raises StoreUnavailable."""
+        await self.load(self._view.known_ids())
+
+
+def _is_status(event: DomainEvent) -> bool:
+    return isinstance(event, PrinterStatusUpdated)

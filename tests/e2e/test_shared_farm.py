@@ -1,0 +1,143 @@
+"""Two printfleet servers on one PostgreSQL share a farm of four simulated Bambu printers (one mosquitto each): every
+printer is connected by exactly one of them (counted by the printer's own broker), both show all four live, a pause
+and a print asked of the process that does not own the printer reach it through its owner, and when one process
+stops the other takes its printers over."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from printfleet.sim.bambu import BambuFarm
+from printfleet.sim.base import SimPhase
+from tests.e2e.harness import Server, statuses
+from tests.e2e.test_dispatch_bambu import FAST
+from tests.files_samples import bambu_3mf
+
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("mosquitto_binary")]
+
+TTL_S = 12.0  # the default printer lease
+
+
+@pytest.fixture
+async def farm(tmp_path: Path) -> AsyncIterator[BambuFarm]:
+    async with BambuFarm(
+        4, workdir=tmp_path / "bambu", report_interval_s=0.2, prepare_s=0.2, speed_factor=3000
+    ) as bambu:
+        yield bambu
+
+
+async def until(seconds: float, check: Callable[[], Awaitable[bool] | bool], what: str) -> float:
+    """Seconds until ``check()`` held; fails naming ``what`` after ``seconds``."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        held = check()
+        if not isinstance(held, bool):
+            held = await held
+        if held:
+            return loop.time() - started
+        assert loop.time() - started < seconds, f"{what}: not within {seconds} s"
+        await asyncio.sleep(0.05)
+
+
+def owned(server: Server) -> set[str]:
+    return {config.id for config, _ in server.runtime.monitoring.connected()}
+
+
+def clients(farm: BambuFarm) -> dict[str, tuple[int, int]]:
+    """Per printer: printfleet's clients connected to its broker now, and the most ever at once."""
+    counts = {}
+    for printer in farm.printers:
+        assert printer.broker is not None
+        now, peak = printer.broker.client_sessions("pf-")
+        counts[printer.printer_id] = (len(now), peak)
+    return counts
+
+
+async def shown(server: Server) -> dict[str, dict[str, Any]]:
+    answer = await server.client.get("/api/v1/printers")
+    assert answer.status_code == 200, answer.text
+    return {printer["id"]: printer["status"] for printer in answer.json()["printers"]}
+
+
+async def test_each_printer_has_one_owner_and_both_processes_show_and_command_all(
+    empty_postgres_url: str, farm: BambuFarm, tmp_path: Path
+) -> None:
+    settings: dict[str, Any] = {"files": {"directory": str(tmp_path / "lib")}, "dispatch_timings": FAST}
+    first = Server(empty_postgres_url, farm.printer_configs(), **settings)
+    second = Server(empty_postgres_url, farm.printer_configs(), **settings)
+    every = {printer.printer_id for printer in farm.printers}
+    await first.start()
+    try:
+        await first.wait_online()
+        assert owned(first) == every  # alone, it owns the farm
+        await second.start()
+        # The first lets go of the printers the second wins at its next round; the second claims them at its next.
+        await until(2 * TTL_S / 3 + 5, lambda: len(owned(first)) == 2 and len(owned(second)) == 2, "two each")
+        assert owned(first) | owned(second) == every
+        health = (await second.client.get("/healthz")).json()
+        assert health["printers"] == 4
+        assert health["printers_owned"] == 2
+
+        async def one_client_each() -> bool:
+            return all(now == 1 for now, _ in clients(farm).values())
+
+        await until(5, one_client_each, "one printfleet client on each printer's broker")
+        assert all(peak == 1 for _, peak in clients(farm).values()), clients(farm)  # never two at once
+
+        # Both show all four printers online, from their owners' reports.
+        for server in (first, second):
+            await until(5, lambda s=server: _all_online(s), "every printer online on both")
+
+        # A print started on a printer the second owns shows on the first's page within a second or so.
+        target = next(p for p in farm.printers if p.printer_id in owned(second))
+        await target.start_print("bracket.gcode", duration_s=30, total_layers=10)
+
+        async def printing_on_first() -> bool:
+            return (await shown(first))[target.printer_id]["state"] == "printing"
+
+        assert await until(3, printing_on_first, "the print shown on the other process") < 2.0
+
+        # A pause asked of the first reaches the printer through its owner, the second.
+        paused = await first.client.post(f"/api/v1/printers/{target.printer_id}/pause")
+        assert paused.status_code in (200, 202), paused.text
+        await until(5, lambda: target.print is not None and target.print.phase is SimPhase.PAUSED, "paused")
+
+        async def paused_on_first() -> bool:
+            return (await shown(first))[target.printer_id]["state"] == "paused"
+
+        await until(3, paused_on_first, "the pause shown on the asking process")
+        await first.client.post(f"/api/v1/printers/{target.printer_id}/stop")
+        await until(5, lambda: target.print is None or target.print.phase is SimPhase.CANCELLED, "the print stopped")
+
+        # A print sent through the first to a printer the second owns is uploaded and started by the second, once.
+        other = next(p for p in farm.printers if p.printer_id in owned(second) and p is not target)
+        file_id = await first.upload("cube.gcode.3mf", bambu_3mf())
+        dispatch = await first.send(other.printer_id, file_id)
+        started = await first.wait_dispatch(dispatch["id"], "started", timeout=30)
+        assert started["attempts"] == 1
+        assert len(other.start_commands) == 1
+        await first.wait_jobs(
+            lambda jobs: [j["status"] for j in jobs if j["printer_id"] == other.printer_id] == ["completed"],
+            timeout=30,
+        )
+    finally:
+        await second.stop()
+    # The second stopped and let its printers go: the first takes them over at its next round.
+    try:
+        await until(TTL_S / 3 + 5, lambda: owned(first) == every, "the first owns every printer again")
+        await until(5, lambda: all(now == 1 for now, _ in clients(farm).values()), "one client each")
+        assert all(peak == 1 for _, peak in clients(farm).values()), clients(farm)
+        jobs = await first.jobs()
+        assert statuses([j for j in jobs if j["printer_id"] == other.printer_id]) == ["completed"]  # no duplicate
+    finally:
+        await first.stop()
+
+
+async def _all_online(server: Server) -> bool:
+    return all(status["state"] != "offline" for status in (await shown(server)).values())
