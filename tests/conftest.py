@@ -33,6 +33,7 @@ SERIAL_MODULES = frozenset(
         "tests/api/test_poll_interval.py",
         "tests/e2e/test_dispatch_bambu.py",
         "tests/e2e/test_job_tracking.py",
+        "tests/e2e/test_printer_failover.py",
         "tests/e2e/test_queue_day.py",
         "tests/e2e/test_roles_failover.py",
         "tests/e2e/test_sigkill.py",

@@ -1,6 +1,6 @@
 """Which process owns which printer: rendezvous hashing spreads printers evenly and moves only the printers of a
-process that comes or goes; each process's moves claim what it wins, take over orphans while below its fair share,
-and let go of what another live process wins when above it."""
+process that comes or goes; each process claims what it wins, then orphans, while below its fair share, and lets go
+of its excess above it (what another live process wins first), so the farm settles evenly."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_alone_a_process_claims_every_printer_then_hands_a_newcomer_what_it_wins
     # b arrives: a is above its share (100 > 50) and lets go of b's printers; b waits for them, claiming nothing held
     a_moves = plan_moves("a", printers, held, ["a", "b"])
     wins_b = [printer_id for printer_id in printers if preferred(printer_id, ["a", "b"]) == "b"]
-    assert sorted(a_moves.release) == sorted(wins_b[: 100 - 50])
+    assert len(a_moves.release) == 100 - 50  # its excess, b's own first
+    assert set(wins_b[:50]) <= set(a_moves.release)
     assert a_moves.claim == ()
     assert plan_moves("b", printers, held, ["a", "b"]) == Moves()
     # once let go, b claims them (its own by preference)
@@ -64,9 +65,30 @@ def test_the_printers_of_a_dead_process_are_taken_by_those_below_their_share() -
     mine = sum(1 for lease in leases.values() if lease.owner == "a" and lease.live)
     assert len(a_moves.claim) == max(0, 30 - mine)
     assert set(a_moves.claim) <= set(dead)
-    # once c is no longer seen alive, a claims every expired printer it now wins, whatever its share
+    # once c is no longer seen alive, a claims the expired printers it now wins first, up to its share of 45
     a_after = plan_moves("a", printers, leases, ["a", "b"])
-    assert {p for p in dead if preferred(p, ["a", "b"]) == "a"} <= set(a_after.claim)
+    wins = [p for p in dead if preferred(p, ["a", "b"]) == "a"]
+    assert list(a_after.claim[: len(wins)]) == wins[: 45 - mine]
+    assert len(a_after.claim) == min(len(dead), 45 - mine)
+
+
+def test_a_process_no_printer_prefers_still_gets_its_share_and_the_farm_settles() -> None:
+    printers = PRINTERS[:6]
+    nobody_prefers = next(
+        name for name in (f"p{n}" for n in range(1000)) if all(preferred(p, ["a", "b", name]) != name for p in printers)
+    )
+    processes = ["a", "b", nobody_prefers]
+    leases: dict[str, LeaseState] = {}
+    for _ in range(10):  # rounds, each process in turn, each acting on what the store shows then
+        for me in processes:
+            moves = plan_moves(me, printers, leases, processes)
+            for printer_id in moves.release:
+                leases[printer_id] = LeaseState(owner=None, live=False)
+            for printer_id in moves.claim:
+                if printer_id not in leases or not leases[printer_id].live:
+                    leases[printer_id] = LeaseState(owner=me, live=True)
+    counts = Counter(lease.owner for lease in leases.values() if lease.live)
+    assert counts == {"a": 2, "b": 2, nobody_prefers: 2}, counts
 
 
 def test_a_renewal_waits_a_third_of_the_ttl_but_never_past_the_fencing_point() -> None:

@@ -178,3 +178,16 @@ async def collect_frames(
             if frame["type"] in types:
                 frames.append(frame)
     return frames
+
+
+async def printer_owner(servers: Sequence[Server], printer_id: str, *, timeout: float = 20.0) -> Server:
+    """The one server connected to ``printer_id`` (its owner in a shared farm), once one is; fails when two are."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = [server for server in servers if server.runtime.monitoring.owns(printer_id)]
+        assert len(found) <= 1, f"{len(found)} processes are connected to {printer_id}"
+        if found:
+            return found[0]
+        assert loop.time() < deadline, f"no process owns {printer_id}"
+        await asyncio.sleep(0.05)

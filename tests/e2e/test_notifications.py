@@ -21,7 +21,7 @@ from printfleet.domain.accounts.roles import Role
 from printfleet.observability.logging import configure_logging
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.tls import SimCertificateAuthority
-from tests.e2e.harness import Server, statuses
+from tests.e2e.harness import Server, printer_owner, statuses
 from tests.e2e.receivers import HttpReceiver, SmtpReceiver
 from tests.support_accounts import bearer_headers
 
@@ -607,7 +607,7 @@ async def test_two_processes_on_one_postgresql_deliver_each_message_once_and_han
         await second.stop()
 
 
-async def test_two_processes_watching_one_printer_announce_its_runout_once(
+async def test_two_processes_sharing_one_printer_announce_its_runout_once(
     empty_postgres_url: str, farm: BambuFarm, receiver: HttpReceiver
 ) -> None:
     await receiver.start()
@@ -616,8 +616,8 @@ async def test_two_processes_watching_one_printer_announce_its_runout_once(
     try:
         channel = await add_channel(first, kind="webhook", name="ci", url=f"{receiver.url}/hook", secret=SECRET)
         await add_rule(first, channel["id"], ["filament_runout"])
-        await role_holder([first, second], "notifications.printer_alerts")  # both watch the printer; one raises
         printer = farm[0]
+        await printer_owner([first, second], printer.printer_id)  # its owner raises its alarms; both show it
         await printer.start_print("benchy.gcode.3mf", duration_s=600)
         for server in (first, second):
             await server.wait_printer(printer.printer_id, "printing")

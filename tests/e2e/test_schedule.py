@@ -23,8 +23,7 @@ from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 from printfleet.store.database import Database
 from printfleet.store.schedule import SqlScheduleRepository
-from tests.e2e.harness import Server, running
-from tests.e2e.test_notifications import role_holder
+from tests.e2e.harness import Server, printer_owner, running
 from tests.files_samples import bambu_3mf, prusa_bgcode
 
 pytestmark = pytest.mark.usefixtures("mosquitto_binary")
@@ -417,13 +416,14 @@ async def test_a_failed_dispatch_goes_back_to_the_queue_with_its_reason_until_ma
 async def test_two_processes_on_one_postgresql_send_each_scheduled_print_once(
     empty_postgres_url: str, farm: BambuFarm, tmp_path: Path
 ) -> None:
-    """The scheduler runs in one process of a farm at a time (the ``schedule.dispatch`` role): the other process
-    sees the same schedule and sends nothing; when the holder stops, the other takes over."""
+    """A scheduled print is sent by the process that owns its printer (each process schedules for the printers it
+    owns): the other process takes the schedule and sends nothing; when the owner stops, the other takes the printer
+    over and sends the next one."""
     printer = scheduled(farm.printer_configs()[0])
     first = _server(empty_postgres_url, [printer], tmp_path)
     second = _server(empty_postgres_url, [printer], tmp_path)
     async with running(first), running(second):
-        holder = await role_holder([first, second], "schedule.dispatch")
+        holder = await printer_owner([first, second], printer.id)
         other = second if holder is first else first
         file_id = await other.upload("cube.gcode.3mf", bambu_3mf())
         one = await schedule(other, file_id, printer_id=printer.id, job_name="one")
@@ -431,7 +431,7 @@ async def test_two_processes_on_one_postgresql_send_each_scheduled_print_once(
         sent = await dispatches(other)
         assert [d["job_name"] for d in sent] == ["one"]
         await holder.stop()
-        assert await role_holder([other], "schedule.dispatch", timeout=30) is other
+        assert await printer_owner([other], printer.id, timeout=30) is other
         two = await schedule(other, file_id, printer_id=printer.id, job_name="two")
         await wait_status(other, two["id"], "completed")
         assert sorted(d["job_name"] for d in await dispatches(other)) == ["one", "two"]
@@ -444,7 +444,7 @@ async def test_a_plate_cleared_in_another_process_lets_the_scheduler_send_the_ne
     first = _server(empty_postgres_url, [printer], tmp_path, plate_gate=True)
     second = _server(empty_postgres_url, [printer], tmp_path, plate_gate=True)
     async with running(first), running(second):
-        holder = await role_holder([first, second], "schedule.dispatch")
+        holder = await printer_owner([first, second], printer.id)
         other = second if holder is first else first
         file_id = await other.upload("cube.gcode.3mf", bambu_3mf())
         one = await schedule(other, file_id, printer_id=printer.id, job_name="one")

@@ -7,11 +7,12 @@ claim and what to let go, by these rules (moonraker-auth-scale research C1, a pr
 - **Preference by rendezvous hashing** (highest random weight): every printer prefers the live process with the
   highest hash of ``(process, printer)``. Printers spread evenly, and when a process comes or goes only the printers
   that preferred it (about ``1/N``) change hands; nothing else moves.
-- **Fair share** ``⌈printers ÷ live processes⌉``: a process below it also claims free printers it does not win (the
-  printers of a process that died, until the processes' view settles); one above it lets go of printers another
-  live process wins, at most its excess, so that process claims them at its next round.
-- A free printer (no lease, or an expired one) that a process wins is claimed whatever its share: it is that
-  process's by preference.
+- **Fair share** ``⌈printers ÷ live processes⌉``: no process claims beyond it. Below it, a process claims the free
+  printers it wins first, then any other free printer (the printers of a process that died, until the processes'
+  view settles). Above it, it lets go of its excess: first printers another live process wins, then, when those are
+  too few, its own, so that a process no printer happens to prefer (a few printers over several processes) still
+  gets its share. With every process at or below its share and ``share × processes ≥ printers``, a free printer
+  always finds a process with room: the farm settles with every printer owned and none owned twice.
 
 Pure: the store judges expiry with the database's clock and hands the result in.
 """
@@ -79,15 +80,12 @@ def plan_moves(
             mine.append(printer_id)
         elif lease is None or not lease.live or lease.owner is None:
             (won_free if winner == me else other_free).append(printer_id)
-    held = len(mine) + len(won_free)
-    room = max(0, share - held)
-    claim = (*won_free, *other_free[:room])
+    room = max(0, share - len(mine))
+    claim = (*won_free, *other_free)[:room]
     excess = len(mine) - share
-    release: list[str] = []
-    if excess > 0:
-        for printer_id in mine:
-            if len(release) >= excess:
-                break
-            if preferred(printer_id, processes) != me:
-                release.append(printer_id)
-    return Moves(claim=claim, release=tuple(release))
+    release: tuple[str, ...] = ()
+    if excess > 0:  # what others win first, then what this process wins itself: a process none prefers gets its share
+        others_win = [printer_id for printer_id in mine if preferred(printer_id, processes) != me]
+        own_win = [printer_id for printer_id in mine if preferred(printer_id, processes) == me]
+        release = tuple([*others_win, *own_win][:excess])
+    return Moves(claim=claim, release=release)
