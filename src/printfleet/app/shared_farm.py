@@ -118,6 +118,7 @@ def build_shared_farm(
     )
 
     async def changed(gained: frozenset[str], lost: frozenset[str]) -> None:
+        await dispatch.let_go(lost)  # left in the store for the next owner, as at a restart
         for printer_id in sorted(lost):
             await monitoring.let_go(printer_id)
         for printer_id in sorted(gained):

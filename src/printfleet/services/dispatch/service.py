@@ -208,6 +208,21 @@ class DispatchService:
                 await task
         self._tasks.clear()
 
+    async def let_go(self, printer_ids: Collection[str]) -> None:
+        """This process no longer owns ``printer_ids`` (a shared farm, before their connections close): stop driving
+        their dispatches, whose stored state the next owner takes up (:meth:`resume_for`) as after a restart."""
+        wanted = set(printer_ids)
+        tasks = [
+            task
+            for dispatch_id, printer_id in list(self._printers_busy.items())
+            if printer_id in wanted and (task := self._tasks.get(dispatch_id)) is not None
+        ]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     def _spawn(self, dispatch: Dispatch, *, resumed: bool = False) -> None:
         dispatch_id = dispatch.id
         task = asyncio.get_running_loop().create_task(
