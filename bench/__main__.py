@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.notify_ingest:run",
         "Bambu ingest with notifications on (3 channels) against off, side by side",
     ),
+    "scale": ("bench.scale:run", "1,000 Bambu printers on 3 processes on PostgreSQL: CPU, RSS, /ws latency, failover"),
     "statistics": ("bench.statistics:run", "Statistics figures over 1,000,000 jobs on PostgreSQL: 30 days, all"),
 }
 """name → (``module:function`` returning the figures, what it measures). Imported only when run, so one

@@ -66,6 +66,7 @@ from printfleet.services.ports import (
 )
 from printfleet.services.probe import first_answer
 from printfleet.services.shown_status import ShownStatus
+from printfleet.services.status_publisher import StatusPublisher
 
 log = structlog.get_logger("printfleet.monitoring")
 
@@ -98,9 +99,7 @@ class _Watched:
         "connection",
         "crashed",
         "last_checkpoint",
-        "last_published",
         "last_recorded_state",
-        "pending",
         "retry",
         "settled",
         "status",
@@ -114,8 +113,6 @@ class _Watched:
         self.settled: PrinterStatus = connection.status
         self.last_checkpoint = 0.0
         self.last_recorded_state = recorded
-        self.last_published = 0.0
-        self.pending: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
         self.retry: asyncio.Task[None] | None = None  # handles ``status`` once the store is back
         self.crashed: str | None = None  # why the connection task ended, while it waits to be restarted
@@ -165,7 +162,7 @@ class MonitoringService:
         self._bus = bus
         self._factory = connection_factory
         self._metrics = metrics
-        self._telemetry_interval_s = telemetry_interval_s
+        self._publisher = StatusPublisher(bus=bus, current=self._connected_status, interval_s=telemetry_interval_s)
         self._checkpoint_interval_s = checkpoint_interval_s
         self._clock = clock
         self._default_poll_interval = default_poll_interval
@@ -187,10 +184,13 @@ class MonitoringService:
         root)."""
 
     def refresh(self, printer_id: str) -> None:
-        """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate)."""
+        """Publish the printer's status again at once (printfleet's own part of it changed, e.g. the plate); a
+        printer another process owns as a remote event (its owner publishes its own)."""
         entry = self._watched.get(printer_id)
         if entry is not None:
-            self._publish_now(entry)
+            self._publisher.now(entry.config.id)
+        elif (known := self._known.get(printer_id)) is not None:
+            self._bus.publish(PrinterStatusUpdated(printer=known.config, status=self._shown_known(known)), remote=True)
 
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener`` on every state change (after it was persisted, before it is published; while the
@@ -227,6 +227,8 @@ class MonitoringService:
         watched = list(self._watched.values())
         self._watched.clear()
         self._known.clear()
+        for entry in watched:
+            self._publisher.forget(entry.config.id)
         await self._cancel(watched)
 
     @property
@@ -303,8 +305,6 @@ class MonitoringService:
     async def _cancel(watched: Iterable[_Watched]) -> None:
         tasks = []
         for entry in watched:
-            if entry.pending is not None:
-                entry.pending.cancel()
             for task in (entry.task, entry.retry):
                 if task is not None:
                     task.cancel()
@@ -369,6 +369,7 @@ class MonitoringService:
             self._known.pop(printer_id, None)
         entry = self._watched.pop(printer_id, None)
         if entry is not None:
+            self._publisher.forget(printer_id)
             await self._cancel([entry])
         self._update_connected_gauge()
         if removed:
@@ -411,12 +412,7 @@ class MonitoringService:
         for old in stale:
             new = self._start(old.config, old.last_recorded_state)
             new.status = new.settled = old.settled
-            new.last_published = old.last_published
         await self._cancel(stale)  # each old task is cancelled before it can report again, then awaited
-        for old in stale:
-            current = self._watched.get(old.config.id)
-            if old.pending is not None and current is not None:  # its telemetry frame was cancelled with it
-                self._publish_telemetry(current)
         self._update_connected_gauge()
         if stale:
             log.info(
@@ -481,12 +477,12 @@ class MonitoringService:
             await self._slots_changed(entry.config, status)
         if entry.retry is not None:  # an earlier state waits for the store; its retry handles the newest one
             if previous.lifecycle_key() == status.lifecycle_key():
-                self._publish_telemetry(entry)
+                self._publisher.telemetry(entry.config.id)
             else:
-                self._publish_now(entry)
+                self._publisher.now(entry.config.id)
             return
         if previous.lifecycle_key() == status.lifecycle_key():
-            self._publish_telemetry(entry)
+            self._publisher.telemetry(entry.config.id)
             entry.settled = status
             for telemetry_listener in self._telemetry_listeners:
                 with contextlib.suppress(StoreUnavailable):  # a milestone the store cannot take now is dropped
@@ -522,7 +518,7 @@ class MonitoringService:
         entry.last_checkpoint = time.monotonic()
         for listener in self._listeners:
             await listener(entry.config, previous, status)
-        self._publish_now(entry)
+        self._publisher.now(entry.config.id)
         entry.settled = status
 
     def _defer(self, entry: _Watched, error: StoreUnavailable) -> None:
@@ -534,7 +530,7 @@ class MonitoringService:
             error=error.error,
             detail=error.detail,
         )
-        self._publish_now(entry)
+        self._publisher.now(entry.config.id)
         entry.retry = asyncio.get_running_loop().create_task(
             self._retry_settle(entry), name=f"printer-retry:{entry.config.id}"
         )
@@ -597,36 +593,10 @@ class MonitoringService:
             reasons.append(f"{len(crashed)} printer connection(s) crashed and restarting: " + ", ".join(crashed))
         return reasons
 
-    def _publish_now(self, entry: _Watched) -> None:
-        if entry.pending is not None:
-            entry.pending.cancel()
-            entry.pending = None
-        entry.last_published = time.monotonic()
-        self._bus.publish(PrinterStatusUpdated(printer=entry.config, status=self.shown.of(entry.config, entry.status)))
-
-    def _publish_telemetry(self, entry: _Watched) -> None:
-        if entry.pending is not None:
-            return  # a publish is already scheduled; it will carry the newest status
-        wait = entry.last_published + self._telemetry_interval_s - time.monotonic()
-        if wait <= 0:
-            entry.last_published = time.monotonic()
-            self._bus.publish(
-                PrinterStatusUpdated(
-                    printer=entry.config, status=self.shown.of(entry.config, entry.status), telemetry=True
-                )
-            )
-            return
-        entry.pending = asyncio.get_running_loop().call_later(wait, self._flush_telemetry, entry.config.id)
-
-    def _flush_telemetry(self, printer_id: str) -> None:
+    def _connected_status(self, printer_id: str) -> tuple[PrinterConfig, PrinterStatus] | None:
+        """A connected printer's configuration and status as shown (what the publisher publishes), else None."""
         entry = self._watched.get(printer_id)
-        if entry is None:
-            return
-        entry.pending = None
-        entry.last_published = time.monotonic()
-        self._bus.publish(
-            PrinterStatusUpdated(printer=entry.config, status=self.shown.of(entry.config, entry.status), telemetry=True)
-        )
+        return (entry.config, self.shown.of(entry.config, entry.status)) if entry is not None else None
 
     def _update_connected_gauge(self) -> None:
         if self._metrics is None:
