@@ -11,8 +11,8 @@ delivered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -38,3 +38,12 @@ async def cancelled(task: asyncio.Task[object] | None) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():  # the caller itself is being cancelled: let it through
             raise
+
+
+async def all_cancelled(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel every task of ``tasks`` and wait until all have ended, whatever each ends with (a background part's
+    loops, at its exit)."""
+    running = list(tasks)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)

@@ -26,6 +26,7 @@ from typing import Protocol, Self
 
 import structlog
 
+from printfleet.aio import all_cancelled
 from printfleet.domain.announcements import Hint, HintKind, decode, encode, hint_of
 from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
@@ -119,9 +120,7 @@ class FarmAnnouncements:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await all_cancelled(self._tasks)
         self._tasks = []
         if self._subscription is not None:
             self._subscription.close()

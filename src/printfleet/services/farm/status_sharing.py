@@ -25,6 +25,7 @@ from typing import Protocol
 
 import structlog
 
+from printfleet.aio import all_cancelled
 from printfleet.domain.announcements import Hint, HintKind
 from printfleet.domain.events import DomainEvent, PrinterStatusUpdated
 from printfleet.domain.printer import PrinterStatus
@@ -95,9 +96,7 @@ class StatusSharing:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await all_cancelled(self._tasks)
         self._tasks = []
         if self._subscription is not None:
             self._subscription.close()
