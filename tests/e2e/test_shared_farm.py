@@ -14,7 +14,7 @@ import pytest
 
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.base import SimPhase
-from tests.e2e.harness import Server, statuses
+from tests.e2e.harness import Server, printer_owner, statuses
 from tests.e2e.test_dispatch_bambu import FAST
 from tests.files_samples import bambu_3mf
 
@@ -126,6 +126,15 @@ async def test_each_printer_has_one_owner_and_both_processes_show_and_command_al
             lambda jobs: [j["status"] for j in jobs if j["printer_id"] == other.printer_id] == ["completed"],
             timeout=30,
         )
+
+        # A printer added through one process is owned at once (a round on the spot), not at the next round.
+        added = await first.client.post(
+            "/api/v1/printers",
+            json={"id": "mk4-9", "name": "MK4 9", "type": "prusalink", "host": "127.0.0.1", "port": 9, "api_key": "x"},
+        )
+        assert added.status_code == 201, added.text
+        await printer_owner([first, second], "mk4-9", timeout=2.0)
+        assert (await first.client.delete("/api/v1/printers/mk4-9")).status_code == 204
     finally:
         await second.stop()
     # The second stopped and let its printers go: the first takes them over at its next round.

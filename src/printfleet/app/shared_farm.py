@@ -159,6 +159,12 @@ def build_shared_farm(
     announcements.add_loader(HintKind.COMMAND, relay.commands)
     announcements.add_loader(HintKind.REPLY, relay.replies)
     announcements.add_loader(HintKind.DISPATCH, dispatches)
+
+    async def printers_changed(_keys: Sequence[str]) -> None:
+        ownership.wake()  # a printer added elsewhere is claimed at once, not at the next round
+
+    announcements.add_loader(HintKind.PRINTER, printers_changed)
+    printers.add_change_listener(lambda _printer_id: ownership.wake())
     shared = SharedFarm(ownership=ownership, sharing=sharing, relay=relay, leases=leases)
     monitoring.fence = shared.fence
     return shared

@@ -94,6 +94,7 @@ class PrinterOwnership:
         self._next_round_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._woken = asyncio.Event()
         self._reported: frozenset[str] = frozenset()  # what ``on_change`` was last told this process owns
 
     @property
@@ -206,7 +207,13 @@ class PrinterOwnership:
                 await self.step()
             except Exception:  # a bug in a listener must not stop the rounds: the leases would expire
                 log.exception("ownership.round_crashed")
-            await asyncio.sleep(self._left(self._next_round_at))
+            with contextlib.suppress(TimeoutError):  # the next round is due, or a printer was added or removed
+                await asyncio.wait_for(self._woken.wait(), self._left(self._next_round_at))
+            self._woken.clear()
+
+    def wake(self) -> None:
+        """Run a round now, not at the next due time (a printer was added or removed: it is claimed at once)."""
+        self._woken.set()
 
     async def __aenter__(self) -> PrinterOwnership:
         await self.step()
