@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from printfleet.domain.events import PrinterRemoved, PrinterStatusUpdated
+from printfleet.domain.events import PrinterRemoved
 from printfleet.domain.printer import (
     DEFAULT_POLL_INTERVAL_S,
     OfflineReason,
@@ -57,6 +57,9 @@ from printfleet.domain.printer import (
 from printfleet.services.errors import PrinterNotFound, StaleOwner, StoreUnavailable
 from printfleet.services.events import EventBus
 from printfleet.services.health import RetryDelays
+from printfleet.services.monitoring.connection import Watched, supervise
+from printfleet.services.monitoring.known import KnownPrinters
+from printfleet.services.monitoring.publisher import StatusPublisher
 from printfleet.services.ports import (
     ConnectionFactory,
     MonitoringMetrics,
@@ -66,7 +69,6 @@ from printfleet.services.ports import (
 )
 from printfleet.services.probe import first_answer
 from printfleet.services.shown_status import ShownStatus
-from printfleet.services.status_publisher import StatusPublisher
 
 log = structlog.get_logger("printfleet.monitoring")
 
@@ -86,47 +88,6 @@ StoreUnavailable is logged; the next change is compared with what it stored, so 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _Watched:
-    """Bookkeeping for one printer. ``config`` is the printer's own configuration (``poll_interval`` None when it
-    follows the global setting); ``connection.config`` is the one the connection was built with. ``status`` is
-    the newest report, ``settled`` the newest one whose handling (transition row, listeners, publication) is
-    complete: they differ only while :meth:`MonitoringService.on_status` awaits the store or a listener."""
-
-    __slots__ = (
-        "config",
-        "connection",
-        "crashed",
-        "last_checkpoint",
-        "last_recorded_state",
-        "retry",
-        "settled",
-        "status",
-        "task",
-    )
-
-    def __init__(self, config: PrinterConfig, connection: PrinterConnection, recorded: PrinterState | None) -> None:
-        self.config = config
-        self.connection = connection
-        self.status: PrinterStatus = connection.status
-        self.settled: PrinterStatus = connection.status
-        self.last_checkpoint = 0.0
-        self.last_recorded_state = recorded
-        self.task: asyncio.Task[None] | None = None
-        self.retry: asyncio.Task[None] | None = None  # handles ``status`` once the store is back
-        self.crashed: str | None = None  # why the connection task ended, while it waits to be restarted
-
-
-class _Known:
-    """A printer another process of a shared farm owns: its configuration and the status its owner last shared
-    (``offline``/``connecting`` until one is read)."""
-
-    __slots__ = ("config", "status")
-
-    def __init__(self, config: PrinterConfig, status: PrinterStatus | None = None) -> None:
-        self.config = config
-        self.status = status or PrinterStatus.offline(OfflineReason.CONNECTING)
 
 
 class MonitoringService:
@@ -166,8 +127,7 @@ class MonitoringService:
         self._checkpoint_interval_s = checkpoint_interval_s
         self._clock = clock
         self._default_poll_interval = default_poll_interval
-        self._watched: dict[str, _Watched] = {}
-        self._known: dict[str, _Known] = {}  # a shared farm's printers owned by other processes
+        self._watched: dict[str, Watched] = {}
         self._shared_farm = shared_farm
         self.fence = fence
         """``await fence(printer_id)`` before a state change is handled (see the module); set by the composition
@@ -180,6 +140,7 @@ class MonitoringService:
         self._store_retry = (store_retry_initial_s, store_retry_max_s)
         self._restart = (restart_initial_s, restart_max_s)
         self.shown = ShownStatus()
+        self._known = KnownPrinters(bus=bus, shown=self.shown)  # a shared farm's printers other processes own
         """What printfleet adds to every status it hands out or publishes (its lookups are set by the composition
         root)."""
 
@@ -189,8 +150,8 @@ class MonitoringService:
         entry = self._watched.get(printer_id)
         if entry is not None:
             self._publisher.now(entry.config.id)
-        elif (known := self._known.get(printer_id)) is not None:
-            self._bus.publish(PrinterStatusUpdated(printer=known.config, status=self._shown_known(known)), remote=True)
+        else:
+            self._known.publish(printer_id)
 
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener`` on every state change (after it was persisted, before it is published; while the
@@ -241,7 +202,7 @@ class MonitoringService:
         know it until this process owns it."""
         if self._shared_farm:
             if config.id not in self._watched:
-                self._known.setdefault(config.id, _Known(config))
+                self._known.know(config)
         else:
             self.watch(config)
 
@@ -252,16 +213,16 @@ class MonitoringService:
 
     def printer_ids(self) -> list[str]:
         """Every printer's id, connected here or known, sorted."""
-        return sorted({*self._watched, *self._known})
+        return sorted({*self._watched, *self._known.ids()})
 
     def known_ids(self) -> list[str]:
         """The printers known here but owned by other processes, sorted."""
-        return sorted(self._known)
+        return self._known.ids()
 
     async def take_over(self, printer_id: str) -> bool:
         """This process now owns ``printer_id``: connect to it (its last recorded state read again from the store,
         its previous owner may have recorded more). False when the printer is not known here."""
-        known = self._known.pop(printer_id, None)
+        known = self._known.forget(printer_id)
         if known is None:
             return False
         recorded = await self._repository.last_transition_states()
@@ -277,22 +238,12 @@ class MonitoringService:
         if entry is None:
             return
         await self.unwatch(printer_id)
-        self._known[printer_id] = _Known(entry.config, entry.status)
+        self._known.know(entry.config, entry.status)
 
     def show_shared(self, printer_id: str, status: PrinterStatus) -> None:
         """The status ``printer_id``'s owner shared: shown and published here (as a remote event). Ignored for a
         printer connected here or not known."""
-        known = self._known.get(printer_id)
-        if known is None:
-            return
-        known.status = status
-        self._bus.publish(PrinterStatusUpdated(printer=known.config, status=self._shown_known(known)), remote=True)
-
-    def _shown_known(self, known: _Known) -> PrinterStatus:
-        """A known printer's status as shown: what its owner shared (the print being sent, the spools in its
-        slots, its preview: the owner knows those), with this process's plate and next print, which the store
-        keeps and the farm announces."""
-        return self.shown.of_shared(known.config, known.status)
+        self._known.show_shared(printer_id, status)
 
     async def __aenter__(self) -> MonitoringService:
         await self.start()
@@ -302,7 +253,7 @@ class MonitoringService:
         await self.stop()
 
     @staticmethod
-    async def _cancel(watched: Iterable[_Watched]) -> None:
+    async def _cancel(watched: Iterable[Watched]) -> None:
         tasks = []
         for entry in watched:
             for task in (entry.task, entry.retry):
@@ -315,47 +266,21 @@ class MonitoringService:
         """Build a connection with the effective poll interval: the printer's own, else the global one now."""
         return self._factory(config.with_default_poll_interval(self._default_poll_interval()), sink)
 
-    def _start(self, config: PrinterConfig, recorded: PrinterState | None) -> _Watched:
-        entry = _Watched(config, self._connect(config, self.on_status), recorded)
+    def _start(self, config: PrinterConfig, recorded: PrinterState | None) -> Watched:
+        entry = Watched(config, self._connect(config, self.on_status), recorded)
         self._watched[config.id] = entry
-        entry.task = asyncio.get_running_loop().create_task(self._supervise(entry), name=f"printer:{config.id}")
-        return entry
-
-    async def _supervise(self, entry: _Watched) -> None:
-        """Run the printer's connection; should it end (it never should: ``run()`` retries by itself), log it at
-        ERROR, count it, and start a fresh connection (the old one should it fail to build) after a backoff. A
-        connection that ran for at least ``restart_max_s`` before it ended starts the backoff again from
-        ``restart_initial_s``."""
-        loop = asyncio.get_running_loop()
         initial, maximum = self._restart
-        delays = RetryDelays(initial=initial, maximum=maximum)
-        while True:
-            started = loop.time()
-            try:
-                await entry.connection.run()
-                entry.crashed = "returned"
-                log.error("printer.connection_ended", printer_id=entry.config.id, printer_kind=entry.config.kind.value)
-            except Exception as error:
-                entry.crashed = type(error).__name__
-                log.error(
-                    "printer.connection_crashed",
-                    printer_id=entry.config.id,
-                    printer_kind=entry.config.kind.value,
-                    error=entry.crashed,
-                    exc_info=error,
-                )
-            if loop.time() - started >= maximum:
-                delays.reset()
-            delay = delays.next_delay()
-            if self._metrics is not None:
-                self._metrics.connection_restarted(entry.config.kind)
-            log.info("printer.connection_restarting", printer_id=entry.config.id, restart_in_s=round(delay, 2))
-            await asyncio.sleep(delay)
-            try:
-                entry.connection = self._connect(entry.config, self.on_status)
-            except Exception as error:  # the adapter refuses to be built again: run the old one once more
-                log.error("printer.connection_rebuild_failed", printer_id=entry.config.id, exc_info=error)
-            entry.crashed = None
+        entry.task = asyncio.get_running_loop().create_task(
+            supervise(
+                entry,
+                rebuild=lambda: self._connect(entry.config, self.on_status),
+                metrics=self._metrics,
+                restart_initial_s=initial,
+                restart_max_s=maximum,
+            ),
+            name=f"printer:{config.id}",
+        )
+        return entry
 
     def watch(self, config: PrinterConfig) -> None:
         """Start a connection to ``config`` (replacing none: call :meth:`unwatch` first for an edit)."""
@@ -366,7 +291,7 @@ class MonitoringService:
         """Close the connection to a printer; publish ``printer_removed`` when it was deleted (a known printer is
         forgotten then)."""
         if removed:
-            self._known.pop(printer_id, None)
+            self._known.forget(printer_id)
         entry = self._watched.pop(printer_id, None)
         if entry is not None:
             self._publisher.forget(printer_id)
@@ -378,9 +303,7 @@ class MonitoringService:
 
     async def rewatch(self, config: PrinterConfig) -> None:
         """Reconnect with a changed configuration (an API edit); a known printer's configuration is replaced."""
-        known = self._known.get(config.id)
-        if known is not None:
-            known.config = config
+        if self._known.replace_config(config):
             return
         entry = self._watched.get(config.id)
         if entry is not None:
@@ -438,13 +361,12 @@ class MonitoringService:
         entry = self._watched.get(printer_id)
         if entry is not None:
             return self.shown.of(entry.config, entry.status)
-        known = self._known.get(printer_id)
-        return self._shown_known(known) if known is not None else None
+        return self._known.status(printer_id)
 
     def config(self, printer_id: str) -> PrinterConfig | None:
         """The configuration a printer's connection follows (or a known printer's), or None."""
-        entry = self._watched.get(printer_id) or self._known.get(printer_id)
-        return entry.config if entry is not None else None
+        entry = self._watched.get(printer_id)
+        return entry.config if entry is not None else self._known.config(printer_id)
 
     def connection(self, printer_id: str) -> PrinterConnection | None:
         """The live connection of a printer (for commands), or None."""
@@ -455,7 +377,7 @@ class MonitoringService:
         """Every printer of the farm with its latest status, ordered by id: those connected here and, in a shared
         farm, those other processes own."""
         shown = [(e.config, self.shown.of(e.config, e.status)) for e in self._watched.values()]
-        shown += [(k.config, self._shown_known(k)) for k in self._known.values()]
+        shown += self._known.all()
         return sorted(shown, key=lambda pair: pair[0].id)
 
     def connected(self) -> list[tuple[PrinterConfig, PrinterStatus]]:
@@ -504,7 +426,7 @@ class MonitoringService:
         except PrinterNotFound:  # removed (here or by another process) while its connection still reported
             log.info("monitoring.report_of_removed_printer", printer_id=printer_id, state=status.state.value)
 
-    async def _settle(self, entry: _Watched, previous: PrinterStatus, status: PrinterStatus) -> None:
+    async def _settle(self, entry: Watched, previous: PrinterStatus, status: PrinterStatus) -> None:
         """Record ``status``'s transition (unless recorded already), call the listeners, publish; raises
         StoreUnavailable with ``entry.settled`` unchanged (so the handling can be tried again), StaleOwner when
         this process no longer owns the printer (nothing written)."""
@@ -521,7 +443,7 @@ class MonitoringService:
         self._publisher.now(entry.config.id)
         entry.settled = status
 
-    def _defer(self, entry: _Watched, error: StoreUnavailable) -> None:
+    def _defer(self, entry: Watched, error: StoreUnavailable) -> None:
         """Publish the printer's live status now and retry its handling in the background with backoff."""
         log.warning(
             "monitoring.state_not_recorded",
@@ -535,7 +457,7 @@ class MonitoringService:
             self._retry_settle(entry), name=f"printer-retry:{entry.config.id}"
         )
 
-    async def _retry_settle(self, entry: _Watched) -> None:
+    async def _retry_settle(self, entry: Watched) -> None:
         """Handle the newest status against the last handled one until the store takes it; then, should newer
         states have arrived meanwhile, those too (without waiting)."""
         initial, maximum = self._store_retry
@@ -566,7 +488,7 @@ class MonitoringService:
             )
             return
 
-    async def _stale(self, entry: _Watched) -> None:
+    async def _stale(self, entry: Watched) -> None:
         """Another process owns the printer now (this one was paused or cut off past its lease): let it go."""
         log.warning("monitoring.stale_owner", printer_id=entry.config.id, state=entry.status.state.value)
         if self._watched.get(entry.config.id) is entry:
