@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from printfleet.domain.accounts.roles import Role
 from printfleet.domain.events import PrinterWentOffline
@@ -104,7 +105,9 @@ async def test_a_channel_with_its_own_texts_gets_its_messages_in_them_and_a_brok
     rule = {"channel_id": channel, "events": ["printer_offline"]}
     assert (await server.client.post("/api/v1/notifications/rules", json=rule)).status_code == 201
 
-    since = datetime(2026, 12, 5, 13, 5, tzinfo=UTC)  # 14:05 in Berlin
+    # after the rule was made (a rule applies to what happens after it), shown in the user's zone (Berlin)
+    since = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    berlin = since.astimezone(ZoneInfo("Europe/Berlin"))
     server.runtime.bus.publish(PrinterWentOffline(printer_id="x1c-2", since=since, reason="unreachable", detail=None))
 
     async def written() -> list[dict[str, Any]]:
@@ -117,7 +120,7 @@ async def test_a_channel_with_its_own_texts_gets_its_messages_in_them_and_a_brok
         await asyncio.sleep(0.05)
     [message] = deliveries
     assert message["title"] == "x1c-2 is gone"
-    assert message["body"] == "Since 14:05 ()."  # no job in an offline message: empty, not an error
+    assert message["body"] == f"Since {berlin:%H:%M} ()."  # no job in an offline message: empty, not an error
 
     back = await server.client.patch(f"{CHANNELS}/{channel}", json={"title_template": "", "body_template": ""})
     assert (back.json()["title_template"], back.json()["body_template"]) == (None, None)  # printfleet's texts again

@@ -70,7 +70,11 @@ async def _channel(app: FastAPI, user_id: int, target: str) -> int:
 
 def _offline(printer_id: str) -> PrinterWentOffline:
     return PrinterWentOffline(
-        printer_id=printer_id, since=datetime(2026, 12, 5, 9, 0, tzinfo=UTC), reason="unreachable", detail=None
+        # now: a rule applies to what happens after it was made
+        printer_id=printer_id,
+        since=datetime.now(UTC),
+        reason="unreachable",
+        detail=None,
     )
 
 
