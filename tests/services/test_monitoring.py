@@ -421,7 +421,7 @@ async def test_in_a_shared_farm_a_printer_is_connected_only_once_owned_and_let_g
         assert event.status.progress == 40.0
 
         # This process comes to own it: connected; its reports are recorded.
-        assert await service.take_over("p1")
+        assert await service.take_over(["p1"]) == ["p1"]
         assert service.owns("p1")
         assert connections["p1"].config.id == "p1"
         await connections["p1"].report(printing(41.0))

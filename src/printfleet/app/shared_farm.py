@@ -119,11 +119,9 @@ def build_shared_farm(
 
     async def changed(gained: frozenset[str], lost: frozenset[str]) -> None:
         await dispatch.let_go(lost)  # left in the store for the next owner, as at a restart
-        for printer_id in sorted(lost):
-            await monitoring.let_go(printer_id)
-        for printer_id in sorted(gained):
-            await monitoring.take_over(printer_id)
+        await monitoring.let_go(sorted(lost))
         try:
+            await monitoring.take_over(sorted(gained))
             if gained:
                 await dispatch.resume_for(gained)
             if lost:

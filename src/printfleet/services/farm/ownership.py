@@ -95,6 +95,7 @@ class PrinterOwnership:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._woken = asyncio.Event()
+        self._unreleased: frozenset[str] = frozenset()  # let go (disconnected), their leases not given up yet
         self._reported: frozenset[str] = frozenset()  # what ``on_change`` was last told this process owns
 
     @property
@@ -138,6 +139,7 @@ class PrinterOwnership:
                 self._next_round_at = self._monotonic() + self._ttl_s / 3
                 self._fence_if_late()
                 return
+            held = {p: epoch for p, epoch in held.items() if p not in self._unreleased}  # let go, not yet in the store
             lost = set(self._owned) - set(held)
             if lost:
                 log.warning("ownership.printers_lost", printers=sorted(lost)[:20], count=len(lost))
@@ -146,6 +148,9 @@ class PrinterOwnership:
             self._owned = dict(held)
         self._renewed_at = self._monotonic()
         self._next_round_at = planned_until = self._renewed_at + self._ttl_s / 3
+        await self._release_let_go()  # those a round let go that the store did not take then
+        if self._unreleased:
+            return  # not planned on a view that still counts them as this process's
         alive, _ = await self._call(self._store.heartbeat(self.owner, self._ttl_s), self._left(planned_until))
         if alive is None or self._left(planned_until) <= 0:
             return
@@ -161,9 +166,10 @@ class PrinterOwnership:
             if self._on_change is not None:
                 await self._on_change(frozenset(), letting_go)
             self._reported -= letting_go
-            _, released = await self._call(self._store.release(self.owner, moves.release), self._left(planned_until))
-            if not released:
-                return  # still leased: renewed and taken up again at the next round, or expired
+            self._unreleased |= letting_go
+            await self._release_let_go()
+            if self._unreleased:
+                return  # still leased to this process: let go in the store at the next round, or expired
             log.info("ownership.printers_released", count=len(moves.release))
         if moves.claim and self._left(planned_until) > 0:
             taken, _ = await self._call(
@@ -177,6 +183,15 @@ class PrinterOwnership:
                 log.info("ownership.printers_claimed", count=len(taken), taken_over=len(orphans))
                 if orphans and self._metrics is not None:
                     self._metrics.printers_taken_over(len(orphans))
+
+    async def _release_let_go(self) -> None:
+        """Give up in the store the leases of the printers already let go (disconnected). It only gives leases up,
+        so it may take its own time (at most a third of the TTL), not the round's planning budget."""
+        if not self._unreleased:
+            return
+        _, released = await self._call(self._store.release(self.owner, sorted(self._unreleased)), self._ttl_s / 3)
+        if released:
+            self._unreleased = frozenset()
 
     def _left(self, until: float) -> float:
         """Seconds left until ``until`` (never below 0)."""
@@ -230,5 +245,5 @@ class PrinterOwnership:
             if dropped and self._on_change is not None:  # disconnected before the leases go
                 await self._on_change(frozenset(), dropped)
             with contextlib.suppress(StoreUnavailable, TimeoutError):
-                await within(self._store.release(self.owner, dropped), self._ttl_s / 3)
+                await within(self._store.release(self.owner, dropped | self._unreleased), self._ttl_s / 3)
                 await within(self._store.leave(self.owner), self._ttl_s / 3)

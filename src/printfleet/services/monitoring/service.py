@@ -219,26 +219,41 @@ class MonitoringService:
         """The printers known here but owned by other processes, sorted."""
         return self._known.ids()
 
-    async def take_over(self, printer_id: str) -> bool:
-        """This process now owns ``printer_id``: connect to it (its last recorded state read again from the store,
-        its previous owner may have recorded more). False when the printer is not known here."""
-        known = self._known.forget(printer_id)
-        if known is None:
-            return False
-        recorded = await self._repository.last_transition_states()
-        if printer_id in recorded:
-            self._recorded[printer_id] = recorded[printer_id]
-        self.watch(known.config)
-        return True
+    async def take_over(self, printer_ids: Iterable[str]) -> list[str]:
+        """This process now owns ``printer_ids``: connect to them (their last recorded states read again from the
+        store, in one query: their previous owners may have recorded more; should the store fail, what this process
+        knew is used). The printers connected; one not known here is left out."""
+        wanted = [printer_id for printer_id in printer_ids if printer_id in self._known]
+        if not wanted:
+            return []
+        try:
+            recorded = await self._repository.last_transition_states()
+        except StoreUnavailable as error:
+            log.warning("monitoring.recorded_states_not_read", error=error.error, printers=len(wanted))
+            recorded = {}
+        taken = []
+        for printer_id in wanted:
+            known = self._known.forget(printer_id)
+            if known is None:
+                continue
+            if printer_id in recorded:
+                self._recorded[printer_id] = recorded[printer_id]
+            self._start(known.config, self._recorded.get(printer_id))
+            taken.append(printer_id)
+        self._update_connected_gauge()
+        return taken
 
-    async def let_go(self, printer_id: str) -> None:
-        """This process no longer owns ``printer_id``: close its connection and show its last status until its new
-        owner shares one."""
-        entry = self._watched.get(printer_id)
-        if entry is None:
+    async def let_go(self, printer_ids: Iterable[str]) -> None:
+        """This process no longer owns ``printer_ids``: close their connections, all at once, and show each one's
+        last status until its new owner shares one."""
+        leaving = [entry for printer_id in printer_ids if (entry := self._watched.pop(printer_id, None)) is not None]
+        if not leaving:
             return
-        await self.unwatch(printer_id)
-        self._known.know(entry.config, entry.status)
+        for entry in leaving:
+            self._publisher.forget(entry.config.id)
+            self._known.know(entry.config, entry.status)
+        await self._cancel(leaving)
+        self._update_connected_gauge()
 
     def show_shared(self, printer_id: str, status: PrinterStatus) -> None:
         """The status ``printer_id``'s owner shared: shown and published here (as a remote event). Ignored for a
@@ -493,11 +508,11 @@ class MonitoringService:
         log.warning("monitoring.stale_owner", printer_id=entry.config.id, state=entry.status.state.value)
         if self._watched.get(entry.config.id) is entry:
             if entry.task is asyncio.current_task():  # its own report: close it from outside the task
-                task = asyncio.get_running_loop().create_task(self.let_go(entry.config.id))
+                task = asyncio.get_running_loop().create_task(self.let_go([entry.config.id]))
                 self._letting_go.add(task)
                 task.add_done_callback(self._letting_go.discard)
             else:
-                await self.let_go(entry.config.id)
+                await self.let_go([entry.config.id])
 
     def health_reasons(self) -> list[str]:
         """A health source: printers whose latest state waits for the store, connections waiting to restart.
