@@ -107,6 +107,9 @@ class CommandRelay:
             outcome, message = NOT_CONNECTED, error.message
         except PrinterNotFound:
             outcome, message = NOT_FOUND, ""
+        except Exception:  # answered all the same: the asking process is not left waiting
+            log.exception("command_relay.failed", printer_id=printer_id, command=command)
+            outcome, message = NOT_CONNECTED, "the command failed in the process that owns the printer"
         log.info("command_relay.ran", printer_id=printer_id, command=command, outcome=outcome)
         self._announce(Hint(HintKind.REPLY, _reply_key(request, outcome, message)))
 

@@ -118,6 +118,8 @@ class StatusSharing:
                 await self.flush()
             except StoreUnavailable as error:
                 log.warning("status_sharing.not_written", error=error.error)
+            except Exception:  # a bug must not stop the sharing for good: the next statuses are tried
+                log.exception("status_sharing.failed")
             await asyncio.sleep(self._interval_s)
 
     async def flush(self) -> int:
