@@ -6,10 +6,11 @@
 2. **renew** every lease this process holds, in one statement; a printer missing from the answer was lost (its
    lease expired while this process was paused or cut off, and another claimed it) and is dropped at once;
 3. **plan** (:func:`printfleet.domain.ownership.plan_moves`): rendezvous hashing picks each printer's preferred
-   process among the live ones; a process claims the free printers it wins, and others while below its fair share;
-   above it, it lets go of printers another live process wins;
-4. **release** those, then **claim** the free printers chosen (``FOR UPDATE SKIP LOCKED``: two processes never wait
-   for each other, and never both take one printer), each under a new epoch.
+   process among the live ones; below its fair share a process claims the free printers it wins, then others;
+   above it, it lets go of its excess, printers another live process wins first;
+4. **release** those (disconnected first, their leases given up with a time of their own: a release that fails is
+   tried again before the next plan), then **claim** the free printers chosen (``FOR UPDATE SKIP LOCKED``: two
+   processes never wait for each other, and never both take one printer), each under a new epoch.
 
 **Self-fencing**: when renewals have failed for ``2/3 ttl`` (the database unreachable or too slow), every printer is
 dropped before its lease can expire and another process claim it; a renewal waits at most ``ttl/3``. A process
