@@ -14,7 +14,7 @@ import pytest
 
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.base import SimPhase
-from tests.e2e.harness import Server, printer_owner, statuses
+from tests.e2e.harness import Server, collect_frames, printer_owner, statuses
 from tests.e2e.test_dispatch_bambu import FAST
 from tests.files_samples import bambu_3mf
 
@@ -145,6 +145,52 @@ async def test_each_printer_has_one_owner_and_both_processes_show_and_command_al
         jobs = await first.jobs()
         assert statuses([j for j in jobs if j["printer_id"] == other.printer_id]) == ["completed"]  # no duplicate
     finally:
+        await first.stop()
+
+
+async def test_telemetry_of_a_printer_owned_elsewhere_is_live_for_a_watcher_and_current_when_asked(
+    empty_postgres_url: str, farm: BambuFarm
+) -> None:
+    """The first process reads another's telemetry (progress, temperatures) only while someone watches it live;
+    asked through its API with nobody watching, it still answers with what the owner shared last."""
+    first = Server(empty_postgres_url, farm.printer_configs())
+    second = Server(empty_postgres_url, farm.printer_configs())
+    await first.start()
+    try:
+        await first.wait_online()
+        await second.start()
+        await until(2 * TTL_S / 3 + 5, lambda: len(owned(first)) == 2 and len(owned(second)) == 2, "two each")
+        target = next(p for p in farm.printers if p.printer_id in owned(second))
+        await target.start_print("tall_vase.gcode", duration_s=120, total_layers=120, prepare_s=0.2)
+        own_view = second.runtime.monitoring
+
+        async def printing_on_first() -> bool:
+            return (await shown(first))[target.printer_id]["state"] == "printing"
+
+        await until(5, printing_on_first, "the print shown on the first")
+        sharing = first.runtime.sharing
+        assert sharing.watchers == 0
+
+        # Nobody watches the first: what its API answers is still what the owner shared a moment ago.
+        answered = []
+        for _ in range(3):
+            await asyncio.sleep(1.5)
+            progress = (await shown(first))[target.printer_id]["progress"]
+            owners = own_view.status(target.printer_id).progress
+            assert owners - progress <= 5, (progress, owners)  # a 120 s print: a few seconds behind at most
+            answered.append(progress)
+        assert answered[-1] > answered[0], answered
+
+        # A WebSocket client of the first sees the printer's progress move about every second.
+        frames = await collect_frames(first.ws_url, {"printer_status_update"}, 4.5, headers=first.headers)
+        progress_seen = [
+            frame["data"]["status"]["progress"] for frame in frames if frame["data"]["id"] == target.printer_id
+        ]
+        assert len(set(progress_seen)) >= 3, progress_seen  # the snapshot, then at least two updates
+        assert progress_seen == sorted(progress_seen)
+        assert sharing.watchers == 0  # the client went away
+    finally:
+        await second.stop()
         await first.stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +41,9 @@ class ApiContext:
     ``secure_cookies`` marks the session cookie ``Secure`` over plain HTTP too (behind a TLS proxy); ``health``
     gathers what ``/healthz`` reports as degraded; ``roles()`` names the singleton roles this process runs now;
     ``certificates`` is where printers' CA certificates uploaded through the web UI are kept; ``job_preview(id)``
-    reads the kept plate preview of a print started at the printer (None: none)."""
+    reads the kept plate preview of a print started at the printer (None: none); ``watching()`` is entered while a
+    live view (a WebSocket client, a live page) is open: a shared farm then reads every printer's telemetry as other
+    processes announce it (``services.farm.status_sharing``)."""
 
     printers: PrinterService
     monitoring: MonitoringService
@@ -70,6 +73,7 @@ class ApiContext:
     roles: Callable[[], list[str]] = list
     certificates: Path = Path("data/certificates")
     job_preview: Callable[[int], Awaitable[Thumbnail | None]] | None = None
+    watching: Callable[[], AbstractAsyncContextManager[object]] = nullcontext
 
 
 def get_context(request: Request) -> ApiContext:

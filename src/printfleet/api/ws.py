@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -160,14 +161,28 @@ async def stream(
     initial: Callable[[], Awaitable[Iterable[str]]],
     encode: Callable[[DomainEvent], str],
     buffer: int = CLIENT_BUFFER,
+    watching: Callable[[], AbstractAsyncContextManager[object]] = nullcontext,
 ) -> None:
     """Accept ``websocket``, send the ``initial()`` messages, then ``encode(event)`` of every event on ``bus`` (an
     empty message is skipped) until the client goes away. Subscribes before ``initial()`` runs, so nothing that
-    happens meanwhile is lost; ``buffer`` events are kept for a slow client before its oldest are dropped.
+    happens meanwhile is lost; ``buffer`` events are kept for a slow client before its oldest are dropped; the
+    client counts as watching the farm live (``watching()`` is entered before ``initial()`` and left when it goes).
     A handshake from another site's page (:func:`same_origin`) is refused (HTTP 403) and nothing is sent."""
     if not same_origin(websocket):
         await websocket.close(code=1008, reason="cross-site WebSocket refused")
         return
+    async with watching():
+        await _stream(websocket, bus, initial=initial, encode=encode, buffer=buffer)
+
+
+async def _stream(
+    websocket: WebSocket,
+    bus: EventBus,
+    *,
+    initial: Callable[[], Awaitable[Iterable[str]]],
+    encode: Callable[[DomainEvent], str],
+    buffer: int,
+) -> None:
     subscription = bus.subscribe(maxsize=buffer, remote=True)
     await websocket.accept()
     receiver = asyncio.create_task(_drain(websocket), name="ws-receive")
@@ -205,7 +220,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         ]
 
     principal: Principal = websocket.state.principal
-    await stream(websocket, context.bus, initial=snapshot, encode=partial(frame_for, principal))
+    await stream(
+        websocket, context.bus, initial=snapshot, encode=partial(frame_for, principal), watching=context.watching
+    )
 
 
 def may_see(principal: Principal, event: DomainEvent) -> bool:

@@ -324,7 +324,7 @@ def wire_materials(
         bus=bus,
         auto_create_rfid_spools=settings.materials.auto_create_rfid_spools,
         low_stock_grams=settings.materials.low_stock_grams,
-        printers=lambda: {config.id: status for config, status in monitoring.watched()},
+        status_of=monitoring.status,
         on_change=monitoring.refresh,
         **({"clock": clock} if clock is not None else {}),
     )
@@ -337,7 +337,7 @@ def wire_materials(
         slots=slots,
         materials=materials,
         files=files,
-        printer=lambda printer_id: next((c for c, _ in monitoring.watched() if c.id == printer_id), None),
+        printer=monitoring.config,
         status=monitoring.status,
         bus=bus,
         clock=clock,

@@ -28,6 +28,7 @@ from printfleet.services.accounts import AccountService
 from printfleet.services.dispatch.plates import PlateService
 from printfleet.services.dispatch.service import DispatchService
 from printfleet.services.events import EventBus
+from printfleet.services.farm.status_sharing import StatusSharing
 from printfleet.services.files import FileLibrary
 from printfleet.services.health import HealthService, StoreHealth
 from printfleet.services.jobs import JobService
@@ -102,6 +103,8 @@ class Runtime:
     orders: OrderService
     scheduler: Scheduler
     usage: UsageService
+    sharing: StatusSharing | None = None
+    """The printer statuses shared with the other processes of a farm (None: not a shared farm)."""
 
 
 def warn_about_tls(configs: list[PrinterConfig]) -> None:

@@ -379,6 +379,7 @@ def build_app(
                 if shared_farm and isinstance(announcements, FarmAnnouncements)
                 else None
             )
+            app.state.runtime.sharing = farm.sharing if farm is not None else None
             bots: list[AbstractAsyncContextManager[object]] = []
 
             delivering_here = notify_settings.enabled
@@ -449,6 +450,7 @@ def build_app(
                 roles=roles.held,
                 certificates=Path(settings.files.directory).parent / "certificates",
                 job_preview=job_previews.get,
+                **({"watching": farm.sharing.watching} if farm is not None else {}),
             )
             # The bot subscribes to the bus before the queue's deadlines start, so it hears the offers made at start-up.
             # The outbox subscribes first and stops last: it hears every event published while the rest runs.

@@ -154,6 +154,8 @@ def build_shared_farm(
         await dispatch.take_up(_numbers(keys))
 
     announcements.add_loader(HintKind.STATUS, sharing.load, resync=sharing.load_all)
+    announcements.add_loader(HintKind.TELEMETRY, sharing.load_telemetry)
+    printers.freshen = sharing.fresh
     announcements.add_loader(HintKind.COMMAND, relay.commands)
     announcements.add_loader(HintKind.REPLY, relay.replies)
     announcements.add_loader(HintKind.DISPATCH, dispatches)

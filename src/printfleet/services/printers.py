@@ -7,7 +7,7 @@ Every change is persisted first, then the live connection is started, restarted 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -135,6 +135,10 @@ class PrinterService:
         self.relay: Callable[[str, str], Awaitable[None]] | None = None
         """``await relay(printer_id, command)`` has the process that owns a printer send it a command (a shared
         farm: ``services.farm.command_relay``); None when every printer is connected here."""
+        self.freshen: Callable[[Collection[str] | None], Awaitable[None]] | None = None
+        """``await freshen(printer_ids)`` (None: all) reads the statuses other processes of a shared farm announced
+        but this one did not read yet (``services.farm.status_sharing``), before they are shown; may raise
+        StoreUnavailable. None when every printer is connected here."""
 
     def add_change_listener(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(printer_id)`` after a printer was added, edited or deleted here (and stored)."""
@@ -151,14 +155,18 @@ class PrinterService:
         await self._repository.upsert_printers(configs)
 
     async def list(self) -> list[tuple[PrinterConfig, PrinterStatus | None]]:
-        """Every printer with its live status (None when not watched), ordered by id."""
+        """Every printer with its live status (None when not watched), ordered by id. Raises StoreUnavailable."""
+        if self.freshen is not None:
+            await self.freshen(None)
         return [(config, self._monitoring.status(config.id)) for config in await self._repository.list_printers()]
 
     async def get(self, printer_id: str) -> tuple[PrinterConfig, PrinterStatus | None]:
-        """One printer with its live status; raises PrinterNotFound."""
+        """One printer with its live status; raises PrinterNotFound, StoreUnavailable."""
         config = await self._repository.get_printer(printer_id)
         if config is None:
             raise PrinterNotFound(printer_id)
+        if self.freshen is not None:
+            await self.freshen((printer_id,))
         return config, self._monitoring.status(printer_id)
 
     async def transitions(self, printer_id: str, *, limit: int = 50) -> Sequence[StateTransition]:

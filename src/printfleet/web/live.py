@@ -395,4 +395,6 @@ async def live(websocket: WebSocket) -> None:
     def encode(event: DomainEvent) -> str:
         return session.fragments(event) if may_see(principal, event) else ""
 
-    await stream(websocket, context.bus, initial=initial, encode=encode, buffer=CLIENT_BUFFER)
+    await stream(
+        websocket, context.bus, initial=initial, encode=encode, buffer=CLIENT_BUFFER, watching=context.watching
+    )

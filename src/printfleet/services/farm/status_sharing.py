@@ -7,7 +7,14 @@ every page of every process shows the whole farm.
 
 - What is written is what the monitoring service publishes: a state change at once, telemetry at most once a
   printer a second (the monitoring service coalesces it). The statuses gathered in ``interval_s`` (0.25 s) are
-  written in one statement and announced in one batch.
+  written in one statement and announced in one batch: a ``status`` hint for a printer whose state changed, a
+  ``telemetry`` hint for one whose temperatures, progress or AMS levels only moved.
+- A state change is read back at once. Telemetry is read back only while someone watches the farm live here
+  (:meth:`StatusSharing.watching`: a WebSocket client, a live page); otherwise the printer is noted as stale and
+  read when it is asked for (:meth:`StatusSharing.fresh`: the printers API and pages) or when a watcher arrives.
+  Reading another process's status costs about as much as handling the report itself, and a process nobody
+  watches has no use for a temperature every second (a farm of three processes behind a proxy reads each status
+  once instead of twice).
 - A row is written only under the writer's live lease and epoch (the store fences it), so a process paused past its
   lease never overwrites its successor's statuses.
 - After the announcements' listener reconnected (hints may have been lost), :meth:`StatusSharing.load_all` reads
@@ -19,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -80,7 +87,10 @@ class StatusSharing:
         self._owned = owned
         self._announce = announce
         self._interval_s = interval_s
-        self._pending: dict[str, PrinterStatus] = {}
+        self._pending: dict[str, tuple[PrinterStatus, bool]] = {}  # printer id -> (status, telemetry only)
+        self._watchers = 0
+        self._stale: set[str] = set()  # printers owned elsewhere whose telemetry was announced but not read
+        self._reading = asyncio.Lock()
         self._wake = asyncio.Event()
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,7 +117,9 @@ class StatusSharing:
     async def _gather(self, subscription: Subscription) -> None:
         async for event in subscription:
             if isinstance(event, PrinterStatusUpdated):
-                self._pending[event.printer.id] = event.status
+                earlier = self._pending.get(event.printer.id)
+                telemetry = event.telemetry and (earlier is None or earlier[1])
+                self._pending[event.printer.id] = (event.status, telemetry)
                 self._wake.set()
 
     async def _write_loop(self) -> None:
@@ -129,22 +141,67 @@ class StatusSharing:
         owned = self._owned()
         rows = {
             printer_id: (owned[printer_id], json.dumps(status_to_wire(status), separators=(",", ":")))
-            for printer_id, status in pending.items()
+            for printer_id, (status, _) in pending.items()
             if printer_id in owned
         }
         if not rows:
             return 0
         written = await self._store.share(self._owner, rows)
         for printer_id in sorted(written):
-            self._announce(Hint(HintKind.STATUS, printer_id))
+            kind = HintKind.TELEMETRY if pending[printer_id][1] else HintKind.STATUS
+            self._announce(Hint(kind, printer_id))
         return len(written)
+
+    @property
+    def watchers(self) -> int:
+        """How many live views of the farm are open here (see :meth:`watching`)."""
+        return self._watchers
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[None]:
+        """While entered, someone watches the farm live here: every printer's telemetry is read as it is announced.
+        Entering reads the printers whose telemetry was not read meanwhile first, so a live view starts current.
+        A store that cannot be read is logged (the view starts with what is shown, and follows from there)."""
+        self._watchers += 1
+        try:
+            try:
+                await self.fresh()
+            except StoreUnavailable as error:
+                log.warning("status_sharing.not_read", error=error.error)
+            yield
+        finally:
+            self._watchers -= 1
+
+    async def fresh(self, printer_ids: Collection[str] | None = None) -> None:
+        """Read the statuses of ``printer_ids`` (None: every printer) whose telemetry was announced but not read,
+        so what is shown now is current. Raises StoreUnavailable (they stay to be read)."""
+        if not self._stale:
+            return
+        async with self._reading:
+            wanted = self._stale if printer_ids is None else self._stale.intersection(printer_ids)
+            if wanted:
+                await self.load(sorted(wanted))
+
+    async def load_telemetry(self, printer_ids: Sequence[str]) -> None:
+        """An announcements loader of ``telemetry`` hints: read them while someone watches, else note them as
+        stale (read when asked for). Raises StoreUnavailable."""
+        if self._watchers > 0:
+            await self.load(printer_ids)
+        else:
+            self._stale.update(printer_ids)
 
     async def load(self, printer_ids: Sequence[str]) -> None:
         """Read and show the shared statuses of ``printer_ids`` (an announcements loader; printers owned here are
         left alone). A row that cannot be read back is logged and skipped. Raises StoreUnavailable."""
         known = set(self._view.known_ids())
         wanted = [printer_id for printer_id in printer_ids if printer_id in known]
-        for printer_id, row in (await self._store.shared(wanted)).items():
+        self._stale.difference_update(printer_ids)  # a telemetry hint announced during the read marks it again
+        try:
+            rows = await self._store.shared(wanted)
+        except StoreUnavailable:
+            self._stale.update(wanted)
+            raise
+        for printer_id, row in rows.items():
             try:
                 status = status_from_wire(json.loads(row.status))
             except ValueError as error:  # json.JSONDecodeError is a ValueError
@@ -154,7 +211,9 @@ class StatusSharing:
 
     async def load_all(self) -> None:
         """Read and show the shared status of every printer owned by another process. Raises StoreUnavailable."""
-        await self.load(self._view.known_ids())
+        known = self._view.known_ids()
+        self._stale.clear()
+        await self.load(known)
 
 
 def _is_status(event: DomainEvent) -> bool:

@@ -86,7 +86,8 @@ class SlotService:
     """Keeps the ``material_slots`` records current and announces their changes on ``bus``.
 
     ``auto_create_rfid_spools``: add an unknown RFID spool to the inventory from its tag; ``low_stock_grams``: the
-    ``spool_low`` threshold (grams); ``printers``: the printer ids that exist now (refuses others with 404)."""
+    ``spool_low`` threshold (grams); ``status_of``: a printer's live status, None for a printer not in the farm
+    (refused with 404)."""
 
     def __init__(
         self,
@@ -96,7 +97,7 @@ class SlotService:
         bus: EventBus,
         auto_create_rfid_spools: bool = True,
         low_stock_grams: float = 100.0,
-        printers: Callable[[], Mapping[str, PrinterStatus | None]] | None = None,
+        status_of: Callable[[str], PrinterStatus | None] | None = None,
         on_change: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -105,7 +106,7 @@ class SlotService:
         self._bus = bus
         self._auto_create = auto_create_rfid_spools
         self._low_stock_g = low_stock_grams
-        self._printers = printers
+        self._status_of = status_of
         self._on_change = on_change
         self._clock = clock
         self._views: dict[str, dict[str, SlotSpool]] = {}
@@ -239,12 +240,12 @@ class SlotService:
     # Reading and assigning
 
     def _check_printer(self, printer_id: str) -> PrinterStatus | None:
-        if self._printers is None:
+        if self._status_of is None:
             return None
-        known = self._printers()
-        if printer_id not in known:
+        status = self._status_of(printer_id)
+        if status is None:
             raise NotFound(f"no printer with id {printer_id!r}")
-        return known[printer_id]
+        return status
 
     async def printer_slots(self, printer_id: str) -> list[LoadedSlot]:
         """The printer's slots with their spools: stored ones, plus the slots its live status shows that were not
