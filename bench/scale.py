@@ -12,7 +12,9 @@ configured with the whole farm, logging at WARNING.
    second; ``VmHWM`` at the end).
 2. **Three processes**: two more start; the first lets go of what exceeds its fair share and the others claim it.
    Once each owns its share and every process shows every printer online, the three are measured together the same
-   way (their CPU summed; each one's RSS). PostgreSQL's own CPU (every ``postgres`` process) is printed for context.
+   way (their CPU summed; each one's RSS), with a ``/ws`` client on the third showing the whole farm live (as a
+   dashboard open on one of them would: that process reads every printer's telemetry; the other two read only state
+   changes). PostgreSQL's own CPU (every ``postgres`` process) is printed for context.
 3. **Report → WebSocket on another process**: ``SAMPLES`` state changes (a pause, then a resume, at the printer's
    screen) of printers owned by the first two processes, each stamped when the simulator published it, and the
    ``printer_status_update`` frame showing it at a ``/ws`` client of the third.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -74,6 +77,8 @@ class Window:
     rss_max_mb: list[float]
     postgres_cpu_percent: float | None
     sim_cpu_percent: float
+    frames: int = 0
+    """``printer_status_update`` frames the watching ``/ws`` client received in the window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,26 @@ async def _window(servers: Sequence[ServerProcess], seconds: float) -> Window:
         postgres_cpu_percent=100 * (_cpu(postgres) - pg_before) / wall if postgres else None,
         sim_cpu_percent=100 * (time.process_time() - sim_before) / wall,
     )
+
+
+@contextlib.asynccontextmanager
+async def _watching(server: ServerProcess) -> Any:
+    """A ``/ws`` client of ``server`` reading every frame while entered; yields a one-item list counting the
+    ``printer_status_update`` frames."""
+    counted = [0]
+
+    async def read(ws: Any) -> None:
+        async for frame_text in ws:
+            if json.loads(frame_text).get("type") == "printer_status_update":
+                counted[0] += 1
+
+    async with websockets.connect(server.ws_url, max_size=None, additional_headers=server.headers) as ws:
+        reader = asyncio.create_task(read(ws))
+        try:
+            yield counted
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
 
 
 async def _health(client: httpx.AsyncClient, server: ServerProcess) -> dict[str, Any]:
@@ -265,8 +290,11 @@ async def measure(
                     online_s: float | None = await _until("every printer shown online", connect_timeout, shown_online)
                 except TimeoutError:
                     online_s = None
-                await asyncio.sleep(settle_s)
-                three = await _window(servers, measure_s)
+                async with _watching(servers[-1]) as frames:
+                    await asyncio.sleep(settle_s)
+                    before = frames[0]
+                    three = await _window(servers, measure_s)
+                    three = dataclasses.replace(three, frames=frames[0] - before)
                 three_hwm = [memory_mb(server.pid)[1] for server in servers]
 
                 owners = await _owners(url, servers)
@@ -333,7 +361,8 @@ def figures(result: Scale, *, samples: int = SAMPLES) -> list[Figure]:
         ),
         Figure(
             f"scale {result.printers} bambu, {PROCESSES} processes CPU",
-            f"{three.cpu_percent:.0f} % of one core in all ({three.wall_s:.0f} s; PostgreSQL "
+            f"{three.cpu_percent:.0f} % of one core in all ({three.wall_s:.0f} s, a /ws client on the third showing "
+            f"{three.frames / three.wall_s:.0f} printer updates a second; PostgreSQL "
             + (f"{three.postgres_cpu_percent:.0f} %" if three.postgres_cpu_percent is not None else "not visible here")
             + f", simulators {three.sim_cpu_percent:.0f} %)",
             f"< {TARGET_CPU_CORES * 100:.0f} %",

@@ -26,6 +26,7 @@ async def test_scale_benchmark_spreads_a_small_farm_and_fails_it_over(
         tmp_path, postgres_database_url, printers=9, measure_s=2.0, settle_s=0.5, samples=6, ttl_s=6.0
     )
     assert result.shares == [3, 3, 3]
+    assert result.three.frames > 0  # the watching /ws client saw the farm live
     assert len(result.latencies_s) == 6  # every pause and resume reached the other process's /ws
     assert result.failover_s <= 6.0 + 2.0 + 5.0  # the lease's life, a round, a margin
     assert (result.jobs, result.duplicates, result.missing) == (9, 0, 0)

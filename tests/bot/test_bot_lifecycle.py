@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,3 +184,17 @@ async def test_healthz_is_ok_without_a_discord_bot(tmp_path: Path) -> None:
             health = (await client.get("/healthz")).json()
 
     assert (health["status"], health["reasons"]) == ("ok", [])
+
+
+def test_a_server_without_the_bot_does_not_load_discord_py() -> None:
+    """discord.py costs a process about 20 MB; a farm that does not use Discord does not pay it."""
+    script = (
+        "import sys\n"
+        "from printfleet.app.parts import discord_bot\n"
+        "import printfleet.app.root, printfleet.cli\n"
+        "from printfleet.config import DiscordSettings\n"
+        "discord_bot(DiscordSettings(), queue=None, bus=None)\n"
+        "print(sorted(name for name in sys.modules if name == 'discord' or name.startswith('printfleet.bot')))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

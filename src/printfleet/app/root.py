@@ -36,7 +36,6 @@ from printfleet.app.parts import (
 )
 from printfleet.app.schedule import for_member_printers, member_printers, schedule_policy_of
 from printfleet.app.shared_farm import ConnectedPrinters, build_shared_farm, shares_printers
-from printfleet.bot import DiscordBot
 from printfleet.config import Settings
 from printfleet.domain.files.model import Thumbnail
 from printfleet.domain.jobs import Job
@@ -406,7 +405,8 @@ def build_app(
 
             def bot_problem() -> list[str]:
                 running = bots[0] if bots and bot_role is not None and bot_role.held else None
-                return [running.problem] if isinstance(running, DiscordBot) and running.problem else []
+                problem = getattr(running, "problem", None)  # a DiscordBot's (discord.py is loaded only for it)
+                return [problem] if isinstance(problem, str) and problem else []
 
             health.add_source("discord", bot_problem)
             # With the bot configured, delivery goes with the bot's role (above); else it is a role of its own.
