@@ -298,6 +298,11 @@ class JobService:
             changes["status"] = wanted
         if not changes:
             return
+        if "status" not in changes:  # a checkpoint of the running print: written, nothing to announce
+            await self._repository.record_progress(
+                job.id, progress=status.progress, elapsed_seconds=status.elapsed_seconds
+            )
+            return
         updated = await self._repository.update_job(job.id, **changes)
         if "status" in changes and not updated.deleted:
             log.info("job.status_changed", printer_id=job.printer_id, job_id=job.id, status=wanted.value)

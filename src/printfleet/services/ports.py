@@ -200,6 +200,11 @@ class JobRepository(Protocol):
         JobNotFound."""
         ...
 
+    async def record_progress(self, job_id: int, *, progress: float | None, elapsed_seconds: int | None) -> None:
+        """A running print's checkpoint: its ``progress`` (%) and ``elapsed_seconds`` where given, in one write
+        that reads nothing back (a job that is gone is left alone)."""
+        ...
+
     async def get_job(self, job_id: int) -> Job | None:
         """One job that is not deleted, or None."""
         ...

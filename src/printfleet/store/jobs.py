@@ -315,6 +315,17 @@ class SqlJobRepository:
                 raise ActiveJobExists(str(printer_id)) from error
             raise
 
+    async def record_progress(self, job_id: int, *, progress: float | None, elapsed_seconds: int | None) -> None:
+        """Set ``progress`` and ``elapsed_seconds`` (those given) and ``updated_at``: one UPDATE, nothing read back
+        (a running print's checkpoint, every 15 s of every printer: 67 a second on a farm of 1,000)."""
+        values: dict[str, Any] = {"updated_at": self._clock()}
+        if progress is not None:
+            values["progress"] = progress
+        if elapsed_seconds is not None:
+            values["elapsed_seconds"] = elapsed_seconds
+        async with self._database.transaction() as session:
+            await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+
     async def get_job(self, job_id: int) -> Job | None:
         """One job that is not deleted, or None."""
         async with self._database.transaction() as session:

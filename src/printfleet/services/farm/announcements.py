@@ -3,7 +3,9 @@
 Sending: the events this process publishes on its bus (after their transaction committed) are turned into hints
 (:func:`printfleet.domain.announcements.hint_of`) and sent to the other processes, coalesced: the hints gathered
 while one send runs go out together in the next, at most one send per ``flush_interval_s`` (0.2 s), each hint once
-(moonraker-auth-scale research C2: NOTIFY as a coalesced hint, never one per report). Hints that are not events (a
+(moonraker-auth-scale research C2: NOTIFY as a coalesced hint, never one per report). Only ``telemetry`` hints wait
+the interval out: any other hint (a job, a printer's state, a command) goes with the next send as soon as the one
+before it is done. Hints that are not events (a
 printer's configuration changed) are sent with :meth:`FarmAnnouncements.announce`.
 
 Receiving: each payload of another process is decoded and its hints handed, grouped by kind with repeats dropped,
@@ -26,7 +28,7 @@ from typing import Protocol, Self
 
 import structlog
 
-from printfleet.aio import all_cancelled
+from printfleet.aio import all_cancelled, within
 from printfleet.domain.announcements import Hint, HintKind, decode, encode, hint_of
 from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
@@ -88,6 +90,7 @@ class FarmAnnouncements:
         self._usage_interval_s = usage_interval_s
         self._outgoing: dict[Hint, None] = {}
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
         self._incoming: asyncio.Queue[str] = asyncio.Queue()
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,6 +108,8 @@ class FarmAnnouncements:
         """Send ``hint`` with the next batch (call after the change committed)."""
         self._outgoing[hint] = None
         self._wake.set()
+        if hint.kind is not HintKind.TELEMETRY:
+            self._urgent.set()
 
     async def __aenter__(self) -> Self:
         self._subscription = self._bus.subscribe(maxsize=10_000)  # this process's own events only
@@ -140,11 +145,13 @@ class FarmAnnouncements:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            self._urgent.clear()
             try:
                 await self._flush()
             except StoreUnavailable as error:
                 log.warning("announcements.not_sent", error=error.error)
-            await asyncio.sleep(self._flush_interval_s)
+            with contextlib.suppress(TimeoutError):  # telemetry waits the interval out; anything else does not
+                await within(self._urgent.wait(), self._flush_interval_s)
 
     async def _flush(self) -> None:
         """Send the hints gathered so far (dropped when the store refuses them: raises StoreUnavailable)."""

@@ -8,7 +8,8 @@ every page of every process shows the whole farm.
 - What is written is what the monitoring service publishes: a state change at once, telemetry at most once a
   printer a second (the monitoring service coalesces it). The statuses gathered in ``interval_s`` (0.25 s) are
   written in one statement and announced in one batch: a ``status`` hint for a printer whose state changed, a
-  ``telemetry`` hint for one whose temperatures, progress or AMS levels only moved.
+  ``telemetry`` hint for one whose temperatures, progress or AMS levels only moved. A state change does not wait
+  out the interval: it is written, with whatever else was gathered, as soon as the write before it is done.
 - A state change is read back at once. Telemetry is read back only while someone watches the farm live here
   (:meth:`StatusSharing.watching`: a WebSocket client, a live page); otherwise the printer is noted as stale and
   read when it is asked for (:meth:`StatusSharing.fresh`: the printers API and pages) or when a watcher arrives.
@@ -32,7 +33,7 @@ from typing import Protocol
 
 import structlog
 
-from printfleet.aio import all_cancelled
+from printfleet.aio import all_cancelled, within
 from printfleet.domain.announcements import Hint, HintKind
 from printfleet.domain.events import DomainEvent, PrinterStatusUpdated
 from printfleet.domain.printer import PrinterStatus
@@ -88,10 +89,12 @@ class StatusSharing:
         self._announce = announce
         self._interval_s = interval_s
         self._pending: dict[str, tuple[PrinterStatus, bool]] = {}  # printer id -> (status, telemetry only)
+        self._state_shared: dict[str, int] = {}  # printer id -> the lease epoch under which its state was shared
         self._watchers = 0
         self._stale: set[str] = set()  # printers owned elsewhere whose telemetry was announced but not read
         self._reading = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()  # a state change waits: no pause before the next write
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -121,18 +124,22 @@ class StatusSharing:
                 telemetry = event.telemetry and (earlier is None or earlier[1])
                 self._pending[event.printer.id] = (event.status, telemetry)
                 self._wake.set()
+                if not telemetry:
+                    self._urgent.set()
 
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            self._urgent.clear()
             try:
                 await self.flush()
             except StoreUnavailable as error:
                 log.warning("status_sharing.not_written", error=error.error)
             except Exception:  # a bug must not stop the sharing for good: the next statuses are tried
                 log.exception("status_sharing.failed")
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):  # telemetry waits the interval out; a state change does not
+                await within(self._urgent.wait(), self._interval_s)
 
     async def flush(self) -> int:
         """Write the statuses gathered so far of the printers owned now, announce them; how many were written.
@@ -146,10 +153,23 @@ class StatusSharing:
         }
         if not rows:
             return 0
-        written = await self._store.share(self._owner, rows)
-        for printer_id in sorted(written):
-            kind = HintKind.TELEMETRY if pending[printer_id][1] else HintKind.STATUS
-            self._announce(Hint(kind, printer_id))
+        try:
+            written = await self._store.share(self._owner, rows)
+        except BaseException:
+            for printer_id, (_, telemetry) in pending.items():
+                if not telemetry:  # its state change was not shared: the next share of it announces one
+                    self._state_shared.pop(printer_id, None)
+            raise
+        for printer_id in sorted(rows):
+            epoch = owned[printer_id]
+            if printer_id not in written:
+                self._state_shared.pop(printer_id, None)
+                continue
+            # Telemetry only after a state shared under this lease: a printer just taken over announces its state
+            # (the others may have seen another from its former owner), whatever its monitoring calls it.
+            telemetry = pending[printer_id][1] and self._state_shared.get(printer_id) == epoch
+            self._state_shared[printer_id] = epoch
+            self._announce(Hint(HintKind.TELEMETRY if telemetry else HintKind.STATUS, printer_id))
         return len(written)
 
     @property
