@@ -15,7 +15,7 @@ configured with the whole farm, logging at WARNING.
    way (their CPU summed; each one's RSS in the window against the target, its peak since start for context: the
    first's is from holding the whole farm alone), with a ``/ws`` client on the third showing the whole farm live (as
    a dashboard open on one of them would: that process reads every printer's telemetry; the other two read only
-   state changes). PostgreSQL's own CPU (its processes that ran through the window) is printed for context.
+   state changes). PostgreSQL's own CPU (its processes that did not end within the window) is printed for context.
 3. **Report → WebSocket on another process**: ``SAMPLES`` state changes (a pause, then a resume, at the printer's
    screen) of printers owned by the first two processes, each stamped when the simulator published it, and the
    ``printer_status_update`` frame showing it at a ``/ws`` client of the third.
@@ -122,9 +122,9 @@ def _cpu(pids: Sequence[int]) -> dict[int, float]:
 
 
 def _spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds spent between two readings by the processes that ran through both (a PostgreSQL backend that
-    ended meanwhile took its time with it)."""
-    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+    """CPU seconds spent between two readings: by the processes of both, and all of one that started meanwhile (a
+    PostgreSQL backend that ended meanwhile took its time with it)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 async def _window(servers: Sequence[ServerProcess], seconds: float) -> Window:
@@ -142,7 +142,7 @@ async def _window(servers: Sequence[ServerProcess], seconds: float) -> Window:
         wall_s=wall,
         cpu_percent=100 * _spent(cpu_before, _cpu(pids)) / wall,
         rss_max_mb=[max(sampled) for sampled in samples],
-        postgres_cpu_percent=100 * _spent(pg_before, _cpu(postgres)) / wall if postgres else None,
+        postgres_cpu_percent=100 * _spent(pg_before, _cpu(_postgres_pids())) / wall if postgres else None,
         sim_cpu_percent=100 * (time.process_time() - sim_before) / wall,
     )
 

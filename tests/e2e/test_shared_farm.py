@@ -160,6 +160,13 @@ async def test_telemetry_of_a_printer_owned_elsewhere_is_live_for_a_watcher_and_
         await first.wait_online()
         await second.start()
         await until(2 * TTL_S / 3 + 5, lambda: len(owned(first)) == 2 and len(owned(second)) == 2, "two each")
+
+        async def second_shows_all_online() -> bool:  # /healthz reads what is shown, nothing more
+            return bool((await second.client.get("/healthz")).json()["printers_connected"] == 4)
+
+        # The second read the states shared before it started listening: the first's printers show online there
+        # though none of them changed state since.
+        await until(5, second_shows_all_online, "the second shows every printer online")
         target = next(p for p in farm.printers if p.printer_id in owned(second))
         await target.start_print("tall_vase.gcode", duration_s=120, total_layers=120, prepare_s=0.2)
         own_view = second.runtime.monitoring

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from printfleet.domain.printer import PrinterConfig, PrinterKind, Secret
-from printfleet.store.database import Database, alembic_config, create_engine, migrate
+from printfleet.store.database import Database, alembic_config, create_engine, head_revision, migrate
 from printfleet.store.printers import SqlPrinterRepository
 from printfleet.store.schema import metadata
 from printfleet.store.types import UTCDateTime
@@ -211,3 +213,21 @@ async def test_0003_downgrade_gives_null_intervals_the_old_default(empty_databas
             async with database.transaction() as session:
                 await session.execute(text("UPDATE printers SET poll_interval = NULL"))
     await migrate(empty_database_url)  # and up again
+
+
+def test_the_newest_revision_is_found_without_alembic_as_alembic_finds_it() -> None:
+    """``serve`` on a database already at the newest revision does not load Alembic (about 10 MB a process)."""
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_a_database_at_the_newest_revision_is_left_alone_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/current.db"
+    await migrate(url)
+    script = (
+        "import asyncio, sys\n"
+        "from printfleet.store.database import migrate\n"
+        f"asyncio.run(migrate({url!r}))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False"

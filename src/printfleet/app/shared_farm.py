@@ -161,7 +161,7 @@ def build_shared_farm(
     async def dispatches(keys: Sequence[str]) -> None:
         await dispatch.take_up(_numbers(keys))
 
-    announcements.add_loader(HintKind.STATUS, sharing.load, resync=sharing.load_all)
+    announcements.add_loader(HintKind.STATUS, sharing.load, resync=sharing.load_all, at_start=True)
     announcements.add_loader(HintKind.TELEMETRY, sharing.load_telemetry)
     printers.freshen = sharing.fresh
     announcements.add_loader(HintKind.COMMAND, relay.commands)

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import structlog
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, OperationalError, ProgrammingError
@@ -40,6 +39,9 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from printfleet.services.errors import StoreUnavailable
 from printfleet.services.ports import StoreObserver
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = structlog.get_logger(__name__)
 
@@ -258,6 +260,8 @@ class Database:
 
 def alembic_config() -> Config:
     """An Alembic configuration pointing at the packaged migrations (no ``alembic.ini`` needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -290,6 +294,10 @@ async def migrate(url: str = DEFAULT_URL, *, revision: str = "head") -> None:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    if revision == "head" and _current_revision(connection) == head_revision():
+        return  # nothing to do: Alembic is not even loaded (about 10 MB a process)
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -298,6 +306,37 @@ def _upgrade(connection: Connection, revision: str) -> None:
         violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
         if violations:
             raise RuntimeError(f"migration left {len(violations)} foreign-key violations: {violations[:5]}")
+
+
+_REVISION = re.compile(r"^revision(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision, read from the packaged migration files as Alembic would find it (the one
+    no other names as its ``down_revision``); None when there is not exactly one."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revisions.update(_REVISION.findall(source))
+        downs.update(_DOWN_REVISION.findall(source))
+    heads = revisions - downs
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+def _current_revision(connection: Connection) -> str | None:
+    """The revision the database is at (``alembic_version``), or None when it has none yet."""
+    if connection.dialect.name == "sqlite":
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).first()
+    else:
+        exists = connection.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar()
+    if not exists:
+        return None
+    versions = [row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()]
+    return versions[0] if len(versions) == 1 else None
 
 
 def migrate_sync(url: str = DEFAULT_URL, *, revision: str = "head") -> None:

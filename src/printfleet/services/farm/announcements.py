@@ -3,10 +3,10 @@
 Sending: the events this process publishes on its bus (after their transaction committed) are turned into hints
 (:func:`printfleet.domain.announcements.hint_of`) and sent to the other processes, coalesced: the hints gathered
 while one send runs go out together in the next, at most one send per ``flush_interval_s`` (0.2 s), each hint once
-(moonraker-auth-scale research C2: NOTIFY as a coalesced hint, never one per report). Only ``telemetry`` hints wait
-the interval out: any other hint (a job, a printer's state, a command) goes with the next send as soon as the one
-before it is done. Hints that are not events (a
-printer's configuration changed) are sent with :meth:`FarmAnnouncements.announce`.
+(moonraker-auth-scale research C2: NOTIFY as a coalesced hint, never one per report). A printer's change of state,
+a command and its reply do not wait the interval out (:data:`URGENT`): they go with the next send as soon as the
+one before it is done; a burst of job changes still goes out in few payloads, each job once. Hints that are not
+events (a printer's configuration changed) are sent with :meth:`FarmAnnouncements.announce`.
 
 Receiving: each payload of another process is decoded and its hints handed, grouped by kind with repeats dropped,
 to that kind's *loader*, which re-reads the things from the store and publishes them on this process's bus as
@@ -34,6 +34,13 @@ from printfleet.services.errors import StoreUnavailable
 from printfleet.services.events import EventBus, Subscription
 
 log = structlog.get_logger(__name__)
+
+URGENT = frozenset({HintKind.STATUS, HintKind.COMMAND, HintKind.REPLY})
+"""The hints sent without waiting out the send interval: what a person waits for (a printer's state shown on another
+process's page, a command carried out by the printer's owner)."""
+
+_LISTENING = "\x00listening"
+"""In the incoming queue: the listener listens for the first time (``at_start`` resyncs run there)."""
 
 Loader = Callable[[Sequence[str]], Awaitable[None]]
 """``await loader(keys)``: re-read the things of one kind named by ``keys`` (each once, in the order announced) and
@@ -85,6 +92,7 @@ class FarmAnnouncements:
         self._sender = sender
         self._loaders: dict[HintKind, list[Loader]] = {kind: [loader] for kind, loader in loaders.items()}
         self._resyncs = [resync]
+        self._starts: list[Callable[[], Awaitable[None]]] = []
         self._metrics = metrics
         self._flush_interval_s = flush_interval_s
         self._usage_interval_s = usage_interval_s
@@ -96,19 +104,27 @@ class FarmAnnouncements:
         self._tasks: list[asyncio.Task[None]] = []
 
     def add_loader(
-        self, kind: HintKind, loader: Loader, *, resync: Callable[[], Awaitable[None]] | None = None
+        self,
+        kind: HintKind,
+        loader: Loader,
+        *,
+        resync: Callable[[], Awaitable[None]] | None = None,
+        at_start: bool = False,
     ) -> None:
         """Also call ``loader`` for the hints of ``kind`` (after those given before), and ``resync()`` after the
-        listener reconnected. Call before entering."""
+        listener reconnected; with ``at_start`` also once the listener first listens (what was announced before
+        this process listened is read then, and nothing announced after is missed). Call before entering."""
         self._loaders.setdefault(kind, []).append(loader)
         if resync is not None:
             self._resyncs.append(resync)
+            if at_start:
+                self._starts.append(resync)
 
     def announce(self, hint: Hint) -> None:
         """Send ``hint`` with the next batch (call after the change committed)."""
         self._outgoing[hint] = None
         self._wake.set()
-        if hint.kind is not HintKind.TELEMETRY:
+        if hint.kind in URGENT:
             self._urgent.set()
 
     async def __aenter__(self) -> Self:
@@ -150,7 +166,7 @@ class FarmAnnouncements:
                 await self._flush()
             except StoreUnavailable as error:
                 log.warning("announcements.not_sent", error=error.error)
-            with contextlib.suppress(TimeoutError):  # telemetry waits the interval out; anything else does not
+            with contextlib.suppress(TimeoutError):  # the interval, unless an urgent hint waits
                 await within(self._urgent.wait(), self._flush_interval_s)
 
     async def _flush(self) -> None:
@@ -182,6 +198,8 @@ class FarmAnnouncements:
 
     async def _connected(self, first: bool) -> None:
         if first:
+            if self._starts:
+                await self._incoming.put(_LISTENING)  # in order with the payloads, as a resync is
             return
         if self._metrics is not None:
             self._metrics.listener_reconnected()
@@ -196,18 +214,20 @@ class FarmAnnouncements:
 
     async def _apply(self, payloads: Sequence[str]) -> None:
         """Re-read what ``payloads`` name (each thing once), kind by kind; a resync marker re-reads everything."""
-        if "" in payloads:
+        for marker, resyncs in (("", self._resyncs), (_LISTENING, self._starts)):
+            if marker not in payloads:
+                continue
             try:
-                for resync in self._resyncs:
+                for resync in resyncs:
                     await resync()
-                log.info("announcements.resynced")
+                log.info("announcements.resynced", reconnected=marker == "")
             except StoreUnavailable as error:
                 log.warning("announcements.resync_failed", error=error.error)
             except Exception:  # a resync that crashed must not stop the announcements
                 log.exception("announcements.resync_failed")
         keys: dict[HintKind, dict[str, None]] = {}
         for payload in payloads:
-            if not payload:
+            if payload in ("", _LISTENING):
                 continue
             try:
                 sender, hints = decode(payload)
