@@ -18,8 +18,8 @@ every page of every process shows the whole farm.
   once instead of twice).
 - A row is written only under the writer's live lease and epoch (the store fences it), so a process paused past its
   lease never overwrites its successor's statuses.
-- After the announcements' listener reconnected (hints may have been lost), :meth:`StatusSharing.load_all` reads
-  every known printer's row again.
+- On entering, once the announcements' listener first listens, and after it reconnected (hints may have been lost
+  meanwhile), :meth:`StatusSharing.load_all` reads every known printer's row again.
 """
 
 from __future__ import annotations
@@ -104,6 +104,10 @@ class StatusSharing:
             asyncio.create_task(self._gather(self._subscription), name="status-sharing-gather"),
             asyncio.create_task(self._write_loop(), name="status-sharing-write"),
         ]
+        try:  # what the others shared before this process knew its printers (its listener may have heard it first)
+            await self.load_all()
+        except StoreUnavailable as error:
+            log.warning("status_sharing.not_read", error=error.error)
         return self
 
     async def __aexit__(
