@@ -128,26 +128,34 @@ class ServerProcess:
         """``settings``: more top-level keys of the config file (e.g. ``{"schedule": {"stagger": 0}}``)."""
         self.workdir = workdir
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         self.log_file = workdir / "server.log"
         self.config_file = workdir / "printfleet.yaml"
-        self.config_file.write_text(
-            yaml.safe_dump(
-                {
-                    "database_url": f"sqlite+aiosqlite:///{workdir / 'printfleet.db'}",
-                    "http": {"host": "127.0.0.1", "port": self.port},
-                    "logging": {"level": log_level, "format": "console"},
-                    "printers": [dict(entry) for entry in printers],
-                    **dict(settings or {}),
-                },
-                sort_keys=False,
-            )
-        )
+        self._config: dict[str, Any] = {
+            "database_url": f"sqlite+aiosqlite:///{workdir / 'printfleet.db'}",
+            "http": {"host": "127.0.0.1", "port": self.port},
+            "logging": {"level": log_level, "format": "console"},
+            "printers": [dict(entry) for entry in printers],
+            **dict(settings or {}),
+        }
+        self._write_config()
         self.process: asyncio.subprocess.Process | None = None
         self.username = "bench"
         self.password = secrets.token_urlsafe(16)
         self.headers: dict[str, str] = {}
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The server's ``/ws`` address."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def _write_config(self) -> None:
+        self._config["http"] = {"host": "127.0.0.1", "port": self.port}
+        self.config_file.write_text(yaml.safe_dump(self._config, sort_keys=False))
 
     @property
     def pid(self) -> int:
@@ -201,7 +209,12 @@ class ServerProcess:
             return name, value
 
     async def start(self, *, timeout_s: float = 60.0) -> None:
-        """Start the server and wait until ``/healthz`` answers. Raises RuntimeError with the log tail."""
+        """Start the server and wait until ``/healthz`` answers. Raises RuntimeError with the log tail. The first
+        start takes a port free at that moment (one picked long before may have gone to a printer connection meanwhile:
+        a farm of 1,000 printers holds 1,000 ephemeral ports); a restart keeps it."""
+        if self.process is None:
+            self.port = free_port()
+            self._write_config()
         await self._sign_in_setup()
         env = {key: value for key, value in os.environ.items() if not key.startswith("PRINTFLEET_")}
         with self.log_file.open("wb") as log:
