@@ -11,7 +11,8 @@ configured with the whole farm, logging at WARNING.
    (``utime + stime`` of ``/proc/<pid>/stat`` over the wall time, % of one core) and RSS (``VmRSS`` sampled every
    second; ``VmHWM`` at the end).
 2. **Three processes**: two more start; the first lets go of what exceeds its fair share and the others claim it.
-   Once each owns its share and every process shows every printer online, the three are measured together the same
+   Once each owns its share, every process shows every printer online and their CPU stopped falling (the printers
+   taken over are taken up first: jobs, usage, slots, project files), the three are measured together the same
    way (their CPU summed; each one's RSS in the window against the target, its peak since start for context: the
    first's is from holding the whole farm alone), with a ``/ws`` client on the third showing the whole farm live (as
    a dashboard open on one of them would: that process reads every printer's telemetry; the other two read only
@@ -80,6 +81,8 @@ class Window:
     sim_cpu_percent: float
     frames: int = 0
     """``printer_status_update`` frames the watching ``/ws`` client received in the window."""
+    quiet_s: float = 0.0
+    """Seconds waited before the window for the processes' CPU to settle (see ``_quiet``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,23 @@ async def _watching(server: ServerProcess) -> Any:
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _quiet(servers: Sequence[ServerProcess], *, window_s: float, longest_s: float = 180.0) -> float:
+    """Seconds until the processes' summed CPU stopped falling: two ``window_s`` windows in a row within 10 % of
+    each other (printers taken over are taken up first: their jobs, usage and slots read, their project files
+    fetched). At most ``longest_s``."""
+    began = time.monotonic()
+    pids = [server.pid for server in servers]
+    previous: float | None = None
+    while time.monotonic() - began < longest_s:
+        before = _cpu(pids)
+        await asyncio.sleep(window_s)
+        used = _spent(before, _cpu(pids))
+        if previous is not None and abs(used - previous) <= 0.1 * previous:
+            break
+        previous = used
+    return time.monotonic() - began
 
 
 async def _health(client: httpx.AsyncClient, server: ServerProcess) -> dict[str, Any]:
@@ -300,9 +320,10 @@ async def measure(
                     online_s = None
                 async with _watching(servers[-1]) as frames:
                     await asyncio.sleep(settle_s)
+                    quiet_s = await _quiet(servers, window_s=min(10.0, measure_s))
                     before = frames[0]
                     three = await _window(servers, measure_s)
-                    three = dataclasses.replace(three, frames=frames[0] - before)
+                    three = dataclasses.replace(three, frames=frames[0] - before, quiet_s=quiet_s)
                 three_hwm = [memory_mb(server.pid)[1] for server in servers]
 
                 owners = await _owners(url, servers)
@@ -369,7 +390,8 @@ def figures(result: Scale, *, samples: int = SAMPLES) -> list[Figure]:
         ),
         Figure(
             f"scale {result.printers} bambu, {PROCESSES} processes CPU",
-            f"{three.cpu_percent:.0f} % of one core in all ({three.wall_s:.0f} s, a /ws client on the third showing "
+            f"{three.cpu_percent:.0f} % of one core in all ({three.wall_s:.0f} s once settled, "
+            f"{three.quiet_s:.0f} s after all were shown online; a /ws client on the third showing "
             f"{three.frames / three.wall_s:.0f} printer updates a second; PostgreSQL "
             + (f"{three.postgres_cpu_percent:.0f} %" if three.postgres_cpu_percent is not None else "not visible here")
             + f", simulators {three.sim_cpu_percent:.0f} %)",
