@@ -14,9 +14,10 @@ import pytest
 
 from printfleet.sim.bambu import BambuFarm
 from printfleet.sim.base import SimPhase
+from printfleet.sim.prusalink import SimulatedPrusaLinkPrinter
 from tests.e2e.harness import Server, collect_frames, printer_owner, statuses
 from tests.e2e.test_dispatch_bambu import FAST
-from tests.files_samples import bambu_3mf
+from tests.files_samples import PNG, bambu_3mf
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("mosquitto_binary")]
 
@@ -203,3 +204,31 @@ async def test_telemetry_of_a_printer_owned_elsewhere_is_live_for_a_watcher_and_
 
 async def _all_online(server: Server) -> bool:
     return all(status["state"] != "offline" for status in (await shown(server)).values())
+
+
+async def test_a_prusalink_preview_shows_on_the_process_that_does_not_own_the_printer(empty_postgres_url: str) -> None:
+    """The card of a PrusaLink print on the other process shows the printer's own preview: fetched from the printer
+    by the process asked (PrusaLink serves any number of HTTP clients), with the printer's credentials."""
+    async with SimulatedPrusaLinkPrinter("mk4", poll_interval=0.5) as mk4:
+        config = mk4.printer_config(poll_interval=0.5)
+        first, second = Server(empty_postgres_url, [config]), Server(empty_postgres_url, [config])
+        await first.start()
+        try:
+            await second.start()
+            owner = await printer_owner([first, second], "mk4", timeout=TTL_S)
+            other = second if owner is first else first
+            await mk4.start_print("benchy_0.4n_0.2mm_PLA_MK4_1h2m.bgcode", duration_s=60.0)
+
+            async def url_on_other() -> bool:
+                return bool((await shown(other))["mk4"]["thumbnail_url"])
+
+            await until(10, url_on_other, "the preview's address shown on the other process")
+            url = (await shown(other))["mk4"]["thumbnail_url"]
+            image = await other.client.get(url)
+            assert image.status_code == 200, image.text
+            assert image.headers["content-type"] == "image/png"
+            assert image.content == PNG
+            assert not other.runtime.monitoring.owns("mk4")  # still served by the process that does not own it
+        finally:
+            await second.stop()
+            await first.stop()

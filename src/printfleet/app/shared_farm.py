@@ -164,6 +164,7 @@ def build_shared_farm(
     announcements.add_loader(HintKind.STATUS, sharing.load, resync=sharing.load_all, at_start=True)
     announcements.add_loader(HintKind.TELEMETRY, sharing.load_telemetry)
     printers.freshen = sharing.fresh
+    printers.detached = monitoring.detached  # PrusaLink's preview of a printer owned elsewhere, fetched from here
     announcements.add_loader(HintKind.COMMAND, relay.commands)
     announcements.add_loader(HintKind.REPLY, relay.replies)
     announcements.add_loader(HintKind.DISPATCH, dispatches)

@@ -64,6 +64,16 @@ class PreviewSource(Protocol):
         ...
 
 
+@runtime_checkable
+class DetachedPreviewSource(Protocol):
+    """A connection that fetches its printer's preview images also when it does not run (PrusaLink: HTTP, any number
+    of clients), for a printer another process of a farm owns."""
+
+    async def preview_once(self, path: str) -> Thumbnail:
+        """The image at ``path`` on the printer. Raises PrinterNotConnected, PrinterCommandRejected."""
+        ...
+
+
 StatusCallback = Callable[[str, PrinterStatus], Awaitable[None]]
 
 ConnectionFactory = Callable[[PrinterConfig, StatusCallback], PrinterConnection]

@@ -23,7 +23,13 @@ from printfleet.domain.printer import (
 )
 from printfleet.services.errors import InvalidInput, NotFound, PrinterNotFound
 from printfleet.services.monitoring import MonitoringService
-from printfleet.services.ports import PreviewSource, PrinterRepository, StateTransition
+from printfleet.services.ports import (
+    DetachedPreviewSource,
+    PreviewSource,
+    PrinterConnection,
+    PrinterRepository,
+    StateTransition,
+)
 
 log = structlog.get_logger("printfleet.printers")
 
@@ -135,6 +141,10 @@ class PrinterService:
         self.relay: Callable[[str, str], Awaitable[None]] | None = None
         """``await relay(printer_id, command)`` has the process that owns a printer send it a command (a shared
         farm: ``services.farm.command_relay``); None when every printer is connected here."""
+        self.detached: Callable[[PrinterConfig], PrinterConnection] | None = None
+        """``detached(config)`` builds a printer's connection without running it, for what any number of clients
+        may ask of the printer (PrusaLink's preview image) when another process of a shared farm owns it; None when
+        every printer is connected here."""
         self.freshen: Callable[[Collection[str] | None], Awaitable[None]] | None = None
         """``await freshen(printer_ids)`` (None: all) reads the statuses other processes of a shared farm announced
         but this one did not read yet (``services.farm.status_sharing``), before they are shown; may raise
@@ -284,12 +294,18 @@ class PrinterService:
         """The preview image of the print under way, as the printer serves it (``status.extra["thumbnail"]``: a
         PrusaLink job's ``refs.thumbnail``). Raises PrinterNotFound, NotFound (no print, or no preview), and
         PrinterNotConnected / PrinterCommandRejected from the printer."""
-        _, status = await self.get(printer_id)
+        config, status = await self.get(printer_id)
         path = status.extra.get("thumbnail") if status is not None and status.state.is_active else None
-        connection = self._monitoring.connection(printer_id)
-        if path is None or not isinstance(connection, PreviewSource):
+        if path is None:
             raise NotFound(f"printer {printer_id!r} shows no preview now")
-        return await connection.preview(path)
+        connection = self._monitoring.connection(printer_id)
+        if isinstance(connection, PreviewSource):
+            return await connection.preview(path)
+        if connection is None and self.detached is not None:  # another process of the farm owns the printer
+            unconnected = self.detached(config)
+            if isinstance(unconnected, DetachedPreviewSource):
+                return await unconnected.preview_once(path)
+        raise NotFound(f"printer {printer_id!r} shows no preview now")
 
     async def command(self, printer_id: str, command: PrinterCommand) -> None:
         """Send pause, resume or stop to a printer (through the process that owns it, in a shared farm).

@@ -262,7 +262,19 @@ class PrusaLinkConnection(PolledConnectionBase):
         """The preview image the printer serves at ``path`` (the job file's ``refs.thumbnail``). Raises
         PrinterNotConnected when offline, PrinterCommandRejected when the printer has none there or it is not a PNG
         or JPEG image."""
-        client = self._require_client("fetch the preview")
+        return await self._preview_with(self._require_client("fetch the preview"), path)
+
+    async def preview_once(self, path: str) -> Thumbnail:
+        """:meth:`preview` over an HTTP client of its own, whether this connection runs or not: a process of a farm
+        that does not own the printer shows its preview too (PrusaLink serves any number of HTTP clients, as its own
+        web page does). Raises PrinterNotConnected when the printer cannot be reached, PrinterCommandRejected as
+        :meth:`preview`."""
+        async with httpx.AsyncClient(
+            base_url=self.base_url, auth=self._make_auth(), timeout=http_timeouts(self.timeout_s)
+        ) as client:
+            return await self._preview_with(client, path)
+
+    async def _preview_with(self, client: httpx.AsyncClient, path: str) -> Thumbnail:
         try:
             answer = await self._fetch(client, "GET", path)
         except ConnectionFailed as exc:

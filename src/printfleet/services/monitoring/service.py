@@ -281,6 +281,15 @@ class MonitoringService:
         """Build a connection with the effective poll interval: the printer's own, else the global one now."""
         return self._factory(config.with_default_poll_interval(self._default_poll_interval()), sink)
 
+    def detached(self, config: PrinterConfig) -> PrinterConnection:
+        """A connection to ``config``'s printer that is not run and reports nothing (for a one-off request another
+        process of a farm may make of a printer it does not own)."""
+
+        async def ignored(_printer_id: str, _status: PrinterStatus) -> None:
+            return None
+
+        return self._connect(config, ignored)
+
     def _start(self, config: PrinterConfig, recorded: PrinterState | None) -> Watched:
         entry = Watched(config, self._connect(config, self.on_status), recorded)
         self._watched[config.id] = entry
