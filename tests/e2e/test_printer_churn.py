@@ -9,24 +9,15 @@ import random
 import signal
 from pathlib import Path
 
-import httpx
 import pytest
 
-from bench import ServerProcess, printer_entry
+from bench import ServerProcess
 from printfleet.sim.bambu import BambuFarm
+from tests.e2e.test_printer_failover import TTL_S, farm_servers, owned
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("mosquitto_binary")]
 
-TTL_S = 6.0
 CHURN_S = 30.0
-
-
-async def _owned(servers: list[ServerProcess]) -> int:
-    total = 0
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        for server in servers:
-            total += int((await client.get(f"{server.base_url}/healthz")).json()["printers_owned"])
-    return total
 
 
 async def test_processes_coming_and_going_never_leave_a_printer_with_two_clients(
@@ -34,18 +25,7 @@ async def test_processes_coming_and_going_never_leave_a_printer_with_two_clients
 ) -> None:
     chance = random.Random(19)  # the same churn every run
     async with BambuFarm(4, workdir=tmp_path / "bambu", report_interval_s=0.5) as farm:
-        entries = [printer_entry(config) for config in farm.printer_configs()]
-        servers = []
-        for index in range(3):
-            workdir = tmp_path / f"server-{index}"
-            workdir.mkdir()
-            server = ServerProcess(
-                workdir,
-                entries,
-                settings={"database_url": empty_postgres_url, "farm": {"printer_lease_ttl": TTL_S}},
-            )
-            server.username = f"bench{index}"  # one database: an account each
-            servers.append(server)
+        servers = farm_servers(tmp_path, empty_postgres_url, farm, 3)
         try:
             for server in servers:
                 await server.start()
@@ -76,7 +56,7 @@ async def test_processes_coming_and_going_never_leave_a_printer_with_two_clients
             assert {"start", "kill", "stop"} <= set(events), events
 
             deadline = loop.time() + TTL_S + TTL_S / 3 + 10  # a killed owner's leases expire, then a round
-            while await _owned(running) != len(farm.printers):
+            while sum(await owned(running)) != len(farm.printers):
                 assert loop.time() < deadline, "the printers were not all owned again"
                 await asyncio.sleep(0.2)
             await asyncio.sleep(1.0)

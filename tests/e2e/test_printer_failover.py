@@ -22,6 +22,22 @@ TTL_S = 6.0
 ROUND_S = TTL_S / 3
 
 
+def farm_servers(tmp_path: Path, database_url: str, farm: BambuFarm, count: int) -> list[ServerProcess]:
+    """``count`` ``printfleet serve`` processes (not started) on ``database_url``, each configured with the whole
+    ``farm`` and a lease of ``TTL_S``, each with an account of its own."""
+    entries = [printer_entry(config) for config in farm.printer_configs()]
+    servers = []
+    for index in range(count):
+        workdir = tmp_path / f"server-{index}"
+        workdir.mkdir()
+        server = ServerProcess(
+            workdir, entries, settings={"database_url": database_url, "farm": {"printer_lease_ttl": TTL_S}}
+        )
+        server.username = f"bench{index}"  # one database: an account each
+        servers.append(server)
+    return servers
+
+
 async def owned(servers: list[ServerProcess]) -> list[int]:
     """The printers each server owns, by its ``/healthz`` (read whether it says ok or degraded)."""
     counts = []
@@ -55,18 +71,7 @@ async def test_killed_and_paused_owners_are_replaced_and_a_printer_never_has_two
     tmp_path: Path, empty_postgres_url: str
 ) -> None:
     async with BambuFarm(6, workdir=tmp_path / "bambu", report_interval_s=0.5) as farm:
-        entries = [printer_entry(config) for config in farm.printer_configs()]
-        servers = []
-        for index in range(3):
-            workdir = tmp_path / f"server-{index}"
-            workdir.mkdir()
-            server = ServerProcess(
-                workdir,
-                entries,
-                settings={"database_url": empty_postgres_url, "farm": {"printer_lease_ttl": TTL_S}},
-            )
-            server.username = f"bench{index}"  # one database: an account each
-            servers.append(server)
+        servers = farm_servers(tmp_path, empty_postgres_url, farm, 3)
         try:
             for server in servers:
                 await server.start()
